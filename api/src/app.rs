@@ -1,0 +1,114 @@
+//! Building and running the server: [`Application::build`] checks the configuration, connects,
+//! migrates and binds; [`Application::run_until_stopped`] serves until SIGTERM/SIGINT and then
+//! drains in-flight requests.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::domain::identity::IdentityCache;
+use crate::graphql::{Limits, SchemaCache};
+use crate::{http, store};
+
+/// Everything requests share.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub auth: Authenticator,
+    pub identities: IdentityCache,
+    pub schemas: SchemaCache,
+    pub config: Config,
+    pub metrics: PrometheusHandle,
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+/// How often expired idempotency records are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+impl Application {
+    /// Checks the configuration, connects and migrates the database, and binds the listener.
+    ///
+    /// # Errors
+    /// A setting is unusable (no JWT key, unreadable key file, unreachable database, address in
+    /// use); the message names the setting.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let auth = Authenticator::from_config(&config)?;
+        let db = store::connect(&config.database_url, config.db_max_connections).await?;
+        store::migrate(&db).await?;
+        if config.is_sqlite() {
+            tracing::info!("using embedded SQLite: run one process only; use PostgreSQL for several replicas");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("GUANXI_LISTEN: cannot listen on {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let workers = if config.workers == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            config.workers
+        };
+        let limits = Limits { depth: config.max_query_depth, complexity: config.max_query_complexity };
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            auth,
+            identities: IdentityCache::default(),
+            schemas: SchemaCache::new(limits),
+            config,
+            metrics: http::metrics::handle(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::metrics::track))
+                .wrap(TracingLogger::default())
+                .configure(|cfg| http::routes(cfg, state.clone()))
+        })
+        .listen(listener)?
+        .workers(workers)
+        .shutdown_timeout(30)
+        .run();
+        let purge_db = db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(err) = store::idempotency::purge_expired(&purge_db).await {
+                    tracing::warn!(error = %err, "purging idempotency records");
+                }
+            }
+        });
+        Ok(Self { port, server, db })
+    }
+
+    /// The bound port (useful when listening on port 0).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database the server uses (for seeding the demo tenant).
+    #[must_use]
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until stopped by a signal, then drains.
+    ///
+    /// # Errors
+    /// The server fails to run.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

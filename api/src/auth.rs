@@ -1,0 +1,193 @@
+//! Token verification (HS256 secret, RS256/ES256 PEM public key, or a JWKS file) and minting of
+//! development tokens. Every failure is the same `UNAUTHENTICATED` error to the caller; the
+//! reason is in the message, never the key material.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::domain::Role;
+use crate::domain::identity::TokenIdentity;
+use crate::error::Error;
+
+/// The claims Guanxi reads (API.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub tid: String,
+    pub role: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+enum Keys {
+    Secret(DecodingKey),
+    Public { key: DecodingKey, algorithm: Algorithm },
+    Jwks(JwkSet),
+}
+
+/// Verifies bearer tokens with the configured key.
+pub struct Authenticator {
+    keys: Keys,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+/// Clock skew tolerated on `exp`, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+fn read(path: &Path, setting: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{setting}: cannot read {}", path.display()))
+}
+
+impl Authenticator {
+    /// Builds the verifier from whichever key is configured (exactly one must be).
+    ///
+    /// # Errors
+    /// No key, several keys, or a key file that cannot be read or parsed.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let configured = [config.jwt_secret.is_some(), config.jwt_public_key.is_some(), config.jwks_file.is_some()];
+        let keys = match configured {
+            [false, false, false] => bail!(
+                "no JWT key configured: set GUANXI_JWT_SECRET, GUANXI_JWT_PUBLIC_KEY or GUANXI_JWKS_FILE \
+                 (or run `guanxi serve --demo` for a development secret)"
+            ),
+            [true, false, false] => {
+                let secret = config.jwt_secret.as_deref().unwrap_or_default();
+                if secret.len() < 16 {
+                    bail!("GUANXI_JWT_SECRET: must be at least 16 bytes long");
+                }
+                Keys::Secret(DecodingKey::from_secret(secret.as_bytes()))
+            }
+            [false, true, false] => {
+                let path = config.jwt_public_key.as_deref().unwrap_or(Path::new(""));
+                let pem = read(path, "GUANXI_JWT_PUBLIC_KEY")?;
+                if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+                    Keys::Public { key, algorithm: Algorithm::RS256 }
+                } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
+                    Keys::Public { key, algorithm: Algorithm::ES256 }
+                } else {
+                    bail!(
+                        "GUANXI_JWT_PUBLIC_KEY: {} is neither an RSA nor an EC (P-256) public key in PEM",
+                        path.display()
+                    );
+                }
+            }
+            [false, false, true] => {
+                let path = config.jwks_file.as_deref().unwrap_or(Path::new(""));
+                let set: JwkSet = serde_json::from_slice(&read(path, "GUANXI_JWKS_FILE")?)
+                    .with_context(|| format!("GUANXI_JWKS_FILE: {} is not a JWKS document", path.display()))?;
+                if set.keys.is_empty() {
+                    bail!("GUANXI_JWKS_FILE: {} has no keys", path.display());
+                }
+                Keys::Jwks(set)
+            }
+            _ => bail!("configure one JWT key only: GUANXI_JWT_SECRET, GUANXI_JWT_PUBLIC_KEY or GUANXI_JWKS_FILE"),
+        };
+        Ok(Self { keys, issuer: config.jwt_issuer.clone(), audience: config.jwt_audience.clone() })
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut v = Validation::new(algorithm);
+        v.leeway = LEEWAY_SECS;
+        let mut required = vec!["exp"];
+        match &self.audience {
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => v.validate_aud = false,
+        }
+        if let Some(iss) = &self.issuer {
+            v.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        v.set_required_spec_claims(&required);
+        v
+    }
+
+    /// Verifies a token and returns who it names.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` for every way a token can be wrong.
+    pub fn verify(&self, token: &str) -> Result<TokenIdentity, Error> {
+        let unauthenticated = |why: &str| Error::Unauthenticated(format!("invalid token: {why}"));
+        let header = decode_header(token).map_err(|e| unauthenticated(&e.to_string()))?;
+        let data = match &self.keys {
+            Keys::Secret(key) => decode::<Claims>(token, key, &self.validation(Algorithm::HS256)),
+            Keys::Public { key, algorithm } => decode::<Claims>(token, key, &self.validation(*algorithm)),
+            Keys::Jwks(set) => {
+                let kid = header.kid.as_deref().ok_or_else(|| unauthenticated("no `kid` in the header"))?;
+                let jwk = set.find(kid).ok_or_else(|| unauthenticated("unknown `kid`"))?;
+                let algorithm = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => return Err(unauthenticated("unsupported key type")),
+                };
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| unauthenticated(&e.to_string()))?;
+                decode::<Claims>(token, &key, &self.validation(algorithm))
+            }
+        }
+        .map_err(|e| unauthenticated(&e.to_string()))?;
+        identity(data.claims).map_err(|why| unauthenticated(&why))
+    }
+}
+
+/// Is `s` a valid tenant slug (`[a-z0-9-]{1,63}`)?
+#[must_use]
+pub fn is_tenant_slug(s: &str) -> bool {
+    (1..=63).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn identity(claims: Claims) -> Result<TokenIdentity, String> {
+    if !is_tenant_slug(&claims.tid) {
+        return Err("`tid` must match [a-z0-9-]{1,63}".into());
+    }
+    let role = Role::parse(&claims.role).ok_or("`role` must be ADMIN, MANAGER, AGENT or VIEWER")?;
+    if claims.sub.trim().is_empty() || claims.sub.len() > 255 {
+        return Err("`sub` must have 1 to 255 characters".into());
+    }
+    Ok(TokenIdentity {
+        tenant_slug: claims.tid,
+        subject: claims.sub,
+        role,
+        name: claims.name.filter(|n| !n.trim().is_empty()),
+        email: claims.email.filter(|e| !e.trim().is_empty()),
+    })
+}
+
+/// Mints an HS256 token, for development and bootstrap (`guanxi token`, `serve --demo`).
+///
+/// # Errors
+/// A malformed tenant slug or role, or an encoding failure.
+pub fn mint(
+    secret: &str,
+    tenant: &str,
+    role: &str,
+    user: &str,
+    ttl_secs: u64,
+    name: Option<&str>,
+) -> anyhow::Result<String> {
+    if !is_tenant_slug(tenant) {
+        bail!("--tenant must match [a-z0-9-]{{1,63}}, got '{tenant}'");
+    }
+    if Role::parse(role).is_none() {
+        bail!("--role must be ADMIN, MANAGER, AGENT or VIEWER, got '{role}'");
+    }
+    let claims = Claims {
+        sub: user.to_owned(),
+        tid: tenant.to_owned(),
+        role: role.to_owned(),
+        exp: jsonwebtoken::get_current_timestamp() + ttl_secs,
+        name: name.map(str::to_owned),
+        email: None,
+    };
+    Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+}

@@ -1,0 +1,59 @@
+//! Domain rules and services: who may do what, what a valid customer is, how lists are asked
+//! for. No actix and no GraphQL types here; resolvers are thin and call these services.
+
+pub mod access;
+pub mod audit;
+pub mod customers;
+pub mod identity;
+pub mod ids;
+pub mod query;
+pub mod values;
+
+use uuid::Uuid;
+
+/// A role from the token's `role` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Custom fields, plugins, settings; everything a manager may do.
+    Admin,
+    /// All customers of the tenant.
+    Manager,
+    /// The customers they own.
+    Agent,
+    /// Reads only.
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::Agent, Role::Viewer];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Manager => "MANAGER",
+            Role::Agent => "AGENT",
+            Role::Viewer => "VIEWER",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who is calling: resolved from a verified token, present on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    /// Version of what shapes this tenant's schema; the schema cache is keyed by it.
+    pub schema_version: i64,
+    pub user_id: Uuid,
+    pub subject: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Role,
+}

@@ -1,0 +1,269 @@
+//! How a list is asked for, independent of GraphQL and SQL: a filter tree over named fields, a
+//! sort on several keys (always ending on `id` so that every order is total), and a keyset page.
+//!
+//! Each entity describes its fields once ([`FieldSpec`]); the GraphQL builder derives filter
+//! inputs and order enums from that description and the store maps the same names to columns, so
+//! a field added to an entity's description is filterable and sortable everywhere at once.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Default and largest page sizes (API.md).
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// What a field holds, which decides its filter operators and how cursors encode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    String,
+    Int,
+    DateTime,
+    /// One of a fixed list of SCREAMING_CASE names; the GraphQL enum type is named here.
+    Enum {
+        type_name: &'static str,
+        values: &'static [&'static str],
+    },
+    /// A reference to another record, by uuid; GraphQL shows it as a global id of `type_name`.
+    Id {
+        type_name: &'static str,
+    },
+}
+
+/// One filterable (and maybe sortable) field of an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The GraphQL name (camelCase); the store maps it to its column.
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub nullable: bool,
+    /// The `<Entity>OrderField` value that sorts by it, if it is sortable.
+    pub order: Option<&'static str>,
+}
+
+/// A typed value a filter compares with or a cursor carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Str(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+    Uuid(Uuid),
+}
+
+/// A comparison on one field. Comparisons never match a NULL value; use `IsNull`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Eq(Scalar),
+    Ne(Scalar),
+    In(Vec<Scalar>),
+    NotIn(Vec<Scalar>),
+    Gt(Scalar),
+    Gte(Scalar),
+    Lt(Scalar),
+    Lte(Scalar),
+    /// Case-insensitive for ASCII letters.
+    Contains(String),
+    /// Case-insensitive for ASCII letters.
+    StartsWith(String),
+    IsNull(bool),
+}
+
+/// A filter tree. An empty `All` matches everything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    Not(Box<Filter>),
+    Field(&'static FieldSpec, Op),
+}
+
+impl Filter {
+    #[must_use]
+    pub fn everything() -> Self {
+        Filter::All(Vec::new())
+    }
+
+    /// `self AND other`.
+    #[must_use]
+    pub fn and(self, other: Filter) -> Self {
+        match self {
+            Filter::All(mut v) => {
+                v.push(other);
+                Filter::All(v)
+            }
+            f => Filter::All(vec![f, other]),
+        }
+    }
+}
+
+/// One sort key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderKey {
+    pub field: &'static FieldSpec,
+    pub descending: bool,
+}
+
+/// The field every order ends on, so rows with equal keys still have one order.
+pub const ID_FIELD_NAME: &str = "id";
+
+/// A validated page request: exactly one direction, size within bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    pub size: u64,
+    /// `true` for `last`/`before`: read backwards, then reverse.
+    pub backward: bool,
+    /// The keys of the row to continue after (forward) or before (backward).
+    pub cursor: Option<Vec<Scalar>>,
+}
+
+/// A page of rows with what Relay's `PageInfo` needs.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+/// Turns `first/after/last/before` into a [`PageRequest`] for `order` (its last key is `id`).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for both `first` and `last`, negative or too large sizes, and cursors that
+/// are malformed or were made for another order.
+pub fn page_request(
+    first: Option<i64>,
+    after: Option<&str>,
+    last: Option<i64>,
+    before: Option<&str>,
+    order: &[OrderKey],
+) -> Result<PageRequest> {
+    let mut violations = Vec::new();
+    if first.is_some() && last.is_some() {
+        violations.push(crate::error::Violation::new("last", "FIRST_AND_LAST", "give `first` or `last`, not both"));
+    }
+    if after.is_some() && before.is_some() {
+        violations.push(crate::error::Violation::new(
+            "before",
+            "AFTER_AND_BEFORE",
+            "give `after` or `before`, not both",
+        ));
+    }
+    for (name, n) in [("first", first), ("last", last)] {
+        if let Some(n) = n
+            && (n < 0 || n.unsigned_abs() > MAX_PAGE_SIZE)
+        {
+            violations.push(crate::error::Violation::new(
+                name,
+                "PAGE_SIZE",
+                format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::Invalid(violations));
+    }
+    let backward = last.is_some() || (first.is_none() && before.is_some());
+    let size = first.or(last).map_or(DEFAULT_PAGE_SIZE, i64::unsigned_abs);
+    let (cursor_field, raw) = if backward { ("before", before) } else { ("after", after) };
+    let cursor = raw.map(|c| {
+        decode_cursor(c, order).ok_or_else(|| {
+            Error::invalid(
+                cursor_field,
+                "INVALID_CURSOR",
+                "this cursor is malformed or belongs to another orderBy or filter; start again without it",
+            )
+        })
+    });
+    Ok(PageRequest { size, backward, cursor: cursor.transpose()? })
+}
+
+fn order_fingerprint(order: &[OrderKey]) -> String {
+    order
+        .iter()
+        .map(|k| format!("{}{}", if k.descending { "-" } else { "+" }, k.field.name))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An opaque cursor for a row whose order keys have `values` (in `order`'s order).
+#[must_use]
+pub fn encode_cursor(order: &[OrderKey], values: &[Scalar]) -> String {
+    let keys: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| match v {
+            Scalar::Str(s) => json!(s),
+            Scalar::Int(i) => json!(i),
+            Scalar::Time(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            Scalar::Uuid(u) => json!(u.to_string()),
+        })
+        .collect();
+    let body = json!({ "o": order_fingerprint(order), "k": keys });
+    URL_SAFE_NO_PAD.encode(body.to_string())
+}
+
+fn decode_cursor(cursor: &str, order: &[OrderKey]) -> Option<Vec<Scalar>> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if body.get("o")?.as_str()? != order_fingerprint(order) {
+        return None;
+    }
+    let keys = body.get("k")?.as_array()?;
+    if keys.len() != order.len() {
+        return None;
+    }
+    order.iter().zip(keys).map(|(k, v)| scalar_from_json(k.field.kind, v)).collect()
+}
+
+fn scalar_from_json(kind: FieldKind, v: &serde_json::Value) -> Option<Scalar> {
+    Some(match kind {
+        FieldKind::String | FieldKind::Enum { .. } => Scalar::Str(v.as_str()?.to_owned()),
+        FieldKind::Int => Scalar::Int(v.as_i64()?),
+        FieldKind::DateTime => Scalar::Time(DateTime::parse_from_rfc3339(v.as_str()?).ok()?.with_timezone(&Utc)),
+        FieldKind::Id { .. } => Scalar::Uuid(Uuid::parse_str(v.as_str()?).ok()?),
+    })
+}
+
+/// Appends the `id` tiebreak to a requested order (unless it already ends on id).
+#[must_use]
+pub fn total_order(mut keys: Vec<OrderKey>, id_field: &'static FieldSpec) -> Vec<OrderKey> {
+    if keys.last().map(|k| k.field.name) != Some(ID_FIELD_NAME) {
+        let descending = keys.first().is_some_and(|k| k.descending);
+        keys.retain(|k| k.field.name != ID_FIELD_NAME);
+        keys.push(OrderKey { field: id_field, descending });
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static NAME: FieldSpec = FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: Some("NAME") };
+    static ID: FieldSpec =
+        FieldSpec { name: "id", kind: FieldKind::Id { type_name: "Customer" }, nullable: false, order: None };
+
+    #[test]
+    fn cursors_round_trip_and_are_bound_to_their_order() {
+        let order = total_order(vec![OrderKey { field: &NAME, descending: false }], &ID);
+        let id = Uuid::now_v7();
+        let c = encode_cursor(&order, &[Scalar::Str("张三".into()), Scalar::Uuid(id)]);
+        let p = page_request(Some(5), Some(&c), None, None, &order).unwrap();
+        assert_eq!(p.cursor, Some(vec![Scalar::Str("张三".into()), Scalar::Uuid(id)]));
+        let other = total_order(vec![OrderKey { field: &NAME, descending: true }], &ID);
+        assert!(page_request(Some(5), Some(&c), None, None, &other).is_err());
+        assert!(page_request(Some(5), Some("garbage"), None, None, &order).is_err());
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        let order = total_order(vec![], &ID);
+        assert_eq!(page_request(None, None, None, None, &order).unwrap().size, DEFAULT_PAGE_SIZE);
+        assert!(page_request(Some(101), None, None, None, &order).is_err());
+        assert!(page_request(Some(-1), None, None, None, &order).is_err());
+        assert!(page_request(Some(1), None, Some(1), None, &order).is_err());
+        assert!(page_request(None, None, Some(3), None, &order).unwrap().backward);
+    }
+}

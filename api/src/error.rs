@@ -1,0 +1,83 @@
+//! The one error type of the server. Client errors are variants a caller can act on; everything
+//! else is `Internal`, logged with its cause chain and shown to callers only as `INTERNAL`.
+//! [`crate::graphql::error`] maps these to GraphQL errors, in one place.
+
+use serde::Serialize;
+
+/// One problem with one input field, as `extensions.violations` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The input path, in GraphQL names: `email`, `tags.3`, `customFields.vip`.
+    pub field: String,
+    /// A stable SCREAMING_CASE code clients can switch on.
+    pub code: String,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.to_owned(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No valid token (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing with that id is visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input breaks one or more rules; every problem is listed.
+    #[error("{}", invalid_message(.0))]
+    Invalid(Vec<Violation>),
+    /// A stale `expectedVersion`, an illegal transition or a duplicate.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, field: Option<String> },
+    /// The query is deeper, more complex or uses more aliases than allowed.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// Anything the caller cannot fix; never shown beyond `INTERNAL`.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn invalid_message(violations: &[Violation]) -> String {
+    match violations {
+        [one] => format!("invalid input: {}: {}", one.field, one.message),
+        many => format!("invalid input: {} problems", many.len()),
+    }
+}
+
+impl Error {
+    /// A single-violation `Invalid`.
+    pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![Violation::new(field, code, message)])
+    }
+
+    /// The `extensions.code` this error carries.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Invalid(_) => "BAD_USER_INPUT",
+            Self::Conflict { .. } => "CONFLICT",
+            Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Internal(anyhow::Error::new(err))
+    }
+}

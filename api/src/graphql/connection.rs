@@ -1,0 +1,137 @@
+//! Relay connections: `<T>Connection { edges nodes pageInfo totalCount }` and `<T>Edge`, for any
+//! node type whose parent value is `T`. `totalCount` runs its query only when selected.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+use futures_util::future::BoxFuture;
+
+use crate::domain::query::Page;
+use crate::error::Result;
+
+use super::error::into_gql;
+
+/// Counts all rows matching the connection's filter, on demand.
+pub type Counter = Arc<dyn Fn() -> BoxFuture<'static, Result<u64>> + Send + Sync>;
+
+/// One page of `T`, with each row's cursor.
+pub struct Connection<T> {
+    pub edges: Vec<Edge<T>>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub count: Counter,
+}
+
+pub struct Edge<T> {
+    pub cursor: String,
+    pub node: T,
+}
+
+impl<T> Connection<T> {
+    /// Wraps a page, computing each row's cursor with `cursor`.
+    pub fn new(page: Page<T>, cursor: impl Fn(&T) -> String, count: Counter) -> Self {
+        Self {
+            edges: page.rows.into_iter().map(|node| Edge { cursor: cursor(&node), node }).collect(),
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            count,
+        }
+    }
+}
+
+/// `PageInfo`, shared by every connection.
+#[must_use]
+pub fn page_info_type() -> Object {
+    Object::new("PageInfo")
+        .field(Field::new("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(Value::Boolean(ctx.parent_value.try_downcast_ref::<PageInfo>()?.has_next_page)))
+            })
+        }))
+        .field(Field::new("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(Value::Boolean(ctx.parent_value.try_downcast_ref::<PageInfo>()?.has_previous_page)))
+            })
+        }))
+        .field(Field::new("startCursor", TypeRef::named(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                Ok(ctx.parent_value.try_downcast_ref::<PageInfo>()?.start_cursor.clone().map(Value::String))
+            })
+        }))
+        .field(Field::new("endCursor", TypeRef::named(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                Ok(ctx.parent_value.try_downcast_ref::<PageInfo>()?.end_cursor.clone().map(Value::String))
+            })
+        }))
+}
+
+struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+    start_cursor: Option<String>,
+    end_cursor: Option<String>,
+}
+
+/// `<node>Connection` and `<node>Edge` for a node type whose values are `T`.
+#[must_use]
+pub fn types<T: Any + Send + Sync>(node: &str) -> [Object; 2] {
+    let connection = Object::new(format!("{node}Connection"))
+        .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{node}Edge")), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                Ok(Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(e)))))
+            })
+        }))
+        .field(Field::new("nodes", TypeRef::named_nn_list_nn(node.to_owned()), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                Ok(Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(&e.node)))))
+            })
+        }))
+        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                Ok(Some(FieldValue::owned_any(PageInfo {
+                    has_next_page: c.has_next_page,
+                    has_previous_page: c.has_previous_page,
+                    start_cursor: c.edges.first().map(|e| e.cursor.clone()),
+                    end_cursor: c.edges.last().map(|e| e.cursor.clone()),
+                })))
+            })
+        }))
+        .field(
+            Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
+                    let n = (c.count)().await.map_err(into_gql)?;
+                    Ok(Some(Value::from(n)))
+                })
+            })
+            .description("All matching rows, not just this page; counted only when asked for."),
+        );
+    let edge = Object::new(format!("{node}Edge"))
+        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(Value::String(ctx.parent_value.try_downcast_ref::<Edge<T>>()?.cursor.clone())))
+            })
+        }))
+        .field(Field::new("node", TypeRef::named_nn(node.to_owned()), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(FieldValue::borrowed_any(&ctx.parent_value.try_downcast_ref::<Edge<T>>()?.node)))
+            })
+        }));
+    [connection, edge]
+}
+
+/// The standard paging arguments.
+#[must_use]
+pub fn with_paging(field: Field) -> Field {
+    use async_graphql::dynamic::InputValue;
+    field
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+        .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
+        .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
+        .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
+}

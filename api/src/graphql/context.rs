@@ -1,0 +1,66 @@
+//! What every resolver can reach: the caller, the database, the loaders; and small helpers that
+//! turn arguments into domain values with violations instead of panics.
+
+use std::future::Future;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::error::into_gql;
+use super::loaders::UsersById;
+use crate::domain::{Caller, ids};
+use crate::error::{Error, Result};
+
+/// Request-scoped data, put into every GraphQL request by the HTTP layer.
+pub struct RequestContext {
+    pub caller: Caller,
+    pub db: DatabaseConnection,
+    pub users: DataLoader<UsersById>,
+}
+
+impl RequestContext {
+    #[must_use]
+    pub fn new(caller: Caller, db: DatabaseConnection) -> Self {
+        let users = DataLoader::new(UsersById { db: db.clone(), tenant_id: caller.tenant_id }, tokio::spawn);
+        Self { caller, db, users }
+    }
+}
+
+/// The request's context.
+///
+/// # Errors
+/// `INTERNAL` if the HTTP layer did not provide one (a wiring bug).
+pub fn request<'a>(ctx: &ResolverContext<'a>) -> Result<&'a RequestContext> {
+    ctx.data::<RequestContext>().map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
+}
+
+/// Runs a resolver body that speaks domain errors, mapping them once.
+pub fn resolve<'a, Fut>(fut: Fut) -> FieldFuture<'a>
+where
+    Fut: Future<Output = Result<Option<FieldValue<'a>>>> + Send + 'a,
+{
+    FieldFuture::new(async move { fut.await.map_err(into_gql) })
+}
+
+/// The uuid of a required global-id argument of type `type_name`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` (code `INVALID_ID`) when it is not such an id.
+pub fn id_arg(ctx: &ResolverContext<'_>, name: &str, type_name: &str) -> Result<Uuid> {
+    let raw = ctx.args.get(name).and_then(|v| v.string().ok()).unwrap_or_default();
+    ids::decode(type_name, raw).map_err(|(code, msg)| Error::invalid(name, code, msg))
+}
+
+/// An optional Int argument.
+#[must_use]
+pub fn int_arg(ctx: &ResolverContext<'_>, name: &str) -> Option<i64> {
+    ctx.args.get(name).filter(|v| !v.is_null()).and_then(|v| v.i64().ok())
+}
+
+/// An optional String argument.
+#[must_use]
+pub fn str_arg(ctx: &ResolverContext<'_>, name: &str) -> Option<String> {
+    ctx.args.get(name).filter(|v| !v.is_null()).and_then(|v| v.string().ok().map(str::to_owned))
+}

@@ -1,0 +1,66 @@
+//! The one place where errors become GraphQL errors with `extensions.code` (API.md, "Errors").
+//!
+//! Resolvers return [`crate::Error`]; [`into_gql`] maps it. Errors async-graphql raises itself
+//! (syntax, validation, depth, complexity) carry no code; [`classify`] gives them theirs before the
+//! response leaves the server.
+
+use async_graphql::{ErrorExtensions, ServerError};
+
+use crate::error::Error;
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        let message = match self {
+            Error::Internal(err) => {
+                // The request id is on the enclosing span, so this line can be found from a report.
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, e| {
+            e.set("code", self.code());
+            match self {
+                Error::Invalid(violations) => {
+                    let list: Vec<async_graphql::Value> = violations
+                        .iter()
+                        .map(|v| async_graphql::to_value(v).unwrap_or(async_graphql::Value::Null))
+                        .collect();
+                    e.set("violations", async_graphql::Value::List(list));
+                }
+                Error::Conflict { code, field, .. } => {
+                    e.set("reason", *code);
+                    if let Some(field) = field {
+                        e.set("field", field.as_str());
+                    }
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+/// Maps a domain error to a GraphQL error.
+#[must_use]
+pub fn into_gql(err: Error) -> async_graphql::Error {
+    err.extend()
+}
+
+/// Gives every error without a code one: the limits' messages are `QUERY_TOO_COMPLEX`, any other
+/// error async-graphql raised before or while executing (syntax, unknown fields, bad variables)
+/// is the caller's: `BAD_USER_INPUT`.
+pub fn classify(errors: &mut [ServerError]) {
+    for err in errors {
+        let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let code =
+            if err.message.starts_with("Query is too complex") || err.message.starts_with("Query is nested too deep") {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_USER_INPUT"
+            };
+        err.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}

@@ -1,0 +1,248 @@
+//! Filter and order inputs, generated from an entity's [`FieldSpec`]s, and their parsing into the
+//! domain's [`Filter`] and [`OrderKey`]s. One shape everywhere (API.md):
+//! `{ and: [F!], or: [F!], not: F, <field>: <Type>Filter }`.
+
+use async_graphql::dynamic::{Enum, InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};
+
+use crate::domain::ids;
+use crate::domain::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::error::{Error, Result, Violation};
+
+/// The shared operator inputs and `OrderDirection`; registered once per schema.
+#[must_use]
+pub fn shared_inputs() -> (Vec<InputObject>, Enum) {
+    let list = |t: &str| TypeRef::named_nn_list(t.to_owned());
+    let string = InputObject::new("StringFilter")
+        .description("Comparisons never match null; use isNull. contains/startsWith ignore ASCII case.")
+        .field(InputValue::new("eq", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("ne", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("in", list(TypeRef::STRING)))
+        .field(InputValue::new("notIn", list(TypeRef::STRING)))
+        .field(InputValue::new("contains", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("startsWith", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
+    let ordered = |name: &str, ty: &str| {
+        InputObject::new(name)
+            .description("Comparisons never match null; use isNull.")
+            .field(InputValue::new("eq", TypeRef::named(ty)))
+            .field(InputValue::new("ne", TypeRef::named(ty)))
+            .field(InputValue::new("in", list(ty)))
+            .field(InputValue::new("notIn", list(ty)))
+            .field(InputValue::new("gt", TypeRef::named(ty)))
+            .field(InputValue::new("gte", TypeRef::named(ty)))
+            .field(InputValue::new("lt", TypeRef::named(ty)))
+            .field(InputValue::new("lte", TypeRef::named(ty)))
+            .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)))
+    };
+    let id = InputObject::new("IDFilter")
+        .field(InputValue::new("eq", TypeRef::named(TypeRef::ID)))
+        .field(InputValue::new("in", list(TypeRef::ID)))
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
+    let direction = Enum::new("OrderDirection").item("ASC").item("DESC");
+    (vec![string, ordered("IntFilter", TypeRef::INT), ordered("DateTimeFilter", "DateTime"), id], direction)
+}
+
+/// `<Enum>Filter` for an enum type.
+#[must_use]
+pub fn enum_filter(enum_name: &str) -> InputObject {
+    let list = TypeRef::named_nn_list(enum_name.to_owned());
+    InputObject::new(format!("{enum_name}Filter"))
+        .field(InputValue::new("eq", TypeRef::named(enum_name)))
+        .field(InputValue::new("ne", TypeRef::named(enum_name)))
+        .field(InputValue::new("in", list.clone()))
+        .field(InputValue::new("notIn", list))
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)))
+}
+
+fn filter_type(kind: FieldKind) -> String {
+    match kind {
+        FieldKind::String => "StringFilter".into(),
+        FieldKind::Int => "IntFilter".into(),
+        FieldKind::DateTime => "DateTimeFilter".into(),
+        FieldKind::Id { .. } => "IDFilter".into(),
+        FieldKind::Enum { type_name, .. } => format!("{type_name}Filter"),
+    }
+}
+
+/// `<Entity>Filter` over `fields`.
+#[must_use]
+pub fn entity_filter(entity: &str, fields: &[FieldSpec]) -> InputObject {
+    let name = format!("{entity}Filter");
+    let mut input = InputObject::new(&name)
+        .description(format!("Conditions on {entity}; all given conditions must hold."))
+        .field(InputValue::new("and", TypeRef::named_nn_list(name.clone())))
+        .field(InputValue::new("or", TypeRef::named_nn_list(name.clone())))
+        .field(InputValue::new("not", TypeRef::named(name.clone())));
+    for f in fields {
+        input = input.field(InputValue::new(f.name, TypeRef::named(filter_type(f.kind))));
+    }
+    input
+}
+
+/// `<Entity>OrderField` and `<Entity>Order` for the sortable `fields`.
+#[must_use]
+pub fn entity_order(entity: &str, fields: &[FieldSpec]) -> (Enum, InputObject) {
+    let field_enum = fields.iter().filter_map(|f| f.order).fold(Enum::new(format!("{entity}OrderField")), Enum::item);
+    let input = InputObject::new(format!("{entity}Order"))
+        .field(InputValue::new("field", TypeRef::named(format!("{entity}OrderField"))))
+        .field(
+            InputValue::new("direction", TypeRef::named_nn("OrderDirection"))
+                .default_value(async_graphql::Value::Enum(async_graphql::Name::new("ASC"))),
+        );
+    (field_enum, input)
+}
+
+fn scalar(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Option<Scalar> {
+    let bad = |violations: &mut Vec<Violation>, code: &str, msg: String| {
+        violations.push(Violation::new(path, code, msg));
+        None
+    };
+    match kind {
+        FieldKind::String => v.string().ok().map(|s| Scalar::Str(s.to_owned())),
+        FieldKind::Enum { .. } => v.enum_name().ok().map(|s| Scalar::Str(s.to_owned())),
+        FieldKind::Int => v.i64().ok().map(Scalar::Int),
+        FieldKind::DateTime => match v.string().ok().map(chrono::DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) => Some(Scalar::Time(t.with_timezone(&chrono::Utc))),
+            _ => bad(violations, "INVALID_DATETIME", "not an RFC 3339 timestamp".into()),
+        },
+        FieldKind::Id { type_name } => match ids::decode(type_name, v.string().unwrap_or_default()) {
+            Ok(id) => Some(Scalar::Uuid(id)),
+            Err((code, msg)) => bad(violations, code, msg),
+        },
+    }
+}
+
+fn list(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Scalar> {
+    v.list()
+        .map(|l| {
+            l.iter().enumerate().filter_map(|(i, x)| scalar(kind, &x, &format!("{path}.{i}"), violations)).collect()
+        })
+        .unwrap_or_default()
+}
+
+fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Filter> {
+    let mut out = Vec::new();
+    for (name, v) in obj.iter() {
+        if v.is_null() {
+            continue;
+        }
+        let p = format!("{path}.{name}");
+        let op = match name.as_str() {
+            "eq" => scalar(spec.kind, &v, &p, violations).map(Op::Eq),
+            "ne" => scalar(spec.kind, &v, &p, violations).map(Op::Ne),
+            "gt" => scalar(spec.kind, &v, &p, violations).map(Op::Gt),
+            "gte" => scalar(spec.kind, &v, &p, violations).map(Op::Gte),
+            "lt" => scalar(spec.kind, &v, &p, violations).map(Op::Lt),
+            "lte" => scalar(spec.kind, &v, &p, violations).map(Op::Lte),
+            "in" => Some(Op::In(list(spec.kind, &v, &p, violations))),
+            "notIn" => Some(Op::NotIn(list(spec.kind, &v, &p, violations))),
+            "contains" => v.string().ok().map(|s| Op::Contains(s.to_owned())),
+            "startsWith" => v.string().ok().map(|s| Op::StartsWith(s.to_owned())),
+            "isNull" => v.boolean().ok().map(Op::IsNull),
+            _ => None,
+        };
+        if let Some(op) = op {
+            out.push(Filter::Field(spec, op));
+        }
+    }
+    out
+}
+
+fn parse_into(
+    obj: &ObjectAccessor<'_>,
+    fields: &'static [FieldSpec],
+    path: &str,
+    violations: &mut Vec<Violation>,
+) -> Filter {
+    let mut all = Vec::new();
+    for (name, v) in obj.iter() {
+        if v.is_null() {
+            continue;
+        }
+        let p = format!("{path}.{name}");
+        match name.as_str() {
+            "and" | "or" => {
+                let parts: Vec<Filter> = v
+                    .list()
+                    .map(|l| {
+                        l.iter()
+                            .enumerate()
+                            .filter_map(|(i, x)| {
+                                x.object().ok().map(|o| parse_into(&o, fields, &format!("{p}.{i}"), violations))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                all.push(if name.as_str() == "and" { Filter::All(parts) } else { Filter::Any(parts) });
+            }
+            "not" => {
+                if let Ok(o) = v.object() {
+                    all.push(Filter::Not(Box::new(parse_into(&o, fields, &p, violations))));
+                }
+            }
+            field => {
+                if let (Some(spec), Ok(o)) = (fields.iter().find(|f| f.name == field), v.object()) {
+                    all.extend(ops(spec, &o, &p, violations));
+                }
+            }
+        }
+    }
+    Filter::All(all)
+}
+
+/// The domain filter for a `filter` argument (absent: everything).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for ids of the wrong type or unparsable timestamps, each listed.
+pub fn parse_filter(arg: Option<ValueAccessor<'_>>, fields: &'static [FieldSpec]) -> Result<Filter> {
+    let Some(obj) = arg.filter(|v| !v.is_null()).and_then(|v| v.object().ok()) else {
+        return Ok(Filter::everything());
+    };
+    let mut violations = Vec::new();
+    let filter = parse_into(&obj, fields, "filter", &mut violations);
+    if violations.is_empty() { Ok(filter) } else { Err(Error::Invalid(violations)) }
+}
+
+/// Most sort keys an `orderBy` may give; more only slows the query without changing much.
+pub const MAX_ORDER_KEYS: usize = 5;
+
+/// The order keys of an `orderBy` argument (absent or empty: `default`).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a missing field, a repeated field or too many keys.
+pub fn parse_order(
+    arg: Option<ValueAccessor<'_>>,
+    fields: &'static [FieldSpec],
+    default: Vec<OrderKey>,
+) -> Result<Vec<OrderKey>> {
+    let Some(list) = arg.filter(|v| !v.is_null()).and_then(|v| v.list().ok()) else {
+        return Ok(default);
+    };
+    let mut keys: Vec<OrderKey> = Vec::new();
+    let mut violations = Vec::new();
+    if list.len() > MAX_ORDER_KEYS {
+        violations.push(Violation::new("orderBy", "TOO_MANY", format!("at most {MAX_ORDER_KEYS} sort keys")));
+    }
+    for (i, item) in list.iter().enumerate() {
+        let Ok(obj) = item.object() else { continue };
+        let descending = obj.get("direction").and_then(|d| d.enum_name().ok().map(|d| d == "DESC")).unwrap_or(false);
+        let field = obj.get("field").filter(|f| !f.is_null()).and_then(|f| f.enum_name().ok().map(str::to_owned));
+        match field.and_then(|f| fields.iter().find(|s| s.order == Some(f.as_str()))) {
+            Some(spec) if keys.iter().any(|k| k.field.name == spec.name) => {
+                violations.push(Violation::new(
+                    format!("orderBy.{i}.field"),
+                    "DUPLICATE",
+                    "this field is already a sort key",
+                ));
+            }
+            Some(spec) => keys.push(OrderKey { field: spec, descending }),
+            None => {
+                violations.push(Violation::new(format!("orderBy.{i}.field"), "REQUIRED", "give the field to sort by"))
+            }
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::Invalid(violations));
+    }
+    Ok(if keys.is_empty() { default } else { keys })
+}

@@ -1,0 +1,37 @@
+//! Custom scalars of API.md that inputs are checked against at validation time.
+
+use async_graphql::Value;
+use async_graphql::dynamic::Scalar;
+
+/// `DateTime`: RFC 3339; outputs are UTC.
+#[must_use]
+pub fn date_time() -> Scalar {
+    Scalar::new("DateTime")
+        .description("An RFC 3339 timestamp; the server answers in UTC, e.g. 2026-11-26T06:03:10.123456Z")
+        .specified_by_url("https://datatracker.ietf.org/doc/html/rfc3339")
+        .validator(|v| matches!(v, Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok()))
+}
+
+/// `JSON`: any JSON value.
+#[must_use]
+pub fn json() -> Scalar {
+    Scalar::new("JSON").description("Any JSON value")
+}
+
+/// A `DateTime` output value.
+#[must_use]
+pub fn time_value(t: &chrono::DateTime<chrono::Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// An optional string output value.
+#[must_use]
+pub fn opt_str(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, |s| Value::String(s.to_owned()))
+}
+
+/// An optional enum output value.
+#[must_use]
+pub fn opt_enum(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, |s| Value::Enum(async_graphql::Name::new(s)))
+}

@@ -1,0 +1,28 @@
+//! From the `Authorization` header to a [`Caller`], before any GraphQL work.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+
+use crate::app::AppState;
+use crate::domain::Caller;
+use crate::error::{Error, Result};
+
+/// Verifies the bearer token and resolves its tenant and user.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a valid bearer token; database failures while resolving.
+pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthenticated("missing Authorization: Bearer <token> header".into()))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
+    let identity = state.auth.verify(token)?;
+    state.identities.resolve(&state.db, &identity).await
+}

@@ -1,0 +1,355 @@
+//! `/graphql` over HTTP, following the GraphQL-over-HTTP spec: `application/json` bodies on POST,
+//! query-string requests on GET (queries only: a mutation over GET is 405), responses in
+//! `application/graphql-response+json` when accepted (with 400 for requests that never ran) or
+//! in `application/json` (always 200). Authentication comes first; a bad token is 401 before any
+//! GraphQL work. `Idempotency-Key` makes retried POSTs safe.
+
+use std::time::Duration;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ErrorExtensions, ServerError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use super::auth;
+use super::metrics;
+use crate::app::AppState;
+use crate::domain::Caller;
+use crate::error::Error;
+use crate::graphql::context::RequestContext;
+use crate::graphql::error::classify;
+use crate::store::idempotency::{self, Begin};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The response media type the client accepts, preferring the GraphQL one.
+fn negotiate(req: &HttpRequest) -> Option<&'static str> {
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(JSON);
+    };
+    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    if types.contains(&GRAPHQL_RESPONSE) {
+        Some(GRAPHQL_RESPONSE)
+    } else if types.iter().any(|t| matches!(*t, JSON | "*/*" | "application/*")) {
+        Some(JSON)
+    } else {
+        None
+    }
+}
+
+fn error_body(err: &Error) -> Value {
+    let e = err.extend();
+    let server = e.into_server_error(async_graphql::Pos::default());
+    json!({ "errors": [ { "message": server.message, "extensions": server.extensions } ] })
+}
+
+fn reply(status: StatusCode, media: &str, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).content_type(media).body(body.to_string())
+}
+
+fn unauthenticated(err: &Error, media: &str) -> HttpResponse {
+    metrics::graphql_error(err.code());
+    let status = if matches!(err, Error::Unauthenticated(_)) {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let mut res = reply(status, media, &error_body(err));
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    res
+}
+
+fn bad_request(message: &str, media: &str) -> HttpResponse {
+    let status = if media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let err = Error::invalid("request", "BAD_REQUEST", message);
+    metrics::graphql_error(err.code());
+    reply(status, media, &json!({ "errors": [ { "message": message, "extensions": { "code": "BAD_USER_INPUT" } } ] }))
+}
+
+fn not_acceptable() -> HttpResponse {
+    HttpResponse::NotAcceptable()
+        .content_type(JSON)
+        .body(json!({ "errors": [ { "message": format!("accept {GRAPHQL_RESPONSE} or {JSON}"), "extensions": { "code": "BAD_USER_INPUT" } } ] }).to_string())
+}
+
+/// The result of executing one request, before it becomes an HTTP response (so that an
+/// idempotent request can store exactly what it answered).
+struct Outcome {
+    status: StatusCode,
+    body: Value,
+    /// `Allow` header for a 405.
+    allow: Option<&'static str>,
+    /// It failed inside the server; not an answer worth remembering.
+    internal: bool,
+}
+
+impl Outcome {
+    fn respond(&self, media: &str) -> HttpResponse {
+        let mut res = reply(self.status, media, &self.body);
+        if let Some(allow) = self.allow {
+            res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        res
+    }
+}
+
+/// `POST /graphql`.
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(media) = negotiate(&req) else { return not_acceptable() };
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some(JSON) {
+        return HttpResponse::UnsupportedMediaType()
+            .content_type(media)
+            .body(json!({ "errors": [ { "message": "send the request as application/json", "extensions": { "code": "BAD_USER_INPUT" } } ] }).to_string());
+    }
+    let caller = match auth::caller(&req, &state).await {
+        Ok(c) => c,
+        Err(err) => return unauthenticated(&err, media),
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&format!("the body is not a GraphQL request: {e}"), media),
+    };
+    let key = req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
+    match key {
+        None => execute(&state, caller, request, media, false).await.respond(media),
+        Some(Ok(key)) if (1..=255).contains(&key.len()) => {
+            idempotent(&state, caller, request, media, &key, &body).await
+        }
+        Some(_) => bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters", media),
+    }
+}
+
+/// `GET /graphql`: queries only.
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(media) = negotiate(&req) else { return not_acceptable() };
+    let caller = match auth::caller(&req, &state).await {
+        Ok(c) => c,
+        Err(err) => return unauthenticated(&err, media),
+    };
+    match parse_query_string(req.query_string()) {
+        Ok(request) => execute(&state, caller, request, media, true).await.respond(media),
+        Err(e) => bad_request(&format!("the query string is not a GraphQL request: {e}"), media),
+    }
+}
+
+/// A GET request's parameters, named as the GraphQL-over-HTTP spec names them (async-graphql's
+/// own parser expects `operation_name`).
+fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        query: Option<String>,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+    let p: Params = serde_urlencoded::from_str(input).map_err(|e| e.to_string())?;
+    let query = p.query.filter(|q| !q.trim().is_empty()).ok_or("the `query` parameter is missing")?;
+    let mut request = async_graphql::Request::new(query);
+    request.operation_name = p.operation_name.filter(|n| !n.is_empty());
+    if let Some(v) = p.variables.filter(|v| !v.is_empty()) {
+        request.variables = serde_json::from_str(&v).map_err(|e| format!("`variables` is not a JSON object: {e}"))?;
+    }
+    if let Some(x) = p.extensions.filter(|x| !x.is_empty()) {
+        request.extensions = serde_json::from_str(&x).map_err(|e| format!("`extensions` is not a JSON object: {e}"))?;
+    }
+    Ok(request)
+}
+
+/// Any other method on `/graphql`.
+pub async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, "GET, POST")).finish()
+}
+
+/// Runs a request under an `Idempotency-Key`: first time for real, then replayed.
+async fn idempotent(
+    state: &AppState,
+    caller: Caller,
+    request: async_graphql::Request,
+    media: &'static str,
+    key: &str,
+    body: &[u8],
+) -> HttpResponse {
+    let hash = format!("{:x}", Sha256::digest(body));
+    let (tenant, user) = (caller.tenant_id, caller.user_id);
+    // A retry that arrives while the first is running waits for its answer, as long as a request
+    // may run at most.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.request_timeout_secs);
+    loop {
+        let begun = match idempotency::begin(&state.db, tenant, user, key, &hash).await {
+            Ok(b) => b,
+            Err(err) => return unauthenticated(&err, media),
+        };
+        match begun {
+            Begin::Proceed => break,
+            Begin::Replay { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return HttpResponse::build(status)
+                    .content_type(media)
+                    .insert_header(("Idempotent-Replayed", "true"))
+                    .body(body);
+            }
+            Begin::Mismatch => {
+                let err = Error::invalid(
+                    "Idempotency-Key",
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was used with a different request body",
+                );
+                metrics::graphql_error(err.code());
+                let status = if media == GRAPHQL_RESPONSE { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+                return reply(status, media, &error_body(&err));
+            }
+            Begin::InProgress if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Begin::InProgress => {
+                let err = Error::Conflict {
+                    code: "IN_PROGRESS",
+                    message: "a request with this Idempotency-Key is still running".into(),
+                    field: None,
+                };
+                return reply(StatusCode::CONFLICT, media, &error_body(&err));
+            }
+        }
+    }
+    let outcome = execute(state, caller, request, media, false).await;
+    let stored = if outcome.internal {
+        // An internal failure is not an answer to remember: let the retry run for real.
+        idempotency::abandon(&state.db, tenant, user, key).await
+    } else {
+        idempotency::complete(&state.db, tenant, user, key, outcome.status.as_u16(), &outcome.body.to_string()).await
+    };
+    if let Err(err) = stored {
+        tracing::error!(error = %err, "storing idempotent response");
+    }
+    outcome.respond(media)
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn walk(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|s| match &s.node {
+                Selection::Field(f) => usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node),
+                Selection::InlineFragment(i) => walk(&i.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let ops: usize = match &doc.operations {
+        DocumentOperations::Single(op) => walk(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| walk(&op.node.selection_set.node)).sum(),
+    };
+    ops + doc.fragments.values().map(|f| walk(&f.node.selection_set.node)).sum::<usize>()
+}
+
+fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => operation_name
+            .and_then(|n| ops.iter().find(|(name, _)| name.as_str() == n))
+            .is_some_and(|(_, op)| op.node.ty == OperationType::Mutation),
+    }
+}
+
+/// Executes one request.
+async fn execute(
+    state: &AppState,
+    caller: Caller,
+    mut request: async_graphql::Request,
+    media: &'static str,
+    get: bool,
+) -> Outcome {
+    let operation = request.operation_name.clone().unwrap_or_default();
+    let span =
+        tracing::info_span!("graphql", tenant = %caller.tenant_slug, user = %caller.subject, operation = %operation);
+    async move {
+        let request_error = |errors: Vec<ServerError>, internal: bool| finish(None, errors, media, true, internal);
+        let operation_name = request.operation_name.clone();
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc,
+            Err(e) => return request_error(vec![e], false),
+        };
+        if get && is_mutation(doc, operation_name.as_deref()) {
+            return Outcome {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                body: json!({ "errors": [ { "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } } ] }),
+                allow: Some("POST"),
+                internal: false,
+            };
+        }
+        let aliases = count_aliases(doc);
+        if aliases > state.config.max_aliases {
+            let err = Error::QueryTooComplex(format!("the query uses {aliases} aliases; at most {} are allowed", state.config.max_aliases));
+            return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], false);
+        }
+        let schema = match state.schemas.get(&caller) {
+            Ok(s) => s,
+            Err(err) => return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true),
+        };
+        let request = request.data(RequestContext::new(caller, state.db.clone()));
+        let timeout = Duration::from_secs(state.config.request_timeout_secs);
+        let response = match tokio::time::timeout(timeout, schema.execute(request)).await {
+            Ok(r) => r,
+            Err(_) => {
+                let err = Error::Internal(anyhow::anyhow!("request exceeded {} s", timeout.as_secs()));
+                return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true);
+            }
+        };
+        let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
+        // Errors without a path never reached a resolver: the request itself was invalid.
+        let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
+        finish(Some(response.data), response.errors, media, never_ran, internal)
+    }
+    .instrument(span)
+    .await
+}
+
+fn finish(
+    data: Option<async_graphql::Value>,
+    mut errors: Vec<ServerError>,
+    media: &str,
+    request_error: bool,
+    internal: bool,
+) -> Outcome {
+    classify(&mut errors);
+    for e in &errors {
+        if let Some(code) = e.extensions.as_ref().and_then(|x| x.get("code")) {
+            metrics::graphql_error(code.to_string().trim_matches('"'));
+        }
+    }
+    let mut body = serde_json::Map::new();
+    if !request_error {
+        body.insert("data".into(), data.and_then(|d| d.into_json().ok()).unwrap_or(Value::Null));
+    }
+    if !errors.is_empty() {
+        body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or(Value::Null));
+    }
+    let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Outcome { status, body: Value::Object(body), allow: None, internal }
+}
+
+/// `GET /graphiql`.
+pub async fn graphiql() -> HttpResponse {
+    let html = async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("Guanxi GraphiQL").finish();
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+}
+
+/// `GET /schema.graphql`: the caller's schema as SDL.
+pub async fn sdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let caller = match auth::caller(&req, &state).await {
+        Ok(c) => c,
+        Err(err) => return unauthenticated(&err, JSON),
+    };
+    match state.schemas.get(&caller) {
+        Ok(schema) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(schema.sdl()),
+        Err(err) => unauthenticated(&err, JSON),
+    }
+}

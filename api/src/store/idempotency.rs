@@ -1,0 +1,139 @@
+//! Remembered responses of `Idempotency-Key` requests.
+//!
+//! The first request with a key inserts a pending row (the primary key makes concurrent first
+//! requests race on the insert, and exactly one wins); it stores its response when done. Retries
+//! replay that response, or wait while it is still pending.
+
+use chrono::{Duration, Utc};
+use guanxi_entity::idempotency_record::{self, Column, Entity};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+/// How long a key is remembered (issue #2: 24 h).
+pub const RETENTION: Duration = Duration::hours(24);
+/// A pending row older than this belongs to a request that died (the request timeout is 30 s
+/// by default); the next retry takes it over.
+pub const ABANDONED_AFTER: Duration = Duration::seconds(120);
+
+/// What to do with a request that carries a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// First time: run it, then [`complete`].
+    Proceed,
+    /// Seen and finished: answer with this.
+    Replay { status: u16, body: String },
+    /// The key was used with another body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Claims `key` for a request whose body hashes to `hash`.
+///
+/// # Errors
+/// Database failures.
+pub async fn begin(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
+    let now = super::now();
+    let this = || {
+        Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::Key.eq(key))
+    };
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Key.eq(key))
+        .filter(Column::CreatedAt.lt(now - RETENTION))
+        .exec(db)
+        .await?;
+    let pending = idempotency_record::Model {
+        tenant_id,
+        user_id,
+        key: key.to_owned(),
+        request_hash: hash.to_owned(),
+        response_status: None,
+        response_body: None,
+        created_at: now,
+    };
+    let inserted = Entity::insert(pending.into_active_model().reset_all())
+        .on_conflict(OnConflict::columns([Column::TenantId, Column::UserId, Column::Key]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 1 {
+        return Ok(Begin::Proceed);
+    }
+    let Some(row) = this().one(db).await? else {
+        // Deleted between our insert and read (expired and purged): treat as first.
+        return Ok(Begin::InProgress);
+    };
+    if row.request_hash != hash {
+        return Ok(Begin::Mismatch);
+    }
+    if let (Some(status), Some(body)) = (row.response_status, row.response_body) {
+        return Ok(Begin::Replay { status: u16::try_from(status).unwrap_or(200), body });
+    }
+    if row.created_at < now - ABANDONED_AFTER {
+        let taken = Entity::update_many()
+            .col_expr(Column::CreatedAt, Expr::value(now))
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::Key.eq(key))
+            .filter(Column::CreatedAt.eq(row.created_at))
+            .exec(db)
+            .await?;
+        if taken.rows_affected == 1 {
+            return Ok(Begin::Proceed);
+        }
+    }
+    Ok(Begin::InProgress)
+}
+
+/// Stores the response of the request that claimed `key`.
+///
+/// # Errors
+/// Database failures.
+pub async fn complete(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::ResponseStatus, Expr::value(i32::from(status)))
+        .col_expr(Column::ResponseBody, Expr::value(body.to_owned()))
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a claim whose request failed for reasons a retry may not meet (an internal error).
+///
+/// # Errors
+/// Database failures.
+pub async fn abandon(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str) -> Result<()> {
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every record past retention; run periodically.
+///
+/// # Errors
+/// Database failures.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
+    let cutoff = Utc::now() - RETENTION;
+    Ok(Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected)
+}

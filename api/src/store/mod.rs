@@ -1,0 +1,94 @@
+//! Storage: connecting, migrating, transactions, and one module of queries per table.
+//!
+//! Every function that touches tenant data takes the tenant id and puts it in the `WHERE` clause
+//! itself; there is no function here that reads tenant data without one.
+
+pub mod audit;
+pub mod customers;
+pub mod filter;
+pub mod idempotency;
+pub mod tenants;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, SubsecRound, Utc};
+use guanxi_migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::Result;
+
+/// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer, and waits up
+/// to 10 s for the write lock instead of failing at once.
+///
+/// # Errors
+/// The database cannot be reached or opened; the message names the redacted URL.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections.max(1))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(options)
+        .await
+        .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", crate::config::redact_url(url)))
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// A migration fails.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// True when every migration is applied (readiness).
+///
+/// # Errors
+/// The database does not answer.
+pub async fn migrations_applied(db: &DatabaseConnection) -> Result<bool> {
+    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`): a deferred transaction that reads and then writes fails with SQLITE_BUSY when
+/// another writer committed in between, instead of waiting.
+///
+/// # Errors
+/// Database failures.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let options = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions::default(),
+    };
+    Ok(db.begin_with_options(options).await?)
+}
+
+/// The current time at the precision both databases keep (microseconds), so a value read back
+/// equals the value written and cursors compare exactly.
+#[must_use]
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Is this a unique-key violation?
+#[must_use]
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,51 @@
+//! Tenants, created on first sight of their slug.
+
+use guanxi_entity::tenant::{self, Column, Entity};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// The tenant with `slug`, created if new. Safe under concurrent first requests.
+///
+/// # Errors
+/// Database failures.
+pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<tenant::Model> {
+    if let Some(t) = find_by_slug(conn, slug).await? {
+        return Ok(t);
+    }
+    let model = tenant::Model {
+        id: Uuid::now_v7(),
+        slug: slug.to_owned(),
+        name: slug.to_owned(),
+        schema_version: 1,
+        created_at: super::now(),
+    };
+    Entity::insert(model.into_active_model().reset_all())
+        .on_conflict(OnConflict::column(Column::Slug).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    find_by_slug(conn, slug)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant {slug} vanished after insert")))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn find_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Option<tenant::Model>> {
+    Ok(Entity::find().filter(Column::Slug.eq(slug)).one(conn).await?)
+}
+
+/// Renames a tenant (demo seeding gives the demo tenant a readable name).
+///
+/// # Errors
+/// Database failures.
+pub async fn rename(conn: &impl ConnectionTrait, id: Uuid, name: &str) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::Name, sea_orm::sea_query::Expr::value(name.to_owned()))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

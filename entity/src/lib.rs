@@ -1,0 +1,11 @@
+//! sea-orm entities of Guanxi: one module per table, no logic.
+//!
+//! Every tenant-owned table carries `tenant_id` first in its primary key, so a query that forgets
+//! the tenant cannot use the key and stands out in review. Enumerations (status, kind, role, …) are
+//! stored as their SCREAMING_CASE names in text columns; the `api` crate owns their meaning.
+
+pub mod audit_entry;
+pub mod customer;
+pub mod idempotency_record;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,20 @@
+//! Schema migrations of Guanxi. Every migration runs on SQLite and PostgreSQL and has a `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_tenants_and_users;
+mod m20261126_000002_create_customers;
+mod m20261126_000003_create_audit_and_idempotency;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_tenants_and_users::Migration),
+            Box::new(m20261126_000002_create_customers::Migration),
+            Box::new(m20261126_000003_create_audit_and_idempotency::Migration),
+        ]
+    }
+}

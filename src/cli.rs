@@ -1,0 +1,164 @@
+//! Commands: `serve`, `migrate`, `token`, `seed`. Every flag has a `GUANXI_*` variable.
+
+use std::io::IsTerminal as _;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use guanxi_api::{Application, Config, auth, demo, seed, store};
+use guanxi_migration::{Migrator, MigratorTrait};
+
+#[derive(Debug, Parser)]
+#[command(name = "guanxi", version, about = "Guanxi (关系): a multi-tenant CRM server with one GraphQL API")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API.
+    Serve {
+        /// Seed a `demo` tenant once and print a token and a sample query; generates and keeps a
+        /// development secret when no JWT key is configured.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Apply, revert or list migrations.
+    Migrate {
+        #[arg(value_enum, default_value_t = MigrateAction::Up)]
+        action: MigrateAction,
+        #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
+        database_url: String,
+    },
+    /// Mint an HS256 token with the configured secret (development and bootstrap).
+    Token {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = ["ADMIN", "MANAGER", "AGENT", "VIEWER"])]
+        role: String,
+        #[arg(long)]
+        user: String,
+        /// Display name put in the token.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 24 * 3600)]
+        ttl: u64,
+        /// Falls back to the development secret that `serve --demo` keeps in this directory.
+        #[arg(long, env = "GUANXI_JWT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// Generate deterministic, realistic customers into a tenant (demo and benchmarks).
+    Seed {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
+        database_url: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MigrateAction {
+    Up,
+    Down,
+    Status,
+}
+
+fn init_tracing(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { demo, mut config } => serve(demo, &mut config).await,
+        Command::Migrate { action, database_url } => {
+            let db = store::connect(&database_url, 1).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => {
+                    for m in Migrator::get_migration_with_status(&db).await? {
+                        println!("{}\t{}", m.name(), m.status());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Token { tenant, role, user, name, ttl, secret } => {
+            let secret = match secret {
+                Some(s) => s,
+                None => std::fs::read_to_string(demo::SECRET_FILE)
+                    .map(|s| s.trim().to_owned())
+                    .context("no secret: set GUANXI_JWT_SECRET (or run `guanxi serve --demo` here first)")?,
+            };
+            println!("{}", auth::mint(&secret, &tenant, &role, &user, ttl, name.as_deref())?);
+            Ok(())
+        }
+        Command::Seed { tenant, customers, seed: s, database_url } => {
+            if !auth::is_tenant_slug(&tenant) {
+                bail!("--tenant must match [a-z0-9-]{{1,63}}");
+            }
+            let db = store::connect(&database_url, 4).await?;
+            store::migrate(&db).await?;
+            let started = std::time::Instant::now();
+            let n = seed::customers(&db, &tenant, customers, s).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "seeded {n} customers into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
+                n as f64 / secs.max(1e-9)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
+    init_tracing(&config.log);
+    if demo_mode && config.jwt_secret.is_none() && config.jwt_public_key.is_none() && config.jwks_file.is_none() {
+        config.jwt_secret = Some(demo::dev_secret(&std::env::current_dir()?)?);
+    }
+    let app = Application::build(config.clone()).await?;
+    let url = format!("http://{}:{}", display_host(config), app.port());
+    if demo_mode {
+        demo::seed_tenant(app.db()).await?;
+        match &config.jwt_secret {
+            Some(secret) => {
+                let token = auth::mint(secret, demo::TENANT, "ADMIN", "demo-admin", 24 * 3600, Some("Demo Admin"))?;
+                println!(
+                    "\nGuanxi is running at {url} with the demo tenant.\n\n\
+                     ADMIN token (24 h):\n  {token}\n\n\
+                     Try it:\n  curl -s {url}/graphql -H 'Content-Type: application/json' -H \"Authorization: Bearer {token}\" \\\n    \
+                     -d '{{\"query\":\"{{ viewer {{ tenant {{ name }} }} customers(first: 5, filter: {{status: {{eq: ACTIVE}}}}) {{ totalCount nodes {{ name kind region owner {{ name }} }} }} }}\"}}'\n\n\
+                     GraphiQL: {url}/graphiql (add the header {{\"Authorization\": \"Bearer <token>\"}})\n\
+                     More tokens: guanxi token --tenant demo --role AGENT --user zhang.wei\n"
+                );
+            }
+            None => {
+                println!("\nGuanxi is running at {url}; the demo tenant is seeded. Mint tokens with your own key.\n")
+            }
+        }
+    } else {
+        println!("Guanxi is running at {url} (GraphiQL: {url}/graphiql)");
+    }
+    app.run_until_stopped().await.context("server stopped with an error")
+}
+
+fn display_host(config: &Config) -> String {
+    match config.listen.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".into(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }
+}

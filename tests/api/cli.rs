@@ -1,0 +1,94 @@
+//! The binary: bad settings stop the start with one clear line; tokens it mints are accepted.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::helpers::{SECRET, TestApp};
+
+fn guanxi() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_guanxi"));
+    for var in
+        ["GUANXI_DATABASE_URL", "GUANXI_LISTEN", "GUANXI_JWT_SECRET", "GUANXI_JWT_PUBLIC_KEY", "GUANXI_JWKS_FILE"]
+    {
+        cmd.env_remove(var);
+    }
+    cmd.env("GUANXI_LOG", "off");
+    cmd
+}
+
+fn fails_with(cmd: &mut Command, needle: &str) {
+    let out = cmd.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert!(stderr.contains(needle), "stderr names {needle}: {stderr}");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+}
+
+#[test]
+fn bad_settings_stop_the_start_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    fails_with(guanxi().args(["serve", "--listen", "not-an-address"]), "--listen");
+    fails_with(
+        guanxi().args(["serve", "--database-url", &db]).env("GUANXI_LISTEN", "127.0.0.1:0"),
+        "GUANXI_JWT_SECRET",
+    );
+    fails_with(
+        guanxi()
+            .args(["serve", "--database-url", "postgres://postgres@127.0.0.1:1/none", "--listen", "127.0.0.1:0"])
+            .env("GUANXI_JWT_SECRET", SECRET),
+        "GUANXI_DATABASE_URL",
+    );
+    fails_with(
+        guanxi().args([
+            "serve",
+            "--database-url",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--jwt-public-key",
+            "/nonexistent.pem",
+        ]),
+        "GUANXI_JWT_PUBLIC_KEY",
+    );
+    fails_with(
+        guanxi()
+            .args(["token", "--tenant", "Bad Slug", "--role", "ADMIN", "--user", "u"])
+            .env("GUANXI_JWT_SECRET", SECRET),
+        "--tenant",
+    );
+}
+
+#[tokio::test]
+async fn minted_tokens_are_accepted() {
+    let app = TestApp::spawn().await;
+    let out = guanxi()
+        .args(["token", "--tenant", "cli-tenant", "--role", "AGENT", "--user", "zhang.wei", "--name", "张伟"])
+        .env("GUANXI_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let res = app.gql(&token, "{ viewer { role user { name } tenant { slug } } }", json!({})).await;
+    assert_eq!(
+        res["data"]["viewer"],
+        json!({ "role": "AGENT", "user": { "name": "张伟" }, "tenant": { "slug": "cli-tenant" } })
+    );
+}
+
+#[test]
+fn migrate_and_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/seed.db?mode=rwc", dir.path().display());
+    let out = guanxi()
+        .args(["seed", "--tenant", "bench", "--customers", "300", "--seed", "7", "--database-url", &db])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 300 customers"));
+    let status = guanxi().args(["migrate", "status", "--database-url", &db]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("m20261126_000002_create_customers"), "{text}");
+    assert!(text.contains("Applied"), "{text}");
+}

@@ -1,0 +1,116 @@
+//! `TestApp`: a running server, a database of its own, and typed helpers to call it.
+
+use std::sync::Once;
+
+use guanxi_api::{Application, Config};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-secret-of-at-least-16-bytes";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Server logs stay silent unless `TEST_LOG` is set (to a tracing filter, e.g. `info`).
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("GUANXI_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sea_orm::ConnectionTrait;
+            let name = format!("guanxi_t_{}", uuid::Uuid::now_v7().simple());
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("GUANXI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            admin.close().await.ok();
+            let (base, query) = match admin_url.split_once('?') {
+                Some((b, q)) => (b.to_owned(), format!("?{q}")),
+                None => (admin_url.clone(), String::new()),
+            };
+            let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
+            format!("{server}/{name}{query}")
+        }
+        _ => format!("sqlite://{}/guanxi-test.db?mode=rwc", dir.display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::defaults();
+        config.database_url = fresh_database(dir.path()).await;
+        config.listen = "127.0.0.1:0".parse().expect("address");
+        config.jwt_secret = Some(SECRET.into());
+        config.jwt_public_key = None;
+        config.jwks_file = None;
+        config.jwt_issuer = None;
+        config.jwt_audience = None;
+        config.workers = 2;
+        config.db_max_connections = 5;
+        configure(&mut config);
+        let app = Application::build(config).await.expect("server starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self { base, client: reqwest::Client::new(), _dir: dir }
+    }
+
+    /// A valid HS256 token for `user` with `role` in `tenant`.
+    pub fn token(&self, tenant: &str, role: &str, user: &str) -> String {
+        guanxi_api::auth::mint(SECRET, tenant, role, user, 3600, Some(user)).expect("token")
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body (any status).
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post(token, &json!({ "query": query, "variables": variables })).await.json().await.expect("json body")
+    }
+
+    pub async fn post(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client.post(format!("{}/graphql", self.base)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+
+    /// Creates a customer (as `token`) and returns its id.
+    pub async fn create_customer(&self, token: &str, input: Value) -> String {
+        let res = self
+            .gql(
+                token,
+                "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+                json!({ "i": input }),
+            )
+            .await;
+        res["data"]["createCustomer"]["id"].as_str().unwrap_or_else(|| panic!("create failed: {res}")).to_owned()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(res: &Value) -> &str {
+    res["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {res}"))
+}
+
+/// The `(field, code)` pairs of the first error's violations.
+pub fn violations(res: &Value) -> Vec<(String, String)> {
+    res["errors"][0]["extensions"]["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no violations in {res}"))
+        .iter()
+        .map(|v| (v["field"].as_str().unwrap_or("").to_owned(), v["code"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}

@@ -1,0 +1,156 @@
+//! GraphQL over HTTP (spec's MUST rules) and the operational routes.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn graphql_over_http() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "ADMIN", "admin");
+    let url = format!("{}/graphql", app.base);
+
+    // GET runs queries...
+    let res = app.client.get(&url).bearer_auth(&t).query(&[("query", "{ viewer { role } }")]).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert_eq!(res.json::<Value>().await.unwrap()["data"]["viewer"]["role"], "ADMIN");
+    // ... with variables and operationName ...
+    let res = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .query(&[
+            ("query", "query A { viewer { role } } query B($n: Int) { customers(first: $n) { totalCount } }"),
+            ("operationName", "B"),
+            ("variables", "{\"n\": 1}"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = res.json::<Value>().await.unwrap();
+    assert_eq!(body["data"]["customers"]["totalCount"], 0, "{body}");
+    // ... but never mutations.
+    let res = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .query(&[("query", "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"x\"}) { id } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let count = app.gql(&t, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["customers"]["totalCount"], 0);
+
+    // POST needs a JSON body.
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .body("{ viewer { role } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    // application/graphql-response+json: 400 for a request that cannot run, 200 when it ran.
+    let gr = "application/graphql-response+json";
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("accept", gr)
+        .json(&json!({ "query": "{ viewer { role" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.headers()["content-type"], gr);
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("data").is_none());
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("accept", gr)
+        .json(&json!({ "query": "{ nope }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("accept", gr)
+        .json(&json!({ "query": "{ customer(id: \"bad\") { id } viewer { role } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a request that ran is 200 even with field errors");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["viewer"]["role"], "ADMIN");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    // The same parse error in application/json is 200.
+    let res = app.client.post(&url).bearer_auth(&t).json(&json!({ "query": "{ viewer { role" })).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Nothing acceptable: 406.
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("accept", "text/html")
+        .json(&json!({ "query": "{ viewer { role } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 406);
+    let res = app.client.put(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+}
+
+#[tokio::test]
+async fn operational_routes() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "VIEWER", "v");
+    let get = |path: &str| app.client.get(format!("{}{path}", app.base));
+    assert_eq!(get("/healthz").send().await.unwrap().status(), 200);
+    let ready = get("/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+    let sdl = get("/schema.graphql").bearer_auth(&t).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        "type Customer implements Node",
+        "input CustomerFilter",
+        "enum CustomerOrderField",
+        "scalar DateTime",
+        "customers(",
+    ] {
+        assert!(sdl.contains(needle), "{needle} in SDL");
+    }
+    let page = get("/graphiql").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("graphiql"));
+    app.gql(&t, "{ nope }", json!({})).await;
+    let metrics = get("/metrics").send().await.unwrap().text().await.unwrap();
+    for needle in
+        ["http_requests_total", "http_request_duration_seconds_bucket", "graphql_errors_total", "db_pool_connections"]
+    {
+        assert!(metrics.contains(needle), "{needle} in /metrics:\n{metrics}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `Idempotency-Key`: retries return the first result and write once, even when concurrent.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+async fn send(app: &TestApp, token: &str, key: &str, body: &Value) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn concurrent_retries_write_once() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let t = app.token("acme", "AGENT", "mobile-user");
+    let body = json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id name version } }",
+                       "variables": { "i": { "kind": "INDIVIDUAL", "name": "王芳", "phone": "13912345678" } } });
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, t, body) = (app.clone(), t.clone(), body.clone());
+            tokio::spawn(async move { send(&app, &t, "retry-key-1", &body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "every retry gets the first result: {answers:?}");
+    assert_eq!(answers[0].0, 200);
+    let id = answers[0].1["data"]["createCustomer"]["id"].as_str().unwrap().to_owned();
+    // A later retry too.
+    assert_eq!(send(&app, &t, "retry-key-1", &body).await, answers[0]);
+    let count = app.gql(&t, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["customers"]["totalCount"], 1, "written once");
+    let admin = app.token("acme", "ADMIN", "admin");
+    let log = app.gql(&admin, "query($id: ID) { auditLog(entityId: $id) { totalCount } }", json!({ "id": id })).await;
+    assert_eq!(log["data"]["auditLog"]["totalCount"], 1);
+
+    // The same key with another body is refused and writes nothing.
+    let other =
+        json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"someone else\"}) { id } }" });
+    let (_, refused) = send(&app, &t, "retry-key-1", &other).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(refused["errors"][0]["extensions"]["violations"][0]["code"], "IDEMPOTENCY_KEY_REUSED");
+    // Keys are per user: another user's same key is a new request.
+    let t2 = app.token("acme", "AGENT", "another-user");
+    let (_, fresh) = send(&app, &t2, "retry-key-1", &other).await;
+    assert!(fresh["data"]["createCustomer"]["id"].is_string(), "{fresh}");
+    let count = app.gql(&admin, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["customers"]["totalCount"], 2);
+}
+
+#[tokio::test]
+async fn a_refused_request_is_remembered_too() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let bad = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"\"}) { id } }" });
+    let first = send(&app, &t, "k2", &bad).await;
+    assert_eq!(first.1["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(send(&app, &t, "k2", &bad).await, first);
+    let too_long = "k".repeat(256);
+    let (_, res) = send(&app, &t, &too_long, &bad).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}

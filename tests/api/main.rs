@@ -1,0 +1,17 @@
+//! Black-box tests of the whole server: each test starts the real server on port 0 against a
+//! fresh database (SQLite in a temp dir, or a fresh PostgreSQL database when
+//! `GUANXI_TEST_DATABASE_URL` is set) and talks HTTP to it.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod concurrency;
+mod customers;
+mod filters;
+mod http;
+mod idempotency;
+mod limits;
+mod pagination;
+mod roles;
+mod tenancy;
