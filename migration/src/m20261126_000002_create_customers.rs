@@ -1,7 +1,7 @@
 //! Customers, with the indexes that keyset pagination over each order key needs.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 pub struct Migration;
 
@@ -62,6 +62,13 @@ impl MigrationTrait for Migration {
                 index.col(*col);
             }
             manager.create_index(index.to_owned()).await?;
+        }
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            // Tag filters are jsonb containment (`tags @> '["vip"]'`), which GIN answers.
+            manager
+                .get_connection()
+                .execute_unprepared("CREATE INDEX customers_tags_gin_idx ON customers USING GIN (tags jsonb_path_ops)")
+                .await?;
         }
         // One organization per credit code in a tenant; NULLs (individuals) do not collide.
         manager

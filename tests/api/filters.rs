@@ -17,6 +17,8 @@ const REGIONS: &[Option<&str>] = &[None, Some("上海"), Some("北京"), Some("S
 const STATUSES: &[&str] = &["PROSPECT", "TARGET", "ACTIVE", "LOST", "NON_CUSTOMER"];
 const KINDS: &[&str] = &["INDIVIDUAL", "ORGANIZATION"];
 const RELATIONSHIPS: &[Option<&str>] = &[None, Some("LOYAL"), Some("SUPPORT"), Some("ADVISORY")];
+const TAGS: &[&[&str]] = &[&[], &["vip"], &["vip", "B2B"], &["重点"], &["b2b", "vip"]];
+const TAG_VALUES: &[&str] = &["vip", "B2B", "b2b", "重点", "none"];
 const NEEDLES: &[&str] = &["a", "A", "ali", "王", "wei", "WEI", "%", "_", "zhang", "上", "li", "@", ".cn", "x"];
 const ROWS: usize = 60;
 
@@ -40,7 +42,25 @@ enum TimeOp {
 }
 
 #[derive(Debug, Clone)]
+enum ListOp {
+    Has(String),
+    HasAny(Vec<String>),
+    HasAll(Vec<String>),
+    IsEmpty(bool),
+}
+
+#[derive(Debug, Clone)]
+enum IntOp {
+    Eq(i64),
+    Gt(i64),
+    Lte(i64),
+    NotIn(Vec<i64>),
+}
+
+#[derive(Debug, Clone)]
 enum F {
+    List(ListOp),
+    Int(IntOp),
     And(Vec<F>),
     Or(Vec<F>),
     Not(Box<F>),
@@ -80,8 +100,29 @@ fn enum_op(values: &'static [&'static str]) -> impl Strategy<Value = StrOp> {
     ]
 }
 
+fn list_op() -> impl Strategy<Value = ListOp> {
+    let v = || prop::sample::select(TAG_VALUES).prop_map(str::to_owned);
+    prop_oneof![
+        v().prop_map(ListOp::Has),
+        prop::collection::vec(v(), 0..3).prop_map(ListOp::HasAny),
+        prop::collection::vec(v(), 0..3).prop_map(ListOp::HasAll),
+        any::<bool>().prop_map(ListOp::IsEmpty),
+    ]
+}
+
+fn int_op() -> impl Strategy<Value = IntOp> {
+    prop_oneof![
+        (0..4i64).prop_map(IntOp::Eq),
+        (0..4i64).prop_map(IntOp::Gt),
+        (0..4i64).prop_map(IntOp::Lte),
+        prop::collection::vec(0..4i64, 0..3).prop_map(IntOp::NotIn),
+    ]
+}
+
 fn leaf() -> impl Strategy<Value = F> {
     prop_oneof![
+        list_op().prop_map(F::List),
+        int_op().prop_map(F::Int),
         (prop::sample::select(&["name", "email", "region"][..]), str_op()).prop_map(|(f, op)| F::Str(f, op)),
         enum_op(STATUSES).prop_map(|op| F::Enum("status", op)),
         enum_op(KINDS).prop_map(|op| F::Enum("kind", op)),
@@ -135,6 +176,18 @@ fn to_json(f: &F, rows: &[Value]) -> Value {
         F::And(v) => json!({ "and": v.iter().map(|f| to_json(f, rows)).collect::<Vec<_>>() }),
         F::Or(v) => json!({ "or": v.iter().map(|f| to_json(f, rows)).collect::<Vec<_>>() }),
         F::Not(f) => json!({ "not": to_json(f, rows) }),
+        F::List(op) => json!({ "tags": match op {
+            ListOp::Has(v) => json!({ "has": v }),
+            ListOp::HasAny(v) => json!({ "hasAny": v }),
+            ListOp::HasAll(v) => json!({ "hasAll": v }),
+            ListOp::IsEmpty(v) => json!({ "isEmpty": v }),
+        } }),
+        F::Int(op) => json!({ "version": match op {
+            IntOp::Eq(v) => json!({ "eq": v }),
+            IntOp::Gt(v) => json!({ "gt": v }),
+            IntOp::Lte(v) => json!({ "lte": v }),
+            IntOp::NotIn(v) => json!({ "notIn": v }),
+        } }),
         F::Str(field, op) | F::Enum(field, op) => json!({ *field: op_json(op) }),
         F::Time(field, op) => {
             let (name, i) = match op {
@@ -166,6 +219,24 @@ fn eval(f: &F, row: &Value, rows: &[Value]) -> bool {
         F::And(v) => v.iter().all(|f| eval(f, row, rows)),
         F::Or(v) => v.iter().any(|f| eval(f, row, rows)),
         F::Not(f) => !eval(f, row, rows),
+        F::List(op) => {
+            let tags: Vec<&str> = row["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            match op {
+                ListOp::Has(v) => tags.contains(&v.as_str()),
+                ListOp::HasAny(vs) => vs.iter().any(|v| tags.contains(&v.as_str())),
+                ListOp::HasAll(vs) => vs.iter().all(|v| tags.contains(&v.as_str())),
+                ListOp::IsEmpty(e) => tags.is_empty() == *e,
+            }
+        }
+        F::Int(op) => {
+            let v = row["version"].as_i64().unwrap();
+            match op {
+                IntOp::Eq(x) => v == *x,
+                IntOp::Gt(x) => v > *x,
+                IntOp::Lte(x) => v <= *x,
+                IntOp::NotIn(xs) => !xs.contains(&v),
+            }
+        }
         F::Str(field, op) | F::Enum(field, op) => eval_str(row[*field].as_str(), op),
         F::Time(field, op) => {
             let v = row[*field].as_str().unwrap();
@@ -212,7 +283,7 @@ fn expected(rows: &[Value], f: &F, order: &[(&str, bool)]) -> Vec<String> {
     matching.into_iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
 }
 
-const FIELDS: &str = "id name email region status kind relationshipType createdAt updatedAt";
+const FIELDS: &str = "id name email region status kind relationshipType tags version createdAt updatedAt";
 
 #[test]
 fn filters_and_orders_match_a_plain_rust_computation() {
@@ -233,6 +304,7 @@ fn filters_and_orders_match_a_plain_rust_computation() {
             if let Some(r) = REGIONS[(i * 3 + 1) % REGIONS.len()] {
                 input["region"] = json!(r);
             }
+            input["tags"] = json!(TAGS[(i * 5 + 2) % TAGS.len()]);
             if let Some(r) = RELATIONSHIPS[(i / 5) % RELATIONSHIPS.len()] {
                 input["relationshipType"] = json!(r);
             }

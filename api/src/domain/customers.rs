@@ -44,7 +44,7 @@ const fn string(name: &'static str) -> FieldSpec {
 }
 
 /// The filterable fields of Customer, in GraphQL names. The store maps each to its column.
-pub static FIELDS: [FieldSpec; 14] = [
+pub static FIELDS: [FieldSpec; 16] = [
     FieldSpec { name: "id", kind: FieldKind::Id { type_name: TYPE_NAME }, nullable: false, order: None },
     FieldSpec {
         name: "kind",
@@ -59,6 +59,7 @@ pub static FIELDS: [FieldSpec; 14] = [
     string("industry"),
     string("creditCode"),
     string("channel"),
+    FieldSpec { name: "tags", kind: FieldKind::StringList, nullable: false, order: None },
     FieldSpec {
         name: "status",
         kind: FieldKind::Enum { type_name: "CustomerStatus", values: STATUSES },
@@ -74,6 +75,7 @@ pub static FIELDS: [FieldSpec; 14] = [
     FieldSpec { name: "ownerId", kind: FieldKind::Id { type_name: "User" }, nullable: true, order: None },
     FieldSpec { name: "createdAt", kind: FieldKind::DateTime, nullable: false, order: Some("CREATED_AT") },
     FieldSpec { name: "updatedAt", kind: FieldKind::DateTime, nullable: false, order: Some("UPDATED_AT") },
+    FieldSpec { name: "version", kind: FieldKind::Int, nullable: false, order: None },
 ];
 
 /// The field spec named `name`.

@@ -32,6 +32,8 @@ pub enum FieldKind {
     Id {
         type_name: &'static str,
     },
+    /// A list of strings (tags): filtered by membership, never sorted.
+    StringList,
 }
 
 /// One filterable (and maybe sortable) field of an entity.
@@ -70,6 +72,11 @@ pub enum Op {
     /// Case-insensitive for ASCII letters.
     StartsWith(String),
     IsNull(bool),
+    /// The list holds at least one of these (none given: matches nothing).
+    HasAny(Vec<String>),
+    /// The list holds every one of these (none given: matches everything).
+    HasAll(Vec<String>),
+    IsEmpty(bool),
 }
 
 /// A filter tree. An empty `All` matches everything.
@@ -223,6 +230,7 @@ fn scalar_from_json(kind: FieldKind, v: &serde_json::Value) -> Option<Scalar> {
         FieldKind::Int => Scalar::Int(v.as_i64()?),
         FieldKind::DateTime => Scalar::Time(DateTime::parse_from_rfc3339(v.as_str()?).ok()?.with_timezone(&Utc)),
         FieldKind::Id { .. } => Scalar::Uuid(Uuid::parse_str(v.as_str()?).ok()?),
+        FieldKind::StringList => return None,
     })
 }
 

@@ -38,8 +38,17 @@ pub fn shared_inputs() -> (Vec<InputObject>, Enum) {
         .field(InputValue::new("eq", TypeRef::named(TypeRef::ID)))
         .field(InputValue::new("in", list(TypeRef::ID)))
         .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
+    let string_list = InputObject::new("StringListFilter")
+        .description("Membership in a list of strings, e.g. tags; values compare exactly.")
+        .field(InputValue::new("has", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("hasAny", list(TypeRef::STRING)))
+        .field(InputValue::new("hasAll", list(TypeRef::STRING)))
+        .field(InputValue::new("isEmpty", TypeRef::named(TypeRef::BOOLEAN)));
     let direction = Enum::new("OrderDirection").item("ASC").item("DESC");
-    (vec![string, ordered("IntFilter", TypeRef::INT), ordered("DateTimeFilter", "DateTime"), id], direction)
+    (
+        vec![string, ordered("IntFilter", TypeRef::INT), ordered("DateTimeFilter", "DateTime"), id, string_list],
+        direction,
+    )
 }
 
 /// `<Enum>Filter` for an enum type.
@@ -61,6 +70,7 @@ fn filter_type(kind: FieldKind) -> String {
         FieldKind::DateTime => "DateTimeFilter".into(),
         FieldKind::Id { .. } => "IDFilter".into(),
         FieldKind::Enum { type_name, .. } => format!("{type_name}Filter"),
+        FieldKind::StringList => "StringListFilter".into(),
     }
 }
 
@@ -98,7 +108,7 @@ fn scalar(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut V
         None
     };
     match kind {
-        FieldKind::String => v.string().ok().map(|s| Scalar::Str(s.to_owned())),
+        FieldKind::String | FieldKind::StringList => v.string().ok().map(|s| Scalar::Str(s.to_owned())),
         FieldKind::Enum { .. } => v.enum_name().ok().map(|s| Scalar::Str(s.to_owned())),
         FieldKind::Int => v.i64().ok().map(Scalar::Int),
         FieldKind::DateTime => match v.string().ok().map(chrono::DateTime::parse_from_rfc3339) {
@@ -120,6 +130,10 @@ fn list(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec
         .unwrap_or_default()
 }
 
+fn strings(v: &ValueAccessor<'_>) -> Vec<String> {
+    v.list().map(|l| l.iter().filter_map(|x| x.string().ok().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
 fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Filter> {
     let mut out = Vec::new();
     for (name, v) in obj.iter() {
@@ -139,6 +153,10 @@ fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violation
             "contains" => v.string().ok().map(|s| Op::Contains(s.to_owned())),
             "startsWith" => v.string().ok().map(|s| Op::StartsWith(s.to_owned())),
             "isNull" => v.boolean().ok().map(Op::IsNull),
+            "has" => v.string().ok().map(|s| Op::HasAll(vec![s.to_owned()])),
+            "hasAny" => Some(Op::HasAny(strings(&v))),
+            "hasAll" => Some(Op::HasAll(strings(&v))),
+            "isEmpty" => v.boolean().ok().map(Op::IsEmpty),
             _ => None,
         };
         if let Some(op) = op {

@@ -270,7 +270,8 @@ async fn execute(
     let operation = request.operation_name.clone().unwrap_or_default();
     let span =
         tracing::info_span!("graphql", tenant = %caller.tenant_slug, user = %caller.subject, operation = %operation);
-    async move {
+    let started = std::time::Instant::now();
+    let outcome = async move {
         let request_error = |errors: Vec<ServerError>, internal: bool| finish(None, errors, media, true, internal);
         let operation_name = request.operation_name.clone();
         let doc = match request.parsed_query() {
@@ -308,8 +309,18 @@ async fn execute(
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
         finish(Some(response.data), response.errors, media, never_ran, internal)
     }
-    .instrument(span)
-    .await
+    .instrument(span.clone())
+    .await;
+    let errors = outcome.body.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
+    span.in_scope(|| {
+        tracing::info!(
+            status = outcome.status.as_u16(),
+            errors,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "graphql request"
+        );
+    });
+    outcome
 }
 
 fn finish(

@@ -24,6 +24,8 @@ fn column_of(name: &str) -> Option<Expr> {
         "industry" => Column::Industry,
         "creditCode" => Column::CreditCode,
         "channel" => Column::Channel,
+        "tags" => Column::Tags,
+        "version" => Column::Version,
         "status" => Column::Status,
         "relationshipType" => Column::RelationshipType,
         "ownerId" => Column::OwnerId,
@@ -70,7 +72,7 @@ pub async fn list(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> Result<Page<customer::Model>> {
-    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of));
+    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend()));
     let rows = filter::page(select, order, page, column_of).all(db).await?;
     Ok(filter::finish_page(rows, page))
 }
@@ -78,7 +80,7 @@ pub async fn list(
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of)).count(db).await?)
+    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend())).count(db).await?)
 }
 
 /// Is `code` used by a customer other than `except`?

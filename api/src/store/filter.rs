@@ -6,7 +6,7 @@
 //! plain reading says, instead of SQL's NULL-swallowing three-valued answer.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
+use sea_orm::{DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 
 use crate::domain::query::{Filter, Op, OrderKey, PageRequest, Scalar};
 
@@ -35,14 +35,15 @@ fn escape_like(s: &str) -> String {
 
 /// The condition for `filter`.
 #[must_use]
-pub fn condition(filter: &Filter, column_of: ColumnOf) -> Condition {
+pub fn condition(filter: &Filter, column_of: ColumnOf, backend: DatabaseBackend) -> Condition {
+    let recurse = |f: &Filter| condition(f, column_of, backend);
     match filter {
-        Filter::All(parts) => parts.iter().fold(Condition::all(), |c, f| c.add(condition(f, column_of))),
+        Filter::All(parts) => parts.iter().fold(Condition::all(), |c, f| c.add(recurse(f))),
         Filter::Any(parts) => {
             // An empty `or` matches nothing, like an empty `in`.
-            parts.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, f| c.add(condition(f, column_of)))
+            parts.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, f| c.add(recurse(f)))
         }
-        Filter::Not(inner) => condition(inner, column_of).not(),
+        Filter::Not(inner) => recurse(inner).not(),
         Filter::Field(spec, op) => {
             let Some(col) = column_of(spec.name) else {
                 return Condition::all().add(Expr::val(1).eq(0));
@@ -50,6 +51,19 @@ pub fn condition(filter: &Filter, column_of: ColumnOf) -> Condition {
             let cmp = match op {
                 Op::IsNull(true) => return Condition::all().add(col.is_null()),
                 Op::IsNull(false) => return Condition::all().add(col.is_not_null()),
+                Op::HasAny(values) => {
+                    return values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
+                        c.add(list_contains(backend, col.clone(), std::slice::from_ref(v)))
+                    });
+                }
+                Op::HasAll(values) => return Condition::all().add(list_contains(backend, col, values)),
+                Op::IsEmpty(empty) => {
+                    let length = match backend {
+                        DatabaseBackend::Postgres => Expr::cust_with_exprs("jsonb_array_length($1)", [col]),
+                        _ => Expr::cust_with_exprs("json_array_length(?)", [col]),
+                    };
+                    return Condition::all().add(if *empty { length.eq(0) } else { length.gt(0) });
+                }
                 Op::Eq(v) => col.clone().eq(value(v)),
                 Op::Ne(v) => col.clone().ne(value(v)),
                 Op::In(vs) if vs.is_empty() => Expr::val(1).eq(0),
@@ -67,6 +81,23 @@ pub fn condition(filter: &Filter, column_of: ColumnOf) -> Condition {
             };
             if spec.nullable { Condition::all().add(col.is_not_null()).add(cmp) } else { Condition::all().add(cmp) }
         }
+    }
+}
+
+/// Does the JSON array in `col` hold every one of `values`? PostgreSQL answers with jsonb
+/// containment (GIN-indexable); SQLite looks through `json_each`. Custom SQL takes each
+/// backend's own placeholder (`$n` on PostgreSQL, `?` on SQLite).
+fn list_contains(backend: DatabaseBackend, col: Expr, values: &[String]) -> Expr {
+    match backend {
+        DatabaseBackend::Postgres => {
+            Expr::cust_with_exprs("$1 @> CAST($2 AS jsonb)", [col, Expr::val(serde_json::json!(values).to_string())])
+        }
+        _ => values.iter().fold(Expr::val(1).eq(1), |all, v| {
+            all.and(Expr::cust_with_exprs(
+                "EXISTS (SELECT 1 FROM json_each(?) WHERE json_each.value = ?)",
+                [col.clone(), Expr::val(v.clone())],
+            ))
+        }),
     }
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Load benchmark of issue #2 (see BENCHMARKS.md): seeds N customers into one tenant, starts the
+# release server, and drives three queries with wrk on loopback, on SQLite and on PostgreSQL.
+#
+#   bash tests/load/run.sh [sqlite|postgres|both]     (env: CUSTOMERS=100000 DURATION=20s CONNECTIONS=32)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/guanxi-target}"
+which="${1:-both}"
+customers="${CUSTOMERS:-100000}"
+duration="${DURATION:-20s}"
+connections="${CONNECTIONS:-32}"
+pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+port=18090
+secret="load-test-secret-0123456789abcdef"
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --bin guanxi -q
+bin="$CARGO_TARGET_DIR/release/guanxi"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+gql() { # query -> JSON
+  curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"
+}
+
+run_one() { # label body [ids_file]
+  local label=$1 body=$2 ids=${3:-}
+  echo "--- $label"
+  BODY="$body" IDS_FILE="$ids" TOKEN="$TOKEN" wrk -t2 -c"$connections" -d"$duration" --latency -s tests/load/graphql.lua \
+    "http://127.0.0.1:$port/graphql" > "$work/wrk.txt" &
+  local wrk_pid=$!
+  sleep 5
+  local rss_kb; rss_kb=$(ps -o rss= -p "$server_pid" | tr -d ' ')
+  wait $wrk_pid
+  grep -E 'Requests/sec|Non-2xx|Socket errors| 50%| 99%' "$work/wrk.txt" | sed 's/^/    /'
+  echo "    server RSS under load: $((rss_kb / 1024)) MiB"
+}
+
+bench() { # label database_url
+  local label=$1 url=$2
+  echo "=== $label: seeding $customers customers"
+  "$bin" seed --tenant bench --customers "$customers" --seed 1 --database-url "$url"
+  GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG=warn \
+    "$bin" serve > "$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  TOKEN=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
+  # 1,000 ids to rotate through.
+  : > "$work/ids"
+  local after=null
+  for _ in $(seq 10); do
+    page=$(gql "{ customers(first: 100, after: $after) { nodes { id } pageInfo { endCursor } } }")
+    echo "$page" | python3 -c 'import json,sys; [print(n["id"]) for n in json.load(sys.stdin)["data"]["customers"]["nodes"]]' >> "$work/ids"
+    after=$(echo "$page" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["customers"]["pageInfo"]["endCursor"]))')
+  done
+  echo "ids: $(wc -l < "$work/ids")"
+  run_one "{ __typename } (auth on)" '{"query":"{ __typename }"}'
+  run_one "customer(id)" '{"query":"query($id: ID!) { customer(id: $id) { id name email status createdAt } }","variables":{"id":"$ID"}}' "$work/ids"
+  run_one "customers(first: 100, ACTIVE, NAME ASC) + totalCount" \
+    '{"query":"{ customers(first: 100, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME, direction: ASC}]) { totalCount nodes { id name email status createdAt } } }"}'
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+}
+
+if [ "$which" = sqlite ] || [ "$which" = both ]; then
+  bench "SQLite" "sqlite://$work/bench.db?mode=rwc"
+fi
+if [ "$which" = postgres ] || [ "$which" = both ]; then
+  db="guanxi_bench_$$"
+  psql "$pg_admin" -qc "create database $db"
+  bench "PostgreSQL" "${pg_admin%/*}/$db"
+  psql "$pg_admin" -qc "drop database $db with (force)"
+fi
