@@ -36,6 +36,9 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // sqlx pings a connection before every checkout by default: a second round trip per
+        // query. Only connections idle for a while are worth checking.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
