@@ -201,6 +201,7 @@ pub async fn customers(db: &DatabaseConnection, tenant_slug: &str, count: u64, s
                 .random_bool(0.6)
                 .then(|| (*RELATIONSHIPS.choose(&mut rng).unwrap_or(&"LOYAL")).to_owned()),
             owner_id: rng.random_bool(0.9).then(|| *owner_ids.choose(&mut rng).unwrap_or(&owner_ids[0])),
+            tier: None,
             version: 1,
             created_at: created,
             updated_at: created,

@@ -22,6 +22,8 @@ pub struct Model {
     pub status: String,
     pub relationship_type: Option<String>,
     pub owner_id: Option<Uuid>,
+    /// Value tier (客户金字塔), ranked by the server from the value score; `None` until scored.
+    pub tier: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -5,7 +5,11 @@
 //! stored as their SCREAMING_CASE names in text columns; the `api` crate owns their meaning.
 
 pub mod audit_entry;
+pub mod complaint;
+pub mod complaint_transition;
 pub mod customer;
+pub mod customer_stats;
 pub mod idempotency_record;
+pub mod interaction;
 pub mod tenant;
 pub mod user;

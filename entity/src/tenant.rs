@@ -12,6 +12,8 @@ pub struct Model {
     pub name: String,
     /// Bumped whenever something that shapes the tenant's GraphQL schema changes.
     pub schema_version: i64,
+    /// Tenant settings (`baseCurrency`, `sla`, …), a JSON object; absent keys take defaults.
+    pub settings: Json,
     pub created_at: DateTimeUtc,
 }
 

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_tenants_and_users;
 mod m20261126_000002_create_customers;
 mod m20261126_000003_create_audit_and_idempotency;
+mod m20261126_000004_create_interactions_and_complaints;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_tenants_and_users::Migration),
             Box::new(m20261126_000002_create_customers::Migration),
             Box::new(m20261126_000003_create_audit_and_idempotency::Migration),
+            Box::new(m20261126_000004_create_interactions_and_complaints::Migration),
         ]
     }
 }

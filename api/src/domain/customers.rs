@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::input::{Patch, set_enum, set_parsed, set_required_enum, set_text};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
 use super::values::{CreditCode, Email, Phone, text};
 use super::{Caller, access, audit, ids};
@@ -108,15 +109,6 @@ pub fn order_values(row: &customer::Model, order: &[OrderKey]) -> Vec<Scalar> {
         .collect()
 }
 
-/// An input field that may be absent (leave as is), explicitly null (clear) or a value.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Patch<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
 /// What a create or update asks for; `Absent` fields keep their value (or default, on create).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomerInput {
@@ -170,17 +162,19 @@ impl CustomerData {
         }
     }
 
+    /// The row to store: these fields over `current` (whose server-kept fields, like the tier,
+    /// stay), or a new row `id` when there is none.
     fn into_model(
         self,
         tenant_id: Uuid,
         id: Uuid,
-        version: i32,
-        created_at: DateTime<Utc>,
+        current: Option<&customer::Model>,
         now: DateTime<Utc>,
     ) -> customer::Model {
         customer::Model {
             tenant_id,
             id,
+            tier: current.and_then(|c| c.tier.clone()),
             kind: self.kind,
             name: self.name,
             email: self.email,
@@ -193,8 +187,8 @@ impl CustomerData {
             status: self.status,
             relationship_type: self.relationship_type,
             owner_id: self.owner_id,
-            version,
-            created_at,
+            version: current.map_or(1, |c| c.version + 1),
+            created_at: current.map_or(now, |c| c.created_at),
             updated_at: now,
         }
     }
@@ -215,58 +209,6 @@ pub fn audit_snapshot(m: &customer::Model) -> Value {
         "status": m.status, "relationshipType": m.relationship_type,
         "ownerId": m.owner_id.map(|id| ids::encode("User", id)),
     })
-}
-
-fn set_text(v: &mut Vec<Violation>, field: &str, patch: Patch<String>, target: &mut Option<String>, max: usize) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(s) if s.trim().is_empty() => *target = None,
-        Patch::Value(s) => match text(&s, 1, max) {
-            Ok(s) => *target = Some(s),
-            Err((code, msg)) => v.push(Violation::new(field, code, msg)),
-        },
-    }
-}
-
-fn set_parsed<T>(
-    v: &mut Vec<Violation>,
-    field: &str,
-    patch: Patch<String>,
-    target: &mut Option<String>,
-    parse: impl Fn(&str) -> std::result::Result<T, super::values::Refusal>,
-    inner: impl Fn(T) -> String,
-) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(s) if s.trim().is_empty() => *target = None,
-        Patch::Value(s) => match parse(&s) {
-            Ok(x) => *target = Some(inner(x)),
-            Err((code, msg)) => v.push(Violation::new(field, code, msg)),
-        },
-    }
-}
-
-fn set_enum(v: &mut Vec<Violation>, field: &str, patch: Patch<String>, allowed: &[&str], target: &mut Option<String>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(s) if allowed.contains(&s.as_str()) => *target = Some(s),
-        Patch::Value(s) => {
-            v.push(Violation::new(field, "INVALID_VALUE", format!("'{s}' is not one of {}", allowed.join(", "))))
-        }
-    }
-}
-
-fn set_required_enum(v: &mut Vec<Violation>, field: &str, patch: Patch<String>, allowed: &[&str], target: &mut String) {
-    let mut slot = Some(target.clone());
-    let was_null = patch == Patch::Null;
-    set_enum(v, field, patch, allowed, &mut slot);
-    match slot {
-        Some(s) if !was_null => *target = s,
-        _ => v.push(Violation::new(field, "REQUIRED", format!("{field} cannot be null"))),
-    }
 }
 
 /// Applies `input` over `data`, collecting every violation.
@@ -434,7 +376,7 @@ pub async fn create(db: &DatabaseConnection, caller: &Caller, mut input: Custome
         return Err(Error::Invalid(violations));
     }
     let at = now();
-    let model = data.into_model(caller.tenant_id, id, 1, at, at);
+    let model = data.into_model(caller.tenant_id, id, None, at);
     store::customers::insert(&txn, &model).await.map_err(|e| map_unique(e, &model))?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Create, None, Some(audit_snapshot(&model)), at).await?;
     txn.commit().await?;
@@ -483,7 +425,7 @@ pub async fn update(
         // Nothing changes: no new version, no audit line.
         return Ok(current);
     }
-    let updated = data.into_model(caller.tenant_id, id, current.version + 1, current.created_at, now());
+    let updated = data.into_model(caller.tenant_id, id, Some(&current), now());
     if !store::customers::update(&txn, &updated, current.version).await.map_err(|e| map_unique(e, &updated))? {
         return Err(stale(id));
     }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod customers;
 pub mod identity;
 pub mod ids;
+pub mod input;
 pub mod query;
 pub mod values;
 

@@ -15,9 +15,10 @@ use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, par
 use super::scalars::{opt_enum, opt_str, time_value};
 use super::{Types, parent};
 use crate::domain::customers::{
-    self as service, CustomerInput, FIELDS, KINDS, Patch, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
+    self as service, CustomerInput, FIELDS, KINDS, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
 };
 use crate::domain::ids;
+use crate::domain::input::Patch;
 use crate::domain::query::{encode_cursor, page_request, total_order};
 
 fn simple(name: &str, ty: TypeRef, get: fn(&customer::Model) -> Value) -> Field {

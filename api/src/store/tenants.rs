@@ -20,6 +20,7 @@ pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<te
         slug: slug.to_owned(),
         name: slug.to_owned(),
         schema_version: 1,
+        settings: serde_json::json!({}),
         created_at: super::now(),
     };
     Entity::insert(model.into_active_model().reset_all())
