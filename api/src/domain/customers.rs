@@ -33,6 +33,9 @@ pub const RELATIONSHIP_TYPES: &[&str] = &[
     "INTERACTIVE",
 ];
 
+/// Value tiers (客户金字塔), top to bottom.
+pub const TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY", "ORDINARY", "SMALL"];
+
 /// Tags per customer and characters per tag (issue #2).
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 50;
@@ -45,7 +48,7 @@ const fn string(name: &'static str) -> FieldSpec {
 }
 
 /// The filterable fields of Customer, in GraphQL names. The store maps each to its column.
-pub static FIELDS: [FieldSpec; 16] = [
+pub static FIELDS: [FieldSpec; 17] = [
     FieldSpec { name: "id", kind: FieldKind::Id { type_name: TYPE_NAME }, nullable: false, order: None },
     FieldSpec {
         name: "kind",
@@ -77,6 +80,12 @@ pub static FIELDS: [FieldSpec; 16] = [
     FieldSpec { name: "createdAt", kind: FieldKind::DateTime, nullable: false, order: Some("CREATED_AT") },
     FieldSpec { name: "updatedAt", kind: FieldKind::DateTime, nullable: false, order: Some("UPDATED_AT") },
     FieldSpec { name: "version", kind: FieldKind::Int, nullable: false, order: None },
+    FieldSpec {
+        name: "tier",
+        kind: FieldKind::Enum { type_name: "ValueTier", values: TIERS },
+        nullable: true,
+        order: None,
+    },
 ];
 
 /// The field spec named `name`.
@@ -454,6 +463,10 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     access::ensure_can_write(caller)?;
     let txn = store::begin_write(db).await?;
     let current = visible_for_write(&txn, caller, id).await?;
+    // The timeline goes with the customer; the audit trail keeps what it was.
+    store::interactions::delete_of_customer(&txn, caller.tenant_id, id).await?;
+    store::complaints::delete_of_customer(&txn, caller.tenant_id, id).await?;
+    store::stats::delete(&txn, caller.tenant_id, id).await?;
     store::customers::delete(&txn, caller.tenant_id, id).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Delete, Some(audit_snapshot(&current)), None, now())
         .await?;
@@ -471,15 +484,18 @@ async fn visible_for_write(txn: &sea_orm::DatabaseTransaction, caller: &Caller, 
 
 fn check_version(current: &customer::Model, expected: Option<i32>) -> Result<()> {
     match expected {
-        Some(v) if v != current.version => Err(Error::Conflict {
-            code: "STALE_VERSION",
-            message: format!(
-                "customer is at version {}, not {v}: reload it and apply your change again",
-                current.version
-            ),
-            field: Some("expectedVersion".into()),
-        }),
+        Some(v) if v != current.version => Err(stale_version("customer", current.version, v)),
         _ => Ok(()),
+    }
+}
+
+/// The `CONFLICT` for an `expectedVersion` that is no longer current.
+#[must_use]
+pub fn stale_version(what: &str, current: i32, expected: i32) -> Error {
+    Error::Conflict {
+        code: "STALE_VERSION",
+        message: format!("{what} is at version {current}, not {expected}: reload it and apply your change again"),
+        field: Some("expectedVersion".into()),
     }
 }
 
@@ -489,4 +505,16 @@ fn stale(id: Uuid) -> Error {
         message: format!("customer {} changed while this update ran; reload and try again", ids::encode(TYPE_NAME, id)),
         field: Some("expectedVersion".into()),
     }
+}
+
+/// Customers per value tier among those the caller may see, every tier listed (zero if empty).
+///
+/// # Errors
+/// Database failures.
+pub async fn tier_distribution(db: &DatabaseConnection, caller: &Caller) -> Result<Vec<(&'static str, i64)>> {
+    let counts = store::customers::count_by_tier(db, caller.tenant_id, &scoped(caller, Filter::everything())).await?;
+    Ok(TIERS
+        .iter()
+        .map(|tier| (*tier, counts.iter().filter(|(t, _)| t.as_deref() == Some(*tier)).map(|(_, n)| *n).sum()))
+        .collect())
 }

@@ -3,11 +3,17 @@
 
 pub mod access;
 pub mod audit;
+pub mod complaints;
 pub mod customers;
 pub mod identity;
 pub mod ids;
 pub mod input;
+pub mod interactions;
+pub mod money;
 pub mod query;
+pub mod settings;
+pub mod stats;
+pub mod tenant;
 pub mod values;
 
 use uuid::Uuid;

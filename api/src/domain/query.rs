@@ -77,6 +77,8 @@ pub enum Op {
     /// The list holds every one of these (none given: matches everything).
     HasAll(Vec<String>),
     IsEmpty(bool),
+    /// The field is greater than another field of the same row (e.g. responded after due).
+    GtField(&'static str),
 }
 
 /// A filter tree. An empty `All` matches everything.

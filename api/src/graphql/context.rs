@@ -9,7 +9,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::into_gql;
-use super::loaders::UsersById;
+use super::loaders::{LatestInteractions, OpenComplaints, StatsByCustomer, UsersById};
+use crate::domain::settings::TenantSettings;
 use crate::domain::{Caller, ids};
 use crate::error::{Error, Result};
 
@@ -18,13 +19,33 @@ pub struct RequestContext {
     pub caller: Caller,
     pub db: DatabaseConnection,
     pub users: DataLoader<UsersById>,
+    pub latest_interactions: DataLoader<LatestInteractions>,
+    pub stats: DataLoader<StatsByCustomer>,
+    pub open_complaints: DataLoader<OpenComplaints>,
+    settings: tokio::sync::OnceCell<TenantSettings>,
 }
 
 impl RequestContext {
     #[must_use]
     pub fn new(caller: Caller, db: DatabaseConnection) -> Self {
-        let users = DataLoader::new(UsersById { db: db.clone(), tenant_id: caller.tenant_id }, tokio::spawn);
-        Self { caller, db, users }
+        let tenant_id = caller.tenant_id;
+        Self {
+            users: DataLoader::new(UsersById { db: db.clone(), tenant_id }, tokio::spawn),
+            latest_interactions: DataLoader::new(LatestInteractions { db: db.clone(), tenant_id }, tokio::spawn),
+            stats: DataLoader::new(StatsByCustomer { db: db.clone(), tenant_id }, tokio::spawn),
+            open_complaints: DataLoader::new(OpenComplaints { db: db.clone(), tenant_id }, tokio::spawn),
+            settings: tokio::sync::OnceCell::new(),
+            caller,
+            db,
+        }
+    }
+
+    /// The tenant's settings, read once per request.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn settings(&self) -> Result<&TenantSettings> {
+        self.settings.get_or_try_init(|| crate::domain::tenant::settings(&self.db, self.caller.tenant_id)).await
     }
 }
 

@@ -4,41 +4,27 @@
 use std::sync::Arc;
 
 use async_graphql::Value;
-use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef,
-};
+use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef};
 use guanxi_entity::customer;
 
 use super::connection::{self, Connection};
 use super::context::{id_arg, int_arg, request, resolve, str_arg};
 use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, parse_order};
 use super::scalars::{opt_enum, opt_str, time_value};
-use super::{Types, parent};
+use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::customers::{
     self as service, CustomerInput, FIELDS, KINDS, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
 };
 use crate::domain::ids;
-use crate::domain::input::Patch;
 use crate::domain::query::{encode_cursor, page_request, total_order};
-
-fn simple(name: &str, ty: TypeRef, get: fn(&customer::Model) -> Value) -> Field {
-    Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
-            Ok(Some(FieldValue::value(get(ctx.parent_value.try_downcast_ref::<customer::Model>()?))))
-        })
-    })
-}
-
-fn enum_value(s: &str) -> Value {
-    Value::Enum(async_graphql::Name::new(s))
-}
 
 /// Every type the Customer part of the schema needs.
 pub fn register(types: &mut Types) {
     types.enums.push(KINDS.iter().fold(Enum::new("CustomerKind"), |e, v| e.item(*v)));
     types.enums.push(STATUSES.iter().fold(Enum::new("CustomerStatus"), |e, v| e.item(*v)));
     types.enums.push(RELATIONSHIP_TYPES.iter().fold(Enum::new("RelationshipType"), |e, v| e.item(*v)));
-    for e in ["CustomerKind", "CustomerStatus", "RelationshipType"] {
+    types.enums.push(service::TIERS.iter().fold(Enum::new("ValueTier"), |e, v| e.item(*v)));
+    for e in ["CustomerKind", "CustomerStatus", "RelationshipType", "ValueTier"] {
         types.inputs.push(enum_filter(e));
     }
     types.inputs.push(entity_filter(TYPE_NAME, &FIELDS));
@@ -50,30 +36,59 @@ pub fn register(types: &mut Types) {
     types.objects.extend(connection::types::<customer::Model>(TYPE_NAME));
     types.query.push(customer_query());
     types.query.push(customers_query());
+    types.objects.push(
+        Object::new("TierCount")
+            .field(Field::new("tier", TypeRef::named_nn("ValueTier"), |ctx| {
+                async_graphql::dynamic::FieldFuture::new(async move {
+                    Ok(Some(enum_value(ctx.parent_value.try_downcast_ref::<(&'static str, i64)>()?.0)))
+                })
+            }))
+            .field(Field::new("count", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                async_graphql::dynamic::FieldFuture::new(async move {
+                    Ok(Some(Value::from(ctx.parent_value.try_downcast_ref::<(&'static str, i64)>()?.1)))
+                })
+            })),
+    );
+    types.query.push(
+        Field::new("tierDistribution", TypeRef::named_nn_list_nn("TierCount"), |ctx| {
+            resolve(async move {
+                let rc = request(&ctx)?;
+                let rows = service::tier_distribution(&rc.db, &rc.caller).await?;
+                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .description("Customers per value tier (客户金字塔) among those the caller may see."),
+    );
     types.mutation.extend(mutations());
 }
 
 fn customer_type() -> Object {
-    Object::new(TYPE_NAME)
+    let object = Object::new(TYPE_NAME)
         .description("A customer (客户): an individual or an organization.")
         .implement("Node")
-        .field(simple("id", TypeRef::named_nn(TypeRef::ID), |c| Value::String(ids::encode(TYPE_NAME, c.id))))
-        .field(simple("kind", TypeRef::named_nn("CustomerKind"), |c| enum_value(&c.kind)))
-        .field(simple("name", TypeRef::named_nn(TypeRef::STRING), |c| Value::String(c.name.clone())))
-        .field(simple("email", TypeRef::named(TypeRef::STRING), |c| opt_str(c.email.as_deref())))
-        .field(simple("phone", TypeRef::named(TypeRef::STRING), |c| opt_str(c.phone.as_deref())))
-        .field(simple("region", TypeRef::named(TypeRef::STRING), |c| opt_str(c.region.as_deref())))
-        .field(simple("industry", TypeRef::named(TypeRef::STRING), |c| opt_str(c.industry.as_deref())))
+        .field(simple::<customer::Model>("id", TypeRef::named_nn(TypeRef::ID), |c| {
+            Value::String(ids::encode(TYPE_NAME, c.id))
+        }))
+        .field(simple::<customer::Model>("kind", TypeRef::named_nn("CustomerKind"), |c| enum_value(&c.kind)))
+        .field(simple::<customer::Model>("name", TypeRef::named_nn(TypeRef::STRING), |c| Value::String(c.name.clone())))
+        .field(simple::<customer::Model>("email", TypeRef::named(TypeRef::STRING), |c| opt_str(c.email.as_deref())))
+        .field(simple::<customer::Model>("phone", TypeRef::named(TypeRef::STRING), |c| opt_str(c.phone.as_deref())))
+        .field(simple::<customer::Model>("region", TypeRef::named(TypeRef::STRING), |c| opt_str(c.region.as_deref())))
+        .field(simple::<customer::Model>("industry", TypeRef::named(TypeRef::STRING), |c| {
+            opt_str(c.industry.as_deref())
+        }))
         .field(
-            simple("creditCode", TypeRef::named(TypeRef::STRING), |c| opt_str(c.credit_code.as_deref()))
-                .description("Unified social credit code (统一社会信用代码) of an organization."),
+            simple::<customer::Model>("creditCode", TypeRef::named(TypeRef::STRING), |c| {
+                opt_str(c.credit_code.as_deref())
+            })
+            .description("Unified social credit code (统一社会信用代码) of an organization."),
         )
-        .field(simple("channel", TypeRef::named(TypeRef::STRING), |c| opt_str(c.channel.as_deref())))
-        .field(simple("tags", TypeRef::named_nn_list_nn(TypeRef::STRING), |c| {
+        .field(simple::<customer::Model>("channel", TypeRef::named(TypeRef::STRING), |c| opt_str(c.channel.as_deref())))
+        .field(simple::<customer::Model>("tags", TypeRef::named_nn_list_nn(TypeRef::STRING), |c| {
             Value::List(service::tags_of(c).into_iter().map(Value::String).collect())
         }))
-        .field(simple("status", TypeRef::named_nn("CustomerStatus"), |c| enum_value(&c.status)))
-        .field(simple("relationshipType", TypeRef::named("RelationshipType"), |c| {
+        .field(simple::<customer::Model>("status", TypeRef::named_nn("CustomerStatus"), |c| enum_value(&c.status)))
+        .field(simple::<customer::Model>("relationshipType", TypeRef::named("RelationshipType"), |c| {
             opt_enum(c.relationship_type.as_deref())
         }))
         .field(Field::new("owner", TypeRef::named("User"), |ctx| {
@@ -86,12 +101,16 @@ fn customer_type() -> Object {
                 Ok(user.map(FieldValue::owned_any))
             })
         }))
+        .field(super::interaction::customer_field())
+        .field(super::stats::customer_field())
+        .field(simple::<customer::Model>("tier", TypeRef::named("ValueTier"), |c| opt_enum(c.tier.as_deref())))
         .field(
-            simple("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version))
+            simple::<customer::Model>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version))
                 .description("Increases with every change; pass it as expectedVersion to refuse lost updates."),
         )
-        .field(simple("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
-        .field(simple("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)))
+        .field(simple::<customer::Model>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
+        .field(simple::<customer::Model>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)));
+    super::complaint::customer_fields().into_iter().fold(object, Object::field)
 }
 
 fn customer_query() -> Field {
@@ -171,52 +190,28 @@ fn inputs() -> [InputObject; 2] {
     ]
 }
 
-fn patch(obj: &ObjectAccessor<'_>, name: &str) -> Patch<String> {
-    match obj.get(name) {
-        None => Patch::Absent,
-        Some(v) if v.is_null() => Patch::Null,
-        Some(v) => v.string().or_else(|_| v.enum_name()).map_or(Patch::Absent, |s| Patch::Value(s.to_owned())),
-    }
-}
-
 fn customer_input(obj: &ObjectAccessor<'_>) -> CustomerInput {
-    let tags = match obj.get("tags") {
-        None => Patch::Absent,
-        Some(v) if v.is_null() => Patch::Null,
-        Some(v) => Patch::Value(
-            v.list().map(|l| l.iter().filter_map(|t| t.string().ok().map(str::to_owned)).collect()).unwrap_or_default(),
-        ),
-    };
     CustomerInput {
-        kind: patch(obj, "kind"),
-        name: patch(obj, "name"),
-        email: patch(obj, "email"),
-        phone: patch(obj, "phone"),
-        region: patch(obj, "region"),
-        industry: patch(obj, "industry"),
-        credit_code: patch(obj, "creditCode"),
-        channel: patch(obj, "channel"),
-        tags,
-        status: patch(obj, "status"),
-        relationship_type: patch(obj, "relationshipType"),
-        owner_id: patch(obj, "ownerId"),
+        kind: inputs::string(obj, "kind"),
+        name: inputs::string(obj, "name"),
+        email: inputs::string(obj, "email"),
+        phone: inputs::string(obj, "phone"),
+        region: inputs::string(obj, "region"),
+        industry: inputs::string(obj, "industry"),
+        credit_code: inputs::string(obj, "creditCode"),
+        channel: inputs::string(obj, "channel"),
+        tags: inputs::strings(obj, "tags"),
+        status: inputs::string(obj, "status"),
+        relationship_type: inputs::string(obj, "relationshipType"),
+        owner_id: inputs::string(obj, "ownerId"),
     }
-}
-
-fn input_arg(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> crate::Result<CustomerInput> {
-    let obj = ctx
-        .args
-        .get("input")
-        .and_then(|v| v.object().ok())
-        .ok_or_else(|| crate::Error::invalid("input", "REQUIRED", "input is required"))?;
-    Ok(customer_input(&obj))
 }
 
 fn mutations() -> [Field; 3] {
     let create = Field::new("createCustomer", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
-            let created = service::create(&rc.db, &rc.caller, input_arg(&ctx)?).await?;
+            let created = service::create(&rc.db, &rc.caller, inputs::input(&ctx, customer_input)?).await?;
             Ok(Some(FieldValue::owned_any(created)))
         })
     })
@@ -225,13 +220,9 @@ fn mutations() -> [Field; 3] {
         resolve(async move {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let expected = int_arg(&ctx, "expectedVersion")
-                .map(|v| {
-                    i32::try_from(v)
-                        .map_err(|_| crate::Error::invalid("expectedVersion", "OUT_OF_RANGE", "not a version"))
-                })
-                .transpose()?;
-            let updated = service::update(&rc.db, &rc.caller, id, input_arg(&ctx)?, expected).await?;
+            let expected = inputs::expected_version(&ctx)?;
+            let updated =
+                service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, customer_input)?, expected).await?;
             Ok(Some(FieldValue::owned_any(updated)))
         })
     })

@@ -166,9 +166,17 @@ fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violation
     out
 }
 
+/// Filter keys an entity adds beyond its fields (e.g. `slaBreached`), turned into filters.
+pub type ExtraKeys = fn(&str, &ValueAccessor<'_>) -> Option<Filter>;
+
+fn no_extra(_: &str, _: &ValueAccessor<'_>) -> Option<Filter> {
+    None
+}
+
 fn parse_into(
     obj: &ObjectAccessor<'_>,
     fields: &'static [FieldSpec],
+    extra: ExtraKeys,
     path: &str,
     violations: &mut Vec<Violation>,
 ) -> Filter {
@@ -186,7 +194,7 @@ fn parse_into(
                         l.iter()
                             .enumerate()
                             .filter_map(|(i, x)| {
-                                x.object().ok().map(|o| parse_into(&o, fields, &format!("{p}.{i}"), violations))
+                                x.object().ok().map(|o| parse_into(&o, fields, extra, &format!("{p}.{i}"), violations))
                             })
                             .collect()
                     })
@@ -195,12 +203,14 @@ fn parse_into(
             }
             "not" => {
                 if let Ok(o) = v.object() {
-                    all.push(Filter::Not(Box::new(parse_into(&o, fields, &p, violations))));
+                    all.push(Filter::Not(Box::new(parse_into(&o, fields, extra, &p, violations))));
                 }
             }
             field => {
                 if let (Some(spec), Ok(o)) = (fields.iter().find(|f| f.name == field), v.object()) {
                     all.extend(ops(spec, &o, &p, violations));
+                } else if let Some(f) = extra(field, &v) {
+                    all.push(f);
                 }
             }
         }
@@ -213,11 +223,23 @@ fn parse_into(
 /// # Errors
 /// `BAD_USER_INPUT` for ids of the wrong type or unparsable timestamps, each listed.
 pub fn parse_filter(arg: Option<ValueAccessor<'_>>, fields: &'static [FieldSpec]) -> Result<Filter> {
+    parse_filter_with(arg, fields, no_extra)
+}
+
+/// [`parse_filter`] for an entity with extra keys.
+///
+/// # Errors
+/// As [`parse_filter`].
+pub fn parse_filter_with(
+    arg: Option<ValueAccessor<'_>>,
+    fields: &'static [FieldSpec],
+    extra: ExtraKeys,
+) -> Result<Filter> {
     let Some(obj) = arg.filter(|v| !v.is_null()).and_then(|v| v.object().ok()) else {
         return Ok(Filter::everything());
     };
     let mut violations = Vec::new();
-    let filter = parse_into(&obj, fields, "filter", &mut violations);
+    let filter = parse_into(&obj, fields, extra, "filter", &mut violations);
     if violations.is_empty() { Ok(filter) } else { Err(Error::Invalid(violations)) }
 }
 

@@ -26,3 +26,84 @@ impl Loader<Uuid> for UsersById {
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }
+
+/// The newest `n` interactions of customers, keyed by (customer, n): one statement per distinct n.
+pub struct LatestInteractions {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<(Uuid, u64)> for LatestInteractions {
+    type Value = Vec<guanxi_entity::interaction::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[(Uuid, u64)]) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
+        let mut by_n: HashMap<u64, Vec<Uuid>> = HashMap::new();
+        for (customer, n) in keys {
+            by_n.entry(*n).or_default().push(*customer);
+        }
+        let mut out = HashMap::new();
+        for (n, customers) in by_n {
+            let mut rows = store::interactions::latest_per_customer(&self.db, self.tenant_id, &customers, n)
+                .await
+                .map_err(Arc::new)?;
+            for customer in customers {
+                out.insert((customer, n), rows.remove(&customer).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Customers' figures with the clock-dependent purchase windows: two statements per batch.
+pub struct StatsByCustomer {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+/// Stored figures and (purchases in 90 days, in 365 days), as of the batch's `now`.
+#[derive(Clone)]
+pub struct LoadedStats {
+    pub stats: guanxi_entity::customer_stats::Model,
+    pub windows: (i64, i64),
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Loader<Uuid> for StatsByCustomer {
+    type Value = LoadedStats;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let now = store::now();
+        let mut stats = store::stats::find_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let windows =
+            store::interactions::purchase_windows(&self.db, self.tenant_id, keys, now).await.map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|id| {
+                let loaded = LoadedStats {
+                    stats: stats.remove(id).unwrap_or_else(|| crate::domain::stats::empty(self.tenant_id, *id)),
+                    windows: windows.get(id).copied().unwrap_or_default(),
+                    now,
+                };
+                (*id, loaded)
+            })
+            .collect())
+    }
+}
+
+/// Open complaints of customers, oldest first: one statement per batch.
+pub struct OpenComplaints {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for OpenComplaints {
+    type Value = Vec<guanxi_entity::complaint::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut rows = store::complaints::open_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
+    }
+}

@@ -5,20 +5,28 @@
 //! plugins) add theirs the same way, so the schema grows from one builder rather than beside it.
 
 pub mod audit;
+pub mod complaint;
 pub mod connection;
 pub mod context;
 pub mod customer;
 pub mod error;
 pub mod filters;
+pub mod inputs;
+pub mod interaction;
 pub mod loaders;
 pub mod scalars;
+pub mod settings;
+pub mod stats;
 pub mod viewer;
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use async_graphql::dynamic::{Enum, Field, InputObject, Interface, Object, ResolverContext, Schema, SchemaError};
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputObject, Interface, Object, ResolverContext, Schema, SchemaError, TypeRef,
+};
 use uuid::Uuid;
 
 use crate::domain::Caller;
@@ -52,6 +60,19 @@ pub fn parent<'a, T: Any>(ctx: &ResolverContext<'a>) -> Result<&'a T> {
         .map_err(|_| Error::Internal(anyhow::anyhow!("unexpected parent value for {}", std::any::type_name::<T>())))
 }
 
+/// A field read straight from the parent value `T`.
+pub fn simple<T: Any + Send + Sync>(name: &str, ty: TypeRef, get: fn(&T) -> Value) -> Field {
+    Field::new(name, ty, move |ctx| {
+        FieldFuture::new(async move { Ok(Some(FieldValue::value(get(ctx.parent_value.try_downcast_ref::<T>()?)))) })
+    })
+}
+
+/// An enum output value.
+#[must_use]
+pub fn enum_value(s: &str) -> Value {
+    Value::Enum(async_graphql::Name::new(s))
+}
+
 /// Builds the schema for one tenant.
 ///
 /// # Errors
@@ -60,6 +81,10 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
     let mut types = Types::default();
     viewer::register(&mut types);
     customer::register(&mut types);
+    interaction::register(&mut types);
+    complaint::register(&mut types);
+    stats::register(&mut types);
+    settings::register(&mut types);
     audit::register(&mut types);
 
     let (shared_inputs, direction) = filters::shared_inputs();
@@ -70,6 +95,7 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
         .register(mutation)
         .register(scalars::date_time())
         .register(scalars::json())
+        .register(scalars::decimal())
         .register(connection::page_info_type())
         .register(direction)
         .limit_depth(limits.depth)

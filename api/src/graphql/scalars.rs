@@ -12,6 +12,17 @@ pub fn date_time() -> Scalar {
         .validator(|v| matches!(v, Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok()))
 }
 
+/// `Decimal`: an exact decimal number, as a string ("1234.50"); plain JSON numbers are accepted
+/// on input and taken by their text.
+#[must_use]
+pub fn decimal() -> Scalar {
+    Scalar::new("Decimal").description("An exact decimal number as a string, e.g. \"1234.50\"").validator(|v| match v {
+        Value::String(s) => s.trim().parse::<rust_decimal::Decimal>().is_ok(),
+        Value::Number(_) => true,
+        _ => false,
+    })
+}
+
 /// `JSON`: any JSON value.
 #[must_use]
 pub fn json() -> Scalar {

@@ -9,7 +9,7 @@ use guanxi_entity::user;
 use super::context::{request, resolve};
 use super::scalars::opt_str;
 use super::{Types, parent};
-use crate::domain::{Caller, Role, customers, ids};
+use crate::domain::{Caller, Role, complaints, customers, ids, interactions};
 use crate::store;
 
 struct Viewer(Caller);
@@ -101,6 +101,12 @@ pub fn register(types: &mut Types) {
                     customers::TYPE_NAME => customers::get(&rc.db, &rc.caller, id)
                         .await?
                         .map(|c| FieldValue::owned_any(c).with_type(customers::TYPE_NAME)),
+                    interactions::TYPE_NAME => interactions::get(&rc.db, &rc.caller, id)
+                        .await?
+                        .map(|i| FieldValue::owned_any(i).with_type(interactions::TYPE_NAME)),
+                    complaints::TYPE_NAME => complaints::get(&rc.db, &rc.caller, id)
+                        .await?
+                        .map(|c| FieldValue::owned_any(c).with_type(complaints::TYPE_NAME)),
                     "User" => store::users::find(&rc.db, rc.caller.tenant_id, id)
                         .await?
                         .map(|u| FieldValue::owned_any(u).with_type("User")),

@@ -26,6 +26,7 @@ fn column_of(name: &str) -> Option<Expr> {
         "channel" => Column::Channel,
         "tags" => Column::Tags,
         "version" => Column::Version,
+        "tier" => Column::Tier,
         "status" => Column::Status,
         "relationshipType" => Column::RelationshipType,
         "ownerId" => Column::OwnerId,
@@ -132,4 +133,24 @@ pub async fn update(conn: &impl ConnectionTrait, model: &customer::Model, old_ve
 pub async fn delete(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<()> {
     Entity::delete_many().filter(Column::TenantId.eq(tenant_id)).filter(Column::Id.eq(id)).exec(conn).await?;
     Ok(())
+}
+
+/// How many customers matching `filter` are in each tier (`None`: not yet ranked).
+///
+/// # Errors
+/// Database failures.
+pub async fn count_by_tier(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+) -> Result<Vec<(Option<String>, i64)>> {
+    Ok(in_tenant(tenant_id)
+        .filter(filter::condition(filter, column_of, db.get_database_backend()))
+        .select_only()
+        .column(Column::Tier)
+        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .group_by(Column::Tier)
+        .into_tuple()
+        .all(db)
+        .await?)
 }

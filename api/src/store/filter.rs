@@ -71,6 +71,10 @@ pub fn condition(filter: &Filter, column_of: ColumnOf, backend: DatabaseBackend)
                 Op::NotIn(vs) if vs.is_empty() => Expr::val(1).eq(1),
                 Op::NotIn(vs) => col.clone().is_not_in(vs.iter().map(value)),
                 Op::Gt(v) => col.clone().gt(value(v)),
+                Op::GtField(other) => match column_of(other) {
+                    Some(other) => col.clone().gt(other),
+                    None => Expr::val(1).eq(0),
+                },
                 Op::Gte(v) => col.clone().gte(value(v)),
                 Op::Lt(v) => col.clone().lt(value(v)),
                 Op::Lte(v) => col.clone().lte(value(v)),

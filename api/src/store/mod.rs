@@ -4,9 +4,12 @@
 //! itself; there is no function here that reads tenant data without one.
 
 pub mod audit;
+pub mod complaints;
 pub mod customers;
 pub mod filter;
 pub mod idempotency;
+pub mod interactions;
+pub mod stats;
 pub mod tenants;
 pub mod users;
 

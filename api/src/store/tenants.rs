@@ -50,3 +50,22 @@ pub async fn rename(conn: &impl ConnectionTrait, id: Uuid, name: &str) -> Result
         .await?;
     Ok(())
 }
+
+/// # Errors
+/// Database failures.
+pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<tenant::Model>> {
+    Ok(Entity::find_by_id(id).one(conn).await?)
+}
+
+/// Replaces the tenant's settings object.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_settings(conn: &impl ConnectionTrait, id: Uuid, settings: &serde_json::Value) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::Settings, sea_orm::sea_query::Expr::value(settings.clone()))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

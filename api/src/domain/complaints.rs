@@ -1,0 +1,588 @@
+//! Complaints (投诉): a case with a workflow, SLA deadlines from severity and the customer's
+//! tier (key accounts get the green channel, 绿色通道: half the time), and a history of every
+//! transition. AGENTs see complaints assigned to them and those of customers they own.
+
+use chrono::{DateTime, Duration, Utc};
+use guanxi_entity::{complaint, complaint_transition, customer};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::input::{Patch, set_required_enum, set_text};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::settings::TenantSettings;
+use super::values::text;
+use super::{Caller, Role, access, audit, ids, stats};
+use crate::error::{Error, Result, Violation};
+use crate::store;
+
+pub const TYPE_NAME: &str = "Complaint";
+pub const STATUSES: &[&str] = &["OPEN", "ACKNOWLEDGED", "IN_PROGRESS", "ESCALATED", "RESOLVED", "REOPENED", "CLOSED"];
+pub const CATEGORIES: &[&str] = &["PRODUCT_QUALITY", "SERVICE", "DELIVERY", "BILLING", "OTHER"];
+pub const SEVERITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+/// Tiers that get the green channel.
+pub const KEY_ACCOUNT_TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY"];
+
+/// May a complaint go from `from` to `to`? PRODUCT.md:
+/// `OPEN → ACKNOWLEDGED → IN_PROGRESS → RESOLVED → CLOSED`, `RESOLVED → REOPENED → IN_PROGRESS`,
+/// `ESCALATED` from any open state; an escalated case continues in progress or is resolved.
+#[must_use]
+pub fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("OPEN", "ACKNOWLEDGED")
+            | ("ACKNOWLEDGED", "IN_PROGRESS")
+            | ("IN_PROGRESS", "RESOLVED")
+            | ("RESOLVED", "CLOSED")
+            | ("RESOLVED", "REOPENED")
+            | ("REOPENED", "IN_PROGRESS")
+            | ("ESCALATED", "IN_PROGRESS")
+            | ("ESCALATED", "RESOLVED")
+    ) || (to == "ESCALATED" && from != "ESCALATED" && stats::OPEN_COMPLAINT_STATUSES.contains(&from))
+}
+
+/// Response and resolution deadlines for a complaint filed at `filed` (halved for key accounts).
+#[must_use]
+pub fn deadlines(
+    filed: DateTime<Utc>,
+    severity: &str,
+    tier: Option<&str>,
+    settings: &TenantSettings,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let terms = settings.sla_for(severity);
+    let green = tier.is_some_and(|t| KEY_ACCOUNT_TIERS.contains(&t));
+    // Halving in seconds keeps odd minute counts exact.
+    let span = |minutes: i64| if green { Duration::seconds(minutes * 30) } else { Duration::minutes(minutes) };
+    (filed + span(terms.response_minutes), filed + span(terms.resolution_minutes))
+}
+
+/// Is a deadline missed: not met and past, or met late?
+#[must_use]
+pub fn sla_breached(c: &complaint::Model, now: DateTime<Utc>) -> bool {
+    let missed = |done: Option<DateTime<Utc>>, due: DateTime<Utc>| done.map_or(now > due, |d| d > due);
+    missed(c.responded_at, c.response_due_at) || missed(c.resolved_at, c.resolution_due_at)
+}
+
+const fn spec(name: &'static str, kind: FieldKind, nullable: bool, order: Option<&'static str>) -> FieldSpec {
+    FieldSpec { name, kind, nullable, order }
+}
+
+pub static FIELDS: [FieldSpec; 11] = [
+    spec("id", FieldKind::Id { type_name: TYPE_NAME }, false, None),
+    spec("customerId", FieldKind::Id { type_name: "Customer" }, false, None),
+    spec("title", FieldKind::String, false, None),
+    spec("category", FieldKind::Enum { type_name: "ComplaintCategory", values: CATEGORIES }, false, None),
+    spec("severity", FieldKind::Enum { type_name: "Severity", values: SEVERITIES }, false, Some("SEVERITY")),
+    spec("status", FieldKind::Enum { type_name: "ComplaintStatus", values: STATUSES }, false, Some("STATUS")),
+    spec("assigneeId", FieldKind::Id { type_name: "User" }, true, None),
+    spec("responseDueAt", FieldKind::DateTime, false, Some("RESPONSE_DUE_AT")),
+    spec("resolutionDueAt", FieldKind::DateTime, false, Some("RESOLUTION_DUE_AT")),
+    spec("createdAt", FieldKind::DateTime, false, Some("CREATED_AT")),
+    spec("updatedAt", FieldKind::DateTime, false, Some("UPDATED_AT")),
+];
+/// Not GraphQL filters themselves; `slaBreached` and `dueBefore` are built from them.
+pub static RESPONDED_AT: FieldSpec = spec("respondedAt", FieldKind::DateTime, true, None);
+pub static RESOLVED_AT: FieldSpec = spec("resolvedAt", FieldKind::DateTime, true, None);
+pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { type_name: "User" }, true, None);
+
+/// # Panics
+/// If `name` is not in [`FIELDS`] (a programming error).
+#[must_use]
+pub fn field(name: &str) -> &'static FieldSpec {
+    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Complaint field {name}"))
+}
+
+/// Newest first.
+#[must_use]
+pub fn default_order() -> Vec<OrderKey> {
+    vec![OrderKey { field: field("createdAt"), descending: true }]
+}
+
+#[must_use]
+pub fn order_values(row: &complaint::Model, order: &[OrderKey]) -> Vec<Scalar> {
+    order
+        .iter()
+        .map(|k| match k.field.name {
+            "severity" => Scalar::Str(row.severity.clone()),
+            "status" => Scalar::Str(row.status.clone()),
+            "responseDueAt" => Scalar::Time(row.response_due_at),
+            "resolutionDueAt" => Scalar::Time(row.resolution_due_at),
+            "createdAt" => Scalar::Time(row.created_at),
+            "updatedAt" => Scalar::Time(row.updated_at),
+            _ => Scalar::Uuid(row.id),
+        })
+        .collect()
+}
+
+fn time(spec: &'static FieldSpec, op: fn(Scalar) -> Op, at: DateTime<Utc>) -> Filter {
+    Filter::Field(spec, op(Scalar::Time(at)))
+}
+
+/// Complaints whose SLA is (`true`) or is not (`false`) breached as of `now`: the SQL twin of
+/// [`sla_breached`].
+#[must_use]
+pub fn breached_filter(breached: bool, now: DateTime<Utc>) -> Filter {
+    let missed = |done: &'static FieldSpec, due: &'static str| {
+        Filter::Any(vec![
+            Filter::All(vec![Filter::Field(done, Op::IsNull(true)), time(field(due), Op::Lt, now)]),
+            Filter::Field(done, Op::GtField(due)),
+        ])
+    };
+    let any = Filter::Any(vec![missed(&RESPONDED_AT, "responseDueAt"), missed(&RESOLVED_AT, "resolutionDueAt")]);
+    if breached { any } else { Filter::Not(Box::new(any)) }
+}
+
+/// Open complaints with a deadline still to meet before `at`.
+#[must_use]
+pub fn due_before_filter(at: DateTime<Utc>) -> Filter {
+    Filter::Any(vec![
+        Filter::All(vec![Filter::Field(&RESPONDED_AT, Op::IsNull(true)), time(field("responseDueAt"), Op::Lt, at)]),
+        Filter::All(vec![Filter::Field(&RESOLVED_AT, Op::IsNull(true)), time(field("resolutionDueAt"), Op::Lt, at)]),
+    ])
+}
+
+/// The caller's scope: AGENTs see complaints assigned to them and those of customers they own.
+#[must_use]
+pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
+    match access::owner_scope(caller) {
+        Some(me) => filter.and(Filter::Any(vec![
+            Filter::Field(field("assigneeId"), Op::Eq(Scalar::Uuid(me))),
+            Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me))),
+        ])),
+        None => filter,
+    }
+}
+
+fn visible(caller: &Caller, c: &complaint::Model, customer_owner: Option<Uuid>) -> bool {
+    access::owner_scope(caller).is_none_or(|me| c.assignee_id == Some(me) || customer_owner == Some(me))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<complaint::Model>> {
+    let Some(row) = store::complaints::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    let owner = if access::owner_scope(caller).is_some() {
+        store::customers::find(db, caller.tenant_id, row.customer_id).await?.and_then(|c| c.owner_id)
+    } else {
+        None
+    };
+    Ok(visible(caller, &row, owner).then_some(row))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<complaint::Model>> {
+    store::complaints::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
+    store::complaints::count(db, caller.tenant_id, &scoped(caller, filter)).await
+}
+
+/// The history of a complaint, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn history(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Vec<complaint_transition::Model>> {
+    store::complaints::transitions(db, caller.tenant_id, id).await
+}
+
+/// What a filing or an update asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ComplaintInput {
+    pub customer_id: Patch<String>,
+    pub title: Patch<String>,
+    pub description: Patch<String>,
+    pub category: Patch<String>,
+    pub severity: Patch<String>,
+    pub assignee_id: Patch<String>,
+    pub resolution: Patch<String>,
+    pub satisfaction: Patch<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Data {
+    title: String,
+    description: Option<String>,
+    category: String,
+    severity: String,
+    assignee_id: Option<Uuid>,
+    resolution: Option<String>,
+    satisfaction: Option<i32>,
+}
+
+impl Data {
+    fn of(c: &complaint::Model) -> Self {
+        Self {
+            title: c.title.clone(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            severity: c.severity.clone(),
+            assignee_id: c.assignee_id,
+            resolution: c.resolution.clone(),
+            satisfaction: c.satisfaction,
+        }
+    }
+}
+
+fn apply(data: &mut Data, input: ComplaintInput, v: &mut Vec<Violation>) {
+    match input.title {
+        Patch::Absent => {}
+        Patch::Null => v.push(Violation::new("title", "REQUIRED", "title cannot be null")),
+        Patch::Value(t) => match text(&t, 1, 200) {
+            Ok(t) => data.title = t,
+            Err((code, msg)) => v.push(Violation::new("title", code, msg)),
+        },
+    }
+    set_text(v, "description", input.description, &mut data.description, 5000);
+    set_required_enum(v, "category", input.category, CATEGORIES, &mut data.category);
+    set_required_enum(v, "severity", input.severity, SEVERITIES, &mut data.severity);
+    match input.assignee_id {
+        Patch::Absent => {}
+        Patch::Null => data.assignee_id = None,
+        Patch::Value(g) => match ids::decode("User", &g) {
+            Ok(id) => data.assignee_id = Some(id),
+            Err((code, msg)) => v.push(Violation::new("assigneeId", code, msg)),
+        },
+    }
+    set_text(v, "resolution", input.resolution, &mut data.resolution, 5000);
+    match input.satisfaction {
+        Patch::Absent => {}
+        Patch::Null => data.satisfaction = None,
+        Patch::Value(n) if (1..=5).contains(&n) => data.satisfaction = i32::try_from(n).ok(),
+        Patch::Value(n) => v.push(Violation::new("satisfaction", "OUT_OF_RANGE", format!("must be 1 to 5, got {n}"))),
+    }
+}
+
+/// The complaint as the audit trail records it.
+#[must_use]
+pub fn audit_snapshot(c: &complaint::Model) -> Value {
+    json!({
+        "customerId": ids::encode("Customer", c.customer_id), "title": c.title, "description": c.description,
+        "category": c.category, "severity": c.severity, "status": c.status,
+        "assigneeId": c.assignee_id.map(|id| ids::encode("User", id)), "resolution": c.resolution,
+        "satisfaction": c.satisfaction,
+    })
+}
+
+async fn check_assignee(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    data: &Data,
+    before: Option<Uuid>,
+    v: &mut Vec<Violation>,
+) -> Result<()> {
+    let Some(assignee) = data.assignee_id else { return Ok(()) };
+    if Some(assignee) == before {
+        return Ok(());
+    }
+    if caller.role == Role::Agent && assignee != caller.user_id {
+        return Err(Error::Forbidden("an AGENT may only assign complaints to itself".into()));
+    }
+    if store::users::find(txn, caller.tenant_id, assignee).await?.is_none() {
+        v.push(Violation::new("assigneeId", "NOT_FOUND", "no such user in this tenant"));
+    }
+    Ok(())
+}
+
+/// Files a complaint on a customer the caller may change.
+///
+/// # Errors
+/// `FORBIDDEN` per role, `BAD_USER_INPUT` listing every problem.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
+pub async fn file(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    input: ComplaintInput,
+    settings: &TenantSettings,
+) -> Result<complaint::Model> {
+    access::ensure_can_write(caller)?;
+    let mut v = Vec::new();
+    let customer_id = match &input.customer_id {
+        Patch::Value(g) => {
+            ids::decode("Customer", g).map_err(|(code, msg)| v.push(Violation::new("customerId", code, msg))).ok()
+        }
+        _ => {
+            v.push(Violation::new("customerId", "REQUIRED", "customerId is required"));
+            None
+        }
+    };
+    if input.title == Patch::Absent {
+        v.push(Violation::new("title", "REQUIRED", "title is required"));
+    }
+    let mut data = Data {
+        title: String::new(),
+        description: None,
+        category: "OTHER".into(),
+        severity: "MEDIUM".into(),
+        assignee_id: None,
+        resolution: None,
+        satisfaction: None,
+    };
+    apply(&mut data, input, &mut v);
+    let txn = store::begin_write(db).await?;
+    let customer = match customer_id {
+        Some(id) => customer_for_write(&txn, caller, id, &mut v).await?,
+        None => None,
+    };
+    check_assignee(&txn, caller, &data, None, &mut v).await?;
+    let (Some(customer), true) = (customer, v.is_empty()) else {
+        return Err(Error::Invalid(v));
+    };
+    let now = store::now();
+    let (response_due_at, resolution_due_at) = deadlines(now, &data.severity, customer.tier.as_deref(), settings);
+    let row = complaint::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        title: data.title,
+        description: data.description,
+        category: data.category,
+        severity: data.severity,
+        status: "OPEN".into(),
+        assignee_id: data.assignee_id,
+        resolution: data.resolution,
+        satisfaction: data.satisfaction,
+        response_due_at,
+        resolution_due_at,
+        responded_at: None,
+        resolved_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::complaints::insert(&txn, &row).await?;
+    store::complaints::insert_transition(&txn, &transition(caller, &row, None, None, now)).await?;
+    stats::refresh(&txn, caller.tenant_id, customer.id).await?;
+    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), now)
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+fn transition(
+    caller: &Caller,
+    c: &complaint::Model,
+    from: Option<&str>,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> complaint_transition::Model {
+    complaint_transition::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        complaint_id: c.id,
+        from_status: from.map(str::to_owned),
+        to_status: c.status.clone(),
+        by_id: Some(caller.user_id),
+        note,
+        at,
+    }
+}
+
+/// Locks the customer (serialising its timeline and figures) if the caller may change it.
+async fn customer_for_write(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    id: Uuid,
+    v: &mut Vec<Violation>,
+) -> Result<Option<customer::Model>> {
+    let Some(customer) = store::customers::find_for_update(txn, caller.tenant_id, id).await? else {
+        v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
+        return Ok(None);
+    };
+    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    Ok(Some(customer))
+}
+
+/// The complaint `id` for a change: visible to the caller, its customer locked.
+async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<(complaint::Model, customer::Model)> {
+    let not_found = || Error::NotFound(format!("no complaint {}", ids::encode(TYPE_NAME, id)));
+    let row = store::complaints::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let customer =
+        store::customers::find_for_update(txn, caller.tenant_id, row.customer_id).await?.ok_or_else(not_found)?;
+    if !visible(caller, &row, customer.owner_id) {
+        return Err(not_found());
+    }
+    access::ensure_can_write(caller)?;
+    let row = store::complaints::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    Ok((row, customer))
+}
+
+/// Changes a complaint's details; a new severity moves its deadlines.
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, complaint = %id))]
+pub async fn update(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    mut input: ComplaintInput,
+    expected_version: Option<i32>,
+    settings: &TenantSettings,
+) -> Result<complaint::Model> {
+    access::ensure_can_write(caller)?;
+    let mut v = Vec::new();
+    if input.customer_id != Patch::Absent {
+        v.push(Violation::new("customerId", "NOT_ALLOWED", "a complaint stays with its customer"));
+        input.customer_id = Patch::Absent;
+    }
+    let txn = store::begin_write(db).await?;
+    let (current, customer) = writable(&txn, caller, id).await?;
+    check_version(&current, expected_version)?;
+    let mut data = Data::of(&current);
+    apply(&mut data, input, &mut v);
+    check_assignee(&txn, caller, &data, current.assignee_id, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    if data == Data::of(&current) {
+        return Ok(current);
+    }
+    let now = store::now();
+    let (response_due_at, resolution_due_at) = if data.severity == current.severity {
+        (current.response_due_at, current.resolution_due_at)
+    } else {
+        deadlines(current.created_at, &data.severity, customer.tier.as_deref(), settings)
+    };
+    let updated = complaint::Model {
+        title: data.title,
+        description: data.description,
+        category: data.category,
+        severity: data.severity,
+        assignee_id: data.assignee_id,
+        resolution: data.resolution,
+        satisfaction: data.satisfaction,
+        response_due_at,
+        resolution_due_at,
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    };
+    store::complaints::update(&txn, &updated).await?;
+    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+fn check_version(current: &complaint::Model, expected: Option<i32>) -> Result<()> {
+    match expected {
+        Some(v) if v != current.version => Err(super::customers::stale_version("complaint", current.version, v)),
+        _ => Ok(()),
+    }
+}
+
+/// Moves a complaint through its workflow.
+///
+/// # Errors
+/// `CONFLICT` (reason `ILLEGAL_TRANSITION`) for a move the workflow does not allow, the state
+/// unchanged; `NOT_FOUND`, `FORBIDDEN`, stale version.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, complaint = %id))]
+pub async fn transition_to(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    to: &str,
+    note: Option<String>,
+    expected_version: Option<i32>,
+) -> Result<complaint::Model> {
+    access::ensure_can_write(caller)?;
+    if !STATUSES.contains(&to) {
+        return Err(Error::invalid("to", "INVALID_VALUE", format!("'{to}' is not a complaint status")));
+    }
+    let note = match note.map(|n| text(&n, 0, 2000)) {
+        Some(Ok(n)) if n.is_empty() => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err((code, msg))) => return Err(Error::invalid("note", code, msg)),
+        None => None,
+    };
+    let txn = store::begin_write(db).await?;
+    let (current, _) = writable(&txn, caller, id).await?;
+    check_version(&current, expected_version)?;
+    if !allowed(&current.status, to) {
+        return Err(Error::Conflict {
+            code: "ILLEGAL_TRANSITION",
+            message: format!("a complaint cannot go from {} to {to}", current.status),
+            field: Some("to".into()),
+        });
+    }
+    let now = store::now();
+    let updated = complaint::Model {
+        status: to.to_owned(),
+        responded_at: current.responded_at.or(Some(now)),
+        resolved_at: match to {
+            "RESOLVED" => Some(now),
+            "REOPENED" => None,
+            _ => current.resolved_at,
+        },
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    };
+    store::complaints::update(&txn, &updated).await?;
+    store::complaints::insert_transition(&txn, &transition(caller, &updated, Some(&current.status), note, now)).await?;
+    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workflow_of_product_md() {
+        let legal = [
+            ("OPEN", "ACKNOWLEDGED"),
+            ("ACKNOWLEDGED", "IN_PROGRESS"),
+            ("IN_PROGRESS", "RESOLVED"),
+            ("RESOLVED", "CLOSED"),
+            ("RESOLVED", "REOPENED"),
+            ("REOPENED", "IN_PROGRESS"),
+            ("OPEN", "ESCALATED"),
+            ("ACKNOWLEDGED", "ESCALATED"),
+            ("IN_PROGRESS", "ESCALATED"),
+            ("REOPENED", "ESCALATED"),
+            ("ESCALATED", "IN_PROGRESS"),
+            ("ESCALATED", "RESOLVED"),
+        ];
+        for from in STATUSES {
+            for to in STATUSES {
+                assert_eq!(allowed(from, to), legal.contains(&(*from, *to)), "{from} → {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn deadlines_follow_severity_and_the_green_channel() {
+        let settings = TenantSettings::default();
+        let t0 = Utc::now();
+        for (severity, response_h, resolution_h) in
+            [("CRITICAL", 1, 24), ("HIGH", 4, 72), ("MEDIUM", 8, 120), ("LOW", 24, 240)]
+        {
+            assert_eq!(
+                deadlines(t0, severity, None, &settings),
+                (t0 + Duration::hours(response_h), t0 + Duration::hours(resolution_h))
+            );
+            assert_eq!(deadlines(t0, severity, Some("ORDINARY"), &settings).0, t0 + Duration::hours(response_h));
+            for tier in KEY_ACCOUNT_TIERS {
+                assert_eq!(
+                    deadlines(t0, severity, Some(tier), &settings),
+                    (t0 + Duration::minutes(response_h * 30), t0 + Duration::minutes(resolution_h * 30))
+                );
+            }
+        }
+    }
+}

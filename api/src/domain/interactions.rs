@@ -1,0 +1,441 @@
+//! Interactions (互动 / 接触): every touch point on a customer's timeline, with the rules of each
+//! kind. Access follows the customer: whoever may see (change) the customer may see (record,
+//! change) its interactions. Every write refreshes the customer's figures in the same transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use guanxi_entity::{customer, interaction};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::input::{Patch, set_required_enum, set_text};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::{Caller, access, audit, ids, money, stats};
+use crate::error::{Error, Result, Violation};
+use crate::store;
+
+pub const TYPE_NAME: &str = "Interaction";
+pub const KINDS: &[&str] =
+    &["VISIT", "CALL", "EMAIL", "MEETING", "MESSAGE", "FOLLOW_UP", "SURVEY", "CARE", "SUPPORT", "EVENT", "PURCHASE"];
+/// How far in the future `occurredAt` may be: clocks of phones and laptops drift.
+pub const MAX_FUTURE: Duration = Duration::minutes(5);
+const MAX_NOTE_CHARS: usize = 2000;
+
+const fn string(name: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::String, nullable: true, order: None }
+}
+
+/// Filterable fields of Interaction.
+pub static FIELDS: [FieldSpec; 12] = [
+    FieldSpec { name: "id", kind: FieldKind::Id { type_name: TYPE_NAME }, nullable: false, order: None },
+    FieldSpec { name: "customerId", kind: FieldKind::Id { type_name: "Customer" }, nullable: false, order: None },
+    FieldSpec {
+        name: "kind",
+        kind: FieldKind::Enum { type_name: "InteractionKind", values: KINDS },
+        nullable: false,
+        order: Some("KIND"),
+    },
+    string("channel"),
+    FieldSpec { name: "occurredAt", kind: FieldKind::DateTime, nullable: false, order: Some("OCCURRED_AT") },
+    FieldSpec { name: "staffId", kind: FieldKind::Id { type_name: "User" }, nullable: true, order: None },
+    string("summary"),
+    string("outcome"),
+    string("currency"),
+    FieldSpec { name: "satisfaction", kind: FieldKind::Int, nullable: true, order: None },
+    FieldSpec { name: "createdAt", kind: FieldKind::DateTime, nullable: false, order: Some("CREATED_AT") },
+    FieldSpec { name: "updatedAt", kind: FieldKind::DateTime, nullable: false, order: Some("UPDATED_AT") },
+];
+
+/// Not a GraphQL filter: the owner of the interaction's customer, for AGENT scoping.
+pub static CUSTOMER_OWNER: FieldSpec =
+    FieldSpec { name: "customerOwnerId", kind: FieldKind::Id { type_name: "User" }, nullable: true, order: None };
+
+/// # Panics
+/// If `name` is not in [`FIELDS`] (a programming error).
+#[must_use]
+pub fn field(name: &str) -> &'static FieldSpec {
+    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Interaction field {name}"))
+}
+
+/// Newest first.
+#[must_use]
+pub fn default_order() -> Vec<OrderKey> {
+    vec![OrderKey { field: field("occurredAt"), descending: true }]
+}
+
+#[must_use]
+pub fn order_values(row: &interaction::Model, order: &[OrderKey]) -> Vec<Scalar> {
+    order
+        .iter()
+        .map(|k| match k.field.name {
+            "kind" => Scalar::Str(row.kind.clone()),
+            "occurredAt" => Scalar::Time(row.occurred_at),
+            "createdAt" => Scalar::Time(row.created_at),
+            "updatedAt" => Scalar::Time(row.updated_at),
+            _ => Scalar::Uuid(row.id),
+        })
+        .collect()
+}
+
+/// What a record or update asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InteractionInput {
+    /// Global Customer id; on record only.
+    pub customer_id: Patch<String>,
+    pub kind: Patch<String>,
+    pub channel: Patch<String>,
+    pub occurred_at: Patch<DateTime<Utc>>,
+    pub summary: Patch<String>,
+    pub outcome: Patch<String>,
+    pub amount: Patch<String>,
+    pub currency: Patch<String>,
+    pub satisfaction: Patch<i64>,
+    pub would_buy_again: Patch<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Data {
+    kind: String,
+    channel: Option<String>,
+    occurred_at: DateTime<Utc>,
+    summary: Option<String>,
+    outcome: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    satisfaction: Option<i32>,
+    would_buy_again: Option<bool>,
+}
+
+impl Data {
+    fn of(m: &interaction::Model) -> Self {
+        Self {
+            kind: m.kind.clone(),
+            channel: m.channel.clone(),
+            occurred_at: m.occurred_at,
+            summary: m.summary.clone(),
+            outcome: m.outcome.clone(),
+            amount: m.amount.clone(),
+            currency: m.currency.clone(),
+            satisfaction: m.satisfaction,
+            would_buy_again: m.would_buy_again,
+        }
+    }
+}
+
+/// The interaction as the audit trail records it.
+#[must_use]
+pub fn audit_snapshot(m: &interaction::Model) -> Value {
+    json!({
+        "customerId": ids::encode("Customer", m.customer_id), "kind": m.kind, "channel": m.channel,
+        "occurredAt": m.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "summary": m.summary, "outcome": m.outcome, "amount": m.amount, "currency": m.currency,
+        "satisfaction": m.satisfaction, "wouldBuyAgain": m.would_buy_again,
+    })
+}
+
+fn apply(data: &mut Data, input: InteractionInput, now: DateTime<Utc>, v: &mut Vec<Violation>) {
+    set_required_enum(v, "kind", input.kind, KINDS, &mut data.kind);
+    set_text(v, "channel", input.channel, &mut data.channel, 200);
+    match input.occurred_at {
+        Patch::Absent => {}
+        Patch::Null => v.push(Violation::new("occurredAt", "REQUIRED", "occurredAt cannot be null")),
+        Patch::Value(at) => data.occurred_at = at.trunc_subsecs_micros(),
+    }
+    set_text(v, "summary", input.summary, &mut data.summary, MAX_NOTE_CHARS);
+    set_text(v, "outcome", input.outcome, &mut data.outcome, MAX_NOTE_CHARS);
+    match input.amount {
+        Patch::Absent => {}
+        Patch::Null => data.amount = None,
+        Patch::Value(raw) => match money::amount(&raw) {
+            Ok(a) => data.amount = Some(a.to_string()),
+            Err((code, msg)) => v.push(Violation::new("amount", code, msg)),
+        },
+    }
+    match input.currency {
+        Patch::Absent => {}
+        Patch::Null => data.currency = None,
+        Patch::Value(raw) => match money::currency(&raw) {
+            Ok(c) => data.currency = Some(c),
+            Err((code, msg)) => v.push(Violation::new("currency", code, msg)),
+        },
+    }
+    match input.satisfaction {
+        Patch::Absent => {}
+        Patch::Null => data.satisfaction = None,
+        Patch::Value(n) if (1..=5).contains(&n) => data.satisfaction = i32::try_from(n).ok(),
+        Patch::Value(n) => v.push(Violation::new("satisfaction", "OUT_OF_RANGE", format!("must be 1 to 5, got {n}"))),
+    }
+    match input.would_buy_again {
+        Patch::Absent => {}
+        Patch::Null => data.would_buy_again = None,
+        Patch::Value(b) => data.would_buy_again = Some(b),
+    }
+    if data.occurred_at > now + MAX_FUTURE {
+        v.push(Violation::new("occurredAt", "IN_THE_FUTURE", "must not be more than 5 minutes in the future"));
+    }
+    kind_rules(data, v);
+}
+
+/// The rules that depend on the kind (PRODUCT.md: purchases carry money, surveys a score).
+fn kind_rules(data: &Data, v: &mut Vec<Violation>) {
+    let mut only = |field: &str, present: bool, kind: &str| {
+        if present && data.kind != kind {
+            v.push(Violation::new(field, "NOT_ALLOWED", format!("only a {kind} has {field}")));
+        }
+    };
+    only("amount", data.amount.is_some(), "PURCHASE");
+    only("currency", data.currency.is_some(), "PURCHASE");
+    only("satisfaction", data.satisfaction.is_some(), "SURVEY");
+    only("wouldBuyAgain", data.would_buy_again.is_some(), "SURVEY");
+    let already = |v: &Vec<Violation>, f: &str| v.iter().any(|x| x.field == f);
+    if data.kind == "PURCHASE" {
+        if data.amount.is_none() && !already(v, "amount") {
+            v.push(Violation::new("amount", "REQUIRED", "a PURCHASE needs a positive amount"));
+        }
+        if data.currency.is_none() && !already(v, "currency") {
+            v.push(Violation::new("currency", "REQUIRED", "a PURCHASE needs an ISO 4217 currency"));
+        }
+    }
+    if data.kind == "SURVEY" && data.satisfaction.is_none() && !already(v, "satisfaction") {
+        v.push(Violation::new("satisfaction", "REQUIRED", "a SURVEY needs a satisfaction from 1 to 5"));
+    }
+}
+
+trait TruncMicros {
+    fn trunc_subsecs_micros(self) -> Self;
+}
+
+impl TruncMicros for DateTime<Utc> {
+    fn trunc_subsecs_micros(self) -> Self {
+        chrono::SubsecRound::trunc_subsecs(self, 6)
+    }
+}
+
+/// The caller's scope on interaction lists.
+#[must_use]
+pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
+    match access::owner_scope(caller) {
+        Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
+        None => filter,
+    }
+}
+
+/// # Errors
+/// Database failures.
+pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<interaction::Model>> {
+    let Some(row) = store::interactions::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    if access::owner_scope(caller).is_some() {
+        let owner = store::customers::find(db, caller.tenant_id, row.customer_id).await?.and_then(|c| c.owner_id);
+        if !access::can_read_owned(caller, owner) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(row))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<interaction::Model>> {
+    store::interactions::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
+    store::interactions::count(db, caller.tenant_id, &scoped(caller, filter)).await
+}
+
+/// Locks the customer for writing its timeline and checks the caller may.
+async fn writable_customer(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<customer::Model> {
+    let customer = store::customers::find_for_update(txn, caller.tenant_id, customer_id)
+        .await?
+        .ok_or_else(|| Error::invalid("customerId", "NOT_FOUND", "no such customer"))?;
+    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    Ok(customer)
+}
+
+/// Records an interaction and refreshes the customer's figures.
+///
+/// # Errors
+/// `FORBIDDEN` per role; `BAD_USER_INPUT` listing every problem.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
+pub async fn record(db: &DatabaseConnection, caller: &Caller, input: InteractionInput) -> Result<interaction::Model> {
+    access::ensure_can_write(caller)?;
+    let now = store::now();
+    let mut v = Vec::new();
+    let customer_id = match &input.customer_id {
+        Patch::Value(g) => match ids::decode("Customer", g) {
+            Ok(id) => Some(id),
+            Err((code, msg)) => {
+                v.push(Violation::new("customerId", code, msg));
+                None
+            }
+        },
+        _ => {
+            v.push(Violation::new("customerId", "REQUIRED", "customerId is required"));
+            None
+        }
+    };
+    if input.occurred_at == Patch::Absent {
+        v.push(Violation::new("occurredAt", "REQUIRED", "occurredAt is required"));
+    }
+    let mut data = Data {
+        kind: String::new(),
+        channel: None,
+        occurred_at: now,
+        summary: None,
+        outcome: None,
+        amount: None,
+        currency: None,
+        satisfaction: None,
+        would_buy_again: None,
+    };
+    apply(&mut data, input, now, &mut v);
+    let txn = store::begin_write(db).await?;
+    let customer = match customer_id {
+        Some(id) => match writable_customer(&txn, caller, id).await {
+            Ok(c) => Some(c),
+            Err(Error::Invalid(more)) => {
+                v.extend(more);
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let (Some(customer), true) = (customer, v.is_empty()) else {
+        return Err(Error::Invalid(v));
+    };
+    let row = interaction::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        kind: data.kind,
+        channel: data.channel,
+        occurred_at: data.occurred_at,
+        staff_id: Some(caller.user_id),
+        summary: data.summary,
+        outcome: data.outcome,
+        amount: data.amount,
+        currency: data.currency,
+        satisfaction: data.satisfaction,
+        would_buy_again: data.would_buy_again,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::interactions::insert(&txn, &row).await?;
+    stats::refresh(&txn, caller.tenant_id, customer.id).await?;
+    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), now)
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<interaction::Model> {
+    let not_found = || Error::NotFound(format!("no interaction {}", ids::encode(TYPE_NAME, id)));
+    let row = store::interactions::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    // Lock the customer first: every timeline write of one customer takes turns.
+    match writable_customer(txn, caller, row.customer_id).await {
+        Err(Error::Invalid(_)) => return Err(not_found()),
+        other => other?,
+    };
+    store::interactions::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)
+}
+
+/// Changes an interaction. With `expected_version`, refuses if someone changed it since.
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, interaction = %id))]
+pub async fn update(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    mut input: InteractionInput,
+    expected_version: Option<i32>,
+) -> Result<interaction::Model> {
+    access::ensure_can_write(caller)?;
+    let now = store::now();
+    let mut v = Vec::new();
+    if input.customer_id != Patch::Absent {
+        v.push(Violation::new("customerId", "NOT_ALLOWED", "an interaction stays with its customer; record a new one"));
+        input.customer_id = Patch::Absent;
+    }
+    let txn = store::begin_write(db).await?;
+    let current = writable(&txn, caller, id).await?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(super::customers::stale_version(TYPE_NAME, current.version, expected));
+    }
+    let mut data = Data::of(&current);
+    apply(&mut data, input, now, &mut v);
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    if data == Data::of(&current) {
+        return Ok(current);
+    }
+    let updated = interaction::Model {
+        kind: data.kind,
+        channel: data.channel,
+        occurred_at: data.occurred_at,
+        summary: data.summary,
+        outcome: data.outcome,
+        amount: data.amount,
+        currency: data.currency,
+        satisfaction: data.satisfaction,
+        would_buy_again: data.would_buy_again,
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    };
+    store::interactions::update(&txn, &updated).await?;
+    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
+    audit::record(
+        &txn,
+        caller,
+        TYPE_NAME,
+        id,
+        audit::Action::Update,
+        Some(audit_snapshot(&current)),
+        Some(audit_snapshot(&updated)),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes an interaction and refreshes the customer's figures.
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, interaction = %id))]
+pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Uuid> {
+    access::ensure_can_write(caller)?;
+    let txn = store::begin_write(db).await?;
+    let current = writable(&txn, caller, id).await?;
+    store::interactions::delete(&txn, caller.tenant_id, id).await?;
+    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
+    audit::record(
+        &txn,
+        caller,
+        TYPE_NAME,
+        id,
+        audit::Action::Delete,
+        Some(audit_snapshot(&current)),
+        None,
+        store::now(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}

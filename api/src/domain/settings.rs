@@ -1,0 +1,82 @@
+//! Tenant settings: the base currency of purchase totals and the complaint SLA table. Stored as
+//! one JSON object on the tenant; absent keys take the defaults of PRODUCT.md and issue #3.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Response and resolution time allowed for one severity, in minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaTerms {
+    pub response_minutes: i64,
+    pub resolution_minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantSettings {
+    pub base_currency: String,
+    /// Keyed by severity (`LOW` … `CRITICAL`).
+    pub sla: BTreeMap<String, SlaTerms>,
+}
+
+const HOUR: i64 = 60;
+const DAY: i64 = 24 * HOUR;
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        let terms = |response, resolution| SlaTerms { response_minutes: response, resolution_minutes: resolution };
+        Self {
+            base_currency: "CNY".into(),
+            sla: BTreeMap::from([
+                ("CRITICAL".into(), terms(HOUR, DAY)),
+                ("HIGH".into(), terms(4 * HOUR, 3 * DAY)),
+                ("MEDIUM".into(), terms(8 * HOUR, 5 * DAY)),
+                ("LOW".into(), terms(DAY, 10 * DAY)),
+            ]),
+        }
+    }
+}
+
+impl TenantSettings {
+    /// The settings stored as `json`, with defaults for whatever is missing.
+    #[must_use]
+    pub fn from_json(json: &Value) -> Self {
+        let mut settings: TenantSettings = serde_json::from_value(json.clone()).unwrap_or_default();
+        for (severity, terms) in TenantSettings::default().sla {
+            settings.sla.entry(severity).or_insert(terms);
+        }
+        if settings.base_currency.is_empty() {
+            settings.base_currency = "CNY".into();
+        }
+        settings
+    }
+
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The terms for `severity` (defaults if the table lacks it).
+    #[must_use]
+    pub fn sla_for(&self, severity: &str) -> SlaTerms {
+        self.sla.get(severity).copied().unwrap_or(SlaTerms { response_minutes: DAY, resolution_minutes: 10 * DAY })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults() {
+        let s = TenantSettings::from_json(
+            &serde_json::json!({ "sla": { "LOW": { "responseMinutes": 5, "resolutionMinutes": 50 } } }),
+        );
+        assert_eq!(s.base_currency, "CNY");
+        assert_eq!(s.sla_for("LOW"), SlaTerms { response_minutes: 5, resolution_minutes: 50 });
+        assert_eq!(s.sla_for("CRITICAL"), SlaTerms { response_minutes: 60, resolution_minutes: 1440 });
+    }
+}

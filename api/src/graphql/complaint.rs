@@ -1,0 +1,307 @@
+//! The `Complaint` type, its workflow mutations, `complaints`, `Customer.complaints` and
+//! `Customer.openComplaints` (batched for 360° pages).
+
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
+    ValueAccessor,
+};
+use guanxi_entity::{complaint, complaint_transition, customer};
+
+use super::connection::{self, Connection};
+use super::context::{id_arg, int_arg, request, resolve, str_arg};
+use super::filters::{entity_filter, entity_order, enum_filter, parse_filter_with, parse_order};
+use super::scalars::{opt_str, time_value};
+use super::{Types, enum_value, inputs, parent, simple};
+use crate::domain::complaints::{self as service, CATEGORIES, ComplaintInput, FIELDS, SEVERITIES, STATUSES, TYPE_NAME};
+use crate::domain::ids;
+use crate::domain::query::{Filter, Op, Scalar, encode_cursor, page_request, total_order};
+use crate::error::{Error, Result};
+
+fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
+    match name {
+        "slaBreached" => v.boolean().ok().map(|b| service::breached_filter(b, crate::store::now())),
+        "dueBefore" => v
+            .string()
+            .ok()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| service::due_before_filter(t.with_timezone(&chrono::Utc))),
+        _ => None,
+    }
+}
+
+pub fn register(types: &mut Types) {
+    types.enums.push(STATUSES.iter().fold(Enum::new("ComplaintStatus"), |e, v| e.item(*v)));
+    types.enums.push(CATEGORIES.iter().fold(Enum::new("ComplaintCategory"), |e, v| e.item(*v)));
+    types.enums.push(SEVERITIES.iter().fold(Enum::new("Severity"), |e, v| e.item(*v)));
+    for e in ["ComplaintStatus", "ComplaintCategory", "Severity"] {
+        types.inputs.push(enum_filter(e));
+    }
+    types.inputs.push(
+        entity_filter(TYPE_NAME, &FIELDS)
+            .field(
+                InputValue::new("slaBreached", TypeRef::named(TypeRef::BOOLEAN))
+                    .description("A deadline was missed (or met late)."),
+            )
+            .field(
+                InputValue::new("dueBefore", TypeRef::named("DateTime"))
+                    .description("A deadline still to meet falls before this time."),
+            ),
+    );
+    let (order_field, order) = entity_order(TYPE_NAME, &FIELDS);
+    types.enums.push(order_field);
+    types.inputs.push(order);
+    types.inputs.extend(input_types());
+    types.objects.push(transition_type());
+    types.objects.push(complaint_type());
+    types.objects.extend(connection::types::<complaint::Model>(TYPE_NAME));
+    types.query.push(
+        Field::new("complaint", TypeRef::named(TYPE_NAME), |ctx| {
+            resolve(async move {
+                let id = id_arg(&ctx, "id", TYPE_NAME)?;
+                let rc = request(&ctx)?;
+                Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
+    );
+    types
+        .query
+        .push(list_field("complaints", false).description("The complaint queue the caller may see, newest first."));
+    types.mutation.extend(mutations());
+}
+
+fn transition_type() -> Object {
+    Object::new("ComplaintTransition")
+        .field(simple::<complaint_transition::Model>("from", TypeRef::named("ComplaintStatus"), |t| {
+            t.from_status.as_deref().map_or(Value::Null, enum_value)
+        }))
+        .field(simple::<complaint_transition::Model>("to", TypeRef::named_nn("ComplaintStatus"), |t| {
+            enum_value(&t.to_status)
+        }))
+        .field(Field::new("by", TypeRef::named("User"), |ctx| {
+            resolve(async move {
+                let t = parent::<complaint_transition::Model>(&ctx)?;
+                let Some(by) = t.by_id else { return Ok(None) };
+                let user =
+                    request(&ctx)?.users.load_one(by).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                Ok(user.map(FieldValue::owned_any))
+            })
+        }))
+        .field(simple::<complaint_transition::Model>("at", TypeRef::named_nn("DateTime"), |t| time_value(&t.at)))
+        .field(simple::<complaint_transition::Model>("note", TypeRef::named(TypeRef::STRING), |t| {
+            opt_str(t.note.as_deref())
+        }))
+}
+
+fn opt_time(t: Option<&chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, time_value)
+}
+
+fn complaint_type() -> Object {
+    type C = complaint::Model;
+    Object::new(TYPE_NAME)
+        .description("A complaint (投诉): a case with a workflow and SLA deadlines.")
+        .implement("Node")
+        .field(simple::<C>("id", TypeRef::named_nn(TypeRef::ID), |c| Value::String(ids::encode(TYPE_NAME, c.id))))
+        .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
+            resolve(async move {
+                let c = parent::<C>(&ctx)?;
+                let rc = request(&ctx)?;
+                let customer = crate::store::customers::find(&rc.db, rc.caller.tenant_id, c.customer_id)
+                    .await?
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("complaint without customer")))?;
+                Ok(Some(FieldValue::owned_any(customer)))
+            })
+        }))
+        .field(simple::<C>("title", TypeRef::named_nn(TypeRef::STRING), |c| Value::String(c.title.clone())))
+        .field(simple::<C>("description", TypeRef::named(TypeRef::STRING), |c| opt_str(c.description.as_deref())))
+        .field(simple::<C>("category", TypeRef::named_nn("ComplaintCategory"), |c| enum_value(&c.category)))
+        .field(simple::<C>("severity", TypeRef::named_nn("Severity"), |c| enum_value(&c.severity)))
+        .field(simple::<C>("status", TypeRef::named_nn("ComplaintStatus"), |c| enum_value(&c.status)))
+        .field(Field::new("assignee", TypeRef::named("User"), |ctx| {
+            resolve(async move {
+                let c = parent::<C>(&ctx)?;
+                let Some(a) = c.assignee_id else { return Ok(None) };
+                let user =
+                    request(&ctx)?.users.load_one(a).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                Ok(user.map(FieldValue::owned_any))
+            })
+        }))
+        .field(simple::<C>("resolution", TypeRef::named(TypeRef::STRING), |c| opt_str(c.resolution.as_deref())))
+        .field(simple::<C>("satisfaction", TypeRef::named(TypeRef::INT), |c| {
+            c.satisfaction.map_or(Value::Null, Value::from)
+        }))
+        .field(simple::<C>("responseDueAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.response_due_at)))
+        .field(simple::<C>("resolutionDueAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.resolution_due_at)))
+        .field(simple::<C>("respondedAt", TypeRef::named("DateTime"), |c| opt_time(c.responded_at.as_ref())))
+        .field(simple::<C>("resolvedAt", TypeRef::named("DateTime"), |c| opt_time(c.resolved_at.as_ref())))
+        .field(
+            Field::new("slaBreached", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::Boolean(service::sla_breached(
+                        ctx.parent_value.try_downcast_ref::<C>()?,
+                        crate::store::now(),
+                    ))))
+                })
+            })
+            .description("A deadline was missed, or met late."),
+        )
+        .field(Field::new("history", TypeRef::named_nn_list_nn("ComplaintTransition"), |ctx| {
+            resolve(async move {
+                let c = parent::<C>(&ctx)?;
+                let rc = request(&ctx)?;
+                let rows = service::history(&rc.db, &rc.caller, c.id).await?;
+                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            })
+        }))
+        .field(simple::<C>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version)))
+        .field(simple::<C>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
+        .field(simple::<C>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)))
+}
+
+fn list_field(name: &str, nested: bool) -> Field {
+    let field = Field::new(name, TypeRef::named_nn("ComplaintConnection"), move |ctx| {
+        resolve(async move {
+            let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
+            Ok(Some(FieldValue::owned_any(connection_of(&ctx, customer).await?)))
+        })
+    })
+    .argument(InputValue::new("filter", TypeRef::named("ComplaintFilter")))
+    .argument(InputValue::new("orderBy", TypeRef::named_nn_list("ComplaintOrder")));
+    connection::with_paging(field)
+}
+
+/// `Customer.complaints` and `Customer.openComplaints`.
+#[must_use]
+pub fn customer_fields() -> [Field; 2] {
+    let open = Field::new("openComplaints", TypeRef::named_nn_list_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let c = parent::<customer::Model>(&ctx)?;
+            let rc = request(&ctx)?;
+            let rows = rc
+                .open_complaints
+                .load_one(c.id)
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
+                .unwrap_or_default();
+            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        })
+    })
+    .description("Complaints not yet resolved or closed, oldest first; one batched query per page of customers.");
+    [list_field("complaints", true), open]
+}
+
+async fn connection_of(
+    ctx: &ResolverContext<'_>,
+    customer: Option<uuid::Uuid>,
+) -> Result<Connection<complaint::Model>> {
+    let rc = request(ctx)?;
+    let mut filter = parse_filter_with(ctx.args.get("filter"), &FIELDS, extra_keys)?;
+    if let Some(id) = customer {
+        filter = filter.and(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
+    }
+    let order =
+        total_order(parse_order(ctx.args.get("orderBy"), &FIELDS, service::default_order())?, service::field("id"));
+    let page = page_request(
+        int_arg(ctx, "first"),
+        str_arg(ctx, "after").as_deref(),
+        int_arg(ctx, "last"),
+        str_arg(ctx, "before").as_deref(),
+        &order,
+    )?;
+    let rows = service::list(&rc.db, &rc.caller, filter.clone(), &order, &page).await?;
+    let (db, caller) = (rc.db.clone(), rc.caller.clone());
+    let count: connection::Counter = Arc::new(move || {
+        let (db, caller, filter) = (db.clone(), caller.clone(), filter.clone());
+        Box::pin(async move { service::count(&db, &caller, filter).await })
+    });
+    Ok(Connection::new(rows, |c| encode_cursor(&order, &service::order_values(c, &order)), count))
+}
+
+fn input_types() -> [InputObject; 2] {
+    let common = |input: InputObject| {
+        input
+            .field(InputValue::new("description", TypeRef::named(TypeRef::STRING)))
+            .field(InputValue::new("assigneeId", TypeRef::named(TypeRef::ID)))
+    };
+    let file = common(
+        InputObject::new("FileComplaintInput")
+            .field(InputValue::new("customerId", TypeRef::named_nn(TypeRef::ID)))
+            .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("category", TypeRef::named_nn("ComplaintCategory")))
+            .field(InputValue::new("severity", TypeRef::named_nn("Severity"))),
+    );
+    let update = common(
+        InputObject::new("UpdateComplaintInput")
+            .description("Absent fields stay as they are; null clears. A new severity moves the deadlines.")
+            .field(InputValue::new("title", TypeRef::named(TypeRef::STRING)))
+            .field(InputValue::new("category", TypeRef::named("ComplaintCategory")))
+            .field(InputValue::new("severity", TypeRef::named("Severity")))
+            .field(InputValue::new("resolution", TypeRef::named(TypeRef::STRING)))
+            .field(
+                InputValue::new("satisfaction", TypeRef::named(TypeRef::INT))
+                    .description("1 to 5: the customer's satisfaction with the handling"),
+            ),
+    );
+    [file, update]
+}
+
+fn complaint_input(obj: &ObjectAccessor<'_>) -> ComplaintInput {
+    ComplaintInput {
+        customer_id: inputs::string(obj, "customerId"),
+        title: inputs::string(obj, "title"),
+        description: inputs::string(obj, "description"),
+        category: inputs::string(obj, "category"),
+        severity: inputs::string(obj, "severity"),
+        assignee_id: inputs::string(obj, "assigneeId"),
+        resolution: inputs::string(obj, "resolution"),
+        satisfaction: inputs::int(obj, "satisfaction"),
+    }
+}
+
+fn mutations() -> [Field; 3] {
+    let file = Field::new("fileComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let settings = rc.settings().await?;
+            let row = service::file(&rc.db, &rc.caller, inputs::input(&ctx, complaint_input)?, settings).await?;
+            Ok(Some(FieldValue::owned_any(row)))
+        })
+    })
+    .argument(InputValue::new("input", TypeRef::named_nn("FileComplaintInput")));
+    let update = Field::new("updateComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let id = id_arg(&ctx, "id", TYPE_NAME)?;
+            let expected = inputs::expected_version(&ctx)?;
+            let settings = rc.settings().await?;
+            let row =
+                service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, complaint_input)?, expected, settings)
+                    .await?;
+            Ok(Some(FieldValue::owned_any(row)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("input", TypeRef::named_nn("UpdateComplaintInput")))
+    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
+    let transition = Field::new("transitionComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let id = id_arg(&ctx, "id", TYPE_NAME)?;
+            let to = ctx.args.get("to").and_then(|v| v.enum_name().ok().map(str::to_owned)).unwrap_or_default();
+            let note = str_arg(&ctx, "note");
+            let expected = inputs::expected_version(&ctx)?;
+            let row = service::transition_to(&rc.db, &rc.caller, id, &to, note, expected).await?;
+            Ok(Some(FieldValue::owned_any(row)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("to", TypeRef::named_nn("ComplaintStatus")))
+    .argument(InputValue::new("note", TypeRef::named(TypeRef::STRING)))
+    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)))
+    .description("Moves the complaint through its workflow; an illegal move is CONFLICT and changes nothing.");
+    [file, update, transition]
+}

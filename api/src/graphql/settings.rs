@@ -1,0 +1,95 @@
+//! `tenantSettings` and `updateTenantSettings` (ADMIN).
+
+use async_graphql::Value;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, TypeRef};
+
+use super::context::{request, resolve};
+use super::{Types, enum_value};
+use crate::domain::settings::{SlaTerms, TenantSettings};
+use crate::domain::tenant::{self, SettingsInput};
+
+struct Sla(String, SlaTerms);
+
+pub fn register(types: &mut Types) {
+    types.objects.push(
+        Object::new("SlaTerm")
+            .description("Deadlines for one severity; key accounts (KEY_PRIMARY, KEY_SECONDARY) get half.")
+            .field(Field::new("severity", TypeRef::named_nn("Severity"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(enum_value(&ctx.parent_value.try_downcast_ref::<Sla>()?.0))) })
+            }))
+            .field(Field::new("responseMinutes", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::from(ctx.parent_value.try_downcast_ref::<Sla>()?.1.response_minutes)))
+                })
+            }))
+            .field(Field::new("resolutionMinutes", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::from(ctx.parent_value.try_downcast_ref::<Sla>()?.1.resolution_minutes)))
+                })
+            })),
+    );
+    types.objects.push(
+        Object::new("TenantSettings")
+            .field(Field::new("baseCurrency", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(Value::String(
+                        ctx.parent_value.try_downcast_ref::<TenantSettings>()?.base_currency.clone(),
+                    )))
+                })
+            }))
+            .field(Field::new("sla", TypeRef::named_nn_list_nn("SlaTerm"), |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
+                    let order = crate::domain::complaints::SEVERITIES;
+                    Ok(Some(FieldValue::list(
+                        order.iter().rev().map(|sev| FieldValue::owned_any(Sla((*sev).to_owned(), s.sla_for(sev)))),
+                    )))
+                })
+            })),
+    );
+    types.inputs.push(
+        InputObject::new("SlaTermInput")
+            .field(InputValue::new("severity", TypeRef::named_nn("Severity")))
+            .field(InputValue::new("responseMinutes", TypeRef::named_nn(TypeRef::INT)))
+            .field(InputValue::new("resolutionMinutes", TypeRef::named_nn(TypeRef::INT))),
+    );
+    types.inputs.push(
+        InputObject::new("TenantSettingsInput")
+            .field(InputValue::new("baseCurrency", TypeRef::named(TypeRef::STRING)))
+            .field(InputValue::new("sla", TypeRef::named_nn_list("SlaTermInput"))),
+    );
+    types.query.push(Field::new("tenantSettings", TypeRef::named_nn("TenantSettings"), |ctx| {
+        resolve(async move { Ok(Some(FieldValue::owned_any(request(&ctx)?.settings().await?.clone()))) })
+    }));
+    types.mutation.push(
+        Field::new("updateTenantSettings", TypeRef::named_nn("TenantSettings"), |ctx| {
+            resolve(async move {
+                let rc = request(&ctx)?;
+                let input = super::inputs::input(&ctx, |obj| SettingsInput {
+                    base_currency: obj.get("baseCurrency").and_then(|v| v.string().ok().map(str::to_owned)),
+                    sla: obj
+                        .get("sla")
+                        .and_then(|v| v.list().ok())
+                        .map(|l| {
+                            l.iter()
+                                .filter_map(|t| {
+                                    let t = t.object().ok()?;
+                                    Some((
+                                        t.get("severity")?.enum_name().ok()?.to_owned(),
+                                        SlaTerms {
+                                            response_minutes: t.get("responseMinutes")?.i64().ok()?,
+                                            resolution_minutes: t.get("resolutionMinutes")?.i64().ok()?,
+                                        },
+                                    ))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })?;
+                Ok(Some(FieldValue::owned_any(tenant::update_settings(&rc.db, &rc.caller, input).await?)))
+            })
+        })
+        .argument(InputValue::new("input", TypeRef::named_nn("TenantSettingsInput")))
+        .description("ADMIN only: base currency of purchase totals and the complaint SLA table."),
+    );
+}

@@ -1,0 +1,210 @@
+//! Interaction queries, always scoped to one tenant.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use guanxi_entity::interaction::{self, Column, Entity};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use super::filter;
+use crate::domain::query::{Filter, OrderKey, Page, PageRequest};
+use crate::error::Result;
+
+fn column_of(name: &str) -> Option<Expr> {
+    let col = match name {
+        "id" => Column::Id,
+        "customerId" => Column::CustomerId,
+        "kind" => Column::Kind,
+        "channel" => Column::Channel,
+        "occurredAt" => Column::OccurredAt,
+        "staffId" => Column::StaffId,
+        "summary" => Column::Summary,
+        "outcome" => Column::Outcome,
+        "currency" => Column::Currency,
+        "satisfaction" => Column::Satisfaction,
+        "createdAt" => Column::CreatedAt,
+        "updatedAt" => Column::UpdatedAt,
+        // AGENT scoping: the owner of the interaction's customer.
+        "customerOwnerId" => {
+            return Some(Expr::cust(
+                "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = interactions.tenant_id AND c.id = interactions.customer_id)",
+            ));
+        }
+        _ => return None,
+    };
+    Some(Expr::col((Entity, col)))
+}
+
+fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
+    Entity::find().filter(Column::TenantId.eq(tenant_id))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn find(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<interaction::Model>> {
+    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).one(conn).await?)
+}
+
+/// Every interaction of one customer (for its figures).
+///
+/// # Errors
+/// Database failures.
+pub async fn all_of_customer(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    customer_id: Uuid,
+) -> Result<Vec<interaction::Model>> {
+    Ok(in_tenant(tenant_id).filter(Column::CustomerId.eq(customer_id)).all(conn).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<interaction::Model>> {
+    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend()));
+    let rows = filter::page(select, order, page, column_of).all(db).await?;
+    Ok(filter::finish_page(rows, page))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
+    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend())).count(db).await?)
+}
+
+/// The newest `n` interactions of each customer, in one statement (a window over the
+/// `(tenant, customer, occurred_at)` index), newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn latest_per_customer(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    n: u64,
+) -> Result<HashMap<Uuid, Vec<interaction::Model>>> {
+    if customer_ids.is_empty() || n == 0 {
+        return Ok(HashMap::new());
+    }
+    let rank = Expr::cust_with_exprs(
+        "ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, id DESC)",
+        std::iter::empty(),
+    );
+    let inner = in_tenant(tenant_id)
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .expr_as(rank, "rank_in_customer")
+        .into_query();
+    let mut outer = sea_orm::sea_query::Query::select();
+    outer
+        .columns(Column::iter())
+        .from_subquery(inner, "ranked")
+        .and_where(Expr::col("rank_in_customer").lte(i64::try_from(n).unwrap_or(i64::MAX)))
+        .order_by("customer_id", sea_orm::Order::Asc)
+        .order_by("occurred_at", sea_orm::Order::Desc)
+        .order_by("id", sea_orm::Order::Desc);
+    let backend = db.get_database_backend();
+    let rows = interaction::Model::find_by_statement(backend.build(&outer)).all(db).await?;
+    let mut out: HashMap<Uuid, Vec<interaction::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.customer_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// Purchases of each customer in the 90 and 365 days before `now`, in one statement.
+///
+/// # Errors
+/// Database failures.
+pub async fn purchase_windows(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, (i64, i64)>> {
+    if customer_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let since_90 = now - chrono::Duration::days(90);
+    let since_365 = now - chrono::Duration::days(365);
+    let rows: Vec<(Uuid, i64, i64)> = in_tenant(tenant_id)
+        .select_only()
+        .column(Column::CustomerId)
+        .expr(Expr::cust_with_exprs(
+            "CAST(SUM(CASE WHEN $1 THEN 1 ELSE 0 END) AS BIGINT)",
+            [Expr::col((Entity, Column::OccurredAt)).gte(since_90)],
+        ))
+        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .filter(Column::Kind.eq("PURCHASE"))
+        .filter(Column::OccurredAt.gte(since_365))
+        .filter(Column::OccurredAt.lte(now))
+        .group_by(Column::CustomerId)
+        .order_by_asc(Column::CustomerId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, d90, d365)| (id, (d90, d365))).collect())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn insert(conn: &impl ConnectionTrait, row: &interaction::Model) -> Result<()> {
+    Entity::insert(row.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// Inserts many rows in one statement (seeding).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_many(conn: &impl ConnectionTrait, rows: Vec<interaction::Model>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Entity::insert_many(rows.into_iter().map(|m| m.into_active_model().reset_all()))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn update(conn: &impl ConnectionTrait, row: &interaction::Model) -> Result<()> {
+    Entity::update_many()
+        .set(row.clone().into_active_model().reset_all())
+        .filter(Column::TenantId.eq(row.tenant_id))
+        .filter(Column::Id.eq(row.id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    Entity::delete_many().filter(Column::TenantId.eq(tenant_id)).filter(Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
+}
+
+/// Deletes every interaction of a customer (when the customer is deleted).
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_of_customer(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::CustomerId.eq(customer_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
