@@ -6,12 +6,16 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod complaints;
 mod concurrency;
+mod customer360;
 mod customers;
 mod filters;
 mod http;
 mod idempotency;
+mod interactions;
 mod limits;
 mod pagination;
 mod roles;
+mod stats;
 mod tenancy;

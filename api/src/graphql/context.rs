@@ -2,6 +2,10 @@
 //! turn arguments into domain values with violations instead of panics.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use futures_util::future::BoxFuture;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
@@ -26,14 +30,20 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// A context whose loaders count their statements into `statements`.
     #[must_use]
-    pub fn new(caller: Caller, db: DatabaseConnection) -> Self {
+    pub fn new(caller: Caller, db: DatabaseConnection, statements: Arc<AtomicU64>) -> Self {
         let tenant_id = caller.tenant_id;
+        // Loaders run their batches in tasks of their own; the statement counter goes with them.
+        let spawner = move || {
+            let statements = statements.clone();
+            move |fut: BoxFuture<'static, ()>| tokio::spawn(crate::store::STATEMENTS.scope(statements.clone(), fut))
+        };
         Self {
-            users: DataLoader::new(UsersById { db: db.clone(), tenant_id }, tokio::spawn),
-            latest_interactions: DataLoader::new(LatestInteractions { db: db.clone(), tenant_id }, tokio::spawn),
-            stats: DataLoader::new(StatsByCustomer { db: db.clone(), tenant_id }, tokio::spawn),
-            open_complaints: DataLoader::new(OpenComplaints { db: db.clone(), tenant_id }, tokio::spawn),
+            users: DataLoader::new(UsersById { db: db.clone(), tenant_id }, spawner()),
+            latest_interactions: DataLoader::new(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
+            stats: DataLoader::new(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
+            open_complaints: DataLoader::new(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
             settings: tokio::sync::OnceCell::new(),
             caller,
             db,

@@ -63,7 +63,13 @@ pub fn parent<'a, T: Any>(ctx: &ResolverContext<'a>) -> Result<&'a T> {
 /// A field read straight from the parent value `T`.
 pub fn simple<T: Any + Send + Sync>(name: &str, ty: TypeRef, get: fn(&T) -> Value) -> Field {
     Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move { Ok(Some(FieldValue::value(get(ctx.parent_value.try_downcast_ref::<T>()?)))) })
+        FieldFuture::new(async move {
+            // Null as "no value": custom scalars' validators would refuse an explicit null.
+            Ok(match get(ctx.parent_value.try_downcast_ref::<T>()?) {
+                Value::Null => None,
+                v => Some(FieldValue::value(v)),
+            })
+        })
     })
 }
 

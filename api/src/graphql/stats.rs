@@ -12,11 +12,7 @@ use crate::domain::stats::{StatsView, sum_counts, total_in};
 use crate::error::Error;
 
 fn get(name: &str, ty: TypeRef, read: fn(&StatsView) -> Value) -> Field {
-    Field::new(name, ty, move |ctx| {
-        FieldFuture::new(
-            async move { Ok(Some(FieldValue::value(read(ctx.parent_value.try_downcast_ref::<StatsView>()?)))) },
-        )
-    })
+    super::simple::<StatsView>(name, ty, read)
 }
 
 fn opt_time(t: Option<&chrono::DateTime<chrono::Utc>>) -> Value {

@@ -4,6 +4,8 @@
 //! in `application/json` (always 200). Authentication comes first; a bad token is 401 before any
 //! GraphQL work. `Idempotency-Key` makes retried POSTs safe.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
@@ -87,6 +89,8 @@ struct Outcome {
     allow: Option<&'static str>,
     /// It failed inside the server; not an answer worth remembering.
     internal: bool,
+    /// SQL statements the execution ran (sent as `X-Sql-Statements`, for N+1 hunting).
+    statements: Option<u64>,
 }
 
 impl Outcome {
@@ -94,6 +98,9 @@ impl Outcome {
         let mut res = reply(self.status, media, &self.body);
         if let Some(allow) = self.allow {
             res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        if let Some(n) = self.statements {
+            res.headers_mut().insert(header::HeaderName::from_static("x-sql-statements"), header::HeaderValue::from(n));
         }
         res
     }
@@ -284,6 +291,7 @@ async fn execute(
                 body: json!({ "errors": [ { "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } } ] }),
                 allow: Some("POST"),
                 internal: false,
+                statements: None,
             };
         }
         let aliases = count_aliases(doc);
@@ -295,9 +303,11 @@ async fn execute(
             Ok(s) => s,
             Err(err) => return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true),
         };
-        let request = request.data(RequestContext::new(caller, state.db.clone()));
+        let statements = Arc::new(AtomicU64::new(0));
+        let request = request.data(RequestContext::new(caller, state.db.clone(), statements.clone()));
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
-        let response = match tokio::time::timeout(timeout, schema.execute(request)).await {
+        let run = crate::store::STATEMENTS.scope(statements.clone(), schema.execute(request));
+        let response = match tokio::time::timeout(timeout, run).await {
             Ok(r) => r,
             Err(_) => {
                 let err = Error::Internal(anyhow::anyhow!("request exceeded {} s", timeout.as_secs()));
@@ -307,7 +317,9 @@ async fn execute(
         let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
-        finish(Some(response.data), response.errors, media, never_ran, internal)
+        let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal);
+        outcome.statements = Some(statements.load(Ordering::Relaxed));
+        outcome
     }
     .instrument(span.clone())
     .await;
@@ -344,7 +356,7 @@ fn finish(
         body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or(Value::Null));
     }
     let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Outcome { status, body: Value::Object(body), allow: None, internal }
+    Outcome { status, body: Value::Object(body), allow: None, internal, statements: None }
 }
 
 /// `GET /graphiql`.

@@ -1,7 +1,7 @@
 //! Customer queries, always scoped to one tenant.
 
 use guanxi_entity::customer::{self, Column, Entity};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
@@ -148,7 +148,7 @@ pub async fn count_by_tier(
         .filter(filter::condition(filter, column_of, db.get_database_backend()))
         .select_only()
         .column(Column::Tier)
-        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .expr(Expr::col((Entity, Column::Id)).count())
         .group_by(Column::Tier)
         .into_tuple()
         .all(db)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use guanxi_entity::interaction::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
     Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -139,11 +139,10 @@ pub async fn purchase_windows(
     let rows: Vec<(Uuid, i64, i64)> = in_tenant(tenant_id)
         .select_only()
         .column(Column::CustomerId)
-        .expr(Expr::cust_with_exprs(
-            "CAST(SUM(CASE WHEN $1 THEN 1 ELSE 0 END) AS BIGINT)",
-            [Expr::col((Entity, Column::OccurredAt)).gte(since_90)],
-        ))
-        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        // SUM of INTEGER and COUNT are BIGINT on PostgreSQL (SUM of BIGINT would be NUMERIC) and
+        // INTEGER on SQLite: both read as i64.
+        .expr(Func::sum(Expr::case(Expr::col((Entity, Column::OccurredAt)).gte(since_90), 1i32).finally(0i32)))
+        .expr(Expr::col((Entity, Column::Id)).count())
         .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
         .filter(Column::Kind.eq("PURCHASE"))
         .filter(Column::OccurredAt.gte(since_365))

@@ -26,6 +26,12 @@ use sea_orm::{
 
 use crate::error::Result;
 
+tokio::task_local! {
+    /// Counts the SQL statements of one request: the HTTP layer scopes a counter around each
+    /// execution (and its loaders' tasks), the pool's metric callback increments it.
+    pub static STATEMENTS: std::sync::Arc<std::sync::atomic::AtomicU64>;
+}
+
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer, and waits up
 /// to 10 s for the write lock instead of failing at once.
 ///
@@ -48,9 +54,14 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options)
+    let mut db = Database::connect(options)
         .await
-        .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", crate::config::redact_url(url)))
+        .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", crate::config::redact_url(url)))?;
+    db.set_metric_callback(|_| {
+        metrics::counter!("db_statements_total").increment(1);
+        let _ = STATEMENTS.try_with(|n| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    });
+    Ok(db)
 }
 
 /// Applies every pending migration.

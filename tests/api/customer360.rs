@@ -1,0 +1,60 @@
+//! A customer 360° page in one request, with a constant number of SQL statements.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const PAGE: &str = "query($n: Int) { customers(first: $n, orderBy: [{field: NAME}]) { nodes {
+  id name owner { name }
+  interactions(first: 5) { nodes { kind occurredAt staff { name } } }
+  openComplaints { title severity slaBreached assignee { name } }
+  stats { purchaseCount purchaseTotal purchasesLast90Days lastInteractionAt averageSatisfaction openComplaints }
+} } }";
+
+async fn statements(app: &TestApp, token: &str, n: i64) -> (u64, serde_json::Value) {
+    let res = app.post(token, &json!({ "query": PAGE, "variables": { "n": n } })).await;
+    let count = res.headers()["x-sql-statements"].to_str().unwrap().parse().unwrap();
+    (count, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn statements_do_not_grow_with_the_page() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let at = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    for i in 0..30 {
+        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+        for kind in ["VISIT", "CALL"] {
+            app.gql(
+                &t,
+                "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
+                json!({ "i": { "customerId": c, "kind": kind, "occurredAt": at } }),
+            )
+            .await;
+        }
+        app.gql(
+            &t,
+            "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
+            json!({ "i": { "customerId": c, "kind": "PURCHASE", "occurredAt": at, "amount": "10.5", "currency": "CNY" } }),
+        )
+        .await;
+        if i % 3 == 0 {
+            app.gql(
+                &t,
+                "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { id } }",
+                json!({ "i": { "customerId": c, "title": "late", "category": "DELIVERY", "severity": "HIGH" } }),
+            )
+            .await;
+        }
+    }
+    let (small, small_page) = statements(&app, &t, 10).await;
+    let (large, large_page) = statements(&app, &t, 30).await;
+    let nodes = large_page["data"]["customers"]["nodes"].as_array().unwrap_or_else(|| panic!("{large_page}"));
+    assert_eq!(nodes.len(), 30);
+    assert_eq!(small_page["data"]["customers"]["nodes"].as_array().unwrap().len(), 10);
+    assert_eq!(nodes[0]["interactions"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(nodes[0]["stats"]["purchaseTotal"], "10.5");
+    assert_eq!(nodes[0]["openComplaints"].as_array().unwrap().len(), 1);
+    assert_eq!(small, large, "statements do not grow with the page size");
+    assert!(large <= 10, "a 360° page takes at most about ten statements, took {large}");
+}
