@@ -11,5 +11,7 @@ pub mod customer;
 pub mod customer_stats;
 pub mod idempotency_record;
 pub mod interaction;
+pub mod key_account_plan;
+pub mod plan_action;
 pub mod tenant;
 pub mod user;

@@ -6,6 +6,7 @@ mod m20261126_000001_create_tenants_and_users;
 mod m20261126_000002_create_customers;
 mod m20261126_000003_create_audit_and_idempotency;
 mod m20261126_000004_create_interactions_and_complaints;
+mod m20261126_000005_create_key_account_plans;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_customers::Migration),
             Box::new(m20261126_000003_create_audit_and_idempotency::Migration),
             Box::new(m20261126_000004_create_interactions_and_complaints::Migration),
+            Box::new(m20261126_000005_create_key_account_plans::Migration),
         ]
     }
 }

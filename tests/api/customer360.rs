@@ -9,6 +9,7 @@ const PAGE: &str = "query($n: Int) { customers(first: $n, orderBy: [{field: NAME
   interactions(first: 5) { nodes { kind occurredAt staff { name } } }
   openComplaints { title severity slaBreached assignee { name } }
   stats { purchaseCount purchaseTotal purchasesLast90Days lastInteractionAt averageSatisfaction openComplaints }
+  activePlan { title progress { visitsDone revenueActual actionsDue openComplaints } actions { title } team { name } }
 } } }";
 
 async fn statements(app: &TestApp, token: &str, n: i64) -> (u64, serde_json::Value) {
@@ -38,6 +39,17 @@ async fn statements_do_not_grow_with_the_page() {
             json!({ "i": { "customerId": c, "kind": "PURCHASE", "occurredAt": at, "amount": "10.5", "currency": "CNY" } }),
         )
         .await;
+        if i % 2 == 0 {
+            let plan = app
+                .gql(
+                    &t,
+                    "mutation($i: CreateKeyAccountPlanInput!) { createKeyAccountPlan(input: $i) { id } }",
+                    json!({ "i": { "customerId": c, "title": "plan", "periodStart": "2020-01-01", "periodEnd": "2099-12-31", "status": "ACTIVE", "plannedVisits": 4 } }),
+                )
+                .await;
+            let plan = plan["data"]["createKeyAccountPlan"]["id"].clone();
+            app.gql(&t, "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"visit\", dueDate: \"2021-01-01\"}) { id } }", json!({ "p": plan })).await;
+        }
         if i % 3 == 0 {
             app.gql(
                 &t,
@@ -55,6 +67,11 @@ async fn statements_do_not_grow_with_the_page() {
     assert_eq!(nodes[0]["interactions"]["nodes"].as_array().unwrap().len(), 3);
     assert_eq!(nodes[0]["stats"]["purchaseTotal"], "10.5");
     assert_eq!(nodes[0]["openComplaints"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        nodes[0]["activePlan"]["progress"],
+        json!({ "visitsDone": 1, "revenueActual": "10.5", "actionsDue": 1, "openComplaints": 1 })
+    );
+    assert_eq!(nodes[1]["activePlan"], json!(null));
     assert_eq!(small, large, "statements do not grow with the page size");
     assert!(large <= 10, "a 360° page takes at most about ten statements, took {large}");
 }

@@ -16,6 +16,7 @@ mod idempotency;
 mod interactions;
 mod limits;
 mod pagination;
+mod plans;
 mod roles;
 mod stats;
 mod tenancy;

@@ -466,6 +466,7 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     // The timeline goes with the customer; the audit trail keeps what it was.
     store::interactions::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::complaints::delete_of_customer(&txn, caller.tenant_id, id).await?;
+    store::plans::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::stats::delete(&txn, caller.tenant_id, id).await?;
     store::customers::delete(&txn, caller.tenant_id, id).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Delete, Some(audit_snapshot(&current)), None, now())

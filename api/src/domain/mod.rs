@@ -10,6 +10,7 @@ pub mod ids;
 pub mod input;
 pub mod interactions;
 pub mod money;
+pub mod plans;
 pub mod query;
 pub mod settings;
 pub mod stats;

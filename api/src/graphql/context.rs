@@ -7,25 +7,33 @@ use std::sync::atomic::AtomicU64;
 
 use futures_util::future::BoxFuture;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::into_gql;
-use super::loaders::{LatestInteractions, OpenComplaints, StatsByCustomer, UsersById};
+use super::loaders::{
+    ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, StatsByCustomer, UsersById,
+};
 use crate::domain::settings::TenantSettings;
 use crate::domain::{Caller, ids};
 use crate::error::{Error, Result};
+
+/// A loader with a per-request cache.
+pub type Cached<T> = DataLoader<T, HashMapCache>;
 
 /// Request-scoped data, put into every GraphQL request by the HTTP layer.
 pub struct RequestContext {
     pub caller: Caller,
     pub db: DatabaseConnection,
-    pub users: DataLoader<UsersById>,
-    pub latest_interactions: DataLoader<LatestInteractions>,
-    pub stats: DataLoader<StatsByCustomer>,
-    pub open_complaints: DataLoader<OpenComplaints>,
+    pub users: Cached<UsersById>,
+    pub latest_interactions: Cached<LatestInteractions>,
+    pub stats: Cached<StatsByCustomer>,
+    pub open_complaints: Cached<OpenComplaints>,
+    pub plan_actions: Cached<PlanActions>,
+    pub plan_timeline: Cached<PlanTimeline>,
+    pub active_plans: Cached<ActivePlans>,
     settings: tokio::sync::OnceCell<TenantSettings>,
 }
 
@@ -35,15 +43,43 @@ impl RequestContext {
     pub fn new(caller: Caller, db: DatabaseConnection, statements: Arc<AtomicU64>) -> Self {
         let tenant_id = caller.tenant_id;
         // Loaders run their batches in tasks of their own; the statement counter goes with them.
+        // Each loader caches per request, so fields that need the same rows share one batch.
         let spawner = move || {
             let statements = statements.clone();
             move |fut: BoxFuture<'static, ()>| tokio::spawn(crate::store::STATEMENTS.scope(statements.clone(), fut))
         };
         Self {
-            users: DataLoader::new(UsersById { db: db.clone(), tenant_id }, spawner()),
-            latest_interactions: DataLoader::new(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
-            stats: DataLoader::new(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
-            open_complaints: DataLoader::new(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
+            users: DataLoader::with_cache(UsersById { db: db.clone(), tenant_id }, spawner(), HashMapCache::default()),
+            latest_interactions: DataLoader::with_cache(
+                LatestInteractions { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
+            stats: DataLoader::with_cache(
+                StatsByCustomer { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
+            open_complaints: DataLoader::with_cache(
+                OpenComplaints { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
+            plan_actions: DataLoader::with_cache(
+                PlanActions { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
+            plan_timeline: DataLoader::with_cache(
+                PlanTimeline { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
+            active_plans: DataLoader::with_cache(
+                ActivePlans { db: db.clone(), tenant_id },
+                spawner(),
+                HashMapCache::default(),
+            ),
             settings: tokio::sync::OnceCell::new(),
             caller,
             db,

@@ -110,7 +110,7 @@ fn customer_type() -> Object {
         )
         .field(simple::<customer::Model>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
         .field(simple::<customer::Model>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)));
-    super::complaint::customer_fields().into_iter().fold(object, Object::field)
+    super::complaint::customer_fields().into_iter().chain(super::plan::customer_fields()).fold(object, Object::field)
 }
 
 fn customer_query() -> Field {

@@ -51,6 +51,12 @@ pub fn date_time(obj: &ObjectAccessor<'_>, name: &str) -> Patch<DateTime<Utc>> {
     })
 }
 
+/// A Date field (already checked by the scalar's validator).
+#[must_use]
+pub fn date(obj: &ObjectAccessor<'_>, name: &str) -> Patch<chrono::NaiveDate> {
+    get(obj, name, |v| v.string().ok().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()))
+}
+
 /// A list of strings.
 #[must_use]
 pub fn strings(obj: &ObjectAccessor<'_>, name: &str) -> Patch<Vec<String>> {

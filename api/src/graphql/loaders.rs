@@ -107,3 +107,81 @@ impl Loader<Uuid> for OpenComplaints {
         Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
     }
 }
+
+/// Actions of plans, by plan id.
+pub struct PlanActions {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for PlanActions {
+    type Value = Vec<guanxi_entity::plan_action::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = store::plans::actions_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut out: HashMap<Uuid, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(row.plan_id).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// A plan as a loader key: equal and hashed by id, carrying the period to look at.
+#[derive(Clone)]
+pub struct PlanKey(pub guanxi_entity::key_account_plan::Model);
+
+impl PartialEq for PlanKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for PlanKey {}
+
+impl std::hash::Hash for PlanKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+/// Visits and purchases of plans' customers within the plans' periods: one statement per batch.
+pub struct PlanTimeline {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<PlanKey> for PlanTimeline {
+    type Value = Vec<guanxi_entity::interaction::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[PlanKey]) -> Result<HashMap<PlanKey, Self::Value>, Self::Error> {
+        let customers: Vec<Uuid> = keys.iter().map(|k| k.0.customer_id).collect();
+        let day = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        let from = keys.iter().filter_map(|k| day(k.0.period_start)).min().unwrap_or_default();
+        let until = keys.iter().filter_map(|k| day(k.0.period_end + chrono::Days::new(1))).max().unwrap_or_default();
+        let rows = store::interactions::visits_and_purchases(&self.db, self.tenant_id, &customers, from, until)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), rows.iter().filter(|r| r.customer_id == k.0.customer_id).cloned().collect()))
+            .collect())
+    }
+}
+
+/// The newest ACTIVE plan of customers: one statement per batch.
+pub struct ActivePlans {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for ActivePlans {
+    type Value = guanxi_entity::key_account_plan::Model;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        store::plans::active_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
+    }
+}

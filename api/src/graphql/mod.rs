@@ -14,6 +14,7 @@ pub mod filters;
 pub mod inputs;
 pub mod interaction;
 pub mod loaders;
+pub mod plan;
 pub mod scalars;
 pub mod settings;
 pub mod stats;
@@ -90,6 +91,7 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
     interaction::register(&mut types);
     complaint::register(&mut types);
     stats::register(&mut types);
+    plan::register(&mut types);
     settings::register(&mut types);
     audit::register(&mut types);
 
@@ -102,6 +104,7 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
         .register(scalars::date_time())
         .register(scalars::json())
         .register(scalars::decimal())
+        .register(scalars::date())
         .register(connection::page_info_type())
         .register(direction)
         .limit_depth(limits.depth)

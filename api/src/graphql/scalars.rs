@@ -23,6 +23,14 @@ pub fn decimal() -> Scalar {
     })
 }
 
+/// `Date`: a calendar day, `YYYY-MM-DD`.
+#[must_use]
+pub fn date() -> Scalar {
+    Scalar::new("Date")
+        .description("A calendar date, YYYY-MM-DD")
+        .validator(|v| matches!(v, Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()))
+}
+
 /// `JSON`: any JSON value.
 #[must_use]
 pub fn json() -> Scalar {

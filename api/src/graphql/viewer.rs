@@ -9,7 +9,7 @@ use guanxi_entity::user;
 use super::context::{request, resolve};
 use super::scalars::opt_str;
 use super::{Types, parent};
-use crate::domain::{Caller, Role, complaints, customers, ids, interactions};
+use crate::domain::{Caller, Role, complaints, customers, ids, interactions, plans};
 use crate::store;
 
 struct Viewer(Caller);
@@ -107,6 +107,9 @@ pub fn register(types: &mut Types) {
                     complaints::TYPE_NAME => complaints::get(&rc.db, &rc.caller, id)
                         .await?
                         .map(|c| FieldValue::owned_any(c).with_type(complaints::TYPE_NAME)),
+                    plans::TYPE_NAME => plans::get(&rc.db, &rc.caller, id)
+                        .await?
+                        .map(|p| FieldValue::owned_any(p).with_type(plans::TYPE_NAME)),
                     "User" => store::users::find(&rc.db, rc.caller.tenant_id, id)
                         .await?
                         .map(|u| FieldValue::owned_any(u).with_type("User")),

@@ -207,3 +207,23 @@ pub async fn delete_of_customer(conn: &impl ConnectionTrait, tenant_id: Uuid, cu
         .await?;
     Ok(())
 }
+
+/// VISIT and PURCHASE interactions of customers between two instants (plan progress).
+///
+/// # Errors
+/// Database failures.
+pub async fn visits_and_purchases(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<interaction::Model>> {
+    Ok(in_tenant(tenant_id)
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .filter(Column::Kind.is_in(["VISIT", "PURCHASE"]))
+        .filter(Column::OccurredAt.gte(from))
+        .filter(Column::OccurredAt.lt(until))
+        .all(db)
+        .await?)
+}

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod filter;
 pub mod idempotency;
 pub mod interactions;
+pub mod plans;
 pub mod stats;
 pub mod tenants;
 pub mod users;
@@ -57,7 +58,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     let mut db = Database::connect(options)
         .await
         .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", crate::config::redact_url(url)))?;
-    db.set_metric_callback(|_| {
+    db.set_metric_callback(|info| {
+        tracing::trace!(target: "guanxi_api::sql", elapsed_us = info.elapsed.as_micros(), "{}", info.statement.sql);
         metrics::counter!("db_statements_total").increment(1);
         let _ = STATEMENTS.try_with(|n| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     });

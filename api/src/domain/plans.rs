@@ -1,0 +1,575 @@
+//! Key-account plans (大客户计划): an owner and a dedicated team, a period, objectives, a visit
+//! cadence, planned actions; progress is computed from the records, never typed.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use guanxi_entity::{customer_stats, interaction, key_account_plan, plan_action};
+use rust_decimal::Decimal;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::input::Patch;
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::values::text;
+use super::{Caller, access, audit, ids, money, stats};
+use crate::error::{Error, Result, Violation};
+use crate::store;
+
+pub const TYPE_NAME: &str = "KeyAccountPlan";
+pub const ACTION_TYPE_NAME: &str = "PlanAction";
+pub const STATUSES: &[&str] = &["DRAFT", "ACTIVE", "COMPLETED", "CANCELLED"];
+const MAX_OBJECTIVES: usize = 50;
+const MAX_TEAM: usize = 50;
+/// A visit every working day of ten years is far beyond any plan.
+const MAX_PLANNED_VISITS: i64 = 2600;
+
+/// `DRAFT → ACTIVE → COMPLETED | CANCELLED` (a draft may also be dropped).
+#[must_use]
+pub fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("DRAFT", "ACTIVE") | ("ACTIVE", "COMPLETED") | ("ACTIVE", "CANCELLED") | ("DRAFT", "CANCELLED")
+    )
+}
+
+const fn spec(name: &'static str, kind: FieldKind, nullable: bool, order: Option<&'static str>) -> FieldSpec {
+    FieldSpec { name, kind, nullable, order }
+}
+
+pub static FIELDS: [FieldSpec; 7] = [
+    spec("id", FieldKind::Id { type_name: TYPE_NAME }, false, None),
+    spec("customerId", FieldKind::Id { type_name: "Customer" }, false, None),
+    spec("title", FieldKind::String, false, Some("TITLE")),
+    spec("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES }, false, Some("STATUS")),
+    spec("ownerId", FieldKind::Id { type_name: "User" }, true, None),
+    spec("createdAt", FieldKind::DateTime, false, Some("CREATED_AT")),
+    spec("updatedAt", FieldKind::DateTime, false, Some("UPDATED_AT")),
+];
+pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { type_name: "User" }, true, None);
+
+/// # Panics
+/// If `name` is not in [`FIELDS`] (a programming error).
+#[must_use]
+pub fn field(name: &str) -> &'static FieldSpec {
+    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no KeyAccountPlan field {name}"))
+}
+
+#[must_use]
+pub fn default_order() -> Vec<OrderKey> {
+    vec![OrderKey { field: field("createdAt"), descending: true }]
+}
+
+#[must_use]
+pub fn order_values(row: &key_account_plan::Model, order: &[OrderKey]) -> Vec<Scalar> {
+    order
+        .iter()
+        .map(|k| match k.field.name {
+            "title" => Scalar::Str(row.title.clone()),
+            "status" => Scalar::Str(row.status.clone()),
+            "createdAt" => Scalar::Time(row.created_at),
+            "updatedAt" => Scalar::Time(row.updated_at),
+            _ => Scalar::Uuid(row.id),
+        })
+        .collect()
+}
+
+#[must_use]
+pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
+    match access::owner_scope(caller) {
+        Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
+        None => filter,
+    }
+}
+
+/// A list stored as JSON strings.
+#[must_use]
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// The team's user ids.
+#[must_use]
+pub fn team(plan: &key_account_plan::Model) -> Vec<Uuid> {
+    strings(&plan.team).iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
+}
+
+/// Computed progress (PRODUCT.md): visits, revenue, actions and open complaints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub visits_done: i64,
+    pub visits_planned: i64,
+    pub revenue_actual: Decimal,
+    pub revenue_target: Option<Decimal>,
+    pub currency: String,
+    pub actions_done: i64,
+    /// Actions whose due date has come (today or earlier), done or not.
+    pub actions_due: i64,
+    pub actions_total: i64,
+    pub open_complaints: i64,
+}
+
+fn in_period(plan: &key_account_plan::Model, at: DateTime<Utc>) -> bool {
+    let day = at.date_naive();
+    plan.period_start <= day && day <= plan.period_end
+}
+
+/// Progress of `plan` from the customer's interactions (any), the plan's actions and the
+/// customer's figures, as of `today`.
+#[must_use]
+pub fn progress(
+    plan: &key_account_plan::Model,
+    interactions: &[interaction::Model],
+    actions: &[plan_action::Model],
+    stats: Option<&customer_stats::Model>,
+    today: NaiveDate,
+) -> Progress {
+    let mine = interactions.iter().filter(|i| i.customer_id == plan.customer_id && in_period(plan, i.occurred_at));
+    let (mut visits, mut revenue) = (0, Decimal::ZERO);
+    for i in mine {
+        match i.kind.as_str() {
+            "VISIT" => visits += 1,
+            "PURCHASE" if i.currency.as_deref() == Some(plan.currency.as_str()) => {
+                revenue += i.amount.as_deref().and_then(|a| Decimal::from_str(a).ok()).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    let actions: Vec<&plan_action::Model> = actions.iter().filter(|a| a.plan_id == plan.id).collect();
+    let count = |pred: &dyn Fn(&plan_action::Model) -> bool| {
+        i64::try_from(actions.iter().filter(|a| pred(a)).count()).unwrap_or(0)
+    };
+    Progress {
+        visits_done: visits,
+        visits_planned: i64::from(plan.planned_visits),
+        revenue_actual: revenue.normalize(),
+        revenue_target: plan.revenue_target.as_deref().and_then(|t| Decimal::from_str(t).ok()),
+        currency: plan.currency.clone(),
+        actions_done: count(&|a| a.done),
+        actions_due: count(&|a| a.due_date.is_some_and(|d| d <= today)),
+        actions_total: count(&|_| true),
+        open_complaints: stats.map_or(0, |s| stats::sum_counts(&s.complaints_open)),
+    }
+}
+
+/// What a create or update asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanInput {
+    pub customer_id: Patch<String>,
+    pub title: Patch<String>,
+    pub period_start: Patch<NaiveDate>,
+    pub period_end: Patch<NaiveDate>,
+    pub revenue_target: Patch<String>,
+    pub planned_visits: Patch<i64>,
+    pub objectives: Patch<Vec<String>>,
+    pub team_ids: Patch<Vec<String>>,
+    pub owner_id: Patch<String>,
+    pub status: Patch<String>,
+}
+
+fn apply(plan: &mut key_account_plan::Model, input: PlanInput, v: &mut Vec<Violation>) {
+    match input.title {
+        Patch::Absent => {}
+        Patch::Null => v.push(Violation::new("title", "REQUIRED", "title cannot be null")),
+        Patch::Value(t) => match text(&t, 1, 200) {
+            Ok(t) => plan.title = t,
+            Err((code, msg)) => v.push(Violation::new("title", code, msg)),
+        },
+    }
+    for (name, patch, slot) in [
+        ("periodStart", input.period_start, &mut plan.period_start),
+        ("periodEnd", input.period_end, &mut plan.period_end),
+    ] {
+        match patch {
+            Patch::Absent => {}
+            Patch::Null => v.push(Violation::new(name, "REQUIRED", format!("{name} cannot be null"))),
+            Patch::Value(d) => *slot = d,
+        }
+    }
+    if plan.period_end < plan.period_start {
+        v.push(Violation::new("periodEnd", "BEFORE_START", "periodEnd must not be before periodStart"));
+    }
+    match input.revenue_target {
+        Patch::Absent => {}
+        Patch::Null => plan.revenue_target = None,
+        Patch::Value(raw) => match money::amount(&raw) {
+            Ok(d) => plan.revenue_target = Some(d.to_string()),
+            Err((code, msg)) => v.push(Violation::new("revenueTarget", code, msg)),
+        },
+    }
+    match input.planned_visits {
+        Patch::Absent => {}
+        Patch::Null => plan.planned_visits = 0,
+        Patch::Value(n) if (0..=MAX_PLANNED_VISITS).contains(&n) => plan.planned_visits = i32::try_from(n).unwrap_or(0),
+        Patch::Value(n) => v.push(Violation::new(
+            "plannedVisits",
+            "OUT_OF_RANGE",
+            format!("must be 0 to {MAX_PLANNED_VISITS}, got {n}"),
+        )),
+    }
+    match input.objectives {
+        Patch::Absent => {}
+        Patch::Null => plan.objectives = json!([]),
+        Patch::Value(list) => {
+            if list.len() > MAX_OBJECTIVES {
+                v.push(Violation::new("objectives", "TOO_MANY", format!("at most {MAX_OBJECTIVES} objectives")));
+            }
+            let mut clean = Vec::new();
+            for (i, o) in list.iter().enumerate() {
+                match text(o, 1, 500) {
+                    Ok(o) => clean.push(o),
+                    Err((code, msg)) => v.push(Violation::new(format!("objectives.{i}"), code, msg)),
+                }
+            }
+            plan.objectives = json!(clean);
+        }
+    }
+    match input.team_ids {
+        Patch::Absent => {}
+        Patch::Null => plan.team = json!([]),
+        Patch::Value(list) => {
+            if list.len() > MAX_TEAM {
+                v.push(Violation::new("teamIds", "TOO_MANY", format!("at most {MAX_TEAM} members")));
+            }
+            let mut team: Vec<String> = Vec::new();
+            for (i, g) in list.iter().enumerate() {
+                match ids::decode("User", g) {
+                    Ok(id) if !team.contains(&id.to_string()) => team.push(id.to_string()),
+                    Ok(_) => {}
+                    Err((code, msg)) => v.push(Violation::new(format!("teamIds.{i}"), code, msg)),
+                }
+            }
+            plan.team = json!(team);
+        }
+    }
+    match input.owner_id {
+        Patch::Absent => {}
+        Patch::Null => plan.owner_id = None,
+        Patch::Value(g) => match ids::decode("User", &g) {
+            Ok(id) => plan.owner_id = Some(id),
+            Err((code, msg)) => v.push(Violation::new("ownerId", code, msg)),
+        },
+    }
+}
+
+async fn check_users(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    plan: &key_account_plan::Model,
+    v: &mut Vec<Violation>,
+) -> Result<()> {
+    let mut wanted: Vec<Uuid> = team(plan);
+    wanted.extend(plan.owner_id);
+    let known: Vec<Uuid> =
+        store::users::find_many(txn, caller.tenant_id, &wanted).await?.into_iter().map(|u| u.id).collect();
+    if let Some(owner) = plan.owner_id
+        && !known.contains(&owner)
+    {
+        v.push(Violation::new("ownerId", "NOT_FOUND", "no such user in this tenant"));
+    }
+    for (i, member) in team(plan).iter().enumerate() {
+        if !known.contains(member) {
+            v.push(Violation::new(format!("teamIds.{i}"), "NOT_FOUND", "no such user in this tenant"));
+        }
+    }
+    Ok(())
+}
+
+#[must_use]
+pub fn audit_snapshot(p: &key_account_plan::Model) -> Value {
+    json!({
+        "customerId": ids::encode("Customer", p.customer_id), "title": p.title, "status": p.status,
+        "periodStart": p.period_start.to_string(), "periodEnd": p.period_end.to_string(),
+        "revenueTarget": p.revenue_target, "currency": p.currency, "plannedVisits": p.planned_visits,
+        "objectives": p.objectives,
+        "teamIds": team(p).into_iter().map(|id| ids::encode("User", id)).collect::<Vec<_>>(),
+        "ownerId": p.owner_id.map(|id| ids::encode("User", id)),
+    })
+}
+
+/// # Errors
+/// Database failures.
+pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<key_account_plan::Model>> {
+    let Some(plan) = store::plans::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    if access::owner_scope(caller).is_some() {
+        let owner = store::customers::find(db, caller.tenant_id, plan.customer_id).await?.and_then(|c| c.owner_id);
+        if !access::can_read_owned(caller, owner) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(plan))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<key_account_plan::Model>> {
+    store::plans::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
+    store::plans::count(db, caller.tenant_id, &scoped(caller, filter)).await
+}
+
+async fn customer_for_write(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<Option<Uuid>> {
+    let Some(customer) = store::customers::find_for_update(txn, caller.tenant_id, customer_id).await? else {
+        return Ok(None);
+    };
+    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    Ok(Some(customer.id))
+}
+
+/// Creates a plan (DRAFT unless a status is given) in the tenant's base currency.
+///
+/// # Errors
+/// `FORBIDDEN` per role; `BAD_USER_INPUT` listing every problem.
+pub async fn create(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mut input: PlanInput,
+    base_currency: &str,
+) -> Result<key_account_plan::Model> {
+    access::ensure_can_write(caller)?;
+    let mut v = Vec::new();
+    let customer_id = match &input.customer_id {
+        Patch::Value(g) => ids::decode("Customer", g).map_err(|(c, m)| v.push(Violation::new("customerId", c, m))).ok(),
+        _ => None,
+    };
+    for (name, absent) in [
+        ("title", input.title == Patch::Absent),
+        ("periodStart", input.period_start == Patch::Absent),
+        ("periodEnd", input.period_end == Patch::Absent),
+    ] {
+        if absent {
+            v.push(Violation::new(name, "REQUIRED", format!("{name} is required")));
+        }
+    }
+    let status = std::mem::take(&mut input.status);
+    let now = store::now();
+    let today = now.date_naive();
+    let mut plan = key_account_plan::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        customer_id: customer_id.unwrap_or_default(),
+        title: String::new(),
+        status: "DRAFT".into(),
+        period_start: today,
+        period_end: today,
+        revenue_target: None,
+        currency: base_currency.to_owned(),
+        planned_visits: 0,
+        objectives: json!([]),
+        team: json!([]),
+        owner_id: Some(caller.user_id),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&mut plan, input, &mut v);
+    match status {
+        Patch::Value(s) if s == "ACTIVE" || s == "DRAFT" => plan.status = s,
+        Patch::Value(s) => {
+            v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")))
+        }
+        _ => {}
+    }
+    let txn = store::begin_write(db).await?;
+    if let Some(id) = customer_id
+        && customer_for_write(&txn, caller, id).await?.is_none()
+    {
+        v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
+    }
+    check_users(&txn, caller, &plan, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    store::plans::insert(&txn, &plan).await?;
+    audit::record(&txn, caller, TYPE_NAME, plan.id, audit::Action::Create, None, Some(audit_snapshot(&plan)), now)
+        .await?;
+    txn.commit().await?;
+    Ok(plan)
+}
+
+async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<key_account_plan::Model> {
+    let not_found = || Error::NotFound(format!("no key-account plan {}", ids::encode(TYPE_NAME, id)));
+    let plan = store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let customer =
+        store::customers::find_for_update(txn, caller.tenant_id, plan.customer_id).await?.ok_or_else(not_found)?;
+    if !access::can_read_owned(caller, customer.owner_id) {
+        return Err(not_found());
+    }
+    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)
+}
+
+/// Changes a plan; a status change must follow the plan workflow.
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version, illegal status change).
+pub async fn update(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    mut input: PlanInput,
+    expected_version: Option<i32>,
+) -> Result<key_account_plan::Model> {
+    access::ensure_can_write(caller)?;
+    let mut v = Vec::new();
+    if input.customer_id != Patch::Absent {
+        v.push(Violation::new("customerId", "NOT_ALLOWED", "a plan stays with its customer"));
+    }
+    let status = std::mem::take(&mut input.status);
+    let txn = store::begin_write(db).await?;
+    let current = writable(&txn, caller, id).await?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(super::customers::stale_version("plan", current.version, expected));
+    }
+    let mut plan = current.clone();
+    apply(&mut plan, input, &mut v);
+    match status {
+        Patch::Value(to) if to != current.status => {
+            if !STATUSES.contains(&to.as_str()) {
+                v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status")));
+            } else if !allowed(&current.status, &to) {
+                return Err(Error::Conflict {
+                    code: "ILLEGAL_TRANSITION",
+                    message: format!("a plan cannot go from {} to {to}", current.status),
+                    field: Some("status".into()),
+                });
+            }
+            plan.status = to;
+        }
+        Patch::Null => v.push(Violation::new("status", "REQUIRED", "status cannot be null")),
+        _ => {}
+    }
+    check_users(&txn, caller, &plan, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    if plan == current {
+        return Ok(current);
+    }
+    let now = store::now();
+    plan.version = current.version + 1;
+    plan.updated_at = now;
+    store::plans::update(&txn, &plan).await?;
+    audit::record(
+        &txn,
+        caller,
+        TYPE_NAME,
+        id,
+        audit::Action::Update,
+        Some(audit_snapshot(&current)),
+        Some(audit_snapshot(&plan)),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(plan)
+}
+
+/// Adds a planned action.
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`.
+pub async fn add_action(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    plan_id: Uuid,
+    title: &str,
+    due_date: Option<NaiveDate>,
+    assignee: Option<String>,
+) -> Result<plan_action::Model> {
+    access::ensure_can_write(caller)?;
+    let mut v = Vec::new();
+    let title = text(title, 1, 200).map_err(|(c, m)| v.push(Violation::new("title", c, m))).unwrap_or_default();
+    let assignee_id = assignee
+        .and_then(|g| ids::decode("User", &g).map_err(|(c, m)| v.push(Violation::new("assigneeId", c, m))).ok());
+    let txn = store::begin_write(db).await?;
+    let plan = writable(&txn, caller, plan_id).await?;
+    if let Some(a) = assignee_id
+        && store::users::find(&txn, caller.tenant_id, a).await?.is_none()
+    {
+        v.push(Violation::new("assigneeId", "NOT_FOUND", "no such user in this tenant"));
+    }
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    let now = store::now();
+    let action = plan_action::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        plan_id: plan.id,
+        title,
+        due_date,
+        assignee_id,
+        done: false,
+        done_at: None,
+        created_at: now,
+    };
+    store::plans::insert_action(&txn, &action).await?;
+    let after = json!({ "planId": ids::encode(TYPE_NAME, plan.id), "title": action.title, "dueDate": due_date.map(|d| d.to_string()), "done": false });
+    audit::record(&txn, caller, ACTION_TYPE_NAME, action.id, audit::Action::Create, None, Some(after), now).await?;
+    txn.commit().await?;
+    Ok(action)
+}
+
+/// Marks an action done (doing it twice changes nothing).
+///
+/// # Errors
+/// `NOT_FOUND`, `FORBIDDEN`.
+pub async fn complete_action(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<plan_action::Model> {
+    access::ensure_can_write(caller)?;
+    let not_found = || Error::NotFound(format!("no plan action {}", ids::encode(ACTION_TYPE_NAME, id)));
+    let txn = store::begin_write(db).await?;
+    let action = store::plans::find_action(&txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    match writable(&txn, caller, action.plan_id).await {
+        Err(Error::NotFound(_)) => return Err(not_found()),
+        other => other?,
+    };
+    if action.done {
+        return Ok(action);
+    }
+    let now = store::now();
+    let done = plan_action::Model { done: true, done_at: Some(now), ..action };
+    store::plans::update_action(&txn, &done).await?;
+    audit::record(
+        &txn,
+        caller,
+        ACTION_TYPE_NAME,
+        id,
+        audit::Action::Update,
+        Some(json!({ "done": false })),
+        Some(json!({ "done": true })),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_workflow() {
+        for from in STATUSES {
+            for to in STATUSES {
+                let legal =
+                    [("DRAFT", "ACTIVE"), ("ACTIVE", "COMPLETED"), ("ACTIVE", "CANCELLED"), ("DRAFT", "CANCELLED")];
+                assert_eq!(allowed(from, to), legal.contains(&(*from, *to)), "{from} → {to}");
+            }
+        }
+    }
+}

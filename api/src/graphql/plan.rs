@@ -1,0 +1,328 @@
+//! Key-account plans: the type with computed `progress`, its actions, queries and mutations,
+//! and `Customer.keyAccountPlans` / `Customer.activePlan` (batched for 360° pages).
+
+use std::sync::Arc;
+
+use async_graphql::Value;
+use async_graphql::dynamic::{
+    Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
+};
+use guanxi_entity::{customer, key_account_plan, plan_action};
+
+use super::connection::{self, Connection};
+use super::context::{id_arg, int_arg, request, resolve, str_arg};
+use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, parse_order};
+use super::scalars::{opt_str, time_value};
+use super::{Types, enum_value, inputs, parent, simple};
+use crate::domain::ids;
+use crate::domain::plans::{self as service, ACTION_TYPE_NAME, FIELDS, PlanInput, Progress, STATUSES, TYPE_NAME};
+use crate::domain::query::{Filter, Op, Scalar, encode_cursor, page_request, total_order};
+use crate::error::{Error, Result};
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("{e}"))
+}
+
+fn user_field(name: &'static str, id: fn(&plan_action::Model) -> Option<uuid::Uuid>) -> Field {
+    Field::new(name, TypeRef::named("User"), move |ctx| {
+        resolve(async move {
+            let Some(user) = id(parent::<plan_action::Model>(&ctx)?) else { return Ok(None) };
+            Ok(request(&ctx)?.users.load_one(user).await.map_err(internal)?.map(FieldValue::owned_any))
+        })
+    })
+}
+
+pub fn register(types: &mut Types) {
+    types.enums.push(STATUSES.iter().fold(Enum::new("PlanStatus"), |e, v| e.item(*v)));
+    types.inputs.push(enum_filter("PlanStatus"));
+    types.inputs.push(entity_filter(TYPE_NAME, &FIELDS));
+    let (order_field, order) = entity_order(TYPE_NAME, &FIELDS);
+    types.enums.push(order_field);
+    types.inputs.push(order);
+    types.inputs.extend(input_types());
+    type A = plan_action::Model;
+    types.objects.push(
+        Object::new(ACTION_TYPE_NAME)
+            .field(simple::<A>("id", TypeRef::named_nn(TypeRef::ID), |a| {
+                Value::String(ids::encode(ACTION_TYPE_NAME, a.id))
+            }))
+            .field(simple::<A>("title", TypeRef::named_nn(TypeRef::STRING), |a| Value::String(a.title.clone())))
+            .field(simple::<A>("dueDate", TypeRef::named("Date"), |a| {
+                a.due_date.map_or(Value::Null, |d| Value::String(d.to_string()))
+            }))
+            .field(simple::<A>("done", TypeRef::named_nn(TypeRef::BOOLEAN), |a| Value::Boolean(a.done)))
+            .field(simple::<A>("doneAt", TypeRef::named("DateTime"), |a| {
+                a.done_at.as_ref().map_or(Value::Null, time_value)
+            }))
+            .field(user_field("assignee", |a| a.assignee_id)),
+    );
+    type P = Progress;
+    types.objects.push(
+        Object::new("PlanProgress")
+            .description(
+                "Computed from the records: visits and purchases in the plan's period, actions, open complaints.",
+            )
+            .field(simple::<P>("visitsDone", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.visits_done)))
+            .field(simple::<P>("visitsPlanned", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.visits_planned)))
+            .field(simple::<P>("revenueActual", TypeRef::named_nn("Decimal"), |p| {
+                Value::String(p.revenue_actual.to_string())
+            }))
+            .field(simple::<P>("revenueTarget", TypeRef::named("Decimal"), |p| {
+                p.revenue_target.map_or(Value::Null, |t| Value::String(t.to_string()))
+            }))
+            .field(simple::<P>("currency", TypeRef::named_nn(TypeRef::STRING), |p| Value::String(p.currency.clone())))
+            .field(simple::<P>("actionsDone", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_done)))
+            .field(simple::<P>("actionsDue", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_due)))
+            .field(simple::<P>("actionsTotal", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_total)))
+            .field(simple::<P>("openComplaints", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.open_complaints))),
+    );
+    types.objects.push(plan_type());
+    types.objects.extend(connection::types::<key_account_plan::Model>(TYPE_NAME));
+    types.query.push(
+        Field::new("keyAccountPlan", TypeRef::named(TYPE_NAME), |ctx| {
+            resolve(async move {
+                let id = id_arg(&ctx, "id", TYPE_NAME)?;
+                let rc = request(&ctx)?;
+                Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
+            })
+        })
+        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
+    );
+    types.query.push(list_field("keyAccountPlans", false));
+    types.mutation.extend(mutations());
+}
+
+fn plan_type() -> Object {
+    type K = key_account_plan::Model;
+    Object::new(TYPE_NAME)
+        .description("A key-account plan (大客户计划).")
+        .implement("Node")
+        .field(simple::<K>("id", TypeRef::named_nn(TypeRef::ID), |p| Value::String(ids::encode(TYPE_NAME, p.id))))
+        .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
+            resolve(async move {
+                let p = parent::<K>(&ctx)?;
+                let rc = request(&ctx)?;
+                let c = crate::store::customers::find(&rc.db, rc.caller.tenant_id, p.customer_id)
+                    .await?
+                    .ok_or_else(|| internal("plan without customer"))?;
+                Ok(Some(FieldValue::owned_any(c)))
+            })
+        }))
+        .field(Field::new("owner", TypeRef::named("User"), |ctx| {
+            resolve(async move {
+                let Some(owner) = parent::<K>(&ctx)?.owner_id else { return Ok(None) };
+                Ok(request(&ctx)?.users.load_one(owner).await.map_err(internal)?.map(FieldValue::owned_any))
+            })
+        }))
+        .field(Field::new("team", TypeRef::named_nn_list_nn("User"), |ctx| {
+            resolve(async move {
+                let ids = service::team(parent::<K>(&ctx)?);
+                let users = request(&ctx)?.users.load_many(ids.iter().copied()).await.map_err(internal)?;
+                Ok(Some(FieldValue::list(
+                    ids.iter().filter_map(|id| users.get(id).cloned()).map(FieldValue::owned_any),
+                )))
+            })
+        }))
+        .field(simple::<K>("title", TypeRef::named_nn(TypeRef::STRING), |p| Value::String(p.title.clone())))
+        .field(simple::<K>("status", TypeRef::named_nn("PlanStatus"), |p| enum_value(&p.status)))
+        .field(simple::<K>("periodStart", TypeRef::named_nn("Date"), |p| Value::String(p.period_start.to_string())))
+        .field(simple::<K>("periodEnd", TypeRef::named_nn("Date"), |p| Value::String(p.period_end.to_string())))
+        .field(simple::<K>("revenueTarget", TypeRef::named("Decimal"), |p| opt_str(p.revenue_target.as_deref())))
+        .field(simple::<K>("currency", TypeRef::named_nn(TypeRef::STRING), |p| Value::String(p.currency.clone())))
+        .field(simple::<K>("plannedVisits", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.planned_visits)))
+        .field(simple::<K>("objectives", TypeRef::named_nn_list_nn(TypeRef::STRING), |p| {
+            Value::List(service::strings(&p.objectives).into_iter().map(Value::String).collect())
+        }))
+        .field(Field::new("actions", TypeRef::named_nn_list_nn(ACTION_TYPE_NAME), |ctx| {
+            resolve(async move {
+                let p = parent::<K>(&ctx)?;
+                let rows = request(&ctx)?.plan_actions.load_one(p.id).await.map_err(internal)?.unwrap_or_default();
+                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            })
+        }))
+        .field(Field::new("progress", TypeRef::named_nn("PlanProgress"), |ctx| {
+            resolve(async move {
+                // Shares the actions and stats loaders with the fields beside it on a 360° page.
+                let p = parent::<K>(&ctx)?;
+                let rc = request(&ctx)?;
+                let key = super::loaders::PlanKey(p.clone());
+                let (timeline, actions, stats) = futures_util::try_join!(
+                    rc.plan_timeline.load_one(key),
+                    rc.plan_actions.load_one(p.id),
+                    rc.stats.load_one(p.customer_id),
+                )
+                .map_err(internal)?;
+                let today = crate::store::now().date_naive();
+                let progress = service::progress(
+                    p,
+                    &timeline.unwrap_or_default(),
+                    &actions.unwrap_or_default(),
+                    stats.as_ref().map(|s| &s.stats),
+                    today,
+                );
+                Ok(Some(FieldValue::owned_any(progress)))
+            })
+        }))
+        .field(simple::<K>("version", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.version)))
+        .field(simple::<K>("createdAt", TypeRef::named_nn("DateTime"), |p| time_value(&p.created_at)))
+        .field(simple::<K>("updatedAt", TypeRef::named_nn("DateTime"), |p| time_value(&p.updated_at)))
+}
+
+fn list_field(name: &str, nested: bool) -> Field {
+    let field = Field::new(name, TypeRef::named_nn("KeyAccountPlanConnection"), move |ctx| {
+        resolve(async move {
+            let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
+            Ok(Some(FieldValue::owned_any(connection_of(&ctx, customer).await?)))
+        })
+    })
+    .argument(InputValue::new("filter", TypeRef::named("KeyAccountPlanFilter")))
+    .argument(InputValue::new("orderBy", TypeRef::named_nn_list("KeyAccountPlanOrder")));
+    connection::with_paging(field)
+}
+
+/// `Customer.keyAccountPlans` and `Customer.activePlan`.
+#[must_use]
+pub fn customer_fields() -> [Field; 2] {
+    let active = Field::new("activePlan", TypeRef::named(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let c = parent::<customer::Model>(&ctx)?;
+            Ok(request(&ctx)?.active_plans.load_one(c.id).await.map_err(internal)?.map(FieldValue::owned_any))
+        })
+    })
+    .description("The newest ACTIVE key-account plan, if any; batched per page of customers.");
+    [list_field("keyAccountPlans", true), active]
+}
+
+async fn connection_of(
+    ctx: &ResolverContext<'_>,
+    customer: Option<uuid::Uuid>,
+) -> Result<Connection<key_account_plan::Model>> {
+    let rc = request(ctx)?;
+    let mut filter = parse_filter(ctx.args.get("filter"), &FIELDS)?;
+    if let Some(id) = customer {
+        filter = filter.and(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
+    }
+    let order =
+        total_order(parse_order(ctx.args.get("orderBy"), &FIELDS, service::default_order())?, service::field("id"));
+    let page = page_request(
+        int_arg(ctx, "first"),
+        str_arg(ctx, "after").as_deref(),
+        int_arg(ctx, "last"),
+        str_arg(ctx, "before").as_deref(),
+        &order,
+    )?;
+    let rows = service::list(&rc.db, &rc.caller, filter.clone(), &order, &page).await?;
+    let (db, caller) = (rc.db.clone(), rc.caller.clone());
+    let count: connection::Counter = Arc::new(move || {
+        let (db, caller, filter) = (db.clone(), caller.clone(), filter.clone());
+        Box::pin(async move { service::count(&db, &caller, filter).await })
+    });
+    Ok(Connection::new(rows, |p| encode_cursor(&order, &service::order_values(p, &order)), count))
+}
+
+fn input_types() -> [InputObject; 3] {
+    let common = |input: InputObject| {
+        input
+            .field(
+                InputValue::new("revenueTarget", TypeRef::named("Decimal"))
+                    .description("In the tenant's base currency"),
+            )
+            .field(InputValue::new("plannedVisits", TypeRef::named(TypeRef::INT)))
+            .field(InputValue::new("objectives", TypeRef::named_nn_list(TypeRef::STRING)))
+            .field(InputValue::new("teamIds", TypeRef::named_nn_list(TypeRef::ID)))
+            .field(InputValue::new("ownerId", TypeRef::named(TypeRef::ID)))
+            .field(InputValue::new("status", TypeRef::named("PlanStatus")))
+    };
+    let create = common(
+        InputObject::new("CreateKeyAccountPlanInput")
+            .field(InputValue::new("customerId", TypeRef::named_nn(TypeRef::ID)))
+            .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("periodStart", TypeRef::named_nn("Date")))
+            .field(InputValue::new("periodEnd", TypeRef::named_nn("Date"))),
+    );
+    let update = common(
+        InputObject::new("UpdateKeyAccountPlanInput")
+            .description("Absent fields stay as they are. status follows DRAFT → ACTIVE → COMPLETED | CANCELLED.")
+            .field(InputValue::new("title", TypeRef::named(TypeRef::STRING)))
+            .field(InputValue::new("periodStart", TypeRef::named("Date")))
+            .field(InputValue::new("periodEnd", TypeRef::named("Date"))),
+    );
+    let action = InputObject::new("PlanActionInput")
+        .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
+        .field(InputValue::new("dueDate", TypeRef::named("Date")))
+        .field(InputValue::new("assigneeId", TypeRef::named(TypeRef::ID)));
+    [create, update, action]
+}
+
+fn plan_input(obj: &ObjectAccessor<'_>) -> PlanInput {
+    PlanInput {
+        customer_id: inputs::string(obj, "customerId"),
+        title: inputs::string(obj, "title"),
+        period_start: inputs::date(obj, "periodStart"),
+        period_end: inputs::date(obj, "periodEnd"),
+        revenue_target: inputs::decimal(obj, "revenueTarget"),
+        planned_visits: inputs::int(obj, "plannedVisits"),
+        objectives: inputs::strings(obj, "objectives"),
+        team_ids: inputs::strings(obj, "teamIds"),
+        owner_id: inputs::string(obj, "ownerId"),
+        status: inputs::string(obj, "status"),
+    }
+}
+
+fn mutations() -> [Field; 4] {
+    let create = Field::new("createKeyAccountPlan", TypeRef::named_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let base = rc.settings().await?.base_currency.clone();
+            let plan = service::create(&rc.db, &rc.caller, inputs::input(&ctx, plan_input)?, &base).await?;
+            Ok(Some(FieldValue::owned_any(plan)))
+        })
+    })
+    .argument(InputValue::new("input", TypeRef::named_nn("CreateKeyAccountPlanInput")));
+    let update = Field::new("updateKeyAccountPlan", TypeRef::named_nn(TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let id = id_arg(&ctx, "id", TYPE_NAME)?;
+            let expected = inputs::expected_version(&ctx)?;
+            let plan = service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, plan_input)?, expected).await?;
+            Ok(Some(FieldValue::owned_any(plan)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("input", TypeRef::named_nn("UpdateKeyAccountPlanInput")))
+    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
+    let add = Field::new("addPlanAction", TypeRef::named_nn(ACTION_TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let plan = id_arg(&ctx, "planId", TYPE_NAME)?;
+            let input = inputs::input(&ctx, |o| {
+                (inputs::string(o, "title"), inputs::date(o, "dueDate"), inputs::string(o, "assigneeId"))
+            })?;
+            let title = match input.0 {
+                crate::domain::input::Patch::Value(t) => t,
+                _ => String::new(),
+            };
+            let due = match input.1 {
+                crate::domain::input::Patch::Value(d) => Some(d),
+                _ => None,
+            };
+            let assignee = match input.2 {
+                crate::domain::input::Patch::Value(a) => Some(a),
+                _ => None,
+            };
+            let action = service::add_action(&rc.db, &rc.caller, plan, &title, due, assignee).await?;
+            Ok(Some(FieldValue::owned_any(action)))
+        })
+    })
+    .argument(InputValue::new("planId", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("input", TypeRef::named_nn("PlanActionInput")));
+    let complete = Field::new("completePlanAction", TypeRef::named_nn(ACTION_TYPE_NAME), |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let id = id_arg(&ctx, "id", ACTION_TYPE_NAME)?;
+            Ok(Some(FieldValue::owned_any(service::complete_action(&rc.db, &rc.caller, id).await?)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)));
+    [create, update, add, complete]
+}
