@@ -10,6 +10,8 @@ pub const SECRET: &str = "test-secret-of-at-least-16-bytes";
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The server's database, for tests that check a library function against the API.
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -67,10 +69,11 @@ impl TestApp {
         config.workers = 2;
         config.db_max_connections = 5;
         configure(&mut config);
+        let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self { base, client: reqwest::Client::new(), _dir: dir }
+        Self { base, client: reqwest::Client::new(), database_url, _dir: dir }
     }
 
     /// A valid HS256 token for `user` with `role` in `tenant`.

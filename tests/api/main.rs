@@ -18,5 +18,6 @@ mod limits;
 mod pagination;
 mod plans;
 mod roles;
+mod snapshot;
 mod stats;
 mod tenancy;

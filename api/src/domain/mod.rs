@@ -13,6 +13,7 @@ pub mod money;
 pub mod plans;
 pub mod query;
 pub mod settings;
+pub mod snapshot;
 pub mod stats;
 pub mod tenant;
 pub mod values;

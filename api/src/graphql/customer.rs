@@ -103,6 +103,7 @@ fn customer_type() -> Object {
         }))
         .field(super::interaction::customer_field())
         .field(super::stats::customer_field())
+        .field(super::stats::snapshot_field())
         .field(simple::<customer::Model>("tier", TypeRef::named("ValueTier"), |c| opt_enum(c.tier.as_deref())))
         .field(
             simple::<customer::Model>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version))

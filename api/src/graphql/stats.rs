@@ -182,3 +182,25 @@ pub fn customer_field() -> Field {
         })
     })
 }
+
+/// `Customer.scoringSnapshot`: what a scorer plugin receives for this customer, now.
+#[must_use]
+pub fn snapshot_field() -> Field {
+    Field::new("scoringSnapshot", TypeRef::named_nn("JSON"), |ctx| {
+        resolve(async move {
+            let c = parent::<customer::Model>(&ctx)?;
+            let rc = request(&ctx)?;
+            let loaded: LoadedStats = rc
+                .stats
+                .load_one(c.id)
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
+            let base = &rc.settings().await?.base_currency;
+            let snapshot = crate::domain::snapshot::from_parts(c, &loaded.stats, loaded.windows, base, loaded.now);
+            let json = serde_json::to_value(snapshot).map_err(|e| Error::Internal(e.into()))?;
+            Ok(Some(FieldValue::value(Value::from_json(json).map_err(|e| Error::Internal(e.into()))?)))
+        })
+    })
+    .description("The deterministic snapshot a scorer plugin receives for this customer (save it as input for `guanxi plugin run`).")
+}
