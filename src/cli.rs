@@ -58,6 +58,9 @@ enum Command {
         customers: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Interactions per customer, on average (half to one and a half times this).
+        #[arg(long, default_value_t = 20)]
+        interactions: u32,
         #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
         database_url: String,
     },
@@ -106,18 +109,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", auth::mint(&secret, &tenant, &role, &user, ttl, name.as_deref())?);
             Ok(())
         }
-        Command::Seed { tenant, customers, seed: s, database_url } => {
+        Command::Seed { tenant, customers, seed: s, interactions, database_url } => {
             if !auth::is_tenant_slug(&tenant) {
                 bail!("--tenant must match [a-z0-9-]{{1,63}}");
             }
             let db = store::connect(&database_url, 4).await?;
             store::migrate(&db).await?;
             let started = std::time::Instant::now();
-            let n = seed::customers(&db, &tenant, customers, s).await?;
+            let n = seed::customers(&db, &tenant, customers, s, interactions).await?;
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "seeded {n} customers into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
-                n as f64 / secs.max(1e-9)
+                "seeded {} customers, {} interactions, {} complaints, {} plans into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
+                n.customers,
+                n.interactions,
+                n.complaints,
+                n.plans,
+                n.rows() as f64 / secs.max(1e-9)
             );
             Ok(())
         }

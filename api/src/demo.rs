@@ -15,6 +15,8 @@ pub const SECRET_FILE: &str = "guanxi-dev-secret";
 pub const TENANT: &str = "demo";
 /// Customers the demo tenant starts with.
 const CUSTOMERS: u64 = 50;
+/// Interactions per demo customer, on average.
+const INTERACTIONS: u32 = 20;
 /// The seed of the demo data, so every demo looks the same.
 const SEED: u64 = 20_261_126;
 
@@ -46,7 +48,7 @@ pub async fn seed_tenant(db: &DatabaseConnection) -> anyhow::Result<()> {
     store::tenants::rename(db, tenant.id, "Guanxi Demo Trading Co. 关系演示贸易公司").await?;
     let existing = customer::Entity::find().filter(customer::Column::TenantId.eq(tenant.id)).count(db).await?;
     if existing == 0 {
-        seed::customers(db, TENANT, CUSTOMERS, SEED).await?;
+        seed::customers(db, TENANT, CUSTOMERS, SEED, INTERACTIONS).await?;
     }
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! A deterministic generator of realistic customers, for the demo tenant and benchmarks:
 //! `guanxi seed --tenant T --customers N [--seed S]`. The same seed gives the same data.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use guanxi_entity::customer;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -126,17 +128,43 @@ pub async fn owners(db: &DatabaseConnection, tenant_slug: &str) -> Result<Vec<Uu
     Ok(ids)
 }
 
-/// Generates `count` customers into the tenant `tenant_slug`; returns how many it wrote.
+/// What a seeding run wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seeded {
+    pub customers: u64,
+    pub interactions: u64,
+    pub complaints: u64,
+    pub plans: u64,
+}
+
+impl Seeded {
+    /// Every row written, for rows-per-second figures.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.customers + self.interactions + self.complaints + self.plans
+    }
+}
+
+/// Generates `count` customers with about `per_customer` interactions each (a long-tailed
+/// purchase history, surveys, visits…), complaints in every state and plans for some
+/// organizations, into the tenant `tenant_slug`, with their figures.
 ///
 /// # Errors
 /// Database failures.
-pub async fn customers(db: &DatabaseConnection, tenant_slug: &str, count: u64, seed: u64) -> Result<u64> {
+pub async fn customers(
+    db: &DatabaseConnection,
+    tenant_slug: &str,
+    count: u64,
+    seed: u64,
+    per_customer: u32,
+) -> Result<Seeded> {
     let owner_ids = owners(db, tenant_slug).await?;
     let tenant = store::tenants::get_or_create(db, tenant_slug).await?;
     let existing = customer::Entity::find().filter(customer::Column::TenantId.eq(tenant.id)).count(db).await?;
     let mut rng = StdRng::seed_from_u64(seed ^ existing);
     let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_else(Utc::now);
     let mut batch = Vec::with_capacity(BATCH);
+    let mut seeded = Seeded::default();
     for i in 0..count {
         let serial = existing + i;
         let created = start + Duration::seconds(rng.random_range(0..(2 * 365 * 24 * 3600)));
@@ -207,18 +235,229 @@ pub async fn customers(db: &DatabaseConnection, tenant_slug: &str, count: u64, s
             updated_at: created,
         });
         if batch.len() == BATCH {
-            store::customers::insert_many(db, std::mem::take(&mut batch)).await?;
+            write_batch(db, &mut rng, std::mem::take(&mut batch), per_customer, &owner_ids, &mut seeded).await?;
         }
     }
-    store::customers::insert_many(db, batch).await?;
+    write_batch(db, &mut rng, batch, per_customer, &owner_ids, &mut seeded).await?;
     // Fresh statistics, so the planner picks the keyset indexes right after a bulk load; on
     // PostgreSQL also the visibility map, so counts can be index-only scans before autovacuum.
     let analyze = match db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => "VACUUM ANALYZE customers",
-        _ => "ANALYZE customers",
+        sea_orm::DatabaseBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
     };
-    db.execute_unprepared(analyze).await?;
-    Ok(count)
+    for table in ["customers", "interactions", "complaints", "customer_stats", "key_account_plans"] {
+        db.execute_unprepared(&format!("{analyze} {table}")).await?;
+    }
+    Ok(seeded)
+}
+
+const KINDS: &[(&str, u32)] = &[
+    ("PURCHASE", 35),
+    ("CALL", 15),
+    ("VISIT", 12),
+    ("EMAIL", 10),
+    ("MESSAGE", 8),
+    ("SURVEY", 7),
+    ("FOLLOW_UP", 5),
+    ("MEETING", 3),
+    ("CARE", 2),
+    ("SUPPORT", 2),
+    ("EVENT", 1),
+];
+const SEVERITY_WEIGHTS: &[(&str, u32)] = &[("LOW", 40), ("MEDIUM", 35), ("HIGH", 20), ("CRITICAL", 5)];
+const CATEGORIES: &[&str] = &["PRODUCT_QUALITY", "SERVICE", "DELIVERY", "BILLING", "OTHER"];
+/// Legal paths from OPEN to every complaint state.
+const PATHS: &[&[&str]] = &[
+    &[],
+    &["ACKNOWLEDGED"],
+    &["ACKNOWLEDGED", "IN_PROGRESS"],
+    &["ESCALATED"],
+    &["ACKNOWLEDGED", "IN_PROGRESS", "RESOLVED"],
+    &["ACKNOWLEDGED", "IN_PROGRESS", "RESOLVED", "REOPENED"],
+    &["ACKNOWLEDGED", "IN_PROGRESS", "RESOLVED", "CLOSED"],
+];
+const SUMMARIES: &[&str] =
+    &["了解需求", "报价跟进", "Discussed renewal", "产品演示", "售后回访", "Sent catalogue", "节日问候"];
+
+fn v7(rng: &mut StdRng, at: DateTime<Utc>) -> Uuid {
+    let mut bytes = [0u8; 10];
+    rng.fill(&mut bytes);
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(at.timestamp_millis()).unwrap_or(0), &bytes).into_uuid()
+}
+
+fn between(rng: &mut StdRng, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
+    let span = (to - from).num_seconds().max(1);
+    from + Duration::seconds(rng.random_range(0..span))
+}
+
+/// Writes one batch of customers with their timelines, complaints, plans and figures, in one
+/// transaction (SQLite is far faster with few commits).
+async fn write_batch(
+    db: &DatabaseConnection,
+    rng: &mut StdRng,
+    customers: Vec<customer::Model>,
+    per_customer: u32,
+    owners: &[Uuid],
+    seeded: &mut Seeded,
+) -> Result<()> {
+    use sea_orm::IntoActiveModel;
+    let now = store::now();
+    let settings = crate::domain::settings::TenantSettings::default();
+    let (mut interactions, mut complaints, mut transitions, mut plans, mut actions, mut stats) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in &customers {
+        let mut mine = Vec::new();
+        let n =
+            if per_customer == 0 { 0 } else { rng.random_range(per_customer / 2..=per_customer + per_customer / 2) };
+        for _ in 0..n {
+            let kind = weighted(rng, KINDS);
+            let at = between(rng, c.created_at, now);
+            let (mut amount, mut currency, mut satisfaction, mut again) = (None, None, None, None);
+            if kind == "PURCHASE" {
+                // A long tail: most orders small, a few very large.
+                let u: f64 = rng.random_range(0.0..0.999);
+                let cents = (5_000.0 * (1.0 / (1.0 - u)).powf(1.6)).min(1e10) as i64;
+                amount = Some(rust_decimal::Decimal::new(cents, 2).to_string());
+                currency = Some(if rng.random_bool(0.05) { "USD" } else { "CNY" }.to_owned());
+            }
+            if kind == "SURVEY" {
+                satisfaction =
+                    Some(weighted(rng, &[("1", 5), ("2", 8), ("3", 20), ("4", 40), ("5", 27)]).parse().unwrap_or(4));
+                again = rng.random_bool(0.7).then(|| satisfaction.unwrap_or(3) >= 3 && rng.random_bool(0.85));
+            }
+            mine.push(guanxi_entity::interaction::Model {
+                tenant_id: c.tenant_id,
+                id: v7(rng, at),
+                customer_id: c.id,
+                kind: kind.to_owned(),
+                channel: Some((*CHANNELS.choose(rng).unwrap_or(&"wechat")).to_owned()),
+                occurred_at: at,
+                staff_id: c.owner_id,
+                summary: Some((*SUMMARIES.choose(rng).unwrap_or(&"跟进")).to_owned()),
+                outcome: None,
+                amount,
+                currency,
+                satisfaction,
+                would_buy_again: again,
+                version: 1,
+                created_at: at,
+                updated_at: at,
+            });
+        }
+        let mut mine_complaints = Vec::new();
+        let complaints_here = if rng.random_bool(0.1) { 1 + u32::from(rng.random_bool(0.2)) } else { 0 };
+        for _ in 0..complaints_here {
+            let filed = between(rng, c.created_at, now);
+            let severity = weighted(rng, SEVERITY_WEIGHTS);
+            let (response_due_at, resolution_due_at) =
+                crate::domain::complaints::deadlines(filed, severity, None, &settings);
+            let path = PATHS.choose(rng).copied().unwrap_or(&[]);
+            let id = v7(rng, filed);
+            let mut status = "OPEN".to_owned();
+            let mut at = filed;
+            let (mut responded_at, mut resolved_at) = (None, None);
+            let mut push = |from: Option<&str>, to: &str, at: DateTime<Utc>| {
+                transitions.push(guanxi_entity::complaint_transition::Model {
+                    tenant_id: c.tenant_id,
+                    id: Uuid::now_v7(),
+                    complaint_id: id,
+                    from_status: from.map(str::to_owned),
+                    to_status: to.to_owned(),
+                    by_id: c.owner_id,
+                    note: None,
+                    at,
+                });
+            };
+            push(None, "OPEN", filed);
+            for step in path {
+                at = (at + Duration::minutes(rng.random_range(10..3000))).min(now);
+                responded_at = responded_at.or(Some(at));
+                resolved_at = match *step {
+                    "RESOLVED" => Some(at),
+                    "REOPENED" => None,
+                    _ => resolved_at,
+                };
+                push(Some(&status), step, at);
+                status = (*step).to_owned();
+            }
+            mine_complaints.push((severity.to_owned(), status.clone()));
+            complaints.push(guanxi_entity::complaint::Model {
+                tenant_id: c.tenant_id,
+                id,
+                customer_id: c.id,
+                title: format!("{}问题", ["质量", "服务", "配送", "账单", "其他"][rng.random_range(0..5)]),
+                description: None,
+                category: (*CATEGORIES.choose(rng).unwrap_or(&"OTHER")).to_owned(),
+                severity: severity.to_owned(),
+                status,
+                assignee_id: c.owner_id,
+                resolution: resolved_at.map(|_| "已处理".to_owned()),
+                satisfaction: resolved_at.map(|_| rng.random_range(2..=5)),
+                response_due_at,
+                resolution_due_at,
+                responded_at,
+                resolved_at,
+                version: 1 + i32::try_from(path.len()).unwrap_or(0),
+                created_at: filed,
+                updated_at: at,
+            });
+        }
+        if c.kind == "ORGANIZATION" && rng.random_bool(0.1) {
+            let year = now.date_naive().year_ce().1 as i32;
+            let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(now.date_naive());
+            let end = chrono::NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(now.date_naive());
+            let plan_id = v7(rng, now);
+            for (i, title) in ["拜访总经理", "季度业务回顾", "年度续约谈判"].iter().enumerate() {
+                let due = start + chrono::Days::new(90 * (i as u64 + 1));
+                actions.push(guanxi_entity::plan_action::Model {
+                    tenant_id: c.tenant_id,
+                    id: v7(rng, now),
+                    plan_id,
+                    title: (*title).to_owned(),
+                    due_date: Some(due),
+                    assignee_id: c.owner_id,
+                    done: due < now.date_naive() && rng.random_bool(0.7),
+                    done_at: None,
+                    created_at: now,
+                });
+            }
+            plans.push(guanxi_entity::key_account_plan::Model {
+                tenant_id: c.tenant_id,
+                id: plan_id,
+                customer_id: c.id,
+                title: format!("{year} {} 大客户计划", c.name),
+                status: weighted(rng, &[("ACTIVE", 70), ("DRAFT", 15), ("COMPLETED", 15)]).to_owned(),
+                period_start: start,
+                period_end: end,
+                revenue_target: Some(rust_decimal::Decimal::new(rng.random_range(10..500) * 10_000, 0).to_string()),
+                currency: "CNY".into(),
+                planned_visits: rng.random_range(4..=12),
+                objectives: json!(["续约", "交叉销售"]),
+                team: json!(c.owner_id.map(|o| vec![o.to_string()]).unwrap_or_default()),
+                owner_id: c.owner_id.or_else(|| owners.first().copied()),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+        stats.push(crate::domain::stats::compute(c.tenant_id, c.id, &mine, &mine_complaints));
+        interactions.extend(mine);
+    }
+    seeded.customers += customers.len() as u64;
+    seeded.interactions += interactions.len() as u64;
+    seeded.complaints += complaints.len() as u64;
+    seeded.plans += plans.len() as u64;
+    let txn = store::begin_write(db).await?;
+    store::insert_all(&txn, customers.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    store::insert_all(&txn, interactions.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000)
+        .await?;
+    store::insert_all(&txn, complaints.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    store::insert_all(&txn, transitions.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    store::insert_all(&txn, plans.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    store::insert_all(&txn, actions.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    store::insert_all(&txn, stats.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -77,18 +77,68 @@ async fn minted_tokens_are_accepted() {
     );
 }
 
-#[test]
-fn migrate_and_seed() {
+#[tokio::test]
+async fn seeded_data_is_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/seed.db?mode=rwc", dir.path().display());
     let out = guanxi()
-        .args(["seed", "--tenant", "bench", "--customers", "300", "--seed", "7", "--database-url", &db])
+        .args([
+            "seed",
+            "--tenant",
+            "bench",
+            "--customers",
+            "60",
+            "--seed",
+            "7",
+            "--interactions",
+            "12",
+            "--database-url",
+            &db,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 300 customers"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 60 customers"));
     let status = guanxi().args(["migrate", "status", "--database-url", &db]).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("m20261126_000002_create_customers"), "{text}");
-    assert!(text.contains("Applied"), "{text}");
+    assert!(text.contains("m20261126_000002_create_customers") && text.contains("Applied"), "{text}");
+
+    // Served, the generated figures agree with the generated records.
+    let app = TestApp::spawn_with(|c| c.database_url = db.clone()).await;
+    let t = app.token("bench", "ADMIN", "admin");
+    let res = app
+        .gql(
+            &t,
+            "{ customers(first: 60) { totalCount nodes { kind creditCode stats { interactionCount purchaseCount openComplaints totalComplaints }
+               interactions(first: 100) { totalCount nodes { kind } } complaints { totalCount nodes { status } } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = res["data"]["customers"]["nodes"].as_array().unwrap_or_else(|| panic!("{res}"));
+    assert_eq!(nodes.len(), 60);
+    let (mut interactions, mut complaints) = (0, 0);
+    for n in nodes {
+        let timeline = n["interactions"]["nodes"].as_array().unwrap();
+        assert_eq!(n["stats"]["interactionCount"], n["interactions"]["totalCount"]);
+        assert_eq!(
+            n["stats"]["purchaseCount"].as_u64().unwrap(),
+            timeline.iter().filter(|i| i["kind"] == "PURCHASE").count() as u64
+        );
+        assert_eq!(n["stats"]["totalComplaints"], n["complaints"]["totalCount"]);
+        let open = n["complaints"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| !["RESOLVED", "CLOSED"].contains(&c["status"].as_str().unwrap()))
+            .count();
+        assert_eq!(n["stats"]["openComplaints"].as_u64().unwrap(), open as u64);
+        if n["kind"] == "ORGANIZATION" {
+            let code = n["creditCode"].as_str().unwrap();
+            assert!(guanxi_api::domain::values::CreditCode::parse(code).is_ok(), "{code}");
+        }
+        interactions += timeline.len();
+        complaints += n["complaints"]["totalCount"].as_u64().unwrap();
+    }
+    assert!(interactions > 60 * 6, "about 12 per customer, got {interactions}");
+    assert!(complaints > 0);
 }

@@ -16,7 +16,8 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
     let recent = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
     let mut ids = Vec::new();
     for i in 0..12 {
-        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("c{i}"), "tags": ["vip"] })).await;
+        let c =
+            app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("c{i}"), "tags": ["vip"] })).await;
         for (when, amount) in [(&at, "100.10"), (&recent, "0.90")] {
             app.gql(
                 &t,

@@ -111,3 +111,21 @@ pub fn now() -> DateTime<Utc> {
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// Inserts rows in statements of at most `per_statement` rows (bulk loads: bind parameters are
+/// limited, 65,535 on PostgreSQL and 32,766 on SQLite).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_all<A>(conn: &impl sea_orm::ConnectionTrait, rows: Vec<A>, per_statement: usize) -> Result<()>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::EntityTrait;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(per_statement.max(1)).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
