@@ -2,12 +2,14 @@
 # Load benchmark of issue #2 (see BENCHMARKS.md): seeds N customers into one tenant, starts the
 # release server, and drives three queries with wrk on loopback, on SQLite and on PostgreSQL.
 #
-#   bash tests/load/run.sh [sqlite|postgres|both]     (env: CUSTOMERS=100000 DURATION=20s CONNECTIONS=32)
+#   bash tests/load/run.sh [sqlite|postgres|both]
+#   env: CUSTOMERS=100000 INTERACTIONS=20 DURATION=20s CONNECTIONS=32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/guanxi-target}"
 which="${1:-both}"
 customers="${CUSTOMERS:-100000}"
+interactions="${INTERACTIONS:-20}"
 duration="${DURATION:-20s}"
 connections="${CONNECTIONS:-32}"
 pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -39,8 +41,8 @@ run_one() { # label body [ids_file]
 
 bench() { # label database_url
   local label=$1 url=$2
-  echo "=== $label: seeding $customers customers"
-  "$bin" seed --tenant bench --customers "$customers" --seed 1 --database-url "$url"
+  echo "=== $label: seeding $customers customers with about $interactions interactions each"
+  "$bin" seed --tenant bench --customers "$customers" --interactions "$interactions" --seed 1 --database-url "$url"
   GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG=warn \
     "$bin" serve > "$work/server.log" 2>&1 &
   server_pid=$!
@@ -59,6 +61,12 @@ bench() { # label database_url
   run_one "customer(id)" '{"query":"query($id: ID!) { customer(id: $id) { id name email status createdAt } }","variables":{"id":"$ID"}}' "$work/ids"
   run_one "customers(first: 100, ACTIVE, NAME ASC) + totalCount" \
     '{"query":"{ customers(first: 100, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME, direction: ASC}]) { totalCount nodes { id name email status createdAt } } }"}'
+  run_one "customer 360 page (first: 50)" \
+    '{"query":"{ customers(first: 50, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME}]) { nodes { id name owner { name } interactions(first: 5) { nodes { kind occurredAt amount } } openComplaints { title severity slaBreached } activePlan { title progress { visitsDone visitsPlanned revenueActual revenueTarget actionsDone actionsDue openComplaints } } stats { purchaseCount purchaseTotal lastPurchaseAt purchasesLast90Days averageSatisfaction openComplaints } } } }"}'
+  CONNECTIONS_SAVED=$connections; connections=8
+  run_one "recordInteraction (write + stats + audit), 8 connections" \
+    '{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}' "$work/ids"
+  connections=$CONNECTIONS_SAVED
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 }
 
