@@ -242,3 +242,38 @@ async fn agents_see_assigned_complaints_and_those_of_their_customers() {
     let refused = app.gql(&viewer, MOVE, json!({ "id": on_own["id"], "to": "ACKNOWLEDGED" })).await;
     assert_eq!(code(&refused), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn key_accounts_get_the_green_channel() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let key = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Key" })).await;
+    let ordinary = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Ordinary" })).await;
+    // Tiers are ranked by the scoring worker (plugin issue); until then set them in the database.
+    let db = guanxi_api::store::connect(&app.database_url, 1).await.unwrap();
+    for (id, tier) in [(&key, "KEY_PRIMARY"), (&ordinary, "ORDINARY")] {
+        let uuid = guanxi_api::domain::ids::decode("Customer", id).unwrap();
+        let backend = db.get_database_backend();
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DatabaseBackend::Postgres => "UPDATE customers SET tier = $1 WHERE id = $2",
+                _ => "UPDATE customers SET tier = ? WHERE id = ?",
+            },
+            [tier.into(), uuid.into()],
+        );
+        db.execute_raw(stmt).await.unwrap();
+    }
+    let dist = app.gql(&t, "{ tierDistribution { tier count } }", json!({})).await;
+    assert_eq!(
+        dist["data"]["tierDistribution"],
+        json!([{ "tier": "KEY_PRIMARY", "count": 1 }, { "tier": "KEY_SECONDARY", "count": 0 }, { "tier": "ORDINARY", "count": 1 }, { "tier": "SMALL", "count": 0 }])
+    );
+    for (customer, factor) in [(&key, 2), (&ordinary, 1)] {
+        let f = file(&app, &t, customer, "HIGH").await;
+        let created = time(&f["createdAt"]);
+        assert_eq!((time(&f["responseDueAt"]) - created) * factor, chrono::Duration::hours(4), "{f}");
+        assert_eq!((time(&f["resolutionDueAt"]) - created) * factor, chrono::Duration::hours(72));
+    }
+}
