@@ -23,6 +23,15 @@ use crate::error::{Error, Result};
 /// A loader with a per-request cache.
 pub type Cached<T> = DataLoader<T, HashMapCache>;
 
+/// A loader with a per-request cache, batching with the default 1 ms wait.
+fn cached<T, S, R>(loader: T, spawner: S) -> Cached<T>
+where
+    T: Send + Sync + 'static,
+    S: Fn(BoxFuture<'static, ()>) -> R + Send + Sync + 'static,
+{
+    DataLoader::with_cache(loader, spawner, HashMapCache::default())
+}
+
 /// Request-scoped data, put into every GraphQL request by the HTTP layer.
 pub struct RequestContext {
     pub caller: Caller,
@@ -49,37 +58,13 @@ impl RequestContext {
             move |fut: BoxFuture<'static, ()>| tokio::spawn(crate::store::STATEMENTS.scope(statements.clone(), fut))
         };
         Self {
-            users: DataLoader::with_cache(UsersById { db: db.clone(), tenant_id }, spawner(), HashMapCache::default()),
-            latest_interactions: DataLoader::with_cache(
-                LatestInteractions { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
-            stats: DataLoader::with_cache(
-                StatsByCustomer { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
-            open_complaints: DataLoader::with_cache(
-                OpenComplaints { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
-            plan_actions: DataLoader::with_cache(
-                PlanActions { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
-            plan_timeline: DataLoader::with_cache(
-                PlanTimeline { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
-            active_plans: DataLoader::with_cache(
-                ActivePlans { db: db.clone(), tenant_id },
-                spawner(),
-                HashMapCache::default(),
-            ),
+            users: cached(UsersById { db: db.clone(), tenant_id }, spawner()),
+            latest_interactions: cached(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
+            stats: cached(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
+            open_complaints: cached(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
+            plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
+            plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
+            active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
             settings: tokio::sync::OnceCell::new(),
             caller,
             db,

@@ -96,6 +96,40 @@ pub async fn latest_per_customer(
     if customer_ids.is_empty() || n == 0 {
         return Ok(HashMap::new());
     }
+    let backend = db.get_database_backend();
+    let statement = if backend == sea_orm::DatabaseBackend::Postgres {
+        // Per customer, an index scan that stops after n rows; the window form below sorts every
+        // interaction of every customer in the batch (5.5 ms for 50 customers × 20).
+        let values: String =
+            (0..customer_ids.len()).map(|i| format!("(${}::uuid)", i + 3)).collect::<Vec<_>>().join(", ");
+        let columns: String =
+            Column::iter().map(|c| format!("i.\"{}\"", sea_orm::IdenStatic::as_str(&c))).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM (VALUES {values}) AS c(id) CROSS JOIN LATERAL \
+             (SELECT * FROM interactions WHERE tenant_id = $1 AND customer_id = c.id \
+              ORDER BY occurred_at DESC, id DESC LIMIT $2) AS i ORDER BY i.customer_id, i.occurred_at DESC, i.id DESC"
+        );
+        let mut params: Vec<sea_orm::Value> = vec![tenant_id.into(), i64::try_from(n).unwrap_or(i64::MAX).into()];
+        params.extend(customer_ids.iter().map(|id| sea_orm::Value::from(*id)));
+        sea_orm::Statement::from_sql_and_values(backend, sql, params)
+    } else {
+        window_statement(backend, tenant_id, customer_ids, n)
+    };
+    let rows = interaction::Model::find_by_statement(statement).all(db).await?;
+    let mut out: HashMap<Uuid, Vec<interaction::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.customer_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// Latest n per customer with a window function (SQLite has no LATERAL).
+fn window_statement(
+    backend: sea_orm::DatabaseBackend,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    n: u64,
+) -> sea_orm::Statement {
     let rank = Expr::cust_with_exprs(
         "ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, id DESC)",
         std::iter::empty(),
@@ -112,13 +146,7 @@ pub async fn latest_per_customer(
         .order_by("customer_id", sea_orm::Order::Asc)
         .order_by("occurred_at", sea_orm::Order::Desc)
         .order_by("id", sea_orm::Order::Desc);
-    let backend = db.get_database_backend();
-    let rows = interaction::Model::find_by_statement(backend.build(&outer)).all(db).await?;
-    let mut out: HashMap<Uuid, Vec<interaction::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.customer_id).or_default().push(row);
-    }
-    Ok(out)
+    backend.build(&outer)
 }
 
 /// Purchases of each customer in the 90 and 365 days before `now`, in one statement.
