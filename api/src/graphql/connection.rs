@@ -8,10 +8,14 @@ use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
 use futures_util::future::BoxFuture;
 
-use crate::domain::query::Page;
-use crate::error::Result;
+use async_graphql::dynamic::ResolverContext;
 
+use super::context::{RequestContext, int_arg, request, str_arg};
 use super::error::into_gql;
+use crate::domain::query::{
+    FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
+};
+use crate::error::Result;
 
 /// Counts all rows matching the connection's filter, on demand.
 pub type Counter = Arc<dyn Fn() -> BoxFuture<'static, Result<u64>> + Send + Sync>;
@@ -134,4 +138,79 @@ pub fn with_paging(field: Field) -> Field {
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
+}
+
+/// Lists one entity for a connection field: a domain service's list and count behind pointers.
+pub type ListFn<T> = for<'a> fn(
+    &'a sea_orm::DatabaseConnection,
+    &'a crate::domain::Caller,
+    Filter,
+    &'a [OrderKey],
+    &'a PageRequest,
+) -> BoxFuture<'a, Result<Page<T>>>;
+pub type CountFn = fn(sea_orm::DatabaseConnection, crate::domain::Caller, Filter) -> BoxFuture<'static, Result<u64>>;
+
+/// Everything a connection field needs to know about an entity, so every list reads its
+/// arguments, pages and counts the same way.
+pub struct Listing<T: 'static> {
+    pub fields: &'static [FieldSpec],
+    /// Filter keys beyond the fields (e.g. `slaBreached`).
+    pub extra: super::filters::ExtraKeys,
+    pub default_order: fn() -> Vec<OrderKey>,
+    pub id_field: &'static FieldSpec,
+    pub order_values: fn(&T, &[OrderKey]) -> Vec<Scalar>,
+    pub list: ListFn<T>,
+    pub count: CountFn,
+}
+
+/// A list request read from a connection field's arguments.
+pub struct ListRequest {
+    pub filter: Filter,
+    pub order: Vec<OrderKey>,
+    pub page: PageRequest,
+}
+
+impl<T: Any + Send + Sync> Listing<T> {
+    /// Reads `filter`, `orderBy` and the paging arguments; `scope` narrows the filter (e.g. to the
+    /// parent customer).
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for bad filters, orders, sizes or cursors.
+    pub fn request(&self, ctx: &ResolverContext<'_>, scope: Option<Filter>) -> Result<ListRequest> {
+        let mut filter = super::filters::parse_filter_with(ctx.args.get("filter"), self.fields, self.extra)?;
+        if let Some(scope) = scope {
+            filter = filter.and(scope);
+        }
+        let order = total_order(
+            super::filters::parse_order(ctx.args.get("orderBy"), self.fields, (self.default_order)())?,
+            self.id_field,
+        );
+        let page = page_request(
+            int_arg(ctx, "first"),
+            str_arg(ctx, "after").as_deref(),
+            int_arg(ctx, "last"),
+            str_arg(ctx, "before").as_deref(),
+            &order,
+        )?;
+        Ok(ListRequest { filter, order, page })
+    }
+
+    /// Wraps a page of rows, with cursors and a lazy `totalCount` for the request's filter.
+    pub fn wrap(&self, rc: &RequestContext, req: ListRequest, rows: Page<T>) -> Connection<T> {
+        let (db, caller, filter, count) = (rc.db.clone(), rc.caller.clone(), req.filter, self.count);
+        let counter: Counter = Arc::new(move || count(db.clone(), caller.clone(), filter.clone()));
+        let order_values = self.order_values;
+        Connection::new(rows, |row| encode_cursor(&req.order, &order_values(row, &req.order)), counter)
+    }
+
+    /// A connection for a field: read the arguments, list, wrap.
+    ///
+    /// # Errors
+    /// As [`Listing::request`], and database failures.
+    pub async fn connection(&self, ctx: &ResolverContext<'_>, scope: Option<Filter>) -> Result<Connection<T>> {
+        let rc = request(ctx)?;
+        let req = self.request(ctx, scope)?;
+        let rows = (self.list)(&rc.db, &rc.caller, req.filter.clone(), &req.order, &req.page).await?;
+        Ok(self.wrap(rc, req, rows))
+    }
 }

@@ -1,22 +1,19 @@
 //! The `Customer` type, its queries and its mutations. Resolvers only translate between GraphQL
 //! and [`crate::domain::customers`].
 
-use std::sync::Arc;
-
 use async_graphql::Value;
 use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef};
 use guanxi_entity::customer;
 
-use super::connection::{self, Connection};
-use super::context::{id_arg, int_arg, request, resolve, str_arg};
-use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, parse_order};
+use super::connection::{self};
+use super::context::{id_arg, request, resolve};
+use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_enum, opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::customers::{
     self as service, CustomerInput, FIELDS, KINDS, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
 };
 use crate::domain::ids;
-use crate::domain::query::{encode_cursor, page_request, total_order};
 
 /// Every type the Customer part of the schema needs.
 pub fn register(types: &mut Types) {
@@ -125,29 +122,21 @@ fn customer_query() -> Field {
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
 }
 
+/// How customers are listed.
+static LISTING: connection::Listing<customer::Model> = connection::Listing {
+    fields: &FIELDS,
+    extra: super::filters::no_extra,
+    default_order: service::default_order,
+    id_field: &FIELDS[0],
+    order_values: service::order_values,
+    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
+    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
+};
+
 fn customers_query() -> Field {
     let field = Field::new("customers", TypeRef::named_nn("CustomerConnection"), |ctx| {
         resolve(async move {
-            let rc = request(&ctx)?;
-            let filter = parse_filter(ctx.args.get("filter"), &FIELDS)?;
-            let order = total_order(
-                parse_order(ctx.args.get("orderBy"), &FIELDS, service::default_order())?,
-                service::field("id"),
-            );
-            let page = page_request(
-                int_arg(&ctx, "first"),
-                str_arg(&ctx, "after").as_deref(),
-                int_arg(&ctx, "last"),
-                str_arg(&ctx, "before").as_deref(),
-                &order,
-            )?;
-            let rows = service::list(&rc.db, &rc.caller, filter.clone(), &order, &page).await?;
-            let (db, caller) = (rc.db.clone(), rc.caller.clone());
-            let count: connection::Counter = Arc::new(move || {
-                let (db, caller, filter) = (db.clone(), caller.clone(), filter.clone());
-                Box::pin(async move { service::count(&db, &caller, filter).await })
-            });
-            let conn = Connection::new(rows, |c| encode_cursor(&order, &service::order_values(c, &order)), count);
+            let conn = LISTING.connection(&ctx, None).await?;
             Ok(Some(FieldValue::owned_any(conn)))
         })
     })

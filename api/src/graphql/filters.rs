@@ -169,7 +169,8 @@ fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violation
 /// Filter keys an entity adds beyond its fields (e.g. `slaBreached`), turned into filters.
 pub type ExtraKeys = fn(&str, &ValueAccessor<'_>) -> Option<Filter>;
 
-fn no_extra(_: &str, _: &ValueAccessor<'_>) -> Option<Filter> {
+/// No extra filter keys.
+pub fn no_extra(_: &str, _: &ValueAccessor<'_>) -> Option<Filter> {
     None
 }
 

@@ -1,7 +1,5 @@
 //! The `Interaction` type, `interactions`, `Customer.interactions` and the interaction mutations.
 
-use std::sync::Arc;
-
 use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
@@ -9,13 +7,13 @@ use async_graphql::dynamic::{
 use guanxi_entity::{customer, interaction};
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, int_arg, request, resolve, str_arg};
-use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, parse_order};
+use super::context::{id_arg, request, resolve};
+use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::interactions::{self as service, FIELDS, InteractionInput, KINDS, TYPE_NAME};
-use crate::domain::query::{Filter, Op, PageRequest, Scalar, encode_cursor, page_request, total_order};
+use crate::domain::query::{Filter, Op, PageRequest, Scalar};
 use crate::error::{Error, Result};
 
 pub fn register(types: &mut Types) {
@@ -117,40 +115,32 @@ pub fn customer_field() -> Field {
     list_field("interactions", Some(()))
 }
 
+/// How interactions are listed.
+static LISTING: connection::Listing<interaction::Model> = connection::Listing {
+    fields: &FIELDS,
+    extra: super::filters::no_extra,
+    default_order: service::default_order,
+    id_field: &FIELDS[0],
+    order_values: service::order_values,
+    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
+    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
+};
+
 async fn connection_of(
     ctx: &ResolverContext<'_>,
     customer: Option<uuid::Uuid>,
 ) -> Result<Connection<interaction::Model>> {
+    let Some(id) = customer else { return LISTING.connection(ctx, None).await };
+    let plain = ["filter", "orderBy"].iter().all(|arg| ctx.args.get(arg).is_none_or(|v| v.is_null()));
+    let req = LISTING.request(ctx, Some(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)))))?;
     let rc = request(ctx)?;
-    let plain_order = ctx.args.get("orderBy").is_none_or(|v| v.is_null());
-    let plain_filter = ctx.args.get("filter").is_none_or(|v| v.is_null());
-    let mut filter = parse_filter(ctx.args.get("filter"), &FIELDS)?;
-    if let Some(id) = customer {
-        filter = filter.and(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
-    }
-    let order =
-        total_order(parse_order(ctx.args.get("orderBy"), &FIELDS, service::default_order())?, service::field("id"));
-    let page = page_request(
-        int_arg(ctx, "first"),
-        str_arg(ctx, "after").as_deref(),
-        int_arg(ctx, "last"),
-        str_arg(ctx, "before").as_deref(),
-        &order,
-    )?;
-    let (db, caller) = (rc.db.clone(), rc.caller.clone());
-    let count_filter = filter.clone();
-    let count: connection::Counter = Arc::new(move || {
-        let (db, caller, filter) = (db.clone(), caller.clone(), count_filter.clone());
-        Box::pin(async move { service::count(&db, &caller, filter).await })
-    });
-    let rows = match customer {
-        Some(id) if plain_order && plain_filter && page.cursor.is_none() && !page.backward => {
-            // The parent customer was visible, so its timeline is too.
-            batched_latest(rc, id, &page).await?
-        }
-        _ => service::list(&rc.db, &rc.caller, filter, &order, &page).await?,
+    let rows = if plain && req.page.cursor.is_none() && !req.page.backward {
+        // The parent customer was visible, so its timeline is too.
+        batched_latest(rc, id, &req.page).await?
+    } else {
+        service::list(&rc.db, &rc.caller, req.filter.clone(), &req.order, &req.page).await?
     };
-    Ok(Connection::new(rows, |i| encode_cursor(&order, &service::order_values(i, &order)), count))
+    Ok(LISTING.wrap(rc, req, rows))
 }
 
 async fn batched_latest(

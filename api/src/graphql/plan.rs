@@ -1,8 +1,6 @@
 //! Key-account plans: the type with computed `progress`, its actions, queries and mutations,
 //! and `Customer.keyAccountPlans` / `Customer.activePlan` (batched for 360° pages).
 
-use std::sync::Arc;
-
 use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
@@ -10,13 +8,13 @@ use async_graphql::dynamic::{
 use guanxi_entity::{customer, key_account_plan, plan_action};
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, int_arg, request, resolve, str_arg};
-use super::filters::{entity_filter, entity_order, enum_filter, parse_filter, parse_order};
+use super::context::{id_arg, request, resolve};
+use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::plans::{self as service, ACTION_TYPE_NAME, FIELDS, PlanInput, Progress, STATUSES, TYPE_NAME};
-use crate::domain::query::{Filter, Op, Scalar, encode_cursor, page_request, total_order};
+use crate::domain::query::{Filter, Op, Scalar};
 use crate::error::{Error, Result};
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -193,31 +191,23 @@ pub fn customer_fields() -> [Field; 2] {
     [list_field("keyAccountPlans", true), active]
 }
 
+/// How plans are listed.
+static LISTING: connection::Listing<key_account_plan::Model> = connection::Listing {
+    fields: &FIELDS,
+    extra: super::filters::no_extra,
+    default_order: service::default_order,
+    id_field: &FIELDS[0],
+    order_values: service::order_values,
+    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
+    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
+};
+
 async fn connection_of(
     ctx: &ResolverContext<'_>,
     customer: Option<uuid::Uuid>,
 ) -> Result<Connection<key_account_plan::Model>> {
-    let rc = request(ctx)?;
-    let mut filter = parse_filter(ctx.args.get("filter"), &FIELDS)?;
-    if let Some(id) = customer {
-        filter = filter.and(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
-    }
-    let order =
-        total_order(parse_order(ctx.args.get("orderBy"), &FIELDS, service::default_order())?, service::field("id"));
-    let page = page_request(
-        int_arg(ctx, "first"),
-        str_arg(ctx, "after").as_deref(),
-        int_arg(ctx, "last"),
-        str_arg(ctx, "before").as_deref(),
-        &order,
-    )?;
-    let rows = service::list(&rc.db, &rc.caller, filter.clone(), &order, &page).await?;
-    let (db, caller) = (rc.db.clone(), rc.caller.clone());
-    let count: connection::Counter = Arc::new(move || {
-        let (db, caller, filter) = (db.clone(), caller.clone(), filter.clone());
-        Box::pin(async move { service::count(&db, &caller, filter).await })
-    });
-    Ok(Connection::new(rows, |p| encode_cursor(&order, &service::order_values(p, &order)), count))
+    let scope = customer.map(|id| Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
+    LISTING.connection(ctx, scope).await
 }
 
 fn input_types() -> [InputObject; 3] {

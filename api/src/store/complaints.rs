@@ -6,8 +6,8 @@ use guanxi_entity::complaint::{self, Column, Entity};
 use guanxi_entity::complaint_transition;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -78,15 +78,13 @@ pub async fn list(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> Result<Page<complaint::Model>> {
-    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend()));
-    let rows = filter::page(select, order, page, column_of).all(db).await?;
-    Ok(filter::finish_page(rows, page))
+    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
 }
 
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend())).count(db).await?)
+    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// Open complaints of many customers at once (360° pages), oldest first.

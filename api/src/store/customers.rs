@@ -73,15 +73,13 @@ pub async fn list(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> Result<Page<customer::Model>> {
-    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend()));
-    let rows = filter::page(select, order, page, column_of).all(db).await?;
-    Ok(filter::finish_page(rows, page))
+    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
 }
 
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend())).count(db).await?)
+    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// Is `code` used by a customer other than `except`?

@@ -160,3 +160,42 @@ pub fn finish_page<T>(mut rows: Vec<T>, page: &PageRequest) -> crate::domain::qu
         has_previous_page: if page.backward { more } else { cursor_given },
     }
 }
+
+/// A page of `select` (already tenant-scoped) matching `filter` in `order`.
+///
+/// # Errors
+/// Database failures.
+pub async fn list<E>(
+    db: &sea_orm::DatabaseConnection,
+    select: Select<E>,
+    filter: &Filter,
+    order: &[OrderKey],
+    page_request: &PageRequest,
+    column_of: ColumnOf,
+) -> crate::error::Result<crate::domain::query::Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let select = select.filter(condition(filter, column_of, db.get_database_backend()));
+    let rows = page(select, order, page_request, column_of).all(db).await?;
+    Ok(finish_page(rows, page_request))
+}
+
+/// How many rows of `select` (already tenant-scoped) match `filter`.
+///
+/// # Errors
+/// Database failures.
+pub async fn count<E>(
+    db: &sea_orm::DatabaseConnection,
+    select: Select<E>,
+    filter: &Filter,
+    column_of: ColumnOf,
+) -> crate::error::Result<u64>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    use sea_orm::PaginatorTrait;
+    Ok(select.filter(condition(filter, column_of, db.get_database_backend())).count(db).await?)
+}

@@ -7,7 +7,7 @@ use guanxi_entity::interaction::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -71,15 +71,13 @@ pub async fn list(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> Result<Page<interaction::Model>> {
-    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend()));
-    let rows = filter::page(select, order, page, column_of).all(db).await?;
-    Ok(filter::finish_page(rows, page))
+    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
 }
 
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    Ok(in_tenant(tenant_id).filter(filter::condition(filter, column_of, db.get_database_backend())).count(db).await?)
+    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// The newest `n` interactions of each customer, in one statement (a window over the
