@@ -403,7 +403,7 @@ async fn write_batch(
             });
         }
         if c.kind == "ORGANIZATION" && rng.random_bool(0.1) {
-            let year = now.date_naive().year_ce().1 as i32;
+            let year = now.year();
             let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(now.date_naive());
             let end = chrono::NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(now.date_naive());
             let plan_id = v7(rng, now);

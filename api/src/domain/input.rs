@@ -13,6 +13,16 @@ pub enum Patch<T> {
     Value(T),
 }
 
+impl<T> Patch<T> {
+    /// The value, if one was given (absent and null both give `None`).
+    pub fn into_value(self) -> Option<T> {
+        match self {
+            Patch::Value(v) => Some(v),
+            Patch::Absent | Patch::Null => None,
+        }
+    }
+}
+
 /// A free-text field: blank clears it, otherwise 1..=`max` characters.
 pub fn set_text(v: &mut Vec<Violation>, field: &str, patch: Patch<String>, target: &mut Option<String>, max: usize) {
     match patch {

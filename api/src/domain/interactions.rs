@@ -139,7 +139,8 @@ fn apply(data: &mut Data, input: InteractionInput, now: DateTime<Utc>, v: &mut V
     match input.occurred_at {
         Patch::Absent => {}
         Patch::Null => v.push(Violation::new("occurredAt", "REQUIRED", "occurredAt cannot be null")),
-        Patch::Value(at) => data.occurred_at = at.trunc_subsecs_micros(),
+        // Both databases keep microseconds; truncating here makes what is read back equal.
+        Patch::Value(at) => data.occurred_at = chrono::SubsecRound::trunc_subsecs(at, 6),
     }
     set_text(v, "summary", input.summary, &mut data.summary, MAX_NOTE_CHARS);
     set_text(v, "outcome", input.outcome, &mut data.outcome, MAX_NOTE_CHARS);
@@ -198,16 +199,6 @@ fn kind_rules(data: &Data, v: &mut Vec<Violation>) {
     }
     if data.kind == "SURVEY" && data.satisfaction.is_none() && !already(v, "satisfaction") {
         v.push(Violation::new("satisfaction", "REQUIRED", "a SURVEY needs a satisfaction from 1 to 5"));
-    }
-}
-
-trait TruncMicros {
-    fn trunc_subsecs_micros(self) -> Self;
-}
-
-impl TruncMicros for DateTime<Utc> {
-    fn trunc_subsecs_micros(self) -> Self {
-        chrono::SubsecRound::trunc_subsecs(self, 6)
     }
 }
 

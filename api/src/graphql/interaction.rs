@@ -36,7 +36,7 @@ pub fn register(types: &mut Types) {
         })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
     );
-    types.query.push(list_field("interactions", None).description("Interactions the caller may see, newest first."));
+    types.query.push(list_field("interactions", false).description("Interactions the caller may see, newest first."));
     types.mutation.extend(mutations());
 }
 
@@ -94,9 +94,8 @@ fn interaction_type() -> Object {
         .field(simple::<interaction::Model>("updatedAt", TypeRef::named_nn("DateTime"), |i| time_value(&i.updated_at)))
 }
 
-/// `interactions(...)` at the root (`of_customer: None`) or under a Customer.
-fn list_field(name: &str, of_customer: Option<()>) -> Field {
-    let nested = of_customer.is_some();
+/// `interactions(...)` at the root or, `nested`, under a Customer.
+fn list_field(name: &str, nested: bool) -> Field {
     let field = Field::new(name, TypeRef::named_nn("InteractionConnection"), move |ctx| {
         resolve(async move {
             let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
@@ -112,7 +111,7 @@ fn list_field(name: &str, of_customer: Option<()>) -> Field {
 /// order or cursor) is served for a whole page of customers by one batched statement.
 #[must_use]
 pub fn customer_field() -> Field {
-    list_field("interactions", Some(()))
+    list_field("interactions", true)
 }
 
 /// How interactions are listed.

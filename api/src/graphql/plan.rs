@@ -285,21 +285,11 @@ fn mutations() -> [Field; 4] {
         resolve(async move {
             let rc = request(&ctx)?;
             let plan = id_arg(&ctx, "planId", TYPE_NAME)?;
-            let input = inputs::input(&ctx, |o| {
+            let (title, due, assignee) = inputs::input(&ctx, |o| {
                 (inputs::string(o, "title"), inputs::date(o, "dueDate"), inputs::string(o, "assigneeId"))
             })?;
-            let title = match input.0 {
-                crate::domain::input::Patch::Value(t) => t,
-                _ => String::new(),
-            };
-            let due = match input.1 {
-                crate::domain::input::Patch::Value(d) => Some(d),
-                _ => None,
-            };
-            let assignee = match input.2 {
-                crate::domain::input::Patch::Value(a) => Some(a),
-                _ => None,
-            };
+            let title = title.into_value().unwrap_or_default();
+            let (due, assignee) = (due.into_value(), assignee.into_value());
             let action = service::add_action(&rc.db, &rc.caller, plan, &title, due, assignee).await?;
             Ok(Some(FieldValue::owned_any(action)))
         })

@@ -53,7 +53,8 @@ fn reply(status: StatusCode, media: &str, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type(media).body(body.to_string())
 }
 
-fn unauthenticated(err: &Error, media: &str) -> HttpResponse {
+/// The answer when the caller cannot be established: 401 for a bad token, 500 otherwise.
+fn caller_error(err: &Error, media: &str) -> HttpResponse {
     metrics::graphql_error(err.code());
     let status = if matches!(err, Error::Unauthenticated(_)) {
         StatusCode::UNAUTHORIZED
@@ -117,7 +118,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     }
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,
-        Err(err) => return unauthenticated(&err, media),
+        Err(err) => return caller_error(&err, media),
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -138,7 +139,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,
-        Err(err) => return unauthenticated(&err, media),
+        Err(err) => return caller_error(&err, media),
     };
     match parse_query_string(req.query_string()) {
         Ok(request) => execute(&state, caller, request, media, true).await.respond(media),
@@ -192,7 +193,7 @@ async fn idempotent(
     loop {
         let begun = match idempotency::begin(&state.db, tenant, user, key, &hash).await {
             Ok(b) => b,
-            Err(err) => return unauthenticated(&err, media),
+            Err(err) => return caller_error(&err, media),
         };
         match begun {
             Begin::Proceed => break,
@@ -369,10 +370,10 @@ pub async fn graphiql() -> HttpResponse {
 pub async fn sdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,
-        Err(err) => return unauthenticated(&err, JSON),
+        Err(err) => return caller_error(&err, JSON),
     };
     match state.schemas.get(&caller) {
         Ok(schema) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(schema.sdl()),
-        Err(err) => unauthenticated(&err, JSON),
+        Err(err) => caller_error(&err, JSON),
     }
 }
