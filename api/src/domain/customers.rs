@@ -314,6 +314,19 @@ pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<O
     Ok(row.filter(|c| access::can_read_owned(caller, c.owner_id)))
 }
 
+/// May the caller see records that belong to customer `customer_id` (its timeline, complaints,
+/// plans)? Only AGENTs need the lookup.
+///
+/// # Errors
+/// Database failures.
+pub async fn can_see_records_of(db: &DatabaseConnection, caller: &Caller, customer_id: Uuid) -> Result<bool> {
+    if access::owner_scope(caller).is_none() {
+        return Ok(true);
+    }
+    let owner = store::customers::find(db, caller.tenant_id, customer_id).await?.and_then(|c| c.owner_id);
+    Ok(access::can_read_owned(caller, owner))
+}
+
 /// The filter the caller's role adds to every list.
 #[must_use]
 pub fn scoped(caller: &Caller, filter: Filter) -> Filter {

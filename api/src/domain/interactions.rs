@@ -215,13 +215,7 @@ pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<interaction::Model>> {
     let Some(row) = store::interactions::find(db, caller.tenant_id, id).await? else { return Ok(None) };
-    if access::owner_scope(caller).is_some() {
-        let owner = store::customers::find(db, caller.tenant_id, row.customer_id).await?.and_then(|c| c.owner_id);
-        if !access::can_read_owned(caller, owner) {
-            return Ok(None);
-        }
-    }
-    Ok(Some(row))
+    Ok(super::customers::can_see_records_of(db, caller, row.customer_id).await?.then_some(row))
 }
 
 /// # Errors

@@ -292,13 +292,7 @@ pub fn audit_snapshot(p: &key_account_plan::Model) -> Value {
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<key_account_plan::Model>> {
     let Some(plan) = store::plans::find(db, caller.tenant_id, id).await? else { return Ok(None) };
-    if access::owner_scope(caller).is_some() {
-        let owner = store::customers::find(db, caller.tenant_id, plan.customer_id).await?.and_then(|c| c.owner_id);
-        if !access::can_read_owned(caller, owner) {
-            return Ok(None);
-        }
-    }
-    Ok(Some(plan))
+    Ok(super::customers::can_see_records_of(db, caller, plan.customer_id).await?.then_some(plan))
 }
 
 /// # Errors
