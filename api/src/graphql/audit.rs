@@ -101,7 +101,7 @@ pub fn register(types: &mut Types) {
                     Box::pin(async move { store::audit::count(&db, tenant, entity_id).await })
                 })
             };
-            let conn = Connection::new(rows, |e| encode_cursor(&order, &[Scalar::Uuid(e.id)]), count);
+            let conn = Connection::new(rows, move |e| encode_cursor(&order, &[Scalar::Uuid(e.id)]), count);
             Ok(Some(FieldValue::owned_any(conn)))
         })
     })

@@ -28,16 +28,28 @@ pub struct Connection<T> {
     pub count: Counter,
 }
 
+/// Makes a row's cursor. Cursors are made only when a client selects them: a 360° page has
+/// hundreds of nested edges whose cursors nobody reads.
+pub type CursorFn<T> = Arc<dyn Fn(&T) -> String + Send + Sync>;
+
 pub struct Edge<T> {
-    pub cursor: String,
     pub node: T,
+    cursor: CursorFn<T>,
+}
+
+impl<T> Edge<T> {
+    #[must_use]
+    pub fn cursor(&self) -> String {
+        (self.cursor)(&self.node)
+    }
 }
 
 impl<T> Connection<T> {
-    /// Wraps a page, computing each row's cursor with `cursor`.
-    pub fn new(page: Page<T>, cursor: impl Fn(&T) -> String, count: Counter) -> Self {
+    /// Wraps a page; `cursor` makes a row's cursor when one is asked for.
+    pub fn new(page: Page<T>, cursor: impl Fn(&T) -> String + Send + Sync + 'static, count: Counter) -> Self {
+        let cursor: CursorFn<T> = Arc::new(cursor);
         Self {
-            edges: page.rows.into_iter().map(|node| Edge { cursor: cursor(&node), node }).collect(),
+            edges: page.rows.into_iter().map(|node| Edge { node, cursor: cursor.clone() }).collect(),
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
             count,
@@ -100,8 +112,8 @@ pub fn types<T: Any + Send + Sync>(node: &str) -> [Object; 2] {
                 Ok(Some(FieldValue::owned_any(PageInfo {
                     has_next_page: c.has_next_page,
                     has_previous_page: c.has_previous_page,
-                    start_cursor: c.edges.first().map(|e| e.cursor.clone()),
-                    end_cursor: c.edges.last().map(|e| e.cursor.clone()),
+                    start_cursor: c.edges.first().map(Edge::cursor),
+                    end_cursor: c.edges.last().map(Edge::cursor),
                 })))
             })
         }))
@@ -118,7 +130,7 @@ pub fn types<T: Any + Send + Sync>(node: &str) -> [Object; 2] {
     let edge = Object::new(format!("{node}Edge"))
         .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {
-                Ok(Some(Value::String(ctx.parent_value.try_downcast_ref::<Edge<T>>()?.cursor.clone())))
+                Ok(Some(Value::String(ctx.parent_value.try_downcast_ref::<Edge<T>>()?.cursor())))
             })
         }))
         .field(Field::new("node", TypeRef::named_nn(node.to_owned()), |ctx| {
@@ -199,8 +211,8 @@ impl<T: Any + Send + Sync> Listing<T> {
     pub fn wrap(&self, rc: &RequestContext, req: ListRequest, rows: Page<T>) -> Connection<T> {
         let (db, caller, filter, count) = (rc.db.clone(), rc.caller.clone(), req.filter, self.count);
         let counter: Counter = Arc::new(move || count(db.clone(), caller.clone(), filter.clone()));
-        let order_values = self.order_values;
-        Connection::new(rows, |row| encode_cursor(&req.order, &order_values(row, &req.order)), counter)
+        let (order_values, order) = (self.order_values, req.order);
+        Connection::new(rows, move |row| encode_cursor(&order, &order_values(row, &order)), counter)
     }
 
     /// A connection for a field: read the arguments, list, wrap.

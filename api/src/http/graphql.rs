@@ -85,7 +85,10 @@ fn not_acceptable() -> HttpResponse {
 /// idempotent request can store exactly what it answered).
 struct Outcome {
     status: StatusCode,
-    body: Value,
+    /// The serialized response body.
+    body: String,
+    /// How many GraphQL errors it carries (for the request's log line).
+    errors: usize,
     /// `Allow` header for a 405.
     allow: Option<&'static str>,
     /// It failed inside the server; not an answer worth remembering.
@@ -96,7 +99,7 @@ struct Outcome {
 
 impl Outcome {
     fn respond(&self, media: &str) -> HttpResponse {
-        let mut res = reply(self.status, media, &self.body);
+        let mut res = HttpResponse::build(self.status).content_type(media).body(self.body.clone());
         if let Some(allow) = self.allow {
             res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
         }
@@ -232,7 +235,7 @@ async fn idempotent(
         // An internal failure is not an answer to remember: let the retry run for real.
         idempotency::abandon(&state.db, tenant, user, key).await
     } else {
-        idempotency::complete(&state.db, tenant, user, key, outcome.status.as_u16(), &outcome.body.to_string()).await
+        idempotency::complete(&state.db, tenant, user, key, outcome.status.as_u16(), &outcome.body).await
     };
     if let Err(err) = stored {
         tracing::error!(error = %err, "storing idempotent response");
@@ -289,7 +292,9 @@ async fn execute(
         if get && is_mutation(doc, operation_name.as_deref()) {
             return Outcome {
                 status: StatusCode::METHOD_NOT_ALLOWED,
-                body: json!({ "errors": [ { "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } } ] }),
+                body: json!({ "errors": [ { "message": "mutations must be sent with POST", "extensions": { "code": "BAD_USER_INPUT" } } ] })
+                    .to_string(),
+                errors: 1,
                 allow: Some("POST"),
                 internal: false,
                 statements: None,
@@ -324,7 +329,7 @@ async fn execute(
     }
     .instrument(span.clone())
     .await;
-    let errors = outcome.body.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
+    let errors = outcome.errors;
     span.in_scope(|| {
         tracing::info!(
             status = outcome.status.as_u16(),
@@ -349,15 +354,19 @@ fn finish(
             metrics::graphql_error(code.to_string().trim_matches('"'));
         }
     }
-    let mut body = serde_json::Map::new();
-    if !request_error {
-        body.insert("data".into(), data.and_then(|d| d.into_json().ok()).unwrap_or(Value::Null));
+    // Serialized in one pass, straight from async-graphql's values.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a async_graphql::Value>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        errors: &'a [ServerError],
     }
-    if !errors.is_empty() {
-        body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or(Value::Null));
-    }
+    let data = if request_error { None } else { Some(data.unwrap_or(async_graphql::Value::Null)) };
+    let body = serde_json::to_string(&Body { data: data.as_ref(), errors: &errors })
+        .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned());
     let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Outcome { status, body: Value::Object(body), allow: None, internal, statements: None }
+    Outcome { status, body, errors: errors.len(), allow: None, internal, statements: None }
 }
 
 /// `GET /graphiql`.
