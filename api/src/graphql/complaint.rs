@@ -161,15 +161,7 @@ fn complaint_type() -> Object {
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
-    let field = Field::new(name, TypeRef::named_nn("ComplaintConnection"), move |ctx| {
-        resolve(async move {
-            let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
-            Ok(Some(FieldValue::owned_any(connection_of(&ctx, customer).await?)))
-        })
-    })
-    .argument(InputValue::new("filter", TypeRef::named("ComplaintFilter")))
-    .argument(InputValue::new("orderBy", TypeRef::named_nn_list("ComplaintOrder")));
-    connection::with_paging(field)
+    connection::list_field(name, "Complaint", nested, |ctx, customer| Box::pin(connection_of(ctx, customer)))
 }
 
 /// `Customer.complaints` and `Customer.openComplaints`.

@@ -226,3 +226,21 @@ impl<T: Any + Send + Sync> Listing<T> {
         Ok(self.wrap(rc, req, rows))
     }
 }
+
+/// Reads one connection for a field; `customer` is the parent customer's id when nested.
+pub type ConnectionOf<T> =
+    for<'r, 'c> fn(&'r ResolverContext<'c>, Option<uuid::Uuid>) -> BoxFuture<'r, Result<Connection<T>>>;
+
+/// A `<entity>Connection` field with filter, orderBy and paging arguments, at the root or
+/// (`nested`) under a Customer.
+pub fn list_field<T: Any + Send + Sync>(name: &str, entity: &str, nested: bool, read: ConnectionOf<T>) -> Field {
+    let field = Field::new(name, TypeRef::named_nn(format!("{entity}Connection")), move |ctx| {
+        super::context::resolve(async move {
+            let customer = if nested { Some(super::parent::<guanxi_entity::customer::Model>(&ctx)?.id) } else { None };
+            Ok(Some(FieldValue::owned_any(read(&ctx, customer).await?)))
+        })
+    })
+    .argument(async_graphql::dynamic::InputValue::new("filter", TypeRef::named(format!("{entity}Filter"))))
+    .argument(async_graphql::dynamic::InputValue::new("orderBy", TypeRef::named_nn_list(format!("{entity}Order"))));
+    with_paging(field)
+}

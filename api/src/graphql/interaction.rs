@@ -4,7 +4,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
 };
-use guanxi_entity::{customer, interaction};
+use guanxi_entity::interaction;
 
 use super::connection::{self, Connection};
 use super::context::{id_arg, request, resolve};
@@ -96,15 +96,7 @@ fn interaction_type() -> Object {
 
 /// `interactions(...)` at the root or, `nested`, under a Customer.
 fn list_field(name: &str, nested: bool) -> Field {
-    let field = Field::new(name, TypeRef::named_nn("InteractionConnection"), move |ctx| {
-        resolve(async move {
-            let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
-            Ok(Some(FieldValue::owned_any(connection_of(&ctx, customer).await?)))
-        })
-    })
-    .argument(InputValue::new("filter", TypeRef::named("InteractionFilter")))
-    .argument(InputValue::new("orderBy", TypeRef::named_nn_list("InteractionOrder")));
-    connection::with_paging(field)
+    connection::list_field(name, "Interaction", nested, |ctx, customer| Box::pin(connection_of(ctx, customer)))
 }
 
 /// `Customer.interactions`: the customer's timeline, newest first. A plain `first: n` (no filter,

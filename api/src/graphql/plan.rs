@@ -167,15 +167,7 @@ fn plan_type() -> Object {
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
-    let field = Field::new(name, TypeRef::named_nn("KeyAccountPlanConnection"), move |ctx| {
-        resolve(async move {
-            let customer = if nested { Some(parent::<customer::Model>(&ctx)?.id) } else { None };
-            Ok(Some(FieldValue::owned_any(connection_of(&ctx, customer).await?)))
-        })
-    })
-    .argument(InputValue::new("filter", TypeRef::named("KeyAccountPlanFilter")))
-    .argument(InputValue::new("orderBy", TypeRef::named_nn_list("KeyAccountPlanOrder")));
-    connection::with_paging(field)
+    connection::list_field(name, "KeyAccountPlan", nested, |ctx, customer| Box::pin(connection_of(ctx, customer)))
 }
 
 /// `Customer.keyAccountPlans` and `Customer.activePlan`.
