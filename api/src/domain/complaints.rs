@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::input::{Patch, set_required_enum, set_text};
+use super::input::{Patch, check_version, set_required_enum, set_text};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
 use super::settings::TenantSettings;
 use super::values::text;
@@ -437,7 +437,7 @@ pub async fn update(
     }
     let txn = store::begin_write(db).await?;
     let (current, customer) = writable(&txn, caller, id).await?;
-    check_version(&current, expected_version)?;
+    check_version("complaint", current.version, expected_version)?;
     let mut data = Data::of(&current);
     apply(&mut data, input, &mut v);
     check_assignee(&txn, caller, &data, current.assignee_id, &mut v).await?;
@@ -475,13 +475,6 @@ pub async fn update(
     Ok(updated)
 }
 
-fn check_version(current: &complaint::Model, expected: Option<i32>) -> Result<()> {
-    match expected {
-        Some(v) if v != current.version => Err(super::customers::stale_version("complaint", current.version, v)),
-        _ => Ok(()),
-    }
-}
-
 /// Moves a complaint through its workflow.
 ///
 /// # Errors
@@ -508,7 +501,7 @@ pub async fn transition_to(
     };
     let txn = store::begin_write(db).await?;
     let (current, _) = writable(&txn, caller, id).await?;
-    check_version(&current, expected_version)?;
+    check_version("complaint", current.version, expected_version)?;
     if !allowed(&current.status, to) {
         return Err(Error::Conflict {
             code: "ILLEGAL_TRANSITION",

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::input::{Patch, set_enum, set_parsed, set_required_enum, set_text};
+use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
 use super::values::{CreditCode, Email, Phone, text};
 use super::{Caller, access, audit, ids};
@@ -432,7 +432,7 @@ pub async fn update(
     access::ensure_can_write(caller)?;
     let txn = store::begin_write(db).await?;
     let current = visible_for_write(&txn, caller, id).await?;
-    check_version(&current, expected_version)?;
+    check_version("customer", current.version, expected_version)?;
     let mut data = CustomerData::from_model(&current);
     let mut violations = Vec::new();
     apply(&mut data, input, &mut violations);
@@ -494,23 +494,6 @@ async fn visible_for_write(txn: &sea_orm::DatabaseTransaction, caller: &Caller, 
         .ok_or_else(|| Error::NotFound(format!("no customer {}", ids::encode(TYPE_NAME, id))))?;
     access::ensure_can_write_owned(caller, current.owner_id)?;
     Ok(current)
-}
-
-fn check_version(current: &customer::Model, expected: Option<i32>) -> Result<()> {
-    match expected {
-        Some(v) if v != current.version => Err(stale_version("customer", current.version, v)),
-        _ => Ok(()),
-    }
-}
-
-/// The `CONFLICT` for an `expectedVersion` that is no longer current.
-#[must_use]
-pub fn stale_version(what: &str, current: i32, expected: i32) -> Error {
-    Error::Conflict {
-        code: "STALE_VERSION",
-        message: format!("{what} is at version {current}, not {expected}: reload it and apply your change again"),
-        field: Some("expectedVersion".into()),
-    }
 }
 
 fn stale(id: Uuid) -> Error {

@@ -2,7 +2,7 @@
 //! one patched field while collecting violations, so one request reports every problem at once.
 
 use super::values::{Refusal, text};
-use crate::error::Violation;
+use crate::error::{Error, Violation};
 
 /// An input field that may be absent (leave as is), explicitly null (clear) or a value.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,5 +88,21 @@ pub fn set_required_enum(
     match slot {
         Some(s) if !was_null => *target = s,
         _ => v.push(Violation::new(field, "REQUIRED", format!("{field} cannot be null"))),
+    }
+}
+
+/// Refuses a change made against an `expectedVersion` that is no longer current (lost-update
+/// protection for every entity).
+///
+/// # Errors
+/// `CONFLICT` (reason `STALE_VERSION`, field `expectedVersion`).
+pub fn check_version(what: &str, current: i32, expected: Option<i32>) -> Result<(), Error> {
+    match expected {
+        Some(v) if v != current => Err(Error::Conflict {
+            code: "STALE_VERSION",
+            message: format!("{what} is at version {current}, not {v}: reload it and apply your change again"),
+            field: Some("expectedVersion".into()),
+        }),
+        _ => Ok(()),
     }
 }

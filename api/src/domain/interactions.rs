@@ -355,11 +355,7 @@ pub async fn update(
     }
     let txn = store::begin_write(db).await?;
     let current = writable(&txn, caller, id).await?;
-    if let Some(expected) = expected_version
-        && expected != current.version
-    {
-        return Err(super::customers::stale_version(TYPE_NAME, current.version, expected));
-    }
+    super::input::check_version(TYPE_NAME, current.version, expected_version)?;
     let mut data = Data::of(&current);
     apply(&mut data, input, now, &mut v);
     if !v.is_empty() {

@@ -423,11 +423,7 @@ pub async fn update(
     let status = std::mem::take(&mut input.status);
     let txn = store::begin_write(db).await?;
     let current = writable(&txn, caller, id).await?;
-    if let Some(expected) = expected_version
-        && expected != current.version
-    {
-        return Err(super::customers::stale_version("plan", current.version, expected));
-    }
+    super::input::check_version("plan", current.version, expected_version)?;
     let mut plan = current.clone();
     apply(&mut plan, input, &mut v);
     match status {
