@@ -24,6 +24,8 @@ pub struct Model {
     pub responded_at: Option<DateTimeUtc>,
     /// When it last reached RESOLVED.
     pub resolved_at: Option<DateTimeUtc>,
+    /// Values of the tenant's custom fields, a JSON object keyed by definition key.
+    pub custom_fields: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

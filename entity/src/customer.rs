@@ -24,6 +24,8 @@ pub struct Model {
     pub owner_id: Option<Uuid>,
     /// Value tier (客户金字塔), ranked by the server from the value score; `None` until scored.
     pub tier: Option<String>,
+    /// Values of the tenant's custom fields, a JSON object keyed by definition key.
+    pub custom_fields: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -24,6 +24,8 @@ pub struct Model {
     /// A JSON array of user ids (the dedicated team, 专门机构).
     pub team: Json,
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields, a JSON object keyed by definition key.
+    pub custom_fields: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -7,6 +7,7 @@
 pub mod audit_entry;
 pub mod complaint;
 pub mod complaint_transition;
+pub mod custom_field_definition;
 pub mod customer;
 pub mod customer_stats;
 pub mod idempotency_record;

@@ -7,6 +7,7 @@ mod m20261126_000002_create_customers;
 mod m20261126_000003_create_audit_and_idempotency;
 mod m20261126_000004_create_interactions_and_complaints;
 mod m20261126_000005_create_key_account_plans;
+mod m20261126_000006_create_custom_fields;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_audit_and_idempotency::Migration),
             Box::new(m20261126_000004_create_interactions_and_complaints::Migration),
             Box::new(m20261126_000005_create_key_account_plans::Migration),
+            Box::new(m20261126_000006_create_custom_fields::Migration),
         ]
     }
 }

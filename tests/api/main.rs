@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod complaints;
 mod concurrency;
+mod custom_fields;
 mod customer360;
 mod customers;
 mod filters;

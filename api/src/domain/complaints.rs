@@ -8,11 +8,12 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_required_enum, set_text};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::settings::TenantSettings;
 use super::values::text;
-use super::{Caller, Role, access, audit, ids, stats};
+use super::{Caller, Role, access, audit, custom_values, ids, stats};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -95,21 +96,24 @@ pub fn field(name: &str) -> &'static FieldSpec {
 /// Newest first.
 #[must_use]
 pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey { field: field("createdAt"), descending: true }]
+    vec![OrderKey::by(field("createdAt"), true)]
 }
 
 #[must_use]
 pub fn order_values(row: &complaint::Model, order: &[OrderKey]) -> Vec<Scalar> {
     order
         .iter()
-        .map(|k| match k.field.name {
-            "severity" => Scalar::Str(row.severity.clone()),
-            "status" => Scalar::Str(row.status.clone()),
-            "responseDueAt" => Scalar::Time(row.response_due_at),
-            "resolutionDueAt" => Scalar::Time(row.resolution_due_at),
-            "createdAt" => Scalar::Time(row.created_at),
-            "updatedAt" => Scalar::Time(row.updated_at),
-            _ => Scalar::Uuid(row.id),
+        .map(|k| match &k.field {
+            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
+            SortField::Field(f) => match f.name {
+                "severity" => Scalar::Str(row.severity.clone()),
+                "status" => Scalar::Str(row.status.clone()),
+                "responseDueAt" => Scalar::Time(row.response_due_at),
+                "resolutionDueAt" => Scalar::Time(row.resolution_due_at),
+                "createdAt" => Scalar::Time(row.created_at),
+                "updatedAt" => Scalar::Time(row.updated_at),
+                _ => Scalar::Uuid(row.id),
+            },
         })
         .collect()
 }
@@ -206,6 +210,8 @@ pub struct ComplaintInput {
     pub assignee_id: Patch<String>,
     pub resolution: Patch<String>,
     pub satisfaction: Patch<i64>,
+    /// An object keyed by custom field key; checked against the tenant's definitions.
+    pub custom_fields: Patch<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +223,7 @@ struct Data {
     assignee_id: Option<Uuid>,
     resolution: Option<String>,
     satisfaction: Option<i32>,
+    custom_fields: Value,
 }
 
 impl Data {
@@ -229,6 +236,7 @@ impl Data {
             assignee_id: c.assignee_id,
             resolution: c.resolution.clone(),
             satisfaction: c.satisfaction,
+            custom_fields: c.custom_fields.clone(),
         }
     }
 }
@@ -269,7 +277,7 @@ pub fn audit_snapshot(c: &complaint::Model) -> Value {
         "customerId": ids::encode("Customer", c.customer_id), "title": c.title, "description": c.description,
         "category": c.category, "severity": c.severity, "status": c.status,
         "assigneeId": c.assignee_id.map(|id| ids::encode("User", id)), "resolution": c.resolution,
-        "satisfaction": c.satisfaction,
+        "satisfaction": c.satisfaction, "customFields": c.custom_fields,
     })
 }
 
@@ -301,7 +309,7 @@ async fn check_assignee(
 pub async fn file(
     db: &DatabaseConnection,
     caller: &Caller,
-    input: ComplaintInput,
+    mut input: ComplaintInput,
     settings: &TenantSettings,
 ) -> Result<complaint::Model> {
     access::ensure_can_write(caller)?;
@@ -326,9 +334,13 @@ pub async fn file(
         assignee_id: None,
         resolution: None,
         satisfaction: None,
+        custom_fields: json!({}),
     };
+    let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, &mut v);
     let txn = store::begin_write(db).await?;
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;
+    data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
     let customer = match customer_id {
         Some(id) => customer_for_write(&txn, caller, id, &mut v).await?,
         None => None,
@@ -355,6 +367,7 @@ pub async fn file(
         resolution_due_at,
         responded_at: None,
         resolved_at: None,
+        custom_fields: data.custom_fields,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -436,9 +449,13 @@ pub async fn update(
         input.customer_id = Patch::Absent;
     }
     let txn = store::begin_write(db).await?;
+    // Definitions first: their lock is always taken before a row's (see custom_fields).
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;
     let (current, customer) = writable(&txn, caller, id).await?;
     check_version("complaint", current.version, expected_version)?;
     let mut data = Data::of(&current);
+    let custom = std::mem::take(&mut input.custom_fields);
+    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
     apply(&mut data, input, &mut v);
     check_assignee(&txn, caller, &data, current.assignee_id, &mut v).await?;
     if !v.is_empty() {
@@ -463,6 +480,7 @@ pub async fn update(
         satisfaction: data.satisfaction,
         response_due_at,
         resolution_due_at,
+        custom_fields: data.custom_fields,
         version: current.version + 1,
         updated_at: now,
         ..current.clone()

@@ -8,10 +8,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::{CreditCode, Email, Phone, text};
-use super::{Caller, access, audit, ids};
+use super::{Caller, access, audit, custom_values, ids};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -100,7 +101,7 @@ pub fn field(name: &str) -> &'static FieldSpec {
 /// The default order: by name, then id.
 #[must_use]
 pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey { field: field("name"), descending: false }]
+    vec![OrderKey::by(field("name"), false)]
 }
 
 /// The values of `order`'s keys for one row, for its cursor.
@@ -108,12 +109,15 @@ pub fn default_order() -> Vec<OrderKey> {
 pub fn order_values(row: &customer::Model, order: &[OrderKey]) -> Vec<Scalar> {
     order
         .iter()
-        .map(|k| match k.field.name {
-            "name" => Scalar::Str(row.name.clone()),
-            "status" => Scalar::Str(row.status.clone()),
-            "createdAt" => Scalar::Time(row.created_at),
-            "updatedAt" => Scalar::Time(row.updated_at),
-            _ => Scalar::Uuid(row.id),
+        .map(|k| match &k.field {
+            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
+            SortField::Field(f) => match f.name {
+                "name" => Scalar::Str(row.name.clone()),
+                "status" => Scalar::Str(row.status.clone()),
+                "createdAt" => Scalar::Time(row.created_at),
+                "updatedAt" => Scalar::Time(row.updated_at),
+                _ => Scalar::Uuid(row.id),
+            },
         })
         .collect()
 }
@@ -134,6 +138,8 @@ pub struct CustomerInput {
     pub relationship_type: Patch<String>,
     /// A global User id.
     pub owner_id: Patch<String>,
+    /// An object keyed by custom field key; checked against the tenant's definitions.
+    pub custom_fields: Patch<Value>,
 }
 
 /// The fields a caller can change, validated.
@@ -151,6 +157,7 @@ struct CustomerData {
     status: String,
     relationship_type: Option<String>,
     owner_id: Option<Uuid>,
+    custom_fields: Value,
 }
 
 impl CustomerData {
@@ -168,6 +175,7 @@ impl CustomerData {
             status: m.status.clone(),
             relationship_type: m.relationship_type.clone(),
             owner_id: m.owner_id,
+            custom_fields: m.custom_fields.clone(),
         }
     }
 
@@ -196,6 +204,7 @@ impl CustomerData {
             status: self.status,
             relationship_type: self.relationship_type,
             owner_id: self.owner_id,
+            custom_fields: self.custom_fields,
             version: current.map_or(1, |c| c.version + 1),
             created_at: current.map_or(now, |c| c.created_at),
             updated_at: now,
@@ -216,7 +225,7 @@ pub fn audit_snapshot(m: &customer::Model) -> Value {
         "kind": m.kind, "name": m.name, "email": m.email, "phone": m.phone, "region": m.region,
         "industry": m.industry, "creditCode": m.credit_code, "channel": m.channel, "tags": tags_of(m),
         "status": m.status, "relationshipType": m.relationship_type,
-        "ownerId": m.owner_id.map(|id| ids::encode("User", id)),
+        "ownerId": m.owner_id.map(|id| ids::encode("User", id)), "customFields": m.custom_fields,
     })
 }
 
@@ -382,7 +391,9 @@ pub async fn create(db: &DatabaseConnection, caller: &Caller, mut input: Custome
         status: "PROSPECT".into(),
         relationship_type: None,
         owner_id: None,
+        custom_fields: json!({}),
     };
+    let custom = std::mem::take(&mut input.custom_fields);
     let mut violations = Vec::new();
     if input.name == Patch::Absent {
         violations.push(Violation::new("name", "REQUIRED", "name is required"));
@@ -393,6 +404,8 @@ pub async fn create(db: &DatabaseConnection, caller: &Caller, mut input: Custome
     }
     let id = Uuid::now_v7();
     let txn = store::begin_write(db).await?;
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;
+    data.custom_fields = custom_values::apply(&defs, custom, None, &mut violations);
     check_references(&txn, caller, &data, id, &mut violations).await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
@@ -426,15 +439,19 @@ pub async fn update(
     db: &DatabaseConnection,
     caller: &Caller,
     id: Uuid,
-    input: CustomerInput,
+    mut input: CustomerInput,
     expected_version: Option<i32>,
 ) -> Result<customer::Model> {
     access::ensure_can_write(caller)?;
     let txn = store::begin_write(db).await?;
+    // Definitions first: their lock is always taken before a row's (see custom_fields).
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;
     let current = visible_for_write(&txn, caller, id).await?;
     check_version("customer", current.version, expected_version)?;
     let mut data = CustomerData::from_model(&current);
     let mut violations = Vec::new();
+    let custom = std::mem::take(&mut input.custom_fields);
+    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut violations);
     apply(&mut data, input, &mut violations);
     if data.owner_id != current.owner_id && violations.iter().all(|v| v.field != "ownerId") {
         access::ensure_can_assign_if_scoped(caller, data.owner_id)?;

@@ -53,7 +53,6 @@ impl IdentityCache {
             tenant_id: tenant.id,
             tenant_slug: tenant.slug,
             tenant_name: tenant.name,
-            schema_version: tenant.schema_version,
             user_id: user.id,
             subject: user.subject,
             name: token.name.clone(),

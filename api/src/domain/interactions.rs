@@ -8,9 +8,10 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, set_required_enum, set_text};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
-use super::{Caller, access, audit, ids, money, stats};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
+use super::{Caller, access, audit, custom_values, ids, money, stats};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -60,19 +61,22 @@ pub fn field(name: &str) -> &'static FieldSpec {
 /// Newest first.
 #[must_use]
 pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey { field: field("occurredAt"), descending: true }]
+    vec![OrderKey::by(field("occurredAt"), true)]
 }
 
 #[must_use]
 pub fn order_values(row: &interaction::Model, order: &[OrderKey]) -> Vec<Scalar> {
     order
         .iter()
-        .map(|k| match k.field.name {
-            "kind" => Scalar::Str(row.kind.clone()),
-            "occurredAt" => Scalar::Time(row.occurred_at),
-            "createdAt" => Scalar::Time(row.created_at),
-            "updatedAt" => Scalar::Time(row.updated_at),
-            _ => Scalar::Uuid(row.id),
+        .map(|k| match &k.field {
+            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
+            SortField::Field(f) => match f.name {
+                "kind" => Scalar::Str(row.kind.clone()),
+                "occurredAt" => Scalar::Time(row.occurred_at),
+                "createdAt" => Scalar::Time(row.created_at),
+                "updatedAt" => Scalar::Time(row.updated_at),
+                _ => Scalar::Uuid(row.id),
+            },
         })
         .collect()
 }
@@ -91,6 +95,8 @@ pub struct InteractionInput {
     pub currency: Patch<String>,
     pub satisfaction: Patch<i64>,
     pub would_buy_again: Patch<bool>,
+    /// An object keyed by custom field key; checked against the tenant's definitions.
+    pub custom_fields: Patch<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +110,7 @@ struct Data {
     currency: Option<String>,
     satisfaction: Option<i32>,
     would_buy_again: Option<bool>,
+    custom_fields: Value,
 }
 
 impl Data {
@@ -118,6 +125,7 @@ impl Data {
             currency: m.currency.clone(),
             satisfaction: m.satisfaction,
             would_buy_again: m.would_buy_again,
+            custom_fields: m.custom_fields.clone(),
         }
     }
 }
@@ -129,7 +137,7 @@ pub fn audit_snapshot(m: &interaction::Model) -> Value {
         "customerId": ids::encode("Customer", m.customer_id), "kind": m.kind, "channel": m.channel,
         "occurredAt": m.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "summary": m.summary, "outcome": m.outcome, "amount": m.amount, "currency": m.currency,
-        "satisfaction": m.satisfaction, "wouldBuyAgain": m.would_buy_again,
+        "satisfaction": m.satisfaction, "wouldBuyAgain": m.would_buy_again, "customFields": m.custom_fields,
     })
 }
 
@@ -250,7 +258,11 @@ async fn writable_customer(txn: &DatabaseTransaction, caller: &Caller, customer_
 /// # Errors
 /// `FORBIDDEN` per role; `BAD_USER_INPUT` listing every problem.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
-pub async fn record(db: &DatabaseConnection, caller: &Caller, input: InteractionInput) -> Result<interaction::Model> {
+pub async fn record(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mut input: InteractionInput,
+) -> Result<interaction::Model> {
     access::ensure_can_write(caller)?;
     let now = store::now();
     let mut v = Vec::new();
@@ -280,9 +292,13 @@ pub async fn record(db: &DatabaseConnection, caller: &Caller, input: Interaction
         currency: None,
         satisfaction: None,
         would_buy_again: None,
+        custom_fields: json!({}),
     };
+    let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, now, &mut v);
     let txn = store::begin_write(db).await?;
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;
+    data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
     let customer = match customer_id {
         Some(id) => match writable_customer(&txn, caller, id).await {
             Ok(c) => Some(c),
@@ -311,6 +327,7 @@ pub async fn record(db: &DatabaseConnection, caller: &Caller, input: Interaction
         currency: data.currency,
         satisfaction: data.satisfaction,
         would_buy_again: data.would_buy_again,
+        custom_fields: data.custom_fields,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -354,9 +371,13 @@ pub async fn update(
         input.customer_id = Patch::Absent;
     }
     let txn = store::begin_write(db).await?;
+    // Definitions first: their lock is always taken before a row's (see custom_fields).
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;
     let current = writable(&txn, caller, id).await?;
     super::input::check_version(TYPE_NAME, current.version, expected_version)?;
     let mut data = Data::of(&current);
+    let custom = std::mem::take(&mut input.custom_fields);
+    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
     apply(&mut data, input, now, &mut v);
     if !v.is_empty() {
         return Err(Error::Invalid(v));
@@ -374,6 +395,7 @@ pub async fn update(
         currency: data.currency,
         satisfaction: data.satisfaction,
         would_buy_again: data.would_buy_again,
+        custom_fields: data.custom_fields,
         version: current.version + 1,
         updated_at: now,
         ..current.clone()

@@ -4,6 +4,8 @@
 pub mod access;
 pub mod audit;
 pub mod complaints;
+pub mod custom_fields;
+pub mod custom_values;
 pub mod customers;
 pub mod identity;
 pub mod ids;
@@ -58,8 +60,6 @@ pub struct Caller {
     pub tenant_id: Uuid,
     pub tenant_slug: String,
     pub tenant_name: String,
-    /// Version of what shapes this tenant's schema; the schema cache is keyed by it.
-    pub schema_version: i64,
     pub user_id: Uuid,
     pub subject: String,
     pub name: Option<String>,

@@ -10,10 +10,11 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::custom_fields::{self, EntityKind};
 use super::input::Patch;
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::text;
-use super::{Caller, access, audit, ids, money, stats};
+use super::{Caller, access, audit, custom_values, ids, money, stats};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -58,19 +59,22 @@ pub fn field(name: &str) -> &'static FieldSpec {
 
 #[must_use]
 pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey { field: field("createdAt"), descending: true }]
+    vec![OrderKey::by(field("createdAt"), true)]
 }
 
 #[must_use]
 pub fn order_values(row: &key_account_plan::Model, order: &[OrderKey]) -> Vec<Scalar> {
     order
         .iter()
-        .map(|k| match k.field.name {
-            "title" => Scalar::Str(row.title.clone()),
-            "status" => Scalar::Str(row.status.clone()),
-            "createdAt" => Scalar::Time(row.created_at),
-            "updatedAt" => Scalar::Time(row.updated_at),
-            _ => Scalar::Uuid(row.id),
+        .map(|k| match &k.field {
+            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
+            SortField::Field(f) => match f.name {
+                "title" => Scalar::Str(row.title.clone()),
+                "status" => Scalar::Str(row.status.clone()),
+                "createdAt" => Scalar::Time(row.created_at),
+                "updatedAt" => Scalar::Time(row.updated_at),
+                _ => Scalar::Uuid(row.id),
+            },
         })
         .collect()
 }
@@ -166,6 +170,8 @@ pub struct PlanInput {
     pub team_ids: Patch<Vec<String>>,
     pub owner_id: Patch<String>,
     pub status: Patch<String>,
+    /// An object keyed by custom field key; checked against the tenant's definitions.
+    pub custom_fields: Patch<Value>,
 }
 
 fn apply(plan: &mut key_account_plan::Model, input: PlanInput, v: &mut Vec<Violation>) {
@@ -284,7 +290,7 @@ pub fn audit_snapshot(p: &key_account_plan::Model) -> Value {
         "revenueTarget": p.revenue_target, "currency": p.currency, "plannedVisits": p.planned_visits,
         "objectives": p.objectives,
         "teamIds": team(p).into_iter().map(|id| ids::encode("User", id)).collect::<Vec<_>>(),
-        "ownerId": p.owner_id.map(|id| ids::encode("User", id)),
+        "ownerId": p.owner_id.map(|id| ids::encode("User", id)), "customFields": p.custom_fields,
     })
 }
 
@@ -347,6 +353,7 @@ pub async fn create(
         }
     }
     let status = std::mem::take(&mut input.status);
+    let custom = std::mem::take(&mut input.custom_fields);
     let now = store::now();
     let today = now.date_naive();
     let mut plan = key_account_plan::Model {
@@ -363,6 +370,7 @@ pub async fn create(
         objectives: json!([]),
         team: json!([]),
         owner_id: Some(caller.user_id),
+        custom_fields: json!({}),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -376,6 +384,8 @@ pub async fn create(
         _ => {}
     }
     let txn = store::begin_write(db).await?;
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
+    plan.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
     if let Some(id) = customer_id
         && customer_for_write(&txn, caller, id).await?.is_none()
     {
@@ -421,10 +431,14 @@ pub async fn update(
         v.push(Violation::new("customerId", "NOT_ALLOWED", "a plan stays with its customer"));
     }
     let status = std::mem::take(&mut input.status);
+    let custom = std::mem::take(&mut input.custom_fields);
     let txn = store::begin_write(db).await?;
+    // Definitions first: their lock is always taken before a row's (see custom_fields).
+    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
     let current = writable(&txn, caller, id).await?;
     super::input::check_version("plan", current.version, expected_version)?;
     let mut plan = current.clone();
+    plan.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
     apply(&mut plan, input, &mut v);
     match status {
         Patch::Value(to) if to != current.status => {

@@ -8,8 +8,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
+
+use super::custom_fields::FieldType;
 
 use crate::error::{Error, Result};
 
@@ -54,6 +57,55 @@ pub enum Scalar {
     Int(i64),
     Time(DateTime<Utc>),
     Uuid(Uuid),
+    Dec(Decimal),
+    Bool(bool),
+    /// Only in cursors: custom fields may be empty, and sort after every value.
+    Null,
+}
+
+/// A tenant-defined field, filtered and sorted through the entity's `custom_fields` column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomKey {
+    pub key: String,
+    pub ty: FieldType,
+}
+
+impl CustomKey {
+    /// The value of this field in a stored `custom_fields` object, as a cursor carries it.
+    #[must_use]
+    pub fn scalar_in(&self, stored: &serde_json::Value) -> Scalar {
+        let v = stored.get(&self.key);
+        scalar_of_custom(self.ty, v.unwrap_or(&serde_json::Value::Null)).unwrap_or(Scalar::Null)
+    }
+}
+
+fn scalar_of_custom(ty: FieldType, v: &serde_json::Value) -> Option<Scalar> {
+    Some(match ty {
+        _ if v.is_null() => Scalar::Null,
+        FieldType::Int => Scalar::Int(v.as_i64()?),
+        FieldType::Decimal => Scalar::Dec(v.as_str()?.parse().ok()?),
+        FieldType::Boolean => Scalar::Bool(v.as_bool()?),
+        t if t.is_text() => Scalar::Str(v.as_str()?.to_owned()),
+        _ => return None,
+    })
+}
+
+/// What a list is sorted by: a built-in field or a custom one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortField {
+    Field(&'static FieldSpec),
+    Custom(CustomKey),
+}
+
+impl SortField {
+    /// A name unique among the entity's sort fields (custom ones are prefixed).
+    #[must_use]
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            SortField::Field(f) => f.name.into(),
+            SortField::Custom(c) => format!("custom.{}", c.key).into(),
+        }
+    }
 }
 
 /// A comparison on one field. Comparisons never match a NULL value; use `IsNull`.
@@ -88,6 +140,8 @@ pub enum Filter {
     Any(Vec<Filter>),
     Not(Box<Filter>),
     Field(&'static FieldSpec, Op),
+    /// A condition on a custom field.
+    Custom(CustomKey, Op),
 }
 
 impl Filter {
@@ -110,10 +164,18 @@ impl Filter {
 }
 
 /// One sort key.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderKey {
-    pub field: &'static FieldSpec,
+    pub field: SortField,
     pub descending: bool,
+}
+
+impl OrderKey {
+    /// A key on a built-in field.
+    #[must_use]
+    pub fn by(field: &'static FieldSpec, descending: bool) -> Self {
+        Self { field: SortField::Field(field), descending }
+    }
 }
 
 /// The field every order ends on, so rows with equal keys still have one order.
@@ -192,7 +254,7 @@ pub fn page_request(
 fn order_fingerprint(order: &[OrderKey]) -> String {
     order
         .iter()
-        .map(|k| format!("{}{}", if k.descending { "-" } else { "+" }, k.field.name))
+        .map(|k| format!("{}{}", if k.descending { "-" } else { "+" }, k.field.name()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -207,6 +269,9 @@ pub fn encode_cursor(order: &[OrderKey], values: &[Scalar]) -> String {
             Scalar::Int(i) => json!(i),
             Scalar::Time(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             Scalar::Uuid(u) => json!(u.to_string()),
+            Scalar::Dec(d) => json!(d.to_string()),
+            Scalar::Bool(b) => json!(b),
+            Scalar::Null => serde_json::Value::Null,
         })
         .collect();
     let body = json!({ "o": order_fingerprint(order), "k": keys });
@@ -223,7 +288,14 @@ fn decode_cursor(cursor: &str, order: &[OrderKey]) -> Option<Vec<Scalar>> {
     if keys.len() != order.len() {
         return None;
     }
-    order.iter().zip(keys).map(|(k, v)| scalar_from_json(k.field.kind, v)).collect()
+    order
+        .iter()
+        .zip(keys)
+        .map(|(k, v)| match &k.field {
+            SortField::Field(f) => scalar_from_json(f.kind, v),
+            SortField::Custom(c) => scalar_of_custom(c.ty, v),
+        })
+        .collect()
 }
 
 fn scalar_from_json(kind: FieldKind, v: &serde_json::Value) -> Option<Scalar> {
@@ -239,10 +311,11 @@ fn scalar_from_json(kind: FieldKind, v: &serde_json::Value) -> Option<Scalar> {
 /// Appends the `id` tiebreak to a requested order (unless it already ends on id).
 #[must_use]
 pub fn total_order(mut keys: Vec<OrderKey>, id_field: &'static FieldSpec) -> Vec<OrderKey> {
-    if keys.last().map(|k| k.field.name) != Some(ID_FIELD_NAME) {
+    let is_id = |k: &OrderKey| matches!(k.field, SortField::Field(f) if f.name == ID_FIELD_NAME);
+    if !keys.last().is_some_and(is_id) {
         let descending = keys.first().is_some_and(|k| k.descending);
-        keys.retain(|k| k.field.name != ID_FIELD_NAME);
-        keys.push(OrderKey { field: id_field, descending });
+        keys.retain(|k| !is_id(k));
+        keys.push(OrderKey::by(id_field, descending));
     }
     keys
 }
@@ -257,12 +330,12 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_order() {
-        let order = total_order(vec![OrderKey { field: &NAME, descending: false }], &ID);
+        let order = total_order(vec![OrderKey::by(&NAME, false)], &ID);
         let id = Uuid::now_v7();
         let c = encode_cursor(&order, &[Scalar::Str("张三".into()), Scalar::Uuid(id)]);
         let p = page_request(Some(5), Some(&c), None, None, &order).unwrap();
         assert_eq!(p.cursor, Some(vec![Scalar::Str("张三".into()), Scalar::Uuid(id)]));
-        let other = total_order(vec![OrderKey { field: &NAME, descending: true }], &ID);
+        let other = total_order(vec![OrderKey::by(&NAME, true)], &ID);
         assert!(page_request(Some(5), Some(&c), None, None, &other).is_err());
         assert!(page_request(Some(5), Some("garbage"), None, None, &order).is_err());
     }

@@ -186,6 +186,7 @@ pub fn customer_fields() -> [Field; 2] {
 
 /// How complaints are listed.
 static LISTING: connection::Listing<complaint::Model> = connection::Listing {
+    entity: crate::domain::custom_fields::EntityKind::Complaint,
     fields: &FIELDS,
     extra: extra_keys,
     default_order: service::default_order,
@@ -241,6 +242,7 @@ fn complaint_input(obj: &ObjectAccessor<'_>) -> ComplaintInput {
         assignee_id: inputs::string(obj, "assigneeId"),
         resolution: inputs::string(obj, "resolution"),
         satisfaction: inputs::int(obj, "satisfaction"),
+        custom_fields: inputs::json(obj, "customFields"),
     }
 }
 

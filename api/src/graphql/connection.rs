@@ -165,6 +165,7 @@ pub type CountFn = fn(sea_orm::DatabaseConnection, crate::domain::Caller, Filter
 /// Everything a connection field needs to know about an entity, so every list reads its
 /// arguments, pages and counts the same way.
 pub struct Listing<T: 'static> {
+    pub entity: crate::domain::custom_fields::EntityKind,
     pub fields: &'static [FieldSpec],
     /// Filter keys beyond the fields (e.g. `slaBreached`).
     pub extra: super::filters::ExtraKeys,
@@ -189,12 +190,13 @@ impl<T: Any + Send + Sync> Listing<T> {
     /// # Errors
     /// `BAD_USER_INPUT` for bad filters, orders, sizes or cursors.
     pub fn request(&self, ctx: &ResolverContext<'_>, scope: Option<Filter>) -> Result<ListRequest> {
-        let mut filter = super::filters::parse_filter_with(ctx.args.get("filter"), self.fields, self.extra)?;
+        let custom = Some(super::filters::CustomScope { fields: &request(ctx)?.fields, entity: self.entity });
+        let mut filter = super::filters::parse_filter_with(ctx.args.get("filter"), self.fields, self.extra, custom)?;
         if let Some(scope) = scope {
             filter = filter.and(scope);
         }
         let order = total_order(
-            super::filters::parse_order(ctx.args.get("orderBy"), self.fields, (self.default_order)())?,
+            super::filters::parse_order(ctx.args.get("orderBy"), self.fields, custom, (self.default_order)())?,
             self.id_field,
         );
         let page = page_request(

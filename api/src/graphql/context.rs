@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use futures_util::future::BoxFuture;
 
@@ -16,6 +16,7 @@ use super::error::into_gql;
 use super::loaders::{
     ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, StatsByCustomer, UsersById,
 };
+use crate::domain::custom_fields::TenantFields;
 use crate::domain::settings::TenantSettings;
 use crate::domain::{Caller, ids};
 use crate::error::{Error, Result};
@@ -36,6 +37,10 @@ where
 pub struct RequestContext {
     pub caller: Caller,
     pub db: DatabaseConnection,
+    /// The custom field definitions the request's schema was built from.
+    pub fields: Arc<TenantFields>,
+    /// Set by a definition change, so the HTTP layer drops the tenant's cached schema.
+    pub schema_changed: AtomicBool,
     pub users: Cached<UsersById>,
     pub latest_interactions: Cached<LatestInteractions>,
     pub stats: Cached<StatsByCustomer>,
@@ -49,7 +54,7 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context whose loaders count their statements into `statements`.
     #[must_use]
-    pub fn new(caller: Caller, db: DatabaseConnection, statements: Arc<AtomicU64>) -> Self {
+    pub fn new(caller: Caller, db: DatabaseConnection, fields: Arc<TenantFields>, statements: Arc<AtomicU64>) -> Self {
         let tenant_id = caller.tenant_id;
         // Loaders run their batches in tasks of their own; the statement counter goes with them.
         // Each loader caches per request, so fields that need the same rows share one batch.
@@ -66,6 +71,8 @@ impl RequestContext {
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
             settings: tokio::sync::OnceCell::new(),
+            fields,
+            schema_changed: AtomicBool::new(false),
             caller,
             db,
         }
@@ -85,7 +92,9 @@ impl RequestContext {
 /// # Errors
 /// `INTERNAL` if the HTTP layer did not provide one (a wiring bug).
 pub fn request<'a>(ctx: &ResolverContext<'a>) -> Result<&'a RequestContext> {
-    ctx.data::<RequestContext>().map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
+    ctx.data::<Arc<RequestContext>>()
+        .map(AsRef::as_ref)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
 }
 
 /// Runs a resolver body that speaks domain errors, mapping them once.

@@ -124,6 +124,7 @@ fn customer_query() -> Field {
 
 /// How customers are listed.
 static LISTING: connection::Listing<customer::Model> = connection::Listing {
+    entity: crate::domain::custom_fields::EntityKind::Customer,
     fields: &FIELDS,
     extra: super::filters::no_extra,
     default_order: service::default_order,
@@ -194,6 +195,7 @@ fn customer_input(obj: &ObjectAccessor<'_>) -> CustomerInput {
         status: inputs::string(obj, "status"),
         relationship_type: inputs::string(obj, "relationshipType"),
         owner_id: inputs::string(obj, "ownerId"),
+        custom_fields: inputs::json(obj, "customFields"),
     }
 }
 

@@ -4,9 +4,17 @@
 
 use async_graphql::dynamic::{Enum, InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};
 
-use crate::domain::ids;
-use crate::domain::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::domain::custom_fields::{Definition, EntityKind, FieldType, TenantFields};
+use crate::domain::query::{CustomKey, FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar, SortField};
+use crate::domain::{custom_values, ids};
 use crate::error::{Error, Result, Violation};
+
+/// The custom fields a list may filter and sort by: the live definitions of one entity.
+#[derive(Clone, Copy)]
+pub struct CustomScope<'a> {
+    pub fields: &'a TenantFields,
+    pub entity: EntityKind,
+}
 
 /// The shared operator inputs and `OrderDirection`; registered once per schema.
 #[must_use]
@@ -45,8 +53,26 @@ pub fn shared_inputs() -> (Vec<InputObject>, Enum) {
         .field(InputValue::new("hasAll", list(TypeRef::STRING)))
         .field(InputValue::new("isEmpty", TypeRef::named(TypeRef::BOOLEAN)));
     let direction = Enum::new("OrderDirection").item("ASC").item("DESC");
+    let boolean = InputObject::new("BooleanFilter")
+        .field(InputValue::new("eq", TypeRef::named(TypeRef::BOOLEAN)))
+        .field(InputValue::new("ne", TypeRef::named(TypeRef::BOOLEAN)))
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
+    let json = InputObject::new("JSONFilter")
+        .description("JSON values are only tested for presence.")
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
     (
-        vec![string, ordered("IntFilter", TypeRef::INT), ordered("DateTimeFilter", "DateTime"), id, string_list],
+        vec![
+            string,
+            ordered("IntFilter", TypeRef::INT),
+            ordered("DateTimeFilter", "DateTime"),
+            ordered("BigIntFilter", "BigInt"),
+            ordered("DecimalFilter", "Decimal"),
+            ordered("DateFilter", "Date"),
+            boolean,
+            json,
+            id,
+            string_list,
+        ],
         direction,
     )
 }
@@ -94,7 +120,9 @@ pub fn entity_filter(entity: &str, fields: &[FieldSpec]) -> InputObject {
 pub fn entity_order(entity: &str, fields: &[FieldSpec]) -> (Enum, InputObject) {
     let field_enum = fields.iter().filter_map(|f| f.order).fold(Enum::new(format!("{entity}OrderField")), Enum::item);
     let input = InputObject::new(format!("{entity}Order"))
+        .description("Sort by a built-in `field` or by a `customField` (its key or GraphQL name), not both.")
         .field(InputValue::new("field", TypeRef::named(format!("{entity}OrderField"))))
+        .field(InputValue::new("customField", TypeRef::named(TypeRef::STRING)))
         .field(
             InputValue::new("direction", TypeRef::named_nn("OrderDirection"))
                 .default_value(async_graphql::Value::Enum(async_graphql::Name::new("ASC"))),
@@ -122,11 +150,12 @@ fn scalar(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut V
     }
 }
 
-fn list(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Scalar> {
+/// Reads one comparison value, reporting a violation at the given path when it is unusable.
+type ReadScalar<'f> = &'f dyn Fn(&ValueAccessor<'_>, &str, &mut Vec<Violation>) -> Option<Scalar>;
+
+fn list(read: ReadScalar<'_>, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Scalar> {
     v.list()
-        .map(|l| {
-            l.iter().enumerate().filter_map(|(i, x)| scalar(kind, &x, &format!("{path}.{i}"), violations)).collect()
-        })
+        .map(|l| l.iter().enumerate().filter_map(|(i, x)| read(&x, &format!("{path}.{i}"), violations)).collect())
         .unwrap_or_default()
 }
 
@@ -134,7 +163,14 @@ fn strings(v: &ValueAccessor<'_>) -> Vec<String> {
     v.list().map(|l| l.iter().filter_map(|x| x.string().ok().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
-fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Vec<Filter> {
+/// The operators of one field's filter object, each made into a filter by `make`.
+fn ops(
+    obj: &ObjectAccessor<'_>,
+    path: &str,
+    violations: &mut Vec<Violation>,
+    read: ReadScalar<'_>,
+    make: &dyn Fn(Op) -> Filter,
+) -> Vec<Filter> {
     let mut out = Vec::new();
     for (name, v) in obj.iter() {
         if v.is_null() {
@@ -142,14 +178,14 @@ fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violation
         }
         let p = format!("{path}.{name}");
         let op = match name.as_str() {
-            "eq" => scalar(spec.kind, &v, &p, violations).map(Op::Eq),
-            "ne" => scalar(spec.kind, &v, &p, violations).map(Op::Ne),
-            "gt" => scalar(spec.kind, &v, &p, violations).map(Op::Gt),
-            "gte" => scalar(spec.kind, &v, &p, violations).map(Op::Gte),
-            "lt" => scalar(spec.kind, &v, &p, violations).map(Op::Lt),
-            "lte" => scalar(spec.kind, &v, &p, violations).map(Op::Lte),
-            "in" => Some(Op::In(list(spec.kind, &v, &p, violations))),
-            "notIn" => Some(Op::NotIn(list(spec.kind, &v, &p, violations))),
+            "eq" => read(&v, &p, violations).map(Op::Eq),
+            "ne" => read(&v, &p, violations).map(Op::Ne),
+            "gt" => read(&v, &p, violations).map(Op::Gt),
+            "gte" => read(&v, &p, violations).map(Op::Gte),
+            "lt" => read(&v, &p, violations).map(Op::Lt),
+            "lte" => read(&v, &p, violations).map(Op::Lte),
+            "in" => Some(Op::In(list(read, &v, &p, violations))),
+            "notIn" => Some(Op::NotIn(list(read, &v, &p, violations))),
             "contains" => v.string().ok().map(|s| Op::Contains(s.to_owned())),
             "startsWith" => v.string().ok().map(|s| Op::StartsWith(s.to_owned())),
             "isNull" => v.boolean().ok().map(Op::IsNull),
@@ -160,10 +196,53 @@ fn ops(spec: &'static FieldSpec, obj: &ObjectAccessor<'_>, path: &str, violation
             _ => None,
         };
         if let Some(op) = op {
-            out.push(Filter::Field(spec, op));
+            out.push(make(op));
         }
     }
     out
+}
+
+/// A comparison value for a custom field of type `ty`, in the form its values are stored.
+fn custom_scalar(ty: FieldType, v: &ValueAccessor<'_>, path: &str, violations: &mut Vec<Violation>) -> Option<Scalar> {
+    let json = v.as_value().clone().into_json().unwrap_or_default();
+    let read = match ty {
+        FieldType::Int => custom_values::integer(&json).map(Scalar::Int),
+        FieldType::Decimal => custom_values::decimal(&json).map(Scalar::Dec),
+        FieldType::Boolean => json.as_bool().map(Scalar::Bool).ok_or(("INVALID_TYPE", "expected true or false".into())),
+        FieldType::DateTime => json
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| Scalar::Str(custom_values::canonical_time(&t.with_timezone(&chrono::Utc))))
+            .ok_or(("INVALID_DATETIME", "not an RFC 3339 timestamp".into())),
+        _ => json.as_str().map(|s| Scalar::Str(s.to_owned())).ok_or(("INVALID_TYPE", "expected a string".into())),
+    };
+    read.map_err(|(code, msg)| violations.push(Violation::new(path, code, msg))).ok()
+}
+
+/// The filter input type of a custom field.
+#[must_use]
+pub fn custom_filter_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Int => "BigIntFilter",
+        FieldType::Decimal => "DecimalFilter",
+        FieldType::Boolean => "BooleanFilter",
+        FieldType::Date => "DateFilter",
+        FieldType::DateTime => "DateTimeFilter",
+        FieldType::MultiEnum => "StringListFilter",
+        FieldType::Json => "JSONFilter",
+        _ => "StringFilter",
+    }
+}
+
+fn custom_filters(
+    def: &Definition,
+    obj: &ObjectAccessor<'_>,
+    path: &str,
+    violations: &mut Vec<Violation>,
+) -> Vec<Filter> {
+    let key = CustomKey { key: def.key.clone(), ty: def.ty };
+    let ty = def.ty;
+    ops(obj, path, violations, &|v, p, vs| custom_scalar(ty, v, p, vs), &|op| Filter::Custom(key.clone(), op))
 }
 
 /// Filter keys an entity adds beyond its fields (e.g. `slaBreached`), turned into filters.
@@ -178,6 +257,7 @@ fn parse_into(
     obj: &ObjectAccessor<'_>,
     fields: &'static [FieldSpec],
     extra: ExtraKeys,
+    custom: Option<CustomScope<'_>>,
     path: &str,
     violations: &mut Vec<Violation>,
 ) -> Filter {
@@ -195,7 +275,9 @@ fn parse_into(
                         l.iter()
                             .enumerate()
                             .filter_map(|(i, x)| {
-                                x.object().ok().map(|o| parse_into(&o, fields, extra, &format!("{p}.{i}"), violations))
+                                x.object()
+                                    .ok()
+                                    .map(|o| parse_into(&o, fields, extra, custom, &format!("{p}.{i}"), violations))
                             })
                             .collect()
                     })
@@ -204,12 +286,26 @@ fn parse_into(
             }
             "not" => {
                 if let Ok(o) = v.object() {
-                    all.push(Filter::Not(Box::new(parse_into(&o, fields, extra, &p, violations))));
+                    all.push(Filter::Not(Box::new(parse_into(&o, fields, extra, custom, &p, violations))));
+                }
+            }
+            "custom" => {
+                if let (Some(scope), Ok(o)) = (custom, v.object()) {
+                    for (name, value) in o.iter() {
+                        let (Some(def), Ok(inner)) =
+                            (scope.fields.find_live(scope.entity, name.as_str()), value.object())
+                        else {
+                            continue;
+                        };
+                        all.extend(custom_filters(def, &inner, &format!("{p}.{name}"), violations));
+                    }
                 }
             }
             field => {
                 if let (Some(spec), Ok(o)) = (fields.iter().find(|f| f.name == field), v.object()) {
-                    all.extend(ops(spec, &o, &p, violations));
+                    let kind = spec.kind;
+                    let read = |v: &ValueAccessor<'_>, p: &str, vs: &mut Vec<Violation>| scalar(kind, v, p, vs);
+                    all.extend(ops(&o, &p, violations, &read, &|op| Filter::Field(spec, op)));
                 } else if let Some(f) = extra(field, &v) {
                     all.push(f);
                 }
@@ -224,7 +320,7 @@ fn parse_into(
 /// # Errors
 /// `BAD_USER_INPUT` for ids of the wrong type or unparsable timestamps, each listed.
 pub fn parse_filter(arg: Option<ValueAccessor<'_>>, fields: &'static [FieldSpec]) -> Result<Filter> {
-    parse_filter_with(arg, fields, no_extra)
+    parse_filter_with(arg, fields, no_extra, None)
 }
 
 /// [`parse_filter`] for an entity with extra keys.
@@ -235,25 +331,28 @@ pub fn parse_filter_with(
     arg: Option<ValueAccessor<'_>>,
     fields: &'static [FieldSpec],
     extra: ExtraKeys,
+    custom: Option<CustomScope<'_>>,
 ) -> Result<Filter> {
     let Some(obj) = arg.filter(|v| !v.is_null()).and_then(|v| v.object().ok()) else {
         return Ok(Filter::everything());
     };
     let mut violations = Vec::new();
-    let filter = parse_into(&obj, fields, extra, "filter", &mut violations);
+    let filter = parse_into(&obj, fields, extra, custom, "filter", &mut violations);
     if violations.is_empty() { Ok(filter) } else { Err(Error::Invalid(violations)) }
 }
 
 /// Most sort keys an `orderBy` may give; more only slows the query without changing much.
 pub const MAX_ORDER_KEYS: usize = 5;
 
-/// The order keys of an `orderBy` argument (absent or empty: `default`).
+/// The order keys of an `orderBy` argument (absent or empty: `default`). Each item names a
+/// built-in `field` or a `customField` (key or GraphQL name), not both.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` for a missing field, a repeated field or too many keys.
+/// `BAD_USER_INPUT` for a missing, doubled, repeated, unknown or unsortable field, or too many keys.
 pub fn parse_order(
     arg: Option<ValueAccessor<'_>>,
     fields: &'static [FieldSpec],
+    custom: Option<CustomScope<'_>>,
     default: Vec<OrderKey>,
 ) -> Result<Vec<OrderKey>> {
     let Some(list) = arg.filter(|v| !v.is_null()).and_then(|v| v.list().ok()) else {
@@ -268,15 +367,51 @@ pub fn parse_order(
         let Ok(obj) = item.object() else { continue };
         let descending = obj.get("direction").and_then(|d| d.enum_name().ok().map(|d| d == "DESC")).unwrap_or(false);
         let field = obj.get("field").filter(|f| !f.is_null()).and_then(|f| f.enum_name().ok().map(str::to_owned));
-        match field.and_then(|f| fields.iter().find(|s| s.order == Some(f.as_str()))) {
-            Some(spec) if keys.iter().any(|k| k.field.name == spec.name) => {
+        let custom_name =
+            obj.get("customField").filter(|f| !f.is_null()).and_then(|f| f.string().ok().map(str::to_owned));
+        let sort = match (field, custom_name) {
+            (Some(_), Some(_)) => {
                 violations.push(Violation::new(
-                    format!("orderBy.{i}.field"),
+                    format!("orderBy.{i}"),
+                    "FIELD_AND_CUSTOM_FIELD",
+                    "give field or customField, not both",
+                ));
+                continue;
+            }
+            (Some(f), None) => fields.iter().find(|s| s.order == Some(f.as_str())).map(SortField::Field),
+            (None, Some(name)) => {
+                let def = custom.and_then(|c| c.fields.find_live(c.entity, &name));
+                match def {
+                    Some(d) if d.ty.sortable() => Some(SortField::Custom(CustomKey { key: d.key.clone(), ty: d.ty })),
+                    Some(d) => {
+                        violations.push(Violation::new(
+                            format!("orderBy.{i}.customField"),
+                            "NOT_SORTABLE",
+                            format!("{} fields cannot be sorted by", d.ty.as_str()),
+                        ));
+                        continue;
+                    }
+                    None => {
+                        violations.push(Violation::new(
+                            format!("orderBy.{i}.customField"),
+                            "UNKNOWN_FIELD",
+                            format!("'{name}' is not a custom field here"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        match sort {
+            Some(sort) if keys.iter().any(|k| k.field.name() == sort.name()) => {
+                violations.push(Violation::new(
+                    format!("orderBy.{i}"),
                     "DUPLICATE",
                     "this field is already a sort key",
                 ));
             }
-            Some(spec) => keys.push(OrderKey { field: spec, descending }),
+            Some(field) => keys.push(OrderKey { field, descending }),
             None => {
                 violations.push(Violation::new(format!("orderBy.{i}.field"), "REQUIRED", "give the field to sort by"))
             }

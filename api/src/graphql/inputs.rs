@@ -57,6 +57,12 @@ pub fn date(obj: &ObjectAccessor<'_>, name: &str) -> Patch<chrono::NaiveDate> {
     get(obj, name, |v| v.string().ok().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()))
 }
 
+/// A JSON field, as a `serde_json` value.
+#[must_use]
+pub fn json(obj: &ObjectAccessor<'_>, name: &str) -> Patch<serde_json::Value> {
+    get(obj, name, |v| v.as_value().clone().into_json().ok())
+}
+
 /// A list of strings.
 #[must_use]
 pub fn strings(obj: &ObjectAccessor<'_>, name: &str) -> Patch<Vec<String>> {

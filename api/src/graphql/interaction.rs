@@ -108,6 +108,7 @@ pub fn customer_field() -> Field {
 
 /// How interactions are listed.
 static LISTING: connection::Listing<interaction::Model> = connection::Listing {
+    entity: crate::domain::custom_fields::EntityKind::Interaction,
     fields: &FIELDS,
     extra: super::filters::no_extra,
     default_order: service::default_order,
@@ -198,6 +199,7 @@ fn interaction_input(obj: &ObjectAccessor<'_>) -> InteractionInput {
         currency: inputs::string(obj, "currency"),
         satisfaction: inputs::int(obj, "satisfaction"),
         would_buy_again: inputs::boolean(obj, "wouldBuyAgain"),
+        custom_fields: inputs::json(obj, "customFields"),
     }
 }
 

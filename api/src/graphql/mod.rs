@@ -8,6 +8,7 @@ pub mod audit;
 pub mod complaint;
 pub mod connection;
 pub mod context;
+pub mod custom;
 pub mod customer;
 pub mod error;
 pub mod filters;
@@ -22,15 +23,17 @@ pub mod viewer;
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, Interface, Object, ResolverContext, Schema, SchemaError, TypeRef,
 };
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::domain::Caller;
+use crate::domain::custom_fields::TenantFields;
 use crate::error::{Error, Result};
 
 /// Types collected for one schema.
@@ -42,6 +45,24 @@ pub struct Types {
     pub interfaces: Vec<Interface>,
     pub query: Vec<Field>,
     pub mutation: Vec<Field>,
+}
+
+impl Types {
+    /// Adds to an object another part registered (e.g. custom fields on an entity).
+    pub fn extend_object(&mut self, name: &str, extend: impl FnOnce(Object) -> Object) {
+        if let Some(i) = self.objects.iter().position(|o| o.type_name() == name) {
+            let object = self.objects.swap_remove(i);
+            self.objects.push(extend(object));
+        }
+    }
+
+    /// Adds to an input object another part registered.
+    pub fn extend_input(&mut self, name: &str, extend: impl FnOnce(InputObject) -> InputObject) {
+        if let Some(i) = self.inputs.iter().position(|o| o.type_name() == name) {
+            let input = self.inputs.swap_remove(i);
+            self.inputs.push(extend(input));
+        }
+    }
 }
 
 /// Limits set on every schema.
@@ -84,7 +105,7 @@ pub fn enum_value(s: &str) -> Value {
 ///
 /// # Errors
 /// The registered types do not form a valid schema (a programming error).
-pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
+pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, SchemaError> {
     let mut types = Types::default();
     viewer::register(&mut types);
     customer::register(&mut types);
@@ -94,6 +115,7 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
     plan::register(&mut types);
     settings::register(&mut types);
     audit::register(&mut types);
+    custom::register(&mut types, fields);
 
     let (shared_inputs, direction) = filters::shared_inputs();
     let query = types.query.drain(..).fold(Object::new("Query"), Object::field);
@@ -105,6 +127,7 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
         .register(scalars::json())
         .register(scalars::decimal())
         .register(scalars::date())
+        .register(scalars::big_int())
         .register(connection::page_info_type())
         .register(direction)
         .limit_depth(limits.depth)
@@ -128,7 +151,24 @@ pub fn build(_caller: &Caller, limits: Limits) -> Result<Schema, SchemaError> {
 /// takes about a millisecond, so a modest bound costs little when many tenants are active.
 const MAX_CACHED_SCHEMAS: usize = 256;
 
-/// Built schemas by (tenant, schema version), evicting the oldest built first.
+/// How long a cached schema is trusted before its tenant's schema version is read again. Changes
+/// made through this process drop the entry at once; another replica's show within this time.
+const VERSION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A tenant's schema and the custom field definitions it was built from.
+pub struct TenantSchema {
+    pub schema: Schema,
+    pub fields: Arc<TenantFields>,
+}
+
+struct Entry {
+    version: i64,
+    checked: Instant,
+    built: Arc<TenantSchema>,
+}
+
+/// Built schemas by tenant, with the schema version they were built at; the oldest built is
+/// evicted first.
 pub struct SchemaCache {
     limits: Limits,
     inner: Mutex<CacheInner>,
@@ -136,7 +176,7 @@ pub struct SchemaCache {
 
 #[derive(Default)]
 struct CacheInner {
-    schemas: HashMap<Uuid, (i64, Schema)>,
+    schemas: HashMap<Uuid, Entry>,
     order: VecDeque<Uuid>,
 }
 
@@ -146,23 +186,42 @@ impl SchemaCache {
         Self { limits, inner: Mutex::new(CacheInner::default()) }
     }
 
-    /// The caller's tenant's schema, built once per schema version.
+    /// The tenant's current schema: built once per schema version.
     ///
     /// # Errors
-    /// `INTERNAL` if the schema cannot be built.
-    pub fn get(&self, caller: &Caller) -> Result<Schema> {
-        if let Ok(inner) = self.inner.lock()
-            && let Some((version, schema)) = inner.schemas.get(&caller.tenant_id)
-            && *version == caller.schema_version
+    /// Database failures; `INTERNAL` if the schema cannot be built.
+    pub async fn get(&self, db: &DatabaseConnection, tenant_id: Uuid) -> Result<Arc<TenantSchema>> {
+        let cached = self.inner.lock().ok().and_then(|inner| {
+            inner
+                .schemas
+                .get(&tenant_id)
+                .map(|e| (e.version, e.checked.elapsed() < VERSION_CHECK_INTERVAL, e.built.clone()))
+        });
+        if let Some((_, true, built)) = &cached {
+            return Ok(built.clone());
+        }
+        let version = crate::store::tenants::schema_version(db, tenant_id).await?.unwrap_or_default();
+        if let Some((cached_version, _, built)) = cached
+            && cached_version == version
         {
-            return Ok(schema.clone());
+            if let Ok(mut inner) = self.inner.lock()
+                && let Some(e) = inner.schemas.get_mut(&tenant_id)
+            {
+                e.checked = Instant::now();
+            }
+            return Ok(built);
         }
         // Built outside the lock: two first requests may both build, which is harmless.
+        let fields = Arc::new(crate::domain::custom_fields::tenant_fields(db, tenant_id).await?);
+        let started = Instant::now();
         let schema =
-            build(caller, self.limits).map_err(|e| Error::Internal(anyhow::anyhow!("building schema: {e}")))?;
+            build(&fields, self.limits).map_err(|e| Error::Internal(anyhow::anyhow!("building schema: {e}")))?;
+        tracing::debug!(tenant = %tenant_id, version, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "built schema");
+        let built = Arc::new(TenantSchema { schema, fields });
         if let Ok(mut inner) = self.inner.lock() {
-            if inner.schemas.insert(caller.tenant_id, (caller.schema_version, schema.clone())).is_none() {
-                inner.order.push_back(caller.tenant_id);
+            let entry = Entry { version, checked: Instant::now(), built: built.clone() };
+            if inner.schemas.insert(tenant_id, entry).is_none() {
+                inner.order.push_back(tenant_id);
             }
             while inner.order.len() > MAX_CACHED_SCHEMAS {
                 if let Some(old) = inner.order.pop_front() {
@@ -170,6 +229,66 @@ impl SchemaCache {
                 }
             }
         }
-        Ok(schema)
+        Ok(built)
+    }
+
+    /// Forgets a tenant's schema after a change made here, so the next request rebuilds it.
+    pub fn invalidate(&self, tenant_id: Uuid) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.schemas.remove(&tenant_id);
+            inner.order.retain(|t| *t != tenant_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::custom_fields::EntityKind;
+
+    /// A custom key may not shadow an entity's own fields: the domain's list of them must cover
+    /// every field and input field the schema gives the entity.
+    #[test]
+    fn custom_keys_cannot_shadow_any_built_in_field() {
+        let limits = Limits { depth: 20, complexity: 10_000 };
+        let sdl = build(&Arc::new(TenantFields::default()), limits).expect("schema").sdl();
+        let mut missing = Vec::new();
+        for entity in EntityKind::ALL {
+            let name = entity.type_name();
+            let headings: Vec<String> = ["type", "input"]
+                .iter()
+                .flat_map(|kind| {
+                    ["", "Create", "Update", "Record", "File"].map(|verb| {
+                        let suffix = if verb.is_empty() { "" } else { "Input" };
+                        format!("{kind} {verb}{name}{suffix} ")
+                    })
+                })
+                .collect();
+            let (mut inside, mut in_description) = (false, false);
+            let mut seen = 0;
+            for line in sdl.lines() {
+                if line.trim().starts_with("\"\"\"") {
+                    in_description = !(in_description || line.trim().len() > 3 && line.trim().ends_with("\"\"\""));
+                    continue;
+                }
+                if in_description {
+                    continue;
+                }
+                if headings.iter().any(|h| line.starts_with(h.as_str())) {
+                    inside = true;
+                    seen += 1;
+                    continue;
+                }
+                if line == "}" {
+                    inside = false;
+                }
+                let field = line.trim().split(['(', ':']).next().unwrap_or_default();
+                if inside && !field.is_empty() && !entity.is_built_in(field) {
+                    missing.push(format!("{name}.{field}"));
+                }
+            }
+            assert!(seen > 0, "no {name} type in the schema");
+        }
+        assert!(missing.is_empty(), "missing from is_built_in: {missing:?}");
     }
 }

@@ -185,6 +185,7 @@ pub fn customer_fields() -> [Field; 2] {
 
 /// How plans are listed.
 static LISTING: connection::Listing<key_account_plan::Model> = connection::Listing {
+    entity: crate::domain::custom_fields::EntityKind::KeyAccountPlan,
     fields: &FIELDS,
     extra: super::filters::no_extra,
     default_order: service::default_order,
@@ -248,6 +249,7 @@ fn plan_input(obj: &ObjectAccessor<'_>) -> PlanInput {
         team_ids: inputs::strings(obj, "teamIds"),
         owner_id: inputs::string(obj, "ownerId"),
         status: inputs::string(obj, "status"),
+        custom_fields: inputs::json(obj, "customFields"),
     }
 }
 

@@ -31,6 +31,17 @@ pub fn date() -> Scalar {
         .validator(|v| matches!(v, Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()))
 }
 
+/// `BigInt`: a 64-bit integer (custom INT fields), a JSON number; strings of digits are accepted
+/// on input, for clients whose numbers are doubles.
+#[must_use]
+pub fn big_int() -> Scalar {
+    Scalar::new("BigInt").description("A 64-bit signed integer").validator(|v| match v {
+        Value::Number(n) => n.is_i64(),
+        Value::String(s) => s.trim().parse::<i64>().is_ok(),
+        _ => false,
+    })
+}
+
 /// `JSON`: any JSON value.
 #[must_use]
 pub fn json() -> Scalar {

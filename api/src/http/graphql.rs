@@ -305,15 +305,21 @@ async fn execute(
             let err = Error::QueryTooComplex(format!("the query uses {aliases} aliases; at most {} are allowed", state.config.max_aliases));
             return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], false);
         }
-        let schema = match state.schemas.get(&caller) {
+        let tenant = match state.schemas.get(&state.db, caller.tenant_id).await {
             Ok(s) => s,
             Err(err) => return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true),
         };
         let statements = Arc::new(AtomicU64::new(0));
-        let request = request.data(RequestContext::new(caller, state.db.clone(), statements.clone()));
+        let tenant_id = caller.tenant_id;
+        let context = Arc::new(RequestContext::new(caller, state.db.clone(), tenant.fields.clone(), statements.clone()));
+        let request = request.data(context.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
-        let run = crate::store::STATEMENTS.scope(statements.clone(), schema.execute(request));
-        let response = match tokio::time::timeout(timeout, run).await {
+        let run = crate::store::STATEMENTS.scope(statements.clone(), tenant.schema.execute(request));
+        let response = tokio::time::timeout(timeout, run).await;
+        if context.schema_changed.load(Ordering::Relaxed) {
+            state.schemas.invalidate(tenant_id);
+        }
+        let response = match response {
             Ok(r) => r,
             Err(_) => {
                 let err = Error::Internal(anyhow::anyhow!("request exceeded {} s", timeout.as_secs()));
@@ -381,8 +387,8 @@ pub async fn sdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(c) => c,
         Err(err) => return caller_error(&err, JSON),
     };
-    match state.schemas.get(&caller) {
-        Ok(schema) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(schema.sdl()),
+    match state.schemas.get(&state.db, caller.tenant_id).await {
+        Ok(tenant) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(tenant.schema.sdl()),
         Err(err) => caller_error(&err, JSON),
     }
 }

@@ -18,7 +18,7 @@ pub static ID_FIELD: FieldSpec =
 /// The one order of the audit log.
 #[must_use]
 pub fn order() -> [OrderKey; 1] {
-    [OrderKey { field: &ID_FIELD, descending: true }]
+    [OrderKey::by(&ID_FIELD, true)]
 }
 
 fn column_of(name: &str) -> Option<Expr> {
@@ -44,7 +44,7 @@ pub async fn list(
     if let Some(id) = entity_id {
         select = select.filter(Column::EntityId.eq(id));
     }
-    let rows = filter::page(select, &order(), page, column_of).all(db).await?;
+    let rows = filter::page(select, &order(), page, column_of, db.get_database_backend()).all(db).await?;
     Ok(filter::finish_page(rows, page))
 }
 

@@ -35,6 +35,7 @@ fn column_of(name: &str) -> Option<Expr> {
                 "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = complaints.tenant_id AND c.id = complaints.customer_id)",
             ));
         }
+        "customFields" => Column::CustomFields,
         _ => return None,
     };
     Some(Expr::col((Entity, col)))

@@ -32,6 +32,7 @@ fn column_of(name: &str) -> Option<Expr> {
         "ownerId" => Column::OwnerId,
         "createdAt" => Column::CreatedAt,
         "updatedAt" => Column::UpdatedAt,
+        "customFields" => Column::CustomFields,
         _ => return None,
     };
     Some(Expr::col((Entity, col)))
@@ -74,6 +75,20 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<customer::Model>> {
     filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
+}
+
+/// The statement [`list`] runs, for `EXPLAIN` (tests and operators checking index use).
+#[must_use]
+pub fn list_statement(
+    backend: sea_orm::DatabaseBackend,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, backend));
+    filter::page(select, order, page, column_of, backend).build(backend)
 }
 
 /// # Errors

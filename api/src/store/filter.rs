@@ -8,17 +8,26 @@
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 
-use crate::domain::query::{Filter, Op, OrderKey, PageRequest, Scalar};
+use super::custom_fields::{CUSTOM_COLUMN, value_expr};
+use crate::domain::query::{Filter, Op, OrderKey, PageRequest, Scalar, SortField};
 
 /// Maps a field name of the entity's description to its column expression.
 pub type ColumnOf = fn(&str) -> Option<Expr>;
 
-fn value(s: &Scalar) -> Value {
+fn value(s: &Scalar, backend: DatabaseBackend) -> Value {
     match s {
         Scalar::Str(v) => v.clone().into(),
         Scalar::Int(v) => (*v).into(),
         Scalar::Time(v) => (*v).into(),
         Scalar::Uuid(v) => (*v).into(),
+        Scalar::Bool(v) => (*v).into(),
+        // SQLite compares decimals as REAL (custom decimal values are cast the same way).
+        Scalar::Dec(v) if backend == DatabaseBackend::Sqlite => {
+            use rust_decimal::prelude::ToPrimitive;
+            v.to_f64().into()
+        }
+        Scalar::Dec(v) => (*v).into(),
+        Scalar::Null => Value::String(None),
     }
 }
 
@@ -44,47 +53,96 @@ pub fn condition(filter: &Filter, column_of: ColumnOf, backend: DatabaseBackend)
             parts.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, f| c.add(recurse(f)))
         }
         Filter::Not(inner) => recurse(inner).not(),
-        Filter::Field(spec, op) => {
-            let Some(col) = column_of(spec.name) else {
-                return Condition::all().add(Expr::val(1).eq(0));
-            };
-            let cmp = match op {
-                Op::IsNull(true) => return Condition::all().add(col.is_null()),
-                Op::IsNull(false) => return Condition::all().add(col.is_not_null()),
-                Op::HasAny(values) => {
-                    return values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
-                        c.add(list_contains(backend, col.clone(), std::slice::from_ref(v)))
-                    });
-                }
-                Op::HasAll(values) => return Condition::all().add(list_contains(backend, col, values)),
+        Filter::Field(spec, op) => match column_of(spec.name) {
+            Some(col) => compare(col, op, spec.nullable, column_of, backend),
+            None => Condition::all().add(Expr::val(1).eq(0)),
+        },
+        Filter::Custom(key, op) => match column_of(CUSTOM_COLUMN) {
+            Some(stored) => match op {
+                Op::HasAny(values) => values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
+                    c.add(custom_list_contains(backend, stored.clone(), &key.key, std::slice::from_ref(v)))
+                }),
+                Op::HasAll(values) => Condition::all().add(custom_list_contains(backend, stored, &key.key, values)),
                 Op::IsEmpty(empty) => {
                     let length = match backend {
-                        DatabaseBackend::Postgres => Expr::cust_with_exprs("jsonb_array_length($1)", [col]),
-                        _ => Expr::cust_with_exprs("json_array_length(?)", [col]),
+                        DatabaseBackend::Postgres => Expr::cust_with_exprs(
+                            format!(
+                                "COALESCE(jsonb_array_length(CASE WHEN jsonb_typeof($1 -> '{k}') = 'array' THEN $1 -> '{k}' END), 0)",
+                                k = key.key
+                            ),
+                            [stored],
+                        ),
+                        _ => Expr::cust_with_exprs(
+                            format!("COALESCE(json_array_length(?, '$.{}'), 0)", key.key),
+                            [stored],
+                        ),
                     };
-                    return Condition::all().add(if *empty { length.eq(0) } else { length.gt(0) });
+                    Condition::all().add(if *empty { length.eq(0) } else { length.gt(0) })
                 }
-                Op::Eq(v) => col.clone().eq(value(v)),
-                Op::Ne(v) => col.clone().ne(value(v)),
-                Op::In(vs) if vs.is_empty() => Expr::val(1).eq(0),
-                Op::In(vs) => col.clone().is_in(vs.iter().map(value)),
-                Op::NotIn(vs) if vs.is_empty() => Expr::val(1).eq(1),
-                Op::NotIn(vs) => col.clone().is_not_in(vs.iter().map(value)),
-                Op::Gt(v) => col.clone().gt(value(v)),
-                Op::GtField(other) => match column_of(other) {
-                    Some(other) => col.clone().gt(other),
-                    None => Expr::val(1).eq(0),
-                },
-                Op::Gte(v) => col.clone().gte(value(v)),
-                Op::Lt(v) => col.clone().lt(value(v)),
-                Op::Lte(v) => col.clone().lte(value(v)),
-                Op::Contains(s) => Expr::expr(Func::lower(col.clone()))
-                    .like(LikeExpr::new(format!("%{}%", escape_like(s))).escape('\\')),
-                Op::StartsWith(s) => Expr::expr(Func::lower(col.clone()))
-                    .like(LikeExpr::new(format!("{}%", escape_like(s))).escape('\\')),
-            };
-            if spec.nullable { Condition::all().add(col.is_not_null()).add(cmp) } else { Condition::all().add(cmp) }
+                _ => compare(value_expr(backend, stored, key), op, true, column_of, backend),
+            },
+            None => Condition::all().add(Expr::val(1).eq(0)),
+        },
+    }
+}
+
+/// `col <op>`; comparisons on a nullable column never match NULL (see the module docs).
+fn compare(col: Expr, op: &Op, nullable: bool, column_of: ColumnOf, backend: DatabaseBackend) -> Condition {
+    let value = |v: &Scalar| value(v, backend);
+    let cmp = match op {
+        Op::IsNull(true) => return Condition::all().add(col.is_null()),
+        Op::IsNull(false) => return Condition::all().add(col.is_not_null()),
+        Op::HasAny(values) => {
+            return values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
+                c.add(list_contains(backend, col.clone(), std::slice::from_ref(v)))
+            });
         }
+        Op::HasAll(values) => return Condition::all().add(list_contains(backend, col, values)),
+        Op::IsEmpty(empty) => {
+            let length = match backend {
+                DatabaseBackend::Postgres => Expr::cust_with_exprs("jsonb_array_length($1)", [col]),
+                _ => Expr::cust_with_exprs("json_array_length(?)", [col]),
+            };
+            return Condition::all().add(if *empty { length.eq(0) } else { length.gt(0) });
+        }
+        Op::Eq(v) => col.clone().eq(value(v)),
+        Op::Ne(v) => col.clone().ne(value(v)),
+        Op::In(vs) if vs.is_empty() => Expr::val(1).eq(0),
+        Op::In(vs) => col.clone().is_in(vs.iter().map(value)),
+        Op::NotIn(vs) if vs.is_empty() => Expr::val(1).eq(1),
+        Op::NotIn(vs) => col.clone().is_not_in(vs.iter().map(value)),
+        Op::Gt(v) => col.clone().gt(value(v)),
+        Op::GtField(other) => match column_of(other) {
+            Some(other) => col.clone().gt(other),
+            None => Expr::val(1).eq(0),
+        },
+        Op::Gte(v) => col.clone().gte(value(v)),
+        Op::Lt(v) => col.clone().lt(value(v)),
+        Op::Lte(v) => col.clone().lte(value(v)),
+        Op::Contains(s) => {
+            Expr::expr(Func::lower(col.clone())).like(LikeExpr::new(format!("%{}%", escape_like(s))).escape('\\'))
+        }
+        Op::StartsWith(s) => {
+            Expr::expr(Func::lower(col.clone())).like(LikeExpr::new(format!("{}%", escape_like(s))).escape('\\'))
+        }
+    };
+    if nullable { Condition::all().add(col.is_not_null()).add(cmp) } else { Condition::all().add(cmp) }
+}
+
+/// Does the custom list `key` hold every one of `values`? PostgreSQL asks the whole object by
+/// containment (`{"key": [...]}`), which the column's GIN index answers.
+fn custom_list_contains(backend: DatabaseBackend, stored: Expr, key: &str, values: &[String]) -> Expr {
+    match backend {
+        DatabaseBackend::Postgres => Expr::cust_with_exprs(
+            "$1 @> CAST($2 AS jsonb)",
+            [stored, Expr::val(serde_json::json!({ key: values }).to_string())],
+        ),
+        _ => values.iter().fold(Expr::val(1).eq(1), |all, v| {
+            all.and(Expr::cust_with_exprs(
+                format!("EXISTS (SELECT 1 FROM json_each(?, '$.{key}') WHERE json_each.value = ?)"),
+                [stored.clone(), Expr::val(v.clone())],
+            ))
+        }),
     }
 }
 
@@ -105,20 +163,46 @@ fn list_contains(backend: DatabaseBackend, col: Expr, values: &[String]) -> Expr
     }
 }
 
-/// Rows strictly after (or, reading backwards, before) the cursor's keys in `order`.
-fn keyset(order: &[OrderKey], keys: &[Scalar], backward: bool, column_of: ColumnOf) -> Condition {
+/// The expression a sort key orders by, and whether it may be NULL (custom fields).
+fn sort_expr(field: &SortField, column_of: ColumnOf, backend: DatabaseBackend) -> Option<(Expr, bool)> {
+    match field {
+        SortField::Field(f) => column_of(f.name).map(|c| (c, false)),
+        SortField::Custom(key) => column_of(CUSTOM_COLUMN).map(|c| (value_expr(backend, c, key), true)),
+    }
+}
+
+/// Rows strictly after (or, reading backwards, before) the cursor's keys in `order`. A NULL
+/// custom value sorts after every value, as PostgreSQL does and the ORDER BY below says.
+fn keyset(
+    order: &[OrderKey],
+    keys: &[Scalar],
+    backward: bool,
+    column_of: ColumnOf,
+    backend: DatabaseBackend,
+) -> Condition {
+    let exprs: Vec<Option<(Expr, bool)>> = order.iter().map(|k| sort_expr(&k.field, column_of, backend)).collect();
     let mut any = Condition::any();
     for i in 0..order.len() {
         let mut all = Condition::all();
-        for (k, v) in order.iter().zip(keys).take(i) {
-            if let Some(col) = column_of(k.field.name) {
-                all = all.add(col.eq(value(v)));
+        for (e, v) in exprs.iter().zip(keys).take(i) {
+            if let Some((col, _)) = e {
+                all = all.add(match v {
+                    Scalar::Null => col.clone().is_null(),
+                    v => col.clone().eq(value(v, backend)),
+                });
             }
         }
-        if let Some(col) = column_of(order[i].field.name) {
+        if let Some((col, nullable)) = &exprs[i] {
             let greater = order[i].descending == backward;
-            let v = value(&keys[i]);
-            all = all.add(if greater { col.gt(v) } else { col.lt(v) });
+            let after = match (&keys[i], greater) {
+                // Nothing sorts after NULL; everything non-null sorts before it.
+                (Scalar::Null, true) => Expr::val(1).eq(0),
+                (Scalar::Null, false) => col.clone().is_not_null(),
+                (v, true) if *nullable => col.clone().gt(value(v, backend)).or(col.clone().is_null()),
+                (v, true) => col.clone().gt(value(v, backend)),
+                (v, false) => col.clone().lt(value(v, backend)),
+            };
+            all = all.add(after);
         }
         any = any.add(all);
     }
@@ -132,14 +216,19 @@ pub fn page<E: EntityTrait>(
     order: &[OrderKey],
     page: &PageRequest,
     column_of: ColumnOf,
+    backend: DatabaseBackend,
 ) -> Select<E> {
     if let Some(keys) = &page.cursor {
-        select = select.filter(keyset(order, keys, page.backward, column_of));
+        select = select.filter(keyset(order, keys, page.backward, column_of, backend));
     }
     for k in order {
-        if let Some(col) = column_of(k.field.name) {
+        if let Some((col, nullable)) = sort_expr(&k.field, column_of, backend) {
             let descending = k.descending != page.backward;
-            select = select.order_by(col, if descending { Order::Desc } else { Order::Asc });
+            let direction = if descending { Order::Desc } else { Order::Asc };
+            if nullable {
+                select = select.order_by(col.clone().is_null(), direction.clone());
+            }
+            select = select.order_by(col, direction);
         }
     }
     select.limit(page.size + 1)
@@ -177,8 +266,9 @@ where
     E: EntityTrait,
     E::Model: Send + Sync,
 {
-    let select = select.filter(condition(filter, column_of, db.get_database_backend()));
-    let rows = page(select, order, page_request, column_of).all(db).await?;
+    let backend = db.get_database_backend();
+    let select = select.filter(condition(filter, column_of, backend));
+    let rows = page(select, order, page_request, column_of, backend).all(db).await?;
     Ok(finish_page(rows, page_request))
 }
 

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod complaints;
+pub mod custom_fields;
 pub mod customers;
 pub mod filter;
 pub mod idempotency;

@@ -29,6 +29,7 @@ fn column_of(name: &str) -> Option<Expr> {
                 "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = key_account_plans.tenant_id AND c.id = key_account_plans.customer_id)",
             ));
         }
+        "customFields" => Column::CustomFields,
         _ => return None,
     };
     Some(Expr::col((Entity, col)))

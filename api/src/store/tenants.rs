@@ -69,3 +69,40 @@ pub async fn set_settings(conn: &impl ConnectionTrait, id: Uuid, settings: &serd
         .await?;
     Ok(())
 }
+
+/// Bumps the tenant's schema version. Run first in a definition change: the row lock it takes
+/// makes entity writes (which hold it shared, see [`lock_shared`]) wait until the change commits.
+///
+/// # Errors
+/// Database failures.
+pub async fn bump_schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    use sea_orm::sea_query::ExprTrait;
+    Entity::update_many()
+        .col_expr(Column::SchemaVersion, sea_orm::sea_query::Expr::col(Column::SchemaVersion).add(1))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Holds the tenant row shared until the transaction ends (PostgreSQL; SQLite's write
+/// transaction already excludes every other writer).
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_shared(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    use sea_orm::QuerySelect;
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        Entity::find_by_id(id).select_only().column(Column::Id).lock_shared().into_tuple::<Uuid>().one(conn).await?;
+    }
+    Ok(())
+}
+
+/// The tenant's current schema version.
+///
+/// # Errors
+/// Database failures.
+pub async fn schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<i64>> {
+    use sea_orm::QuerySelect;
+    Ok(Entity::find_by_id(id).select_only().column(Column::SchemaVersion).into_tuple::<i64>().one(conn).await?)
+}

@@ -1,0 +1,885 @@
+//! Custom fields (自定义字段): typed fields a tenant ADMIN adds to an entity. Each live definition
+//! becomes a typed GraphQL field under `custom`, a filter and an order key of the tenant's schema.
+//!
+//! A definition change bumps the tenant's schema version in the same transaction, and takes the
+//! tenant row's lock: every entity write holds that lock shared while it checks values against
+//! the definitions, so no write can slip between a definition change and the values it rewrites.
+
+use chrono::{DateTime, Utc};
+use guanxi_entity::custom_field_definition as model;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::input::{Patch, check_version};
+use super::values::text;
+use super::{Caller, Role, audit, custom_values};
+use crate::error::{Error, Result, Violation};
+use crate::store;
+
+/// The GraphQL type name, used in global ids and the audit trail.
+pub const TYPE_NAME: &str = "CustomFieldDefinition";
+
+/// Live definitions per entity; a schema with more would be slow to build and to read.
+pub const MAX_FIELDS_PER_ENTITY: usize = 200;
+pub const MAX_OPTIONS: usize = 200;
+pub const MAX_OPTION_CHARS: usize = 100;
+pub const MAX_LABEL_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+
+/// The entities that carry custom fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Customer,
+    Interaction,
+    Complaint,
+    KeyAccountPlan,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 4] =
+        [EntityKind::Customer, EntityKind::Interaction, EntityKind::Complaint, EntityKind::KeyAccountPlan];
+
+    /// The `EntityKind` enum value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "CUSTOMER",
+            EntityKind::Interaction => "INTERACTION",
+            EntityKind::Complaint => "COMPLAINT",
+            EntityKind::KeyAccountPlan => "KEY_ACCOUNT_PLAN",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The entity's GraphQL object type.
+    #[must_use]
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "Customer",
+            EntityKind::Interaction => "Interaction",
+            EntityKind::Complaint => "Complaint",
+            EntityKind::KeyAccountPlan => "KeyAccountPlan",
+        }
+    }
+
+    /// The table holding the entity's rows (and their `custom_fields` column).
+    #[must_use]
+    pub fn table(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "customers",
+            EntityKind::Interaction => "interactions",
+            EntityKind::Complaint => "complaints",
+            EntityKind::KeyAccountPlan => "key_account_plans",
+        }
+    }
+
+    /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
+    /// not shadow? (A test checks the list against the schema.)
+    #[must_use]
+    pub fn is_built_in(self, name: &str) -> bool {
+        const COMMON: &[&str] =
+            &["id", "custom", "customFields", "version", "createdAt", "updatedAt", "customer", "customerId"];
+        let own: &[&str] = match self {
+            EntityKind::Customer => &[
+                "kind",
+                "name",
+                "email",
+                "phone",
+                "region",
+                "industry",
+                "creditCode",
+                "channel",
+                "tags",
+                "status",
+                "lifecycleStage",
+                "tier",
+                "relationshipType",
+                "owner",
+                "ownerId",
+                "scores",
+                "score",
+                "stats",
+                "interactions",
+                "complaints",
+                "keyAccountPlans",
+                "scoringSnapshot",
+                "openComplaints",
+                "activePlan",
+            ],
+            EntityKind::Interaction => &[
+                "kind",
+                "channel",
+                "occurredAt",
+                "staff",
+                "staffId",
+                "summary",
+                "outcome",
+                "amount",
+                "currency",
+                "satisfaction",
+                "wouldBuyAgain",
+            ],
+            EntityKind::Complaint => &[
+                "title",
+                "description",
+                "category",
+                "severity",
+                "status",
+                "assignee",
+                "assigneeId",
+                "resolution",
+                "satisfaction",
+                "responseDueAt",
+                "resolutionDueAt",
+                "slaBreached",
+                "history",
+                "respondedAt",
+                "resolvedAt",
+                "closedAt",
+                "dueBefore",
+            ],
+            EntityKind::KeyAccountPlan => &[
+                "owner",
+                "ownerId",
+                "team",
+                "teamIds",
+                "title",
+                "status",
+                "periodStart",
+                "periodEnd",
+                "revenueTarget",
+                "plannedVisits",
+                "objectives",
+                "actions",
+                "progress",
+                "currency",
+            ],
+        };
+        own.iter().chain(COMMON).any(|b| *b == name)
+    }
+}
+
+/// The types a custom field may have (API.md `CustomFieldType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    String,
+    Text,
+    Int,
+    Decimal,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    MultiEnum,
+    Email,
+    Phone,
+    Url,
+    Json,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 13] = [
+        FieldType::String,
+        FieldType::Text,
+        FieldType::Int,
+        FieldType::Decimal,
+        FieldType::Boolean,
+        FieldType::Date,
+        FieldType::DateTime,
+        FieldType::Enum,
+        FieldType::MultiEnum,
+        FieldType::Email,
+        FieldType::Phone,
+        FieldType::Url,
+        FieldType::Json,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "STRING",
+            FieldType::Text => "TEXT",
+            FieldType::Int => "INT",
+            FieldType::Decimal => "DECIMAL",
+            FieldType::Boolean => "BOOLEAN",
+            FieldType::Date => "DATE",
+            FieldType::DateTime => "DATETIME",
+            FieldType::Enum => "ENUM",
+            FieldType::MultiEnum => "MULTI_ENUM",
+            FieldType::Email => "EMAIL",
+            FieldType::Phone => "PHONE",
+            FieldType::Url => "URL",
+            FieldType::Json => "JSON",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Stored as a JSON string and compared as text.
+    #[must_use]
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            FieldType::String
+                | FieldType::Text
+                | FieldType::Date
+                | FieldType::DateTime
+                | FieldType::Enum
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Url
+        )
+    }
+
+    /// Can rows be ordered by it (lists and JSON cannot; long text can, but is refused as
+    /// pointless and unindexable)?
+    #[must_use]
+    pub fn sortable(self) -> bool {
+        !matches!(self, FieldType::MultiEnum | FieldType::Json | FieldType::Text)
+    }
+
+    /// Can `indexed: true` give it an expression index?
+    #[must_use]
+    pub fn indexable(self) -> bool {
+        self.sortable()
+    }
+}
+
+/// Who defined a field: an ADMIN (writable) or a scorer plugin (read-only, computed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    User,
+    Plugin,
+}
+
+impl Source {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::User => "USER",
+            Source::Plugin => "PLUGIN",
+        }
+    }
+}
+
+/// A custom field definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub id: Uuid,
+    pub entity: EntityKind,
+    pub key: String,
+    /// The GraphQL field name: the key in camelCase.
+    pub name: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub ty: FieldType,
+    pub required: bool,
+    pub options: Vec<String>,
+    pub default_value: Option<Value>,
+    pub indexed: bool,
+    pub archived: bool,
+    pub source: Source,
+    pub position: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Definition {
+    /// Reads a stored definition; rows the server did not write are an internal error.
+    ///
+    /// # Errors
+    /// `INTERNAL` for an unknown entity, type or source.
+    pub fn from_model(m: model::Model) -> Result<Self> {
+        let bad = |what: &str| Error::Internal(anyhow::anyhow!("custom field {} has an unknown {what}", m.id));
+        Ok(Self {
+            entity: EntityKind::parse(&m.entity).ok_or_else(|| bad("entity"))?,
+            ty: FieldType::parse(&m.r#type).ok_or_else(|| bad("type"))?,
+            source: match m.source.as_str() {
+                "USER" => Source::User,
+                "PLUGIN" => Source::Plugin,
+                _ => return Err(bad("source")),
+            },
+            name: camel_case(&m.key),
+            options: m
+                .options
+                .as_ref()
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            id: m.id,
+            key: m.key,
+            label: m.label,
+            description: m.description,
+            required: m.required,
+            default_value: m.default_value,
+            indexed: m.indexed,
+            archived: m.archived,
+            position: m.position,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+
+    fn into_model(self, tenant_id: Uuid) -> model::Model {
+        model::Model {
+            tenant_id,
+            id: self.id,
+            entity: self.entity.as_str().to_owned(),
+            key: self.key,
+            label: self.label,
+            description: self.description,
+            r#type: self.ty.as_str().to_owned(),
+            required: self.required,
+            options: if self.options.is_empty() { None } else { Some(json!(self.options)) },
+            default_value: self.default_value,
+            indexed: self.indexed,
+            archived: self.archived,
+            source: self.source.as_str().to_owned(),
+            position: self.position,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The definition as the audit trail records it.
+    #[must_use]
+    pub fn audit_snapshot(&self) -> Value {
+        json!({
+            "entity": self.entity.as_str(), "key": self.key, "label": self.label, "description": self.description,
+            "type": self.ty.as_str(), "required": self.required, "options": self.options,
+            "defaultValue": self.default_value, "indexed": self.indexed, "archived": self.archived,
+        })
+    }
+
+    #[cfg(test)]
+    #[must_use]
+    pub fn for_test(entity: EntityKind, key: &str, ty: FieldType) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            entity,
+            key: key.into(),
+            name: camel_case(key),
+            label: key.into(),
+            description: None,
+            ty,
+            required: false,
+            options: vec!["a".into(), "b".into()],
+            default_value: None,
+            indexed: false,
+            archived: false,
+            source: Source::User,
+            position: 0,
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// Every definition of a tenant, archived ones included, in definition order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantFields {
+    pub definitions: Vec<Definition>,
+}
+
+impl TenantFields {
+    /// The live (not archived) definitions of `entity`.
+    pub fn live(&self, entity: EntityKind) -> impl Iterator<Item = &Definition> {
+        self.definitions.iter().filter(move |d| d.entity == entity && !d.archived)
+    }
+
+    /// The live definition of `entity` whose GraphQL name or key is `name`.
+    #[must_use]
+    pub fn find_live(&self, entity: EntityKind, name: &str) -> Option<&Definition> {
+        self.live(entity).find(|d| d.name == name || d.key == name)
+    }
+}
+
+/// The GraphQL name of a key: `loyalty_card_no` → `loyaltyCardNo`.
+#[must_use]
+pub fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn key_is_valid(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+}
+
+fn ensure_admin(caller: &Caller) -> Result<()> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("only an ADMIN may define or change custom fields".into()))
+    }
+}
+
+/// Every definition of the caller's tenant, for building its schema.
+///
+/// # Errors
+/// Database failures.
+pub async fn tenant_fields(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<TenantFields> {
+    let definitions = store::custom_fields::all(conn, tenant_id)
+        .await?
+        .into_iter()
+        .map(Definition::from_model)
+        .collect::<Result<_>>()?;
+    Ok(TenantFields { definitions })
+}
+
+/// The definitions a caller may list: live ones, optionally of one entity. Every role reads them,
+/// since forms need their labels and options.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(db: &DatabaseConnection, caller: &Caller, entity: Option<EntityKind>) -> Result<Vec<Definition>> {
+    let fields = tenant_fields(db, caller.tenant_id).await?;
+    Ok(fields.definitions.into_iter().filter(|d| !d.archived && entity.is_none_or(|e| d.entity == e)).collect())
+}
+
+/// What `defineCustomField` asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DefineInput {
+    pub entity: String,
+    pub key: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub ty: String,
+    pub required: bool,
+    pub options: Option<Vec<String>>,
+    pub default_value: Option<Value>,
+    pub indexed: bool,
+}
+
+/// What `updateCustomField` asks for; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateInput {
+    pub label: Patch<String>,
+    pub description: Patch<String>,
+    pub ty: Patch<String>,
+    pub required: Patch<bool>,
+    pub options: Patch<Vec<String>>,
+    pub default_value: Patch<Value>,
+    pub indexed: Patch<bool>,
+}
+
+fn check_options(ty: FieldType, options: Option<Vec<String>>, v: &mut Vec<Violation>) -> Vec<String> {
+    let takes_options = matches!(ty, FieldType::Enum | FieldType::MultiEnum);
+    let options = options.unwrap_or_default();
+    if !takes_options {
+        if !options.is_empty() {
+            v.push(Violation::new("options", "NOT_ALLOWED", "only ENUM and MULTI_ENUM fields have options"));
+        }
+        return Vec::new();
+    }
+    if options.is_empty() {
+        v.push(Violation::new("options", "REQUIRED", "an ENUM or MULTI_ENUM field needs at least one option"));
+    }
+    if options.len() > MAX_OPTIONS {
+        v.push(Violation::new("options", "TOO_MANY", format!("at most {MAX_OPTIONS} options")));
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(options.len());
+    for (i, o) in options.iter().enumerate() {
+        match text(o, 1, MAX_OPTION_CHARS) {
+            Ok(o) if clean.contains(&o) => {
+                v.push(Violation::new(format!("options.{i}"), "DUPLICATE", format!("'{o}' is listed twice")))
+            }
+            Ok(o) => clean.push(o),
+            Err((code, msg)) => v.push(Violation::new(format!("options.{i}"), code, msg)),
+        }
+    }
+    clean
+}
+
+/// Checks a definition's own fields (not those that need the database), collecting violations.
+fn check_definition(def: &mut Definition, v: &mut Vec<Violation>) {
+    if def.indexed && !def.ty.indexable() {
+        v.push(Violation::new("indexed", "NOT_ALLOWED", format!("{} fields cannot be indexed", def.ty.as_str())));
+    }
+    if let Some(default) = def.default_value.take() {
+        if default.is_null() {
+            def.default_value = None;
+        } else {
+            match custom_values::check(def, &default) {
+                Ok(stored) => def.default_value = Some(stored),
+                Err((code, msg)) => v.push(Violation::new("defaultValue", code, msg)),
+            }
+        }
+    }
+}
+
+fn label(raw: &str, v: &mut Vec<Violation>) -> String {
+    text(raw, 1, MAX_LABEL_CHARS).unwrap_or_else(|(code, msg)| {
+        v.push(Violation::new("label", code, msg));
+        String::new()
+    })
+}
+
+fn description(raw: Option<String>, v: &mut Vec<Violation>) -> Option<String> {
+    let raw = raw.filter(|d| !d.trim().is_empty())?;
+    text(&raw, 1, MAX_DESCRIPTION_CHARS).map_err(|(code, msg)| v.push(Violation::new("description", code, msg))).ok()
+}
+
+/// Defines a field. It is in the tenant's schema from the next request on.
+///
+/// # Errors
+/// `FORBIDDEN` for non-ADMINs; `BAD_USER_INPUT` listing every problem (key syntax, clash with a
+/// built-in or another field, options, default); `CONFLICT` for a required field without a
+/// default on an entity that already has rows.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
+pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput) -> Result<Definition> {
+    ensure_admin(caller)?;
+    let mut v = Vec::new();
+    let entity = EntityKind::parse(&input.entity);
+    let ty = FieldType::parse(&input.ty);
+    if entity.is_none() {
+        v.push(Violation::new("entity", "INVALID_VALUE", format!("'{}' is not an EntityKind", input.entity)));
+    }
+    if ty.is_none() {
+        v.push(Violation::new("type", "INVALID_VALUE", format!("'{}' is not a CustomFieldType", input.ty)));
+    }
+    let key = input.key.trim().to_owned();
+    if !key_is_valid(&key) {
+        v.push(Violation::new(
+            "key",
+            "INVALID_KEY",
+            format!("'{key}' must start with a lowercase letter and use only a-z, 0-9 and _ (at most 63 characters)"),
+        ));
+    }
+    let (Some(entity), Some(ty)) = (entity, ty) else { return Err(Error::Invalid(v)) };
+    let name = camel_case(&key);
+    if entity.is_built_in(&key) || entity.is_built_in(&name) {
+        v.push(Violation::new("key", "RESERVED", format!("'{key}' is a built-in field of {}", entity.type_name())));
+    }
+    let at = store::now();
+    let mut def = Definition {
+        id: Uuid::now_v7(),
+        entity,
+        name,
+        label: label(&input.label, &mut v),
+        description: description(input.description, &mut v),
+        options: check_options(ty, input.options, &mut v),
+        ty,
+        required: input.required,
+        default_value: input.default_value,
+        indexed: input.indexed,
+        archived: false,
+        source: Source::User,
+        position: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        key,
+    };
+    check_definition(&mut def, &mut v);
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    let txn = begin_change(db, caller).await?;
+    let existing = tenant_fields(&txn, caller.tenant_id).await?;
+    let mut siblings = existing.definitions.iter().filter(|d| d.entity == entity);
+    if let Some(other) = siblings.clone().find(|d| d.key == def.key || d.name == def.name) {
+        let why = if other.archived { "an archived field (restore it instead)" } else { "another field" };
+        return Err(Error::invalid(
+            "key",
+            "DUPLICATE",
+            format!("'{}' is already used by {why} of {}", other.key, entity.type_name()),
+        ));
+    }
+    if siblings.clone().filter(|d| !d.archived).count() >= MAX_FIELDS_PER_ENTITY {
+        return Err(Error::invalid(
+            "entity",
+            "TOO_MANY",
+            format!("{} has {MAX_FIELDS_PER_ENTITY} custom fields already", entity.type_name()),
+        ));
+    }
+    def.position = siblings.by_ref().map(|d| d.position + 1).max().unwrap_or(0);
+    if def.required {
+        fill_required(&txn, caller.tenant_id, &def).await?;
+    }
+    store::custom_fields::insert(&txn, &def.clone().into_model(caller.tenant_id)).await?;
+    store::custom_fields::sync_index(&txn, &def, None).await?;
+    audit::record(&txn, caller, TYPE_NAME, def.id, audit::Action::Create, None, Some(def.audit_snapshot()), at).await?;
+    txn.commit().await?;
+    Ok(def)
+}
+
+/// A required field needs a value in every row: existing rows take the default, and without a
+/// default there must be no row lacking one.
+async fn fill_required(txn: &DatabaseTransaction, tenant_id: Uuid, def: &Definition) -> Result<()> {
+    match &def.default_value {
+        Some(default) => store::custom_fields::fill_missing(txn, tenant_id, def.entity, &def.key, default).await,
+        None => {
+            let missing = store::custom_fields::count_missing(txn, tenant_id, def.entity, &def.key).await?;
+            if missing == 0 {
+                Ok(())
+            } else {
+                Err(Error::Conflict {
+                    code: "DEFAULT_NEEDED",
+                    message: format!(
+                        "{missing} existing {} rows have no value for '{}': give a defaultValue for them",
+                        def.entity.type_name(),
+                        def.key
+                    ),
+                    field: Some("defaultValue".into()),
+                })
+            }
+        }
+    }
+}
+
+/// Starts a definition change: bumps the schema version first, which takes the tenant row's
+/// lock and so waits for writes in flight and holds off new ones until commit.
+async fn begin_change(db: &DatabaseConnection, caller: &Caller) -> Result<DatabaseTransaction> {
+    let txn = store::begin_write(db).await?;
+    store::tenants::bump_schema_version(&txn, caller.tenant_id).await?;
+    Ok(txn)
+}
+
+async fn find_for_change(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<Definition> {
+    let model = store::custom_fields::find(txn, caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no custom field {}", super::ids::encode(TYPE_NAME, id))))?;
+    let def = Definition::from_model(model)?;
+    if def.source != Source::User {
+        return Err(Error::Conflict {
+            code: "READ_ONLY",
+            message: format!("'{}' is computed by a plugin; change the plugin instead", def.key),
+            field: None,
+        });
+    }
+    Ok(def)
+}
+
+/// Changes a definition. A change of type or options carries every stored value over, or is
+/// refused with the number of values that would not convert.
+///
+/// # Errors
+/// `FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT` (stale version, values that would
+/// not convert, a required field without default over rows lacking a value).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
+pub async fn update(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    input: UpdateInput,
+    expected_version: Option<i32>,
+) -> Result<Definition> {
+    ensure_admin(caller)?;
+    let txn = begin_change(db, caller).await?;
+    let before = find_for_change(&txn, caller, id).await?;
+    check_version("this custom field", before.version, expected_version)?;
+    let mut def = before.clone();
+    let mut v = Vec::new();
+    match input.label {
+        Patch::Absent => {}
+        Patch::Null => v.push(Violation::new("label", "REQUIRED", "label cannot be null")),
+        Patch::Value(l) => def.label = label(&l, &mut v),
+    }
+    match input.description {
+        Patch::Absent => {}
+        Patch::Null => def.description = None,
+        Patch::Value(d) => def.description = description(Some(d), &mut v),
+    }
+    match input.ty {
+        Patch::Absent => {}
+        Patch::Null => v.push(Violation::new("type", "REQUIRED", "type cannot be null")),
+        Patch::Value(t) => match FieldType::parse(&t) {
+            Some(ty) => def.ty = ty,
+            None => v.push(Violation::new("type", "INVALID_VALUE", format!("'{t}' is not a CustomFieldType"))),
+        },
+    }
+    if let Patch::Value(r) = input.required {
+        def.required = r;
+    }
+    if let Patch::Value(i) = input.indexed {
+        def.indexed = i;
+    }
+    let options = match input.options {
+        Patch::Absent if def.ty == before.ty => Some(before.options.clone()),
+        Patch::Absent | Patch::Null => None,
+        Patch::Value(o) => Some(o),
+    };
+    def.options = check_options(def.ty, options, &mut v);
+    def.default_value = match input.default_value {
+        Patch::Absent => before.default_value.clone(),
+        Patch::Null => None,
+        Patch::Value(d) => Some(d),
+    };
+    check_definition(&mut def, &mut v);
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
+    if def.ty != before.ty || def.options != before.options {
+        convert_values(&txn, caller.tenant_id, &def).await?;
+    }
+    if def.required && (!before.required || def.default_value != before.default_value) {
+        fill_required(&txn, caller.tenant_id, &def).await?;
+    }
+    let at = store::now();
+    def.version += 1;
+    def.updated_at = at;
+    store::custom_fields::update(&txn, &def.clone().into_model(caller.tenant_id)).await?;
+    store::custom_fields::sync_index(&txn, &def, Some(&before)).await?;
+    audit::record(
+        &txn,
+        caller,
+        TYPE_NAME,
+        id,
+        audit::Action::Update,
+        Some(before.audit_snapshot()),
+        Some(def.audit_snapshot()),
+        at,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(def)
+}
+
+/// Carries every stored value over to `def`, or refuses with how many would not convert.
+async fn convert_values(txn: &DatabaseTransaction, tenant_id: Uuid, def: &Definition) -> Result<()> {
+    let rows = store::custom_fields::values_of(txn, tenant_id, def.entity, &def.key).await?;
+    let mut changed = Vec::new();
+    let mut failed = 0usize;
+    for (id, mut object) in rows {
+        let Some(old) = object.get(&def.key).filter(|v| !v.is_null()) else { continue };
+        match custom_values::convert(def, old) {
+            Ok(new) if &new == old => {}
+            Ok(new) => {
+                object[&def.key] = new;
+                changed.push((id, object));
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Conflict {
+            code: "VALUES_WOULD_NOT_CONVERT",
+            message: format!(
+                "{failed} existing value{} of '{}' would not convert to {}{}; change or clear them first",
+                if failed == 1 { "" } else { "s" },
+                def.key,
+                def.ty.as_str(),
+                if def.options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with options {}", def.options.join(", "))
+                }
+            ),
+            field: Some("type".into()),
+        });
+    }
+    for (id, object) in changed {
+        store::custom_fields::set_values(txn, tenant_id, def.entity, id, &object).await?;
+    }
+    Ok(())
+}
+
+async fn set_archived(db: &DatabaseConnection, caller: &Caller, id: Uuid, archived: bool) -> Result<Definition> {
+    ensure_admin(caller)?;
+    let txn = begin_change(db, caller).await?;
+    let before = find_for_change(&txn, caller, id).await?;
+    if before.archived == archived {
+        txn.rollback().await?;
+        return Ok(before);
+    }
+    if !archived {
+        let fields = tenant_fields(&txn, caller.tenant_id).await?;
+        if fields.live(before.entity).count() >= MAX_FIELDS_PER_ENTITY {
+            return Err(Error::invalid(
+                "id",
+                "TOO_MANY",
+                format!("{} has {MAX_FIELDS_PER_ENTITY} custom fields already", before.entity.type_name()),
+            ));
+        }
+    }
+    let at = store::now();
+    let mut def = before.clone();
+    def.archived = archived;
+    def.version += 1;
+    def.updated_at = at;
+    store::custom_fields::update(&txn, &def.clone().into_model(caller.tenant_id)).await?;
+    store::custom_fields::sync_index(&txn, &def, Some(&before)).await?;
+    audit::record(
+        &txn,
+        caller,
+        TYPE_NAME,
+        id,
+        audit::Action::Update,
+        Some(before.audit_snapshot()),
+        Some(def.audit_snapshot()),
+        at,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(def)
+}
+
+/// Hides a field from the schema and from writes; its stored values stay.
+///
+/// # Errors
+/// `FORBIDDEN`, `NOT_FOUND`; `CONFLICT` for a plugin's field.
+pub async fn archive(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Definition> {
+    set_archived(db, caller, id, true).await
+}
+
+/// Brings an archived field back, with the values it had.
+///
+/// # Errors
+/// As [`archive`], and `BAD_USER_INPUT` when the entity already has the most fields.
+pub async fn restore(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Definition> {
+    set_archived(db, caller, id, false).await
+}
+
+/// The definitions an entity write checks its `customFields` against, read inside the write's
+/// transaction while holding the tenant row's lock shared (see the module docs).
+///
+/// # Errors
+/// Database failures.
+pub async fn for_write(txn: &DatabaseTransaction, tenant_id: Uuid, entity: EntityKind) -> Result<Vec<Definition>> {
+    store::tenants::lock_shared(txn, tenant_id).await?;
+    store::custom_fields::of_entity(txn, tenant_id, entity).await?.into_iter().map(Definition::from_model).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_names() {
+        assert_eq!(camel_case("loyalty_card_no"), "loyaltyCardNo");
+        assert_eq!(camel_case("level"), "level");
+        assert_eq!(camel_case("a__b_"), "aB");
+        for ok in ["a", "level_2", &"x".repeat(63)] {
+            assert!(key_is_valid(ok), "{ok}");
+        }
+        for bad in ["", "2a", "_a", "A", "a-b", "a b", &"x".repeat(64), "等级"] {
+            assert!(!key_is_valid(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Custom field values: what each [`FieldType`] accepts, how it is stored, and how a write's
+//! `customFields` object is checked against the tenant's definitions.
+//!
+//! Values are stored in the entity's `custom_fields` JSON object in one canonical form per type,
+//! chosen so that the database compares them the way people expect: integers as JSON numbers,
+//! decimals as exact decimal strings, dates as `YYYY-MM-DD` and timestamps as fixed-width UTC
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ` (so text order is time order).
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::custom_fields::{Definition, FieldType, Source};
+use super::input::Patch;
+use super::values::{Email, Phone, Refusal};
+use crate::error::Violation;
+
+/// Characters of a STRING value and of a TEXT value.
+pub const MAX_STRING_CHARS: usize = 1_000;
+pub const MAX_TEXT_CHARS: usize = 100_000;
+/// Bytes of a JSON value, serialized.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Characters of a URL.
+pub const MAX_URL_CHARS: usize = 2_000;
+/// Bytes of a value in an indexed field: a PostgreSQL b-tree entry must fit a third of a page.
+pub const MAX_INDEXED_BYTES: usize = 2_000;
+
+fn refuse(code: &'static str, msg: impl Into<String>) -> Refusal {
+    (code, msg.into())
+}
+
+fn as_text(value: &Value, what: &str) -> Result<String, Refusal> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| refuse("INVALID_TYPE", format!("expected {what}, got {}", kind_of(value))))
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn length(s: &str, max: usize) -> Result<(), Refusal> {
+    let n = s.chars().count();
+    if n > max { Err(refuse("TOO_LONG", format!("must have at most {max} characters, has {n}"))) } else { Ok(()) }
+}
+
+/// A timestamp in the stored form.
+#[must_use]
+pub fn canonical_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// An exact decimal from a string or a JSON number (taken by its text).
+///
+/// # Errors
+/// `INVALID_DECIMAL`.
+pub fn decimal(value: &Value) -> Result<Decimal, Refusal> {
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        other => return Err(refuse("INVALID_TYPE", format!("expected a decimal number, got {}", kind_of(other)))),
+    };
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map(|d| d.normalize())
+        .map_err(|_| refuse("INVALID_DECIMAL", format!("'{text}' is not a decimal number")))
+}
+
+/// A 64-bit integer from a JSON integer or a string of digits (JavaScript clients send large
+/// integers as strings).
+///
+/// # Errors
+/// `INVALID_INT` or `OUT_OF_RANGE`.
+pub fn integer(value: &Value) -> Result<i64, Refusal> {
+    match value {
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            if n.is_u64() {
+                refuse("OUT_OF_RANGE", format!("{n} is outside the 64-bit integer range"))
+            } else {
+                refuse("INVALID_INT", format!("{n} is not a whole number"))
+            }
+        }),
+        Value::String(s) => s.trim().parse::<i64>().map_err(|e| match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                refuse("OUT_OF_RANGE", format!("{s} is outside the 64-bit integer range"))
+            }
+            _ => refuse("INVALID_INT", format!("'{s}' is not a whole number")),
+        }),
+        other => Err(refuse("INVALID_TYPE", format!("expected a whole number, got {}", kind_of(other)))),
+    }
+}
+
+fn url(s: &str) -> Result<String, Refusal> {
+    let s = s.trim();
+    length(s, MAX_URL_CHARS)?;
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
+        Ok(_) => Err(refuse("INVALID_URL", format!("'{s}' is not an http or https address"))),
+        Err(e) => Err(refuse("INVALID_URL", format!("'{s}' is not a URL: {e}"))),
+    }
+}
+
+/// Checks one non-null value against `def` and returns its stored form.
+///
+/// # Errors
+/// A refusal code and message (the caller names the field).
+pub fn check(def: &Definition, value: &Value) -> Result<Value, Refusal> {
+    let stored = match def.ty {
+        FieldType::String => {
+            let s = as_text(value, "a string")?;
+            length(&s, MAX_STRING_CHARS)?;
+            Value::String(s)
+        }
+        FieldType::Text => {
+            let s = as_text(value, "a string")?;
+            length(&s, MAX_TEXT_CHARS)?;
+            Value::String(s)
+        }
+        FieldType::Int => Value::from(integer(value)?),
+        FieldType::Decimal => Value::String(decimal(value)?.to_string()),
+        FieldType::Boolean => match value {
+            Value::Bool(b) => Value::Bool(*b),
+            other => return Err(refuse("INVALID_TYPE", format!("expected true or false, got {}", kind_of(other)))),
+        },
+        FieldType::Date => {
+            let s = as_text(value, "a date (YYYY-MM-DD)")?;
+            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| refuse("INVALID_DATE", format!("'{s}' is not a date like 2026-11-26")))?;
+            Value::String(d.format("%Y-%m-%d").to_string())
+        }
+        FieldType::DateTime => {
+            let s = as_text(value, "an RFC 3339 timestamp")?;
+            let t = DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|_| refuse("INVALID_DATETIME", format!("'{s}' is not an RFC 3339 timestamp")))?;
+            Value::String(canonical_time(&t.with_timezone(&Utc)))
+        }
+        FieldType::Enum => {
+            let s = as_text(value, "one of the options")?;
+            if !def.options.contains(&s) {
+                return Err(refuse("INVALID_OPTION", format!("'{s}' is not one of {}", def.options.join(", "))));
+            }
+            Value::String(s)
+        }
+        FieldType::MultiEnum => {
+            let Value::Array(items) = value else {
+                return Err(refuse("INVALID_TYPE", format!("expected a list of options, got {}", kind_of(value))));
+            };
+            let mut chosen: Vec<String> = Vec::with_capacity(items.len());
+            for item in items {
+                let s = as_text(item, "a list of strings")?;
+                if !def.options.contains(&s) {
+                    return Err(refuse("INVALID_OPTION", format!("'{s}' is not one of {}", def.options.join(", "))));
+                }
+                if chosen.contains(&s) {
+                    return Err(refuse("DUPLICATE", format!("'{s}' is chosen twice")));
+                }
+                chosen.push(s);
+            }
+            Value::Array(chosen.into_iter().map(Value::String).collect())
+        }
+        FieldType::Email => Value::String(Email::parse(&as_text(value, "an e-mail address")?)?.into_inner()),
+        FieldType::Phone => Value::String(Phone::parse(&as_text(value, "a phone number")?)?.into_inner()),
+        FieldType::Url => Value::String(url(&as_text(value, "a URL")?)?),
+        FieldType::Json => {
+            let bytes = value.to_string().len();
+            if bytes > MAX_JSON_BYTES {
+                return Err(refuse("TOO_LARGE", format!("must be at most {MAX_JSON_BYTES} bytes as JSON, is {bytes}")));
+            }
+            value.clone()
+        }
+    };
+    if def.indexed
+        && let Value::String(s) = &stored
+        && s.len() > MAX_INDEXED_BYTES
+    {
+        return Err(refuse(
+            "TOO_LONG_FOR_INDEX",
+            format!("an indexed field holds at most {MAX_INDEXED_BYTES} bytes of UTF-8, this value has {}", s.len()),
+        ));
+    }
+    Ok(stored)
+}
+
+/// A stored value carried over to a new definition of the field (a type or option change):
+/// checked as if written anew, with numbers and booleans also read from their text.
+///
+/// # Errors
+/// When the value has no form in the new definition.
+pub fn convert(def: &Definition, stored: &Value) -> Result<Value, Refusal> {
+    check(def, stored).or_else(|first| match (stored, def.ty) {
+        (Value::Number(n), ty) if ty.is_text() => check(def, &Value::String(n.to_string())),
+        (Value::Bool(b), ty) if ty.is_text() => check(def, &Value::String(b.to_string())),
+        (Value::String(s), FieldType::Boolean) => match s.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(first),
+        },
+        (Value::String(s), FieldType::MultiEnum) => check(def, &Value::Array(vec![Value::String(s.clone())])),
+        _ => Err(first),
+    })
+}
+
+/// The value a read shows for `def` in a stored object: the stored one, else the default of a
+/// required field (rows written before it was defined).
+#[must_use]
+pub fn read<'a>(def: &'a Definition, stored: &'a Value) -> Option<&'a Value> {
+    match stored.get(&def.key) {
+        Some(v) if !v.is_null() => Some(v),
+        _ if def.required => def.default_value.as_ref(),
+        _ => None,
+    }
+}
+
+/// `customFields` as clients see it: every live definition's value, by key.
+#[must_use]
+pub fn visible<'a>(defs: impl Iterator<Item = &'a Definition>, stored: &Value) -> Value {
+    let mut out = Map::new();
+    for def in defs.filter(|d| !d.archived) {
+        if let Some(v) = read(def, stored) {
+            out.insert(def.key.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Applies a write's `customFields` over the stored object (`None` on create), checking every
+/// value against `defs` (all of the entity's definitions, archived included). Keys left out keep
+/// their values; null clears one. Archived fields' values are kept untouched.
+///
+/// Validator plugins attached to a field run after these checks, on the values returned here.
+pub fn apply(
+    defs: &[Definition],
+    input: Patch<Value>,
+    stored: Option<&Value>,
+    violations: &mut Vec<Violation>,
+) -> Value {
+    let mut out = stored.and_then(Value::as_object).cloned().unwrap_or_default();
+    let given = match input {
+        Patch::Absent => Map::new(),
+        Patch::Null => {
+            // Null clears every value the caller may write.
+            for def in defs.iter().filter(|d| !d.archived && d.source == Source::User) {
+                out.remove(&def.key);
+            }
+            Map::new()
+        }
+        Patch::Value(Value::Object(map)) => map,
+        Patch::Value(other) => {
+            violations.push(Violation::new(
+                "customFields",
+                "INVALID_TYPE",
+                format!("customFields must be an object keyed by field key, got {}", kind_of(&other)),
+            ));
+            return Value::Object(out);
+        }
+    };
+    for (key, value) in given {
+        let field = format!("customFields.{key}");
+        let Some(def) = defs.iter().find(|d| d.key == key && !d.archived) else {
+            violations.push(Violation::new(
+                field,
+                "UNKNOWN_FIELD",
+                format!("'{key}' is not a custom field of this entity"),
+            ));
+            continue;
+        };
+        if def.source != Source::User {
+            violations.push(Violation::new(
+                field,
+                "READ_ONLY",
+                format!("'{key}' is computed by a plugin and cannot be written"),
+            ));
+            continue;
+        }
+        if value.is_null() {
+            out.remove(&key);
+            continue;
+        }
+        match check(def, &value) {
+            Ok(v) => {
+                out.insert(key, v);
+            }
+            Err((code, msg)) => violations.push(Violation::new(field, code, msg)),
+        }
+    }
+    for def in defs.iter().filter(|d| d.required && !d.archived && d.source == Source::User) {
+        if out.get(&def.key).is_none_or(Value::is_null) {
+            match (&def.default_value, stored) {
+                // A new row takes the default; a stored row may not drop a required value.
+                (Some(default), None) => {
+                    out.insert(def.key.clone(), default.clone());
+                }
+                _ => violations.push(Violation::new(
+                    format!("customFields.{}", def.key),
+                    "REQUIRED",
+                    format!("'{}' is required", def.key),
+                )),
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::custom_fields::EntityKind;
+
+    fn def(ty: FieldType) -> Definition {
+        Definition::for_test(EntityKind::Customer, "f", ty)
+    }
+
+    #[test]
+    fn each_type_stores_a_canonical_form() {
+        assert_eq!(check(&def(FieldType::Int), &json!("9007199254740993")), Ok(json!(9_007_199_254_740_993_i64)));
+        assert_eq!(check(&def(FieldType::Decimal), &json!("012.500")), Ok(json!("12.5")));
+        assert_eq!(check(&def(FieldType::Decimal), &json!(0.1)), Ok(json!("0.1")));
+        assert_eq!(
+            check(&def(FieldType::DateTime), &json!("2026-11-26T08:00:00+08:00")),
+            Ok(json!("2026-11-26T00:00:00.000000Z"))
+        );
+        assert_eq!(check(&def(FieldType::Email), &json!("a@B.CN")), Ok(json!("a@b.cn")));
+        assert_eq!(check(&def(FieldType::Url), &json!("https://example.com")), Ok(json!("https://example.com/")));
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        assert_eq!(check(&def(FieldType::Int), &json!(1.5)).unwrap_err().0, "INVALID_INT");
+        assert_eq!(check(&def(FieldType::Int), &json!(u64::MAX)).unwrap_err().0, "OUT_OF_RANGE");
+        assert_eq!(check(&def(FieldType::Boolean), &json!("yes")).unwrap_err().0, "INVALID_TYPE");
+        assert_eq!(check(&def(FieldType::Date), &json!("2026-02-30")).unwrap_err().0, "INVALID_DATE");
+        assert_eq!(check(&def(FieldType::Url), &json!("ftp://x.cn")).unwrap_err().0, "INVALID_URL");
+        assert_eq!(check(&def(FieldType::String), &json!("x".repeat(1001))).unwrap_err().0, "TOO_LONG");
+    }
+
+    #[test]
+    fn conversion_reads_numbers_from_text_and_back() {
+        assert_eq!(convert(&def(FieldType::String), &json!(42)), Ok(json!("42")));
+        assert_eq!(convert(&def(FieldType::Int), &json!("42")), Ok(json!(42)));
+        assert!(convert(&def(FieldType::Int), &json!("forty-two")).is_err());
+    }
+}
