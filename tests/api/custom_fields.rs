@@ -314,6 +314,48 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
         .await;
     assert_eq!(filtered["data"]["complaints"]["totalCount"], 1, "{filtered}");
     assert_eq!(filtered["data"]["interactions"]["totalCount"], 0);
+    // A plugin's computed field (the plugin platform defines these; here it is put in place
+    // directly) is read-only: writes and definition changes are refused, reads show it.
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    let tenant = guanxi_api::store::tenants::find_by_slug(&db, "acme").await.expect("db").expect("tenant");
+    let at = chrono::Utc::now();
+    let computed = guanxi_entity::custom_field_definition::Model {
+        tenant_id: tenant.id,
+        id: uuid::Uuid::now_v7(),
+        entity: "CUSTOMER".into(),
+        key: "value_score".into(),
+        label: "Value score".into(),
+        description: None,
+        r#type: "DECIMAL".into(),
+        required: false,
+        options: None,
+        default_value: None,
+        indexed: false,
+        archived: false,
+        source: "PLUGIN".into(),
+        position: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    guanxi_api::store::custom_fields::insert(&db, &computed).await.expect("insert");
+    guanxi_api::store::tenants::bump_schema_version(&db, tenant.id).await.expect("bump");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // another writer: seen within a second
+    let res = app
+        .gql(
+            &admin,
+            "mutation($id: ID!) { updateCustomer(id: $id, input: {customFields: {value_score: 99}}) { id } }",
+            json!({ "id": customer }),
+        )
+        .await;
+    assert_eq!(violations(&res), vec![("customFields.value_score".into(), "READ_ONLY".into())]);
+    let gid = guanxi_api::domain::ids::encode("CustomFieldDefinition", computed.id);
+    let res = app.gql(&admin, "mutation($id: ID!) { archiveCustomField(id: $id) { id } }", json!({ "id": gid })).await;
+    assert_eq!(res["errors"][0]["extensions"]["reason"], "READ_ONLY", "{res}");
+    let res = app
+        .gql(&admin, "query($id: ID!) { customer(id: $id) { custom { valueScore } } }", json!({ "id": customer }))
+        .await;
+    assert_eq!(res["data"]["customer"]["custom"], json!({ "valueScore": null }), "{res}");
     // A field of another entity is unknown here.
     let res = app
         .gql(

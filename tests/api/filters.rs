@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, violations};
 
 const NAMES: &[&str] =
     &["Alice Wong", "alice", "Bob Lee", "王伟", "王芳", "Zhang Wei", "zhang wei", "李娜", "Li Na", "50%_off", "A_B"];
@@ -347,4 +347,22 @@ fn filters_and_orders_match_a_plain_rust_computation() {
             Ok(())
         })
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_nul_character_is_a_violation_not_a_database_error() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let res = app
+        .gql(&t, "query($n: String) { customers(filter: {name: {eq: $n}}) { totalCount } }", json!({ "n": "a\u{0}b" }))
+        .await;
+    assert_eq!(violations(&res), vec![("filter.name.eq".into(), "INVALID_CHARACTER".into())]);
+    let res = app
+        .gql(
+            &t,
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "a\u{0}b" } }),
+        )
+        .await;
+    assert_eq!(violations(&res), vec![("name".into(), "INVALID_CHARACTER".into())]);
 }

@@ -12,12 +12,23 @@ use crate::helpers::TestApp;
 async fn snapshots_are_batched_deterministic_and_match_the_api() {
     let app = TestApp::spawn().await;
     let t = app.token("acme", "MANAGER", "mgr");
+    let admin = app.token("acme", "ADMIN", "boss");
+    for (key, ty) in [("member_no", "STRING"), ("retired", "STRING")] {
+        let res = app
+            .gql(
+                &admin,
+                "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { id } }",
+                json!({ "i": { "entity": "CUSTOMER", "key": key, "label": key, "type": ty } }),
+            )
+            .await;
+        assert!(res.get("errors").is_none(), "{res}");
+    }
     let at = (chrono::Utc::now() - chrono::Duration::days(100)).to_rfc3339();
     let recent = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
     let mut ids = Vec::new();
     for i in 0..12 {
         let c =
-            app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("c{i}"), "tags": ["vip"] })).await;
+            app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("c{i}"), "tags": ["vip"], "customFields": { "member_no": format!("M{i}"), "retired": "x" } })).await;
         for (when, amount) in [(&at, "100.10"), (&recent, "0.90")] {
             app.gql(
                 &t,
@@ -43,6 +54,13 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
     assert_eq!(from_api["averageSatisfaction"], api["data"]["customer"]["stats"]["averageSatisfaction"]);
     assert_eq!(from_api["interactionCounts"], json!({ "PURCHASE": 2, "SURVEY": 1 }));
     assert_eq!(from_api["tags"], json!(["vip"]));
+    // Live custom fields only: an archived field's value stays out of plugins' sight.
+    let defs = app.gql(&admin, "{ customFieldDefinitions { id key } }", json!({})).await;
+    let retired = defs["data"]["customFieldDefinitions"][1]["id"].clone();
+    app.gql(&admin, "mutation($id: ID!) { archiveCustomField(id: $id) { id } }", json!({ "id": retired })).await;
+    let api = app.gql(&t, "query($id: ID!) { customer(id: $id) { scoringSnapshot } }", json!({ "id": ids[3] })).await;
+    assert_eq!(api["data"]["customer"]["scoringSnapshot"]["customFields"], json!({ "member_no": "M3" }), "{api}");
+    let from_api = api["data"]["customer"]["scoringSnapshot"].clone();
 
     let db = guanxi_api::store::connect(&app.database_url, 2).await.unwrap();
     let tenant = guanxi_api::store::tenants::find_by_slug(&db, "acme").await.unwrap().unwrap();
@@ -63,7 +81,7 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
     let (all, all_statements) = counted(12).await;
     assert_eq!(all.len(), 12);
     assert_eq!(one_statements, all_statements, "a fixed number of statements whatever the batch");
-    assert_eq!(all_statements, 3);
+    assert_eq!(all_statements, 4);
     assert_eq!(one[0], all[0], "deterministic");
     let mut built = serde_json::to_value(&all[3]).unwrap();
     let mut from_api = from_api;

@@ -735,7 +735,8 @@ pub async fn update(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    if def.ty != before.ty || def.options != before.options {
+    // Turning an index on checks the stored values too: an index entry has a size limit.
+    if def.ty != before.ty || def.options != before.options || (def.indexed && !before.indexed) {
         convert_values(&txn, caller.tenant_id, &def).await?;
     }
     if def.required && (!before.required || def.default_value != before.default_value) {
@@ -817,6 +818,10 @@ async fn set_archived(db: &DatabaseConnection, caller: &Caller, id: Uuid, archiv
                 format!("{} has {MAX_FIELDS_PER_ENTITY} custom fields already", before.entity.type_name()),
             ));
         }
+    }
+    if !archived && before.required {
+        // Rows written while it was archived have no value yet.
+        fill_required(&txn, caller.tenant_id, &before).await?;
     }
     let at = store::now();
     let mut def = before.clone();

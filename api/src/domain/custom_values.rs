@@ -29,11 +29,29 @@ fn refuse(code: &'static str, msg: impl Into<String>) -> Refusal {
     (code, msg.into())
 }
 
+/// A string value, trimmed like every text field of the API.
 fn as_text(value: &Value, what: &str) -> Result<String, Refusal> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| refuse("INVALID_TYPE", format!("expected {what}, got {}", kind_of(value))))
+    let s = value.as_str().ok_or_else(|| refuse("INVALID_TYPE", format!("expected {what}, got {}", kind_of(value))))?;
+    no_nul(s)?;
+    Ok(s.trim().to_owned())
+}
+
+/// PostgreSQL text and jsonb cannot hold U+0000.
+fn no_nul(s: &str) -> Result<(), Refusal> {
+    if s.contains('\0') {
+        Err(refuse("INVALID_CHARACTER", "must not contain the NUL character (U+0000)"))
+    } else {
+        Ok(())
+    }
+}
+
+fn json_without_nul(value: &Value) -> Result<(), Refusal> {
+    match value {
+        Value::String(s) => no_nul(s),
+        Value::Array(items) => items.iter().try_for_each(json_without_nul),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| no_nul(k).and_then(|()| json_without_nul(v))),
+        _ => Ok(()),
+    }
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -174,6 +192,7 @@ pub fn check(def: &Definition, value: &Value) -> Result<Value, Refusal> {
             if bytes > MAX_JSON_BYTES {
                 return Err(refuse("TOO_LARGE", format!("must be at most {MAX_JSON_BYTES} bytes as JSON, is {bytes}")));
             }
+            json_without_nul(value)?;
             value.clone()
         }
     };
@@ -341,6 +360,9 @@ mod tests {
         assert_eq!(check(&def(FieldType::Date), &json!("2026-02-30")).unwrap_err().0, "INVALID_DATE");
         assert_eq!(check(&def(FieldType::Url), &json!("ftp://x.cn")).unwrap_err().0, "INVALID_URL");
         assert_eq!(check(&def(FieldType::String), &json!("x".repeat(1001))).unwrap_err().0, "TOO_LONG");
+        assert_eq!(check(&def(FieldType::String), &json!("a\u{0}b")).unwrap_err().0, "INVALID_CHARACTER");
+        assert_eq!(check(&def(FieldType::Json), &json!({"k": ["\u{0}"]})).unwrap_err().0, "INVALID_CHARACTER");
+        assert_eq!(check(&def(FieldType::String), &json!("  padded ")), Ok(json!("padded")));
     }
 
     #[test]

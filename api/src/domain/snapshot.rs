@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{customers, ids, stats};
+use super::custom_fields::{Definition, EntityKind};
+use super::{custom_values, customers, ids, stats};
 use crate::error::Result;
 use crate::store;
 
@@ -68,10 +69,12 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The snapshot of one customer from its row, its figures and its purchase windows.
+/// The snapshot of one customer from its row, its figures, its purchase windows and the live
+/// custom field definitions of Customer.
 #[must_use]
 pub fn from_parts(
     c: &customer::Model,
+    fields: &[Definition],
     s: &customer_stats::Model,
     windows: (i64, i64),
     base_currency: &str,
@@ -89,7 +92,10 @@ pub fn from_parts(
         relationship_type: c.relationship_type.clone(),
         tier: c.tier.clone(),
         created_at: time(c.created_at),
-        custom_fields: BTreeMap::new(),
+        custom_fields: fields
+            .iter()
+            .filter_map(|d| custom_values::read(d, &c.custom_fields).map(|v| (d.key.clone(), v.clone())))
+            .collect(),
         base_currency: base_currency.to_owned(),
         purchase_count: s.purchase_count,
         purchase_total: stats::total_in(s, base_currency).to_string(),
@@ -111,7 +117,7 @@ pub fn from_parts(
 }
 
 /// Snapshots of a batch of customers as of `now`, in the order of `customer_ids` (unknown ids
-/// are skipped): three statements whatever the batch size.
+/// are skipped): four statements whatever the batch size.
 ///
 /// # Errors
 /// Database failures.
@@ -123,6 +129,14 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<Vec<Snapshot>> {
     let rows = store::customers::find_many(db, tenant_id, customer_ids).await?;
+    let fields: Vec<Definition> = store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer)
+        .await?
+        .into_iter()
+        .map(Definition::from_model)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|d| !d.archived)
+        .collect();
     let mut figures = store::stats::find_many(db, tenant_id, customer_ids).await?;
     let windows = store::interactions::purchase_windows(db, tenant_id, customer_ids, now).await?;
     let by_id: BTreeMap<Uuid, &customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
@@ -131,7 +145,7 @@ pub async fn build(
         .filter_map(|id| {
             let c = by_id.get(id)?;
             let s = figures.remove(id).unwrap_or_else(|| stats::empty(tenant_id, *id));
-            Some(from_parts(c, &s, windows.get(id).copied().unwrap_or_default(), base_currency, now))
+            Some(from_parts(c, &fields, &s, windows.get(id).copied().unwrap_or_default(), base_currency, now))
         })
         .collect())
 }

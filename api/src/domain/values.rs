@@ -152,8 +152,12 @@ impl CreditCode {
 /// Checks a free-text value's length in characters (not bytes, so Chinese counts fairly).
 ///
 /// # Errors
-/// `TOO_SHORT` or `TOO_LONG`.
+/// `TOO_SHORT`, `TOO_LONG` or `INVALID_CHARACTER` (U+0000).
 pub fn text(raw: &str, min: usize, max: usize) -> Result<String, Refusal> {
+    if raw.contains('\0') {
+        // PostgreSQL text cannot hold it; refuse on both databases alike.
+        return Err(("INVALID_CHARACTER", "must not contain the NUL character (U+0000)".into()));
+    }
     let s = raw.trim();
     let n = s.chars().count();
     if n < min {
@@ -210,5 +214,6 @@ mod tests {
         assert!(text("张三", 1, 2).is_ok());
         assert_eq!(text("  ", 1, 2).unwrap_err().0, "TOO_SHORT");
         assert_eq!(text("张三丰", 1, 2).unwrap_err().0, "TOO_LONG");
+        assert_eq!(text("a\0b", 1, 5).unwrap_err().0, "INVALID_CHARACTER");
     }
 }

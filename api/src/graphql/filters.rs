@@ -163,6 +163,14 @@ fn strings(v: &ValueAccessor<'_>) -> Vec<String> {
     v.list().map(|l| l.iter().filter_map(|x| x.string().ok().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
+fn has_nul(v: &async_graphql::Value) -> bool {
+    match v {
+        async_graphql::Value::String(s) => s.contains('\0'),
+        async_graphql::Value::List(items) => items.iter().any(has_nul),
+        _ => false,
+    }
+}
+
 /// The operators of one field's filter object, each made into a filter by `make`.
 fn ops(
     obj: &ObjectAccessor<'_>,
@@ -177,6 +185,11 @@ fn ops(
             continue;
         }
         let p = format!("{path}.{name}");
+        if has_nul(v.as_value()) {
+            // PostgreSQL cannot compare text holding U+0000; no stored value holds one.
+            violations.push(Violation::new(p, "INVALID_CHARACTER", "must not contain the NUL character (U+0000)"));
+            continue;
+        }
         let op = match name.as_str() {
             "eq" => read(&v, &p, violations).map(Op::Eq),
             "ne" => read(&v, &p, violations).map(Op::Ne),
