@@ -58,7 +58,7 @@ bench() { # label database_url fill_sql
   def=$(gql "$ADMIN" 'mutation { defineCustomField(input: {entity: CUSTOMER, key: "level", label: "Level", type: INT, indexed: true}) { id } }')
   echo "defineCustomField (indexed, $customers rows): $(python3 -c "print(f'{($(date +%s.%N) - $started) * 1e3:.0f} ms')")"
   def_id=$(echo "$def" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["defineCustomField"]["id"])')
-  $fill
+  eval "$fill"
   echo "filled: $(gql "$TOKEN" '{ customers(filter: {custom: {level: {gte: 990}}}) { totalCount } }')"
 
   run_one "customers(first: 50, custom.level >= 990, ordered by level)" \
@@ -87,6 +87,6 @@ if [ "$which" = postgres ] || [ "$which" = both ]; then
   psql "$pg_admin" -qc "create database $db"
   url="${pg_admin%/*}/$db"
   bench "PostgreSQL" "$url?sslmode=disable" \
-    "psql $url -qc \"UPDATE customers SET custom_fields = jsonb_build_object('level', abs(hashtext(id::text)) % 1000); VACUUM ANALYZE customers\""
+    "psql $url -qc \"UPDATE customers SET custom_fields = jsonb_build_object('level', abs(hashtext(id::text)) % 1000)\" -c \"VACUUM ANALYZE customers\""
   psql "$pg_admin" -qc "drop database $db with (force)"
 fi

@@ -742,24 +742,7 @@ pub async fn update(
     if def.required && (!before.required || def.default_value != before.default_value) {
         fill_required(&txn, caller.tenant_id, &def).await?;
     }
-    let at = store::now();
-    def.version += 1;
-    def.updated_at = at;
-    store::custom_fields::update(&txn, &def.clone().into_model(caller.tenant_id)).await?;
-    store::custom_fields::sync_index(&txn, &def, Some(&before)).await?;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Update,
-        Some(before.audit_snapshot()),
-        Some(def.audit_snapshot()),
-        at,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(def)
+    save_change(txn, caller, &before, def).await
 }
 
 /// Carries every stored value over to `def`, or refuses with how many would not convert.
@@ -823,24 +806,25 @@ async fn set_archived(db: &DatabaseConnection, caller: &Caller, id: Uuid, archiv
         // Rows written while it was archived have no value yet.
         fill_required(&txn, caller.tenant_id, &before).await?;
     }
-    let at = store::now();
     let mut def = before.clone();
     def.archived = archived;
+    save_change(txn, caller, &before, def).await
+}
+
+/// Stores a changed definition as its next version, fits its index, audits and commits.
+async fn save_change(
+    txn: DatabaseTransaction,
+    caller: &Caller,
+    before: &Definition,
+    mut def: Definition,
+) -> Result<Definition> {
+    let at = store::now();
     def.version += 1;
     def.updated_at = at;
     store::custom_fields::update(&txn, &def.clone().into_model(caller.tenant_id)).await?;
-    store::custom_fields::sync_index(&txn, &def, Some(&before)).await?;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Update,
-        Some(before.audit_snapshot()),
-        Some(def.audit_snapshot()),
-        at,
-    )
-    .await?;
+    store::custom_fields::sync_index(&txn, &def, Some(before)).await?;
+    let (old, new) = (Some(before.audit_snapshot()), Some(def.audit_snapshot()));
+    audit::record(&txn, caller, TYPE_NAME, def.id, audit::Action::Update, old, new, at).await?;
     txn.commit().await?;
     Ok(def)
 }

@@ -5,7 +5,7 @@
 //! logic two-valued: `not: { email: { eq: "x" } }` then matches rows without an e-mail, as the
 //! plain reading says, instead of SQL's NULL-swallowing three-valued answer.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering};
 use sea_orm::{DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 
 use super::custom_fields::{CUSTOM_COLUMN, value_expr};
@@ -226,9 +226,13 @@ pub fn page<E: EntityTrait>(
             let descending = k.descending != page.backward;
             let direction = if descending { Order::Desc } else { Order::Asc };
             if nullable {
-                select = select.order_by(col.clone().is_null(), direction.clone());
+                // NULL sorts as the largest value: PostgreSQL's own default, so its expression
+                // index still yields the order; SQLite needs it said.
+                let nulls = if descending { NullOrdering::First } else { NullOrdering::Last };
+                select = select.order_by_with_nulls(col, direction, nulls);
+            } else {
+                select = select.order_by(col, direction);
             }
-            select = select.order_by(col, direction);
         }
     }
     select.limit(page.size + 1)
