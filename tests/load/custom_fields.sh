@@ -80,7 +80,7 @@ bench() { # label database_url fill_sql
 
 if [ "$which" = sqlite ] || [ "$which" = both ]; then
   db="$work/bench.db"
-  bench "SQLite" "sqlite://$db?mode=rwc" "python3 -c 'import sqlite3; c=sqlite3.connect(\"$db\"); c.execute(\"UPDATE customers SET custom_fields = json_object(\\\"level\\\", abs(random()) % 1000)\"); c.commit()'"
+  bench "SQLite" "sqlite://$db?mode=rwc" "python3 -c 'import sqlite3; c=sqlite3.connect(\"$db\"); c.execute(\"UPDATE customers SET custom_fields = json_object(\\\"level\\\", abs(random()) % 1000)\"); c.commit(); c.execute(\"ANALYZE\")'"
 fi
 if [ "$which" = postgres ] || [ "$which" = both ]; then
   db="guanxi_cf_bench_$$"

@@ -75,16 +75,15 @@ fn index_name(entity: EntityKind, key: &str, ty: FieldType) -> String {
     format!("{}_cf_{hex}_idx", entity.table())
 }
 
-/// Creates (PostgreSQL) the expression index an indexed, live definition needs, and drops the
-/// one it needed before if no definition of any tenant uses it any more. The index leads with
-/// `tenant_id`, as every query does.
+/// Creates the expression index an indexed, live definition needs, and drops the one it needed
+/// before if no definition of any tenant uses it any more. The index leads with `tenant_id`, as
+/// every query does. (SQLite matches expression indexes too; the name comes from PostgreSQL's
+/// expression on both, so it is the same everywhere.)
 ///
 /// # Errors
 /// Database failures.
 pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: Option<&Definition>) -> Result<()> {
-    if conn.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
+    let backend = conn.get_database_backend();
     let wants = |d: &Definition| d.indexed && !d.archived && d.ty.indexable();
     let name = index_name(def.entity, &def.key, def.ty);
     if let Some(old) = before.filter(|b| wants(b)) {
@@ -94,12 +93,13 @@ pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: O
         }
     }
     if wants(def) {
-        let expr = template(DatabaseBackend::Postgres, "custom_fields", &def.key, def.ty);
-        conn.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS {name} ON {} (tenant_id, {expr})",
-            def.entity.table()
-        ))
-        .await?;
+        let expr = template(backend, "custom_fields", &def.key, def.ty);
+        let table = def.entity.table();
+        conn.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {expr})")).await?;
+        // Statistics for the new index: without them SQLite took it for the most selective
+        // index of the table and dropped the name index for plain lists (measured 2 → 120 ms).
+        let analyze = if backend == DatabaseBackend::Postgres { table } else { name.as_str() };
+        conn.execute_unprepared(&format!("ANALYZE {analyze}")).await?;
     }
     Ok(())
 }
@@ -118,13 +118,6 @@ async fn index_in_use(conn: &impl ConnectionTrait, old: &Definition) -> Result<b
         .count(conn)
         .await?;
     Ok(users > 0)
-}
-
-/// The name of the index a definition uses on PostgreSQL, if it is indexed (for EXPLAIN tests
-/// and operators).
-#[must_use]
-pub fn index_of(def: &Definition) -> Option<String> {
-    (def.indexed && def.ty.indexable()).then(|| index_name(def.entity, &def.key, def.ty))
 }
 
 /// # Errors
