@@ -1,0 +1,424 @@
+//! Runs Guanxi's WebAssembly plugins (components of the `guanxi:plugin` WIT package) safely.
+//!
+//! One wasmtime [`Engine`] (cranelift, pooling allocator, fuel, epoch interruption) serves every
+//! plugin. A plugin is checked and compiled once per sha256 ([`Host::load`]); the compiled
+//! artifact can be kept on disk so a restart does not compile again. **Every call gets a fresh
+//! store and instance**, with its own limits: fuel, a wall-clock deadline, memory, input and
+//! output size, and captured logs. Calls run off the async runtime's threads, a bounded number at
+//! a time. Each call returns a [`RunRecord`] — outcome, fuel, peak memory, duration, logs — and a
+//! failure names the limit that was hit ([`Reason`]).
+//!
+//! The crate knows nothing of HTTP, GraphQL or the database.
+
+mod bindings;
+mod limits;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use bindings::{
+    CustomerScores, CustomerSnapshot, Score, ScoreKey, ScoreKind, ScoreValue, ValidationRequest, Violation,
+};
+pub use limits::Limits;
+use sandbox::State;
+
+/// Largest plugin accepted, in bytes.
+pub const MAX_PLUGIN_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a plugin was refused at install.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InstallError {
+    #[error("the plugin is {0} bytes; at most {MAX_PLUGIN_BYTES} are accepted")]
+    TooLarge(usize),
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("the component exports neither guanxi:plugin/scorer nor guanxi:plugin/validator (@0.1.0)")]
+    NoPluginInterface,
+    #[error("the component imports {0}, which plugins may not use (no files, network or host state)")]
+    ForbiddenImport(String),
+    #[error("the compiled plugin cannot be used: {0}")]
+    Link(String),
+}
+
+/// Which limit ended a call, or what else went wrong (API.md `extensions.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    OutOfFuel,
+    Timeout,
+    MemoryLimit,
+    /// The guest trapped (a panic, `unreachable`, a stack overflow…).
+    Trap,
+    /// The guest answered something the contract does not allow.
+    InvalidOutput,
+    OutputTooLarge,
+    InputTooLarge,
+    /// The guest returned an error (`result::err`) itself.
+    GuestError,
+}
+
+impl Reason {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::OutOfFuel => "OUT_OF_FUEL",
+            Reason::Timeout => "TIMEOUT",
+            Reason::MemoryLimit => "MEMORY_LIMIT",
+            Reason::Trap => "TRAP",
+            Reason::InvalidOutput => "INVALID_OUTPUT",
+            Reason::OutputTooLarge => "OUTPUT_TOO_LARGE",
+            Reason::InputTooLarge => "INPUT_TOO_LARGE",
+            Reason::GuestError => "GUEST_ERROR",
+        }
+    }
+}
+
+/// A failed call: the reason and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", reason.as_str())]
+pub struct CallError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl CallError {
+    fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into() }
+    }
+}
+
+/// What one call did, success or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub outcome: Result<(), CallError>,
+    pub fuel_used: u64,
+    /// The largest linear memory the instance asked for, in bytes.
+    pub peak_memory: usize,
+    pub duration: Duration,
+    /// stdout then stderr, cut to the limit's log size.
+    pub logs: String,
+}
+
+/// What a component offers, read at install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    pub sha256: String,
+    pub size: usize,
+    pub scorer: bool,
+    pub validator: bool,
+    /// Every import, by name (all within the allowed WASI set).
+    pub imports: Vec<String>,
+}
+
+/// How the host is set up.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Calls running at once; more wait their turn.
+    pub max_concurrent_calls: usize,
+    /// Where compiled artifacts are kept between restarts (`None`: compile on every start).
+    pub artifact_dir: Option<PathBuf>,
+    /// The limits of a call unless a tenant lowers them.
+    pub limits: Limits,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            artifact_dir: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// An installed plugin, compiled and linked, ready for calls.
+pub struct Plugin {
+    inspection: Inspection,
+    scorer: Option<bindings::scorer::ScorerPluginPre<State>>,
+    validator: Option<bindings::validator::ValidatorPluginPre<State>>,
+}
+
+impl Plugin {
+    #[must_use]
+    pub fn inspection(&self) -> &Inspection {
+        &self.inspection
+    }
+}
+
+/// The plugin runtime: one engine, a compile cache, bounded concurrency.
+pub struct Host {
+    engine: Engine,
+    linker: Linker<State>,
+    config: HostConfig,
+    permits: Arc<Semaphore>,
+    compiled: Mutex<HashMap<String, Arc<Plugin>>>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Host {
+    /// Builds the engine and starts the epoch ticker.
+    ///
+    /// # Errors
+    /// The engine cannot be created (e.g. the pool cannot reserve its memory).
+    pub fn new(config: HostConfig) -> Result<Self, String> {
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = u32::try_from(config.max_concurrent_calls.max(1) * 4).unwrap_or(64);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 4)
+            .total_memories(slots * 2)
+            .total_tables(slots * 4)
+            .max_memory_size(config.limits.memory_bytes);
+        let mut engine_config = Config::new();
+        engine_config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .parallel_compilation(true)
+            .max_wasm_stack(512 * 1024)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&engine_config).map_err(|e| format!("creating the wasm engine: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(sandbox::EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| format!("starting the epoch ticker: {e}"))?;
+        let permits = Arc::new(Semaphore::new(config.max_concurrent_calls.max(1)));
+        Ok(Self { engine, linker, config, permits, compiled: Mutex::new(HashMap::new()), stop_ticker })
+    }
+
+    /// The host's default limits.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
+    /// Checks a component and makes it ready for calls: size, validity, exports, imports;
+    /// compiled once per sha256 (and read back from the artifact directory when it was compiled
+    /// before).
+    ///
+    /// # Errors
+    /// Why the plugin cannot be installed.
+    pub fn load(&self, bytes: &[u8]) -> Result<Arc<Plugin>, InstallError> {
+        if bytes.len() > MAX_PLUGIN_BYTES {
+            return Err(InstallError::TooLarge(bytes.len()));
+        }
+        let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(p) = self.compiled.lock().ok().and_then(|m| m.get(&sha256).cloned()) {
+            return Ok(p);
+        }
+        let component = self.compile(bytes, &sha256)?;
+        let plugin = Arc::new(self.link(&component, sha256.clone(), bytes.len())?);
+        if let Ok(mut m) = self.compiled.lock() {
+            m.insert(sha256, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// [`Host::load`]'s verdict without keeping the plugin.
+    ///
+    /// # Errors
+    /// Why the plugin cannot be installed.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<Inspection, InstallError> {
+        self.load(bytes).map(|p| p.inspection.clone())
+    }
+
+    fn artifact_path(&self, sha256: &str) -> Option<PathBuf> {
+        use std::hash::{Hash, Hasher};
+        let dir = self.config.artifact_dir.as_ref()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
+    }
+
+    fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Component, InstallError> {
+        if let Some(path) = self.artifact_path(sha256)
+            && path.exists()
+        {
+            // SAFETY: the directory holds only artifacts this host serialized, named by the
+            // sha256 of their source and the engine's compatibility hash.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(c);
+            }
+        }
+        if !wasmparser_is_component(bytes) {
+            return Err(InstallError::NotAComponent(
+                "a core module or other bytes; build with `cargo build --target wasm32-wasip2`".into(),
+            ));
+        }
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| InstallError::NotAComponent(format!("{e:#}")))?;
+        if let Some(path) = self.artifact_path(sha256)
+            && let Ok(serialized) = component.serialize()
+        {
+            let _ = std::fs::create_dir_all(path.parent().unwrap_or(&path));
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, serialized).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+        Ok(component)
+    }
+
+    fn link(&self, component: &Component, sha256: String, size: usize) -> Result<Plugin, InstallError> {
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        if let Some(bad) = imports.iter().find(|name| !sandbox::import_allowed(name)) {
+            return Err(InstallError::ForbiddenImport(bad.clone()));
+        }
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let scorer = exports.iter().any(|e| e == bindings::SCORER_INTERFACE);
+        let validator = exports.iter().any(|e| e == bindings::VALIDATOR_INTERFACE);
+        if !scorer && !validator {
+            return Err(InstallError::NoPluginInterface);
+        }
+        let pre = self.linker.instantiate_pre(component).map_err(|e| InstallError::Link(format!("{e:#}")))?;
+        let scorer = if scorer {
+            Some(
+                bindings::scorer::ScorerPluginPre::new(pre.clone())
+                    .map_err(|e| InstallError::Link(format!("{e:#}")))?,
+            )
+        } else {
+            None
+        };
+        let validator = if validator {
+            Some(bindings::validator::ValidatorPluginPre::new(pre).map_err(|e| InstallError::Link(format!("{e:#}")))?)
+        } else {
+            None
+        };
+        let inspection = Inspection { sha256, size, scorer: scorer.is_some(), validator: validator.is_some(), imports };
+        Ok(Plugin { inspection, scorer, validator })
+    }
+
+    /// The score keys a scorer declares.
+    ///
+    /// # Errors
+    /// The plugin is no scorer, or the call failed.
+    pub async fn keys(&self, plugin: &Arc<Plugin>, limits: Limits) -> (Result<Vec<ScoreKey>, CallError>, RunRecord) {
+        let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
+        self.blocking(move |engine| {
+            let Some(pre) = &plugin.scorer else {
+                return sandbox::not_a("scorer");
+            };
+            sandbox::run(engine, limits, limits.fuel_base, 0, |store| {
+                let instance = pre.instantiate(&mut *store)?;
+                let keys = instance.guanxi_plugin_scorer().call_keys(&mut *store)?;
+                Ok(Ok(keys))
+            })
+            .finish(|keys| bindings::check_keys(&keys, limits.output_bytes).map(|()| keys))
+        })
+        .await
+    }
+
+    /// Scores a batch of customers. The fuel budget grows with the batch.
+    ///
+    /// # Errors
+    /// The plugin is no scorer, the input is too large, a limit was hit, the guest returned an
+    /// error or an answer outside the contract (unknown customers or keys, non-finite numbers).
+    pub async fn score(
+        &self,
+        plugin: &Arc<Plugin>,
+        batch: Vec<CustomerSnapshot>,
+        config_json: String,
+        limits: Limits,
+    ) -> (Result<Vec<CustomerScores>, CallError>, RunRecord) {
+        let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
+        self.blocking(move |engine| {
+            let Some(pre) = &plugin.scorer else {
+                return sandbox::not_a("scorer");
+            };
+            let input = bindings::snapshots_size(&batch) + config_json.len();
+            let fuel = limits.fuel_base.saturating_add(limits.fuel_per_item.saturating_mul(batch.len() as u64));
+            let seed = bindings::seed_of(&batch);
+            let now = batch.first().map(|s| s.now.clone());
+            let record = sandbox::run_with(engine, limits, fuel, input, seed, now.as_deref(), |store| {
+                let instance = pre.instantiate(&mut *store)?;
+                let scorer = instance.guanxi_plugin_scorer();
+                let keys = scorer.call_keys(&mut *store)?;
+                let scores = scorer.call_score(&mut *store, &batch, &config_json)?;
+                Ok(scores.map(|s| (keys, s)))
+            });
+            record.finish(|(keys, scores)| {
+                bindings::check_scores(&keys, &batch, &scores, limits.output_bytes).map(|()| scores)
+            })
+        })
+        .await
+    }
+
+    /// Checks one value with a validator.
+    ///
+    /// # Errors
+    /// The plugin is no validator, the input is too large, a limit was hit, or the guest
+    /// returned an error.
+    pub async fn validate(
+        &self,
+        plugin: &Arc<Plugin>,
+        request: ValidationRequest,
+        limits: Limits,
+    ) -> (Result<Vec<Violation>, CallError>, RunRecord) {
+        let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
+        self.blocking(move |engine| {
+            let Some(pre) = &plugin.validator else {
+                return sandbox::not_a("validator");
+            };
+            let input = request.value_json.len() + request.record_json.len() + request.config_json.len();
+            sandbox::run(engine, limits, limits.fuel_base, input, |store| {
+                let instance = pre.instantiate(&mut *store)?;
+                instance.guanxi_plugin_validator().call_validate(&mut *store, &request)
+            })
+            .finish(|v| bindings::check_violations(&v, limits.output_bytes).map(|()| v))
+        })
+        .await
+    }
+
+    /// Runs `call` on a blocking thread once a permit is free.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Engine) -> (Result<T, CallError>, RunRecord) + Send + 'static,
+    ) -> (Result<T, CallError>, RunRecord) {
+        let permit = self.permits.clone().acquire_owned().await;
+        let engine = self.engine.clone();
+        let started = Instant::now();
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            call(&engine)
+        })
+        .await;
+        joined.unwrap_or_else(|e| {
+            let err = CallError::new(Reason::Trap, format!("the plugin call panicked in the host: {e}"));
+            let record = RunRecord {
+                outcome: Err(err.clone()),
+                fuel_used: 0,
+                peak_memory: 0,
+                duration: started.elapsed(),
+                logs: String::new(),
+            };
+            (Err(err), record)
+        })
+    }
+}
+
+/// A component starts with the wasm magic and the component layer's version (0x0d 0x00 0x01 0x00).
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}

@@ -1,0 +1,292 @@
+//! The host against real components: the example value scorer, a hostile plugin that misbehaves
+//! as its config says, and one that imports the filesystem. Each failure must end in its named
+//! reason within its limits, and the host must stay usable for the next call.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use guanxi_plugin_host::{
+    CustomerSnapshot, Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest,
+};
+
+/// Builds the guest workspaces once per test run, for wasm32-wasip2, into a target dir of
+/// their own; returns where the components are.
+fn components() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-guests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        for manifest in [root.join("../examples/Cargo.toml"), root.join("tests/guests/Cargo.toml")] {
+            let status = std::process::Command::new(&cargo)
+                .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(
+                status.success(),
+                "building {} failed (is `rustup target add wasm32-wasip2` done?)",
+                manifest.display()
+            );
+        }
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+fn bytes(name: &str) -> Vec<u8> {
+    std::fs::read(components().join(format!("{name}.wasm"))).expect("component built")
+}
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::new(HostConfig { max_concurrent_calls: 4, ..HostConfig::default() }).expect("host"))
+}
+
+/// A host whose fuel is practically endless, so only the wall-clock deadline stops a loop.
+fn roomy_host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let limits = Limits { fuel_base: u64::MAX / 4, timeout: Duration::from_millis(300), ..Limits::default() };
+        Host::new(HostConfig { max_concurrent_calls: 4, limits, ..HostConfig::default() }).expect("host")
+    })
+}
+
+fn plugin(name: &str) -> Arc<Plugin> {
+    host().load(&bytes(name)).expect("installs")
+}
+
+fn snapshot(id: &str, purchases: i64, total: &str, last: Option<&str>) -> CustomerSnapshot {
+    CustomerSnapshot {
+        customer_id: id.into(),
+        kind: "INDIVIDUAL".into(),
+        name: "王芳".into(),
+        status: "ACTIVE".into(),
+        region: Some("上海".into()),
+        industry: None,
+        channel: None,
+        tags: vec!["vip".into()],
+        relationship_type: None,
+        tier: None,
+        created_at: "2024-01-01T00:00:00.000000Z".into(),
+        custom_fields_json: "{}".into(),
+        base_currency: "CNY".into(),
+        purchase_count: purchases,
+        purchase_total: total.into(),
+        purchase_totals: vec![("CNY".into(), total.into())],
+        first_purchase_at: last.map(Into::into),
+        last_purchase_at: last.map(Into::into),
+        purchases_last90_days: purchases.min(3),
+        purchases_last365_days: purchases,
+        interaction_count: purchases,
+        interaction_counts: vec![("PURCHASE".into(), purchases)],
+        last_interaction_at: last.map(Into::into),
+        complaints_open: vec![],
+        complaints_total: vec![],
+        survey_count: 0,
+        average_satisfaction: None,
+        would_buy_again_rate: None,
+        now: "2026-11-26T08:00:00.000000Z".into(),
+    }
+}
+
+fn config(mode: &str) -> String {
+    format!(r#"{{"mode": "{mode}"}}"#)
+}
+
+#[tokio::test]
+async fn the_value_scorer_scores_deterministically_with_explanations() {
+    let p = plugin("value_scorer");
+    assert!(p.inspection().scorer && !p.inspection().validator);
+    let (keys, _) = host().keys(&p, Limits::default()).await;
+    let keys: Vec<String> = keys.expect("keys").into_iter().map(|k| k.key).collect();
+    assert_eq!(keys, ["value_score", "rfm_segment"]);
+    let batch = vec![
+        snapshot("Customer:a", 14, "88000.00", Some("2026-11-20T10:00:00.000000Z")),
+        snapshot("Customer:b", 0, "0", None),
+        snapshot("Customer:c", 4, "3000.50", Some("2026-03-01T10:00:00.000000Z")),
+    ];
+    let (first, record) = host().score(&p, batch.clone(), "{}".into(), Limits::default()).await;
+    let first = first.expect("scores");
+    assert!(record.outcome.is_ok() && record.fuel_used > 0 && record.peak_memory > 0, "{record:?}");
+    let value = |i: usize| match &first[i].scores[0].value {
+        ScoreValue::Number(n) => *n,
+        ScoreValue::Label(l) => panic!("a label {l}"),
+    };
+    assert_eq!(value(0), 100.0, "recent, frequent and big");
+    assert_eq!(value(1), 20.0, "never bought");
+    assert!(value(2) > value(1) && value(2) < value(0));
+    assert_eq!(first[0].scores[1].value, ScoreValue::Label("CHAMPION".into()));
+    let why = first[0].scores[0].explanation.clone().unwrap_or_default();
+    assert!(why.contains("last purchase 6 days ago"), "{why}");
+    let (again, _) = host().score(&p, batch, "{}".into(), Limits::default()).await;
+    assert_eq!(again.expect("scores"), first, "the same snapshot gives the same scores");
+}
+
+#[tokio::test]
+async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
+    let p = plugin("hostile");
+    assert!(p.inspection().scorer && p.inspection().validator);
+    let batch = vec![snapshot("Customer:a", 1, "1", None)];
+    let tight = Limits { timeout: Duration::from_millis(300), ..Limits::default() };
+    let looping = roomy_host().load(&bytes("hostile")).expect("installs");
+    let started = Instant::now();
+    let (result, _) = roomy_host().score(&looping, batch.clone(), config("loop"), roomy_host().limits()).await;
+    assert_eq!(result.expect_err("loops").reason, Reason::Timeout);
+    assert!(started.elapsed() < Duration::from_millis(600), "the deadline is 300 ms: {:?}", started.elapsed());
+    let cases = [
+        ("loop", Reason::OutOfFuel, tight),
+        ("recursion", Reason::Trap, tight),
+        ("memory", Reason::MemoryLimit, tight),
+        ("panic", Reason::Trap, tight),
+        ("error", Reason::GuestError, tight),
+        ("invalid", Reason::InvalidOutput, tight),
+        ("nan", Reason::InvalidOutput, tight),
+        ("huge", Reason::OutputTooLarge, tight),
+    ];
+    for (mode, reason, limits) in cases {
+        let started = Instant::now();
+        let (result, record) = host().score(&p, batch.clone(), config(mode), limits).await;
+        let err = result.expect_err(mode);
+        assert_eq!(err.reason, reason, "{mode}: {err}");
+        assert_eq!(record.outcome, Err(err.clone()), "{mode}: the record says the same");
+        assert!(started.elapsed() < Duration::from_secs(2), "{mode} took {:?}", started.elapsed());
+        if mode == "panic" {
+            assert!(err.message.contains("panics on purpose"), "the guest's message is kept: {err}");
+        }
+        if mode == "memory" {
+            assert!(record.peak_memory <= Limits::default().memory_bytes, "{record:?}");
+        }
+    }
+    // The host is still fine: the same plugin answers normally right after.
+    let (ok, _) = host().score(&p, batch, config("ok"), Limits::default()).await;
+    assert_eq!(ok.expect("scores").len(), 1);
+}
+
+#[tokio::test]
+async fn the_clock_and_randomness_are_pinned_so_runs_repeat() {
+    let p = plugin("hostile");
+    let batch = vec![snapshot("Customer:a", 1, "1", None)];
+    let note =
+        |r: Result<Vec<guanxi_plugin_host::CustomerScores>, _>| match r.expect("scores")[0].scores[1].value.clone() {
+            ScoreValue::Label(l) => l,
+            ScoreValue::Number(n) => panic!("{n}"),
+        };
+    let (a, _) = host().score(&p, batch.clone(), config("clock"), Limits::default()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (b, _) = host().score(&p, batch, config("clock"), Limits::default()).await;
+    let (a, b) = (note(a), note(b));
+    assert_eq!(a, b, "same snapshot, same clock and random numbers");
+    assert!(a.starts_with("1795680000 "), "the wall clock shows the snapshot's now: {a}");
+    assert!(a.ends_with(" 0"), "the monotonic clock stands still: {a}");
+}
+
+#[tokio::test]
+async fn logs_are_captured_and_cut_to_the_limit() {
+    let p = plugin("hostile");
+    let (result, record) =
+        host().score(&p, vec![snapshot("Customer:a", 1, "1", None)], config("print"), Limits::default()).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert!(record.logs.starts_with("log line 0 of a chatty plugin"), "{}", record.logs);
+    assert!(record.logs.len() <= Limits::default().log_bytes);
+}
+
+#[tokio::test]
+async fn validators_answer_violations_and_fail_with_reasons() {
+    let p = plugin("hostile");
+    let request = |value: &str, mode: &str| ValidationRequest {
+        entity: "CUSTOMER".into(),
+        field: "card_no".into(),
+        value_json: value.into(),
+        record_json: "{}".into(),
+        config_json: config(mode),
+    };
+    let (ok, _) = host().validate(&p, request("\"fine\"", "ok"), Limits::default()).await;
+    assert_eq!(ok.expect("answer"), vec![]);
+    let (bad, _) = host().validate(&p, request("\"bad\"", "ok"), Limits::default()).await;
+    assert_eq!(bad.expect("answer")[0].code, "BAD_VALUE");
+    let (looped, record) = host().validate(&p, request("1", "loop"), Limits::default()).await;
+    assert_eq!(looped.expect_err("loops").reason, Reason::OutOfFuel);
+    assert_eq!(record.fuel_used, Limits::default().fuel_base);
+    let big = "x".repeat(300 * 1024);
+    let (too_big, _) = host().validate(&p, request(&big, "ok"), Limits::default()).await;
+    assert_eq!(too_big.expect_err("too big").reason, Reason::InputTooLarge);
+    let scorer_only = plugin("value_scorer");
+    let (not_validator, _) = host().validate(&scorer_only, request("1", "ok"), Limits::default()).await;
+    assert!(not_validator.is_err());
+}
+
+#[test]
+fn install_refuses_garbage_core_modules_oversize_and_filesystem_access() {
+    assert!(matches!(host().load(b"definitely not wasm"), Err(InstallError::NotAComponent(_))));
+    // A core module (the `\0asm` magic with version 1) is not a component.
+    assert!(matches!(host().load(b"\0asm\x01\0\0\0"), Err(InstallError::NotAComponent(_))));
+    assert!(matches!(host().load(&vec![0; guanxi_plugin_host::MAX_PLUGIN_BYTES + 1]), Err(InstallError::TooLarge(_))));
+    match host().load(&bytes("fs_reader")) {
+        Err(InstallError::ForbiddenImport(name)) => assert!(name.starts_with("wasi:filesystem/"), "{name}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|p| p.inspection().clone())),
+    }
+}
+
+#[test]
+fn compiled_artifacts_are_kept_so_a_restart_does_not_compile_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = HostConfig { artifact_dir: Some(dir.path().to_owned()), ..HostConfig::default() };
+    let wasm = bytes("value_scorer");
+    let first = Host::new(config.clone()).expect("host");
+    let started = Instant::now();
+    first.load(&wasm).expect("installs");
+    let compile = started.elapsed();
+    drop(first);
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(artifacts.len(), 1, "one artifact per sha256");
+    let second = Host::new(config).expect("host");
+    let started = Instant::now();
+    let p = second.load(&wasm).expect("installs from the artifact");
+    let reload = started.elapsed();
+    assert!(p.inspection().scorer);
+    assert!(reload < compile, "loading the artifact ({reload:?}) is faster than compiling ({compile:?})");
+}
+
+#[tokio::test]
+async fn a_hostile_tenant_does_not_slow_another_tenants_validations() {
+    // Two calls of one tenant loop until their deadline on the roomy host while another tenant
+    // validates on the same host: the pool has room for both.
+    let looping = roomy_host().load(&bytes("hostile")).expect("installs");
+    let hostile = roomy_host().load(&bytes("hostile")).expect("installs");
+    let batch = vec![snapshot("Customer:a", 1, "1", None)];
+    let storms: Vec<_> = (0..2)
+        .map(|_| {
+            let (looping, batch) = (looping.clone(), batch.clone());
+            tokio::spawn(
+                async move { roomy_host().score(&looping, batch, config("loop"), roomy_host().limits()).await },
+            )
+        })
+        .collect();
+    let calm = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut slowest = Duration::ZERO;
+        for _ in 0..20 {
+            let started = Instant::now();
+            let request = ValidationRequest {
+                entity: "CUSTOMER".into(),
+                field: "card_no".into(),
+                value_json: "\"ok\"".into(),
+                record_json: "{}".into(),
+                config_json: config("ok"),
+            };
+            let (r, _) = roomy_host().validate(&hostile, request, Limits::default()).await;
+            assert!(r.is_ok());
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let slowest = calm.await;
+    for storm in storms {
+        let (r, _) = storm.await.expect("joined");
+        assert_eq!(r.expect_err("loops").reason, Reason::Timeout);
+    }
+    assert!(slowest < Duration::from_millis(200), "a validation waited {slowest:?} behind the looping tenant");
+}
