@@ -2,7 +2,6 @@
 //! as its config says, and one that imports the filesystem. Each failure must end in its named
 //! reason within its limits, and the host must stay usable for the next call.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -10,31 +9,9 @@ use guanxi_plugin_host::{
     CustomerSnapshot, Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest,
 };
 
-/// Builds the guest workspaces once per test run, for wasm32-wasip2, into a target dir of
-/// their own; returns where the components are.
-fn components() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-guests");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        for manifest in [root.join("../examples/Cargo.toml"), root.join("tests/guests/Cargo.toml")] {
-            let status = std::process::Command::new(&cargo)
-                .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
-                .arg(&manifest)
-                .arg("--target-dir")
-                .arg(&target)
-                .status()
-                .expect("cargo runs");
-            assert!(
-                status.success(),
-                "building {} failed (is `rustup target add wasm32-wasip2` done?)",
-                manifest.display()
-            );
-        }
-        target.join("wasm32-wasip2/release")
-    })
-}
+#[path = "support/guests.rs"]
+mod guests;
+use guests::components;
 
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(components().join(format!("{name}.wasm"))).expect("component built")

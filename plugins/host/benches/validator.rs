@@ -1,0 +1,117 @@
+//! Per-call overhead of a validator — fresh store and instance, the call, teardown — against the
+//! same check written natively; p50 and p99 over many calls. Also the scoring throughput of the
+//! example value scorer in batches. `cargo bench -p guanxi-plugin-host --bench validator`.
+
+#[path = "../tests/support/guests.rs"]
+mod guests;
+
+use std::time::{Duration, Instant};
+
+use guanxi_plugin_host::{CustomerSnapshot, Host, HostConfig, Limits, ValidationRequest};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{what}: p50 {:.1} µs, p99 {:.1} µs over {} calls",
+        percentile(&samples, 0.5).as_secs_f64() * 1e6,
+        percentile(&samples, 0.99).as_secs_f64() * 1e6,
+        samples.len()
+    );
+}
+
+fn snapshot(i: usize) -> CustomerSnapshot {
+    CustomerSnapshot {
+        customer_id: format!("Customer:{i}"),
+        kind: "INDIVIDUAL".into(),
+        name: format!("客户{i}"),
+        status: "ACTIVE".into(),
+        region: Some("上海".into()),
+        industry: Some("零售".into()),
+        channel: None,
+        tags: vec!["vip".into()],
+        relationship_type: None,
+        tier: None,
+        created_at: "2024-01-01T00:00:00.000000Z".into(),
+        custom_fields_json: "{}".into(),
+        base_currency: "CNY".into(),
+        purchase_count: i64::try_from(i % 20).unwrap_or(0),
+        purchase_total: format!("{}.50", i * 37 % 90_000),
+        purchase_totals: vec![("CNY".into(), format!("{}.50", i * 37 % 90_000))],
+        first_purchase_at: Some("2025-01-01T00:00:00.000000Z".into()),
+        last_purchase_at: Some(format!("2026-{:02}-15T00:00:00.000000Z", 1 + i % 11)),
+        purchases_last90_days: 1,
+        purchases_last365_days: i64::try_from(i % 15).unwrap_or(0),
+        interaction_count: 20,
+        interaction_counts: vec![("PURCHASE".into(), 5), ("VISIT".into(), 15)],
+        last_interaction_at: Some("2026-11-01T00:00:00.000000Z".into()),
+        complaints_open: vec![],
+        complaints_total: vec![("LOW".into(), 1)],
+        survey_count: 2,
+        average_satisfaction: Some(4.5),
+        would_buy_again_rate: Some(1.0),
+        now: "2026-11-26T08:00:00.000000Z".into(),
+    }
+}
+
+fn main() {
+    let dir = guests::components();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let host = Host::new(HostConfig::default()).expect("host");
+    let validator = host.load(&std::fs::read(dir.join("hostile.wasm")).expect("built")).expect("installs");
+    let request = || ValidationRequest {
+        entity: "CUSTOMER".into(),
+        field: "card_no".into(),
+        value_json: "\"6222020200112233445\"".into(),
+        record_json: r#"{"name":"王芳","customFields":{"card_no":"6222020200112233445"}}"#.into(),
+        config_json: r#"{"mode": "ok"}"#.into(),
+    };
+    let calls = 5_000;
+    runtime.block_on(async {
+        for _ in 0..200 {
+            let _ = host.validate(&validator, request(), Limits::default()).await;
+        }
+        let mut wasm = Vec::with_capacity(calls);
+        let mut inside = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let started = Instant::now();
+            let (result, record) = host.validate(&validator, request(), Limits::default()).await;
+            wasm.push(started.elapsed());
+            inside.push(record.duration);
+            assert!(result.expect("validates").is_empty());
+        }
+        report("validator call through the host (queue + blocking thread + store + instance + call)", wasm);
+        report("  of which in the sandbox (store, instance, call, teardown)", inside);
+    });
+    let mut native = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let r = request();
+        let started = Instant::now();
+        let refused = std::hint::black_box(&r.value_json).contains("bad");
+        native.push(started.elapsed());
+        assert!(!refused);
+    }
+    report("the same check in native Rust", native);
+
+    let scorer = host.load(&std::fs::read(dir.join("value_scorer.wasm")).expect("built")).expect("installs");
+    let batch: Vec<CustomerSnapshot> = (0..500).map(snapshot).collect();
+    runtime.block_on(async {
+        let started = Instant::now();
+        let mut scored = 0;
+        let mut fuel = 0;
+        for _ in 0..40 {
+            let (result, record) = host.score(&scorer, batch.clone(), "{}".into(), Limits::default()).await;
+            scored += result.expect("scores").len();
+            fuel = record.fuel_used;
+        }
+        let elapsed = started.elapsed();
+        #[allow(clippy::cast_precision_loss)]
+        let rate = scored as f64 / elapsed.as_secs_f64();
+        println!("value scorer: {scored} customers in {elapsed:?} in batches of 500, {rate:.0} customers/s, {fuel} fuel per batch");
+    });
+}
