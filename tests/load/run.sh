@@ -6,20 +6,11 @@
 #   env: CUSTOMERS=100000 INTERACTIONS=20 DURATION=20s CONNECTIONS=32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/guanxi-target}"
 which="${1:-both}"
-customers="${CUSTOMERS:-100000}"
 interactions="${INTERACTIONS:-20}"
 duration="${DURATION:-20s}"
-connections="${CONNECTIONS:-32}"
-pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 port=18090
-secret="load-test-secret-0123456789abcdef"
-command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --bin guanxi -q
-bin="$CARGO_TARGET_DIR/release/guanxi"
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+source tests/load/common.sh
 
 gql() { # query -> JSON
   curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \

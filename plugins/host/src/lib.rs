@@ -191,7 +191,7 @@ impl Host {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&engine_config).map_err(|e| format!("creating the wasm engine: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+        sandbox::add_wasi(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
         std::thread::Builder::new()

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreContextMut, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use crate::{CallError, Limits, Reason, RunRecord};
@@ -85,6 +86,36 @@ impl HostMonotonicClock for PinnedMonotonic {
     fn now(&self) -> u64 {
         0
     }
+}
+
+/// A sleep in the sandbox: its clock stands still, so every deadline has passed already and a
+/// sleeping guest spends fuel, not the host's threads.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+fn elapsed(mut store: StoreContextMut<'_, State>) -> wasmtime::Result<(Resource<DynPollable>,)> {
+    let table = &mut store.data_mut().table;
+    let sleep = table.push(Elapsed)?;
+    Ok((subscribe(table, sleep)?,))
+}
+
+/// WASI for plugins: the standard p2 interfaces, with sleeps that end at once (WASI's own
+/// sleep waits in real time on the calling thread, out of reach of the epoch deadline).
+///
+/// # Errors
+/// The interfaces cannot be linked.
+pub fn add_wasi(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap("subscribe-duration", |store: StoreContextMut<'_, State>, (_,): (u64,)| elapsed(store))?;
+    clock.func_wrap("subscribe-instant", |store: StoreContextMut<'_, State>, (_,): (u64,)| elapsed(store))?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// How a call ended, before the host checks the answer.

@@ -118,6 +118,10 @@ async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
         ("recursion", Reason::Trap, tight),
         ("memory", Reason::MemoryLimit, tight),
         ("panic", Reason::Trap, tight),
+        // The sandbox's clock stands still: a sleep returns at once, so a sleeping loop spins
+        // until its fuel or its deadline runs out (which first depends on the build), never
+        // holding a thread for the hour it asked.
+        ("sleep", Reason::Timeout, tight),
         ("error", Reason::GuestError, tight),
         ("invalid", Reason::InvalidOutput, tight),
         ("nan", Reason::InvalidOutput, tight),
@@ -127,7 +131,11 @@ async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
         let started = Instant::now();
         let (result, record) = host().score(&p, batch.clone(), config(mode), limits).await;
         let err = result.expect_err(mode);
-        assert_eq!(err.reason, reason, "{mode}: {err}");
+        if mode == "sleep" && err.reason == Reason::OutOfFuel {
+            // Spinning ran out of fuel before the deadline: as good an end.
+        } else {
+            assert_eq!(err.reason, reason, "{mode}: {err}");
+        }
         assert_eq!(record.outcome, Err(err.clone()), "{mode}: the record says the same");
         assert!(started.elapsed() < Duration::from_secs(2), "{mode} took {:?}", started.elapsed());
         if mode == "panic" {

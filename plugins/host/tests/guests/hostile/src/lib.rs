@@ -39,6 +39,9 @@ fn misbehave(mode: &str) -> Result<(), String> {
             }
         }
         "panic" => panic!("the hostile plugin panics on purpose"),
+        "sleep" => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
         "error" => return Err("the configuration is missing a threshold".into()),
         "print" => {
             for i in 0..1000 {

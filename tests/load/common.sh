@@ -1,0 +1,12 @@
+# Shared set-up of the load scripts (sourced): the release binary, wrk, a work dir cleaned on
+# exit, and the settings every script reads from the environment.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/guanxi-target}"
+customers="${CUSTOMERS:-100000}"
+connections="${CONNECTIONS:-32}"
+pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+secret="load-test-secret-0123456789abcdef"
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --bin guanxi -q
+bin="$CARGO_TARGET_DIR/release/guanxi"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
