@@ -1,4 +1,5 @@
-//! Commands: `serve`, `migrate`, `token`, `seed`. Every flag has a `GUANXI_*` variable.
+//! Commands: `serve`, `migrate`, `token`, `seed`, `plugin`. Every server flag has a `GUANXI_*`
+//! variable.
 
 use std::io::IsTerminal as _;
 
@@ -64,6 +65,28 @@ enum Command {
         #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
         database_url: String,
     },
+    /// Tools for plugin authors: check a component, run it once under the server's limits.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginAction {
+    /// Exports, imports, size and whether the server would install it.
+    Check { file: std::path::PathBuf },
+    /// Runs it once: a scorer on a snapshot (or a list), a validator on {entity, field, value,
+    /// record}; prints the result, fuel, peak memory, duration and logs as JSON.
+    Run {
+        file: std::path::PathBuf,
+        /// `Customer.scoringSnapshot` saved from the API, or a list of them, or a validation input.
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// The plugin's configuration, a JSON file.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -108,6 +131,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             println!("{}", auth::mint(&secret, &tenant, &role, &user, ttl, name.as_deref())?);
             Ok(())
+        }
+        Command::Plugin { action: PluginAction::Check { file } } => crate::plugin::check(&file),
+        Command::Plugin { action: PluginAction::Run { file, input, config } } => {
+            crate::plugin::run(&file, &input, config.as_deref()).await
         }
         Command::Seed { tenant, customers, seed: s, interactions, database_url } => {
             if !auth::is_tenant_slug(&tenant) {

@@ -1,6 +1,7 @@
 //! The `guanxi` binary: parses the command line and hands over to `guanxi_api`.
 
 mod cli;
+mod plugin;
 
 use std::process::ExitCode;
 

@@ -142,3 +142,52 @@ async fn seeded_data_is_consistent() {
     assert!(interactions > 60 * 6, "about 12 per customer, got {interactions}");
     assert!(complaints > 0);
 }
+
+#[path = "../../plugins/host/tests/support/guests.rs"]
+mod guests;
+
+#[tokio::test]
+async fn plugin_check_and_run_report_what_an_author_needs() {
+    let dir = guests::components();
+    let out = guanxi().args(["plugin", "check"]).arg(dir.join("value_scorer.wasm")).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("exports  scorer") && text.contains("verdict  accepted"), "{text}");
+    fails_with(guanxi().args(["plugin", "check"]).arg(dir.join("fs_reader.wasm")), "wasi:filesystem/");
+
+    // The input is what the API shows as Customer.scoringSnapshot.
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let id = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let res = app.gql(&t, "query($id: ID!) { customer(id: $id) { scoringSnapshot } }", json!({ "id": id })).await;
+    let work = tempfile::tempdir().expect("dir");
+    let input = work.path().join("snapshot.json");
+    std::fs::write(&input, res["data"]["customer"]["scoringSnapshot"].to_string()).expect("write");
+    let out = guanxi()
+        .args(["plugin", "run"])
+        .arg(dir.join("value_scorer.wasm"))
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["result"][0]["customerId"], json!(id));
+    assert_eq!(report["result"][0]["scores"][0]["key"], "value_score");
+    assert!(report["fuelUsed"].as_u64().is_some_and(|f| f > 0), "{report}");
+
+    let config = work.path().join("config.json");
+    std::fs::write(&config, r#"{"mode": "loop"}"#).expect("write");
+    let out = guanxi()
+        .args(["plugin", "run"])
+        .arg(dir.join("hostile.wasm"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["error"]["reason"], "OUT_OF_FUEL", "{report}");
+}

@@ -8,10 +8,15 @@ use std::sync::OnceLock;
 pub fn components() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // Used by more than one crate: find the plugins folder above this crate's manifest.
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("plugins"))
+            .find(|p| p.join("examples/Cargo.toml").exists())
+            .expect("the plugins folder");
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-guests");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        for manifest in [root.join("../examples/Cargo.toml"), root.join("tests/guests/Cargo.toml")] {
+        for manifest in [plugins.join("examples/Cargo.toml"), plugins.join("host/tests/guests/Cargo.toml")] {
             let status = std::process::Command::new(&cargo)
                 .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
                 .arg(&manifest)

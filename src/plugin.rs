@@ -1,0 +1,176 @@
+//! `guanxi plugin check` and `guanxi plugin run`: a plugin author's tools. They use the server's
+//! own host and limits, without a server or a database.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use guanxi_plugin_host::{CustomerSnapshot, Host, HostConfig, Limits, RunRecord, ScoreValue, ValidationRequest};
+use serde_json::{Map, Value, json};
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn host() -> anyhow::Result<Host> {
+    Host::new(HostConfig::default()).map_err(anyhow::Error::msg)
+}
+
+/// Prints what the component exports and imports and whether the server would install it.
+///
+/// # Errors
+/// The file cannot be read, or the plugin would be refused (the reason is printed).
+pub fn check(path: &Path) -> anyhow::Result<()> {
+    let bytes = read(path)?;
+    match host()?.inspect(&bytes) {
+        Ok(i) => {
+            let exports: Vec<&str> = [(i.scorer, "scorer"), (i.validator, "validator")]
+                .into_iter()
+                .filter_map(|(has, name)| has.then_some(name))
+                .collect();
+            println!("size     {} bytes (at most {})", i.size, guanxi_plugin_host::MAX_PLUGIN_BYTES);
+            println!("sha256   {}", i.sha256);
+            println!("exports  {}", exports.join(", "));
+            println!("imports  {}", if i.imports.is_empty() { "none".into() } else { i.imports.join(", ") });
+            println!("verdict  accepted");
+            Ok(())
+        }
+        Err(e) => {
+            println!("verdict  refused: {e}");
+            bail!("the plugin would be refused at install: {e}")
+        }
+    }
+}
+
+fn string(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn opt_string(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn int(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or_default()
+}
+
+fn pairs<T>(v: &Value, key: &str, value: impl Fn(&Value) -> Option<T>) -> Vec<(String, T)> {
+    v.get(key)
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, x)| value(x).map(|x| (k.clone(), x))).collect())
+        .unwrap_or_default()
+}
+
+/// A snapshot as `Customer.scoringSnapshot` shows it (camelCase JSON) in the contract's shape.
+fn snapshot(v: &Value) -> anyhow::Result<CustomerSnapshot> {
+    if v.get("customerId").and_then(Value::as_str).is_none() {
+        bail!("a snapshot needs customerId: save Customer.scoringSnapshot from the API as the input");
+    }
+    Ok(CustomerSnapshot {
+        customer_id: string(v, "customerId"),
+        kind: string(v, "kind"),
+        name: string(v, "name"),
+        status: string(v, "status"),
+        region: opt_string(v, "region"),
+        industry: opt_string(v, "industry"),
+        channel: opt_string(v, "channel"),
+        tags: v
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        relationship_type: opt_string(v, "relationshipType"),
+        tier: opt_string(v, "tier"),
+        created_at: string(v, "createdAt"),
+        custom_fields_json: v.get("customFields").map_or_else(|| "{}".to_owned(), Value::to_string),
+        base_currency: string(v, "baseCurrency"),
+        purchase_count: int(v, "purchaseCount"),
+        purchase_total: string(v, "purchaseTotal"),
+        purchase_totals: pairs(v, "purchaseTotals", |x| x.as_str().map(str::to_owned)),
+        first_purchase_at: opt_string(v, "firstPurchaseAt"),
+        last_purchase_at: opt_string(v, "lastPurchaseAt"),
+        purchases_last90_days: int(v, "purchasesLast90Days"),
+        purchases_last365_days: int(v, "purchasesLast365Days"),
+        interaction_count: int(v, "interactionCount"),
+        interaction_counts: pairs(v, "interactionCounts", Value::as_i64),
+        last_interaction_at: opt_string(v, "lastInteractionAt"),
+        complaints_open: pairs(v, "complaintsOpen", Value::as_i64),
+        complaints_total: pairs(v, "complaintsTotal", Value::as_i64),
+        survey_count: int(v, "surveyCount"),
+        average_satisfaction: v.get("averageSatisfaction").and_then(Value::as_f64),
+        would_buy_again_rate: v.get("wouldBuyAgainRate").and_then(Value::as_f64),
+        now: string(v, "now"),
+    })
+}
+
+fn report(result: Result<Value, guanxi_plugin_host::CallError>, record: &RunRecord) -> anyhow::Result<()> {
+    let mut out = Map::new();
+    let failed = result.is_err();
+    match result {
+        Ok(v) => out.insert("result".into(), v),
+        Err(e) => out.insert("error".into(), json!({ "reason": e.reason.as_str(), "message": e.message })),
+    };
+    out.insert("fuelUsed".into(), json!(record.fuel_used));
+    out.insert("peakMemoryBytes".into(), json!(record.peak_memory));
+    out.insert("durationMs".into(), json!(record.duration.as_secs_f64() * 1e3));
+    out.insert("logs".into(), json!(record.logs));
+    println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+    if failed {
+        bail!("the plugin call failed");
+    }
+    Ok(())
+}
+
+/// Runs a plugin once under the server's limits. The input is a scoring snapshot (or a list of
+/// them) for a scorer, or `{ "entity", "field", "value", "record" }` for a validator.
+///
+/// # Errors
+/// Unreadable files, a refused plugin, or a failed call (its reason is printed).
+pub async fn run(path: &Path, input: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    let host = host()?;
+    let plugin = host.load(&read(path)?).map_err(|e| anyhow::anyhow!("the plugin would be refused: {e}"))?;
+    let input: Value = serde_json::from_slice(&read(input)?).context("the input is not JSON")?;
+    let config = match config {
+        Some(c) => String::from_utf8(read(c)?).context("the config is not UTF-8")?,
+        None => "{}".to_owned(),
+    };
+    let limits = Limits::default();
+    if input.get("field").is_some() {
+        let request = ValidationRequest {
+            entity: string(&input, "entity"),
+            field: string(&input, "field"),
+            value_json: input.get("value").unwrap_or(&Value::Null).to_string(),
+            record_json: input.get("record").map_or_else(|| "{}".to_owned(), Value::to_string),
+            config_json: config,
+        };
+        let (result, record) = host.validate(&plugin, request, limits).await;
+        let result = result.map(|violations| {
+            json!(
+                violations
+                    .into_iter()
+                    .map(|v| json!({ "field": v.field, "code": v.code, "message": v.message }))
+                    .collect::<Vec<_>>()
+            )
+        });
+        return report(result, &record);
+    }
+    let batch = match &input {
+        Value::Array(items) => items.iter().map(snapshot).collect::<anyhow::Result<Vec<_>>>()?,
+        one => vec![snapshot(one)?],
+    };
+    let (result, record) = host.score(&plugin, batch, config, limits).await;
+    let result =
+        result.map(|scores| {
+            json!(scores
+            .into_iter()
+            .map(|c| json!({
+                "customerId": c.customer_id,
+                "scores": c.scores.into_iter().map(|s| json!({
+                    "key": s.key,
+                    "value": match s.value { ScoreValue::Number(n) => json!(n), ScoreValue::Label(l) => json!(l) },
+                    "explanation": s.explanation,
+                })).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>())
+        });
+    report(result, &record)
+}
