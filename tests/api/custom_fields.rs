@@ -760,4 +760,26 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
         plan.contains("customers_cf_") && plan.to_lowercase().contains("index"),
         "the expression index is not used:\n{plan}"
     );
+    txn.rollback().await.expect("rollback");
+
+    // The index follows the definition: gone when not wanted, back when wanted again.
+    let indexes = || async {
+        let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+            "SELECT indexname AS name FROM pg_indexes WHERE indexname LIKE 'customers_cf_%'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'customers_cf_%'"
+        };
+        db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await.expect("indexes").len()
+    };
+    assert_eq!(indexes().await, 1);
+    let defs = app.gql(&admin, "{ customFieldDefinitions { id } }", json!({})).await;
+    let id = defs["data"]["customFieldDefinitions"][0]["id"].clone();
+    let change =
+        "mutation($id: ID!, $i: UpdateCustomFieldInput!) { updateCustomField(id: $id, input: $i) { indexed } }";
+    app.gql(&admin, change, json!({ "id": id, "i": { "label": "Level (renamed)" } })).await;
+    assert_eq!(indexes().await, 1, "a label change keeps the index");
+    app.gql(&admin, change, json!({ "id": id, "i": { "indexed": false } })).await;
+    assert_eq!(indexes().await, 0, "dropped when no definition wants it");
+    app.gql(&admin, change, json!({ "id": id, "i": { "indexed": true } })).await;
+    assert_eq!(indexes().await, 1, "created again");
 }

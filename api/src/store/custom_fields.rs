@@ -88,7 +88,11 @@ pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: O
     let name = index_name(def.entity, &def.key, def.ty);
     if let Some(old) = before.filter(|b| wants(b)) {
         let old_name = index_name(old.entity, &old.key, old.ty);
-        if (old_name != name || !wants(def)) && !index_in_use(conn, old).await? {
+        if old_name == name && wants(def) {
+            // The same index serves on (a label or default changed): nothing to build or analyse.
+            return Ok(());
+        }
+        if !index_in_use(conn, old).await? {
             conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {old_name}")).await?;
         }
     }
