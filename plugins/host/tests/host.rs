@@ -275,3 +275,100 @@ async fn a_hostile_tenant_does_not_slow_another_tenants_validations() {
     }
     assert!(slowest < Duration::from_millis(200), "a validation waited {slowest:?} behind the looping tenant");
 }
+
+fn validation(field: &str, value: &str, config: &str) -> ValidationRequest {
+    ValidationRequest {
+        entity: "CUSTOMER".into(),
+        field: field.into(),
+        value_json: value.into(),
+        record_json: "{}".into(),
+        config_json: config.into(),
+    }
+}
+
+/// The violation codes a validator answers for `value`.
+async fn codes(p: &Arc<Plugin>, value: &str, config: &str) -> Vec<String> {
+    let (result, _) = host().validate(p, validation("id_no", value, config), Limits::default()).await;
+    result.expect("answers").into_iter().map(|v| v.code).collect()
+}
+
+#[tokio::test]
+async fn the_identity_number_validator_checks_region_birth_date_and_check_character() {
+    let p = plugin("cn_id_validator");
+    assert!(p.inspection().validator && !p.inspection().scorer);
+    assert!(codes(&p, r#""11010519491231002X""#, "{}").await.is_empty());
+    assert!(codes(&p, r#""11010519491231002x""#, "{}").await.is_empty(), "a lowercase x is fine");
+    assert!(codes(&p, r#""440308199001011239""#, "{}").await.is_empty());
+    assert!(codes(&p, "null", "{}").await.is_empty(), "no value, nothing to check");
+    for (value, code) in [
+        (r#""110105194912310021""#, "INVALID_CHECK_CHARACTER"),
+        (r#""1101051949123100""#, "INVALID_LENGTH"),
+        (r#""11010519491231002Y""#, "INVALID_CHARACTER"),
+        (r#""990105194912310021""#, "INVALID_REGION"),
+        (r#""110105194902300021""#, "INVALID_BIRTH_DATE"),
+        ("42", "INVALID_TYPE"),
+    ] {
+        assert_eq!(codes(&p, value, "{}").await, [code], "{value}");
+    }
+}
+
+#[tokio::test]
+async fn the_card_validator_checks_luhn_and_the_programme_prefix() {
+    let p = plugin("card_validator");
+    assert!(codes(&p, r#""4539 1488 0343 6467""#, "{}").await.is_empty());
+    assert!(codes(&p, r#""6222-0202-0011-2230""#, r#"{"prefix": "6222"}"#).await.is_empty());
+    assert_eq!(codes(&p, r#""4539148803436468""#, "{}").await, ["INVALID_CHECK_DIGIT"]);
+    assert_eq!(codes(&p, r#""4539148803436467""#, r#"{"prefix": "6222"}"#).await, ["WRONG_PROGRAMME"]);
+    assert_eq!(codes(&p, r#""12345""#, "{}").await, ["INVALID_LENGTH"]);
+    assert_eq!(codes(&p, r#""4539-1488-0343-646A""#, "{}").await, ["INVALID_CHARACTER"]);
+}
+
+#[tokio::test]
+async fn the_lifecycle_scorer_follows_the_product_rules_and_the_tenant_thresholds() {
+    let p = plugin("lifecycle_scorer");
+    let with = |id: &str, purchases: i64, first: Option<&str>, last: Option<&str>, satisfaction: Option<f64>| {
+        let mut s = snapshot(id, purchases, "1000.00", last);
+        s.first_purchase_at = first.map(Into::into);
+        s.average_satisfaction = satisfaction;
+        s
+    };
+    let batch = vec![
+        with("prospect", 0, None, None, None),
+        with("new", 1, Some("2026-11-01T00:00:00Z"), Some("2026-11-01T00:00:00Z"), None),
+        with("loyal", 6, Some("2025-06-01T00:00:00Z"), Some("2026-11-10T00:00:00Z"), Some(4.6)),
+        with("active", 6, Some("2025-06-01T00:00:00Z"), Some("2026-11-10T00:00:00Z"), Some(3.0)),
+        // Bought every 30 days for five months, then nothing for 200 days.
+        with("at_risk", 6, Some("2025-10-19T00:00:00Z"), Some("2026-05-10T00:00:00Z"), None),
+        with("churned", 3, Some("2024-01-01T00:00:00Z"), Some("2025-06-01T00:00:00Z"), None),
+    ];
+    let stages = |scores: Vec<guanxi_plugin_host::CustomerScores>| -> Vec<(String, String)> {
+        scores
+            .into_iter()
+            .map(|c| match &c.scores[0].value {
+                ScoreValue::Label(l) => (c.customer_id.clone(), l.clone()),
+                ScoreValue::Number(n) => panic!("{n}"),
+            })
+            .collect()
+    };
+    let (result, _) = host().score(&p, batch.clone(), "{}".into(), Limits::default()).await;
+    let got = stages(result.expect("scores"));
+    let want: Vec<(String, String)> = [
+        ("prospect", "PROSPECT"),
+        ("new", "NEW"),
+        ("loyal", "LOYAL"),
+        ("active", "ACTIVE"),
+        ("at_risk", "AT_RISK"),
+        ("churned", "CHURNED"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(got, want);
+    // A tenant that calls customers churned after 150 quiet days.
+    let (result, _) = host().score(&p, batch, r#"{"churnDays": 150}"#.into(), Limits::default()).await;
+    assert_eq!(stages(result.expect("scores"))[4], ("at_risk".to_owned(), "CHURNED".to_owned()));
+    let (bad, _) = host().score(&p, vec![], r#"{"churnDays": -1}"#.into(), Limits::default()).await;
+    let err = bad.expect_err("refuses the config");
+    assert_eq!(err.reason, Reason::GuestError);
+    assert!(err.message.contains("churnDays"), "{err}");
+}
