@@ -3,6 +3,7 @@
 //! drains in-flight requests.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -24,7 +25,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Authenticator,
     pub identities: IdentityCache,
-    pub schemas: SchemaCache,
+    pub schemas: Arc<SchemaCache>,
     pub config: Config,
     pub metrics: PrometheusHandle,
 }
@@ -61,11 +62,17 @@ impl Application {
             config.workers
         };
         let limits = Limits { depth: config.max_query_depth, complexity: config.max_query_complexity };
+        let schemas = Arc::new(SchemaCache::new(limits, Duration::from_millis(config.schema_poll_ms)));
+        let heard = schemas.clone();
+        store::notifications::listen_for_schema_changes(&db, move |tenant| match tenant {
+            Some(id) => heard.invalidate(id),
+            None => heard.clear(),
+        });
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
             identities: IdentityCache::default(),
-            schemas: SchemaCache::new(limits),
+            schemas,
             config,
             metrics: http::metrics::handle(),
         });

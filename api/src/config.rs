@@ -70,6 +70,11 @@ pub struct Config {
     /// Seconds a request may take before the client gets an error.
     #[arg(long, env = "GUANXI_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// How long a tenant's cached schema is trusted before its schema version is read again.
+    /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.
+    #[arg(long, env = "GUANXI_SCHEMA_POLL_MS", default_value_t = 1000)]
+    pub schema_poll_ms: u64,
 }
 
 impl Config {

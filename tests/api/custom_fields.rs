@@ -783,3 +783,33 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     app.gql(&admin, change, json!({ "id": id, "i": { "indexed": true } })).await;
     assert_eq!(indexes().await, 1, "created again");
 }
+
+#[tokio::test]
+async fn another_replica_serves_a_definition_change_on_its_next_request() {
+    let a = TestApp::spawn().await;
+    let postgres = a.database_url.starts_with("postgres");
+    // On PostgreSQL replica B polls only hourly: only the notification can tell it in time.
+    // SQLite serves one process; there the short poll is what a second instance relies on.
+    let url = a.database_url.clone();
+    let b = TestApp::spawn_with(move |c| {
+        c.database_url = url;
+        c.schema_poll_ms = if postgres { 3_600_000 } else { 200 };
+    })
+    .await;
+    let admin = a.token("acme", "ADMIN", "boss");
+    let probe = "{ __type(name: \"CustomerCustom\") { fields { name } } }";
+    assert_eq!(b.gql(&admin, probe, json!({})).await["data"]["__type"], Value::Null, "B has built the schema");
+    define(&a, &admin, json!({ "entity": "CUSTOMER", "key": "replica_note", "label": "Note", "type": "STRING" })).await;
+    let started = std::time::Instant::now();
+    loop {
+        let res = b.gql(&admin, probe, json!({})).await;
+        if res["data"]["__type"]["fields"][0]["name"] == "replicaNote" {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "B never saw the new field: {res}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if postgres {
+        assert!(started.elapsed() < std::time::Duration::from_millis(500), "heard in {:?}", started.elapsed());
+    }
+}

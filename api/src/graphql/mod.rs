@@ -151,10 +151,6 @@ pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, Schem
 /// takes about a millisecond, so a modest bound costs little when many tenants are active.
 const MAX_CACHED_SCHEMAS: usize = 256;
 
-/// How long a cached schema is trusted before its tenant's schema version is read again. Changes
-/// made through this process drop the entry at once; another replica's show within this time.
-const VERSION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
 /// A tenant's schema and the custom field definitions it was built from.
 pub struct TenantSchema {
     pub schema: Schema,
@@ -171,6 +167,9 @@ struct Entry {
 /// evicted first.
 pub struct SchemaCache {
     limits: Limits,
+    /// How long an entry is trusted before its tenant's schema version is read again. Changes
+    /// made here, or heard from other replicas (LISTEN/NOTIFY), drop the entry at once.
+    poll: Duration,
     inner: Mutex<CacheInner>,
 }
 
@@ -182,8 +181,8 @@ struct CacheInner {
 
 impl SchemaCache {
     #[must_use]
-    pub fn new(limits: Limits) -> Self {
-        Self { limits, inner: Mutex::new(CacheInner::default()) }
+    pub fn new(limits: Limits, poll: Duration) -> Self {
+        Self { limits, poll, inner: Mutex::new(CacheInner::default()) }
     }
 
     /// The tenant's current schema: built once per schema version.
@@ -192,10 +191,7 @@ impl SchemaCache {
     /// Database failures; `INTERNAL` if the schema cannot be built.
     pub async fn get(&self, db: &DatabaseConnection, tenant_id: Uuid) -> Result<Arc<TenantSchema>> {
         let cached = self.inner.lock().ok().and_then(|inner| {
-            inner
-                .schemas
-                .get(&tenant_id)
-                .map(|e| (e.version, e.checked.elapsed() < VERSION_CHECK_INTERVAL, e.built.clone()))
+            inner.schemas.get(&tenant_id).map(|e| (e.version, e.checked.elapsed() < self.poll, e.built.clone()))
         });
         if let Some((_, true, built)) = &cached {
             return Ok(built.clone());
@@ -232,7 +228,15 @@ impl SchemaCache {
         Ok(built)
     }
 
-    /// Forgets a tenant's schema after a change made here, so the next request rebuilds it.
+    /// Forgets every schema (changes may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.schemas.clear();
+            inner.order.clear();
+        }
+    }
+
+    /// Forgets a tenant's schema after a change, so the next request rebuilds it.
     pub fn invalidate(&self, tenant_id: Uuid) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.schemas.remove(&tenant_id);

@@ -10,6 +10,7 @@ pub mod customers;
 pub mod filter;
 pub mod idempotency;
 pub mod interactions;
+pub mod notifications;
 pub mod plans;
 pub mod stats;
 pub mod tenants;

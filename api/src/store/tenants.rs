@@ -82,6 +82,10 @@ pub async fn bump_schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Resul
         .filter(Column::Id.eq(id))
         .exec(conn)
         .await?;
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Delivered at commit to every replica listening (see `store::notifications`).
+        conn.execute_unprepared(&format!("NOTIFY {}, '{id}'", super::notifications::SCHEMA_CHANNEL)).await?;
+    }
     Ok(())
 }
 
