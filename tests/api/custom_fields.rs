@@ -120,6 +120,15 @@ async fn a_definition_is_a_typed_field_at_once_and_archive_hides_it_keeping_valu
     assert_eq!(restored["data"]["restoreCustomField"]["archived"], false, "{restored}");
     let res = app.gql(&admin, read, json!({ "id": id })).await;
     assert_eq!(res["data"]["customer"]["custom"]["loyaltyCardNo"], "LC-001", "values come back: {res}");
+
+    // Every definition change is in the audit trail, newest first.
+    let audit = "query($id: ID!) { auditLog(entityId: $id) { nodes { entityKind action changes } } }";
+    let res = app.gql(&admin, audit, json!({ "id": def["id"] })).await;
+    let nodes = res["data"]["auditLog"]["nodes"].as_array().unwrap_or_else(|| panic!("{res}")).clone();
+    let actions: Vec<&str> = nodes.iter().map(|n| n["action"].as_str().unwrap_or_default()).collect();
+    assert_eq!(actions, ["UPDATE", "UPDATE", "CREATE"], "{res}");
+    assert_eq!(nodes[0]["entityKind"], "CustomFieldDefinition");
+    assert_eq!(nodes[0]["changes"]["archived"], json!({ "before": true, "after": false }));
 }
 
 #[tokio::test]
