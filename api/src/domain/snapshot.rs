@@ -72,9 +72,9 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
 /// The snapshot of one customer from its row, its figures, its purchase windows and the live
 /// custom field definitions of Customer.
 #[must_use]
-pub fn from_parts(
+pub fn from_parts<'a>(
     c: &customer::Model,
-    fields: &[Definition],
+    fields: impl IntoIterator<Item = &'a Definition>,
     s: &customer_stats::Model,
     windows: (i64, i64),
     base_currency: &str,
@@ -93,7 +93,7 @@ pub fn from_parts(
         tier: c.tier.clone(),
         created_at: time(c.created_at),
         custom_fields: fields
-            .iter()
+            .into_iter()
             .filter_map(|d| custom_values::read(d, &c.custom_fields).map(|v| (d.key.clone(), v.clone())))
             .collect(),
         base_currency: base_currency.to_owned(),

@@ -58,16 +58,16 @@ pub fn register(types: &mut Types, fields: &Arc<TenantFields>) {
         });
     }
     for entity in EntityKind::ALL {
-        let live: Vec<Definition> = fields.live(entity).cloned().collect();
+        let live: Vec<&Definition> = fields.live(entity).collect();
         let type_name = entity.type_name();
-        let all = live.clone();
+        let shared = fields.clone();
         types.extend_object(type_name, |o| {
             o.field(
                 Field::new("customFields", TypeRef::named_nn("JSON"), move |ctx| {
-                    let all = all.clone();
+                    let fields = shared.clone();
                     resolve(async move {
                         let stored = stored_values(&ctx)?;
-                        let visible = custom_values::visible(all.iter(), stored);
+                        let visible = custom_values::visible(fields.live(entity), stored);
                         Ok(Some(FieldValue::value(Value::from_json(visible).unwrap_or(Value::Null))))
                     })
                 })

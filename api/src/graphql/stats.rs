@@ -197,9 +197,9 @@ pub fn snapshot_field() -> Field {
                 .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
             let base = &rc.settings().await?.base_currency;
-            let fields: Vec<_> = rc.fields.live(crate::domain::custom_fields::EntityKind::Customer).cloned().collect();
+            let fields = rc.fields.live(crate::domain::custom_fields::EntityKind::Customer);
             let snapshot =
-                crate::domain::snapshot::from_parts(c, &fields, &loaded.stats, loaded.windows, base, loaded.now);
+                crate::domain::snapshot::from_parts(c, fields, &loaded.stats, loaded.windows, base, loaded.now);
             let json = serde_json::to_value(snapshot).map_err(|e| Error::Internal(e.into()))?;
             Ok(Some(FieldValue::value(Value::from_json(json).map_err(|e| Error::Internal(e.into()))?)))
         })

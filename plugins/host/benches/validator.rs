@@ -4,6 +4,8 @@
 
 #[path = "../tests/support/guests.rs"]
 mod guests;
+#[path = "../tests/support/snapshots.rs"]
+mod snapshots;
 
 use std::time::{Duration, Instant};
 
@@ -23,40 +25,6 @@ fn report(what: &str, mut samples: Vec<Duration>) {
         percentile(&samples, 0.99).as_secs_f64() * 1e6,
         samples.len()
     );
-}
-
-fn snapshot(i: usize) -> CustomerSnapshot {
-    CustomerSnapshot {
-        customer_id: format!("Customer:{i}"),
-        kind: "INDIVIDUAL".into(),
-        name: format!("客户{i}"),
-        status: "ACTIVE".into(),
-        region: Some("上海".into()),
-        industry: Some("零售".into()),
-        channel: None,
-        tags: vec!["vip".into()],
-        relationship_type: None,
-        tier: None,
-        created_at: "2024-01-01T00:00:00.000000Z".into(),
-        custom_fields_json: "{}".into(),
-        base_currency: "CNY".into(),
-        purchase_count: i64::try_from(i % 20).unwrap_or(0),
-        purchase_total: format!("{}.50", i * 37 % 90_000),
-        purchase_totals: vec![("CNY".into(), format!("{}.50", i * 37 % 90_000))],
-        first_purchase_at: Some("2025-01-01T00:00:00.000000Z".into()),
-        last_purchase_at: Some(format!("2026-{:02}-15T00:00:00.000000Z", 1 + i % 11)),
-        purchases_last90_days: 1,
-        purchases_last365_days: i64::try_from(i % 15).unwrap_or(0),
-        interaction_count: 20,
-        interaction_counts: vec![("PURCHASE".into(), 5), ("VISIT".into(), 15)],
-        last_interaction_at: Some("2026-11-01T00:00:00.000000Z".into()),
-        complaints_open: vec![],
-        complaints_total: vec![("LOW".into(), 1)],
-        survey_count: 2,
-        average_satisfaction: Some(4.5),
-        would_buy_again_rate: Some(1.0),
-        now: "2026-11-26T08:00:00.000000Z".into(),
-    }
 }
 
 fn main() {
@@ -122,7 +90,13 @@ fn main() {
 
     let scorer = host.load(&std::fs::read(dir.join("value_scorer.wasm")).expect("built")).expect("installs");
     // Batches as large as the 64 KiB output limit allows with this scorer's explanations.
-    let batch: Vec<CustomerSnapshot> = (0..200).map(snapshot).collect();
+    let batch: Vec<CustomerSnapshot> = (0..200_usize)
+        .map(|i| {
+            let last = format!("2026-{:02}-15T00:00:00.000000Z", 1 + i % 11);
+            let purchases = i64::try_from(i % 20).unwrap_or_default();
+            snapshots::snapshot(&format!("Customer:{i}"), purchases, &format!("{}.50", i * 37 % 90_000), Some(&last))
+        })
+        .collect();
     runtime.block_on(async {
         let started = Instant::now();
         let mut scored = 0;

@@ -261,7 +261,7 @@ impl Host {
                 return Ok(c);
             }
         }
-        if !wasmparser_is_component(bytes) {
+        if !is_component(bytes) {
             return Err(InstallError::NotAComponent(
                 "a core module or other bytes; build with `cargo build --target wasm32-wasip2`".into(),
             ));
@@ -419,6 +419,6 @@ impl Host {
 }
 
 /// A component starts with the wasm magic and the component layer's version (0x0d 0x00 0x01 0x00).
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
+fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
 }

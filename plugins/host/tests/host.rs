@@ -5,13 +5,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use guanxi_plugin_host::{
-    CustomerSnapshot, Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest,
-};
+use guanxi_plugin_host::{Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest};
 
 #[path = "support/guests.rs"]
 mod guests;
+#[path = "support/snapshots.rs"]
+mod snapshots;
 use guests::components;
+use snapshots::snapshot;
 
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(components().join(format!("{name}.wasm"))).expect("component built")
@@ -33,40 +34,6 @@ fn roomy_host() -> &'static Host {
 
 fn plugin(name: &str) -> Arc<Plugin> {
     host().load(&bytes(name)).expect("installs")
-}
-
-fn snapshot(id: &str, purchases: i64, total: &str, last: Option<&str>) -> CustomerSnapshot {
-    CustomerSnapshot {
-        customer_id: id.into(),
-        kind: "INDIVIDUAL".into(),
-        name: "王芳".into(),
-        status: "ACTIVE".into(),
-        region: Some("上海".into()),
-        industry: None,
-        channel: None,
-        tags: vec!["vip".into()],
-        relationship_type: None,
-        tier: None,
-        created_at: "2024-01-01T00:00:00.000000Z".into(),
-        custom_fields_json: "{}".into(),
-        base_currency: "CNY".into(),
-        purchase_count: purchases,
-        purchase_total: total.into(),
-        purchase_totals: vec![("CNY".into(), total.into())],
-        first_purchase_at: last.map(Into::into),
-        last_purchase_at: last.map(Into::into),
-        purchases_last90_days: purchases.min(3),
-        purchases_last365_days: purchases,
-        interaction_count: purchases,
-        interaction_counts: vec![("PURCHASE".into(), purchases)],
-        last_interaction_at: last.map(Into::into),
-        complaints_open: vec![],
-        complaints_total: vec![],
-        survey_count: 0,
-        average_satisfaction: None,
-        would_buy_again_rate: None,
-        now: "2026-11-26T08:00:00.000000Z".into(),
-    }
 }
 
 fn config(mode: &str) -> String {
