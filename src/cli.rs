@@ -5,8 +5,12 @@ use std::io::IsTerminal as _;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use guanxi_api::{Application, Config, auth, demo, seed, store};
+use std::sync::Arc;
+
+use guanxi_api::domain::plugins::Plugins;
+use guanxi_api::{Application, Config, auth, demo, domain, seed, store};
 use guanxi_migration::{Migrator, MigratorTrait};
+use guanxi_plugin_host::{Host, HostConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "guanxi", version, about = "Guanxi (关系): a multi-tenant CRM server with one GraphQL API")]
@@ -87,6 +91,21 @@ enum PluginAction {
         #[arg(long)]
         config: Option<std::path::PathBuf>,
     },
+    /// Installs it into a tenant's database (created, with its default plugins, if new), as
+    /// `installPlugin` would; a running server picks it up at once.
+    Install {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Defaults to the file's name without `.wasm`.
+        #[arg(long)]
+        name: Option<String>,
+        /// The plugin's configuration, a JSON file.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
+        database_url: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -136,12 +155,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { action: PluginAction::Run { file, input, config } } => {
             crate::plugin::run(&file, &input, config.as_deref()).await
         }
+        Command::Plugin { action: PluginAction::Install { file, tenant, name, config, database_url } } => {
+            crate::plugin::install(&file, &tenant, name, config.as_deref(), &database_url).await
+        }
         Command::Seed { tenant, customers, seed: s, interactions, database_url } => {
             if !auth::is_tenant_slug(&tenant) {
                 bail!("--tenant must match [a-z0-9-]{{1,63}}");
             }
             let db = store::connect(&database_url, 4).await?;
             store::migrate(&db).await?;
+            let plugins = Plugins::new(Arc::new(Host::new(HostConfig::default()).map_err(anyhow::Error::msg)?));
+            domain::plugins::tenant_for(&db, &plugins, &tenant, true).await?;
             let started = std::time::Instant::now();
             let n = seed::customers(&db, &tenant, customers, s, interactions).await?;
             let secs = started.elapsed().as_secs_f64();
@@ -166,7 +190,7 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
     let app = Application::build(config.clone()).await?;
     let url = format!("http://{}:{}", display_host(config), app.port());
     if demo_mode {
-        demo::seed_tenant(app.db()).await?;
+        demo::seed_tenant(app.db(), app.plugins(), config.default_plugins).await?;
         match &config.jwt_secret {
             Some(secret) => {
                 let token = auth::mint(secret, demo::TENANT, "ADMIN", "demo-admin", 24 * 3600, Some("Demo Admin"))?;

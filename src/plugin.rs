@@ -174,3 +174,56 @@ pub async fn run(path: &Path, input: &Path, config: Option<&Path>) -> anyhow::Re
         });
     report(result, &record)
 }
+
+/// Installs a component into a tenant, as `installPlugin` does, and prints the result.
+///
+/// # Errors
+/// The file cannot be read, the database is unreachable, or the plugin is refused (the
+/// message says why).
+pub async fn install(
+    path: &Path,
+    tenant: &str,
+    name: Option<String>,
+    config: Option<&Path>,
+    database_url: &str,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use guanxi_api::domain::plugins::{self, InstallInput, Plugins};
+    if !guanxi_api::auth::is_tenant_slug(tenant) {
+        bail!("--tenant must match [a-z0-9-]{{1,63}}");
+    }
+    let bytes = read(path)?;
+    let config = match config {
+        Some(c) => Some(serde_json::from_slice::<Value>(&read(c)?).context("--config is not JSON")?),
+        None => None,
+    };
+    let name = name.unwrap_or_else(|| {
+        path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-").to_lowercase()
+    });
+    let db = guanxi_api::store::connect(database_url, 2).await?;
+    guanxi_api::store::migrate(&db).await?;
+    let host = std::sync::Arc::new(host()?);
+    let runtime = Plugins::new(host);
+    let input = InstallInput {
+        name,
+        wasm_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        config,
+        ..InstallInput::default()
+    };
+    let p = plugins::install_as_operator(&db, &runtime, tenant, input).await.map_err(|e| match e {
+        guanxi_api::Error::Invalid(v) => anyhow::anyhow!(
+            "refused: {}",
+            v.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; ")
+        ),
+        other => anyhow::anyhow!("refused: {other}"),
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "id": guanxi_api::domain::ids::encode(plugins::TYPE_NAME, p.id),
+            "tenant": tenant, "name": p.name, "version": p.version, "sha256": p.sha256,
+            "capabilities": p.capabilities, "scoreKeys": p.score_keys,
+        }))?
+    );
+    Ok(())
+}

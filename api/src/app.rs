@@ -17,6 +17,8 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::domain::identity::IdentityCache;
+use crate::domain::plugins::Plugins;
+use crate::domain::scoring;
 use crate::graphql::{Limits, SchemaCache};
 use crate::{http, store};
 
@@ -26,6 +28,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub identities: IdentityCache,
     pub schemas: Arc<SchemaCache>,
+    pub plugins: Arc<Plugins>,
     pub config: Config,
     pub metrics: PrometheusHandle,
 }
@@ -35,6 +38,20 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    plugins: Arc<Plugins>,
+}
+
+/// The plugin host the configuration asks for.
+///
+/// # Errors
+/// The engine cannot be created.
+pub fn plugin_host(config: &Config) -> anyhow::Result<guanxi_plugin_host::Host> {
+    let artifact_dir = Some(config.plugin_cache_dir.clone()).filter(|d| !d.as_os_str().is_empty());
+    let mut host_config = guanxi_plugin_host::HostConfig { artifact_dir, ..Default::default() };
+    if config.plugin_concurrency > 0 {
+        host_config.max_concurrent_calls = config.plugin_concurrency;
+    }
+    guanxi_plugin_host::Host::new(host_config).map_err(|e| anyhow::anyhow!("GUANXI_PLUGIN_*: {e}"))
 }
 
 /// How often expired idempotency records are purged.
@@ -68,11 +85,19 @@ impl Application {
             Some(id) => heard.invalidate(id),
             None => heard.clear(),
         });
+        let plugins = Arc::new(Plugins::with_run_log(Arc::new(plugin_host(&config)?), db.clone()));
+        scoring::spawn_worker(
+            db.clone(),
+            plugins.clone(),
+            Duration::from_millis(config.score_poll_ms.max(10)),
+            config.score_claim.max(1),
+        );
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
             identities: IdentityCache::default(),
             schemas,
+            plugins: plugins.clone(),
             config,
             metrics: http::metrics::handle(),
         });
@@ -96,7 +121,13 @@ impl Application {
                 }
             }
         });
-        Ok(Self { port, server, db })
+        Ok(Self { port, server, db, plugins })
+    }
+
+    /// The plugin runtime (for seeding the demo tenant with its default plugins).
+    #[must_use]
+    pub fn plugins(&self) -> &Plugins {
+        &self.plugins
     }
 
     /// The bound port (useful when listening on port 0).

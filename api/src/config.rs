@@ -75,6 +75,26 @@ pub struct Config {
     /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.
     #[arg(long, env = "GUANXI_SCHEMA_POLL_MS", default_value_t = 1000)]
     pub schema_poll_ms: u64,
+
+    /// Install the value and lifecycle scorers into every new tenant.
+    #[arg(long, env = "GUANXI_DEFAULT_PLUGINS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub default_plugins: bool,
+
+    /// Where compiled plugins are kept so a restart does not compile them again (empty: not kept).
+    #[arg(long, env = "GUANXI_PLUGIN_CACHE_DIR", default_value = ".guanxi-plugin-cache")]
+    pub plugin_cache_dir: PathBuf,
+
+    /// Plugin calls running at once (0: one per CPU); more wait their turn.
+    #[arg(long, env = "GUANXI_PLUGIN_CONCURRENCY", default_value_t = 0)]
+    pub plugin_concurrency: usize,
+
+    /// How often the scoring worker looks for queued customers when nothing woke it, in ms.
+    #[arg(long, env = "GUANXI_SCORE_POLL_MS", default_value_t = 1000)]
+    pub score_poll_ms: u64,
+
+    /// Customers the scoring worker claims at once.
+    #[arg(long, env = "GUANXI_SCORE_CLAIM", default_value_t = 2000)]
+    pub score_claim: u64,
 }
 
 impl Config {

@@ -8,6 +8,7 @@ use guanxi_entity::customer;
 use rand::RngCore;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
+use crate::domain::plugins::Plugins;
 use crate::{seed, store};
 
 /// Where the development secret is kept between runs.
@@ -43,8 +44,8 @@ pub fn dev_secret(dir: &Path) -> anyhow::Result<String> {
 ///
 /// # Errors
 /// Database failures.
-pub async fn seed_tenant(db: &DatabaseConnection) -> anyhow::Result<()> {
-    let tenant = store::tenants::get_or_create(db, TENANT).await?;
+pub async fn seed_tenant(db: &DatabaseConnection, plugins: &Plugins, default_plugins: bool) -> anyhow::Result<()> {
+    let tenant = crate::domain::plugins::tenant_for(db, plugins, TENANT, default_plugins).await?;
     store::tenants::rename(db, tenant.id, "Guanxi Demo Trading Co. 关系演示贸易公司").await?;
     let existing = customer::Entity::find().filter(customer::Column::TenantId.eq(tenant.id)).count(db).await?;
     if existing == 0 {

@@ -13,11 +13,14 @@ pub struct Violation {
     pub code: String,
     /// A sentence for humans.
     pub message: String,
+    /// The validator plugin that found the problem, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
 }
 
 impl Violation {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.to_owned(), message: message.into() }
+        Self { field: field.into(), code: code.to_owned(), message: message.into(), plugin: None }
     }
 }
 
@@ -38,6 +41,10 @@ pub enum Error {
     /// A stale `expectedVersion`, an illegal transition or a duplicate.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, field: Option<String> },
+    /// A plugin call failed (a limit was hit, it trapped, or it answered outside the contract);
+    /// what depended on it was not done.
+    #[error("plugin {plugin} failed ({reason}): {message}")]
+    Plugin { plugin: String, reason: &'static str, message: String },
     /// The query is deeper, more complex or uses more aliases than allowed.
     #[error("{0}")]
     QueryTooComplex(String),
@@ -70,6 +77,7 @@ impl Error {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Invalid(_) => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
+            Self::Plugin { .. } => "PLUGIN_ERROR",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::Internal(_) => "INTERNAL",
         }

@@ -113,7 +113,7 @@ fn credit_code(region: &str, serial: u64) -> String {
 /// # Errors
 /// Database failures.
 pub async fn owners(db: &DatabaseConnection, tenant_slug: &str) -> Result<Vec<Uuid>> {
-    let tenant = store::tenants::get_or_create(db, tenant_slug).await?;
+    let (tenant, _) = store::tenants::get_or_create(db, tenant_slug).await?;
     let mut ids = Vec::new();
     for (subject, name, email) in OWNERS {
         let token = TokenIdentity {
@@ -159,7 +159,7 @@ pub async fn customers(
     per_customer: u32,
 ) -> Result<Seeded> {
     let owner_ids = owners(db, tenant_slug).await?;
-    let tenant = store::tenants::get_or_create(db, tenant_slug).await?;
+    let (tenant, _) = store::tenants::get_or_create(db, tenant_slug).await?;
     let existing = customer::Entity::find().filter(customer::Column::TenantId.eq(tenant.id)).count(db).await?;
     let mut rng = StdRng::seed_from_u64(seed ^ existing);
     let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_else(Utc::now);
@@ -231,6 +231,7 @@ pub async fn customers(
             owner_id: rng.random_bool(0.9).then(|| *owner_ids.choose(&mut rng).unwrap_or(&owner_ids[0])),
             tier: None,
             custom_fields: serde_json::json!({}),
+            scores: serde_json::json!({}),
             version: 1,
             created_at: created,
             updated_at: created,
@@ -240,6 +241,9 @@ pub async fn customers(
         }
     }
     write_batch(db, &mut rng, batch, per_customer, &owner_ids, &mut seeded).await?;
+    // Every customer waits to be scored by the tenant's scorers (a running server's worker, or
+    // the next one to start).
+    store::scoring::enqueue_all(db, tenant.id, Uuid::now_v7()).await?;
     // Fresh statistics, so the planner picks the keyset indexes right after a bulk load; on
     // PostgreSQL also the visibility map, so counts can be index-only scans before autovacuum.
     let analyze = match db.get_database_backend() {

@@ -26,6 +26,9 @@ pub struct Model {
     pub tier: Option<String>,
     /// Values of the tenant's custom fields, a JSON object keyed by definition key.
     pub custom_fields: Json,
+    /// Scores from scorer plugins, a JSON object keyed by score key: `{value, label, explanation,
+    /// pluginId, version, computedAt}`. Their values are also in `custom_fields`.
+    pub scores: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -4,6 +4,7 @@ use std::process::Command;
 
 use serde_json::json;
 
+use crate::guests;
 use crate::helpers::{SECRET, TestApp};
 
 fn guanxi() -> Command {
@@ -143,9 +144,6 @@ async fn seeded_data_is_consistent() {
     assert!(complaints > 0);
 }
 
-#[path = "../../plugins/host/tests/support/guests.rs"]
-mod guests;
-
 #[tokio::test]
 async fn plugin_check_and_run_report_what_an_author_needs() {
     let dir = guests::components();
@@ -190,4 +188,41 @@ async fn plugin_check_and_run_report_what_an_author_needs() {
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
     assert_eq!(report["error"]["reason"], "OUT_OF_FUEL", "{report}");
+}
+
+#[tokio::test]
+async fn plugin_install_puts_a_plugin_into_a_tenant_a_server_then_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/install.db?mode=rwc", dir.path().display());
+    let card = guests::components().join("card_validator.wasm");
+    let out = guanxi()
+        .args(["plugin", "install"])
+        .arg(&card)
+        .args(["--tenant", "acme", "--name", "card-validator", "--database-url", &db])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(printed["name"], "card-validator");
+    assert_eq!(printed["capabilities"], json!(["VALIDATOR"]));
+
+    // Refused components say why and leave nothing behind.
+    let out = guanxi()
+        .args(["plugin", "install"])
+        .arg(guests::components().join("fs_reader.wasm"))
+        .args(["--tenant", "acme", "--database-url", &db])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wasi:filesystem"), "{out:?}");
+
+    let url = db.clone();
+    let app = TestApp::spawn_with(move |c| c.database_url = url).await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let res = app.gql(&admin, "{ plugins { name } }", json!({})).await;
+    assert_eq!(
+        res["data"]["plugins"],
+        json!([{ "name": "value-scorer" }, { "name": "lifecycle-scorer" }, { "name": "card-validator" }])
+    );
 }

@@ -144,7 +144,8 @@ async fn history_resolution_and_figures() {
 
 #[tokio::test]
 async fn sla_deadlines_per_severity_and_tenant_settings() {
-    let app = TestApp::spawn().await;
+    // Tiers stay unset (no scorers): these are the deadlines of an ordinary customer.
+    let app = TestApp::spawn_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "Emma" })).await;
     for (severity, response_h, resolution_h) in
@@ -246,7 +247,7 @@ async fn agents_see_assigned_complaints_and_those_of_their_customers() {
 #[tokio::test]
 async fn key_accounts_get_the_green_channel() {
     use sea_orm::ConnectionTrait;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let key = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Key" })).await;
     let ordinary = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Ordinary" })).await;

@@ -72,7 +72,7 @@ fn blocks(sdl: &str, needle: &str) -> String {
 
 #[tokio::test]
 async fn a_definition_is_a_typed_field_at_once_and_archive_hides_it_keeping_values() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     assert!(!sdl(&app, &admin).await.contains("CustomerCustom"), "no custom type before any definition");
     let def = define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "loyalty_card_no", "label": "Loyalty card", "type": "STRING", "description": "Printed on the card" })).await;
@@ -133,7 +133,7 @@ async fn a_definition_is_a_typed_field_at_once_and_archive_hides_it_keeping_valu
 
 #[tokio::test]
 async fn only_admins_change_definitions_and_keys_follow_the_rules() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let manager = app.token("acme", "MANAGER", "mgr");
     let input = json!({ "entity": "CUSTOMER", "key": "level", "label": "Level", "type": "INT" });
@@ -170,7 +170,7 @@ async fn only_admins_change_definitions_and_keys_follow_the_rules() {
 
 #[tokio::test]
 async fn every_type_takes_its_values_and_refuses_others_one_violation_each() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for input in every_type() {
         define(&app, &admin, input).await;
@@ -255,7 +255,7 @@ async fn every_type_takes_its_values_and_refuses_others_one_violation_each() {
 fn integers_and_decimals_round_trip_exactly_over_their_whole_range() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (app, admin, id) = rt.block_on(async {
-        let app = TestApp::spawn().await;
+        let app = TestApp::spawn_bare().await;
         let admin = app.token("acme", "ADMIN", "boss");
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "n", "label": "N", "type": "INT" })).await;
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "d", "label": "D", "type": "DECIMAL" })).await;
@@ -295,7 +295,7 @@ fn integers_and_decimals_round_trip_exactly_over_their_whole_range() {
 
 #[tokio::test]
 async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_writes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for entity in ["INTERACTION", "COMPLAINT", "KEY_ACCOUNT_PLAN"] {
         define(&app, &admin, json!({ "entity": entity, "key": "ref_no", "label": "Ref", "type": "STRING" })).await;
@@ -378,7 +378,7 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
 
 #[tokio::test]
 async fn required_fields_need_a_default_once_rows_exist_and_reads_return_it() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let old = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "老客户" })).await;
     let res = app
@@ -407,7 +407,7 @@ async fn required_fields_need_a_default_once_rows_exist_and_reads_return_it() {
 
 #[tokio::test]
 async fn a_type_change_converts_every_value_or_is_refused_with_the_count() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let def =
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "size", "label": "Size", "type": "STRING" })).await;
@@ -452,7 +452,7 @@ async fn a_type_change_converts_every_value_or_is_refused_with_the_count() {
 
 #[tokio::test]
 async fn tenants_never_see_each_others_fields_or_values() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let a = app.token("tenant-a", "ADMIN", "a");
     let b = app.token("tenant-b", "ADMIN", "b");
     define(&app, &a, json!({ "entity": "CUSTOMER", "key": "secret_score", "label": "Secret", "type": "INT" })).await;
@@ -522,7 +522,7 @@ fn cmp_nulls_last<T: Ord>(a: &Option<T>, b: &Option<T>) -> Ordering {
 
 #[tokio::test]
 async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for (key, ty, indexed) in
         [("level", "INT", true), ("credit", "DECIMAL", true), ("since", "DATE", false), ("vip", "BOOLEAN", false)]
@@ -652,7 +652,7 @@ async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
 
 #[tokio::test]
 async fn concurrent_definition_changes_and_writes_lose_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "seq", "label": "Seq", "type": "STRING" })).await;
     let writes = (0..24).map(|i| {
@@ -692,7 +692,7 @@ async fn concurrent_definition_changes_and_writes_lose_nothing() {
 
 #[tokio::test]
 async fn the_schema_of_a_tenant_with_every_type() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for input in every_type() {
         define(&app, &admin, input).await;
@@ -707,7 +707,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, Scalar, SortField, page_request};
     use sea_orm::{ConnectionTrait, TransactionTrait};
 
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(
         &app,
@@ -795,13 +795,14 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
 
 #[tokio::test]
 async fn another_replica_serves_a_definition_change_on_its_next_request() {
-    let a = TestApp::spawn().await;
+    let a = TestApp::spawn_bare().await;
     let postgres = a.database_url.starts_with("postgres");
     // On PostgreSQL replica B polls only hourly: only the notification can tell it in time.
     // SQLite serves one process; there the short poll is what a second instance relies on.
     let url = a.database_url.clone();
     let b = TestApp::spawn_with(move |c| {
         c.database_url = url;
+        c.default_plugins = false;
         c.schema_poll_ms = if postgres { 3_600_000 } else { 200 };
     })
     .await;

@@ -55,6 +55,12 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A server whose new tenants start without the default scorers: for tests of what an
+    /// ADMIN defines, or of tiers set by hand.
+    pub async fn spawn_bare() -> Self {
+        Self::spawn_with(|c| c.default_plugins = false).await
+    }
+
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -68,6 +74,10 @@ impl TestApp {
         config.jwt_audience = None;
         config.workers = 2;
         config.db_max_connections = 5;
+        // Compiled plugins are shared by every test server (and run): each would otherwise
+        // compile the default scorers again.
+        config.plugin_cache_dir = std::env::temp_dir().join("guanxi-test-plugin-cache");
+        config.score_poll_ms = 200;
         configure(&mut config);
         let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("server starts");

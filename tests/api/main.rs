@@ -4,6 +4,10 @@
 
 mod helpers;
 
+/// Builds the plugin components (examples and the host's test guests) for wasm32-wasip2.
+#[path = "../../plugins/host/tests/support/guests.rs"]
+mod guests;
+
 mod auth;
 mod cli;
 mod complaints;
@@ -18,6 +22,7 @@ mod interactions;
 mod limits;
 mod pagination;
 mod plans;
+mod plugins;
 mod roles;
 mod snapshot;
 mod stats;

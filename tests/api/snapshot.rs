@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn snapshots_are_batched_deterministic_and_match_the_api() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let admin = app.token("acme", "ADMIN", "boss");
     for (key, ty) in [("member_no", "STRING"), ("retired", "STRING")] {

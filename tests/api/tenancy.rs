@@ -14,7 +14,13 @@ async fn tenants_are_isolated() {
         .gql(&a, "query($id: ID!) { customer(id: $id) { name email version updatedAt } }", json!({ "id": id }))
         .await;
 
-    let list = app.gql(&b, "{ customers { totalCount nodes { id } } auditLog { totalCount } }", json!({})).await;
+    let list = app
+        .gql(
+            &b,
+            "query($id: ID!) { customers { totalCount nodes { id } } auditLog(entityId: $id) { totalCount } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(list["data"]["customers"], json!({ "totalCount": 0, "nodes": [] }));
     assert_eq!(list["data"]["auditLog"]["totalCount"], 0);
     let get =

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_required_enum, set_text};
+use super::plugins::{self, Plugins};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::settings::TenantSettings;
 use super::values::text;
@@ -308,6 +309,7 @@ async fn check_assignee(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
 pub async fn file(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     mut input: ComplaintInput,
     settings: &TenantSettings,
@@ -372,12 +374,17 @@ pub async fn file(
         created_at: now,
         updated_at: now,
     };
+    let record = audit_snapshot(&row);
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &record, None, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::complaints::insert(&txn, &row).await?;
     store::complaints::insert_transition(&txn, &transition(caller, &row, None, None, now)).await?;
     stats::refresh(&txn, caller.tenant_id, customer.id).await?;
-    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), now)
-        .await?;
+    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(record), now).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(row)
 }
 
@@ -436,6 +443,7 @@ async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Resul
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, complaint = %id))]
 pub async fn update(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
     mut input: ComplaintInput,
@@ -485,11 +493,17 @@ pub async fn update(
         updated_at: now,
         ..current.clone()
     };
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &after, Some(&before), &mut v)
+        .await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::complaints::update(&txn, &updated).await?;
     stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
-    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(updated)
 }
 

@@ -78,6 +78,53 @@ impl EntityKind {
         }
     }
 
+    /// Is `name` a built-in field a write sets, which a validator plugin may check? (The names
+    /// of the record validators receive, as the audit trail shows it.)
+    #[must_use]
+    pub fn is_writable_built_in(self, name: &str) -> bool {
+        let fields: &[&str] = match self {
+            EntityKind::Customer => &[
+                "kind",
+                "name",
+                "email",
+                "phone",
+                "region",
+                "industry",
+                "creditCode",
+                "channel",
+                "tags",
+                "status",
+                "relationshipType",
+                "ownerId",
+            ],
+            EntityKind::Interaction => &[
+                "kind",
+                "channel",
+                "occurredAt",
+                "summary",
+                "outcome",
+                "amount",
+                "currency",
+                "satisfaction",
+                "wouldBuyAgain",
+            ],
+            EntityKind::Complaint => {
+                &["title", "description", "category", "severity", "assigneeId", "resolution", "satisfaction"]
+            }
+            EntityKind::KeyAccountPlan => &[
+                "title",
+                "periodStart",
+                "periodEnd",
+                "revenueTarget",
+                "currency",
+                "plannedVisits",
+                "objectives",
+                "ownerId",
+            ],
+        };
+        fields.contains(&name)
+    }
+
     /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
     /// not shadow? (A test checks the list against the schema.)
     #[must_use]
@@ -258,6 +305,8 @@ impl FieldType {
 pub enum Source {
     User,
     Plugin,
+    /// Not a custom field: a built-in field shown as a definition (a validator's target).
+    BuiltIn,
 }
 
 impl Source {
@@ -266,6 +315,7 @@ impl Source {
         match self {
             Source::User => "USER",
             Source::Plugin => "PLUGIN",
+            Source::BuiltIn => "BUILT_IN",
         }
     }
 }
@@ -424,7 +474,9 @@ pub fn camel_case(key: &str) -> String {
     out
 }
 
-fn key_is_valid(key: &str) -> bool {
+/// `[a-z][a-z0-9_]{0,62}`.
+#[must_use]
+pub fn key_is_valid(key: &str) -> bool {
     let bytes = key.as_bytes();
     (1..=63).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
@@ -843,6 +895,121 @@ pub async fn archive(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resu
 /// As [`archive`], and `BAD_USER_INPUT` when the entity already has the most fields.
 pub async fn restore(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Definition> {
     set_archived(db, caller, id, false).await
+}
+
+/// Makes a scorer's keys computed fields of Customer (`source: PLUGIN`, DECIMAL for numbers —
+/// indexed, since tiers and lists sort by them — and STRING for labels) and archives the fields
+/// of `released` keys. A key that was a computed field before comes back with its values.
+///
+/// # Errors
+/// `CONFLICT KEY_TAKEN` for a key an ADMIN's field uses; `BAD_USER_INPUT TOO_MANY` when
+/// Customer would have too many fields; database failures.
+pub(crate) async fn sync_computed(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    declared: &[super::plugins::KeySpec],
+    released: &[String],
+) -> Result<()> {
+    let existing = tenant_fields(txn, caller.tenant_id).await?;
+    let customer: Vec<&Definition> = existing.definitions.iter().filter(|d| d.entity == EntityKind::Customer).collect();
+    let mut live = customer.iter().filter(|d| !d.archived).count();
+    let mut position = customer.iter().map(|d| d.position + 1).max().unwrap_or(0);
+    for key in released {
+        if let Some(before) = customer.iter().find(|d| &d.key == key && d.source == Source::Plugin && !d.archived) {
+            let mut def = (*before).clone();
+            def.archived = true;
+            save_computed(txn, caller, Some(before), def).await?;
+            live -= 1;
+        }
+    }
+    for spec in declared {
+        let at = store::now();
+        let ty = spec.field_type();
+        let description = Some(spec.description.clone()).filter(|d| !d.trim().is_empty());
+        match customer.iter().find(|d| d.key == spec.key || d.name == camel_case(&spec.key)) {
+            Some(other) if other.source == Source::User => {
+                return Err(Error::Conflict {
+                    code: "KEY_TAKEN",
+                    message: format!(
+                        "score key '{}' is already a custom field of Customer defined by an ADMIN{}",
+                        spec.key,
+                        if other.archived { " (archived)" } else { "" }
+                    ),
+                    field: Some("wasmBase64".into()),
+                });
+            }
+            Some(before) => {
+                let mut def = (*before).clone();
+                if !def.archived && def.ty == ty && def.description == description {
+                    continue;
+                }
+                if def.archived {
+                    live += 1;
+                }
+                def.archived = false;
+                def.ty = ty;
+                def.indexed = ty == FieldType::Decimal;
+                def.description = description;
+                save_computed(txn, caller, Some(before), def).await?;
+            }
+            None => {
+                live += 1;
+                let def = Definition {
+                    id: Uuid::now_v7(),
+                    entity: EntityKind::Customer,
+                    key: spec.key.clone(),
+                    name: camel_case(&spec.key),
+                    label: spec.key.clone(),
+                    description,
+                    ty,
+                    required: false,
+                    options: Vec::new(),
+                    default_value: None,
+                    indexed: ty == FieldType::Decimal,
+                    archived: false,
+                    source: Source::Plugin,
+                    position,
+                    version: 0,
+                    created_at: at,
+                    updated_at: at,
+                };
+                position += 1;
+                save_computed(txn, caller, None, def).await?;
+            }
+        }
+    }
+    if live > MAX_FIELDS_PER_ENTITY {
+        return Err(Error::invalid(
+            "wasmBase64",
+            "TOO_MANY",
+            format!("Customer would have more than {MAX_FIELDS_PER_ENTITY} custom fields"),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a computed field's new version (or first, when `before` is `None`), fits its index
+/// and audits it.
+async fn save_computed(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    before: Option<&Definition>,
+    mut def: Definition,
+) -> Result<()> {
+    let at = store::now();
+    def.version += 1;
+    def.updated_at = at;
+    let model = def.clone().into_model(caller.tenant_id);
+    let action = if before.is_some() {
+        store::custom_fields::update(txn, &model).await?;
+        audit::Action::Update
+    } else {
+        store::custom_fields::insert(txn, &model).await?;
+        audit::Action::Create
+    };
+    store::custom_fields::sync_index(txn, &def, before).await?;
+    let old = before.map(Definition::audit_snapshot);
+    audit::record(txn, caller, TYPE_NAME, def.id, action, old, Some(def.audit_snapshot()), at).await
 }
 
 /// The definitions an entity write checks its `customFields` against, read inside the write's

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
+use super::plugins::{self, Plugins};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::{CreditCode, Email, Phone, text};
 use super::{Caller, access, audit, custom_values, ids};
@@ -205,6 +206,7 @@ impl CustomerData {
             relationship_type: self.relationship_type,
             owner_id: self.owner_id,
             custom_fields: self.custom_fields,
+            scores: current.map_or_else(|| json!({}), |c| c.scores.clone()),
             version: current.map_or(1, |c| c.version + 1),
             created_at: current.map_or(now, |c| c.created_at),
             updated_at: now,
@@ -373,7 +375,12 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
 /// `FORBIDDEN` for VIEWERs or an AGENT naming another owner; `BAD_USER_INPUT` listing every
 /// problem; `CONFLICT` for a credit code already in use.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
-pub async fn create(db: &DatabaseConnection, caller: &Caller, mut input: CustomerInput) -> Result<customer::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    caller: &Caller,
+    mut input: CustomerInput,
+) -> Result<customer::Model> {
     access::ensure_can_write(caller)?;
     if access::owner_scope(caller).is_some() && input.owner_id == Patch::Absent {
         input.owner_id = Patch::Value(ids::encode("User", caller.user_id));
@@ -412,9 +419,17 @@ pub async fn create(db: &DatabaseConnection, caller: &Caller, mut input: Custome
     }
     let at = now();
     let model = data.into_model(caller.tenant_id, id, None, at);
+    let record = audit_snapshot(&model);
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &record, None, &mut violations)
+        .await?;
+    if !violations.is_empty() {
+        return Err(Error::Invalid(violations));
+    }
     store::customers::insert(&txn, &model).await.map_err(|e| map_unique(e, &model))?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Create, None, Some(audit_snapshot(&model)), at).await?;
+    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Create, None, Some(record), at).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(model)
 }
 
@@ -437,6 +452,7 @@ fn map_unique(err: Error, model: &customer::Model) -> Error {
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, customer = %id))]
 pub async fn update(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
     mut input: CustomerInput,
@@ -465,22 +481,28 @@ pub async fn update(
         return Ok(current);
     }
     let updated = data.into_model(caller.tenant_id, id, Some(&current), now());
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+    plugins::validate_write(
+        &txn,
+        plugins,
+        caller.tenant_id,
+        EntityKind::Customer,
+        &after,
+        Some(&before),
+        &mut violations,
+    )
+    .await?;
+    if !violations.is_empty() {
+        return Err(Error::Invalid(violations));
+    }
+    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
     if !store::customers::update(&txn, &updated, current.version).await.map_err(|e| map_unique(e, &updated))? {
         return Err(stale(id));
     }
     let at = updated.updated_at;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Update,
-        Some(audit_snapshot(&current)),
-        Some(audit_snapshot(&updated)),
-        at,
-    )
-    .await?;
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), at).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(updated)
 }
 
@@ -499,6 +521,8 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     store::plans::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::stats::delete(&txn, caller.tenant_id, id).await?;
     store::customers::delete(&txn, caller.tenant_id, id).await?;
+    // Tiers are ranks among the customers there are: rank again without this one.
+    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Delete, Some(audit_snapshot(&current)), None, now())
         .await?;
     txn.commit().await?;

@@ -38,7 +38,13 @@ impl IdentityCache {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn resolve(&self, db: &DatabaseConnection, token: &TokenIdentity) -> Result<Caller> {
+    pub async fn resolve(
+        &self,
+        db: &DatabaseConnection,
+        plugins: &super::plugins::Plugins,
+        default_plugins: bool,
+        token: &TokenIdentity,
+    ) -> Result<Caller> {
         let key = (token.tenant_slug.clone(), token.subject.clone());
         if let Some(hit) = self.read(&key)
             && hit.role == token.role
@@ -47,7 +53,7 @@ impl IdentityCache {
         {
             return Ok(hit);
         }
-        let tenant = store::tenants::get_or_create(db, &token.tenant_slug).await?;
+        let tenant = super::plugins::tenant_for(db, plugins, &token.tenant_slug, default_plugins).await?;
         let user = store::users::upsert(db, tenant.id, token).await?;
         let caller = Caller {
             tenant_id: tenant.id,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, set_required_enum, set_text};
+use super::plugins::{self, Plugins};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::{Caller, access, audit, custom_values, ids, money, stats};
 use crate::error::{Error, Result, Violation};
@@ -260,6 +261,7 @@ async fn writable_customer(txn: &DatabaseTransaction, caller: &Caller, customer_
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
 pub async fn record(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     mut input: InteractionInput,
 ) -> Result<interaction::Model> {
@@ -332,11 +334,16 @@ pub async fn record(
         created_at: now,
         updated_at: now,
     };
+    let record = audit_snapshot(&row);
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &record, None, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::interactions::insert(&txn, &row).await?;
     stats::refresh(&txn, caller.tenant_id, customer.id).await?;
-    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), now)
-        .await?;
+    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(record), now).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(row)
 }
 
@@ -358,6 +365,7 @@ async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Resul
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, interaction = %id))]
 pub async fn update(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
     mut input: InteractionInput,
@@ -400,20 +408,17 @@ pub async fn update(
         updated_at: now,
         ..current.clone()
     };
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &after, Some(&before), &mut v)
+        .await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::interactions::update(&txn, &updated).await?;
     stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Update,
-        Some(audit_snapshot(&current)),
-        Some(audit_snapshot(&updated)),
-        now,
-    )
-    .await?;
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
     txn.commit().await?;
+    plugins.wake_scorer();
     Ok(updated)
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind};
 use super::input::Patch;
+use super::plugins::{self, Plugins};
 use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::text;
 use super::{Caller, access, audit, custom_values, ids, money, stats};
@@ -333,6 +334,7 @@ async fn customer_for_write(txn: &DatabaseTransaction, caller: &Caller, customer
 /// `FORBIDDEN` per role; `BAD_USER_INPUT` listing every problem.
 pub async fn create(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     mut input: PlanInput,
     base_currency: &str,
@@ -395,9 +397,13 @@ pub async fn create(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
+    let record = audit_snapshot(&plan);
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &record, None, &mut v).await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::plans::insert(&txn, &plan).await?;
-    audit::record(&txn, caller, TYPE_NAME, plan.id, audit::Action::Create, None, Some(audit_snapshot(&plan)), now)
-        .await?;
+    audit::record(&txn, caller, TYPE_NAME, plan.id, audit::Action::Create, None, Some(record), now).await?;
     txn.commit().await?;
     Ok(plan)
 }
@@ -420,6 +426,7 @@ async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Resul
 /// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version, illegal status change).
 pub async fn update(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
     mut input: PlanInput,
@@ -466,18 +473,14 @@ pub async fn update(
     let now = store::now();
     plan.version = current.version + 1;
     plan.updated_at = now;
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &after, Some(&before), &mut v)
+        .await?;
+    if !v.is_empty() {
+        return Err(Error::Invalid(v));
+    }
     store::plans::update(&txn, &plan).await?;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Update,
-        Some(audit_snapshot(&current)),
-        Some(audit_snapshot(&plan)),
-        now,
-    )
-    .await?;
+    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
     txn.commit().await?;
     Ok(plan)
 }

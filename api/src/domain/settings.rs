@@ -14,12 +14,43 @@ pub struct SlaTerms {
     pub resolution_minutes: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The value tiers' shares of a tenant's scored customers, in percent, top down; SMALL takes
+/// the rest (PRODUCT.md: 1 / 19 / 30 / 50).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierCutPoints {
+    pub key_primary: f64,
+    pub key_secondary: f64,
+    pub ordinary: f64,
+}
+
+impl Default for TierCutPoints {
+    fn default() -> Self {
+        Self { key_primary: 1.0, key_secondary: 19.0, ordinary: 30.0 }
+    }
+}
+
+impl TierCutPoints {
+    /// Each share between 0 and 100 with at most two decimals, together at most 100.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        let shares = [self.key_primary, self.key_secondary, self.ordinary];
+        shares
+            .iter()
+            .all(|s| s.is_finite() && (0.0..=100.0).contains(s) && ((s * 100.0).round() - s * 100.0).abs() < 1e-6)
+            && shares.iter().sum::<f64>() <= 100.0 + 1e-9
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TenantSettings {
     pub base_currency: String,
     /// Keyed by severity (`LOW` … `CRITICAL`).
     pub sla: BTreeMap<String, SlaTerms>,
+    pub tier_cut_points: TierCutPoints,
+    /// The number score customers are ranked by into tiers.
+    pub tier_score_key: String,
 }
 
 const HOUR: i64 = 60;
@@ -36,6 +67,8 @@ impl Default for TenantSettings {
                 ("MEDIUM".into(), terms(8 * HOUR, 5 * DAY)),
                 ("LOW".into(), terms(DAY, 10 * DAY)),
             ]),
+            tier_cut_points: TierCutPoints::default(),
+            tier_score_key: "value_score".into(),
         }
     }
 }
@@ -50,6 +83,12 @@ impl TenantSettings {
         }
         if settings.base_currency.is_empty() {
             settings.base_currency = "CNY".into();
+        }
+        if settings.tier_score_key.is_empty() {
+            settings.tier_score_key = "value_score".into();
+        }
+        if !settings.tier_cut_points.is_valid() {
+            settings.tier_cut_points = TierCutPoints::default();
         }
         settings
     }

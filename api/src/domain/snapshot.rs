@@ -15,12 +15,14 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::custom_fields::{Definition, EntityKind};
+use super::custom_fields::{Definition, EntityKind, Source};
 use super::{custom_values, customers, ids, stats};
 use crate::error::Result;
 use crate::store;
 
-fn time(t: DateTime<Utc>) -> String {
+/// A time as snapshots write it.
+#[must_use]
+pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -38,7 +40,7 @@ pub struct Snapshot {
     pub relationship_type: Option<String>,
     pub tier: Option<String>,
     pub created_at: String,
-    /// The tenant's custom field values (an object keyed by field key).
+    /// The tenant's custom field values (an object keyed by field key), without computed ones.
     pub custom_fields: BTreeMap<String, Value>,
     pub base_currency: String,
     pub purchase_count: i64,
@@ -92,8 +94,11 @@ pub fn from_parts<'a>(
         relationship_type: c.relationship_type.clone(),
         tier: c.tier.clone(),
         created_at: time(c.created_at),
+        // Computed (plugin) fields stay out: a scorer's input never depends on the order in
+        // which the tenant's scorers last ran.
         custom_fields: fields
             .into_iter()
+            .filter(|d| d.source == Source::User)
             .filter_map(|d| custom_values::read(d, &c.custom_fields).map(|v| (d.key.clone(), v.clone())))
             .collect(),
         base_currency: base_currency.to_owned(),

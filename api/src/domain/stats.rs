@@ -102,7 +102,9 @@ pub fn compute(
 pub async fn refresh(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
     let interactions = store::interactions::all_of_customer(conn, tenant_id, customer_id).await?;
     let complaints = store::complaints::severity_and_status(conn, tenant_id, customer_id).await?;
-    store::stats::upsert(conn, &compute(tenant_id, customer_id, &interactions, &complaints)).await
+    store::stats::upsert(conn, &compute(tenant_id, customer_id, &interactions, &complaints)).await?;
+    // The customer's scoring snapshot changed with its figures.
+    store::scoring::enqueue(conn, tenant_id, &[customer_id]).await
 }
 
 /// A sum of a JSON `{ key: integer }` map.

@@ -3,7 +3,7 @@
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::settings::{SlaTerms, TenantSettings};
+use super::settings::{SlaTerms, TenantSettings, TierCutPoints};
 use super::{Caller, Role, audit, money};
 use crate::error::{Error, Result, Violation};
 use crate::store;
@@ -23,6 +23,8 @@ pub struct SettingsInput {
     pub base_currency: Option<String>,
     /// (severity, terms) pairs to replace.
     pub sla: Vec<(String, SlaTerms)>,
+    pub tier_cut_points: Option<TierCutPoints>,
+    pub tier_score_key: Option<String>,
 }
 
 /// Longest SLA deadline a tenant may set: a year, in minutes.
@@ -66,9 +68,28 @@ pub async fn update_settings(db: &DatabaseConnection, caller: &Caller, input: Se
             after.sla.insert(severity, terms);
         }
     }
+    if let Some(cuts) = input.tier_cut_points {
+        if cuts.is_valid() {
+            after.tier_cut_points = cuts;
+        } else {
+            v.push(Violation::new(
+                "tierCutPoints",
+                "OUT_OF_RANGE",
+                "each share is 0 to 100 percent with at most two decimals, together at most 100",
+            ));
+        }
+    }
+    if let Some(key) = input.tier_score_key {
+        if super::custom_fields::key_is_valid(&key) {
+            after.tier_score_key = key;
+        } else {
+            v.push(Violation::new("tierScoreKey", "INVALID_KEY", format!("'{key}' is not a score key")));
+        }
+    }
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
+    let reranks = after.tier_cut_points != before.tier_cut_points || after.tier_score_key != before.tier_score_key;
     store::tenants::set_settings(&txn, caller.tenant_id, &after.to_json()).await?;
     audit::record(
         &txn,
@@ -82,5 +103,8 @@ pub async fn update_settings(db: &DatabaseConnection, caller: &Caller, input: Se
     )
     .await?;
     txn.commit().await?;
+    if reranks {
+        super::scoring::rank(db, caller.tenant_id).await?;
+    }
     Ok(after)
 }

@@ -251,7 +251,8 @@ fn mutations() -> [Field; 3] {
         resolve(async move {
             let rc = request(&ctx)?;
             let settings = rc.settings().await?;
-            let row = service::file(&rc.db, &rc.caller, inputs::input(&ctx, complaint_input)?, settings).await?;
+            let row =
+                service::file(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, complaint_input)?, settings).await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })
@@ -262,9 +263,16 @@ fn mutations() -> [Field; 3] {
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
             let settings = rc.settings().await?;
-            let row =
-                service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, complaint_input)?, expected, settings)
-                    .await?;
+            let row = service::update(
+                &rc.db,
+                &rc.plugins,
+                &rc.caller,
+                id,
+                inputs::input(&ctx, complaint_input)?,
+                expected,
+                settings,
+            )
+            .await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })

@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
+use guanxi_entity::{plugin, plugin_validator};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -17,6 +18,7 @@ use super::loaders::{
     ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, StatsByCustomer, UsersById,
 };
 use crate::domain::custom_fields::TenantFields;
+use crate::domain::plugins::Plugins;
 use crate::domain::settings::TenantSettings;
 use crate::domain::{Caller, ids};
 use crate::error::{Error, Result};
@@ -37,6 +39,7 @@ where
 pub struct RequestContext {
     pub caller: Caller,
     pub db: DatabaseConnection,
+    pub plugins: Arc<Plugins>,
     /// The custom field definitions the request's schema was built from.
     pub fields: Arc<TenantFields>,
     /// Set by a definition change, so the HTTP layer drops the tenant's cached schema.
@@ -49,12 +52,20 @@ pub struct RequestContext {
     pub plan_timeline: Cached<PlanTimeline>,
     pub active_plans: Cached<ActivePlans>,
     settings: tokio::sync::OnceCell<TenantSettings>,
+    installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
+    attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
 }
 
 impl RequestContext {
     /// A context whose loaders count their statements into `statements`.
     #[must_use]
-    pub fn new(caller: Caller, db: DatabaseConnection, fields: Arc<TenantFields>, statements: Arc<AtomicU64>) -> Self {
+    pub fn new(
+        caller: Caller,
+        db: DatabaseConnection,
+        plugins: Arc<Plugins>,
+        fields: Arc<TenantFields>,
+        statements: Arc<AtomicU64>,
+    ) -> Self {
         let tenant_id = caller.tenant_id;
         // Loaders run their batches in tasks of their own; the statement counter goes with them.
         // Each loader caches per request, so fields that need the same rows share one batch.
@@ -71,7 +82,10 @@ impl RequestContext {
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
             settings: tokio::sync::OnceCell::new(),
+            installed: tokio::sync::OnceCell::new(),
+            attachments: tokio::sync::OnceCell::new(),
             fields,
+            plugins,
             schema_changed: AtomicBool::new(false),
             caller,
             db,
@@ -84,6 +98,28 @@ impl RequestContext {
     /// Database failures.
     pub async fn settings(&self) -> Result<&TenantSettings> {
         self.settings.get_or_try_init(|| crate::domain::tenant::settings(&self.db, self.caller.tenant_id)).await
+    }
+
+    /// The tenant's plugins, read once per request (for `Score.plugin`).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn installed_plugins(&self) -> Result<&[plugin::Model]> {
+        let all =
+            self.installed.get_or_try_init(|| crate::store::plugins::all(&self.db, self.caller.tenant_id)).await?;
+        Ok(all.as_slice())
+    }
+
+    /// The tenant's validator attachments, read once per request.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn attachments(&self) -> Result<&[(plugin_validator::Model, plugin::Model)]> {
+        let all = self
+            .attachments
+            .get_or_try_init(|| crate::domain::plugins::attachments(&self.db, self.caller.tenant_id))
+            .await?;
+        Ok(all.as_slice())
     }
 }
 

@@ -41,9 +41,13 @@ pub fn register(types: &mut Types, fields: &Arc<TenantFields>) {
     types.enums.push(FieldType::ALL.iter().fold(Enum::new("CustomFieldType"), |e, t| e.item(t.as_str())));
     types.enums.push(
         Enum::new("FieldSource")
-            .description("USER: defined by an ADMIN. PLUGIN: a scorer's score key, read-only.")
+            .description(
+                "USER: defined by an ADMIN. PLUGIN: a scorer's score key, read-only. BUILT_IN: an entity's own \
+                 field, shown as a definition where validators attach to it.",
+            )
             .item("USER")
-            .item("PLUGIN"),
+            .item("PLUGIN")
+            .item("BUILT_IN"),
     );
     types.objects.push(definition_type());
     types.inputs.extend(definition_inputs());
@@ -180,6 +184,23 @@ fn definition_type() -> Object {
         .field(simple::<Definition>("archived", TypeRef::named_nn(TypeRef::BOOLEAN), |d| Value::Boolean(d.archived)))
         .field(simple::<Definition>("source", TypeRef::named_nn("FieldSource"), |d| enum_value(d.source.as_str())))
         .field(simple::<Definition>("version", TypeRef::named_nn(TypeRef::INT), |d| Value::from(d.version)))
+        .field(
+            Field::new("validators", TypeRef::named_nn_list_nn(super::plugins::TYPE_NAME), |ctx| {
+                resolve(async move {
+                    let d = super::parent::<Definition>(&ctx)?;
+                    let rc = request(&ctx)?;
+                    let field = if d.source == service::Source::BuiltIn { &d.name } else { &d.key };
+                    let attached = rc.attachments().await?;
+                    Ok(Some(FieldValue::list(
+                        attached
+                            .iter()
+                            .filter(|(a, _)| a.entity == d.entity.as_str() && &a.field == field)
+                            .map(|(_, p)| FieldValue::owned_any(p.clone())),
+                    )))
+                })
+            })
+            .description("Validator plugins that check this field's values in every write."),
+        )
         .field(simple::<Definition>("createdAt", TypeRef::named_nn("DateTime"), |d| time_value(&d.created_at)))
         .field(simple::<Definition>("updatedAt", TypeRef::named_nn("DateTime"), |d| time_value(&d.updated_at)))
 }

@@ -203,7 +203,8 @@ fn mutations() -> [Field; 3] {
     let create = Field::new("createCustomer", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
-            let created = service::create(&rc.db, &rc.caller, inputs::input(&ctx, customer_input)?).await?;
+            let created =
+                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, customer_input)?).await?;
             Ok(Some(FieldValue::owned_any(created)))
         })
     })
@@ -214,7 +215,8 @@ fn mutations() -> [Field; 3] {
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
             let updated =
-                service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, customer_input)?, expected).await?;
+                service::update(&rc.db, &rc.plugins, &rc.caller, id, inputs::input(&ctx, customer_input)?, expected)
+                    .await?;
             Ok(Some(FieldValue::owned_any(updated)))
         })
     })

@@ -34,6 +34,10 @@ impl ErrorExtensions for Error {
                         e.set("field", field.as_str());
                     }
                 }
+                Error::Plugin { plugin, reason, .. } => {
+                    e.set("plugin", plugin.as_str());
+                    e.set("reason", *reason);
+                }
                 _ => {}
             }
         })

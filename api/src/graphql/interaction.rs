@@ -207,7 +207,7 @@ fn mutations() -> [Field; 3] {
     let record = Field::new("recordInteraction", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
-            let row = service::record(&rc.db, &rc.caller, inputs::input(&ctx, interaction_input)?).await?;
+            let row = service::record(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, interaction_input)?).await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })
@@ -218,7 +218,8 @@ fn mutations() -> [Field; 3] {
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
             let row =
-                service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, interaction_input)?, expected).await?;
+                service::update(&rc.db, &rc.plugins, &rc.caller, id, inputs::input(&ctx, interaction_input)?, expected)
+                    .await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })

@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod interaction;
 pub mod loaders;
 pub mod plan;
+pub mod plugins;
 pub mod scalars;
 pub mod settings;
 pub mod stats;
@@ -115,6 +116,7 @@ pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, Schem
     plan::register(&mut types);
     settings::register(&mut types);
     audit::register(&mut types);
+    plugins::register(&mut types);
     custom::register(&mut types, fields);
 
     let (shared_inputs, direction) = filters::shared_inputs();

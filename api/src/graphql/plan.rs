@@ -258,7 +258,8 @@ fn mutations() -> [Field; 4] {
         resolve(async move {
             let rc = request(&ctx)?;
             let base = rc.settings().await?.base_currency.clone();
-            let plan = service::create(&rc.db, &rc.caller, inputs::input(&ctx, plan_input)?, &base).await?;
+            let plan =
+                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, plan_input)?, &base).await?;
             Ok(Some(FieldValue::owned_any(plan)))
         })
     })
@@ -268,7 +269,8 @@ fn mutations() -> [Field; 4] {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
-            let plan = service::update(&rc.db, &rc.caller, id, inputs::input(&ctx, plan_input)?, expected).await?;
+            let plan = service::update(&rc.db, &rc.plugins, &rc.caller, id, inputs::input(&ctx, plan_input)?, expected)
+                .await?;
             Ok(Some(FieldValue::owned_any(plan)))
         })
     })

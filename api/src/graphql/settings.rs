@@ -5,7 +5,7 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputV
 
 use super::context::{request, resolve};
 use super::{Types, enum_value};
-use crate::domain::settings::{SlaTerms, TenantSettings};
+use crate::domain::settings::{SlaTerms, TenantSettings, TierCutPoints};
 use crate::domain::tenant::{self, SettingsInput};
 
 struct Sla(String, SlaTerms);
@@ -37,6 +37,18 @@ pub fn register(types: &mut Types) {
                     )))
                 })
             }))
+            .field(Field::new("tierCutPoints", TypeRef::named_nn("TierCutPoints"), |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
+                    Ok(Some(FieldValue::owned_any(s.tier_cut_points)))
+                })
+            }))
+            .field(Field::new("tierScoreKey", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
+                    Ok(Some(Value::String(s.tier_score_key.clone())))
+                })
+            }))
             .field(Field::new("sla", TypeRef::named_nn_list_nn("SlaTerm"), |ctx| {
                 FieldFuture::new(async move {
                     let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
@@ -47,6 +59,26 @@ pub fn register(types: &mut Types) {
                 })
             })),
     );
+    let share = |name: &'static str, get: fn(&TierCutPoints) -> f64| {
+        Field::new(name, TypeRef::named_nn(TypeRef::FLOAT), move |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(Value::from(get(ctx.parent_value.try_downcast_ref::<TierCutPoints>()?))))
+            })
+        })
+    };
+    types.objects.push(
+        Object::new("TierCutPoints")
+            .description("Shares of the scored customers per value tier, in percent, top down; SMALL takes the rest.")
+            .field(share("keyPrimary", |c| c.key_primary))
+            .field(share("keySecondary", |c| c.key_secondary))
+            .field(share("ordinary", |c| c.ordinary)),
+    );
+    types.inputs.push(
+        InputObject::new("TierCutPointsInput")
+            .field(InputValue::new("keyPrimary", TypeRef::named_nn(TypeRef::FLOAT)))
+            .field(InputValue::new("keySecondary", TypeRef::named_nn(TypeRef::FLOAT)))
+            .field(InputValue::new("ordinary", TypeRef::named_nn(TypeRef::FLOAT))),
+    );
     types.inputs.push(
         InputObject::new("SlaTermInput")
             .field(InputValue::new("severity", TypeRef::named_nn("Severity")))
@@ -56,7 +88,9 @@ pub fn register(types: &mut Types) {
     types.inputs.push(
         InputObject::new("TenantSettingsInput")
             .field(InputValue::new("baseCurrency", TypeRef::named(TypeRef::STRING)))
-            .field(InputValue::new("sla", TypeRef::named_nn_list("SlaTermInput"))),
+            .field(InputValue::new("sla", TypeRef::named_nn_list("SlaTermInput")))
+            .field(InputValue::new("tierCutPoints", TypeRef::named("TierCutPointsInput")))
+            .field(InputValue::new("tierScoreKey", TypeRef::named(TypeRef::STRING))),
     );
     types.query.push(Field::new("tenantSettings", TypeRef::named_nn("TenantSettings"), |ctx| {
         resolve(async move { Ok(Some(FieldValue::owned_any(request(&ctx)?.settings().await?.clone()))) })
@@ -85,11 +119,22 @@ pub fn register(types: &mut Types) {
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    tier_cut_points: obj.get("tierCutPoints").and_then(|v| v.object().ok()).map(|c| {
+                        let share = |k: &str| c.get(k).and_then(|x| x.f64().ok()).unwrap_or(f64::NAN);
+                        TierCutPoints {
+                            key_primary: share("keyPrimary"),
+                            key_secondary: share("keySecondary"),
+                            ordinary: share("ordinary"),
+                        }
+                    }),
+                    tier_score_key: obj.get("tierScoreKey").and_then(|v| v.string().ok().map(str::to_owned)),
                 })?;
                 Ok(Some(FieldValue::owned_any(tenant::update_settings(&rc.db, &rc.caller, input).await?)))
             })
         })
         .argument(InputValue::new("input", TypeRef::named_nn("TenantSettingsInput")))
-        .description("ADMIN only: base currency of purchase totals and the complaint SLA table."),
+        .description(
+            "ADMIN only: base currency of purchase totals, the complaint SLA table, and the value tiers' cut points and score (changing those re-ranks the tiers).",
+        ),
     );
 }

@@ -24,5 +24,5 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
     let identity = state.auth.verify(token)?;
-    state.identities.resolve(&state.db, &identity).await
+    state.identities.resolve(&state.db, &state.plugins, state.config.default_plugins, &identity).await
 }

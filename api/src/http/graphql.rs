@@ -311,7 +311,13 @@ async fn execute(
         };
         let statements = Arc::new(AtomicU64::new(0));
         let tenant_id = caller.tenant_id;
-        let context = Arc::new(RequestContext::new(caller, state.db.clone(), tenant.fields.clone(), statements.clone()));
+        let context = Arc::new(RequestContext::new(
+            caller,
+            state.db.clone(),
+            state.plugins.clone(),
+            tenant.fields.clone(),
+            statements.clone(),
+        ));
         let request = request.data(context.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let run = crate::store::STATEMENTS.scope(statements.clone(), tenant.schema.execute(request));

@@ -61,6 +61,12 @@ fn template(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType) -> St
     }
 }
 
+/// The SQL of custom field `key` of type `ty` over column `col`, as filters and indexes use it.
+#[must_use]
+pub fn sql_of(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType) -> String {
+    template(backend, col, key, ty)
+}
+
 /// The expression of custom field `key` over the stored column expression `stored`.
 #[must_use]
 pub fn value_expr(backend: DatabaseBackend, stored: Expr, key: &CustomKey) -> Expr {

@@ -12,6 +12,8 @@ pub mod idempotency;
 pub mod interactions;
 pub mod notifications;
 pub mod plans;
+pub mod plugins;
+pub mod scoring;
 pub mod stats;
 pub mod tenants;
 pub mod users;

@@ -7,13 +7,14 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-/// The tenant with `slug`, created if new. Safe under concurrent first requests.
+/// The tenant with `slug`, created if new, and whether this call created it. Safe under
+/// concurrent first requests: only one of them creates it.
 ///
 /// # Errors
 /// Database failures.
-pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<tenant::Model> {
+pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<(tenant::Model, bool)> {
     if let Some(t) = find_by_slug(conn, slug).await? {
-        return Ok(t);
+        return Ok((t, false));
     }
     let model = tenant::Model {
         id: Uuid::now_v7(),
@@ -23,13 +24,14 @@ pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<te
         settings: serde_json::json!({}),
         created_at: super::now(),
     };
-    Entity::insert(model.into_active_model().reset_all())
+    let inserted = Entity::insert(model.into_active_model().reset_all())
         .on_conflict(OnConflict::column(Column::Slug).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await?;
-    find_by_slug(conn, slug)
+    let t = find_by_slug(conn, slug)
         .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant {slug} vanished after insert")))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant {slug} vanished after insert")))?;
+    Ok((t, inserted == 1))
 }
 
 /// # Errors

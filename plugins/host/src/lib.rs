@@ -235,6 +235,12 @@ impl Host {
         Ok(plugin)
     }
 
+    /// The plugin of `sha256` if it was loaded before (no bytes needed).
+    #[must_use]
+    pub fn loaded(&self, sha256: &str) -> Option<Arc<Plugin>> {
+        self.compiled.lock().ok().and_then(|m| m.get(sha256).cloned())
+    }
+
     /// [`Host::load`]'s verdict without keeping the plugin.
     ///
     /// # Errors
@@ -272,7 +278,10 @@ impl Host {
             && let Ok(serialized) = component.serialize()
         {
             let _ = std::fs::create_dir_all(path.parent().unwrap_or(&path));
-            let tmp = path.with_extension("tmp");
+            // A name of its own: hosts in other threads or processes may write the same artifact.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, Ordering::Relaxed);
+            let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
             if std::fs::write(&tmp, serialized).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
             }

@@ -339,3 +339,28 @@ async fn the_lifecycle_scorer_follows_the_product_rules_and_the_tenant_threshold
     assert_eq!(err.reason, Reason::GuestError);
     assert!(err.message.contains("churnDays"), "{err}");
 }
+
+/// The server embeds `plugins/examples/dist/*.wasm` as every new tenant's scorers: they must
+/// answer exactly as a fresh build of their sources does (run `plugins/examples/dist/build.sh`
+/// after changing them).
+#[tokio::test]
+async fn the_embedded_default_scorers_match_their_sources() {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dist");
+    let batch = vec![
+        snapshot("Customer:a", 14, "88000.00", Some("2026-11-20T10:00:00.000000Z")),
+        snapshot("Customer:b", 0, "0", None),
+        snapshot("Customer:c", 4, "3000.50", Some("2026-03-01T10:00:00.000000Z")),
+        snapshot("Customer:d", 1, "99.90", Some("2025-01-01T10:00:00.000000Z")),
+    ];
+    for name in ["value-scorer", "lifecycle-scorer"] {
+        let embedded =
+            host().load(&std::fs::read(dist.join(format!("{name}.wasm"))).expect("dist file")).expect("loads");
+        let fresh = plugin(&name.replace('-', "_"));
+        let (a, _) = host().keys(&embedded, Limits::default()).await;
+        let (b, _) = host().keys(&fresh, Limits::default()).await;
+        assert_eq!(a.expect("keys"), b.expect("keys"), "{name}: keys differ; rebuild dist");
+        let (a, _) = host().score(&embedded, batch.clone(), "{}".into(), Limits::default()).await;
+        let (b, _) = host().score(&fresh, batch.clone(), "{}".into(), Limits::default()).await;
+        assert_eq!(a.expect("scores"), b.expect("scores"), "{name}: scores differ; rebuild dist");
+    }
+}

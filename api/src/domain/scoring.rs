@@ -1,0 +1,326 @@
+//! Scoring (ARCHITECTURE.md, "Plugins"): a background worker takes customers from the durable
+//! queue that every snapshot-changing write feeds, builds their snapshots, runs the tenant's
+//! enabled scorers over them in batches, writes the scores back (values into the computed custom
+//! fields, details into `scores`), and, once a tenant's queue is empty, ranks its customers into
+//! value tiers with the tenant's cut points in one statement.
+//!
+//! A scorer that fails leaves its customers' last scores as they were; the failure is in its
+//! `lastRuns`. The customers are not retried until something changes them again (or a
+//! `recomputeScores`), so a broken plugin cannot keep the worker busy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use guanxi_entity::{plugin, score_run};
+use guanxi_plugin_host::{CustomerScores, CustomerSnapshot, Reason, ScoreValue};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use sea_orm::DatabaseConnection;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::plugins::{self, Plugins};
+use super::snapshot::{self, Snapshot};
+use super::{Caller, Role, ids, tenant};
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::scoring::{Claimed, CutPoints, ScoreWrite};
+
+pub const RUN_TYPE_NAME: &str = "ScoreRun";
+
+/// Customers per scorer call to start with; halved when a batch's input or output is too large.
+const BATCH: usize = 200;
+
+/// How long a claim is trusted before another worker may take the customers.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// The snapshot in the contract's shape.
+#[must_use]
+pub fn to_wit(s: &Snapshot) -> CustomerSnapshot {
+    let pairs = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let counts = |m: &BTreeMap<String, i64>| m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    CustomerSnapshot {
+        customer_id: s.customer_id.clone(),
+        kind: s.kind.clone(),
+        name: s.name.clone(),
+        status: s.status.clone(),
+        region: s.region.clone(),
+        industry: s.industry.clone(),
+        channel: s.channel.clone(),
+        tags: s.tags.clone(),
+        relationship_type: s.relationship_type.clone(),
+        tier: s.tier.clone(),
+        created_at: s.created_at.clone(),
+        custom_fields_json: serde_json::to_string(&s.custom_fields).unwrap_or_else(|_| "{}".into()),
+        base_currency: s.base_currency.clone(),
+        purchase_count: s.purchase_count,
+        purchase_total: s.purchase_total.clone(),
+        purchase_totals: pairs(&s.purchase_totals),
+        first_purchase_at: s.first_purchase_at.clone(),
+        last_purchase_at: s.last_purchase_at.clone(),
+        purchases_last90_days: s.purchases_last_90_days,
+        purchases_last365_days: s.purchases_last_365_days,
+        interaction_count: s.interaction_count,
+        interaction_counts: counts(&s.interaction_counts),
+        last_interaction_at: s.last_interaction_at.clone(),
+        complaints_open: counts(&s.complaints_open),
+        complaints_total: counts(&s.complaints_total),
+        survey_count: s.survey_count,
+        average_satisfaction: s.average_satisfaction,
+        would_buy_again_rate: s.would_buy_again_rate,
+        now: s.now.clone(),
+    }
+}
+
+/// A number as the exact decimal text DECIMAL fields store.
+fn decimal_text(n: f64) -> String {
+    Decimal::from_f64(n).map_or_else(|| n.to_string(), |d| d.normalize().to_string())
+}
+
+/// Runs one scorer over `batch`, halving batches whose input or output is too large. Returns
+/// the scores of every batch that succeeded.
+async fn run_scorer(
+    plugins: &Plugins,
+    p: &plugin::Model,
+    compiled: &Arc<guanxi_plugin_host::Plugin>,
+    batch: &[CustomerSnapshot],
+) -> Vec<CustomerScores> {
+    let limits = plugins::limits_of(plugins, p);
+    let config = plugins::config_json(p);
+    let mut out = Vec::with_capacity(batch.len());
+    let mut todo: Vec<Vec<CustomerSnapshot>> = batch.chunks(BATCH).map(<[_]>::to_vec).collect();
+    while let Some(chunk) = todo.pop() {
+        let n = chunk.len();
+        let (result, run) = plugins.host().score(compiled, chunk.clone(), config.clone(), limits).await;
+        plugins.record(p, "SCORE", n, &run);
+        match result {
+            Ok(scores) => out.extend(scores),
+            Err(e) if n > 1 && matches!(e.reason, Reason::OutputTooLarge | Reason::InputTooLarge) => {
+                let (a, b) = chunk.split_at(n / 2);
+                todo.push(a.to_vec());
+                todo.push(b.to_vec());
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %p.name, tenant = %p.tenant_id, reason = e.reason.as_str(), "scorer failed");
+            }
+        }
+    }
+    out
+}
+
+/// Scores some of a tenant's customers with every enabled scorer and writes the scores back.
+/// Returns how many customers got scores.
+///
+/// # Errors
+/// Database failures.
+#[allow(clippy::type_complexity)] // two JSON objects per customer, named where they are built
+pub async fn score_customers(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let scorers: Vec<plugin::Model> =
+        store::plugins::all(db, tenant_id).await?.into_iter().filter(|p| p.enabled && plugins::is_scorer(p)).collect();
+    if scorers.is_empty() || customer_ids.is_empty() {
+        return Ok(0);
+    }
+    let settings = tenant::settings(db, tenant_id).await?;
+    let snapshots = snapshot::build(db, tenant_id, customer_ids, &settings.base_currency, now).await?;
+    let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
+    let computed_at = snapshot::time(now);
+    // Per customer (global id): the computed field values and the score details.
+    let mut writes: HashMap<String, (Map<String, Value>, Map<String, Value>)> = HashMap::new();
+    for p in &scorers {
+        let compiled = match plugins.load(db, &p.sha256).await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded");
+                continue;
+            }
+        };
+        let declared = plugins::score_keys(p);
+        for scored in run_scorer(plugins, p, &compiled, &batch).await {
+            let entry = writes.entry(scored.customer_id).or_default();
+            for s in scored.scores {
+                // The host checked the keys against the declared ones; kinds are the plugin's
+                // business, but a computed field holds the type its key was declared with.
+                let kind = declared.iter().find(|k| k.key == s.key).map_or("NUMBER", |k| k.kind.as_str());
+                let (value, label, stored) = match (&s.value, kind) {
+                    (ScoreValue::Number(n), "NUMBER") => (*n, None, Value::String(decimal_text(*n))),
+                    (ScoreValue::Label(l), "LABEL") => (0.0, Some(l.clone()), Value::String(l.clone())),
+                    (ScoreValue::Number(n), _) => (*n, Some(n.to_string()), Value::String(n.to_string())),
+                    (ScoreValue::Label(l), _) => (0.0, Some(l.clone()), Value::Null),
+                };
+                if !stored.is_null() {
+                    entry.0.insert(s.key.clone(), stored);
+                }
+                entry.1.insert(
+                    s.key,
+                    json!({
+                        "value": value, "label": label, "explanation": s.explanation,
+                        "pluginId": p.id, "version": p.version, "computedAt": computed_at,
+                    }),
+                );
+            }
+        }
+    }
+    let writes: Vec<ScoreWrite> = writes
+        .into_iter()
+        .filter_map(|(customer, (values, details))| {
+            let customer_id = ids::decode(super::customers::TYPE_NAME, &customer).ok()?;
+            Some(ScoreWrite { customer_id, values: Value::Object(values), details: Value::Object(details) })
+        })
+        .collect();
+    store::scoring::write_scores(db, tenant_id, &writes).await?;
+    Ok(writes.len())
+}
+
+/// Ranks the tenant's customers into tiers by its tier score, if an enabled scorer computes it.
+///
+/// # Errors
+/// Database failures.
+pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
+    let settings = tenant::settings(db, tenant_id).await?;
+    let key = settings.tier_score_key.clone();
+    let computed = store::plugins::all(db, tenant_id)
+        .await?
+        .iter()
+        .any(|p| p.enabled && plugins::score_keys(p).iter().any(|k| k.key == key && k.kind == "NUMBER"));
+    if !computed {
+        return Ok(0);
+    }
+    let cuts = &settings.tier_cut_points;
+    let bp = |percent: f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ≤ percent ≤ 100, checked
+        let bp = (percent * 100.0).round() as u32;
+        bp
+    };
+    let cuts = CutPoints {
+        key_primary: bp(cuts.key_primary),
+        key_secondary: bp(cuts.key_secondary),
+        ordinary: bp(cuts.ordinary),
+    };
+    store::scoring::rank_tiers(db, tenant_id, &key, cuts).await
+}
+
+/// How long a tenant whose queue never empties (a steady stream of writes) waits at most for
+/// its tiers to be ranked again.
+const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
+
+/// When the worker last ranked each tenant.
+pub type Ranked = HashMap<Uuid, std::time::Instant>;
+
+/// One round of the worker: claims queued customers, scores them tenant by tenant, ranks the
+/// tenants whose queues this round empties (or that waited long enough), and only then removes
+/// the customers from the queue — so a finished `ScoreRun` has its tiers. Returns how many
+/// customers it claimed.
+///
+/// # Errors
+/// Database failures (the claimed customers come back when the lease ends).
+pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, claim: u64, ranked: &mut Ranked) -> Result<usize> {
+    let now = store::now();
+    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
+    let claimed = store::scoring::claim(db, now, lease, claim).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut by_tenant: BTreeMap<Uuid, Vec<Claimed>> = BTreeMap::new();
+    for c in &claimed {
+        by_tenant.entry(c.tenant_id).or_default().push(*c);
+    }
+    for (tenant_id, rows) in by_tenant {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.customer_id).collect();
+        score_customers(db, plugins, tenant_id, &ids, now).await?;
+        let last_of_queue =
+            store::scoring::pending(db, tenant_id, None).await? <= i64::try_from(rows.len()).unwrap_or(0);
+        let overdue = ranked.get(&tenant_id).is_none_or(|at| at.elapsed() > RANK_AT_LEAST_EVERY);
+        if last_of_queue || overdue {
+            rank(db, tenant_id).await?;
+            ranked.insert(tenant_id, std::time::Instant::now());
+        }
+        store::scoring::done(db, &rows).await?;
+    }
+    Ok(claimed.len())
+}
+
+/// The scoring worker: works while there is work, then waits to be woken or for `poll`.
+pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, claim: u64) {
+    tokio::spawn(async move {
+        let mut ranked = Ranked::new();
+        loop {
+            if ranked.len() > 10_000 {
+                ranked.clear();
+            }
+            match work_once(&db, &plugins, claim, &mut ranked).await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(poll, plugins.woken()).await;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "scoring worker");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+    });
+}
+
+/// Re-scores every customer of the caller's tenant (`pluginId`: check that this scorer is
+/// installed and enabled; every enabled scorer runs). Progress: [`progress`].
+///
+/// # Errors
+/// `FORBIDDEN`; `NOT_FOUND` for an unknown plugin; `BAD_USER_INPUT` for a plugin that is no
+/// enabled scorer; database failures.
+pub async fn recompute(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    caller: &Caller,
+    plugin_id: Option<Uuid>,
+) -> Result<score_run::Model> {
+    if caller.role != Role::Admin {
+        return Err(Error::Forbidden("only an ADMIN may recompute scores".into()));
+    }
+    if let Some(id) = plugin_id {
+        let p = plugins::get(db, caller, id).await?;
+        if !(p.enabled && plugins::is_scorer(&p)) {
+            return Err(Error::invalid(
+                "pluginId",
+                "NOT_AN_ENABLED_SCORER",
+                format!("{} is no enabled scorer", p.name),
+            ));
+        }
+    }
+    let run = score_run::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        plugin_id,
+        total: 0,
+        started_at: store::now(),
+    };
+    let txn = store::begin_write(db).await?;
+    let total = store::scoring::enqueue_all(&txn, caller.tenant_id, run.id).await?;
+    let run = score_run::Model { total: i64::try_from(total).unwrap_or(i64::MAX), ..run };
+    store::scoring::insert_run(&txn, &run).await?;
+    txn.commit().await?;
+    plugins.wake_scorer();
+    Ok(run)
+}
+
+/// A recompute request and how many of its customers still wait.
+///
+/// # Errors
+/// `FORBIDDEN`, `NOT_FOUND`; database failures.
+pub async fn progress(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<(score_run::Model, i64)> {
+    if caller.role != Role::Admin {
+        return Err(Error::Forbidden("only an ADMIN may follow score runs".into()));
+    }
+    let run = store::scoring::find_run(db, caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no score run {}", ids::encode(RUN_TYPE_NAME, id))))?;
+    let pending = store::scoring::pending(db, caller.tenant_id, Some(run.id)).await?;
+    Ok((run, pending))
+}

@@ -1,0 +1,262 @@
+//! The durable queue of customers to score, the scores written back onto customers, and the
+//! ranking of a tenant's customers into value tiers.
+//!
+//! A queue row carries a ticket (uuid v7) renewed by every enqueue. A worker claims rows for a
+//! while (a lease, so a crashed worker's rows come back) and deletes them afterwards only if
+//! their ticket is still the one it claimed: a customer changed while it was being scored stays
+//! queued and is scored again. On PostgreSQL, replicas share the queue with `SKIP LOCKED`.
+
+use chrono::{DateTime, Utc};
+use guanxi_entity::score_run;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, Statement, Value,
+};
+use uuid::Uuid;
+
+use crate::domain::custom_fields::FieldType;
+use crate::error::Result;
+
+/// One claimed queue row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct Claimed {
+    pub tenant_id: Uuid,
+    pub customer_id: Uuid,
+    pub ticket: Uuid,
+}
+
+/// `$n` on PostgreSQL, `?` on SQLite.
+fn param(backend: DatabaseBackend, n: usize) -> String {
+    if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() }
+}
+
+const UPSERT: &str =
+    "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET ticket = excluded.ticket, claimed_until = NULL";
+
+/// Queues customers whose snapshot changed (in the writing transaction).
+///
+/// # Errors
+/// Database failures.
+pub async fn enqueue(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_ids: &[Uuid]) -> Result<()> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let ticket = Uuid::now_v7();
+    let mut values: Vec<Value> = Vec::with_capacity(customer_ids.len() * 3);
+    let rows: Vec<String> = customer_ids
+        .iter()
+        .map(|id| {
+            values.extend([tenant_id.into(), (*id).into(), ticket.into()]);
+            let n = values.len();
+            format!("({}, {}, {}, NULL)", param(backend, n - 2), param(backend, n - 1), param(backend, n))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO score_queue (tenant_id, customer_id, ticket, claimed_until) VALUES {} {UPSERT}",
+        rows.join(", ")
+    );
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// Queues every customer of the tenant under one ticket; returns how many.
+///
+/// # Errors
+/// Database failures.
+pub async fn enqueue_all(conn: &impl ConnectionTrait, tenant_id: Uuid, ticket: Uuid) -> Result<u64> {
+    let backend = conn.get_database_backend();
+    // SQLite needs the WHERE before ON CONFLICT to parse an INSERT … SELECT upsert; it has one.
+    let sql = format!(
+        "INSERT INTO score_queue (tenant_id, customer_id, ticket, claimed_until) \
+         SELECT tenant_id, id, {}, NULL FROM customers WHERE tenant_id = {} {UPSERT}",
+        param(backend, 1),
+        param(backend, 2)
+    );
+    let res = conn.execute_raw(Statement::from_sql_and_values(backend, sql, [ticket.into(), tenant_id.into()])).await?;
+    Ok(res.rows_affected())
+}
+
+/// Claims up to `limit` unclaimed (or abandoned) rows, oldest ticket first, until `lease_until`.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Claimed>> {
+    let backend = conn.get_database_backend();
+    let skip_locked = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "UPDATE score_queue SET claimed_until = {} WHERE (tenant_id, customer_id) IN (\
+           SELECT tenant_id, customer_id FROM score_queue \
+           WHERE claimed_until IS NULL OR claimed_until < {} ORDER BY ticket LIMIT {limit}{skip_locked}) \
+         RETURNING tenant_id, customer_id, ticket",
+        param(backend, 1),
+        param(backend, 2)
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [lease_until.into(), now.into()]);
+    Ok(Claimed::find_by_statement(stmt).all(conn).await?)
+}
+
+/// Removes scored rows whose ticket did not change since they were claimed.
+///
+/// # Errors
+/// Database failures.
+pub async fn done(conn: &impl ConnectionTrait, rows: &[Claimed]) -> Result<()> {
+    let backend = conn.get_database_backend();
+    for chunk in rows.chunks(1000) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        let tuples: Vec<String> = chunk
+            .iter()
+            .map(|r| {
+                values.extend([r.tenant_id.into(), r.customer_id.into(), r.ticket.into()]);
+                let n = values.len();
+                format!("({}, {}, {})", param(backend, n - 2), param(backend, n - 1), param(backend, n))
+            })
+            .collect();
+        let sql =
+            format!("DELETE FROM score_queue WHERE (tenant_id, customer_id, ticket) IN (VALUES {})", tuples.join(", "));
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Customers of the tenant still queued; with `up_to`, only those queued by that ticket or
+/// before.
+///
+/// # Errors
+/// Database failures.
+pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option<Uuid>) -> Result<i64> {
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let backend = conn.get_database_backend();
+    let mut sql = format!("SELECT COUNT(*) AS n FROM score_queue WHERE tenant_id = {}", param(backend, 1));
+    let mut values: Vec<Value> = vec![tenant_id.into()];
+    if let Some(ticket) = up_to {
+        sql.push_str(&format!(" AND ticket <= {}", param(backend, 2)));
+        values.push(ticket.into());
+    }
+    let stmt = Statement::from_sql_and_values(backend, sql, values);
+    Ok(Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n))
+}
+
+/// Scores to write onto one customer: the custom field values and the details, each a JSON
+/// object keyed by score key, merged over what is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreWrite {
+    pub customer_id: Uuid,
+    pub values: serde_json::Value,
+    pub details: serde_json::Value,
+}
+
+/// Merges scores into customers, a few hundred per statement. Neither the customer's version
+/// nor its `updated_at` moves: scores are computed, not edited.
+///
+/// # Errors
+/// Database failures.
+pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
+    let backend = conn.get_database_backend();
+    for chunk in writes.chunks(500) {
+        let mut values: Vec<Value> = vec![tenant_id.into()];
+        let tuples: Vec<String> = chunk
+            .iter()
+            .map(|w| {
+                values.extend([w.customer_id.into(), w.values.to_string().into(), w.details.to_string().into()]);
+                let n = values.len();
+                match backend {
+                    DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb, ${}::jsonb)", n - 2, n - 1, n),
+                    _ => "(?, ?, ?)".to_owned(),
+                }
+            })
+            .collect();
+        let sql = match backend {
+            DatabaseBackend::Postgres => format!(
+                "UPDATE customers AS c SET custom_fields = c.custom_fields || v.cf, scores = c.scores || v.sc \
+                 FROM (VALUES {}) AS v(id, cf, sc) WHERE c.tenant_id = $1 AND c.id = v.id",
+                tuples.join(", ")
+            ),
+            _ => {
+                // SQLite binds in order of appearance: the tenant goes last.
+                let tenant = values.remove(0);
+                values.push(tenant);
+                format!(
+                    "UPDATE customers SET custom_fields = json_patch(custom_fields, v.cf), \
+                     scores = json_patch(scores, v.sc) \
+                     FROM (SELECT column1 AS id, column2 AS cf, column3 AS sc FROM (VALUES {})) AS v \
+                     WHERE customers.tenant_id = ? AND customers.id = v.id",
+                    tuples.join(", ")
+                )
+            }
+        };
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Tier cut points in basis points of the tenant's scored customers, top down: KEY_PRIMARY,
+/// KEY_SECONDARY, ORDINARY; the rest are SMALL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutPoints {
+    pub key_primary: u32,
+    pub key_secondary: u32,
+    pub ordinary: u32,
+}
+
+/// Ranks the tenant's customers by the number score `key` (highest first, ties by id) and sets
+/// each one's tier, in one statement; a tier reaches `ceil(share × scored customers)` ranks.
+/// Customers without that score keep theirs. Returns how many tiers changed.
+///
+/// # Errors
+/// Database failures.
+pub async fn rank_tiers(conn: &impl ConnectionTrait, tenant_id: Uuid, key: &str, cuts: CutPoints) -> Result<u64> {
+    let backend = conn.get_database_backend();
+    let score = super::custom_fields::sql_of(backend, "custom_fields", key, FieldType::Decimal);
+    let primary = u64::from(cuts.key_primary);
+    let secondary = primary + u64::from(cuts.key_secondary);
+    let ordinary = secondary + u64::from(cuts.ordinary);
+    let (t1, t2) = match backend {
+        DatabaseBackend::Postgres => ("$1", "$1"),
+        _ => ("?", "?"),
+    };
+    let sql = format!(
+        "UPDATE customers SET tier = r.tier FROM (\
+           SELECT id, CASE \
+             WHEN rn <= (n * {primary} + 9999) / 10000 THEN 'KEY_PRIMARY' \
+             WHEN rn <= (n * {secondary} + 9999) / 10000 THEN 'KEY_SECONDARY' \
+             WHEN rn <= (n * {ordinary} + 9999) / 10000 THEN 'ORDINARY' \
+             ELSE 'SMALL' END AS tier \
+           FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {score} DESC, id) AS rn, COUNT(*) OVER () AS n \
+                 FROM customers WHERE tenant_id = {t1} AND {score} IS NOT NULL) AS ranked) AS r \
+         WHERE customers.tenant_id = {t2} AND customers.id = r.id \
+           AND (customers.tier IS NULL OR customers.tier <> r.tier)"
+    );
+    let values: Vec<Value> = if backend == DatabaseBackend::Postgres {
+        vec![tenant_id.into()]
+    } else {
+        vec![tenant_id.into(), tenant_id.into()]
+    };
+    let res = conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(res.rows_affected())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn insert_run(conn: &impl ConnectionTrait, run: &score_run::Model) -> Result<()> {
+    score_run::Entity::insert(run.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn find_run(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<score_run::Model>> {
+    Ok(score_run::Entity::find()
+        .filter(score_run::Column::TenantId.eq(tenant_id))
+        .filter(score_run::Column::Id.eq(id))
+        .one(conn)
+        .await?)
+}

@@ -1,0 +1,557 @@
+//! WebAssembly plugins through HTTP (issue #5): the default scorers, scores, lifecycle and tiers
+//! following purchases; validators refusing values inside writes; hostile plugins failing
+//! clearly while another tenant carries on; install, upgrade, disable, uninstall; roles.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::guests;
+use crate::helpers::{TestApp, code, violations};
+
+/// A built component (an example or a test guest), base64-encoded.
+pub fn wasm(name: &str) -> String {
+    let path = guests::components().join(format!("{}.wasm", name.replace('-', "_")));
+    STANDARD.encode(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// Asks `query` until `done` holds for the answer (scoring runs in the background).
+pub async fn eventually(app: &TestApp, token: &str, query: &str, vars: Value, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let res = app.gql(token, query, vars.clone()).await;
+        if done(&res) {
+            return res;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not reached within 60 s; last answer: {res}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const INSTALL: &str = "mutation($i: InstallPluginInput!) { installPlugin(input: $i) { id name version sha256 capabilities enabled scoreKeys revision } }";
+const ATTACH: &str = "mutation($p: ID!, $e: EntityKind!, $f: String!) { attachValidator(pluginId: $p, entity: $e, field: $f) { key name source validators { name } } }";
+const CREATE: &str = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }";
+const RECORD: &str = "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }";
+
+async fn install(app: &TestApp, token: &str, input: Value) -> Value {
+    let res = app.gql(token, INSTALL, json!({ "i": input })).await;
+    assert!(res["errors"].is_null(), "install failed: {res}");
+    res["data"]["installPlugin"].clone()
+}
+
+async fn purchase(app: &TestApp, token: &str, customer: &str, amount: u32, days_ago: i64) {
+    let at = (chrono::Utc::now() - chrono::Duration::days(days_ago) - chrono::Duration::minutes(1)).to_rfc3339();
+    let input = json!({ "customerId": customer, "kind": "PURCHASE", "occurredAt": at, "amount": amount.to_string(), "currency": "CNY" });
+    let res = app.gql(token, RECORD, json!({ "i": input })).await;
+    assert!(res["errors"].is_null(), "{res}");
+}
+
+async fn customer_count(app: &TestApp, token: &str) -> i64 {
+    app.gql(token, "{ customers { totalCount } }", json!({})).await["data"]["customers"]["totalCount"].as_i64().unwrap()
+}
+
+/// The check digit that makes `body` pass Luhn.
+fn luhn_complete(body: &str) -> String {
+    let sum: u32 = body
+        .chars()
+        .rev()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+const SCORED: &str = "{ customers(first: 50) { nodes { id name tier lifecycleStage custom { valueScore churnRisk lifecycleStage } score(key: \"valueScore\") { key value explanation computedAt plugin { name } } scores { key } } } }";
+
+#[tokio::test]
+async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+
+    let res = app.gql(&admin, "{ plugins { name capabilities enabled scoreKeys } }", json!({})).await;
+    assert_eq!(
+        res["data"]["plugins"],
+        json!([
+            { "name": "value-scorer", "capabilities": ["SCORER"], "enabled": true, "scoreKeys": ["value_score", "rfm_segment"] },
+            { "name": "lifecycle-scorer", "capabilities": ["SCORER"], "enabled": true, "scoreKeys": ["lifecycle_stage", "churn_risk", "loyalty"] },
+        ])
+    );
+    let defs =
+        app.gql(&admin, "{ customFieldDefinitions(entity: CUSTOMER) { key type source indexed } }", json!({})).await;
+    assert!(
+        defs["data"]["customFieldDefinitions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "key": "value_score", "type": "DECIMAL", "source": "PLUGIN", "indexed": true })),
+        "{defs}"
+    );
+
+    // Ten customers: the n-th buys n times, for n × 100 CNY each; the first never buys.
+    let mut ids = Vec::new();
+    for n in 0..10u32 {
+        let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("C{n}") })).await;
+        for i in 0..n {
+            purchase(&app, &admin, &id, 100 * n, i64::from(3 + 20 * i)).await;
+        }
+        ids.push(id);
+    }
+    // Every write queued its customer; a re-score of the whole tenant reports its progress, and
+    // once it is done every customer is scored and ranked as of the last purchase.
+    let res = app.gql(&admin, "mutation { recomputeScores { id total pending done } }", json!({})).await;
+    let run = &res["data"]["recomputeScores"];
+    assert_eq!(run["total"], 10, "{res}");
+    let progress = "query($id: ID!) { scoreRun(id: $id) { pending done total } }";
+    eventually(&app, &admin, progress, json!({ "id": run["id"] }), |r| r["data"]["scoreRun"]["done"] == true).await;
+    let res = app.gql(&admin, SCORED, json!({})).await;
+    let nodes = res["data"]["customers"]["nodes"].as_array().unwrap().clone();
+    let by_name = |n: &str| nodes.iter().find(|c| c["name"] == n).unwrap().clone();
+    assert_eq!(by_name("C0")["lifecycleStage"], "PROSPECT");
+    assert_eq!(by_name("C0")["custom"]["lifecycleStage"], "PROSPECT");
+    assert_ne!(by_name("C9")["lifecycleStage"], "PROSPECT");
+    let top = by_name("C9");
+    assert_eq!(top["score"]["key"], "value_score");
+    assert_eq!(top["score"]["plugin"]["name"], "value-scorer");
+    assert!(top["score"]["explanation"].as_str().is_some_and(|e| !e.is_empty()), "{top}");
+    let keys: Vec<&str> = top["scores"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["value_score", "rfm_segment", "lifecycle_stage", "churn_risk", "loyalty"]);
+
+    // Tiers: ranks by value score with the default cut points 1 / 19 / 30 / 50 % of 10
+    // customers: ceil(0.1) = 1, ceil(2) − 1 = 1, ceil(5) − 2 = 3, and 5 SMALL.
+    let dist = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+    assert_eq!(
+        dist["data"]["tierDistribution"],
+        json!([{ "tier": "KEY_PRIMARY", "count": 1 }, { "tier": "KEY_SECONDARY", "count": 1 }, { "tier": "ORDINARY", "count": 3 }, { "tier": "SMALL", "count": 5 }])
+    );
+    // Tiers follow the value score (ties are broken by id, which the test does not know).
+    let value = |c: &Value| c["score"]["value"].as_f64().unwrap();
+    let rank =
+        |c: &Value| ["KEY_PRIMARY", "KEY_SECONDARY", "ORDINARY", "SMALL"].iter().position(|t| c["tier"] == *t).unwrap();
+    for a in &nodes {
+        for b in &nodes {
+            if value(a) > value(b) {
+                assert!(rank(a) <= rank(b), "{a} ranks below {b}");
+            }
+        }
+    }
+    let mut ranked = nodes.clone();
+    ranked.sort_by(|a, b| value(b).total_cmp(&value(a)));
+    assert_eq!(value(&nodes.iter().find(|c| c["tier"] == "KEY_PRIMARY").unwrap().clone()), value(&ranked[0]));
+
+    // Computed fields filter and sort like any custom field.
+    let threshold = value(&ranked[4]);
+    let res = app
+        .gql(
+            &admin,
+            "query($t: Decimal!) { customers(filter: { custom: { valueScore: { gte: $t } } }, orderBy: [{ customField: \"valueScore\", direction: DESC }]) { nodes { name } } }",
+            json!({ "t": threshold.to_string() }),
+        )
+        .await;
+    let names: Vec<&str> = res["data"]["customers"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{res}"))
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> =
+        ranked.iter().filter(|c| value(c) >= threshold).map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), expected.len(), "{res}");
+    assert_eq!(names.iter().collect::<std::collections::BTreeSet<_>>(), expected.iter().collect());
+
+    // Purchases move the scores: the prospect buys and stops being one.
+    purchase(&app, &admin, &ids[0], 500, 1).await;
+    eventually(
+        &app,
+        &admin,
+        "query($id: ID!) { customer(id: $id) { lifecycleStage } }",
+        json!({ "id": ids[0] }),
+        |r| r["data"]["customer"]["lifecycleStage"].as_str().is_some_and(|s| s != "PROSPECT"),
+    )
+    .await;
+
+    // Changing the cut points ranks again at once.
+    let res = app
+        .gql(&admin, "mutation { updateTenantSettings(input: { tierCutPoints: { keyPrimary: 10, keySecondary: 10, ordinary: 30 } }) { tierCutPoints { keyPrimary } } }", json!({}))
+        .await;
+    assert_eq!(res["data"]["updateTenantSettings"]["tierCutPoints"]["keyPrimary"], 10.0, "{res}");
+    let dist = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+    assert_eq!(dist["data"]["tierDistribution"][0], json!({ "tier": "KEY_PRIMARY", "count": 1 }));
+    assert_eq!(dist["data"]["tierDistribution"][1], json!({ "tier": "KEY_SECONDARY", "count": 1 }));
+    assert_eq!(dist["data"]["tierDistribution"][3], json!({ "tier": "SMALL", "count": 5 }));
+    let res = app
+        .gql(&admin, "mutation { updateTenantSettings(input: { tierCutPoints: { keyPrimary: 60, keySecondary: 50, ordinary: 0 } }) { baseCurrency } }", json!({}))
+        .await;
+    assert_eq!(violations(&res), [("tierCutPoints".to_owned(), "OUT_OF_RANGE".to_owned())]);
+
+    // Every scorer call is on record.
+    let res = app
+        .gql(
+            &admin,
+            "{ plugins { name lastRuns(first: 5) { call outcome items fuelUsed memoryPeakBytes durationMs } } }",
+            json!({}),
+        )
+        .await;
+    let runs = &res["data"]["plugins"][0]["lastRuns"];
+    let score_runs: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["call"] == "SCORE").collect();
+    assert!(!score_runs.is_empty(), "{res}");
+    assert!(
+        score_runs.iter().all(|r| r["outcome"] == "OK" && r["fuelUsed"].as_str().unwrap().parse::<u64>().unwrap() > 0)
+    );
+}
+
+#[tokio::test]
+async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let res = app
+        .gql(&admin, "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"loyalty_card\", label: \"Loyalty card\", type: STRING }) { key } }", json!({}))
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+    let card = install(
+        &app,
+        &admin,
+        json!({ "name": "card-validator", "wasmBase64": wasm("card-validator"), "config": { "prefix": "6222" } }),
+    )
+    .await;
+    assert_eq!(card["capabilities"], json!(["VALIDATOR"]));
+    assert_eq!(card["version"], "1");
+    let res = app.gql(&admin, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "loyaltyCard" })).await;
+    assert_eq!(
+        res["data"]["attachValidator"],
+        json!({ "key": "loyalty_card", "name": "loyaltyCard", "source": "USER", "validators": [{ "name": "card-validator" }] })
+    );
+
+    let good = luhn_complete("622200001234567");
+    let bad = format!("{}{}", &good[..15], (good[15..].parse::<u32>().unwrap() + 1) % 10);
+    let before = customer_count(&app, &admin).await;
+    let res = app
+        .gql(
+            &admin,
+            CREATE,
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "Bad card", "customFields": { "loyalty_card": bad } } }),
+        )
+        .await;
+    assert_eq!(code(&res), "BAD_USER_INPUT", "{res}");
+    assert_eq!(violations(&res), [("customFields.loyalty_card".to_owned(), "INVALID_CHECK_DIGIT".to_owned())]);
+    assert_eq!(res["errors"][0]["extensions"]["violations"][0]["plugin"], "card-validator");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("card-validator"), "{res}");
+    assert_eq!(customer_count(&app, &admin).await, before, "nothing is written");
+    let res = app.gql(&admin, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": "Wrong programme", "customFields": { "loyalty_card": luhn_complete("411111111111111") } } })).await;
+    assert_eq!(violations(&res), [("customFields.loyalty_card".to_owned(), "WRONG_PROGRAMME".to_owned())]);
+    let id = app
+        .create_customer(
+            &admin,
+            json!({ "kind": "INDIVIDUAL", "name": "Good card", "customFields": { "loyalty_card": good } }),
+        )
+        .await;
+
+    // Updates are checked too; an update that leaves the field alone does not call the plugin.
+    let update = "mutation($id: ID!, $i: UpdateCustomerInput!) { updateCustomer(id: $id, input: $i) { name } }";
+    let res = app.gql(&admin, update, json!({ "id": id, "i": { "customFields": { "loyalty_card": bad } } })).await;
+    assert_eq!(code(&res), "BAD_USER_INPUT");
+    let res = app.gql(&admin, update, json!({ "id": id, "i": { "kind": "INDIVIDUAL", "name": "Renamed" } })).await;
+    assert_eq!(res["data"]["updateCustomer"]["name"], "Renamed", "{res}");
+
+    // A built-in field can carry a validator too.
+    let res = app.gql(&admin, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "channel" })).await;
+    assert_eq!(res["data"]["attachValidator"]["source"], "BUILT_IN", "{res}");
+    let res =
+        app.gql(&admin, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": "Web", "channel": "website" } })).await;
+    assert_eq!(violations(&res), [("channel".to_owned(), "INVALID_CHARACTER".to_owned())]);
+    let res = app
+        .gql(&admin, "mutation($p: ID!) { detachValidator(pluginId: $p, entity: CUSTOMER, field: \"channel\") { validators { name } } }", json!({ "p": card["id"] }))
+        .await;
+    assert_eq!(res["data"]["detachValidator"]["validators"], json!([]), "{res}");
+    app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Web", "channel": "website" })).await;
+
+    // Disabled: nothing is checked; enabled again: checked again.
+    let toggle = "mutation($id: ID!, $on: Boolean!) { setPluginEnabled(id: $id, enabled: $on) { enabled revision } }";
+    let res = app.gql(&admin, toggle, json!({ "id": card["id"], "on": false })).await;
+    assert_eq!(res["data"]["setPluginEnabled"], json!({ "enabled": false, "revision": 2 }));
+    app.create_customer(
+        &admin,
+        json!({ "kind": "INDIVIDUAL", "name": "Unchecked", "customFields": { "loyalty_card": bad } }),
+    )
+    .await;
+    app.gql(&admin, toggle, json!({ "id": card["id"], "on": true })).await;
+    let res = app
+        .gql(
+            &admin,
+            CREATE,
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "Checked", "customFields": { "loyalty_card": bad } } }),
+        )
+        .await;
+    assert_eq!(code(&res), "BAD_USER_INPUT");
+
+    // Upgrade hot-swaps the component: the resident-id validator now checks the field.
+    let res = app
+        .gql(&admin, "mutation($id: ID!, $w: String!) { upgradePlugin(id: $id, wasmBase64: $w, version: \"2.0\") { version sha256 revision } }", json!({ "id": card["id"], "w": wasm("cn-id-validator") }))
+        .await;
+    let upgraded = &res["data"]["upgradePlugin"];
+    assert_eq!(upgraded["version"], "2.0", "{res}");
+    assert_ne!(upgraded["sha256"], card["sha256"]);
+    let res = app
+        .gql(
+            &admin,
+            CREATE,
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "Card as id", "customFields": { "loyalty_card": good } } }),
+        )
+        .await;
+    assert_eq!(code(&res), "BAD_USER_INPUT", "{res}");
+    app.create_customer(
+        &admin,
+        json!({ "kind": "INDIVIDUAL", "name": "Resident", "customFields": { "loyalty_card": "11010519491231002X" } }),
+    )
+    .await;
+
+    // Every call is on record.
+    let res = app
+        .gql(
+            &admin,
+            "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome version fuelUsed durationMs } } }",
+            json!({ "id": card["id"] }),
+        )
+        .await;
+    let runs = res["data"]["plugin"]["lastRuns"].as_array().unwrap_or_else(|| panic!("{res}")).clone();
+    assert!(runs.iter().any(|r| r["version"] == "2.0") && runs.iter().any(|r| r["version"] == "1"), "{res}");
+    assert!(runs.iter().all(|r| r["call"] == "VALIDATE" && r["outcome"] == "OK"), "{res}");
+
+    // Uninstalled: the field is unchecked again and lists no validator.
+    let res = app.gql(&admin, "mutation($id: ID!) { uninstallPlugin(id: $id) }", json!({ "id": card["id"] })).await;
+    assert_eq!(res["data"]["uninstallPlugin"], card["id"]);
+    let defs =
+        app.gql(&admin, "{ customFieldDefinitions(entity: CUSTOMER) { key validators { name } } }", json!({})).await;
+    let loyalty = defs["data"]["customFieldDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "loyalty_card")
+        .unwrap()
+        .clone();
+    assert_eq!(loyalty["validators"], json!([]));
+    app.create_customer(
+        &admin,
+        json!({ "kind": "INDIVIDUAL", "name": "Free again", "customFields": { "loyalty_card": bad } }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
+    let app = TestApp::spawn().await;
+    let evil = app.token("evil", "ADMIN", "root");
+    let good = app.token("good", "ADMIN", "root");
+    for token in [&evil, &good] {
+        let res = app
+            .gql(token, "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"card\", label: \"Card\", type: STRING }) { key } }", json!({}))
+            .await;
+        assert!(res["errors"].is_null(), "{res}");
+    }
+    let hostile =
+        install(&app, &evil, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "loop" } }))
+            .await;
+    app.gql(&evil, ATTACH, json!({ "p": hostile["id"], "e": "CUSTOMER", "f": "card" })).await;
+    let card = install(&app, &good, json!({ "name": "card-validator", "wasmBase64": wasm("card-validator") })).await;
+    app.gql(&good, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "card" })).await;
+
+    // The good tenant validates throughout.
+    let good_app = &app;
+    let good_token = good.clone();
+    let steady = async move {
+        let mut worst = Duration::ZERO;
+        for i in 0..30 {
+            let started = Instant::now();
+            let res = good_app
+                .gql(&good_token, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": format!("G{i}"), "customFields": { "card": luhn_complete("622200001234567") } } }))
+                .await;
+            worst = worst.max(started.elapsed());
+            assert!(res["errors"].is_null(), "{res}");
+        }
+        worst
+    };
+    let configure = "mutation($id: ID!, $c: JSON) { configurePlugin(id: $id, config: $c) { revision } }";
+    let attack = async {
+        let before = customer_count(&app, &evil).await;
+        // A sleeping plugin's sleeps end at once; then it spins on host calls until its fuel or
+        // its wall-clock budget runs out, whichever comes first.
+        for (mode, reasons) in [
+            ("loop", &["OUT_OF_FUEL"][..]),
+            ("sleep", &["OUT_OF_FUEL", "TIMEOUT"]),
+            ("memory", &["MEMORY_LIMIT"]),
+            ("recursion", &["TRAP"]),
+            ("panic", &["TRAP"]),
+            ("error", &["GUEST_ERROR"]),
+        ] {
+            let res = app.gql(&evil, configure, json!({ "id": hostile["id"], "c": { "mode": mode } })).await;
+            assert!(res["errors"].is_null(), "{res}");
+            let res = app
+                .gql(
+                    &evil,
+                    CREATE,
+                    json!({ "i": { "kind": "INDIVIDUAL", "name": mode, "customFields": { "card": "x" } } }),
+                )
+                .await;
+            assert_eq!(code(&res), "PLUGIN_ERROR", "{mode}: {res}");
+            assert_eq!(res["errors"][0]["extensions"]["plugin"], "hostile", "{res}");
+            let reason = res["errors"][0]["extensions"]["reason"].as_str().unwrap_or_default();
+            assert!(reasons.contains(&reason), "{mode}: {res}");
+        }
+        assert_eq!(customer_count(&app, &evil).await, before, "refused writes leave nothing");
+    };
+    let (worst, ()) = tokio::join!(steady, attack);
+    // A hostile call ends at its fuel (tens of milliseconds) or its validator deadline
+    // (250 ms): the other tenant never waits for longer than that, even on SQLite, whose single
+    // writer the hostile write holds meanwhile.
+    assert!(worst < Duration::from_secs(1), "the good tenant waited {worst:?}");
+
+    // The server is healthy, and the failures are on record.
+    let health = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert!(health.status().is_success());
+    let runs = eventually(
+        &app,
+        &evil,
+        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome error } } }",
+        json!({ "id": hostile["id"] }),
+        |r| {
+            r["data"]["plugin"]["lastRuns"]
+                .as_array()
+                .is_some_and(|runs| runs.iter().filter(|x| x["call"] == "VALIDATE").count() >= 6)
+        },
+    )
+    .await;
+    let outcomes: Vec<&str> = runs["data"]["plugin"]["lastRuns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["call"] == "VALIDATE")
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    for reason in ["OUT_OF_FUEL", "MEMORY_LIMIT", "TRAP", "GUEST_ERROR"] {
+        assert!(outcomes.contains(&reason), "{reason} in {outcomes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let hostile =
+        install(&app, &admin, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "ok" } }))
+            .await;
+    assert_eq!(hostile["capabilities"], json!(["SCORER", "VALIDATOR"]));
+    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
+    let query =
+        "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
+    let first =
+        eventually(&app, &admin, query, json!({ "id": id }), |r| !r["data"]["customer"]["score"].is_null()).await;
+
+    let res = app
+        .gql(
+            &admin,
+            "mutation($id: ID!) { configurePlugin(id: $id, config: { mode: \"panic\" }) { revision } }",
+            json!({ "id": hostile["id"] }),
+        )
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+    let runs = "query($id: ID!) { plugin(id: $id) { lastRuns(first: 5) { call outcome error } } }";
+    let failed = eventually(&app, &admin, runs, json!({ "id": hostile["id"] }), |r| {
+        r["data"]["plugin"]["lastRuns"][0]["outcome"] == "TRAP"
+    })
+    .await;
+    assert!(
+        failed["data"]["plugin"]["lastRuns"][0]["error"].as_str().unwrap().contains("panics on purpose"),
+        "{failed}"
+    );
+    let after = app.gql(&admin, query, json!({ "id": id })).await;
+    assert_eq!(after["data"]["customer"], first["data"]["customer"], "the last scores stay");
+}
+
+#[tokio::test]
+async fn installs_refuse_garbage_forbidden_imports_and_other_roles() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let refused = |res: &Value| violations(res)[0].1.clone();
+    let res = app.gql(&admin, INSTALL, json!({ "i": { "name": "x", "wasmBase64": "not base64!" } })).await;
+    assert_eq!(refused(&res), "INVALID_BASE64");
+    let res = app
+        .gql(
+            &admin,
+            INSTALL,
+            json!({ "i": { "name": "x", "wasmBase64": STANDARD.encode(b"garbage bytes, not wasm") } }),
+        )
+        .await;
+    assert_eq!(refused(&res), "NOT_A_COMPONENT", "{res}");
+    let res = app.gql(&admin, INSTALL, json!({ "i": { "name": "reader", "wasmBase64": wasm("fs-reader") } })).await;
+    assert_eq!(refused(&res), "FORBIDDEN_IMPORT", "{res}");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("wasi:filesystem"), "{res}");
+    let res =
+        app.gql(&admin, INSTALL, json!({ "i": { "name": "Bad Name", "wasmBase64": wasm("card-validator") } })).await;
+    assert_eq!(refused(&res), "INVALID_NAME");
+    let res = app
+        .gql(&admin, INSTALL, json!({ "i": { "name": "value-scorer", "wasmBase64": wasm("card-validator") } }))
+        .await;
+    assert_eq!(code(&res), "CONFLICT", "{res}");
+    // A second scorer may not compute a key another one does.
+    let res = app.gql(&admin, INSTALL, json!({ "i": { "name": "value-2", "wasmBase64": wasm("value-scorer") } })).await;
+    assert_eq!(res["errors"][0]["extensions"]["reason"], "KEY_TAKEN", "{res}");
+
+    for role in ["MANAGER", "AGENT", "VIEWER"] {
+        let token = app.token("acme", role, "someone");
+        let res =
+            app.gql(&token, INSTALL, json!({ "i": { "name": "card", "wasmBase64": wasm("card-validator") } })).await;
+        assert_eq!(code(&res), "FORBIDDEN", "{role}: {res}");
+        let res = app.gql(&token, "{ plugins { name } }", json!({})).await;
+        assert_eq!(code(&res), "FORBIDDEN", "{role}: {res}");
+    }
+    let res = app.gql(&admin, "{ plugins { name } }", json!({})).await;
+    assert_eq!(res["data"]["plugins"].as_array().unwrap().len(), 2, "nothing refused was installed: {res}");
+}
+
+#[tokio::test]
+async fn uninstalling_a_scorer_takes_its_fields_away_and_installing_it_brings_them_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
+    let query = "query($id: ID!) { customer(id: $id) { custom { valueScore } } }";
+    let scored = eventually(&app, &admin, query, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["custom"]["valueScore"].is_null()
+    })
+    .await;
+    let plugins = app.gql(&admin, "{ plugins { id name } }", json!({})).await;
+    let value =
+        plugins["data"]["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "value-scorer").unwrap()["id"]
+            .clone();
+
+    let res = app.gql(&admin, "mutation($id: ID!) { uninstallPlugin(id: $id) }", json!({ "id": value })).await;
+    assert!(res["errors"].is_null(), "{res}");
+    let res = app.gql(&admin, query, json!({ "id": id })).await;
+    assert_eq!(code(&res), "BAD_USER_INPUT", "valueScore left the schema: {res}");
+    let res = app.gql(&admin, "query($id: ID!) { customer(id: $id) { scores { key } } }", json!({ "id": id })).await;
+    assert_eq!(
+        res["data"]["customer"]["scores"],
+        json!([{ "key": "lifecycle_stage" }, { "key": "churn_risk" }, { "key": "loyalty" }])
+    );
+
+    install(&app, &admin, json!({ "name": "value-scorer", "wasmBase64": wasm("value-scorer") })).await;
+    let res = app.gql(&admin, query, json!({ "id": id })).await;
+    assert_eq!(res["data"], scored["data"], "the values are back with the field: {res}");
+}
+
+#[tokio::test]
+async fn tenants_start_without_plugins_when_the_operator_says_so() {
+    let app = TestApp::spawn_with(|c| c.default_plugins = false).await;
+    let admin = app.token("bare", "ADMIN", "root");
+    let res = app.gql(&admin, "{ plugins { name } customFieldDefinitions { key } }", json!({})).await;
+    assert_eq!(res["data"], json!({ "plugins": [], "customFieldDefinitions": [] }));
+    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Plain" })).await;
+    let res = app
+        .gql(
+            &admin,
+            "query($id: ID!) { customer(id: $id) { tier lifecycleStage scores { key } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(res["data"]["customer"], json!({ "tier": null, "lifecycleStage": null, "scores": [] }));
+}
