@@ -1,12 +1,10 @@
 //! Checks a loyalty card number: 12 to 19 digits (spaces and dashes allowed) whose last digit is
 //! the Luhn check digit. Config `{"prefix": "6222"}` also requires the programme's prefix.
 
-wit_bindgen::generate!({ path: "../../wit", world: "validator-plugin" });
+use guanxi_plugin_sdk::{ValidationRequest, Validator, Violation, violation};
 
-use exports::guanxi::plugin::validator::Guest;
-use guanxi::plugin::types::{ValidationRequest, Violation};
-
-struct CardValidator;
+/// The plugin: `Validator` is its contract, `export_validator!` makes it the component's export.
+pub struct CardValidator;
 
 /// Does the Luhn sum of `digits` (the check digit last) end in 0?
 fn luhn(digits: &[u32]) -> bool {
@@ -39,7 +37,7 @@ fn problem(raw: &str, prefix: Option<&str>) -> Option<(&'static str, String)> {
     None
 }
 
-impl Guest for CardValidator {
+impl Validator for CardValidator {
     fn validate(request: ValidationRequest) -> Result<Vec<Violation>, String> {
         let value: serde_json::Value =
             serde_json::from_str(&request.value_json).map_err(|e| format!("the value is not JSON: {e}"))?;
@@ -50,11 +48,27 @@ impl Guest for CardValidator {
             serde_json::Value::String(s) => problem(s, prefix),
             _ => Some(("INVALID_TYPE", "a card number is a string".into())),
         };
-        Ok(found
-            .map(|(code, message)| Violation { field: request.field, code: code.into(), message })
-            .into_iter()
-            .collect())
+        Ok(found.map(|(code, message)| violation(&request.field, code, &message)).into_iter().collect())
     }
 }
 
-export!(CardValidator);
+guanxi_plugin_sdk::export_validator!(CardValidator);
+
+#[cfg(test)]
+mod tests {
+    use guanxi_plugin_sdk::testing::{codes, request};
+
+    use super::CardValidator;
+
+    #[test]
+    fn luhn_and_the_programme_prefix() {
+        assert!(codes::<CardValidator>(request("CUSTOMER", "card", "\"4111 1111 1111 1111\"")).unwrap().is_empty());
+        assert_eq!(
+            codes::<CardValidator>(request("CUSTOMER", "card", "\"4111 1111 1111 1112\"")).unwrap(),
+            ["INVALID_CHECK_DIGIT"]
+        );
+        let mut with_prefix = request("CUSTOMER", "card", "\"4111 1111 1111 1111\"");
+        with_prefix.config_json = r#"{"prefix": "6222"}"#.into();
+        assert_eq!(codes::<CardValidator>(with_prefix).unwrap(), ["WRONG_PROGRAMME"]);
+    }
+}

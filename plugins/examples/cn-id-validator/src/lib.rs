@@ -1,12 +1,10 @@
 //! Checks an 18-character resident identity number (居民身份证号码, GB 11643-1999): province
 //! code, a real birth date, and the ISO 7064 MOD 11-2 check character.
 
-wit_bindgen::generate!({ path: "../../wit", world: "validator-plugin" });
+use guanxi_plugin_sdk::{ValidationRequest, Validator, Violation, violation};
 
-use exports::guanxi::plugin::validator::Guest;
-use guanxi::plugin::types::{ValidationRequest, Violation};
-
-struct CnIdValidator;
+/// The plugin.
+pub struct CnIdValidator;
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK: &[u8; 11] = b"10X98765432";
@@ -52,7 +50,7 @@ fn problem(id: &str) -> Option<(&'static str, String)> {
     None
 }
 
-impl Guest for CnIdValidator {
+impl Validator for CnIdValidator {
     fn validate(request: ValidationRequest) -> Result<Vec<Violation>, String> {
         let value: serde_json::Value =
             serde_json::from_str(&request.value_json).map_err(|e| format!("the value is not JSON: {e}"))?;
@@ -61,11 +59,8 @@ impl Guest for CnIdValidator {
             serde_json::Value::String(s) => problem(s),
             _ => Some(("INVALID_TYPE", "an identity number is a string".into())),
         };
-        Ok(found
-            .map(|(code, message)| Violation { field: request.field, code: code.into(), message })
-            .into_iter()
-            .collect())
+        Ok(found.map(|(code, message)| violation(&request.field, code, &message)).into_iter().collect())
     }
 }
 
-export!(CnIdValidator);
+guanxi_plugin_sdk::export_validator!(CnIdValidator);

@@ -3,13 +3,13 @@
 //! satisfaction, would-buy-again). Thresholds come from the tenant's config, e.g.
 //! `{"newDays": 90, "churnDays": 365, "atRiskGapFactor": 2.0, "loyalPurchases": 3, "loyalSatisfaction": 4.0}`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "scorer-plugin" });
-
-use exports::guanxi::plugin::scorer::Guest;
-use guanxi::plugin::types::{CustomerScores, CustomerSnapshot, Score, ScoreKey, ScoreKind, ScoreValue};
+use guanxi_plugin_sdk::{
+    CustomerScores, CustomerSnapshot, ScoreKey, Scorer, days_between, label, label_key, number, number_key,
+};
 use serde_json::Value;
 
-struct LifecycleScorer;
+/// The plugin; its thresholds come from the tenant's config.
+pub struct LifecycleScorer;
 
 /// The tenant's thresholds.
 struct Thresholds {
@@ -44,21 +44,9 @@ impl Thresholds {
     }
 }
 
-/// Days since 1970 of an RFC 3339 date-time's date part.
-fn day_number(rfc3339: &str) -> Option<i64> {
-    let num = |a: usize, b: usize| rfc3339.get(a..b)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
-}
-
 #[allow(clippy::cast_precision_loss)]
 fn score_one(s: &CustomerSnapshot, t: &Thresholds) -> CustomerScores {
-    let now = day_number(&s.now).unwrap_or_default();
-    let since = |at: &Option<String>| at.as_deref().and_then(day_number).map(|d| (now - d).max(0) as f64);
+    let since = |at: &Option<String>| at.as_deref().and_then(|at| days_between(at, &s.now)).map(|d| d.max(0) as f64);
     let (since_first, since_last) = (since(&s.first_purchase_at), since(&s.last_purchase_at));
     // The customer's usual gap between purchases, once there are two.
     let usual_gap = match (since_first, since_last) {
@@ -86,25 +74,22 @@ fn score_one(s: &CustomerSnapshot, t: &Thresholds) -> CustomerScores {
     let repeat = (s.purchase_count.min(10) as f64) * 4.0;
     let attitude = s.average_satisfaction.map_or(0.0, |a| (a - 1.0) / 4.0 * 30.0);
     let intention = s.would_buy_again_rate.unwrap_or(0.0) * 30.0;
-    let number = |key: &str, n: f64| Score { key: key.into(), value: ScoreValue::Number(n), explanation: None };
     CustomerScores {
         customer_id: s.customer_id.clone(),
         scores: vec![
-            Score { key: "lifecycle_stage".into(), value: ScoreValue::Label(stage.into()), explanation: Some(why) },
-            number("churn_risk", (churn_risk * 100.0).round() / 100.0),
-            number("loyalty", (repeat + attitude + intention).round()),
+            label("lifecycle_stage", stage, Some(why)),
+            number("churn_risk", (churn_risk * 100.0).round() / 100.0, None),
+            number("loyalty", (repeat + attitude + intention).round(), None),
         ],
     }
 }
 
-impl Guest for LifecycleScorer {
+impl Scorer for LifecycleScorer {
     fn keys() -> Vec<ScoreKey> {
-        let key =
-            |key: &str, kind, description: &str| ScoreKey { key: key.into(), kind, description: description.into() };
         vec![
-            key("lifecycle_stage", ScoreKind::Label, "PROSPECT, NEW, ACTIVE, LOYAL, AT_RISK or CHURNED"),
-            key("churn_risk", ScoreKind::Number, "0 (buying as usual) to 1 (gone)"),
-            key("loyalty", ScoreKind::Number, "0 to 100: repeat purchases, satisfaction and would-buy-again"),
+            label_key("lifecycle_stage", "PROSPECT, NEW, ACTIVE, LOYAL, AT_RISK or CHURNED"),
+            number_key("churn_risk", "0 (buying as usual) to 1 (gone)"),
+            number_key("loyalty", "0 to 100: repeat purchases, satisfaction and would-buy-again"),
         ]
     }
 
@@ -114,4 +99,4 @@ impl Guest for LifecycleScorer {
     }
 }
 
-export!(LifecycleScorer);
+guanxi_plugin_sdk::export_scorer!(LifecycleScorer);

@@ -2,23 +2,12 @@
 //! spent, each graded 1–5, weighted into a 0–100 `value_score`, with a `rfm_segment` label and a
 //! sentence saying why.
 
-wit_bindgen::generate!({ path: "../../wit", world: "scorer-plugin" });
+use guanxi_plugin_sdk::{
+    CustomerScores, CustomerSnapshot, ScoreKey, Scorer, days_between, label, label_key, money, number, number_key,
+};
 
-use exports::guanxi::plugin::scorer::Guest;
-use guanxi::plugin::types::{CustomerScores, CustomerSnapshot, Score, ScoreKey, ScoreKind, ScoreValue};
-
-struct ValueScorer;
-
-/// Days since 1970 of an RFC 3339 date-time's date part.
-fn day_number(rfc3339: &str) -> Option<i64> {
-    let num = |a: usize, b: usize| rfc3339.get(a..b)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
-}
+/// The plugin: `Scorer` is its contract, `export_scorer!` makes it the component's export.
+pub struct ValueScorer;
 
 /// 1–5 by the first threshold `value` reaches (thresholds best first).
 fn grade(value: f64, thresholds: [f64; 4], higher_is_better: bool) -> u8 {
@@ -45,11 +34,8 @@ fn segment(r: u8, f: u8, m: u8) -> &'static str {
 }
 
 fn score_one(s: &CustomerSnapshot) -> CustomerScores {
-    let total: f64 = s.purchase_total.parse().unwrap_or(0.0);
-    let days = match (s.last_purchase_at.as_deref().and_then(day_number), day_number(&s.now)) {
-        (Some(last), Some(now)) => Some((now - last).max(0)),
-        _ => None,
-    };
+    let total = money(&s.purchase_total);
+    let days = s.last_purchase_at.as_deref().and_then(|last| days_between(last, &s.now)).map(|d| d.max(0));
     #[allow(clippy::cast_precision_loss)]
     let r = days.map_or(1, |d| grade(d as f64, [30.0, 90.0, 180.0, 365.0], false));
     #[allow(clippy::cast_precision_loss)]
@@ -64,25 +50,17 @@ fn score_one(s: &CustomerSnapshot) -> CustomerScores {
     CustomerScores {
         customer_id: s.customer_id.clone(),
         scores: vec![
-            Score { key: "value_score".into(), value: ScoreValue::Number(value), explanation: Some(why.clone()) },
-            Score {
-                key: "rfm_segment".into(),
-                value: ScoreValue::Label(segment(r, f, m).into()),
-                explanation: Some(why),
-            },
+            number("value_score", value, Some(why.clone())),
+            label("rfm_segment", segment(r, f, m), Some(why)),
         ],
     }
 }
 
-impl Guest for ValueScorer {
+impl Scorer for ValueScorer {
     fn keys() -> Vec<ScoreKey> {
         vec![
-            ScoreKey { key: "value_score".into(), kind: ScoreKind::Number, description: "RFM value, 0 to 100".into() },
-            ScoreKey {
-                key: "rfm_segment".into(),
-                kind: ScoreKind::Label,
-                description: "CHAMPION, LOYAL, NEW, REGULAR, AT_RISK or HIBERNATING".into(),
-            },
+            number_key("value_score", "RFM value, 0 to 100"),
+            label_key("rfm_segment", "CHAMPION, LOYAL, NEW, REGULAR, AT_RISK or HIBERNATING"),
         ]
     }
 
@@ -91,4 +69,25 @@ impl Guest for ValueScorer {
     }
 }
 
-export!(ValueScorer);
+guanxi_plugin_sdk::export_scorer!(ValueScorer);
+
+#[cfg(test)]
+mod tests {
+    use guanxi_plugin_sdk::testing::{score, snapshot};
+    use guanxi_plugin_sdk::{ScoreValue, number};
+
+    use super::ValueScorer;
+
+    #[test]
+    fn a_recent_frequent_big_buyer_is_a_champion_and_a_prospect_scores_low() {
+        let mut champion = snapshot("Customer:1", "2026-11-26T00:00:00.000000Z");
+        champion.purchases_last365_days = 14;
+        champion.purchase_total = "88000.00".into();
+        champion.last_purchase_at = Some("2026-11-20T10:00:00.000000Z".into());
+        let prospect = snapshot("Customer:2", "2026-11-26T00:00:00.000000Z");
+        let scores = score::<ValueScorer>(vec![champion, prospect], "null").expect("keeps the contract");
+        assert_eq!(scores[0].scores[0], number("value_score", 100.0, scores[0].scores[0].explanation.clone()));
+        assert_eq!(scores[0].scores[1].value, ScoreValue::Label("CHAMPION".into()));
+        assert_eq!(scores[1].scores[0].value, ScoreValue::Number(20.0));
+    }
+}
