@@ -200,7 +200,7 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
                     "\nGuanxi is running at {url} with the demo tenant.\n\n\
                      ADMIN token (24 h):\n  {token}\n\n\
                      Try it:\n  curl -s {url}/graphql -H 'Content-Type: application/json' -H \"Authorization: Bearer {token}\" \\\n    \
-                     -d '{{\"query\":\"{{ viewer {{ tenant {{ name }} }} customers(first: 5, filter: {{status: {{eq: ACTIVE}}}}) {{ totalCount nodes {{ name kind region owner {{ name }} }} }} }}\"}}'\n\n\
+                     -d '{{\"query\":\"{{ viewer {{ tenant {{ name }} }} customers(first: 5, filter: {{status: {{eq: ACTIVE}}}}) {{ totalCount nodes {{ name kind region tier lifecycleStage owner {{ name }} }} }} }}\"}}'\n\n\
                      GraphiQL: {url}/graphiql (add the header {{\"Authorization\": \"Bearer <token>\"}})\n\
                      More tokens: {exe} token --tenant demo --role AGENT --user zhang.wei\n"
                 );

@@ -83,7 +83,13 @@ impl TestApp {
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self { base, client: reqwest::Client::new(), database_url, _dir: dir }
+        // Idle connections are dropped before the server's keep-alive (5 s) closes them, so a request
+        // never races the server closing the connection it reuses (hyper's IncompleteMessage).
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        Self { base, client, database_url, _dir: dir }
     }
 
     /// A valid HS256 token for `user` with `role` in `tenant`.

@@ -10,3 +10,16 @@ cargo build --release --bin guanxi -q
 bin="$CARGO_TARGET_DIR/release/guanxi"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+queued() { # database_url -> customers waiting in the score queue
+  case "$1" in
+    sqlite:*) local f="${1#sqlite://}"; sqlite3 "${f%%\?*}" 'select count(*) from score_queue' ;;
+    *) psql "${1%%\?*}" -Atqc 'select count(*) from score_queue' ;;
+  esac
+}
+
+wait_scored() { # database_url: waits until the server's scoring worker has emptied the queue
+  # `guanxi seed` queues every customer it makes for the tenant's default scorers; benchmarks of
+  # other things wait for that to finish rather than measure beside it.
+  while [ "$(queued "$1")" != 0 ]; do sleep 0.2; done
+}

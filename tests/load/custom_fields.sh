@@ -43,6 +43,7 @@ bench() { # label database_url fill_sql
     "$bin" serve > "$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  wait_scored "$url"
   ADMIN=$("$bin" token --tenant bench --role ADMIN --user admin --secret "$secret")
   TOKEN=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
   local started; started=$(date +%s.%N)

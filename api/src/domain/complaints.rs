@@ -375,7 +375,8 @@ pub async fn file(
         updated_at: now,
     };
     let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &record, None, &mut v).await?;
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &record, None, &mut v)
+        .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
@@ -494,8 +495,17 @@ pub async fn update(
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &after, Some(&before), &mut v)
-        .await?;
+    plugins::validate_write(
+        &txn,
+        plugins,
+        caller.tenant_id,
+        EntityKind::Complaint,
+        &defs,
+        &after,
+        Some(&before),
+        &mut v,
+    )
+    .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }

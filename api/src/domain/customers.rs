@@ -420,8 +420,17 @@ pub async fn create(
     let at = now();
     let model = data.into_model(caller.tenant_id, id, None, at);
     let record = audit_snapshot(&model);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &record, None, &mut violations)
-        .await?;
+    plugins::validate_write(
+        &txn,
+        plugins,
+        caller.tenant_id,
+        EntityKind::Customer,
+        &defs,
+        &record,
+        None,
+        &mut violations,
+    )
+    .await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
     }
@@ -487,6 +496,7 @@ pub async fn update(
         plugins,
         caller.tenant_id,
         EntityKind::Customer,
+        &defs,
         &after,
         Some(&before),
         &mut violations,

@@ -335,7 +335,8 @@ pub async fn record(
         updated_at: now,
     };
     let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &record, None, &mut v).await?;
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &record, None, &mut v)
+        .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
@@ -409,8 +410,17 @@ pub async fn update(
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &after, Some(&before), &mut v)
-        .await?;
+    plugins::validate_write(
+        &txn,
+        plugins,
+        caller.tenant_id,
+        EntityKind::Interaction,
+        &defs,
+        &after,
+        Some(&before),
+        &mut v,
+    )
+    .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }

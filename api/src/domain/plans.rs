@@ -398,7 +398,8 @@ pub async fn create(
         return Err(Error::Invalid(v));
     }
     let record = audit_snapshot(&plan);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &record, None, &mut v).await?;
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &record, None, &mut v)
+        .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
@@ -474,8 +475,17 @@ pub async fn update(
     plan.version = current.version + 1;
     plan.updated_at = now;
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &after, Some(&before), &mut v)
-        .await?;
+    plugins::validate_write(
+        &txn,
+        plugins,
+        caller.tenant_id,
+        EntityKind::KeyAccountPlan,
+        &defs,
+        &after,
+        Some(&before),
+        &mut v,
+    )
+    .await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }

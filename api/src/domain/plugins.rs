@@ -794,17 +794,20 @@ pub async fn attachments(
 }
 
 /// Runs the validators attached to fields of `entity` on the record about to be written
-/// (`record`: the entity as the audit trail shows it, custom values under `customFields`).
+/// (`record`: the entity as the audit trail shows it, custom values under `customFields`;
+/// `defs`: the entity's definitions the write read).
 /// A field is checked when it has a value that differs from `before`'s. Violations are added
 /// to `v`, naming the plugin; a failing plugin refuses the write.
 ///
 /// # Errors
 /// `PLUGIN_ERROR` when a validator fails (trap, limit, error result); database failures.
+#[allow(clippy::too_many_arguments)] // the write's context, as each entity's write has it
 pub async fn validate_write(
     txn: &DatabaseTransaction,
     plugins: &Plugins,
     tenant_id: Uuid,
     entity: EntityKind,
+    defs: &[custom_fields::Definition],
     record: &Value,
     before: Option<&Value>,
     v: &mut Vec<Violation>,
@@ -813,10 +816,10 @@ pub async fn validate_write(
     if attached.is_empty() {
         return Ok(());
     }
-    let fields = custom_fields::tenant_fields(txn, tenant_id).await?;
     let record_json = record.to_string();
     for (a, p) in attached {
-        let (path, value, old) = match fields.find_live(entity, &a.field) {
+        let def = defs.iter().find(|d| d.entity == entity && !d.archived && (d.key == a.field || d.name == a.field));
+        let (path, value, old) = match def {
             Some(def) => (
                 format!("customFields.{}", def.key),
                 record.pointer(&format!("/customFields/{}", def.key)),

@@ -79,8 +79,9 @@ fn decimal_text(n: f64) -> String {
     Decimal::from_f64(n).map_or_else(|| n.to_string(), |d| d.normalize().to_string())
 }
 
-/// Runs one scorer over `batch`, halving batches whose input or output is too large. Returns
-/// the scores of every batch that succeeded.
+/// Runs one scorer over `batch` in chunks, as many at a time as the host allows; a chunk whose
+/// input or output is too large is halved and tried again. Returns the scores of every chunk
+/// that succeeded.
 async fn run_scorer(
     plugins: &Plugins,
     p: &plugin::Model,
@@ -91,27 +92,35 @@ async fn run_scorer(
     let config = plugins::config_json(p);
     let mut out = Vec::with_capacity(batch.len());
     let mut todo: Vec<Vec<CustomerSnapshot>> = batch.chunks(BATCH).map(<[_]>::to_vec).collect();
-    while let Some(chunk) = todo.pop() {
-        let n = chunk.len();
-        let (result, run) = plugins.host().score(compiled, chunk.clone(), config.clone(), limits).await;
-        plugins.record(p, "SCORE", n, &run);
-        match result {
-            Ok(scores) => out.extend(scores),
-            Err(e) if n > 1 && matches!(e.reason, Reason::OutputTooLarge | Reason::InputTooLarge) => {
-                let (a, b) = chunk.split_at(n / 2);
-                todo.push(a.to_vec());
-                todo.push(b.to_vec());
+    while !todo.is_empty() {
+        let calls = todo.drain(..).map(|chunk| {
+            let config = config.clone();
+            async move {
+                let (result, run) = plugins.host().score(compiled, chunk.clone(), config, limits).await;
+                (chunk, result, run)
             }
-            Err(e) => {
-                tracing::warn!(plugin = %p.name, tenant = %p.tenant_id, reason = e.reason.as_str(), "scorer failed");
+        });
+        for (chunk, result, run) in futures_util::future::join_all(calls).await {
+            let n = chunk.len();
+            plugins.record(p, "SCORE", n, &run);
+            match result {
+                Ok(scores) => out.extend(scores),
+                Err(e) if n > 1 && matches!(e.reason, Reason::OutputTooLarge | Reason::InputTooLarge) => {
+                    let (a, b) = chunk.split_at(n / 2);
+                    todo.push(a.to_vec());
+                    todo.push(b.to_vec());
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %p.name, tenant = %p.tenant_id, reason = e.reason.as_str(), "scorer failed");
+                }
             }
         }
     }
     out
 }
 
-/// Scores some of a tenant's customers with every enabled scorer and writes the scores back.
-/// Returns how many customers got scores.
+/// Scores some of a tenant's customers with every enabled scorer (concurrently) and writes back
+/// the scores that changed. Returns how many customers' scores changed.
 ///
 /// # Errors
 /// Database failures.
@@ -129,21 +138,33 @@ pub async fn score_customers(
         return Ok(0);
     }
     let settings = tenant::settings(db, tenant_id).await?;
-    let snapshots = snapshot::build(db, tenant_id, customer_ids, &settings.base_currency, now).await?;
+    // Snapshots in pieces of a scorer batch: long id lists made PostgreSQL leave the
+    // (tenant, customer, time) index for a scan of the tenant's interactions (7 s for 2,000
+    // customers over 2 million interactions, against 85 ms).
+    let (mut snapshots, mut rows) = (Vec::with_capacity(customer_ids.len()), Vec::with_capacity(customer_ids.len()));
+    for ids in customer_ids.chunks(BATCH) {
+        let (s, r) = snapshot::build_with_rows(db, tenant_id, ids, &settings.base_currency, now).await?;
+        snapshots.extend(s);
+        rows.extend(r);
+    }
     let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
     let computed_at = snapshot::time(now);
+    let mut compiled = Vec::with_capacity(scorers.len());
+    for p in &scorers {
+        match plugins.load(db, &p.sha256).await {
+            Ok(c) => compiled.push((p, c)),
+            Err(err) => tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded"),
+        }
+    }
+    let results = futures_util::future::join_all(
+        compiled.iter().map(|(p, c)| async { (*p, run_scorer(plugins, p, c, &batch).await) }),
+    )
+    .await;
     // Per customer (global id): the computed field values and the score details.
     let mut writes: HashMap<String, (Map<String, Value>, Map<String, Value>)> = HashMap::new();
-    for p in &scorers {
-        let compiled = match plugins.load(db, &p.sha256).await {
-            Ok(c) => c,
-            Err(err) => {
-                tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded");
-                continue;
-            }
-        };
+    for (p, scored) in results {
         let declared = plugins::score_keys(p);
-        for scored in run_scorer(plugins, p, &compiled, &batch).await {
+        for scored in scored {
             let entry = writes.entry(scored.customer_id).or_default();
             for s in scored.scores {
                 // The host checked the keys against the declared ones; kinds are the plugin's
@@ -168,11 +189,25 @@ pub async fn score_customers(
             }
         }
     }
+    let stored: HashMap<Uuid, &guanxi_entity::customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
     let writes: Vec<ScoreWrite> = writes
         .into_iter()
         .filter_map(|(customer, (values, details))| {
             let customer_id = ids::decode(super::customers::TYPE_NAME, &customer).ok()?;
-            Some(ScoreWrite { customer_id, values: Value::Object(values), details: Value::Object(details) })
+            // Unchanged scores are not written again (their computedAt stays when they were
+            // last different): a re-score that changes little writes little.
+            let current = stored.get(&customer_id)?;
+            let same = details.iter().all(|(key, d)| {
+                let old = current.scores.get(key);
+                let unchanged = |field: &str| old.and_then(|o| o.get(field)) == d.get(field);
+                current.custom_fields.get(key) == values.get(key)
+                    && ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
+            });
+            (!same).then_some(ScoreWrite {
+                customer_id,
+                values: Value::Object(values),
+                details: Value::Object(details),
+            })
         })
         .collect();
     store::scoring::write_scores(db, tenant_id, &writes).await?;
@@ -208,8 +243,9 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
 }
 
 /// How long a tenant whose queue never empties (a steady stream of writes) waits at most for
-/// its tiers to be ranked again.
-const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
+/// its tiers to be ranked again. Ranking in the middle of a large backlog rewrites the tiers of
+/// most customers each time, so it is not done often.
+const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
 /// When the worker last ranked each tenant.
 pub type Ranked = HashMap<Uuid, std::time::Instant>;

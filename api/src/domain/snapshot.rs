@@ -133,6 +133,21 @@ pub async fn build(
     base_currency: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Snapshot>> {
+    Ok(build_with_rows(db, tenant_id, customer_ids, base_currency, now).await?.0)
+}
+
+/// [`build`], also returning the customer rows it read (the scoring worker compares new scores
+/// with the stored ones).
+///
+/// # Errors
+/// Database failures.
+pub async fn build_with_rows(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    base_currency: &str,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Snapshot>, Vec<customer::Model>)> {
     let rows = store::customers::find_many(db, tenant_id, customer_ids).await?;
     let fields: Vec<Definition> = store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer)
         .await?
@@ -145,12 +160,13 @@ pub async fn build(
     let mut figures = store::stats::find_many(db, tenant_id, customer_ids).await?;
     let windows = store::interactions::purchase_windows(db, tenant_id, customer_ids, now).await?;
     let by_id: BTreeMap<Uuid, &customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
-    Ok(customer_ids
+    let snapshots = customer_ids
         .iter()
         .filter_map(|id| {
             let c = by_id.get(id)?;
             let s = figures.remove(id).unwrap_or_else(|| stats::empty(tenant_id, *id));
             Some(from_parts(c, &fields, &s, windows.get(id).copied().unwrap_or_default(), base_currency, now))
         })
-        .collect())
+        .collect();
+    Ok((snapshots, rows))
 }
