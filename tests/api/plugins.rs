@@ -140,6 +140,59 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     ranked.sort_by(|a, b| value(b).total_cmp(&value(a)));
     assert_eq!(value(&nodes.iter().find(|c| c["tier"] == "KEY_PRIMARY").unwrap().clone()), value(&ranked[0]));
 
+    // Sorting by tier walks the pyramid top down (bottom up descending), across pages.
+    let by_tier = "query($d: OrderDirection!, $after: String) { customers(first: 3, after: $after, orderBy: [{ field: TIER, direction: $d }]) { nodes { tier } pageInfo { endCursor hasNextPage } } }";
+    for (direction, expected) in [
+        (
+            "ASC",
+            [
+                "KEY_PRIMARY",
+                "KEY_SECONDARY",
+                "ORDINARY",
+                "ORDINARY",
+                "ORDINARY",
+                "SMALL",
+                "SMALL",
+                "SMALL",
+                "SMALL",
+                "SMALL",
+            ],
+        ),
+        (
+            "DESC",
+            [
+                "SMALL",
+                "SMALL",
+                "SMALL",
+                "SMALL",
+                "SMALL",
+                "ORDINARY",
+                "ORDINARY",
+                "ORDINARY",
+                "KEY_SECONDARY",
+                "KEY_PRIMARY",
+            ],
+        ),
+    ] {
+        let (mut seen, mut after) = (Vec::new(), Value::Null);
+        loop {
+            let res = app.gql(&admin, by_tier, json!({ "d": direction, "after": after })).await;
+            let page = &res["data"]["customers"];
+            seen.extend(
+                page["nodes"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{res}"))
+                    .iter()
+                    .map(|n| n["tier"].as_str().unwrap().to_owned()),
+            );
+            if page["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(seen, expected, "{direction}");
+    }
+
     // Computed fields filter and sort like any custom field.
     let threshold = value(&ranked[4]);
     let res = app

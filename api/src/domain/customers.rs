@@ -86,7 +86,8 @@ pub static FIELDS: [FieldSpec; 17] = [
         name: "tier",
         kind: FieldKind::Enum { type_name: "ValueTier", values: TIERS },
         nullable: true,
-        order: None,
+        // Ascending is the pyramid top down (the names sort that way); unranked customers last.
+        order: Some("TIER"),
     },
 ];
 
@@ -117,6 +118,7 @@ pub fn order_values(row: &customer::Model, order: &[OrderKey]) -> Vec<Scalar> {
                 "status" => Scalar::Str(row.status.clone()),
                 "createdAt" => Scalar::Time(row.created_at),
                 "updatedAt" => Scalar::Time(row.updated_at),
+                "tier" => row.tier.clone().map_or(Scalar::Null, Scalar::Str),
                 _ => Scalar::Uuid(row.id),
             },
         })

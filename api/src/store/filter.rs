@@ -163,10 +163,11 @@ fn list_contains(backend: DatabaseBackend, col: Expr, values: &[String]) -> Expr
     }
 }
 
-/// The expression a sort key orders by, and whether it may be NULL (custom fields).
+/// The expression a sort key orders by, and whether it may be NULL (custom fields, and
+/// nullable columns such as the tier).
 fn sort_expr(field: &SortField, column_of: ColumnOf, backend: DatabaseBackend) -> Option<(Expr, bool)> {
     match field {
-        SortField::Field(f) => column_of(f.name).map(|c| (c, false)),
+        SortField::Field(f) => column_of(f.name).map(|c| (c, f.nullable)),
         SortField::Custom(key) => column_of(CUSTOM_COLUMN).map(|c| (value_expr(backend, c, key), true)),
     }
 }
