@@ -193,6 +193,25 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         assert_eq!(seen, expected, "{direction}");
     }
 
+    // … and by lifecycle stage (alphabetically), which the lifecycle scorer computes.
+    let res = app
+        .gql(
+            &admin,
+            "{ customers(first: 20, orderBy: [{ field: LIFECYCLE_STAGE }]) { nodes { lifecycleStage } } }",
+            json!({}),
+        )
+        .await;
+    let stages: Vec<&str> = res["data"]["customers"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{res}"))
+        .iter()
+        .map(|n| n["lifecycleStage"].as_str().unwrap())
+        .collect();
+    let mut sorted = stages.clone();
+    sorted.sort_unstable();
+    assert_eq!(stages, sorted);
+    assert_eq!(stages.len(), 10);
+
     // Computed fields filter and sort like any custom field.
     let threshold = value(&ranked[4]);
     let res = app
@@ -607,4 +626,6 @@ async fn tenants_start_without_plugins_when_the_operator_says_so() {
         )
         .await;
     assert_eq!(res["data"]["customer"], json!({ "tier": null, "lifecycleStage": null, "scores": [] }));
+    let res = app.gql(&admin, "{ customers(orderBy: [{ field: LIFECYCLE_STAGE }]) { totalCount } }", json!({})).await;
+    assert_eq!(violations(&res), [("orderBy.0.field".to_owned(), "NOT_COMPUTED".to_owned())]);
 }

@@ -391,6 +391,21 @@ pub fn parse_order(
                 ));
                 continue;
             }
+            (Some(f), None) if f == super::plugins::LIFECYCLE_ORDER => {
+                // A computed field with a place in the API's order enum.
+                let key = super::plugins::LIFECYCLE_KEY;
+                match custom.and_then(|c| c.fields.find_live(c.entity, key)) {
+                    Some(d) => Some(SortField::Custom(CustomKey { key: d.key.clone(), ty: d.ty })),
+                    None => {
+                        violations.push(Violation::new(
+                            format!("orderBy.{i}.field"),
+                            "NOT_COMPUTED",
+                            format!("no scorer of this tenant computes '{key}' (install the lifecycle scorer)"),
+                        ));
+                        continue;
+                    }
+                }
+            }
             (Some(f), None) => fields.iter().find(|s| s.order == Some(f.as_str())).map(SortField::Field),
             (None, Some(name)) => {
                 let def = custom.and_then(|c| c.fields.find_live(c.entity, &name));

@@ -57,6 +57,14 @@ impl Types {
         }
     }
 
+    /// Adds to an enum another part registered.
+    pub fn extend_enum(&mut self, name: &str, extend: impl FnOnce(Enum) -> Enum) {
+        if let Some(i) = self.enums.iter().position(|e| e.type_name() == name) {
+            let e = self.enums.swap_remove(i);
+            self.enums.push(extend(e));
+        }
+    }
+
     /// Adds to an input object another part registered.
     pub fn extend_input(&mut self, name: &str, extend: impl FnOnce(InputObject) -> InputObject) {
         if let Some(i) = self.inputs.iter().position(|o| o.type_name() == name) {

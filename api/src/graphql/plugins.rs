@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
 use guanxi_entity::{customer, plugin, plugin_run, score_run};
 use sha2::{Digest, Sha256};
@@ -26,7 +26,10 @@ pub const TYPE_NAME: &str = service::TYPE_NAME;
 pub const LIFECYCLE_STAGES: [&str; 6] = ["PROSPECT", "NEW", "ACTIVE", "LOYAL", "AT_RISK", "CHURNED"];
 
 /// The score key `Customer.lifecycleStage` reads.
-const LIFECYCLE_KEY: &str = "lifecycle_stage";
+pub const LIFECYCLE_KEY: &str = "lifecycle_stage";
+
+/// The `CustomerOrderField` that sorts by [`LIFECYCLE_KEY`].
+pub const LIFECYCLE_ORDER: &str = "LIFECYCLE_STAGE";
 
 /// A plugin's limits as they apply (the server's, lowered by the plugin's own).
 struct EffectiveLimits(guanxi_plugin_host::Limits);
@@ -161,6 +164,11 @@ pub fn register(types: &mut Types) {
         )
     });
     types.enums.push(LIFECYCLE_STAGES.iter().fold(Enum::new("LifecycleStage"), |e, s| e.item(*s)));
+    types.extend_enum("CustomerOrderField", |e| {
+        e.item(EnumItem::new(LIFECYCLE_ORDER).description(
+            "By the lifecycle scorer's stage, alphabetically (ACTIVE, AT_RISK, CHURNED, LOYAL, NEW, PROSPECT); unscored last",
+        ))
+    });
 }
 
 /// A customer's scores whose keys are live computed fields, in field order.
