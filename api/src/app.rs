@@ -92,6 +92,9 @@ impl Application {
             Duration::from_millis(config.score_poll_ms.max(10)),
             config.score_claim.max(1),
         );
+        if config.rescore_secs > 0 {
+            scoring::spawn_rescorer(db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));
+        }
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,

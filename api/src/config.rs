@@ -92,6 +92,12 @@ pub struct Config {
     #[arg(long, env = "GUANXI_SCORE_POLL_MS", default_value_t = 1000)]
     pub score_poll_ms: u64,
 
+    /// How often every customer of every tenant with a scorer is scored again, in seconds (0:
+    /// never): scores that depend on time (recency, churn risk, lifecycle stage) move even when
+    /// nothing is written.
+    #[arg(long, env = "GUANXI_RESCORE_SECS", default_value_t = 86_400)]
+    pub rescore_secs: u64,
+
     /// Customers the scoring worker claims at once.
     #[arg(long, env = "GUANXI_SCORE_CLAIM", default_value_t = 2000)]
     pub score_claim: u64,

@@ -612,6 +612,23 @@ async fn uninstalling_a_scorer_takes_its_fields_away_and_installing_it_brings_th
 }
 
 #[tokio::test]
+async fn every_customer_is_scored_again_periodically_without_writes() {
+    // Recency and churn risk change with time alone: the server re-queues scored tenants.
+    let app = TestApp::spawn_with(|c| c.rescore_secs = 1).await;
+    let admin = app.token("acme", "ADMIN", "root");
+    app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Quiet" })).await;
+    let runs = "{ plugins { name lastRuns(first: 200) { call } } }";
+    let scoring_calls = |res: &Value| {
+        res["data"]["plugins"][0]["lastRuns"]
+            .as_array()
+            .map_or(0, |r| r.iter().filter(|x| x["call"] == "SCORE").count())
+    };
+    let first = scoring_calls(&eventually(&app, &admin, runs, json!({}), |r| scoring_calls(r) >= 1).await);
+    // No writes from here on; the scorer still runs again.
+    eventually(&app, &admin, runs, json!({}), |r| scoring_calls(r) >= first + 2).await;
+}
+
+#[tokio::test]
 async fn tenants_start_without_plugins_when_the_operator_says_so() {
     let app = TestApp::spawn_with(|c| c.default_plugins = false).await;
     let admin = app.token("bare", "ADMIN", "root");

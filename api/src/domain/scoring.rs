@@ -305,6 +305,34 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
     });
 }
 
+/// Queues every customer of every tenant with a scorer again, every `every`: scores that
+/// depend on the time (recency, churn risk, lifecycle stage) move without any write. Several
+/// replicas doing it is harmless: a queued customer is queued once.
+pub fn spawn_rescorer(db: DatabaseConnection, plugins: Arc<Plugins>, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await; // the first tick is now: the seed or the writes queued what is new
+        loop {
+            tick.tick().await;
+            let queued = async {
+                let ticket = Uuid::now_v7();
+                let mut n = 0;
+                for tenant_id in store::plugins::tenants_with_scorers(&db).await? {
+                    n += store::scoring::enqueue_all(&db, tenant_id, ticket).await?;
+                }
+                Result::<u64>::Ok(n)
+            };
+            match queued.await {
+                Ok(n) => {
+                    tracing::info!(customers = n, "queued every scored customer again");
+                    plugins.wake_scorer();
+                }
+                Err(err) => tracing::warn!(error = %err, "queueing the periodic re-score"),
+            }
+        }
+    });
+}
+
 /// Re-scores every customer of the caller's tenant (`pluginId`: check that this scorer is
 /// installed and enabled; every enabled scorer runs). Progress: [`progress`].
 ///

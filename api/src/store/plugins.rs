@@ -56,6 +56,29 @@ pub async fn drop_binary_if_unused(conn: &impl ConnectionTrait, sha256: &str) ->
     Ok(())
 }
 
+/// The tenants with an enabled scorer (a background job's scan across tenants: only their ids).
+///
+/// # Errors
+/// Database failures.
+pub async fn tenants_with_scorers(conn: &impl ConnectionTrait) -> Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid, serde_json::Value)> = plugin::Entity::find()
+        .select_only()
+        .column(plugin::Column::TenantId)
+        .column(plugin::Column::Capabilities)
+        .filter(plugin::Column::Enabled.eq(true))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut tenants: Vec<Uuid> = rows
+        .into_iter()
+        .filter(|(_, caps)| caps.as_array().is_some_and(|a| a.iter().any(|c| c == "SCORER")))
+        .map(|(t, _)| t)
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    Ok(tenants)
+}
+
 /// # Errors
 /// Database failures.
 pub async fn all(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<Vec<plugin::Model>> {
