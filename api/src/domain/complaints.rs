@@ -375,11 +375,7 @@ pub async fn file(
         updated_at: now,
     };
     let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &record, None, &mut v)
-        .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &record, None).await?;
     store::complaints::insert(&txn, &row).await?;
     store::complaints::insert_transition(&txn, &transition(caller, &row, None, None, now)).await?;
     stats::refresh(&txn, caller.tenant_id, customer.id).await?;
@@ -495,20 +491,8 @@ pub async fn update(
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(
-        &txn,
-        plugins,
-        caller.tenant_id,
-        EntityKind::Complaint,
-        &defs,
-        &after,
-        Some(&before),
-        &mut v,
-    )
-    .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &after, Some(&before))
+        .await?;
     store::complaints::update(&txn, &updated).await?;
     stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;

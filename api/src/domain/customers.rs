@@ -422,20 +422,7 @@ pub async fn create(
     let at = now();
     let model = data.into_model(caller.tenant_id, id, None, at);
     let record = audit_snapshot(&model);
-    plugins::validate_write(
-        &txn,
-        plugins,
-        caller.tenant_id,
-        EntityKind::Customer,
-        &defs,
-        &record,
-        None,
-        &mut violations,
-    )
-    .await?;
-    if !violations.is_empty() {
-        return Err(Error::Invalid(violations));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &defs, &record, None).await?;
     store::customers::insert(&txn, &model).await.map_err(|e| map_unique(e, &model))?;
     store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Create, None, Some(record), at).await?;
@@ -493,20 +480,8 @@ pub async fn update(
     }
     let updated = data.into_model(caller.tenant_id, id, Some(&current), now());
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(
-        &txn,
-        plugins,
-        caller.tenant_id,
-        EntityKind::Customer,
-        &defs,
-        &after,
-        Some(&before),
-        &mut violations,
-    )
-    .await?;
-    if !violations.is_empty() {
-        return Err(Error::Invalid(violations));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &defs, &after, Some(&before))
+        .await?;
     store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
     if !store::customers::update(&txn, &updated, current.version).await.map_err(|e| map_unique(e, &updated))? {
         return Err(stale(id));

@@ -335,11 +335,7 @@ pub async fn record(
         updated_at: now,
     };
     let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &record, None, &mut v)
-        .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &record, None).await?;
     store::interactions::insert(&txn, &row).await?;
     stats::refresh(&txn, caller.tenant_id, customer.id).await?;
     audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(record), now).await?;
@@ -410,20 +406,8 @@ pub async fn update(
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(
-        &txn,
-        plugins,
-        caller.tenant_id,
-        EntityKind::Interaction,
-        &defs,
-        &after,
-        Some(&before),
-        &mut v,
-    )
-    .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &after, Some(&before))
+        .await?;
     store::interactions::update(&txn, &updated).await?;
     stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;

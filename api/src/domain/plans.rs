@@ -398,11 +398,7 @@ pub async fn create(
         return Err(Error::Invalid(v));
     }
     let record = audit_snapshot(&plan);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &record, None, &mut v)
-        .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &record, None).await?;
     store::plans::insert(&txn, &plan).await?;
     audit::record(&txn, caller, TYPE_NAME, plan.id, audit::Action::Create, None, Some(record), now).await?;
     txn.commit().await?;
@@ -475,20 +471,8 @@ pub async fn update(
     plan.version = current.version + 1;
     plan.updated_at = now;
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
-    plugins::validate_write(
-        &txn,
-        plugins,
-        caller.tenant_id,
-        EntityKind::KeyAccountPlan,
-        &defs,
-        &after,
-        Some(&before),
-        &mut v,
-    )
-    .await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
+    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &after, Some(&before))
+        .await?;
     store::plans::update(&txn, &plan).await?;
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
     txn.commit().await?;

@@ -795,13 +795,12 @@ pub async fn attachments(
 
 /// Runs the validators attached to fields of `entity` on the record about to be written
 /// (`record`: the entity as the audit trail shows it, custom values under `customFields`;
-/// `defs`: the entity's definitions the write read).
-/// A field is checked when it has a value that differs from `before`'s. Violations are added
-/// to `v`, naming the plugin; a failing plugin refuses the write.
+/// `defs`: the entity's definitions the write read), once the write's own checks passed.
+/// A field is checked when it has a value that differs from `before`'s.
 ///
 /// # Errors
-/// `PLUGIN_ERROR` when a validator fails (trap, limit, error result); database failures.
-#[allow(clippy::too_many_arguments)] // the write's context, as each entity's write has it
+/// `BAD_USER_INPUT` listing every violation found, each naming its plugin; `PLUGIN_ERROR`
+/// when a validator fails (trap, limit, error result); database failures.
 pub async fn validate_write(
     txn: &DatabaseTransaction,
     plugins: &Plugins,
@@ -810,12 +809,9 @@ pub async fn validate_write(
     defs: &[custom_fields::Definition],
     record: &Value,
     before: Option<&Value>,
-    v: &mut Vec<Violation>,
 ) -> Result<()> {
     let attached = store::plugins::validators_for_write(txn, tenant_id, entity.as_str()).await?;
-    if attached.is_empty() {
-        return Ok(());
-    }
+    let mut v = Vec::new();
     let record_json = record.to_string();
     for (a, p) in attached {
         let def = defs.iter().find(|d| d.entity == entity && !d.archived && (d.key == a.field || d.name == a.field));
@@ -852,7 +848,7 @@ pub async fn validate_write(
             });
         }
     }
-    Ok(())
+    if v.is_empty() { Ok(()) } else { Err(Error::Invalid(v)) }
 }
 
 /// The caller that installs a new tenant's default plugins.

@@ -406,9 +406,30 @@ fn plugin_id(ctx: &ResolverContext<'_>, name: &str) -> Result<Uuid> {
     id_arg(ctx, name, TYPE_NAME)
 }
 
-fn validator_target(ctx: &ResolverContext<'_>) -> (String, String) {
-    let entity = ctx.args.get("entity").and_then(|v| v.enum_name().ok().map(str::to_owned)).unwrap_or_default();
-    (entity, str_arg(ctx, "field").unwrap_or_default())
+/// `attachValidator` or `detachValidator`: same arguments, same answer (the field's definition).
+fn validator_field(name: &str, attach: bool, description: &str) -> Field {
+    Field::new(name, TypeRef::named_nn(custom_fields::TYPE_NAME), move |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let plugin = plugin_id(&ctx, "pluginId")?;
+            let entity = ctx.args.get("entity").and_then(|v| v.enum_name().ok().map(str::to_owned)).unwrap_or_default();
+            let field = str_arg(&ctx, "field").unwrap_or_default();
+            let t = if attach {
+                service::attach(&rc.db, &rc.caller, plugin, &entity, &field).await?
+            } else {
+                service::detach(&rc.db, &rc.caller, plugin, &entity, &field).await?
+            };
+            changed(&ctx)?;
+            Ok(Some(target_value(t)))
+        })
+    })
+    .argument(InputValue::new("pluginId", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("entity", TypeRef::named_nn("EntityKind")))
+    .argument(
+        InputValue::new("field", TypeRef::named_nn(TypeRef::STRING))
+            .description("A custom key or a built-in field name"),
+    )
+    .description(description)
 }
 
 #[allow(clippy::too_many_lines)] // one field per mutation of API.md
@@ -481,37 +502,12 @@ fn mutations() -> Vec<Field> {
     .description(
         "ADMIN: removes a plugin; its fields leave the schema (their values return if it is installed again).",
     );
-    let attach = Field::new("attachValidator", TypeRef::named_nn(custom_fields::TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let (entity, field) = validator_target(&ctx);
-            let t = service::attach(&rc.db, &rc.caller, plugin_id(&ctx, "pluginId")?, &entity, &field).await?;
-            changed(&ctx)?;
-            Ok(Some(target_value(t)))
-        })
-    })
-    .argument(InputValue::new("pluginId", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("entity", TypeRef::named_nn("EntityKind")))
-    .argument(
-        InputValue::new("field", TypeRef::named_nn(TypeRef::STRING))
-            .description("A custom key or a built-in field name"),
-    )
-    .description(
+    let attach = validator_field(
+        "attachValidator",
+        true,
         "ADMIN: the validator checks this field in every write that sets it; its violations refuse the write.",
     );
-    let detach = Field::new("detachValidator", TypeRef::named_nn(custom_fields::TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let (entity, field) = validator_target(&ctx);
-            let t = service::detach(&rc.db, &rc.caller, plugin_id(&ctx, "pluginId")?, &entity, &field).await?;
-            changed(&ctx)?;
-            Ok(Some(target_value(t)))
-        })
-    })
-    .argument(InputValue::new("pluginId", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("entity", TypeRef::named_nn("EntityKind")))
-    .argument(InputValue::new("field", TypeRef::named_nn(TypeRef::STRING)))
-    .description("ADMIN: stops a validator from checking a field.");
+    let detach = validator_field("detachValidator", false, "ADMIN: stops a validator from checking a field.");
     let recompute = Field::new("recomputeScores", TypeRef::named_nn("ScoreRun"), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
