@@ -28,7 +28,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
         #[command(flatten)]
-        config: Config,
+        config: Box<Config>,
     },
     /// Apply, revert or list migrations.
     Migrate {

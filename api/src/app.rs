@@ -90,7 +90,7 @@ impl Application {
             db.clone(),
             plugins.clone(),
             Duration::from_millis(config.score_poll_ms.max(10)),
-            config.score_claim.max(1),
+            scoring::Work { claim: config.score_claim.max(1), in_flight: config.score_batches_in_flight.max(1) },
         );
         if config.rescore_secs > 0 {
             scoring::spawn_rescorer(db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));

@@ -231,7 +231,6 @@ pub async fn customers(
             owner_id: rng.random_bool(0.9).then(|| *owner_ids.choose(&mut rng).unwrap_or(&owner_ids[0])),
             tier: None,
             custom_fields: serde_json::json!({}),
-            scores: serde_json::json!({}),
             version: 1,
             created_at: created,
             updated_at: created,

@@ -24,11 +24,9 @@ pub struct Model {
     pub owner_id: Option<Uuid>,
     /// Value tier (客户金字塔), ranked by the server from the value score; `None` until scored.
     pub tier: Option<String>,
-    /// Values of the tenant's custom fields, a JSON object keyed by definition key.
+    /// Values of the tenant's custom fields, a JSON object keyed by definition key; the values
+    /// of computed fields too (their details are in `customer_scores`).
     pub custom_fields: Json,
-    /// Scores from scorer plugins, a JSON object keyed by score key: `{value, label, explanation,
-    /// pluginId, version, computedAt}`. Their values are also in `custom_fields`.
-    pub scores: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -9,6 +9,7 @@ pub mod complaint;
 pub mod complaint_transition;
 pub mod custom_field_definition;
 pub mod customer;
+pub mod customer_score;
 pub mod customer_stats;
 pub mod idempotency_record;
 pub mod interaction;

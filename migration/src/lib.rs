@@ -9,6 +9,7 @@ mod m20261126_000004_create_interactions_and_complaints;
 mod m20261126_000005_create_key_account_plans;
 mod m20261126_000006_create_custom_fields;
 mod m20261126_000007_create_plugins;
+mod m20261126_000008_move_scores;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_key_account_plans::Migration),
             Box::new(m20261126_000006_create_custom_fields::Migration),
             Box::new(m20261126_000007_create_plugins::Migration),
+            Box::new(m20261126_000008_move_scores::Migration),
         ]
     }
 }

@@ -271,6 +271,20 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     assert!(
         score_runs.iter().all(|r| r["outcome"] == "OK" && r["fuelUsed"].as_str().unwrap().parse::<u64>().unwrap() > 0)
     );
+
+    // Score details live beside the customers and go with a deleted one.
+    let details = || async {
+        use sea_orm::ConnectionTrait as _;
+        let db = guanxi_api::store::connect(&app.database_url, 1).await.unwrap();
+        let stmt =
+            sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM customer_scores");
+        let row = db.query_one_raw(stmt).await.unwrap().unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(details().await, 10);
+    let res = app.gql(&admin, "mutation($id: ID!) { deleteCustomer(id: $id) }", json!({ "id": ids[9] })).await;
+    assert_eq!(res["data"]["deleteCustomer"], ids[9], "{res}");
+    assert_eq!(details().await, 9);
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ bench() { # label database_url
   server_pid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
   wait_scored "$url"
+  settle "$url"
   TOKEN=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
   # 1,000 ids to rotate through.
   : > "$work/ids"

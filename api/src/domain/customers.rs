@@ -208,7 +208,6 @@ impl CustomerData {
             relationship_type: self.relationship_type,
             owner_id: self.owner_id,
             custom_fields: self.custom_fields,
-            scores: current.map_or_else(|| json!({}), |c| c.scores.clone()),
             version: current.map_or(1, |c| c.version + 1),
             created_at: current.map_or(now, |c| c.created_at),
             updated_at: now,
@@ -507,6 +506,7 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     store::complaints::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::plans::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::stats::delete(&txn, caller.tenant_id, id).await?;
+    store::scoring::delete_details(&txn, caller.tenant_id, id).await?;
     store::customers::delete(&txn, caller.tenant_id, id).await?;
     // Tiers are ranks among the customers there are: rank again without this one.
     store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;

@@ -1,8 +1,8 @@
 //! Scoring (ARCHITECTURE.md, "Plugins"): a background worker takes customers from the durable
 //! queue that every snapshot-changing write feeds, builds their snapshots, runs the tenant's
 //! enabled scorers over them in batches, writes the scores back (values into the computed custom
-//! fields, details into `scores`), and, once a tenant's queue is empty, ranks its customers into
-//! value tiers with the tenant's cut points in one statement.
+//! fields, details into `customer_scores`), and, once a tenant's queue is empty, ranks its
+//! customers into value tiers with the tenant's cut points in one statement.
 //!
 //! A scorer that fails leaves its customers' last scores as they were; the failure is in its
 //! `lastRuns`. The customers are not retried until something changes them again (or a
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
 use guanxi_entity::{plugin, score_run};
 use guanxi_plugin_host::{CustomerScores, CustomerSnapshot, Reason, ScoreValue};
 use rust_decimal::Decimal;
@@ -119,18 +120,19 @@ async fn run_scorer(
     out
 }
 
-/// Scores some of a tenant's customers with every enabled scorer (concurrently) and writes back
-/// the scores that changed. Returns how many customers' scores changed.
+/// Scores some of a tenant's customers with every enabled scorer (concurrently), `in_flight`
+/// batches at a time, and writes back the scores that changed. Returns how many customers'
+/// scores changed.
 ///
 /// # Errors
 /// Database failures.
-#[allow(clippy::type_complexity)] // two JSON objects per customer, named where they are built
 pub async fn score_customers(
     db: &DatabaseConnection,
     plugins: &Plugins,
     tenant_id: Uuid,
     customer_ids: &[Uuid],
     now: DateTime<Utc>,
+    in_flight: usize,
 ) -> Result<usize> {
     let scorers: Vec<plugin::Model> =
         store::plugins::all(db, tenant_id).await?.into_iter().filter(|p| p.enabled && plugins::is_scorer(p)).collect();
@@ -138,17 +140,6 @@ pub async fn score_customers(
         return Ok(0);
     }
     let settings = tenant::settings(db, tenant_id).await?;
-    // Snapshots in pieces of a scorer batch: long id lists made PostgreSQL leave the
-    // (tenant, customer, time) index for a scan of the tenant's interactions (7 s for 2,000
-    // customers over 2 million interactions, against 85 ms).
-    let (mut snapshots, mut rows) = (Vec::with_capacity(customer_ids.len()), Vec::with_capacity(customer_ids.len()));
-    for ids in customer_ids.chunks(BATCH) {
-        let (s, r) = snapshot::build_with_rows(db, tenant_id, ids, &settings.base_currency, now).await?;
-        snapshots.extend(s);
-        rows.extend(r);
-    }
-    let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
-    let computed_at = snapshot::time(now);
     let mut compiled = Vec::with_capacity(scorers.len());
     for p in &scorers {
         match plugins.load(db, &p.sha256).await {
@@ -156,6 +147,35 @@ pub async fn score_customers(
             Err(err) => tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded"),
         }
     }
+    // Batches go through snapshot reads, plugin calls and writes side by side, so the database
+    // and the sandbox work at the same time. Snapshots stay in pieces of a scorer batch: long id
+    // lists made PostgreSQL leave the (tenant, customer, time) index for a scan of the tenant's
+    // interactions (7 s for 2,000 customers over 2 million interactions, against 85 ms).
+    // A loop rather than a closure: the futures borrow `compiled`, and a closure's lifetimes
+    // make the spawned worker's future not `Send` for every lifetime.
+    let mut chunks = Vec::with_capacity(customer_ids.len().div_ceil(BATCH));
+    for ids in customer_ids.chunks(BATCH) {
+        chunks.push(score_batch(db, plugins, tenant_id, &compiled, &settings.base_currency, ids, now));
+    }
+    let written: Vec<usize> =
+        futures_util::stream::iter(chunks).buffer_unordered(in_flight.max(1)).try_collect().await?;
+    Ok(written.into_iter().sum())
+}
+
+/// Scores one batch of customers with the loaded scorers and writes the scores that changed.
+#[allow(clippy::type_complexity)] // two JSON objects per customer, named where they are built
+async fn score_batch(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    tenant_id: Uuid,
+    compiled: &[(&plugin::Model, Arc<guanxi_plugin_host::Plugin>)],
+    base_currency: &str,
+    customer_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let (snapshots, rows) = snapshot::build_with_rows(db, tenant_id, customer_ids, base_currency, now).await?;
+    let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
+    let computed_at = snapshot::time(now);
     let results = futures_util::future::join_all(
         compiled.iter().map(|(p, c)| async { (*p, run_scorer(plugins, p, c, &batch).await) }),
     )
@@ -190,6 +210,8 @@ pub async fn score_customers(
         }
     }
     let stored: HashMap<Uuid, &guanxi_entity::customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
+    let stored_details = store::scoring::details_of(db, tenant_id, customer_ids).await?;
+    let no_details = Value::Null;
     let writes: Vec<ScoreWrite> = writes
         .into_iter()
         .filter_map(|(customer, (values, details))| {
@@ -197,8 +219,9 @@ pub async fn score_customers(
             // Unchanged scores are not written again (their computedAt stays when they were
             // last different): a re-score that changes little writes little.
             let current = stored.get(&customer_id)?;
+            let current_details = stored_details.get(&customer_id).unwrap_or(&no_details);
             let same = details.iter().all(|(key, d)| {
-                let old = current.scores.get(key);
+                let old = current_details.get(key);
                 let unchanged = |field: &str| old.and_then(|o| o.get(field)) == d.get(field);
                 current.custom_fields.get(key) == values.get(key)
                     && ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
@@ -210,7 +233,12 @@ pub async fn score_customers(
             })
         })
         .collect();
-    store::scoring::write_scores(db, tenant_id, &writes).await?;
+    if !writes.is_empty() {
+        // Values and details together, or neither.
+        let txn = store::begin_write(db).await?;
+        store::scoring::write_scores(&txn, tenant_id, &writes).await?;
+        txn.commit().await?;
+    }
     Ok(writes.len())
 }
 
@@ -247,6 +275,18 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
 /// most customers each time, so it is not done often.
 const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
+/// How often the worker refreshes the queue's statistics at most, while working off a backlog.
+const ANALYZE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+
+/// How much the worker takes on at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    /// Customers claimed from the queue per round.
+    pub claim: u64,
+    /// Batches of a round being scored at the same time.
+    pub in_flight: usize,
+}
+
 /// When the worker last ranked each tenant.
 pub type Ranked = HashMap<Uuid, std::time::Instant>;
 
@@ -257,10 +297,10 @@ pub type Ranked = HashMap<Uuid, std::time::Instant>;
 ///
 /// # Errors
 /// Database failures (the claimed customers come back when the lease ends).
-pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, claim: u64, ranked: &mut Ranked) -> Result<usize> {
+pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, ranked: &mut Ranked) -> Result<usize> {
     let now = store::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
-    let claimed = store::scoring::claim(db, now, lease, claim).await?;
+    let claimed = store::scoring::claim(db, now, lease, work.claim).await?;
     if claimed.is_empty() {
         return Ok(0);
     }
@@ -270,9 +310,8 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, claim: u64, r
     }
     for (tenant_id, rows) in by_tenant {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.customer_id).collect();
-        score_customers(db, plugins, tenant_id, &ids, now).await?;
-        let last_of_queue =
-            store::scoring::pending(db, tenant_id, None).await? <= i64::try_from(rows.len()).unwrap_or(0);
+        score_customers(db, plugins, tenant_id, &ids, now, work.in_flight).await?;
+        let last_of_queue = !store::scoring::queued_more_than(db, tenant_id, rows.len() as u64).await?;
         let overdue = ranked.get(&tenant_id).is_none_or(|at| at.elapsed() > RANK_AT_LEAST_EVERY);
         if last_of_queue || overdue {
             rank(db, tenant_id).await?;
@@ -284,16 +323,25 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, claim: u64, r
 }
 
 /// The scoring worker: works while there is work, then waits to be woken or for `poll`.
-pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, claim: u64) {
+pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
     tokio::spawn(async move {
         let mut ranked = Ranked::new();
+        let mut analyzed: Option<std::time::Instant> = None;
         loop {
             if ranked.len() > 10_000 {
                 ranked.clear();
             }
-            match work_once(&db, &plugins, claim, &mut ranked).await {
+            match work_once(&db, &plugins, work, &mut ranked).await {
                 Ok(0) => {
                     let _ = tokio::time::timeout(poll, plugins.woken()).await;
+                }
+                Ok(n) if n as u64 >= work.claim && analyzed.is_none_or(|at| at.elapsed() > ANALYZE_AT_MOST_EVERY) => {
+                    // A full claim means a backlog, which a bulk enqueue may have made faster
+                    // than the database's statistics followed.
+                    if let Err(err) = store::scoring::analyze(&db).await {
+                        tracing::warn!(error = %err, "analyzing the score queue");
+                    }
+                    analyzed = Some(std::time::Instant::now());
                 }
                 Ok(_) => {}
                 Err(err) => {

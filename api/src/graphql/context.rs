@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::error::into_gql;
 use super::loaders::{
-    ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, StatsByCustomer, UsersById,
+    ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, ScoresByCustomer, StatsByCustomer,
+    UsersById,
 };
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
@@ -51,6 +52,7 @@ pub struct RequestContext {
     pub plan_actions: Cached<PlanActions>,
     pub plan_timeline: Cached<PlanTimeline>,
     pub active_plans: Cached<ActivePlans>,
+    pub scores: Cached<ScoresByCustomer>,
     settings: tokio::sync::OnceCell<TenantSettings>,
     installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
     attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
@@ -77,6 +79,7 @@ impl RequestContext {
             users: cached(UsersById { db: db.clone(), tenant_id }, spawner()),
             latest_interactions: cached(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
             stats: cached(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
+            scores: cached(ScoresByCustomer { db: db.clone(), tenant_id }, spawner()),
             open_complaints: cached(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
             plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),

@@ -92,6 +92,21 @@ impl Loader<Uuid> for StatsByCustomer {
     }
 }
 
+/// The score details of customers (`Customer.scores`, `score(key)`): one statement per batch.
+pub struct ScoresByCustomer {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for ScoresByCustomer {
+    type Value = serde_json::Value;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        store::scoring::details_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
+    }
+}
+
 /// Open complaints of customers, oldest first: one statement per batch.
 pub struct OpenComplaints {
     pub db: DatabaseConnection,

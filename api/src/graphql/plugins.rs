@@ -125,7 +125,7 @@ pub fn register(types: &mut Types) {
         o.field(
             Field::new("scores", TypeRef::named_nn_list_nn("Score"), |ctx| {
                 resolve(async move {
-                    let scores = scores_of(&ctx)?;
+                    let scores = scores_of(&ctx).await?;
                     Ok(Some(FieldValue::list(scores.into_iter().map(FieldValue::owned_any))))
                 })
             })
@@ -135,8 +135,10 @@ pub fn register(types: &mut Types) {
             Field::new("score", TypeRef::named("Score"), |ctx| {
                 resolve(async move {
                     let key = str_arg(&ctx, "key").unwrap_or_default();
-                    let found =
-                        scores_of(&ctx)?.into_iter().find(|s| s.key == key || custom_fields::camel_case(&s.key) == key);
+                    let found = scores_of(&ctx)
+                        .await?
+                        .into_iter()
+                        .find(|s| s.key == key || custom_fields::camel_case(&s.key) == key);
                     Ok(found.map(FieldValue::owned_any))
                 })
             })
@@ -172,14 +174,17 @@ pub fn register(types: &mut Types) {
 }
 
 /// A customer's scores whose keys are live computed fields, in field order.
-fn scores_of(ctx: &ResolverContext<'_>) -> Result<Vec<ScoreOf>> {
+async fn scores_of(ctx: &ResolverContext<'_>) -> Result<Vec<ScoreOf>> {
     let c = parent::<customer::Model>(ctx)?;
     let rc = request(ctx)?;
+    let Some(details) = rc.scores.load_one(c.id).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))? else {
+        return Ok(Vec::new());
+    };
     Ok(rc
         .fields
         .live(EntityKind::Customer)
         .filter(|d| d.source == Source::Plugin)
-        .filter_map(|d| c.scores.get(&d.key).map(|detail| ScoreOf { key: d.key.clone(), detail: detail.clone() }))
+        .filter_map(|d| details.get(&d.key).map(|detail| ScoreOf { key: d.key.clone(), detail: detail.clone() }))
         .collect())
 }
 

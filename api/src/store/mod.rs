@@ -75,7 +75,13 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
 /// # Errors
 /// A migration fails.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("applying migrations")
+    // On one connection, all or nothing (both databases keep DDL in transactions). Spread over a
+    // pool, a migration's statements met SQLite connections still reading the schema before the
+    // previous migration; and a second server starting at the same time waits here (SQLite:
+    // `BEGIN IMMEDIATE`), then finds nothing left to apply.
+    let txn = begin_write(db).await.context("applying migrations")?;
+    Migrator::up(&txn, None).await.context("applying migrations")?;
+    txn.commit().await.context("applying migrations")
 }
 
 /// True when every migration is applied (readiness).

@@ -145,6 +145,41 @@ pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option
     Ok(Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n))
 }
 
+/// Whether more than `n` of the tenant's customers are queued: counts no further than `n + 1`,
+/// so the worker's check after every batch does not count a whole backlog (28 ms at 100,000).
+///
+/// # Errors
+/// Database failures.
+pub async fn queued_more_than(conn: &impl ConnectionTrait, tenant_id: Uuid, n: u64) -> Result<bool> {
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let backend = conn.get_database_backend();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM score_queue WHERE tenant_id = {} LIMIT {}) AS q",
+        param(backend, 1),
+        n.saturating_add(1)
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [tenant_id.into()]);
+    let counted = Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n);
+    Ok(u64::try_from(counted).unwrap_or(0) > n)
+}
+
+/// Refreshes PostgreSQL's statistics of the queue. A bulk enqueue grows it from nothing to a
+/// whole tenant faster than autovacuum notices; with stale statistics every clean-up of a
+/// scored batch scanned the whole queue (42 ms per 1,000 rows at 100,000 queued, against 2 ms
+/// by index). SQLite plans these statements by index without statistics.
+///
+/// # Errors
+/// Database failures.
+pub async fn analyze(conn: &impl ConnectionTrait) -> Result<()> {
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        conn.execute_unprepared("ANALYZE score_queue").await?;
+    }
+    Ok(())
+}
+
 /// Scores to write onto one customer: the custom field values and the details, each a JSON
 /// object keyed by score key, merged over what is stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,47 +189,112 @@ pub struct ScoreWrite {
     pub details: serde_json::Value,
 }
 
-/// Merges scores into customers, a few hundred per statement. Neither the customer's version
-/// nor its `updated_at` moves: scores are computed, not edited.
+/// Merges scores into customers, a few hundred per statement: the values into the customer's
+/// custom fields, the details into `customer_scores`. Neither the customer's version nor its
+/// `updated_at` moves: scores are computed, not edited.
 ///
 /// # Errors
 /// Database failures.
 pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
     let backend = conn.get_database_backend();
     for chunk in writes.chunks(500) {
-        let mut values: Vec<Value> = vec![tenant_id.into()];
-        let tuples: Vec<String> = chunk
-            .iter()
-            .map(|w| {
-                values.extend([w.customer_id.into(), w.values.to_string().into(), w.details.to_string().into()]);
-                let n = values.len();
-                match backend {
-                    DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb, ${}::jsonb)", n - 2, n - 1, n),
-                    _ => "(?, ?, ?)".to_owned(),
-                }
-            })
-            .collect();
+        let (values, tuples) = score_tuples(backend, tenant_id, chunk, |w| &w.values);
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
-                "UPDATE customers AS c SET custom_fields = c.custom_fields || v.cf, scores = c.scores || v.sc \
-                 FROM (VALUES {}) AS v(id, cf, sc) WHERE c.tenant_id = $1 AND c.id = v.id",
-                tuples.join(", ")
+                "UPDATE customers AS c SET custom_fields = c.custom_fields || v.cf \
+                 FROM (VALUES {tuples}) AS v(id, cf) WHERE c.tenant_id = $1 AND c.id = v.id"
             ),
-            _ => {
-                // SQLite binds in order of appearance: the tenant goes last.
-                let tenant = values.remove(0);
-                values.push(tenant);
-                format!(
-                    "UPDATE customers SET custom_fields = json_patch(custom_fields, v.cf), \
-                     scores = json_patch(scores, v.sc) \
-                     FROM (SELECT column1 AS id, column2 AS cf, column3 AS sc FROM (VALUES {})) AS v \
-                     WHERE customers.tenant_id = ? AND customers.id = v.id",
-                    tuples.join(", ")
-                )
-            }
+            _ => format!(
+                "UPDATE customers SET custom_fields = json_patch(custom_fields, v.cf) \
+                 FROM (SELECT column1 AS id, column2 AS cf FROM (VALUES {tuples})) AS v \
+                 WHERE customers.tenant_id = ? AND customers.id = v.id"
+            ),
+        };
+        // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
+        let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let (values, tuples) = score_tuples(backend, tenant_id, chunk, |w| &w.details);
+        let sql = match backend {
+            DatabaseBackend::Postgres => format!(
+                "INSERT INTO customer_scores (tenant_id, customer_id, details) \
+                 SELECT $1::uuid, v.id, v.d FROM (VALUES {tuples}) AS v(id, d) \
+                 ON CONFLICT (tenant_id, customer_id) DO UPDATE \
+                 SET details = customer_scores.details || excluded.details"
+            ),
+            // SQLite needs the WHERE before ON CONFLICT to parse an INSERT … SELECT upsert.
+            _ => format!(
+                "INSERT INTO customer_scores (tenant_id, customer_id, details) \
+                 SELECT ?, column1, column2 FROM (VALUES {tuples}) WHERE true \
+                 ON CONFLICT (tenant_id, customer_id) DO UPDATE \
+                 SET details = json_patch(customer_scores.details, excluded.details)"
+            ),
         };
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
+    Ok(())
+}
+
+/// `(id, json)` rows of a VALUES list and their parameters: the tenant first, then each row's.
+fn score_tuples(
+    backend: DatabaseBackend,
+    tenant_id: Uuid,
+    writes: &[ScoreWrite],
+    json: impl Fn(&ScoreWrite) -> &serde_json::Value,
+) -> (Vec<Value>, String) {
+    let mut values: Vec<Value> = vec![tenant_id.into()];
+    let tuples: Vec<String> = writes
+        .iter()
+        .map(|w| {
+            values.extend([w.customer_id.into(), json(w).to_string().into()]);
+            let n = values.len();
+            match backend {
+                DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb)", n - 1, n),
+                _ => "(?, ?)".to_owned(),
+            }
+        })
+        .collect();
+    (values, tuples.join(", "))
+}
+
+/// Moves the first parameter (the tenant, as [`score_tuples`] places it) to the end.
+fn tenant_last(mut values: Vec<Value>) -> Vec<Value> {
+    let tenant = values.remove(0);
+    values.push(tenant);
+    values
+}
+
+/// The stored score details of some of a tenant's customers, by customer.
+///
+/// # Errors
+/// Database failures.
+pub async fn details_of(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, serde_json::Value>> {
+    use guanxi_entity::customer_score;
+    if customer_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = customer_score::Entity::find()
+        .filter(customer_score::Column::TenantId.eq(tenant_id))
+        .filter(customer_score::Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.customer_id, r.details)).collect())
+}
+
+/// Removes a deleted customer's score details.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_details(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
+    use guanxi_entity::customer_score;
+    customer_score::Entity::delete_many()
+        .filter(customer_score::Column::TenantId.eq(tenant_id))
+        .filter(customer_score::Column::CustomerId.eq(customer_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
