@@ -220,15 +220,17 @@ async fn score_batch(
             // last different): a re-score that changes little writes little.
             let current = stored.get(&customer_id)?;
             let current_details = stored_details.get(&customer_id).unwrap_or(&no_details);
-            let same = details.iter().all(|(key, d)| {
+            let same_details = details.iter().all(|(key, d)| {
                 let old = current_details.get(key);
                 let unchanged = |field: &str| old.and_then(|o| o.get(field)) == d.get(field);
-                current.custom_fields.get(key) == values.get(key)
-                    && ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
+                ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
             });
-            (!same).then_some(ScoreWrite {
+            // An explanation moves daily ("last purchase 18 days ago") where the value does not:
+            // then only the details are written, not the customer row and its indexes.
+            let same_values = details.keys().all(|key| current.custom_fields.get(key) == values.get(key));
+            (!(same_details && same_values)).then(|| ScoreWrite {
                 customer_id,
-                values: Value::Object(values),
+                values: (!same_values).then_some(Value::Object(values)),
                 details: Value::Object(details),
             })
         })

@@ -180,12 +180,13 @@ pub async fn analyze(conn: &impl ConnectionTrait) -> Result<()> {
     Ok(())
 }
 
-/// Scores to write onto one customer: the custom field values and the details, each a JSON
-/// object keyed by score key, merged over what is stored.
+/// Scores to write onto one customer: the computed custom field values (`None` when they did
+/// not change) and the details, each a JSON object keyed by score key, merged over what is
+/// stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreWrite {
     pub customer_id: Uuid,
-    pub values: serde_json::Value,
+    pub values: Option<serde_json::Value>,
     pub details: serde_json::Value,
 }
 
@@ -198,7 +199,8 @@ pub struct ScoreWrite {
 pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
     let backend = conn.get_database_backend();
     for chunk in writes.chunks(500) {
-        let (values, tuples) = score_tuples(backend, tenant_id, chunk, |w| &w.values);
+        let changed = chunk.iter().filter_map(|w| Some((w.customer_id, w.values.as_ref()?)));
+        let (values, tuples) = score_tuples(backend, tenant_id, changed);
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
                 "UPDATE customers AS c SET custom_fields = c.custom_fields || v.cf \
@@ -210,10 +212,12 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
                  WHERE customers.tenant_id = ? AND customers.id = v.id"
             ),
         };
-        // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
-        let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        let (values, tuples) = score_tuples(backend, tenant_id, chunk, |w| &w.details);
+        if !tuples.is_empty() {
+            // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
+            let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
+            conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        }
+        let (values, tuples) = score_tuples(backend, tenant_id, chunk.iter().map(|w| (w.customer_id, &w.details)));
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
                 "INSERT INTO customer_scores (tenant_id, customer_id, details) \
@@ -235,17 +239,15 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
 }
 
 /// `(id, json)` rows of a VALUES list and their parameters: the tenant first, then each row's.
-fn score_tuples(
+fn score_tuples<'a>(
     backend: DatabaseBackend,
     tenant_id: Uuid,
-    writes: &[ScoreWrite],
-    json: impl Fn(&ScoreWrite) -> &serde_json::Value,
+    rows: impl Iterator<Item = (Uuid, &'a serde_json::Value)>,
 ) -> (Vec<Value>, String) {
     let mut values: Vec<Value> = vec![tenant_id.into()];
-    let tuples: Vec<String> = writes
-        .iter()
-        .map(|w| {
-            values.extend([w.customer_id.into(), json(w).to_string().into()]);
+    let tuples: Vec<String> = rows
+        .map(|(customer_id, json)| {
+            values.extend([customer_id.into(), json.to_string().into()]);
             let n = values.len();
             match backend {
                 DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb)", n - 1, n),
