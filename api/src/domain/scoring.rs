@@ -277,7 +277,7 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
 /// most customers each time, so it is not done often.
 const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
-/// How often the worker refreshes the queue's statistics at most, while working off a backlog.
+/// How often the worker vacuums the queue while working off a backlog.
 const ANALYZE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 /// How much the worker takes on at once.
@@ -329,21 +329,25 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
     tokio::spawn(async move {
         let mut ranked = Ranked::new();
         let mut analyzed: Option<std::time::Instant> = None;
+        let mut in_backlog = false;
         loop {
             if ranked.len() > 10_000 {
                 ranked.clear();
             }
-            match work_once(&db, &plugins, work, &mut ranked).await {
+            let round = work_once(&db, &plugins, work, &mut ranked).await;
+            let full = matches!(round, Ok(n) if n as u64 >= work.claim);
+            // A full claim means a backlog, which a bulk enqueue makes faster than autovacuum
+            // follows: clean the queue when one starts, and now and then while it lasts.
+            if full && (!in_backlog || analyzed.is_none_or(|at| at.elapsed() > ANALYZE_AT_MOST_EVERY)) {
+                if let Err(err) = store::scoring::vacuum(&db).await {
+                    tracing::warn!(error = %err, "vacuuming the score queue");
+                }
+                analyzed = Some(std::time::Instant::now());
+            }
+            in_backlog = full;
+            match round {
                 Ok(0) => {
                     let _ = tokio::time::timeout(poll, plugins.woken()).await;
-                }
-                Ok(n) if n as u64 >= work.claim && analyzed.is_none_or(|at| at.elapsed() > ANALYZE_AT_MOST_EVERY) => {
-                    // A full claim means a backlog, which a bulk enqueue may have made faster
-                    // than the database's statistics followed.
-                    if let Err(err) = store::scoring::analyze(&db).await {
-                        tracing::warn!(error = %err, "analyzing the score queue");
-                    }
-                    analyzed = Some(std::time::Instant::now());
                 }
                 Ok(_) => {}
                 Err(err) => {
