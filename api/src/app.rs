@@ -86,11 +86,20 @@ impl Application {
             None => heard.clear(),
         });
         let plugins = Arc::new(Plugins::with_run_log(Arc::new(plugin_host(&config)?), db.clone()));
+        // On PostgreSQL the worker has connections of its own (one per batch in flight, one for
+        // the queue) that plan every statement afresh; SQLite plans without cached statistics
+        // (and an in-memory database exists only in its own pool).
+        let in_flight = config.score_batches_in_flight.max(1);
+        let batches = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            store::connect_for_batches(&config.database_url, u32::try_from(in_flight + 1).unwrap_or(8)).await?
+        } else {
+            db.clone()
+        };
         scoring::spawn_worker(
-            db.clone(),
+            batches,
             plugins.clone(),
             Duration::from_millis(config.score_poll_ms.max(10)),
-            scoring::Work { claim: config.score_claim.max(1), in_flight: config.score_batches_in_flight.max(1) },
+            scoring::Work { claim: config.score_claim.max(1), in_flight },
         );
         if config.rescore_secs > 0 {
             scoring::spawn_rescorer(db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));

@@ -106,8 +106,8 @@ pub struct Config {
     pub score_claim: u64,
 
     /// Batches of 200 customers the scoring worker has in flight at once: snapshot reads,
-    /// plugin calls and writes of different batches overlap. Each holds a database connection
-    /// while it reads or writes.
+    /// plugin calls and writes of different batches overlap. On PostgreSQL the worker has this
+    /// many connections plus one of its own, beside the pool.
     #[arg(long, env = "GUANXI_SCORE_BATCHES_IN_FLIGHT", default_value_t = 4)]
     pub score_batches_in_flight: usize,
 }

@@ -43,7 +43,25 @@ tokio::task_local! {
 /// # Errors
 /// The database cannot be reached or opened; the message names the redacted URL.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, max_connections, false).await
+}
+
+/// A pool for the scoring worker. Its tables grow from nothing to a whole tenant within one
+/// backlog, so a plan PostgreSQL cached for a prepared statement while they were small (a scan
+/// of `customer_scores`) stayed while they grew: 150 ms per batch instead of 2 ms on a freshly
+/// seeded database. Its connections plan every statement for the values it is given.
+///
+/// # Errors
+/// The database cannot be reached.
+pub async fn connect_for_batches(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, max_connections, true).await
+}
+
+async fn connect_with(url: &str, max_connections: u32, custom_plans: bool) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
+    if custom_plans {
+        options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+    }
     options
         .max_connections(max_connections.max(1))
         .min_connections(1)
