@@ -278,7 +278,7 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
 const RANK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
 /// How often the worker vacuums the queue while working off a backlog.
-const ANALYZE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+const VACUUM_EVERY: Duration = Duration::from_secs(60);
 
 /// How much the worker takes on at once.
 #[derive(Debug, Clone, Copy)]
@@ -328,7 +328,7 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
 pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
     tokio::spawn(async move {
         let mut ranked = Ranked::new();
-        let mut analyzed: Option<std::time::Instant> = None;
+        let mut vacuumed: Option<std::time::Instant> = None;
         let mut in_backlog = false;
         loop {
             if ranked.len() > 10_000 {
@@ -338,11 +338,11 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
             let full = matches!(round, Ok(n) if n as u64 >= work.claim);
             // A full claim means a backlog, which a bulk enqueue makes faster than autovacuum
             // follows: clean the queue when one starts, and now and then while it lasts.
-            if full && (!in_backlog || analyzed.is_none_or(|at| at.elapsed() > ANALYZE_AT_MOST_EVERY)) {
+            if full && (!in_backlog || vacuumed.is_none_or(|at| at.elapsed() > VACUUM_EVERY)) {
                 if let Err(err) = store::scoring::vacuum(&db).await {
                     tracing::warn!(error = %err, "vacuuming the score queue");
                 }
-                analyzed = Some(std::time::Instant::now());
+                vacuumed = Some(std::time::Instant::now());
             }
             in_backlog = full;
             match round {
