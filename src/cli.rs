@@ -131,7 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { action, database_url } => {
             let db = store::connect(&database_url, 1).await?;
             match action {
-                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Up => store::migrate(&db).await?,
                 MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
                 MigrateAction::Status => {
                     for m in Migrator::get_migration_with_status(&db).await? {

@@ -148,16 +148,18 @@ pub async fn done(conn: &impl ConnectionTrait, rows: &[Claimed]) -> Result<()> {
     Ok(())
 }
 
+/// A `COUNT(*) AS n`.
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
 /// Customers of the tenant still queued; with `up_to`, only those queued by that ticket or
 /// before.
 ///
 /// # Errors
 /// Database failures.
 pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option<Uuid>) -> Result<i64> {
-    #[derive(FromQueryResult)]
-    struct Count {
-        n: i64,
-    }
     let backend = conn.get_database_backend();
     let mut sql = format!("SELECT COUNT(*) AS n FROM score_queue WHERE tenant_id = {}", param(backend, 1));
     let mut values: Vec<Value> = vec![tenant_id.into()];
@@ -175,10 +177,6 @@ pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option
 /// # Errors
 /// Database failures.
 pub async fn queued_more_than(conn: &impl ConnectionTrait, tenant_id: Uuid, n: u64) -> Result<bool> {
-    #[derive(FromQueryResult)]
-    struct Count {
-        n: i64,
-    }
     let backend = conn.get_database_backend();
     let sql = format!(
         "SELECT COUNT(*) AS n FROM (SELECT 1 FROM score_queue WHERE tenant_id = {} LIMIT {}) AS q",
