@@ -530,8 +530,12 @@ async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
     let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
     let query =
         "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
-    let first =
-        eventually(&app, &admin, query, json!({ "id": id }), |r| !r["data"]["customer"]["score"].is_null()).await;
+    // The computed field and the details are written in one transaction but read by two
+    // statements of one request, so wait until one answer shows both.
+    let first = eventually(&app, &admin, query, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["score"].is_null() && !r["data"]["customer"]["custom"]["risk"].is_null()
+    })
+    .await;
 
     let res = app
         .gql(
@@ -659,4 +663,23 @@ async fn tenants_start_without_plugins_when_the_operator_says_so() {
     assert_eq!(res["data"]["customer"], json!({ "tier": null, "lifecycleStage": null, "scores": [] }));
     let res = app.gql(&admin, "{ customers(orderBy: [{ field: LIFECYCLE_STAGE }]) { totalCount } }", json!({})).await;
     assert_eq!(violations(&res), [("orderBy.0.field".to_owned(), "NOT_COMPUTED".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_new_tenant_is_never_seen_without_its_default_plugins() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("newco", "ADMIN", "root");
+    // The first requests of a new tenant race to create it; every one of them must find the
+    // tenant with its default scorers and their computed fields already in place.
+    let query = "{ plugins { name } customFieldDefinitions(entity: CUSTOMER) { key } }";
+    let answers = futures_util::future::join_all((0..8).map(|_| app.gql(&admin, query, json!({})))).await;
+    for res in answers {
+        assert!(res["errors"].is_null(), "{res}");
+        let mut names: Vec<&str> =
+            res["data"]["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["lifecycle-scorer", "value-scorer"], "{res}");
+        let keys = res["data"]["customFieldDefinitions"].as_array().unwrap();
+        assert!(keys.iter().any(|k| k["key"] == "value_score"), "{res}");
+    }
 }

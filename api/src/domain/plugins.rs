@@ -433,6 +433,22 @@ pub async fn install(
     caller: &Caller,
     input: InstallInput,
 ) -> Result<plugin::Model> {
+    let prepared = prepare_install(plugins, caller, input).await?;
+    let txn = begin_change(db, caller).await?;
+    let row = store_install(&txn, caller, prepared).await?;
+    txn.commit().await?;
+    plugins.wake_scorer();
+    Ok(row)
+}
+
+/// A plugin checked and compiled, ready to be stored.
+struct Prepared {
+    row: plugin::Model,
+    checked: Checked,
+}
+
+/// Everything of an install that needs no database: the input's checks and the component's.
+async fn prepare_install(plugins: &Plugins, caller: &Caller, input: InstallInput) -> Result<Prepared> {
     ensure_admin(caller)?;
     let mut v = Vec::new();
     let name = check_name(&input.name, &mut v);
@@ -463,9 +479,13 @@ pub async fn install(
     row.sha256.clone_from(&checked.sha256);
     row.capabilities = json!(checked.capabilities);
     row.score_keys = json!(checked.keys);
+    Ok(Prepared { row, checked })
+}
 
-    let txn = begin_change(db, caller).await?;
-    let others = store::plugins::all(&txn, caller.tenant_id).await?;
+/// Stores a prepared plugin inside a definition change's transaction (see [`begin_change`]).
+async fn store_install(txn: &DatabaseTransaction, caller: &Caller, prepared: Prepared) -> Result<plugin::Model> {
+    let Prepared { row, checked } = prepared;
+    let others = store::plugins::all(txn, caller.tenant_id).await?;
     if others.iter().any(|o| o.name == row.name) {
         return Err(Error::Conflict {
             code: "DUPLICATE",
@@ -474,15 +494,14 @@ pub async fn install(
         });
     }
     check_keys_free(&others, &checked.keys)?;
-    custom_fields::sync_computed(&txn, caller, &checked.keys, &[]).await?;
-    store::plugins::put_binary(&txn, &checked.sha256, &checked.bytes).await?;
-    store::plugins::insert(&txn, &row).await?;
-    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), at).await?;
+    custom_fields::sync_computed(txn, caller, &checked.keys, &[]).await?;
+    store::plugins::put_binary(txn, &checked.sha256, &checked.bytes).await?;
+    store::plugins::insert(txn, &row).await?;
+    let at = row.installed_at;
+    audit::record(txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), at).await?;
     if is_scorer(&row) {
-        store::scoring::enqueue_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
+        store::scoring::enqueue_all(txn, caller.tenant_id, Uuid::now_v7()).await?;
     }
-    txn.commit().await?;
-    plugins.wake_scorer();
     Ok(row)
 }
 
@@ -865,32 +884,38 @@ fn system_caller(t: &tenant::Model) -> Caller {
     }
 }
 
-/// Installs [`DEFAULT_PLUGINS`] into a tenant that has just been created.
-///
-/// # Errors
-/// A default plugin cannot be installed (a broken build); database failures.
-pub async fn install_defaults(db: &DatabaseConnection, plugins: &Plugins, t: &tenant::Model) -> Result<()> {
-    let caller = system_caller(t);
-    for (name, bytes) in DEFAULT_PLUGINS {
-        let input = InstallInput { name: name.into(), wasm_base64: STANDARD.encode(bytes), ..InstallInput::default() };
-        install(db, plugins, &caller, input).await?;
-    }
-    Ok(())
-}
-
 /// The tenant of `slug`, created on first sight, with the default plugins when `defaults`.
 ///
+/// The tenant and its default plugins are stored in one transaction, so a tenant never exists
+/// without them, whatever fails or crashes in between; of concurrent first requests one creates
+/// the tenant and the others wait for it and find it.
+///
 /// # Errors
-/// Database failures; a default plugin that cannot be installed.
+/// Database failures; a default plugin that cannot be installed (a broken build).
 pub async fn tenant_for(
     db: &DatabaseConnection,
     plugins: &Plugins,
     slug: &str,
     defaults: bool,
 ) -> Result<tenant::Model> {
-    let (t, created) = store::tenants::get_or_create(db, slug).await?;
-    if created && defaults {
-        install_defaults(db, plugins, &t).await?;
+    if let Some(t) = store::tenants::find_by_slug(db, slug).await? {
+        return Ok(t);
+    }
+    let txn = store::begin_write(db).await?;
+    let (t, created) = store::tenants::get_or_create(&txn, slug).await?;
+    let install_defaults = created && defaults;
+    if install_defaults {
+        let caller = system_caller(&t);
+        for (name, bytes) in DEFAULT_PLUGINS {
+            let input =
+                InstallInput { name: name.into(), wasm_base64: STANDARD.encode(bytes), ..InstallInput::default() };
+            let prepared = prepare_install(plugins, &caller, input).await?;
+            store_install(&txn, &caller, prepared).await?;
+        }
+    }
+    txn.commit().await?;
+    if install_defaults {
+        plugins.wake_scorer();
     }
     Ok(t)
 }
