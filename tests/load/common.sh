@@ -9,7 +9,39 @@ command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --bin guanxi -q
 bin="$CARGO_TARGET_DIR/release/guanxi"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pg_databases=()
+cleanup() { # the server, the PostgreSQL databases a script made, the work dir: also on failure
+  kill $(jobs -p) 2>/dev/null || true
+  wait 2>/dev/null || true
+  for db in "${pg_databases[@]}"; do psql "$pg_admin" -qc "drop database if exists $db with (force)" || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+new_pg_database() { # name: creates it, dropped on exit; sets pg_url (loopback without TLS, which
+  # would only measure rustls)
+  psql "$pg_admin" -qc "create database $1"
+  pg_databases+=("$1")
+  pg_url="${pg_admin%/*}/$1?sslmode=disable"
+}
+
+serve() { # database_url: starts the release server on $port in the background, sets server_pid
+  GUANXI_DATABASE_URL="$1" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG="${GUANXI_LOG:-warn}" \
+    GUANXI_PLUGIN_CACHE_DIR="$work/plugin-cache" "$bin" serve > "$work/server.log" 2>&1 &
+  server_pid=$!
+}
+
+ready() { # waits until the server answers
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.2; done
+  echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1
+}
+
+stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+
+gql() { # token query [variables-json] -> JSON
+  curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $1" \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$2" "${3:-{\}}")"
+}
 
 queued() { # database_url -> customers waiting in the score queue
   case "$1" in

@@ -14,11 +14,6 @@ duration="${DURATION:-15s}"
 port=18091
 source tests/load/common.sh
 
-gql() { # token query -> JSON
-  curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $1" \
-    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$2")"
-}
-
 timed() { # token query -> seconds
   curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $1" -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$2")"
@@ -39,10 +34,8 @@ bench() { # label database_url fill_sql
   local label=$1 url=$2 fill=$3
   echo "=== $label: seeding $customers customers"
   "$bin" seed --tenant bench --customers "$customers" --interactions 0 --seed 1 --database-url "$url" >/dev/null
-  GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG=warn \
-    "$bin" serve > "$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  serve "$url"
+  ready
   wait_scored "$url"
   ADMIN=$("$bin" token --tenant bench --role ADMIN --user admin --secret "$secret")
   TOKEN=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
@@ -67,7 +60,7 @@ bench() { # label database_url fill_sql
   done
   echo "first request after a definition change: $(percentiles < "$work/first")"
   echo "the request after that (warm schema):     $(percentiles < "$work/warm")"
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  stop
 }
 
 if [ "$which" = sqlite ] || [ "$which" = both ]; then
@@ -75,10 +68,8 @@ if [ "$which" = sqlite ] || [ "$which" = both ]; then
   bench "SQLite" "sqlite://$db?mode=rwc" "python3 -c 'import sqlite3; c=sqlite3.connect(\"$db\"); c.execute(\"UPDATE customers SET custom_fields = json_object(\\\"level\\\", abs(random()) % 1000)\"); c.commit(); c.execute(\"ANALYZE\")'"
 fi
 if [ "$which" = postgres ] || [ "$which" = both ]; then
-  db="guanxi_cf_bench_$$"
-  psql "$pg_admin" -qc "create database $db"
-  url="${pg_admin%/*}/$db"
-  bench "PostgreSQL" "$url?sslmode=disable" \
-    "psql $url -qc \"UPDATE customers SET custom_fields = jsonb_build_object('level', abs(hashtext(id::text)) % 1000)\" -c \"VACUUM ANALYZE customers\""
-  psql "$pg_admin" -qc "drop database $db with (force)"
+  new_pg_database "guanxi_cf_bench_$$"
+  url=$pg_url
+  bench "PostgreSQL" "$url" \
+    "psql ${url%%\?*} -qc \"UPDATE customers SET custom_fields = jsonb_build_object('level', abs(hashtext(id::text)) % 1000)\" -c \"VACUUM ANALYZE customers\""
 fi

@@ -12,11 +12,6 @@ duration="${DURATION:-20s}"
 port=18090
 source tests/load/common.sh
 
-gql() { # query -> JSON
-  curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
-    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1")"
-}
-
 run_one() { # label body [ids_file]
   local label=$1 body=$2 ids=${3:-}
   echo "--- $label"
@@ -34,10 +29,8 @@ bench() { # label database_url
   local label=$1 url=$2
   echo "=== $label: seeding $customers customers with about $interactions interactions each"
   "$bin" seed --tenant bench --customers "$customers" --interactions "$interactions" --seed 1 --database-url "$url"
-  GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG=warn \
-    "$bin" serve > "$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  serve "$url"
+  ready
   wait_scored "$url"
   settle "$url"
   TOKEN=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
@@ -45,7 +38,7 @@ bench() { # label database_url
   : > "$work/ids"
   local after=null
   for _ in $(seq 10); do
-    page=$(gql "{ customers(first: 100, after: $after) { nodes { id } pageInfo { endCursor } } }")
+    page=$(gql "$TOKEN" "{ customers(first: 100, after: $after) { nodes { id } pageInfo { endCursor } } }")
     echo "$page" | python3 -c 'import json,sys; [print(n["id"]) for n in json.load(sys.stdin)["data"]["customers"]["nodes"]]' >> "$work/ids"
     after=$(echo "$page" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["customers"]["pageInfo"]["endCursor"]))')
   done
@@ -60,16 +53,13 @@ bench() { # label database_url
   run_one "recordInteraction (write + stats + audit), 8 connections" \
     '{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}' "$work/ids"
   connections=$CONNECTIONS_SAVED
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  stop
 }
 
 if [ "$which" = sqlite ] || [ "$which" = both ]; then
   bench "SQLite" "sqlite://$work/bench.db?mode=rwc"
 fi
 if [ "$which" = postgres ] || [ "$which" = both ]; then
-  db="guanxi_bench_$$"
-  psql "$pg_admin" -qc "create database $db"
-  # Loopback: TLS would only measure rustls (it costs about a third of by-id throughput here).
-  bench "PostgreSQL" "${pg_admin%/*}/$db?sslmode=disable"
-  psql "$pg_admin" -qc "drop database $db with (force)"
+  new_pg_database "guanxi_bench_$$"
+  bench "PostgreSQL" "$pg_url"
 fi

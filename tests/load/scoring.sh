@@ -20,11 +20,6 @@ cargo build -q --release --locked --target wasm32-wasip2 --manifest-path plugins
   --target-dir "$CARGO_TARGET_DIR/wasm-dist" -p card-validator
 card="$CARGO_TARGET_DIR/wasm-dist/wasm32-wasip2/release/card_validator.wasm"
 
-gql() { # token query [variables-json] -> JSON
-  curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $1" \
-    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$2" "${3:-{\}}")"
-}
-
 since() { python3 -c "import sys; print(f'{$(date +%s.%N) - $1:.2f}')"; }
 
 latency() { # label body
@@ -40,9 +35,7 @@ bench() { # label database_url
   "$bin" seed --tenant bench --customers "$customers" --interactions "$interactions" --seed 1 --database-url "$url"
   echo "queued for scoring: $(queued "$url")"
   local started; started=$(date +%s.%N)
-  GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG="${GUANXI_LOG:-warn}" \
-    GUANXI_PLUGIN_CACHE_DIR="$work/plugin-cache" "$bin" serve > "$work/server.log" 2>&1 &
-  server_pid=$!
+  serve "$url"
   wait_scored "$url"
   local secs; secs=$(since "$started")
   echo "first scoring of $customers customers (server start included): $secs s, $(python3 -c "print(f'{$customers / $secs:,.0f}')") customers/s"
@@ -69,15 +62,13 @@ bench() { # label database_url
   echo "server RSS: $((rss_before / 1024)) MiB before the validated writes, $((rss_after / 1024)) MiB after"
   gql "$ADMIN" "{ plugin(id: \"$plugin\") { lastRuns(first: 1) { memoryPeakBytes fuelUsed durationMs } } }"; echo
   [ -n "${KEEP_LOG:-}" ] && cp "$work/server.log" "$KEEP_LOG"
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  stop
 }
 
 if [ "$which" = sqlite ] || [ "$which" = both ]; then
   bench "SQLite" "sqlite://$work/bench.db?mode=rwc"
 fi
 if [ "$which" = postgres ] || [ "$which" = both ]; then
-  db="guanxi_score_bench_$$"
-  psql "$pg_admin" -qc "create database $db"
-  bench "PostgreSQL" "${pg_admin%/*}/$db?sslmode=disable"
-  psql "$pg_admin" -qc "drop database $db with (force)"
+  new_pg_database "guanxi_score_bench_$$"
+  bench "PostgreSQL" "$pg_url"
 fi
