@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use guanxi_entity::score_run;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, Statement, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -332,41 +332,81 @@ pub struct CutPoints {
     pub ordinary: u32,
 }
 
+/// A customer whose tier the ranking changes.
+#[derive(FromQueryResult)]
+struct NewTier {
+    id: Uuid,
+    tier: String,
+}
+
+/// Customers whose tiers one write transaction of [`rank_tiers`] changes.
+const TIERS_PER_WRITE: usize = 1_000;
+
 /// Ranks the tenant's customers by the number score `key` (highest first, ties by id) and sets
-/// each one's tier, in one statement; a tier reaches `ceil(share × scored customers)` ranks.
-/// Customers without that score keep theirs. Returns how many tiers changed.
+/// each one's tier; a tier reaches `ceil(share × scored customers)` ranks. Customers without
+/// that score keep theirs. Returns how many tiers changed.
+///
+/// The ranking is one read, outside any write transaction, and only the tiers that change are
+/// written, a thousand per transaction: ranking a whole tenant in one `UPDATE` held SQLite's
+/// only writer for the whole window computation, so interactive writes waited behind every
+/// ranking (p99 1.4 s for `recordInteraction` while the worker ranked a 100,000-customer
+/// tenant). A score written between the read and the writes is ranked the next time.
 ///
 /// # Errors
 /// Database failures.
-pub async fn rank_tiers(conn: &impl ConnectionTrait, tenant_id: Uuid, key: &str, cuts: CutPoints) -> Result<u64> {
-    let backend = conn.get_database_backend();
+pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cuts: CutPoints) -> Result<u64> {
+    let backend = db.get_database_backend();
     let score = super::custom_fields::sql_of(backend, "custom_fields", key, FieldType::Decimal);
     let primary = u64::from(cuts.key_primary);
     let secondary = primary + u64::from(cuts.key_secondary);
     let ordinary = secondary + u64::from(cuts.ordinary);
-    let (t1, t2) = match backend {
-        DatabaseBackend::Postgres => ("$1", "$1"),
-        _ => ("?", "?"),
-    };
     let sql = format!(
-        "UPDATE customers SET tier = r.tier FROM (\
-           SELECT id, CASE \
+        "SELECT id, tier FROM (\
+           SELECT id, old, CASE \
              WHEN rn <= (n * {primary} + 9999) / 10000 THEN 'KEY_PRIMARY' \
              WHEN rn <= (n * {secondary} + 9999) / 10000 THEN 'KEY_SECONDARY' \
              WHEN rn <= (n * {ordinary} + 9999) / 10000 THEN 'ORDINARY' \
              ELSE 'SMALL' END AS tier \
-           FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {score} DESC, id) AS rn, COUNT(*) OVER () AS n \
-                 FROM customers WHERE tenant_id = {t1} AND {score} IS NOT NULL) AS ranked) AS r \
-         WHERE customers.tenant_id = {t2} AND customers.id = r.id \
-           AND (customers.tier IS NULL OR customers.tier <> r.tier)"
+           FROM (SELECT id, tier AS old, ROW_NUMBER() OVER (ORDER BY {score} DESC, id) AS rn, COUNT(*) OVER () AS n \
+                 FROM customers WHERE tenant_id = {} AND {score} IS NOT NULL) AS ranked) AS r \
+         WHERE old IS NULL OR old <> tier",
+        param(backend, 1)
     );
-    let values: Vec<Value> = if backend == DatabaseBackend::Postgres {
-        vec![tenant_id.into()]
-    } else {
-        vec![tenant_id.into(), tenant_id.into()]
-    };
-    let res = conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(res.rows_affected())
+    let changes =
+        NewTier::find_by_statement(Statement::from_sql_and_values(backend, sql, [tenant_id.into()])).all(db).await?;
+    for chunk in changes.chunks(TIERS_PER_WRITE) {
+        let mut values: Vec<Value> = vec![tenant_id.into()];
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|c| {
+                values.extend([c.id.into(), c.tier.clone().into()]);
+                let n = values.len();
+                match backend {
+                    DatabaseBackend::Postgres => format!("(${}::uuid, ${})", n - 1, n),
+                    _ => "(?, ?)".to_owned(),
+                }
+            })
+            .collect();
+        let sql = match backend {
+            DatabaseBackend::Postgres => format!(
+                "UPDATE customers AS c SET tier = v.tier FROM (VALUES {}) AS v(id, tier) \
+                 WHERE c.tenant_id = $1 AND c.id = v.id",
+                rows.join(", ")
+            ),
+            _ => format!(
+                "UPDATE customers SET tier = v.tier \
+                 FROM (SELECT column1 AS id, column2 AS tier FROM (VALUES {})) AS v \
+                 WHERE customers.tenant_id = ? AND customers.id = v.id",
+                rows.join(", ")
+            ),
+        };
+        // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
+        let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
+        let txn = super::begin_write(db).await?;
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        txn.commit().await?;
+    }
+    Ok(changes.len() as u64)
 }
 
 /// # Errors
