@@ -707,7 +707,7 @@ async fn fill_required(txn: &DatabaseTransaction, tenant_id: Uuid, def: &Definit
 
 /// Starts a definition change: bumps the schema version first, which takes the tenant row's
 /// lock and so waits for writes in flight and holds off new ones until commit.
-async fn begin_change(db: &DatabaseConnection, caller: &Caller) -> Result<DatabaseTransaction> {
+async fn begin_change(db: &DatabaseConnection, caller: &Caller) -> Result<store::WriteTxn> {
     let txn = store::begin_write(db).await?;
     store::tenants::bump_schema_version(&txn, caller.tenant_id).await?;
     Ok(txn)
@@ -865,7 +865,7 @@ async fn set_archived(db: &DatabaseConnection, caller: &Caller, id: Uuid, archiv
 
 /// Stores a changed definition as its next version, fits its index, audits and commits.
 async fn save_change(
-    txn: DatabaseTransaction,
+    txn: store::WriteTxn,
     caller: &Caller,
     before: &Definition,
     mut def: Definition,

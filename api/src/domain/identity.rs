@@ -54,7 +54,9 @@ impl IdentityCache {
             return Ok(hit);
         }
         let tenant = super::plugins::tenant_for(db, plugins, &token.tenant_slug, default_plugins).await?;
-        let user = store::users::upsert(db, tenant.id, token).await?;
+        let txn = store::begin_write(db).await?;
+        let user = store::users::upsert(&txn, tenant.id, token).await?;
+        txn.commit().await?;
         let caller = Caller {
             tenant_id: tenant.id,
             tenant_slug: tenant.slug,

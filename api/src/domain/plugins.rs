@@ -71,7 +71,12 @@ impl Plugins {
                         Err(_) => break,
                     }
                 }
-                if let Err(err) = store::plugins::record_runs(&db, batch).await {
+                let recorded = async {
+                    let txn = store::begin_write(&db).await?;
+                    store::plugins::record_runs(&txn, batch).await?;
+                    Ok::<_, Error>(txn.commit().await?)
+                };
+                if let Err(err) = recorded.await {
                     tracing::warn!(error = %err, "recording plugin runs");
                 }
             }
@@ -506,7 +511,7 @@ async fn store_install(txn: &DatabaseTransaction, caller: &Caller, prepared: Pre
 }
 
 /// A definition change's transaction: the schema version goes first (see `custom_fields`).
-async fn begin_change(db: &DatabaseConnection, caller: &Caller) -> Result<DatabaseTransaction> {
+async fn begin_change(db: &DatabaseConnection, caller: &Caller) -> Result<store::WriteTxn> {
     let txn = store::begin_write(db).await?;
     store::tenants::bump_schema_version(&txn, caller.tenant_id).await?;
     Ok(txn)

@@ -302,7 +302,10 @@ pub type Ranked = HashMap<Uuid, std::time::Instant>;
 pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, ranked: &mut Ranked) -> Result<usize> {
     let now = store::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
-    let claimed = store::scoring::claim(db, now, lease, work.claim).await?;
+    // The worker's writes take their turn at SQLite's writer like every other write.
+    let txn = store::begin_write(db).await?;
+    let claimed = store::scoring::claim(&txn, now, lease, work.claim).await?;
+    txn.commit().await?;
     if claimed.is_empty() {
         return Ok(0);
     }
@@ -319,7 +322,9 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
             rank(db, tenant_id).await?;
             ranked.insert(tenant_id, std::time::Instant::now());
         }
-        store::scoring::done(db, &rows).await?;
+        let txn = store::begin_write(db).await?;
+        store::scoring::done(&txn, &rows).await?;
+        txn.commit().await?;
     }
     Ok(claimed.len())
 }
@@ -372,7 +377,9 @@ pub fn spawn_rescorer(db: DatabaseConnection, plugins: Arc<Plugins>, every: Dura
                 let ticket = Uuid::now_v7();
                 let mut n = 0;
                 for tenant_id in store::plugins::tenants_with_scorers(&db).await? {
-                    n += store::scoring::enqueue_all(&db, tenant_id, ticket).await?;
+                    let txn = store::begin_write(&db).await?;
+                    n += store::scoring::enqueue_all(&txn, tenant_id, ticket).await?;
+                    txn.commit().await?;
                 }
                 Result::<u64>::Ok(n)
             };

@@ -36,6 +36,13 @@ pub enum Begin {
 /// # Errors
 /// Database failures.
 pub async fn begin(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
+    let txn = super::begin_write(db).await?;
+    let begun = begin_in(&txn, tenant_id, user_id, key, hash).await?;
+    txn.commit().await?;
+    Ok(begun)
+}
+
+async fn begin_in(db: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
     let now = super::now();
     let this = || {
         Entity::find()
@@ -104,14 +111,16 @@ pub async fn complete(
     status: u16,
     body: &str,
 ) -> Result<()> {
+    let txn = super::begin_write(db).await?;
     Entity::update_many()
         .col_expr(Column::ResponseStatus, Expr::value(i32::from(status)))
         .col_expr(Column::ResponseBody, Expr::value(body.to_owned()))
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Key.eq(key))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -120,12 +129,14 @@ pub async fn complete(
 /// # Errors
 /// Database failures.
 pub async fn abandon(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str) -> Result<()> {
+    let txn = super::begin_write(db).await?;
     Entity::delete_many()
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Key.eq(key))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -135,5 +146,8 @@ pub async fn abandon(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, ke
 /// Database failures.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
     let cutoff = Utc::now() - RETENTION;
-    Ok(Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected)
+    let txn = super::begin_write(db).await?;
+    let purged = Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(&txn).await?.rows_affected;
+    txn.commit().await?;
+    Ok(purged)
 }
