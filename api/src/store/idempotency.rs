@@ -42,7 +42,7 @@ pub async fn begin(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key:
     Ok(begun)
 }
 
-async fn begin_in(db: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
+async fn begin_in(txn: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
     let now = super::now();
     let this = || {
         Entity::find()
@@ -55,7 +55,7 @@ async fn begin_in(db: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &st
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Key.eq(key))
         .filter(Column::CreatedAt.lt(now - RETENTION))
-        .exec(db)
+        .exec(txn)
         .await?;
     let pending = idempotency_record::Model {
         tenant_id,
@@ -68,12 +68,12 @@ async fn begin_in(db: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &st
     };
     let inserted = Entity::insert(pending.into_active_model().reset_all())
         .on_conflict(OnConflict::columns([Column::TenantId, Column::UserId, Column::Key]).do_nothing().to_owned())
-        .exec_without_returning(db)
+        .exec_without_returning(txn)
         .await?;
     if inserted == 1 {
         return Ok(Begin::Proceed);
     }
-    let Some(row) = this().one(db).await? else {
+    let Some(row) = this().one(txn).await? else {
         // Deleted between our insert and read (expired and purged): treat as first.
         return Ok(Begin::InProgress);
     };
@@ -90,7 +90,7 @@ async fn begin_in(db: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &st
             .filter(Column::UserId.eq(user_id))
             .filter(Column::Key.eq(key))
             .filter(Column::CreatedAt.eq(row.created_at))
-            .exec(db)
+            .exec(txn)
             .await?;
         if taken.rows_affected == 1 {
             return Ok(Begin::Proceed);
