@@ -348,9 +348,9 @@ const TIERS_PER_WRITE: usize = 1_000;
 ///
 /// The ranking is one read, outside any write transaction, and only the tiers that change are
 /// written, a thousand per transaction: ranking a whole tenant in one `UPDATE` held SQLite's
-/// only writer for the whole window computation, so interactive writes waited behind every
-/// ranking (p99 1.4 s for `recordInteraction` while the worker ranked a 100,000-customer
-/// tenant). A score written between the read and the writes is ranked the next time.
+/// only writer for the whole window computation (0.5 s at 100,000 customers) after every
+/// worker round that emptied the queue, and every other write waited. A score written between
+/// the read and the writes is ranked the next time.
 ///
 /// # Errors
 /// Database failures.
