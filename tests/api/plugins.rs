@@ -392,16 +392,20 @@ async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
     )
     .await;
 
-    // Every call is on record.
-    let res = app
-        .gql(
-            &admin,
-            "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome version fuelUsed durationMs } } }",
-            json!({ "id": card["id"] }),
-        )
-        .await;
+    // Every call is on record (run records are written in the background, just after the call).
+    let res = eventually(
+        &app,
+        &admin,
+        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome version fuelUsed durationMs } } }",
+        json!({ "id": card["id"] }),
+        |r| {
+            r["data"]["plugin"]["lastRuns"].as_array().is_some_and(|runs| {
+                runs.iter().any(|r| r["version"] == "2.0") && runs.iter().any(|r| r["version"] == "1")
+            })
+        },
+    )
+    .await;
     let runs = res["data"]["plugin"]["lastRuns"].as_array().unwrap_or_else(|| panic!("{res}")).clone();
-    assert!(runs.iter().any(|r| r["version"] == "2.0") && runs.iter().any(|r| r["version"] == "1"), "{res}");
     assert!(runs.iter().all(|r| r["call"] == "VALIDATE" && r["outcome"] == "OK"), "{res}");
 
     // Uninstalled: the field is unchecked again and lists no validator.
