@@ -2,7 +2,7 @@
 //! queue that every snapshot-changing write feeds, builds their snapshots, runs the tenant's
 //! enabled scorers over them in batches, writes the scores back (values into the computed custom
 //! fields, details into `customer_scores`), and, once a tenant's queue is empty, ranks its
-//! customers into value tiers with the tenant's cut points in one statement.
+//! customers into value tiers with the tenant's cut points (one read, then the changed tiers).
 //!
 //! A scorer that fails leaves its customers' last scores as they were; the failure is in its
 //! `lastRuns`. The customers are not retried until something changes them again (or a

@@ -261,19 +261,21 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
     Ok(())
 }
 
-/// `(id, json)` rows of a VALUES list and their parameters: the tenant first, then each row's.
-fn score_tuples<'a>(
+/// `(customer id, value)` rows of a VALUES list and their parameters: the tenant first, then
+/// each row's. `cast` types the value on PostgreSQL (`"::jsonb"`, or `""` for text).
+fn id_tuples(
     backend: DatabaseBackend,
     tenant_id: Uuid,
-    rows: impl Iterator<Item = (Uuid, &'a serde_json::Value)>,
+    cast: &str,
+    rows: impl Iterator<Item = (Uuid, Value)>,
 ) -> (Vec<Value>, String) {
     let mut values: Vec<Value> = vec![tenant_id.into()];
     let tuples: Vec<String> = rows
-        .map(|(customer_id, json)| {
-            values.extend([customer_id.into(), json.to_string().into()]);
+        .map(|(customer_id, value)| {
+            values.extend([customer_id.into(), value]);
             let n = values.len();
             match backend {
-                DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb)", n - 1, n),
+                DatabaseBackend::Postgres => format!("(${}::uuid, ${n}{cast})", n - 1),
                 _ => "(?, ?)".to_owned(),
             }
         })
@@ -281,7 +283,16 @@ fn score_tuples<'a>(
     (values, tuples.join(", "))
 }
 
-/// Moves the first parameter (the tenant, as [`score_tuples`] places it) to the end.
+/// [`id_tuples`] of JSON values.
+fn score_tuples<'a>(
+    backend: DatabaseBackend,
+    tenant_id: Uuid,
+    rows: impl Iterator<Item = (Uuid, &'a serde_json::Value)>,
+) -> (Vec<Value>, String) {
+    id_tuples(backend, tenant_id, "::jsonb", rows.map(|(id, json)| (id, json.to_string().into())))
+}
+
+/// Moves the first parameter (the tenant, as [`id_tuples`] places it) to the end.
 fn tenant_last(mut values: Vec<Value>) -> Vec<Value> {
     let tenant = values.remove(0);
     values.push(tenant);
@@ -375,29 +386,16 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
     let changes =
         NewTier::find_by_statement(Statement::from_sql_and_values(backend, sql, [tenant_id.into()])).all(db).await?;
     for chunk in changes.chunks(TIERS_PER_WRITE) {
-        let mut values: Vec<Value> = vec![tenant_id.into()];
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|c| {
-                values.extend([c.id.into(), c.tier.clone().into()]);
-                let n = values.len();
-                match backend {
-                    DatabaseBackend::Postgres => format!("(${}::uuid, ${})", n - 1, n),
-                    _ => "(?, ?)".to_owned(),
-                }
-            })
-            .collect();
+        let (values, tuples) = id_tuples(backend, tenant_id, "", chunk.iter().map(|c| (c.id, c.tier.clone().into())));
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
-                "UPDATE customers AS c SET tier = v.tier FROM (VALUES {}) AS v(id, tier) \
-                 WHERE c.tenant_id = $1 AND c.id = v.id",
-                rows.join(", ")
+                "UPDATE customers AS c SET tier = v.tier FROM (VALUES {tuples}) AS v(id, tier) \
+                 WHERE c.tenant_id = $1 AND c.id = v.id"
             ),
             _ => format!(
                 "UPDATE customers SET tier = v.tier \
-                 FROM (SELECT column1 AS id, column2 AS tier FROM (VALUES {})) AS v \
-                 WHERE customers.tenant_id = ? AND customers.id = v.id",
-                rows.join(", ")
+                 FROM (SELECT column1 AS id, column2 AS tier FROM (VALUES {tuples})) AS v \
+                 WHERE customers.tenant_id = ? AND customers.id = v.id"
             ),
         };
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
