@@ -2,11 +2,15 @@
 //! and [`crate::domain::customers`].
 
 use async_graphql::Value;
-use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef};
+use std::collections::BTreeSet;
+
+use async_graphql::dynamic::{
+    Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
+};
 use guanxi_entity::customer;
 
 use super::connection::{self};
-use super::context::{id_arg, request, resolve};
+use super::context::{RequestContext, id_arg, request, resolve};
 use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_enum, opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
@@ -14,6 +18,7 @@ use crate::domain::customers::{
     self as service, CustomerInput, FIELDS, KINDS, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
 };
 use crate::domain::ids;
+use uuid::Uuid;
 
 /// Every type the Customer part of the schema needs.
 pub fn register(types: &mut Types) {
@@ -138,12 +143,97 @@ fn customers_query() -> Field {
     let field = Field::new("customers", TypeRef::named_nn("CustomerConnection"), |ctx| {
         resolve(async move {
             let conn = LISTING.connection(&ctx, None).await?;
+            let wanted = Wanted::of(&ctx, &conn.edges);
+            prefetch(request(&ctx)?, wanted).await?;
             Ok(Some(FieldValue::owned_any(conn)))
         })
     })
     .argument(InputValue::new("filter", TypeRef::named("CustomerFilter")))
     .argument(InputValue::new("orderBy", TypeRef::named_nn_list("CustomerOrder")));
     connection::with_paging(field).description("Customers the caller may see; AGENTs see those they own.")
+}
+
+/// Loads what the selected fields of a page of customers need, one batch per loader, before
+/// their resolvers ask; the resolvers then find it in the loaders' per-request caches.
+///
+/// Left to themselves, the resolvers' asks reached the loaders in two rounds on most requests: a
+/// few customers first, the rest only once that first batch had come back (whatever the loaders'
+/// wait, 1 or 5 ms). A 360° page of 50 then took 13 statements instead of 8, and one more round
+/// trip before it could answer.
+async fn prefetch(rc: &RequestContext, wanted: Wanted) -> crate::Result<()> {
+    let internal = |e: std::sync::Arc<crate::Error>| crate::Error::Internal(anyhow::anyhow!("{e}"));
+    let (_, _, _, _, plans, _) = futures_util::try_join!(
+        rc.users.load_many(wanted.owners),
+        rc.stats.load_many(wanted.stats),
+        rc.open_complaints.load_many(wanted.open_complaints),
+        rc.scores.load_many(wanted.scores),
+        rc.active_plans.load_many(wanted.active_plans),
+        rc.latest_interactions.load_many(wanted.timelines),
+    )
+    .map_err(internal)?;
+    // A plan's progress needs its timeline, actions and customer figures: the next level down.
+    let plans: Vec<_> = plans.into_values().flatten().collect();
+    let (progress, actions) = wanted.plan_parts;
+    let with = |yes: bool| plans.iter().filter(move |_| yes);
+    futures_util::try_join!(
+        rc.plan_timeline.load_many(with(progress).map(|p| super::loaders::PlanKey(p.clone()))),
+        rc.plan_actions.load_many(with(progress || actions).map(|p| p.id)),
+        rc.stats.load_many(with(progress).map(|p| p.customer_id)),
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// The loader keys a page of customers will ask for, from the fields selected under it.
+struct Wanted {
+    owners: Vec<Uuid>,
+    stats: Vec<Uuid>,
+    open_complaints: Vec<Uuid>,
+    scores: Vec<Uuid>,
+    active_plans: Vec<Uuid>,
+    timelines: Vec<(Uuid, u64)>,
+    /// Whether the active plans' `progress` and `actions` are selected.
+    plan_parts: (bool, bool),
+}
+
+impl Wanted {
+    fn of(ctx: &ResolverContext<'_>, page: &[connection::Edge<customer::Model>]) -> Self {
+        let customers = page.iter().map(|e| &e.node);
+        let look = ctx.look_ahead();
+        let nodes = [look.field("nodes"), look.field("edges").field("node")];
+        let selected =
+            |path: &[&str]| nodes.iter().any(|n| path[1..].iter().fold(n.field(path[0]), |l, f| l.field(f)).exists());
+        let ids = |yes: bool| if yes { customers.clone().map(|c| c.id).collect() } else { Vec::new() };
+        let owners: BTreeSet<Uuid> = customers.clone().filter_map(|c| c.owner_id).collect();
+        let sizes: BTreeSet<u64> = nodes
+            .iter()
+            .flat_map(|n| n.field("interactions").selection_fields())
+            .filter_map(|f| latest_size(&f))
+            .collect();
+        Self {
+            owners: if selected(&["owner"]) { owners.into_iter().collect() } else { Vec::new() },
+            stats: ids(selected(&["stats"]) || selected(&["scoringSnapshot"])),
+            open_complaints: ids(selected(&["openComplaints"])),
+            scores: ids(selected(&["scores"]) || selected(&["score"])),
+            active_plans: ids(selected(&["activePlan"])),
+            timelines: sizes.iter().flat_map(|n| customers.clone().map(move |c| (c.id, *n))).collect(),
+            plan_parts: (selected(&["activePlan", "progress"]), selected(&["activePlan", "actions"])),
+        }
+    }
+}
+
+/// The size of the page `Customer.interactions` serves from the batched latest interactions
+/// (a plain `first: n`), as its loader key counts it: one extra row tells whether more exist.
+fn latest_size(field: &async_graphql::SelectionField<'_>) -> Option<u64> {
+    let mut first = crate::domain::query::DEFAULT_PAGE_SIZE;
+    for (name, value) in field.arguments().ok()? {
+        match (name.as_str(), value) {
+            (_, Value::Null) => {}
+            ("first", Value::Number(n)) => first = n.as_u64().filter(|n| *n <= crate::domain::query::MAX_PAGE_SIZE)?,
+            _ => return None,
+        }
+    }
+    Some(first + 1)
 }
 
 fn inputs() -> [InputObject; 2] {

@@ -99,11 +99,14 @@ pub struct ScoresByCustomer {
 }
 
 impl Loader<Uuid> for ScoresByCustomer {
-    type Value = serde_json::Value;
+    /// `None` for a customer not scored yet: every key gets an answer, so the request's cache
+    /// remembers misses too.
+    type Value = Option<serde_json::Value>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        store::scoring::details_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
+        let mut found = store::scoring::details_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
 
@@ -193,10 +196,12 @@ pub struct ActivePlans {
 }
 
 impl Loader<Uuid> for ActivePlans {
-    type Value = guanxi_entity::key_account_plan::Model;
+    /// `None` for a customer without an active plan (most of them), so misses are cached too.
+    type Value = Option<guanxi_entity::key_account_plan::Model>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        store::plans::active_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
+        let mut found = store::plans::active_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }

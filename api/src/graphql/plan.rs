@@ -176,7 +176,7 @@ pub fn customer_fields() -> [Field; 2] {
     let active = Field::new("activePlan", TypeRef::named(TYPE_NAME), |ctx| {
         resolve(async move {
             let c = parent::<customer::Model>(&ctx)?;
-            Ok(request(&ctx)?.active_plans.load_one(c.id).await.map_err(internal)?.map(FieldValue::owned_any))
+            Ok(request(&ctx)?.active_plans.load_one(c.id).await.map_err(internal)?.flatten().map(FieldValue::owned_any))
         })
     })
     .description("The newest ACTIVE key-account plan, if any; batched per page of customers.");

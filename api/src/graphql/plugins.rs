@@ -177,7 +177,8 @@ pub fn register(types: &mut Types) {
 async fn scores_of(ctx: &ResolverContext<'_>) -> Result<Vec<ScoreOf>> {
     let c = parent::<customer::Model>(ctx)?;
     let rc = request(ctx)?;
-    let Some(details) = rc.scores.load_one(c.id).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))? else {
+    let Some(details) = rc.scores.load_one(c.id).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?.flatten()
+    else {
         return Ok(Vec::new());
     };
     Ok(rc
