@@ -10,6 +10,7 @@ mod m20261126_000005_create_key_account_plans;
 mod m20261126_000006_create_custom_fields;
 mod m20261126_000007_create_plugins;
 mod m20261126_000008_move_scores;
+mod m20261126_000009_index_active_plans;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_custom_fields::Migration),
             Box::new(m20261126_000007_create_plugins::Migration),
             Box::new(m20261126_000008_move_scores::Migration),
+            Box::new(m20261126_000009_index_active_plans::Migration),
         ]
     }
 }
