@@ -16,15 +16,18 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Partial indexes read the same on both databases; sea-query has no builder for them.
         manager
-            .get_connection()
-            .execute_unprepared(
-                "CREATE INDEX key_account_plans_active_idx ON key_account_plans (tenant_id, customer_id, created_at) \
-                 WHERE status = 'ACTIVE'",
+            .create_index(
+                Index::create()
+                    .name("key_account_plans_active_idx")
+                    .table(Alias::new("key_account_plans"))
+                    .col(Alias::new("tenant_id"))
+                    .col(Alias::new("customer_id"))
+                    .col(Alias::new("created_at"))
+                    .and_where(Expr::col(Alias::new("status")).eq("ACTIVE"))
+                    .to_owned(),
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
