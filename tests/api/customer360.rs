@@ -82,3 +82,54 @@ async fn statements_do_not_grow_with_the_page() {
     assert_eq!(small, large, "statements do not grow with the page size");
     assert!(large <= 10, "a 360° page takes at most about ten statements, took {large}");
 }
+
+/// The page's loads are made ahead for every way of asking: `edges { node }` as well as
+/// `nodes`, two sizes of the latest interactions under aliases, and a filtered timeline, which
+/// is not the plain latest page and is read per customer. Each answer is the customer's own.
+#[tokio::test]
+async fn every_shape_of_the_page_reads_each_customers_own_records() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let mut ids = Vec::new();
+    for i in 0..35 {
+        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+        for day in 0..=(i % 4) {
+            let at = (chrono::Utc::now() - chrono::Duration::days(i64::from(day) + 1)).to_rfc3339();
+            app.gql(
+                &t,
+                "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
+                json!({ "i": { "customerId": c, "kind": if day == 0 { "VISIT" } else { "CALL" }, "occurredAt": at, "summary": format!("{i}-{day}") } }),
+            )
+            .await;
+        }
+        ids.push(c);
+    }
+    let page = "{ customers(first: 35, orderBy: [{field: NAME}]) { edges { node { id
+        two: interactions(first: 2) { nodes { summary } pageInfo { hasNextPage } }
+        five: interactions(first: 5) { nodes { summary } }
+        visits: interactions(filter: {kind: {eq: VISIT}}) { nodes { summary } }
+        activePlan { title } stats { interactionCount } } } } }";
+    let res = app.post(&t, &json!({ "query": page })).await;
+    let statements: u64 = res.headers()["x-sql-statements"].to_str().unwrap().parse().unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    let edges = body["data"]["customers"]["edges"].as_array().unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(edges.len(), 35);
+    for (i, edge) in edges.iter().enumerate() {
+        let n = &edge["node"];
+        assert_eq!(n["id"], ids[i]);
+        let recorded = i % 4 + 1;
+        let summaries = |list: &serde_json::Value| -> Vec<String> {
+            list["nodes"].as_array().unwrap().iter().map(|x| x["summary"].as_str().unwrap().to_owned()).collect()
+        };
+        let newest: Vec<String> = (0..recorded).map(|day| format!("{i}-{day}")).collect();
+        assert_eq!(summaries(&n["two"]), newest[..recorded.min(2)], "customer {i}");
+        assert_eq!(n["two"]["pageInfo"]["hasNextPage"], recorded > 2);
+        assert_eq!(summaries(&n["five"]), newest, "customer {i}");
+        assert_eq!(summaries(&n["visits"]), [format!("{i}-0")], "customer {i}");
+        assert_eq!(n["stats"]["interactionCount"], recorded);
+        assert_eq!(n["activePlan"], json!(null));
+    }
+    // The filtered timelines are read one customer at a time; everything else in one batch per
+    // loader: customers, settings, the two latest sizes, plans, figures (two), and 35 timelines.
+    assert_eq!(statements, 1 + 1 + 2 + 1 + 2 + 35, "statements of the page");
+}
