@@ -54,9 +54,7 @@ impl IdentityCache {
             return Ok(hit);
         }
         let tenant = super::plugins::tenant_for(db, plugins, &token.tenant_slug, default_plugins).await?;
-        let txn = store::begin_write(db).await?;
-        let user = store::users::upsert(&txn, tenant.id, token).await?;
-        txn.commit().await?;
+        let user = store::in_write(db, async |txn| store::users::upsert(txn, tenant.id, token).await).await?;
         let caller = Caller {
             tenant_id: tenant.id,
             tenant_slug: tenant.slug,

@@ -71,12 +71,8 @@ impl Plugins {
                         Err(_) => break,
                     }
                 }
-                let recorded = async {
-                    let txn = store::begin_write(&db).await?;
-                    store::plugins::record_runs(&txn, batch).await?;
-                    Ok::<_, Error>(txn.commit().await?)
-                };
-                if let Err(err) = recorded.await {
+                if let Err(err) = store::in_write(&db, async |txn| store::plugins::record_runs(txn, batch).await).await
+                {
                     tracing::warn!(error = %err, "recording plugin runs");
                 }
             }

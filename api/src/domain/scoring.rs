@@ -237,9 +237,7 @@ async fn score_batch(
         .collect();
     if !writes.is_empty() {
         // Values and details together, or neither.
-        let txn = store::begin_write(db).await?;
-        store::scoring::write_scores(&txn, tenant_id, &writes).await?;
-        txn.commit().await?;
+        store::in_write(db, async |txn| store::scoring::write_scores(txn, tenant_id, &writes).await).await?;
     }
     Ok(writes.len())
 }
@@ -303,9 +301,7 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
     let now = store::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
     // The worker's writes take their turn at SQLite's writer like every other write.
-    let txn = store::begin_write(db).await?;
-    let claimed = store::scoring::claim(&txn, now, lease, work.claim).await?;
-    txn.commit().await?;
+    let claimed = store::in_write(db, async |txn| store::scoring::claim(txn, now, lease, work.claim).await).await?;
     if claimed.is_empty() {
         return Ok(0);
     }
@@ -322,9 +318,7 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
             rank(db, tenant_id).await?;
             ranked.insert(tenant_id, std::time::Instant::now());
         }
-        let txn = store::begin_write(db).await?;
-        store::scoring::done(&txn, &rows).await?;
-        txn.commit().await?;
+        store::in_write(db, async |txn| store::scoring::done(txn, &rows).await).await?;
     }
     Ok(claimed.len())
 }
@@ -377,9 +371,8 @@ pub fn spawn_rescorer(db: DatabaseConnection, plugins: Arc<Plugins>, every: Dura
                 let ticket = Uuid::now_v7();
                 let mut n = 0;
                 for tenant_id in store::plugins::tenants_with_scorers(&db).await? {
-                    let txn = store::begin_write(&db).await?;
-                    n += store::scoring::enqueue_all(&txn, tenant_id, ticket).await?;
-                    txn.commit().await?;
+                    n += store::in_write(&db, async |txn| store::scoring::enqueue_all(txn, tenant_id, ticket).await)
+                        .await?;
                 }
                 Result::<u64>::Ok(n)
             };

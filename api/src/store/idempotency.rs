@@ -36,10 +36,7 @@ pub enum Begin {
 /// # Errors
 /// Database failures.
 pub async fn begin(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
-    let txn = super::begin_write(db).await?;
-    let begun = begin_in(&txn, tenant_id, user_id, key, hash).await?;
-    txn.commit().await?;
-    Ok(begun)
+    super::in_write(db, async |txn| begin_in(txn, tenant_id, user_id, key, hash).await).await
 }
 
 async fn begin_in(txn: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
@@ -111,16 +108,13 @@ pub async fn complete(
     status: u16,
     body: &str,
 ) -> Result<()> {
-    let txn = super::begin_write(db).await?;
-    Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::ResponseStatus, Expr::value(i32::from(status)))
         .col_expr(Column::ResponseBody, Expr::value(body.to_owned()))
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::UserId.eq(user_id))
-        .filter(Column::Key.eq(key))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
+        .filter(Column::Key.eq(key));
+    super::in_write(db, async |txn| Ok(update.exec(txn).await?)).await?;
     Ok(())
 }
 
@@ -129,14 +123,11 @@ pub async fn complete(
 /// # Errors
 /// Database failures.
 pub async fn abandon(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key: &str) -> Result<()> {
-    let txn = super::begin_write(db).await?;
-    Entity::delete_many()
+    let delete = Entity::delete_many()
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::UserId.eq(user_id))
-        .filter(Column::Key.eq(key))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
+        .filter(Column::Key.eq(key));
+    super::in_write(db, async |txn| Ok(delete.exec(txn).await?)).await?;
     Ok(())
 }
 
@@ -146,8 +137,6 @@ pub async fn abandon(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, ke
 /// Database failures.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64> {
     let cutoff = Utc::now() - RETENTION;
-    let txn = super::begin_write(db).await?;
-    let purged = Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(&txn).await?.rows_affected;
-    txn.commit().await?;
-    Ok(purged)
+    let delete = Entity::delete_many().filter(Column::CreatedAt.lt(cutoff));
+    Ok(super::in_write(db, async |txn| Ok(delete.exec(txn).await?)).await?.rows_affected)
 }

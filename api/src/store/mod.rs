@@ -214,6 +214,19 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn> {
     Ok(WriteTxn { txn: db.begin_with_options(options).await?, _turn: turn })
 }
 
+/// Runs `write` in a transaction of its own from [`begin_write`] and commits it: for a write of
+/// one or two statements that needs no transaction of its caller's, only its turn at SQLite's
+/// writer.
+///
+/// # Errors
+/// What `write` returns; database failures.
+pub async fn in_write<T>(db: &DatabaseConnection, write: impl AsyncFnOnce(&WriteTxn) -> Result<T>) -> Result<T> {
+    let txn = begin_write(db).await?;
+    let out = write(&txn).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
 /// The current time at the precision both databases keep (microseconds), so a value read back
 /// equals the value written and cursors compare exactly.
 #[must_use]

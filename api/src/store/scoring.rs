@@ -400,9 +400,8 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         };
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
         let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
-        let txn = super::begin_write(db).await?;
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        txn.commit().await?;
+        let stmt = Statement::from_sql_and_values(backend, sql, values);
+        super::in_write(db, async |txn| Ok(txn.execute_raw(stmt).await?)).await?;
     }
     Ok(changes.len() as u64)
 }
