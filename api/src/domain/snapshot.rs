@@ -122,7 +122,7 @@ pub fn from_parts<'a>(
 }
 
 /// Snapshots of a batch of customers as of `now`, in the order of `customer_ids` (unknown ids
-/// are skipped): four statements whatever the batch size.
+/// are skipped): four statements whatever the batch size, run together.
 ///
 /// # Errors
 /// Database failures.
@@ -148,17 +148,20 @@ pub async fn build_with_rows(
     base_currency: &str,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Snapshot>, Vec<customer::Model>)> {
-    let rows = store::customers::find_many(db, tenant_id, customer_ids).await?;
-    let fields: Vec<Definition> = store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer)
-        .await?
+    // The four reads are independent: side by side, a batch waits for one round trip.
+    let (rows, fields, mut figures, windows) = futures_util::try_join!(
+        store::customers::find_many(db, tenant_id, customer_ids),
+        store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer),
+        store::stats::find_many(db, tenant_id, customer_ids),
+        store::interactions::purchase_windows(db, tenant_id, customer_ids, now),
+    )?;
+    let fields: Vec<Definition> = fields
         .into_iter()
         .map(Definition::from_model)
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .filter(|d| !d.archived)
         .collect();
-    let mut figures = store::stats::find_many(db, tenant_id, customer_ids).await?;
-    let windows = store::interactions::purchase_windows(db, tenant_id, customer_ids, now).await?;
     let by_id: BTreeMap<Uuid, &customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
     let snapshots = customer_ids
         .iter()
