@@ -11,6 +11,7 @@ mod m20261126_000006_create_custom_fields;
 mod m20261126_000007_create_plugins;
 mod m20261126_000008_move_scores;
 mod m20261126_000009_index_active_plans;
+mod m20261126_000010_index_purchases;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_plugins::Migration),
             Box::new(m20261126_000008_move_scores::Migration),
             Box::new(m20261126_000009_index_active_plans::Migration),
+            Box::new(m20261126_000010_index_purchases::Migration),
         ]
     }
 }

@@ -705,7 +705,7 @@ async fn the_schema_of_a_tenant_with_every_type() {
 async fn an_indexed_custom_filter_uses_its_expression_index() {
     use guanxi_api::domain::custom_fields::FieldType;
     use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, Scalar, SortField, page_request};
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
@@ -744,32 +744,11 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
         guanxi_api::store::customers::list_statement(db.get_database_backend(), tenant, &filter, &order, &page);
     assert_eq!(db.query_all_raw(statement.clone()).await.expect("query").len(), 5, "the statement answers the filter");
     let backend = db.get_database_backend();
-    let txn = db.begin().await.expect("txn");
-    let (explain, column) = if backend == sea_orm::DatabaseBackend::Postgres {
-        // A table of 20 rows is read fastest by a scan; forbid it to see whether the index fits.
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
-        ("EXPLAIN", "QUERY PLAN")
-    } else {
-        ("EXPLAIN QUERY PLAN", "detail")
-    };
-    let explain = sea_orm::Statement::from_sql_and_values(
-        backend,
-        format!("{explain} {}", statement.sql),
-        statement.values.map(|v| v.0).unwrap_or_default(),
-    );
-    let plan: Vec<String> = txn
-        .query_all_raw(explain)
-        .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.try_get::<String>("", column).expect("plan line"))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = crate::helpers::plan(&db, &statement).await;
     assert!(
         plan.contains("customers_cf_") && plan.to_lowercase().contains("index"),
         "the expression index is not used:\n{plan}"
     );
-    txn.rollback().await.expect("rollback");
 
     // The index follows the definition: gone when not wanted, back when wanted again.
     let indexes = || async {

@@ -133,3 +133,32 @@ pub fn violations(res: &Value) -> Vec<(String, String)> {
         .map(|v| (v["field"].as_str().unwrap_or("").to_owned(), v["code"].as_str().unwrap_or("").to_owned()))
         .collect()
 }
+
+/// The query plan of `statement` on `db` (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on
+/// SQLite), one line per step. On PostgreSQL sequential scans are forbidden for it: a test's
+/// tables are small enough for a scan to win, and the question is whether an index fits.
+pub async fn plan(db: &sea_orm::DatabaseConnection, statement: &sea_orm::Statement) -> String {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let backend = db.get_database_backend();
+    let txn = db.begin().await.expect("txn");
+    let (explain, column) = if backend == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("set");
+        ("EXPLAIN", "QUERY PLAN")
+    } else {
+        ("EXPLAIN QUERY PLAN", "detail")
+    };
+    let explain = sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!("{explain} {}", statement.sql),
+        statement.values.clone().map(|v| v.0).unwrap_or_default(),
+    );
+    let lines: Vec<String> = txn
+        .query_all_raw(explain)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.try_get::<String>("", column).expect("plan line"))
+        .collect();
+    txn.rollback().await.expect("rollback");
+    lines.join("\n")
+}

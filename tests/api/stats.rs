@@ -195,3 +195,44 @@ fn stats_equal_a_recomputation_after_any_sequence_of_writes() {
         })
         .unwrap();
 }
+
+/// The purchase windows of `Customer.stats` and of every scoring snapshot read the purchases'
+/// own index, not every interaction of the customer.
+#[tokio::test]
+async fn purchase_windows_read_the_purchases_index() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn_bare().await;
+    let token = app.token("acme", "MANAGER", "m1");
+    let customer = app.create_customer(&token, json!({ "kind": "INDIVIDUAL", "name": "Wang" })).await;
+    for (kind, days_ago) in [("PURCHASE", 10), ("PURCHASE", 200), ("PURCHASE", 400), ("VISIT", 5)] {
+        let mut input = json!({ "customerId": customer, "kind": kind, "occurredAt": at(days_ago) });
+        if kind == "PURCHASE" {
+            input["amount"] = json!("10.00");
+            input["currency"] = json!("CNY");
+        }
+        let res = app.gql(&token, RECORD, json!({ "i": input })).await;
+        assert!(res["errors"].is_null(), "{res}");
+    }
+    let q = "query($id: ID!) { customer(id: $id) { stats { purchasesLast90Days purchasesLast365Days } } }";
+    let res = app.gql(&token, q, json!({ "id": customer })).await;
+    assert_eq!(
+        res["data"]["customer"]["stats"],
+        json!({ "purchasesLast90Days": 1, "purchasesLast365Days": 2 }),
+        "{res}"
+    );
+
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    let backend = db.get_database_backend();
+    let ids = db
+        .query_one_raw(sea_orm::Statement::from_string(backend, "SELECT tenant_id, id FROM customers"))
+        .await
+        .expect("customer")
+        .expect("row");
+    let (tenant, id): (uuid::Uuid, uuid::Uuid) =
+        (ids.try_get("", "tenant_id").expect("tenant"), ids.try_get("", "id").expect("id"));
+    let statement =
+        guanxi_api::store::interactions::purchase_windows_statement(backend, tenant, &[id], chrono::Utc::now());
+    let plan = crate::helpers::plan(&db, &statement).await;
+    assert!(plan.contains("interactions_purchase_time_idx"), "the purchases' index is not used:\n{plan}");
+}
