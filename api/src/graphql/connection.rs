@@ -12,6 +12,7 @@ use async_graphql::dynamic::ResolverContext;
 
 use super::context::{RequestContext, int_arg, request, str_arg};
 use super::error::into_gql;
+use super::ready;
 use crate::domain::query::{
     FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
 };
@@ -62,24 +63,22 @@ impl<T> Connection<T> {
 pub fn page_info_type() -> Object {
     Object::new("PageInfo")
         .field(Field::new("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(Value::Boolean(ctx.parent_value.try_downcast_ref::<PageInfo>()?.has_next_page)))
-            })
+            ready(ctx.parent_value.try_downcast_ref::<PageInfo>().map(|p| Some(Value::Boolean(p.has_next_page).into())))
         }))
         .field(Field::new("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(Value::Boolean(ctx.parent_value.try_downcast_ref::<PageInfo>()?.has_previous_page)))
-            })
+            ready(
+                ctx.parent_value
+                    .try_downcast_ref::<PageInfo>()
+                    .map(|p| Some(Value::Boolean(p.has_previous_page).into())),
+            )
         }))
         .field(Field::new("startCursor", TypeRef::named(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                Ok(ctx.parent_value.try_downcast_ref::<PageInfo>()?.start_cursor.clone().map(Value::String))
-            })
+            ready(
+                ctx.parent_value.try_downcast_ref::<PageInfo>().map(|p| p.start_cursor.clone().map(FieldValue::value)),
+            )
         }))
         .field(Field::new("endCursor", TypeRef::named(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                Ok(ctx.parent_value.try_downcast_ref::<PageInfo>()?.end_cursor.clone().map(Value::String))
-            })
+            ready(ctx.parent_value.try_downcast_ref::<PageInfo>().map(|p| p.end_cursor.clone().map(FieldValue::value)))
         }))
 }
 
@@ -95,27 +94,28 @@ struct PageInfo {
 pub fn types<T: Any + Send + Sync>(node: &str) -> [Object; 2] {
     let connection = Object::new(format!("{node}Connection"))
         .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{node}Edge")), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
-                Ok(Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(e)))))
-            })
+            ready(
+                ctx.parent_value
+                    .try_downcast_ref::<Connection<T>>()
+                    .map(|c| Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(e))))),
+            )
         }))
         .field(Field::new("nodes", TypeRef::named_nn_list_nn(node.to_owned()), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
-                Ok(Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(&e.node)))))
-            })
+            ready(
+                ctx.parent_value
+                    .try_downcast_ref::<Connection<T>>()
+                    .map(|c| Some(FieldValue::list(c.edges.iter().map(|e| FieldValue::borrowed_any(&e.node))))),
+            )
         }))
         .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection<T>>()?;
-                Ok(Some(FieldValue::owned_any(PageInfo {
+            ready(ctx.parent_value.try_downcast_ref::<Connection<T>>().map(|c| {
+                Some(FieldValue::owned_any(PageInfo {
                     has_next_page: c.has_next_page,
                     has_previous_page: c.has_previous_page,
                     start_cursor: c.edges.first().map(Edge::cursor),
                     end_cursor: c.edges.last().map(Edge::cursor),
-                })))
-            })
+                }))
+            }))
         }))
         .field(
             Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
@@ -129,14 +129,10 @@ pub fn types<T: Any + Send + Sync>(node: &str) -> [Object; 2] {
         );
     let edge = Object::new(format!("{node}Edge"))
         .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(Value::String(ctx.parent_value.try_downcast_ref::<Edge<T>>()?.cursor())))
-            })
+            ready(ctx.parent_value.try_downcast_ref::<Edge<T>>().map(|e| Some(FieldValue::value(e.cursor()))))
         }))
         .field(Field::new("node", TypeRef::named_nn(node.to_owned()), |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(FieldValue::borrowed_any(&ctx.parent_value.try_downcast_ref::<Edge<T>>()?.node)))
-            })
+            ready(ctx.parent_value.try_downcast_ref::<Edge<T>>().map(|e| Some(FieldValue::borrowed_any(&e.node))))
         }));
     [connection, edge]
 }

@@ -91,16 +91,25 @@ pub fn parent<'a, T: Any>(ctx: &ResolverContext<'a>) -> Result<&'a T> {
         .map_err(|_| Error::Internal(anyhow::anyhow!("unexpected parent value for {}", std::any::type_name::<T>())))
 }
 
+/// The answer of a resolver that needs no waiting. A ready value skips the boxed future every
+/// `FieldFuture::new` allocates: a 360° page resolves a couple of thousand such fields.
+pub fn ready(answer: async_graphql::Result<Option<FieldValue<'_>>>) -> FieldFuture<'_> {
+    match answer {
+        Ok(value) => FieldFuture::Value(value),
+        Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(err) }),
+    }
+}
+
 /// A field read straight from the parent value `T`.
 pub fn simple<T: Any + Send + Sync>(name: &str, ty: TypeRef, get: fn(&T) -> Value) -> Field {
     Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
+        ready(ctx.parent_value.try_downcast_ref::<T>().map(|parent| {
             // Null as "no value": custom scalars' validators would refuse an explicit null.
-            Ok(match get(ctx.parent_value.try_downcast_ref::<T>()?) {
+            match get(parent) {
                 Value::Null => None,
                 v => Some(FieldValue::value(v)),
-            })
-        })
+            }
+        }))
     })
 }
 

@@ -1,13 +1,13 @@
 //! `Customer.stats`: the figures of a 360° page, batched per page of customers.
 
 use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef};
+use async_graphql::dynamic::{Field, FieldValue, Object, TypeRef};
 use guanxi_entity::customer;
 
 use super::context::{request, resolve};
 use super::loaders::LoadedStats;
 use super::scalars::time_value;
-use super::{Types, enum_value, parent};
+use super::{Types, enum_value, parent, ready};
 use crate::domain::stats::{StatsView, sum_counts, total_in};
 use crate::error::Error;
 
@@ -148,13 +148,10 @@ pub fn register(types: &mut Types) {
 /// A field of an object whose parent is a plain GraphQL value (an object built above).
 fn json_field(name: &'static str, ty: TypeRef) -> Field {
     Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
-            let value = ctx.parent_value.try_to_value()?;
-            Ok(match value {
-                Value::Object(map) => map.get(name).cloned().map(FieldValue::value),
-                _ => None,
-            })
-        })
+        ready(ctx.parent_value.try_to_value().map(|value| match value {
+            Value::Object(map) => map.get(name).cloned().map(FieldValue::value),
+            _ => None,
+        }))
     })
 }
 
