@@ -127,7 +127,7 @@ pub fn total_in(stats: &customer_stats::Model, currency: &str) -> Decimal {
 /// What a 360° page shows: the stored figures plus the clock-dependent windows.
 #[derive(Debug, Clone)]
 pub struct StatsView {
-    pub stats: customer_stats::Model,
+    pub stats: std::sync::Arc<customer_stats::Model>,
     pub base_currency: String,
     pub purchases_last_90_days: i64,
     pub purchases_last_365_days: i64,

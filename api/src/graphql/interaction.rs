@@ -140,14 +140,14 @@ async fn batched_latest(
     customer: uuid::Uuid,
     page: &PageRequest,
 ) -> Result<crate::domain::query::Page<interaction::Model>> {
-    let mut rows = rc
+    let latest = rc
         .latest_interactions
         .load_one((customer, page.size + 1))
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
         .unwrap_or_default();
-    let more = rows.len() as u64 > page.size;
-    rows.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
+    let more = latest.len() as u64 > page.size;
+    let rows = latest.iter().take(usize::try_from(page.size).unwrap_or(usize::MAX)).cloned().collect();
     Ok(crate::domain::query::Page { rows, has_next_page: more, has_previous_page: false })
 }
 

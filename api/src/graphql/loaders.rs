@@ -34,7 +34,8 @@ pub struct LatestInteractions {
 }
 
 impl Loader<(Uuid, u64)> for LatestInteractions {
-    type Value = Vec<guanxi_entity::interaction::Model>;
+    /// Shared: the cache hands out a pointer, not a copy of every row, on each ask.
+    type Value = Arc<Vec<guanxi_entity::interaction::Model>>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[(Uuid, u64)]) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
@@ -48,7 +49,7 @@ impl Loader<(Uuid, u64)> for LatestInteractions {
                 .await
                 .map_err(Arc::new)?;
             for customer in customers {
-                out.insert((customer, n), rows.remove(&customer).unwrap_or_default());
+                out.insert((customer, n), Arc::new(rows.remove(&customer).unwrap_or_default()));
             }
         }
         Ok(out)
@@ -62,10 +63,11 @@ pub struct StatsByCustomer {
     pub tenant_id: Uuid,
 }
 
-/// Stored figures and (purchases in 90 days, in 365 days), as of the batch's `now`.
+/// Stored figures and (purchases in 90 days, in 365 days), as of the batch's `now`. The figures
+/// are shared: the cache hands out a pointer on each ask rather than a copy of their JSON maps.
 #[derive(Clone)]
 pub struct LoadedStats {
-    pub stats: guanxi_entity::customer_stats::Model,
+    pub stats: Arc<guanxi_entity::customer_stats::Model>,
     pub windows: (i64, i64),
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -86,7 +88,9 @@ impl Loader<Uuid> for StatsByCustomer {
             .iter()
             .map(|id| {
                 let loaded = LoadedStats {
-                    stats: stats.remove(id).unwrap_or_else(|| crate::domain::stats::empty(self.tenant_id, *id)),
+                    stats: Arc::new(
+                        stats.remove(id).unwrap_or_else(|| crate::domain::stats::empty(self.tenant_id, *id)),
+                    ),
                     windows: windows.get(id).copied().unwrap_or_default(),
                     now,
                 };

@@ -155,7 +155,7 @@ fn plan_type() -> Object {
                     p,
                     &timeline.unwrap_or_default(),
                     &actions.unwrap_or_default(),
-                    stats.as_ref().map(|s| &s.stats),
+                    stats.as_ref().map(|s| &*s.stats),
                     today,
                 );
                 Ok(Some(FieldValue::owned_any(progress)))
