@@ -287,6 +287,55 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     assert_eq!(details().await, 9);
 }
 
+/// The worker claims its next round while it scores one, and removes a scored round from the
+/// queue while it scores the next. With rounds of 3 customers, a re-score of 10 that only
+/// scorers switched on after the writes can score still scores every one, reports done only
+/// when all are, and ranks the tenant once its queue is empty.
+#[tokio::test]
+async fn a_rescore_in_small_rounds_scores_everyone_and_ends_ranked() {
+    let app = TestApp::spawn_with(|c| c.score_claim = 3).await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let plugins = app.gql(&admin, "{ plugins { id } }", json!({})).await;
+    let ids: Vec<Value> = plugins["data"]["plugins"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect();
+    let toggle = "mutation($id: ID!, $on: Boolean!) { setPluginEnabled(id: $id, enabled: $on) { enabled } }";
+    for id in &ids {
+        app.gql(&admin, toggle, json!({ "id": id, "on": false })).await;
+    }
+    for n in 0..10u32 {
+        let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("C{n}") })).await;
+        for i in 0..n {
+            purchase(&app, &admin, &id, 100 * n, i64::from(3 + 20 * i)).await;
+        }
+    }
+    let unscored = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+    let counts = unscored["data"]["tierDistribution"].as_array().unwrap();
+    assert!(counts.iter().all(|t| t["count"] == 0), "nobody is ranked before a scorer runs: {unscored}");
+    for id in &ids {
+        app.gql(&admin, toggle, json!({ "id": id, "on": true })).await;
+    }
+
+    let res = app.gql(&admin, "mutation { recomputeScores { id total } }", json!({})).await;
+    assert_eq!(res["data"]["recomputeScores"]["total"], 10, "{res}");
+    let progress = "query($id: ID!) { scoreRun(id: $id) { pending done } }";
+    let run = json!({ "id": res["data"]["recomputeScores"]["id"] });
+    eventually(&app, &admin, progress, run, |r| r["data"]["scoreRun"]["done"] == true).await;
+
+    let res =
+        app.gql(&admin, "{ customers(first: 50) { nodes { name tier custom { valueScore } } } }", json!({})).await;
+    let nodes = res["data"]["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 10);
+    assert!(nodes.iter().all(|c| c["custom"]["valueScore"].is_string() && c["tier"].is_string()), "{res}");
+    let dist = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+    assert_eq!(
+        dist["data"]["tierDistribution"],
+        json!([{ "tier": "KEY_PRIMARY", "count": 1 }, { "tier": "KEY_SECONDARY", "count": 1 }, { "tier": "ORDINARY", "count": 3 }, { "tier": "SMALL", "count": 5 }])
+    );
+    // Ranked by the scores of this run: the top tier holds a highest score (ties go by id).
+    let value = |c: &Value| c["custom"]["valueScore"].as_str().unwrap().parse::<f64>().unwrap();
+    let best = nodes.iter().map(value).fold(f64::MIN, f64::max);
+    assert_eq!(value(nodes.iter().find(|c| c["tier"] == "KEY_PRIMARY").unwrap()), best, "{res}");
+}
+
 #[tokio::test]
 async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
     let app = TestApp::spawn().await;

@@ -128,7 +128,7 @@ async fn run_scorer(
 /// Database failures.
 pub async fn score_customers(
     db: &DatabaseConnection,
-    plugins: &Plugins,
+    plugins: &Arc<Plugins>,
     tenant_id: Uuid,
     customer_ids: &[Uuid],
     now: DateTime<Utc>,
@@ -141,44 +141,61 @@ pub async fn score_customers(
     }
     let settings = tenant::settings(db, tenant_id).await?;
     let mut compiled = Vec::with_capacity(scorers.len());
-    for p in &scorers {
+    for p in scorers {
         match plugins.load(db, &p.sha256).await {
             Ok(c) => compiled.push((p, c)),
             Err(err) => tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded"),
         }
     }
+    let round = Arc::new(Round {
+        db: db.clone(),
+        plugins: plugins.clone(),
+        tenant_id,
+        scorers: compiled,
+        base_currency: settings.base_currency.clone(),
+        now,
+    });
     // Batches go through snapshot reads, plugin calls and writes side by side, so the database
-    // and the sandbox work at the same time. Snapshots stay in pieces of a scorer batch: long id
-    // lists made PostgreSQL leave the (tenant, customer, time) index for a scan of the tenant's
+    // and the sandbox work at the same time, each batch a task of its own: polled together in
+    // one task, the batches' own work (snapshots, JSON, comparisons) took turns on one core and
+    // the machine was a third idle. Snapshots stay in pieces of a scorer batch: long id lists
+    // made PostgreSQL leave the (tenant, customer, time) index for a scan of the tenant's
     // interactions (7 s for 2,000 customers over 2 million interactions, against 85 ms).
-    // A loop rather than a closure: the futures borrow `compiled`, and a closure's lifetimes
-    // make the spawned worker's future not `Send` for every lifetime.
-    let mut chunks = Vec::with_capacity(customer_ids.len().div_ceil(BATCH));
+    // A loop rather than a closure: a closure's lifetimes make the spawned worker's future not
+    // `Send` for every lifetime.
+    let mut batches = Vec::with_capacity(customer_ids.len().div_ceil(BATCH));
     for ids in customer_ids.chunks(BATCH) {
-        chunks.push(score_batch(db, plugins, tenant_id, &compiled, &settings.base_currency, ids, now));
+        let (round, ids) = (round.clone(), ids.to_vec());
+        batches.push(async move { finish(tokio::spawn(async move { score_batch(&round, &ids).await })).await });
     }
     let written: Vec<usize> =
-        futures_util::stream::iter(chunks).buffer_unordered(in_flight.max(1)).try_collect().await?;
+        futures_util::stream::iter(batches).buffer_unordered(in_flight.max(1)).try_collect().await?;
     Ok(written.into_iter().sum())
+}
+
+/// What the batches of one tenant's round share.
+struct Round {
+    db: DatabaseConnection,
+    plugins: Arc<Plugins>,
+    tenant_id: Uuid,
+    /// The enabled scorers that could be loaded.
+    scorers: Vec<(plugin::Model, Arc<guanxi_plugin_host::Plugin>)>,
+    base_currency: String,
+    now: DateTime<Utc>,
 }
 
 /// Scores one batch of customers with the loaded scorers and writes the scores that changed.
 #[allow(clippy::type_complexity)] // two JSON objects per customer, named where they are built
-async fn score_batch(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    tenant_id: Uuid,
-    compiled: &[(&plugin::Model, Arc<guanxi_plugin_host::Plugin>)],
-    base_currency: &str,
-    customer_ids: &[Uuid],
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let (snapshots, rows) = snapshot::build_with_rows(db, tenant_id, customer_ids, base_currency, now).await?;
+async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<usize> {
+    let Round { db, plugins, tenant_id, now, .. } = round;
+    let (tenant_id, now) = (*tenant_id, *now);
+    let (snapshots, rows) = snapshot::build_with_rows(db, tenant_id, customer_ids, &round.base_currency, now).await?;
     let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
     let computed_at = snapshot::time(now);
-    let results = futures_util::future::join_all(
-        compiled.iter().map(|(p, c)| async { (*p, run_scorer(plugins, p, c, &batch).await) }),
-    )
+    let results = futures_util::future::join_all(round.scorers.iter().map(|(p, c)| {
+        let batch = &batch;
+        async move { (p, run_scorer(plugins, p, c, batch).await) }
+    }))
     .await;
     // Per customer (global id): the computed field values and the score details.
     let mut writes: HashMap<String, (Map<String, Value>, Map<String, Value>)> = HashMap::new();
@@ -287,24 +304,61 @@ pub struct Work {
     pub in_flight: usize,
 }
 
-/// When the worker last ranked each tenant.
+/// When the worker last ranked each tenant (or first saw it queued).
 pub type Ranked = HashMap<Uuid, std::time::Instant>;
 
-/// One round of the worker: claims queued customers, scores them tenant by tenant, ranks the
-/// tenants whose queues this round empties (or that waited long enough), and only then removes
-/// the customers from the queue — so a finished `ScoreRun` has its tiers. Returns how many
-/// customers it claimed.
-///
-/// # Errors
-/// Database failures (the claimed customers come back when the lease ends).
-pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, ranked: &mut Ranked) -> Result<usize> {
+/// The queue work the worker overlaps with scoring: claiming the next round took 14 ms per
+/// 2,000 customers on PostgreSQL and removing a scored round 12 ms, in which nothing was scored.
+#[derive(Default)]
+pub struct Pipeline {
+    /// Customers claimed for the next round while the current one is being scored.
+    claimed_ahead: Option<tokio::task::JoinHandle<Result<Vec<Claimed>>>>,
+    /// The last round's customers leaving the queue while the next one is being scored.
+    leaving: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+/// Claims up to `n` queued customers for a lease.
+async fn claim(db: &DatabaseConnection, n: u64) -> Result<Vec<Claimed>> {
     let now = store::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
     // The worker's writes take their turn at SQLite's writer like every other write.
-    let claimed = store::in_write(db, async |txn| store::scoring::claim(txn, now, lease, work.claim).await).await?;
+    store::in_write(db, async |txn| store::scoring::claim(txn, now, lease, n).await).await
+}
+
+/// Waits for a task the worker started.
+async fn finish<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await.map_err(|e| Error::Internal(e.into()))?
+}
+
+/// One round of the worker: takes the customers claimed ahead (or claims some), claims the
+/// next round's while it scores these tenant by tenant, ranks the tenants whose queues this
+/// round empties (or that waited long enough), and only then removes the customers from the
+/// queue — so a finished `ScoreRun` has its tiers — while the next round is scored. Returns how
+/// many customers it scored.
+///
+/// A customer queued again while it is scored is free to be claimed ahead, and is then scored
+/// again, as with two replicas. The last round has left the queue before a tenant's queue is
+/// counted, so the count sees only what is still to score.
+///
+/// # Errors
+/// Database failures (the claimed customers come back when the lease ends).
+pub async fn work_once(
+    db: &DatabaseConnection,
+    plugins: &Arc<Plugins>,
+    work: Work,
+    ranked: &mut Ranked,
+    pipeline: &mut Pipeline,
+) -> Result<usize> {
+    let claimed = match pipeline.claimed_ahead.take() {
+        Some(task) => finish(task).await?,
+        None => claim(db, work.claim).await?,
+    };
     if claimed.is_empty() {
         return Ok(0);
     }
+    let now = store::now();
+    let next_db = db.clone();
+    pipeline.claimed_ahead = Some(tokio::spawn(async move { claim(&next_db, work.claim).await }));
     let mut by_tenant: BTreeMap<Uuid, Vec<Claimed>> = BTreeMap::new();
     for c in &claimed {
         by_tenant.entry(c.tenant_id).or_default().push(*c);
@@ -312,14 +366,22 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
     for (tenant_id, rows) in by_tenant {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.customer_id).collect();
         score_customers(db, plugins, tenant_id, &ids, now, work.in_flight).await?;
+        if let Some(task) = pipeline.leaving.take() {
+            finish(task).await?;
+        }
         let last_of_queue = !store::scoring::queued_more_than(db, tenant_id, rows.len() as u64).await?;
-        let overdue = ranked.get(&tenant_id).is_none_or(|at| at.elapsed() > RANK_AT_LEAST_EVERY);
+        // A tenant first seen now starts its wait now: ranking it on the first round after every
+        // start cost a whole ranking (0.25 s at 100,000 customers) in the middle of a backlog.
+        let overdue = ranked.entry(tenant_id).or_insert_with(std::time::Instant::now).elapsed() > RANK_AT_LEAST_EVERY;
         if last_of_queue || overdue {
             rank(db, tenant_id).await?;
             ranked.insert(tenant_id, std::time::Instant::now());
         }
-        store::in_write(db, async |txn| store::scoring::done(txn, &rows).await).await?;
     }
+    let (done_db, rows) = (db.clone(), claimed.clone());
+    pipeline.leaving = Some(tokio::spawn(async move {
+        store::in_write(&done_db, async |txn| store::scoring::done(txn, &rows).await).await
+    }));
     Ok(claimed.len())
 }
 
@@ -327,13 +389,14 @@ pub async fn work_once(db: &DatabaseConnection, plugins: &Plugins, work: Work, r
 pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
     tokio::spawn(async move {
         let mut ranked = Ranked::new();
+        let mut pipeline = Pipeline::default();
         let mut vacuumed: Option<std::time::Instant> = None;
         let mut in_backlog = false;
         loop {
             if ranked.len() > 10_000 {
                 ranked.clear();
             }
-            let round = work_once(&db, &plugins, work, &mut ranked).await;
+            let round = work_once(&db, &plugins, work, &mut ranked, &mut pipeline).await;
             let full = matches!(round, Ok(n) if n as u64 >= work.claim);
             // A full claim means a backlog, which a bulk enqueue makes faster than autovacuum
             // follows: clean the queue when one starts, and now and then while it lasts.
