@@ -3,7 +3,8 @@
 #  1. seeds N customers with timelines (`guanxi seed` queues them all for the tenant's default
 #     value and lifecycle scorers), starts the server and times the worker until every customer
 #     is scored and the tenant ranked into tiers (snapshots, wasm, writes, ranking);
-#  2. times a `recomputeScores` of the whole tenant through the API until its `scoreRun` is done;
+#  2. times a `recomputeScores` of the whole tenant through the API until its `scoreRun` is done,
+#     with both scorers and then with the value scorer alone;
 #  3. createCustomer latency with wrk, without and then with the card validator attached to the
 #     field it sets, and the server's memory while validations run 32 at a time.
 #
@@ -48,6 +49,17 @@ bench() { # label database_url
   secs=$(since "$started")
   echo "recomputeScores of $customers customers: $secs s, $(python3 -c "print(f'{$customers / $secs:,.0f}')") customers/s"
   gql "$ADMIN" '{ plugins { name lastRuns(first: 3) { call items outcome fuelUsed memoryPeakBytes durationMs } } }' | python3 -m json.tool | grep -E '"name"|items|fuelUsed|memoryPeak|durationMs' | head -12
+
+  # The issue's figure is the value scorer's: the same re-score with the lifecycle scorer off.
+  local lifecycle; lifecycle=$(gql "$ADMIN" '{ plugins { id name } }' | python3 -c 'import json,sys; print([p["id"] for p in json.load(sys.stdin)["data"]["plugins"] if p["name"] == "lifecycle-scorer"][0])')
+  gql "$ADMIN" "mutation { setPluginEnabled(id: \"$lifecycle\", enabled: false) { enabled } }" >/dev/null
+  started=$(date +%s.%N)
+  run=$(gql "$ADMIN" 'mutation { recomputeScores { id total } }' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["recomputeScores"]["id"])')
+  until gql "$ADMIN" "{ scoreRun(id: \"$run\") { done } }" | grep -q '"done":true'; do sleep 0.1; done
+  secs=$(since "$started")
+  echo "recomputeScores of $customers customers, value scorer only: $secs s, $(python3 -c "print(f'{$customers / $secs:,.0f}')") customers/s"
+  gql "$ADMIN" "mutation { setPluginEnabled(id: \"$lifecycle\", enabled: true) { enabled } }" >/dev/null
+  wait_scored "$url"
 
   gql "$ADMIN" 'mutation { defineCustomField(input: {entity: CUSTOMER, key: "card", label: "Card", type: STRING}) { key } }' >/dev/null
   local body='{"query":"mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"Load\", customFields: {card: \"4111 1111 1111 1111\"}}) { id } }"}'
