@@ -12,6 +12,7 @@ mod m20261126_000007_create_plugins;
 mod m20261126_000008_move_scores;
 mod m20261126_000009_index_active_plans;
 mod m20261126_000010_index_purchases;
+mod partial_index;
 
 pub struct Migrator;
 

@@ -5,6 +5,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::partial_index::PartialIndex;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -13,28 +15,20 @@ impl MigrationName for Migration {
     }
 }
 
+const INDEX: PartialIndex = PartialIndex {
+    name: "key_account_plans_active_idx",
+    table: "key_account_plans",
+    columns: &["tenant_id", "customer_id", "created_at"],
+    only: ("status", "ACTIVE"),
+};
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name("key_account_plans_active_idx")
-                    .table(Alias::new("key_account_plans"))
-                    .col(Alias::new("tenant_id"))
-                    .col(Alias::new("customer_id"))
-                    .col(Alias::new("created_at"))
-                    .and_where(Expr::col(Alias::new("status")).eq("ACTIVE"))
-                    .to_owned(),
-            )
-            .await
+        INDEX.create(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop().name("key_account_plans_active_idx").table(Alias::new("key_account_plans")).to_owned(),
-            )
-            .await
+        INDEX.drop(manager).await
     }
 }

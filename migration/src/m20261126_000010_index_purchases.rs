@@ -8,6 +8,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::partial_index::PartialIndex;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -16,28 +18,20 @@ impl MigrationName for Migration {
     }
 }
 
+const INDEX: PartialIndex = PartialIndex {
+    name: "interactions_purchase_time_idx",
+    table: "interactions",
+    columns: &["tenant_id", "customer_id", "occurred_at"],
+    only: ("kind", "PURCHASE"),
+};
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name("interactions_purchase_time_idx")
-                    .table(Alias::new("interactions"))
-                    .col(Alias::new("tenant_id"))
-                    .col(Alias::new("customer_id"))
-                    .col(Alias::new("occurred_at"))
-                    .and_where(Expr::col(Alias::new("kind")).eq("PURCHASE"))
-                    .to_owned(),
-            )
-            .await
+        INDEX.create(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop().name("interactions_purchase_time_idx").table(Alias::new("interactions")).to_owned(),
-            )
-            .await
+        INDEX.drop(manager).await
     }
 }
