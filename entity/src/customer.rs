@@ -23,9 +23,11 @@ pub struct Model {
     pub relationship_type: Option<String>,
     pub owner_id: Option<Uuid>,
     /// Value tier (客户金字塔), ranked by the server from the value score; `None` until scored.
+    /// Stored in `customer_scores`: reads join it in, writes leave it alone.
+    #[sea_orm(ignore)]
     pub tier: Option<String>,
-    /// Values of the tenant's custom fields, a JSON object keyed by definition key; the values
-    /// of computed fields too (their details are in `customer_scores`).
+    /// Values of the tenant's custom fields, a JSON object keyed by definition key. The row
+    /// stores those an ADMIN defined; reads add the computed ones from `customer_scores`.
     pub custom_fields: Json,
     pub version: i32,
     pub created_at: DateTimeUtc,

@@ -1,5 +1,7 @@
-//! The details of a customer's scores, kept apart from the customer row: only `Customer.scores`
-//! and `score(key)` read them. The computed values are in the customer's `custom_fields`.
+//! What the scorers computed for a customer, kept apart from the customer row so that scoring
+//! does not rewrite it: the computed field values and the tier, which every customer read joins
+//! in, and the details, which only `Customer.scores` and `score(key)` read. Every customer has
+//! one row, made with it.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +15,10 @@ pub struct Model {
     /// A JSON object keyed by score key: `{value, label, explanation, pluginId, version,
     /// computedAt}`.
     pub details: Json,
+    /// The values of the fields plugins compute, keyed like `customers.custom_fields`.
+    pub computed: Json,
+    /// Value tier, ranked from the value score; `None` until ranked.
+    pub tier: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

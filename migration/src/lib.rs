@@ -12,6 +12,7 @@ mod m20261126_000007_create_plugins;
 mod m20261126_000008_move_scores;
 mod m20261126_000009_index_active_plans;
 mod m20261126_000010_index_purchases;
+mod m20261127_000011_move_computed_values;
 mod partial_index;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_move_scores::Migration),
             Box::new(m20261126_000009_index_active_plans::Migration),
             Box::new(m20261126_000010_index_purchases::Migration),
+            Box::new(m20261127_000011_move_computed_values::Migration),
         ]
     }
 }

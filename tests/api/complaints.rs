@@ -259,8 +259,8 @@ async fn key_accounts_get_the_green_channel() {
         let stmt = sea_orm::Statement::from_sql_and_values(
             backend,
             match backend {
-                sea_orm::DatabaseBackend::Postgres => "UPDATE customers SET tier = $1 WHERE id = $2",
-                _ => "UPDATE customers SET tier = ? WHERE id = ?",
+                sea_orm::DatabaseBackend::Postgres => "UPDATE customer_scores SET tier = $1 WHERE customer_id = $2",
+                _ => "UPDATE customer_scores SET tier = ? WHERE customer_id = ?",
             },
             [tier.into(), uuid.into()],
         );

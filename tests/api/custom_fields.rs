@@ -736,7 +736,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
         .expect("row")
         .try_get("", "id")
         .expect("id");
-    let key = CustomKey { key: "level".into(), ty: FieldType::Int };
+    let key = CustomKey { key: "level".into(), ty: FieldType::Int, computed: false };
     let filter = Filter::Custom(key.clone(), Op::Gte(Scalar::Int(15)));
     let order = vec![OrderKey { field: SortField::Custom(key), descending: false }];
     let page = page_request(Some(20), None, None, None, &order).expect("page");

@@ -193,6 +193,40 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         assert_eq!(seen, expected, "{direction}");
     }
 
+    // Computed values live in the customers' scores rows, apart from the customer row that
+    // scoring never rewrites, and are indexed there: "churn risk known, highest value first"
+    // walks the value score's index.
+    {
+        use guanxi_api::domain::custom_fields::FieldType;
+        use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, SortField, page_request};
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+        let backend = db.get_database_backend();
+        let tenant: uuid::Uuid = db
+            .query_one_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM tenants WHERE slug = 'acme'"))
+            .await
+            .expect("tenant")
+            .expect("row")
+            .try_get("", "id")
+            .expect("id");
+        let value_score = CustomKey { key: "value_score".into(), ty: FieldType::Decimal, computed: true };
+        let churn_risk = CustomKey { key: "churn_risk".into(), ty: FieldType::Decimal, computed: true };
+        let filter = Filter::Custom(churn_risk, Op::IsNull(false));
+        let order = vec![OrderKey { field: SortField::Custom(value_score), descending: true }];
+        let page = page_request(Some(3), None, None, None, &order).expect("page");
+        let statement = guanxi_api::store::customers::list_statement(backend, tenant, &filter, &order, &page);
+        let rows = db.query_all_raw(statement.clone()).await.expect("query");
+        let mut names: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "name").expect("name")).collect();
+        // A page of 3 reads one more, to learn whether more follow; the four best buyers tie.
+        names.sort();
+        assert_eq!(names, ["C6", "C7", "C8", "C9"], "the statement answers the query");
+        let plan = crate::helpers::plan(&db, &statement).await;
+        assert!(plan.contains("customer_scores_cf_"), "the value score's index is not used:\n{plan}");
+        let versions = app.gql(&admin, "{ customers(first: 10) { nodes { version } } }", json!({})).await;
+        let versions = versions["data"]["customers"]["nodes"].as_array().unwrap().iter().map(|n| n["version"].clone());
+        assert!(versions.into_iter().all(|v| v == 1), "scoring moved a customer's version");
+    }
+
     // … and by lifecycle stage (alphabetically), which the lifecycle scorer computes.
     let res = app
         .gql(

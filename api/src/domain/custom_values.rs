@@ -250,6 +250,17 @@ pub fn visible<'a>(defs: impl Iterator<Item = &'a Definition>, stored: &Value) -
     Value::Object(out)
 }
 
+/// The part of a customer's custom object its own row stores: all but the computed values,
+/// which live in its scores row (`customer_scores.computed`) and are joined in on reads.
+#[must_use]
+pub fn stored_in_row(defs: &[Definition], values: &Value) -> Value {
+    let mut out = values.as_object().cloned().unwrap_or_default();
+    for def in defs.iter().filter(|d| d.source == Source::Plugin) {
+        out.remove(&def.key);
+    }
+    Value::Object(out)
+}
+
 /// Applies a write's `customFields` over the stored object (`None` on create), checking every
 /// value against `defs` (all of the entity's definitions, archived included). Keys left out keep
 /// their values; null clears one. Archived fields' values are kept untouched.

@@ -482,7 +482,11 @@ pub async fn update(
     plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &defs, &after, Some(&before))
         .await?;
     store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
-    if !store::customers::update(&txn, &updated, current.version).await.map_err(|e| map_unique(e, &updated))? {
+    let row = customer::Model {
+        custom_fields: custom_values::stored_in_row(&defs, &updated.custom_fields),
+        ..updated.clone()
+    };
+    if !store::customers::update(&txn, &row, current.version).await.map_err(|e| map_unique(e, &updated))? {
         return Err(stale(id));
     }
     let at = updated.updated_at;
@@ -506,7 +510,7 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     store::complaints::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::plans::delete_of_customer(&txn, caller.tenant_id, id).await?;
     store::stats::delete(&txn, caller.tenant_id, id).await?;
-    store::scoring::delete_details(&txn, caller.tenant_id, id).await?;
+    store::scoring::delete_row(&txn, caller.tenant_id, id).await?;
     store::customers::delete(&txn, caller.tenant_id, id).await?;
     // Tiers are ranks among the customers there are: rank again without this one.
     store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;

@@ -68,9 +68,24 @@ pub enum Scalar {
 pub struct CustomKey {
     pub key: String,
     pub ty: FieldType,
+    /// A plugin computes it: stored apart from the values an ADMIN's fields hold.
+    pub computed: bool,
 }
 
 impl CustomKey {
+    /// The key of a definition's field.
+    #[must_use]
+    pub fn of(def: &super::custom_fields::Definition) -> Self {
+        Self { key: def.key.clone(), ty: def.ty, computed: def.source == super::custom_fields::Source::Plugin }
+    }
+
+    /// The name the store's `column_of` gives the JSON object holding this field.
+    #[must_use]
+    pub fn column(&self) -> &'static str {
+        use crate::store::custom_fields::{COMPUTED_COLUMN, CUSTOM_COLUMN};
+        if self.computed { COMPUTED_COLUMN } else { CUSTOM_COLUMN }
+    }
+
     /// The value of this field in a stored `custom_fields` object, as a cursor carries it.
     #[must_use]
     pub fn scalar_in(&self, stored: &serde_json::Value) -> Scalar {

@@ -253,7 +253,7 @@ fn custom_filters(
     path: &str,
     violations: &mut Vec<Violation>,
 ) -> Vec<Filter> {
-    let key = CustomKey { key: def.key.clone(), ty: def.ty };
+    let key = CustomKey::of(def);
     let ty = def.ty;
     ops(obj, path, violations, &|v, p, vs| custom_scalar(ty, v, p, vs), &|op| Filter::Custom(key.clone(), op))
 }
@@ -395,7 +395,7 @@ pub fn parse_order(
                 // A computed field with a place in the API's order enum.
                 let key = super::plugins::LIFECYCLE_KEY;
                 match custom.and_then(|c| c.fields.find_live(c.entity, key)) {
-                    Some(d) => Some(SortField::Custom(CustomKey { key: d.key.clone(), ty: d.ty })),
+                    Some(d) => Some(SortField::Custom(CustomKey::of(d))),
                     None => {
                         violations.push(Violation::new(
                             format!("orderBy.{i}.field"),
@@ -410,7 +410,7 @@ pub fn parse_order(
             (None, Some(name)) => {
                 let def = custom.and_then(|c| c.fields.find_live(c.entity, &name));
                 match def {
-                    Some(d) if d.ty.sortable() => Some(SortField::Custom(CustomKey { key: d.key.clone(), ty: d.ty })),
+                    Some(d) if d.ty.sortable() => Some(SortField::Custom(CustomKey::of(d))),
                     Some(d) => {
                         violations.push(Violation::new(
                             format!("orderBy.{i}.customField"),

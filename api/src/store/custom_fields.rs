@@ -14,12 +14,16 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::custom_fields::{Definition, EntityKind, FieldType};
+use crate::domain::custom_fields::{Definition, EntityKind, FieldType, Source};
 use crate::domain::query::CustomKey;
 use crate::error::Result;
 
 /// The name every entity's `column_of` gives its `custom_fields` column.
 pub const CUSTOM_COLUMN: &str = "customFields";
+
+/// The name under which `column_of` gives the object of values plugins compute (Customer
+/// only: `customer_scores.computed`). Filters and orders on a computed field read it.
+pub const COMPUTED_COLUMN: &str = "$computed";
 
 /// How a custom value is compared: as text, as a number or as a boolean; lists and JSON only
 /// by presence (and lists by containment, elsewhere).
@@ -74,11 +78,18 @@ pub fn value_expr(backend: DatabaseBackend, stored: Expr, key: &CustomKey) -> Ex
     Expr::cust_with_exprs(template(backend, placeholder, &key.key, key.ty), [stored])
 }
 
-fn index_name(entity: EntityKind, key: &str, ty: FieldType) -> String {
-    let expr = template(DatabaseBackend::Postgres, "custom_fields", key, ty);
-    let digest = Sha256::digest(format!("{}:{expr}", entity.table()));
+/// The table and JSON column holding a field's values: a plugin's computed values are in the
+/// customers' scores rows, the rest in the entity's own rows.
+fn storage(def: &Definition) -> (&'static str, &'static str) {
+    if def.source == Source::Plugin { ("customer_scores", "computed") } else { (def.entity.table(), "custom_fields") }
+}
+
+fn index_name(def: &Definition) -> String {
+    let (table, col) = storage(def);
+    let expr = template(DatabaseBackend::Postgres, col, &def.key, def.ty);
+    let digest = Sha256::digest(format!("{table}:{expr}"));
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{}_cf_{hex}_idx", entity.table())
+    format!("{table}_cf_{hex}_idx")
 }
 
 /// Creates the expression index an indexed, live definition needs, and drops the one it needed
@@ -91,9 +102,9 @@ fn index_name(entity: EntityKind, key: &str, ty: FieldType) -> String {
 pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: Option<&Definition>) -> Result<()> {
     let backend = conn.get_database_backend();
     let wants = |d: &Definition| d.indexed && !d.archived && d.ty.indexable();
-    let name = index_name(def.entity, &def.key, def.ty);
+    let name = index_name(def);
     if let Some(old) = before.filter(|b| wants(b)) {
-        let old_name = index_name(old.entity, &old.key, old.ty);
+        let old_name = index_name(old);
         if old_name == name && wants(def) {
             // The same index serves on (a label or default changed): nothing to build or analyse.
             return Ok(());
@@ -103,8 +114,8 @@ pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: O
         }
     }
     if wants(def) {
-        let expr = template(backend, "custom_fields", &def.key, def.ty);
-        let table = def.entity.table();
+        let (table, col) = storage(def);
+        let expr = template(backend, col, &def.key, def.ty);
         conn.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {expr})")).await?;
         // Statistics for the new index: without them SQLite took it for the most selective
         // index of the table and dropped the name index for plain lists (measured 2 → 120 ms).
@@ -123,6 +134,11 @@ async fn index_in_use(conn: &impl ConnectionTrait, old: &Definition) -> Result<b
         .filter(Column::Entity.eq(old.entity.as_str()))
         .filter(Column::Key.eq(&old.key))
         .filter(Column::Type.is_in(same_kind))
+        .filter(if old.source == Source::Plugin {
+            Column::Source.eq(Source::Plugin.as_str())
+        } else {
+            Column::Source.ne(Source::Plugin.as_str())
+        })
         .filter(Column::Indexed.eq(true))
         .filter(Column::Archived.eq(false))
         .count(conn)
@@ -178,7 +194,7 @@ pub async fn update(conn: &impl ConnectionTrait, m: &model::Model) -> Result<()>
 }
 
 fn has_value(backend: DatabaseBackend, key: &str) -> Expr {
-    let any = CustomKey { key: key.to_owned(), ty: FieldType::Json };
+    let any = CustomKey { key: key.to_owned(), ty: FieldType::Json, computed: false };
     value_expr(backend, Expr::col(Alias::new("custom_fields")), &any).is_not_null()
 }
 

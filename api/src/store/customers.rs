@@ -1,13 +1,20 @@
 //! Customer queries, always scoped to one tenant.
+//!
+//! A customer's computed field values and tier live in its `customer_scores` row, which scoring
+//! writes without touching the customer row; every read here joins that row in (by primary key)
+//! and hands out one [`customer::Model`] with both.
 
 use guanxi_entity::customer::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use guanxi_entity::customer_score::{self, Entity as Scores};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, QueryTrait, Select,
+    SelectModel, Selector,
 };
 use uuid::Uuid;
 
+use super::custom_fields::COMPUTED_COLUMN;
 use super::filter;
 use crate::domain::query::{Filter, OrderKey, Page, PageRequest};
 use crate::error::Result;
@@ -26,7 +33,8 @@ fn column_of(name: &str) -> Option<Expr> {
         "channel" => Column::Channel,
         "tags" => Column::Tags,
         "version" => Column::Version,
-        "tier" => Column::Tier,
+        "tier" => return Some(Expr::col((Scores, customer_score::Column::Tier))),
+        COMPUTED_COLUMN => return Some(Expr::col((Scores, customer_score::Column::Computed))),
         "status" => Column::Status,
         "relationshipType" => Column::RelationshipType,
         "ownerId" => Column::OwnerId,
@@ -38,23 +46,54 @@ fn column_of(name: &str) -> Option<Expr> {
     Some(Expr::col((Entity, col)))
 }
 
-fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
-    Entity::find().filter(Column::TenantId.eq(tenant_id))
+/// The tenant's customers joined to their `customer_scores` rows.
+fn in_tenant(tenant_id: Uuid) -> Select<Entity> {
+    let mut select = Entity::find().filter(Column::TenantId.eq(tenant_id));
+    let on = Expr::col((Scores, customer_score::Column::TenantId))
+        .equals((Entity, Column::TenantId))
+        .and(Expr::col((Scores, customer_score::Column::CustomerId)).equals((Entity, Column::Id)));
+    QueryTrait::query(&mut select).inner_join(Scores, on);
+    select
+}
+
+/// A customer row with the computed values and tier of its scores row.
+struct Scored(customer::Model);
+
+impl FromQueryResult for Scored {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        let mut model = customer::Model::from_query_result(res, pre)?;
+        model.tier = res.try_get(pre, "scored_tier")?;
+        let computed: serde_json::Value = res.try_get(pre, "scored_computed")?;
+        if let (Some(own), serde_json::Value::Object(computed)) = (model.custom_fields.as_object_mut(), computed) {
+            own.extend(computed);
+        }
+        Ok(Self(model))
+    }
+}
+
+fn scored(select: Select<Entity>) -> Selector<SelectModel<Scored>> {
+    select
+        .expr_as(Expr::col((Scores, customer_score::Column::Tier)), "scored_tier")
+        .expr_as(Expr::col((Scores, customer_score::Column::Computed)), "scored_computed")
+        .into_model::<Scored>()
 }
 
 /// # Errors
 /// Database failures.
 pub async fn find(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<customer::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).one(conn).await?)
+    Ok(scored(in_tenant(tenant_id).filter(Column::Id.eq(id))).one(conn).await?.map(|s| s.0))
 }
 
-/// Reads a row and, on PostgreSQL, locks it until the transaction ends (SQLite's write
-/// transaction already excludes other writers).
+/// Reads a customer and, on PostgreSQL, locks its row (not its scores row, which the scoring
+/// worker writes) until the transaction ends; SQLite's write transaction already excludes
+/// other writers.
 ///
 /// # Errors
 /// Database failures.
 pub async fn find_for_update(txn: &DatabaseTransaction, tenant_id: Uuid, id: Uuid) -> Result<Option<customer::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).lock_exclusive().one(txn).await?)
+    let mut select = in_tenant(tenant_id).filter(Column::Id.eq(id));
+    QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [Entity]);
+    Ok(scored(select).one(txn).await?.map(|s| s.0))
 }
 
 /// Customers of many ids at once (for loaders).
@@ -62,7 +101,8 @@ pub async fn find_for_update(txn: &DatabaseTransaction, tenant_id: Uuid, id: Uui
 /// # Errors
 /// Database failures.
 pub async fn find_many(conn: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<customer::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+    let select = in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied()));
+    Ok(scored(select).all(conn).await?.into_iter().map(|s| s.0).collect())
 }
 
 /// # Errors
@@ -74,7 +114,10 @@ pub async fn list(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> Result<Page<customer::Model>> {
-    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
+    let backend = db.get_database_backend();
+    let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, backend));
+    let rows = scored(filter::page(select, order, page, column_of, backend)).all(db).await?;
+    Ok(filter::finish_page(rows.into_iter().map(|s| s.0).collect(), page))
 }
 
 /// The statement [`list`] runs, for `EXPLAIN` (tests and operators checking index use).
@@ -86,9 +129,8 @@ pub fn list_statement(
     order: &[OrderKey],
     page: &PageRequest,
 ) -> sea_orm::Statement {
-    use sea_orm::QueryTrait;
     let select = in_tenant(tenant_id).filter(filter::condition(filter, column_of, backend));
-    filter::page(select, order, page, column_of, backend).build(backend)
+    scored(filter::page(select, order, page, column_of, backend)).into_statement(backend)
 }
 
 /// # Errors
@@ -102,28 +144,22 @@ pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) ->
 /// # Errors
 /// Database failures.
 pub async fn credit_code_taken(conn: &impl ConnectionTrait, tenant_id: Uuid, code: &str, except: Uuid) -> Result<bool> {
-    Ok(in_tenant(tenant_id).filter(Column::CreditCode.eq(code)).filter(Column::Id.ne(except)).count(conn).await? > 0)
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::CreditCode.eq(code))
+        .filter(Column::Id.ne(except))
+        .count(conn)
+        .await?
+        > 0)
 }
 
+/// Inserts a customer and its (empty) scores row.
+///
 /// # Errors
 /// Database failures, including a unique-key violation on the credit code.
 pub async fn insert(conn: &impl ConnectionTrait, model: &customer::Model) -> Result<()> {
     Entity::insert(model.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
-    Ok(())
-}
-
-/// Inserts many rows in one statement (seeding).
-///
-/// # Errors
-/// Database failures.
-pub async fn insert_many(conn: &impl ConnectionTrait, models: Vec<customer::Model>) -> Result<()> {
-    if models.is_empty() {
-        return Ok(());
-    }
-    Entity::insert_many(models.into_iter().map(|m| m.into_active_model().reset_all()))
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    super::scoring::add_rows(conn, model.tenant_id, &[model.id]).await
 }
 
 /// Writes `model` if the stored version is still `old_version`; false if it is not.
@@ -160,9 +196,9 @@ pub async fn count_by_tier(
     Ok(in_tenant(tenant_id)
         .filter(filter::condition(filter, column_of, db.get_database_backend()))
         .select_only()
-        .column(Column::Tier)
+        .column(customer_score::Column::Tier)
         .expr(Expr::col((Entity, Column::Id)).count())
-        .group_by(Column::Tier)
+        .group_by(customer_score::Column::Tier)
         .into_tuple()
         .all(db)
         .await?)

@@ -8,7 +8,7 @@
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, NullOrdering};
 use sea_orm::{DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 
-use super::custom_fields::{CUSTOM_COLUMN, value_expr};
+use super::custom_fields::value_expr;
 use crate::domain::query::{Filter, Op, OrderKey, PageRequest, Scalar, SortField};
 
 /// Maps a field name of the entity's description to its column expression.
@@ -57,7 +57,7 @@ pub fn condition(filter: &Filter, column_of: ColumnOf, backend: DatabaseBackend)
             Some(col) => compare(col, op, spec.nullable, column_of, backend),
             None => Condition::all().add(Expr::val(1).eq(0)),
         },
-        Filter::Custom(key, op) => match column_of(CUSTOM_COLUMN) {
+        Filter::Custom(key, op) => match column_of(key.column()) {
             Some(stored) => match op {
                 Op::HasAny(values) => values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
                     c.add(custom_list_contains(backend, stored.clone(), &key.key, std::slice::from_ref(v)))
@@ -168,7 +168,7 @@ fn list_contains(backend: DatabaseBackend, col: Expr, values: &[String]) -> Expr
 fn sort_expr(field: &SortField, column_of: ColumnOf, backend: DatabaseBackend) -> Option<(Expr, bool)> {
     match field {
         SortField::Field(f) => column_of(f.name).map(|c| (c, f.nullable)),
-        SortField::Custom(key) => column_of(CUSTOM_COLUMN).map(|c| (value_expr(backend, c, key), true)),
+        SortField::Custom(key) => column_of(key.column()).map(|c| (value_expr(backend, c, key), true)),
     }
 }
 

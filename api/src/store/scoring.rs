@@ -1,5 +1,5 @@
-//! The durable queue of customers to score, the scores written back onto customers, and the
-//! ranking of a tenant's customers into value tiers.
+//! The durable queue of customers to score, the scores written into the customers' scores rows,
+//! and the ranking of a tenant's customers into value tiers.
 //!
 //! A queue row carries a ticket (uuid v7) renewed by every enqueue. A worker claims rows for a
 //! while (a lease, so a crashed worker's rows come back) and deletes them afterwards only if
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use guanxi_entity::score_run;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, Statement, Value,
+    IntoActiveModel, QueryFilter, QuerySelect, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -203,7 +203,7 @@ pub async fn vacuum(conn: &impl ConnectionTrait) -> Result<()> {
     Ok(())
 }
 
-/// Scores to write onto one customer: the computed custom field values (`None` when they did
+/// Scores to write for one customer: the computed custom field values (`None` when they did
 /// not change) and the details, each a JSON object keyed by score key, merged over what is
 /// stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,49 +213,68 @@ pub struct ScoreWrite {
     pub details: serde_json::Value,
 }
 
-/// Merges scores into customers, a few hundred per statement: the values into the customer's
-/// custom fields, the details into `customer_scores`. Neither the customer's version nor its
-/// `updated_at` moves: scores are computed, not edited.
+/// Gives new customers their (empty) scores rows, which every customer read joins.
+///
+/// # Errors
+/// Database failures.
+pub async fn add_rows(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_ids: &[Uuid]) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let empty = if backend == DatabaseBackend::Postgres { "'{}'::jsonb" } else { "'{}'" };
+    for chunk in customer_ids.chunks(1000) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|id| {
+                values.extend([tenant_id.into(), (*id).into()]);
+                let n = values.len();
+                format!("({}, {}, {empty})", param(backend, n - 1), param(backend, n))
+            })
+            .collect();
+        let sql = format!("INSERT INTO customer_scores (tenant_id, customer_id, details) VALUES {}", rows.join(", "));
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Merges scores into the customers' scores rows, a few hundred per statement: the values into
+/// `computed`, the details into `details`. The customer row is not touched: neither its
+/// version nor its `updated_at` moves, since scores are computed, not edited. A customer
+/// deleted meanwhile has no row left and gets none.
 ///
 /// # Errors
 /// Database failures.
 pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
     let backend = conn.get_database_backend();
     for chunk in writes.chunks(500) {
-        let changed = chunk.iter().filter_map(|w| Some((w.customer_id, w.values.as_ref()?)));
-        let (values, tuples) = score_tuples(backend, tenant_id, changed);
+        let mut values: Vec<Value> = vec![tenant_id.into()];
+        let tuples: Vec<String> = chunk
+            .iter()
+            .map(|w| {
+                let computed = w.values.as_ref().map(serde_json::Value::to_string);
+                values.extend([w.customer_id.into(), w.details.to_string().into(), computed.into()]);
+                let n = values.len();
+                match backend {
+                    DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb, ${n}::jsonb)", n - 2, n - 1),
+                    _ => "(?, ?, ?)".to_owned(),
+                }
+            })
+            .collect();
+        let tuples = tuples.join(", ");
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
-                "UPDATE customers AS c SET custom_fields = c.custom_fields || v.cf \
-                 FROM (VALUES {tuples}) AS v(id, cf) WHERE c.tenant_id = $1 AND c.id = v.id"
+                "UPDATE customer_scores AS s SET details = s.details || v.d, \
+                 computed = CASE WHEN v.cf IS NULL THEN s.computed ELSE s.computed || v.cf END \
+                 FROM (VALUES {tuples}) AS v(id, d, cf) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
             ),
             _ => format!(
-                "UPDATE customers SET custom_fields = json_patch(custom_fields, v.cf) \
-                 FROM (SELECT column1 AS id, column2 AS cf FROM (VALUES {tuples})) AS v \
-                 WHERE customers.tenant_id = ? AND customers.id = v.id"
+                "UPDATE customer_scores SET details = json_patch(details, v.d), \
+                 computed = CASE WHEN v.cf IS NULL THEN computed ELSE json_patch(computed, v.cf) END \
+                 FROM (SELECT column1 AS id, column2 AS d, column3 AS cf FROM (VALUES {tuples})) AS v \
+                 WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
             ),
         };
-        if !tuples.is_empty() {
-            // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
-            let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
-            conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        }
-        let (values, tuples) = score_tuples(backend, tenant_id, chunk.iter().map(|w| (w.customer_id, &w.details)));
-        let sql = match backend {
-            DatabaseBackend::Postgres => format!(
-                "INSERT INTO customer_scores (tenant_id, customer_id, details) \
-                 SELECT $1::uuid, v.id, v.d FROM (VALUES {tuples}) AS v(id, d) \
-                 ON CONFLICT (tenant_id, customer_id) DO UPDATE \
-                 SET details = customer_scores.details || excluded.details"
-            ),
-            // SQLite needs the WHERE before ON CONFLICT to parse an INSERT … SELECT upsert.
-            _ => format!(
-                "INSERT INTO customer_scores (tenant_id, customer_id, details) \
-                 SELECT ?, column1, column2 FROM (VALUES {tuples}) WHERE true \
-                 ON CONFLICT (tenant_id, customer_id) DO UPDATE \
-                 SET details = json_patch(customer_scores.details, excluded.details)"
-            ),
-        };
+        // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
+        let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
     Ok(())
@@ -283,15 +302,6 @@ fn id_tuples(
     (values, tuples.join(", "))
 }
 
-/// [`id_tuples`] of JSON values.
-fn score_tuples<'a>(
-    backend: DatabaseBackend,
-    tenant_id: Uuid,
-    rows: impl Iterator<Item = (Uuid, &'a serde_json::Value)>,
-) -> (Vec<Value>, String) {
-    id_tuples(backend, tenant_id, "::jsonb", rows.map(|(id, json)| (id, json.to_string().into())))
-}
-
 /// Moves the first parameter (the tenant, as [`id_tuples`] places it) to the end.
 fn tenant_last(mut values: Vec<Value>) -> Vec<Value> {
     let tenant = values.remove(0);
@@ -312,19 +322,22 @@ pub async fn details_of(
     if customer_ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let rows = customer_score::Entity::find()
+    let rows: Vec<(Uuid, serde_json::Value)> = customer_score::Entity::find()
+        .select_only()
+        .columns([customer_score::Column::CustomerId, customer_score::Column::Details])
         .filter(customer_score::Column::TenantId.eq(tenant_id))
         .filter(customer_score::Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.customer_id, r.details)).collect())
+    Ok(rows.into_iter().collect())
 }
 
-/// Removes a deleted customer's score details.
+/// Removes a deleted customer's scores row.
 ///
 /// # Errors
 /// Database failures.
-pub async fn delete_details(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
+pub async fn delete_row(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
     use guanxi_entity::customer_score;
     customer_score::Entity::delete_many()
         .filter(customer_score::Column::TenantId.eq(tenant_id))
@@ -367,7 +380,7 @@ const TIERS_PER_WRITE: usize = 1_000;
 /// Database failures.
 pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cuts: CutPoints) -> Result<u64> {
     let backend = db.get_database_backend();
-    let score = super::custom_fields::sql_of(backend, "custom_fields", key, FieldType::Decimal);
+    let score = super::custom_fields::sql_of(backend, "computed", key, FieldType::Decimal);
     let primary = u64::from(cuts.key_primary);
     let secondary = primary + u64::from(cuts.key_secondary);
     let ordinary = secondary + u64::from(cuts.ordinary);
@@ -378,8 +391,9 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
              WHEN rn <= (n * {secondary} + 9999) / 10000 THEN 'KEY_SECONDARY' \
              WHEN rn <= (n * {ordinary} + 9999) / 10000 THEN 'ORDINARY' \
              ELSE 'SMALL' END AS tier \
-           FROM (SELECT id, tier AS old, ROW_NUMBER() OVER (ORDER BY {score} DESC, id) AS rn, COUNT(*) OVER () AS n \
-                 FROM customers WHERE tenant_id = {} AND {score} IS NOT NULL) AS ranked) AS r \
+           FROM (SELECT customer_id AS id, tier AS old, \
+                   ROW_NUMBER() OVER (ORDER BY {score} DESC, customer_id) AS rn, COUNT(*) OVER () AS n \
+                 FROM customer_scores WHERE tenant_id = {} AND {score} IS NOT NULL) AS ranked) AS r \
          WHERE old IS NULL OR old <> tier",
         param(backend, 1)
     );
@@ -389,13 +403,13 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         let (values, tuples) = id_tuples(backend, tenant_id, "", chunk.iter().map(|c| (c.id, c.tier.clone().into())));
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
-                "UPDATE customers AS c SET tier = v.tier FROM (VALUES {tuples}) AS v(id, tier) \
-                 WHERE c.tenant_id = $1 AND c.id = v.id"
+                "UPDATE customer_scores AS s SET tier = v.tier FROM (VALUES {tuples}) AS v(id, tier) \
+                 WHERE s.tenant_id = $1 AND s.customer_id = v.id"
             ),
             _ => format!(
-                "UPDATE customers SET tier = v.tier \
+                "UPDATE customer_scores SET tier = v.tier \
                  FROM (SELECT column1 AS id, column2 AS tier FROM (VALUES {tuples})) AS v \
-                 WHERE customers.tenant_id = ? AND customers.id = v.id"
+                 WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
             ),
         };
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
