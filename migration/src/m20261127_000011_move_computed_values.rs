@@ -129,36 +129,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         let fields = computed_fields(manager).await?;
-        // Keys are `[a-z][a-z0-9_]*`, checked when the field was defined.
-        for f in &fields {
-            let k = &f.key;
-            let (copy, strip) = if pg {
-                (
-                    format!(
-                        "UPDATE customer_scores s SET computed = s.computed || jsonb_build_object('{k}', c.custom_fields -> '{k}') \
-                         FROM customers c WHERE c.tenant_id = s.tenant_id AND c.id = s.customer_id \
-                         AND s.tenant_id = $1 AND c.custom_fields ? '{k}'"
-                    ),
-                    format!(
-                        "UPDATE customers SET custom_fields = custom_fields - '{k}' WHERE tenant_id = $1 AND custom_fields ? '{k}'"
-                    ),
-                )
-            } else {
-                (
-                    format!(
-                        "UPDATE customer_scores SET computed = json_set(computed, '$.{k}', json(c.custom_fields -> '$.{k}')) \
-                         FROM customers c WHERE c.tenant_id = customer_scores.tenant_id AND c.id = customer_scores.customer_id \
-                         AND customer_scores.tenant_id = ? AND json_type(c.custom_fields, '$.{k}') IS NOT NULL"
-                    ),
-                    format!(
-                        "UPDATE customers SET custom_fields = json_remove(custom_fields, '$.{k}') \
-                         WHERE tenant_id = ? AND json_type(custom_fields, '$.{k}') IS NOT NULL"
-                    ),
-                )
-            };
-            execute(manager, copy, vec![f.tenant_id.into()]).await?;
-            execute(manager, strip, vec![f.tenant_id.into()]).await?;
-        }
+        // The old indexes go first: rewriting every customer row below need not maintain them.
         for key in indexed_keys(&fields) {
             if !used_by_admin_fields(manager, key).await? {
                 db.execute_unprepared(&format!(
@@ -167,6 +138,48 @@ impl MigrationTrait for Migration {
                 ))
                 .await?;
             }
+        }
+        let mut by_tenant: std::collections::BTreeMap<sea_orm::prelude::Uuid, Vec<&str>> = Default::default();
+        for f in &fields {
+            by_tenant.entry(f.tenant_id).or_default().push(&f.key);
+        }
+        for (tenant_id, keys) in by_tenant {
+            // Keys are `[a-z][a-z0-9_]*`, checked when the field was defined.
+            let list = keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+            let (copy, strip) = if pg {
+                (
+                    format!(
+                        "UPDATE customer_scores s SET computed = s.computed || \
+                           (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(c.custom_fields) e WHERE e.key IN ({list})) \
+                         FROM customers c WHERE c.tenant_id = s.tenant_id AND c.id = s.customer_id \
+                         AND s.tenant_id = $1 AND c.custom_fields ?| ARRAY[{list}]"
+                    ),
+                    format!(
+                        "UPDATE customers SET custom_fields = custom_fields - ARRAY[{list}] \
+                         WHERE tenant_id = $1 AND custom_fields ?| ARRAY[{list}]"
+                    ),
+                )
+            } else {
+                let has_any = |col: &str| format!("EXISTS (SELECT 1 FROM json_each({col}) e WHERE e.key IN ({list}))");
+                let paths = keys.iter().map(|k| format!("'$.{k}'")).collect::<Vec<_>>().join(", ");
+                (
+                    format!(
+                        "UPDATE customer_scores SET computed = json_patch(computed, \
+                           (SELECT json_group_object(e.key, e.value) FROM json_each(c.custom_fields) e WHERE e.key IN ({list}))) \
+                         FROM customers c WHERE c.tenant_id = customer_scores.tenant_id AND c.id = customer_scores.customer_id \
+                         AND customer_scores.tenant_id = ? AND {}",
+                        has_any("c.custom_fields")
+                    ),
+                    format!(
+                        "UPDATE customers SET custom_fields = json_remove(custom_fields, {paths}) WHERE tenant_id = ? AND {}",
+                        has_any("custom_fields")
+                    ),
+                )
+            };
+            execute(manager, copy, vec![tenant_id.into()]).await?;
+            execute(manager, strip, vec![tenant_id.into()]).await?;
+        }
+        for key in indexed_keys(&fields) {
             db.execute_unprepared(&format!(
                 "CREATE INDEX IF NOT EXISTS {} ON customer_scores (tenant_id, {})",
                 index_name("customer_scores", "computed", key),

@@ -1,8 +1,9 @@
 //! Scoring (ARCHITECTURE.md, "Plugins"): a background worker takes customers from the durable
 //! queue that every snapshot-changing write feeds, builds their snapshots, runs the tenant's
-//! enabled scorers over them in batches, writes the scores back (values into the computed custom
-//! fields, details into `customer_scores`), and, once a tenant's queue is empty, ranks its
-//! customers into value tiers with the tenant's cut points (one read, then the changed tiers).
+//! enabled scorers over them in batches, writes the scores back (the computed custom field
+//! values and the details, both into the customer's `customer_scores` row), and, once a
+//! tenant's queue is empty, ranks its customers into value tiers with the tenant's cut points
+//! (one read, then the changed tiers).
 //!
 //! A scorer that fails leaves its customers' last scores as they were; the failure is in its
 //! `lastRuns`. The customers are not retried until something changes them again (or a
@@ -243,7 +244,7 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<usize> {
                 ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
             });
             // An explanation moves daily ("last purchase 18 days ago") where the value does not:
-            // then only the details are written, not the customer row and its indexes.
+            // then only the details are written, not the values and their indexes.
             let same_values = details.keys().all(|key| current.custom_fields.get(key) == values.get(key));
             (!(same_details && same_values)).then(|| ScoreWrite {
                 customer_id,
