@@ -454,11 +454,10 @@ async fn write_batch(
     seeded.interactions += interactions.len() as u64;
     seeded.complaints += complaints.len() as u64;
     seeded.plans += plans.len() as u64;
-    let (tenant_id, ids): (Option<Uuid>, Vec<Uuid>) =
-        (customers.first().map(|c| c.tenant_id), customers.iter().map(|c| c.id).collect());
     let txn = store::begin_write(db).await?;
-    if let Some(tenant_id) = tenant_id {
-        store::scoring::add_rows(&txn, tenant_id, &ids).await?;
+    if let Some(first) = customers.first() {
+        let ids: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
+        store::scoring::add_rows(&txn, first.tenant_id, &ids).await?;
     }
     store::insert_all(&txn, customers.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000).await?;
     store::insert_all(&txn, interactions.into_iter().map(|m| m.into_active_model().reset_all()).collect(), 1000)

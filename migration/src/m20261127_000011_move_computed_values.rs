@@ -87,6 +87,18 @@ async fn used_by_admin_fields(manager: &SchemaManager<'_>, key: &str) -> Result<
     Ok(Count::find_by_statement(stmt).one(manager.get_connection()).await?.is_some_and(|c| c.n > 0))
 }
 
+/// The tier column, as migration 4 made it on `customers`.
+async fn add_tier(manager: &SchemaManager<'_>, table: Alias) -> Result<(), DbErr> {
+    let column = ColumnDef::new(Alias::new("tier")).string_len(16).to_owned();
+    manager.alter_table(Table::alter().table(table).add_column(column).to_owned()).await
+}
+
+/// The index of a table's tiers, led by the tenant as every query is.
+async fn index_tier(manager: &SchemaManager<'_>, name: &str, table: Alias) -> Result<(), DbErr> {
+    let index = Index::create().name(name).table(table).col(Alias::new("tenant_id")).col(Alias::new("tier")).to_owned();
+    manager.create_index(index).await
+}
+
 async fn execute(manager: &SchemaManager<'_>, sql: String, values: Vec<sea_orm::Value>) -> Result<(), DbErr> {
     let backend = manager.get_database_backend();
     manager.get_connection().execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
@@ -107,14 +119,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(scores.clone())
-                    .add_column(ColumnDef::new(Alias::new("tier")).string_len(16))
-                    .to_owned(),
-            )
-            .await?;
+        add_tier(manager, scores.clone()).await?;
         let db = manager.get_connection();
         let empty = if pg { "'{}'::jsonb" } else { "'{}'" };
         db.execute_unprepared(&format!(
@@ -191,46 +196,21 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(Table::alter().table(Alias::new("customers")).drop_column(Alias::new("tier")).to_owned())
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(NEW_TIER_INDEX)
-                    .table(scores)
-                    .col(Alias::new("tenant_id"))
-                    .col(Alias::new("tier"))
-                    .to_owned(),
-            )
-            .await
+        index_tier(manager, NEW_TIER_INDEX, scores).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
         let pg = backend == DatabaseBackend::Postgres;
         let customers = Alias::new("customers");
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(customers.clone())
-                    .add_column(ColumnDef::new(Alias::new("tier")).string_len(16))
-                    .to_owned(),
-            )
-            .await?;
+        add_tier(manager, customers.clone()).await?;
         let db = manager.get_connection();
         db.execute_unprepared(
             "UPDATE customers SET tier = (SELECT s.tier FROM customer_scores s \
              WHERE s.tenant_id = customers.tenant_id AND s.customer_id = customers.id)",
         )
         .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(OLD_TIER_INDEX)
-                    .table(customers.clone())
-                    .col(Alias::new("tenant_id"))
-                    .col(Alias::new("tier"))
-                    .to_owned(),
-            )
-            .await?;
+        index_tier(manager, OLD_TIER_INDEX, customers.clone()).await?;
         let merge = if pg {
             "UPDATE customers c SET custom_fields = c.custom_fields || s.computed FROM customer_scores s \
              WHERE s.tenant_id = c.tenant_id AND s.customer_id = c.id AND s.computed <> '{}'::jsonb"

@@ -726,16 +726,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     assert_eq!(res["data"]["customers"]["totalCount"], 5, "{res}");
 
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
-    let tenant: uuid::Uuid = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT id FROM tenants WHERE slug = 'acme'",
-        ))
-        .await
-        .expect("tenant")
-        .expect("row")
-        .try_get("", "id")
-        .expect("id");
+    let tenant = crate::helpers::tenant_id(&db, "acme").await;
     let key = CustomKey { key: "level".into(), ty: FieldType::Int, computed: false };
     let filter = Filter::Custom(key.clone(), Op::Gte(Scalar::Int(15)));
     let order = vec![OrderKey { field: SortField::Custom(key), descending: false }];

@@ -134,6 +134,23 @@ pub fn violations(res: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The id of the tenant with `slug`, read from the database (for tests that call the store).
+pub async fn tenant_id(db: &sea_orm::DatabaseConnection, slug: &str) -> uuid::Uuid {
+    use sea_orm::ConnectionTrait;
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+        "SELECT id FROM tenants WHERE slug = $1"
+    } else {
+        "SELECT id FROM tenants WHERE slug = ?"
+    };
+    db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [slug.into()]))
+        .await
+        .expect("tenant")
+        .expect("row")
+        .try_get("", "id")
+        .expect("id")
+}
+
 /// The query plan of `statement` on `db` (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on
 /// SQLite), one line per step. On PostgreSQL sequential scans are forbidden for it: a test's
 /// tables are small enough for a scan to win, and the question is whether an index fits.

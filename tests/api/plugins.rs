@@ -202,13 +202,7 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         use sea_orm::ConnectionTrait;
         let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
         let backend = db.get_database_backend();
-        let tenant: uuid::Uuid = db
-            .query_one_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM tenants WHERE slug = 'acme'"))
-            .await
-            .expect("tenant")
-            .expect("row")
-            .try_get("", "id")
-            .expect("id");
+        let tenant = crate::helpers::tenant_id(&db, "acme").await;
         let value_score = CustomKey { key: "value_score".into(), ty: FieldType::Decimal, computed: true };
         let churn_risk = CustomKey { key: "churn_risk".into(), ty: FieldType::Decimal, computed: true };
         let filter = Filter::Custom(churn_risk, Op::IsNull(false));
