@@ -242,7 +242,7 @@ pub async fn customers(
     write_batch(db, &mut rng, batch, per_customer, &owner_ids, &mut seeded).await?;
     // Every customer waits to be scored by the tenant's scorers (a running server's worker, or
     // the next one to start).
-    store::scoring::enqueue_all(db, tenant.id, Uuid::now_v7()).await?;
+    store::scoring::sweep_all(db, tenant.id, Uuid::now_v7()).await?;
     // Fresh statistics, so the planner picks the keyset indexes right after a bulk load; on
     // PostgreSQL also the visibility map, so counts can be index-only scans before autovacuum.
     let analyze = match db.get_database_backend() {

@@ -1,4 +1,5 @@
-//! A request to re-score a whole tenant (`recomputeScores`); progress is read from the queue.
+//! A request to re-score a whole tenant (`recomputeScores`); progress is read from the tenant's
+//! sweep and the score queue.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: Uuid,
-    /// Also the queue ticket the run's customers were given.
+    /// Also the ticket of the sweep it started (or started over).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub plugin_id: Option<Uuid>,

@@ -316,9 +316,10 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
 }
 
 /// The worker claims its next round while it scores one, and removes a scored round from the
-/// queue while it scores the next. With rounds of 3 customers, a re-score of 10 that only
-/// scorers switched on after the writes can score still scores every one, reports done only
-/// when all are, and ranks the tenant once its queue is empty.
+/// queue (or moves the tenant's sweep on) while it scores the next. With rounds of 3
+/// customers, a re-score of 10 that only scorers switched on after the writes can score, with
+/// more writes queued while the switch's own sweep may be under way, still scores every one,
+/// reports done only when all are, and ranks the tenant once nothing is left to score.
 #[tokio::test]
 async fn a_rescore_in_small_rounds_scores_everyone_and_ends_ranked() {
     let app = TestApp::spawn_with(|c| c.score_claim = 3).await;
@@ -329,17 +330,23 @@ async fn a_rescore_in_small_rounds_scores_everyone_and_ends_ranked() {
     for id in &ids {
         app.gql(&admin, toggle, json!({ "id": id, "on": false })).await;
     }
+    let mut created = Vec::new();
     for n in 0..10u32 {
         let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("C{n}") })).await;
         for i in 0..n {
             purchase(&app, &admin, &id, 100 * n, i64::from(3 + 20 * i)).await;
         }
+        created.push(id);
     }
     let unscored = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
     let counts = unscored["data"]["tierDistribution"].as_array().unwrap();
     assert!(counts.iter().all(|t| t["count"] == 0), "nobody is ranked before a scorer runs: {unscored}");
     for id in &ids {
         app.gql(&admin, toggle, json!({ "id": id, "on": true })).await;
+    }
+    // Writes queued beside the sweep that switching the scorers on started.
+    for (n, customer) in (1..).zip(&created) {
+        purchase(&app, &admin, customer, 50 * n, 1).await;
     }
 
     let res = app.gql(&admin, "mutation { recomputeScores { id total } }", json!({})).await;

@@ -43,14 +43,16 @@ gql() { # token query [variables-json] -> JSON
     -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$2" "${3:-{\}}")"
 }
 
-queued() { # database_url -> customers waiting in the score queue
+queued() { # database_url -> customers waiting in the score queue, plus tenants being swept
+  local sql='select (select count(*) from score_queue) + (select count(*) from score_sweeps)'
   case "$1" in
-    sqlite:*) local f="${1#sqlite://}"; sqlite3 "${f%%\?*}" 'select count(*) from score_queue' ;;
-    *) psql "${1%%\?*}" -Atqc 'select count(*) from score_queue' ;;
+    sqlite:*) local f="${1#sqlite://}"; sqlite3 "${f%%\?*}" "$sql" ;;
+    *) psql "${1%%\?*}" -Atqc "$sql" ;;
   esac
 }
 
-wait_scored() { # database_url: waits until the server's scoring worker has emptied the queue
+wait_scored() { # database_url: waits until the server's scoring worker has emptied the queue and
+  # ended every sweep
   # `guanxi seed` queues every customer it makes for the tenant's default scorers; benchmarks of
   # other things wait for that to finish rather than measure beside it.
   while [ "$(queued "$1")" != 0 ]; do sleep 0.2; done

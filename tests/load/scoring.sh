@@ -34,7 +34,7 @@ bench() { # label database_url
   local label=$1 url=$2
   echo "=== $label: seeding $customers customers with about $interactions interactions each"
   "$bin" seed --tenant bench --customers "$customers" --interactions "$interactions" --seed 1 --database-url "$url"
-  echo "queued for scoring: $(queued "$url")"
+  echo "queued customers + tenants to sweep: $(queued "$url")"
   local started; started=$(date +%s.%N)
   serve "$url"
   wait_scored "$url"

@@ -501,7 +501,7 @@ async fn store_install(txn: &DatabaseTransaction, caller: &Caller, prepared: Pre
     let at = row.installed_at;
     audit::record(txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(audit_snapshot(&row)), at).await?;
     if is_scorer(&row) {
-        store::scoring::enqueue_all(txn, caller.tenant_id, Uuid::now_v7()).await?;
+        store::scoring::sweep_all(txn, caller.tenant_id, Uuid::now_v7()).await?;
     }
     Ok(row)
 }
@@ -577,7 +577,7 @@ pub async fn upgrade(
         store::plugins::drop_binary_if_unused(&txn, &before.sha256).await?;
     }
     if row.enabled && is_scorer(&row) {
-        store::scoring::enqueue_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
+        store::scoring::sweep_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
     }
     txn.commit().await?;
     plugins.wake_scorer();
@@ -619,7 +619,7 @@ pub async fn set_enabled(
     row.enabled = enabled;
     save_change(&txn, caller, &before, &mut row).await?;
     if enabled && is_scorer(&row) {
-        store::scoring::enqueue_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
+        store::scoring::sweep_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
     }
     txn.commit().await?;
     plugins.wake_scorer();
@@ -666,7 +666,7 @@ pub async fn configure(
     }
     save_change(&txn, caller, &before, &mut row).await?;
     if row.enabled && is_scorer(&row) {
-        store::scoring::enqueue_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
+        store::scoring::sweep_all(&txn, caller.tenant_id, Uuid::now_v7()).await?;
     }
     txn.commit().await?;
     plugins.wake_scorer();

@@ -1,9 +1,10 @@
 //! Scoring (ARCHITECTURE.md, "Plugins"): a background worker takes customers from the durable
-//! queue that every snapshot-changing write feeds, builds their snapshots, runs the tenant's
-//! enabled scorers over them in batches, writes the scores back (the computed custom field
-//! values and the details, both into the customer's `customer_scores` row), and, once a
-//! tenant's queue is empty, ranks its customers into value tiers with the tenant's cut points
-//! (one read, then the changed tiers).
+//! queue that every snapshot-changing write feeds, and whole tenants stretch by stretch from
+//! their sweeps (`recomputeScores`, a scorer installed or changed, the periodic re-score),
+//! builds their snapshots, runs the tenant's enabled scorers over them in batches, writes the
+//! scores back (the computed custom field values and the details, both into the customer's
+//! `customer_scores` row), and, once a tenant has nothing left to score, ranks its customers
+//! into value tiers with the tenant's cut points (one read, then the changed tiers).
 //!
 //! A scorer that fails leaves its customers' last scores as they were; the failure is in its
 //! `lastRuns`. The customers are not retried until something changes them again (or a
@@ -28,7 +29,7 @@ use super::snapshot::{self, Snapshot};
 use super::{Caller, Role, ids, tenant};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::scoring::{Claimed, CutPoints, ScoreWrite};
+use crate::store::scoring::{Claimed, CutPoints, ScoreWrite, Sweep};
 
 pub const RUN_TYPE_NAME: &str = "ScoreRun";
 
@@ -227,17 +228,14 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<usize> {
             }
         }
     }
-    let stored: HashMap<Uuid, &guanxi_entity::customer::Model> = rows.iter().map(|c| (c.id, c)).collect();
-    let stored_details = store::scoring::details_of(db, tenant_id, customer_ids).await?;
-    let no_details = Value::Null;
+    let stored: HashMap<Uuid, &(guanxi_entity::customer::Model, Value)> = rows.iter().map(|r| (r.0.id, r)).collect();
     let writes: Vec<ScoreWrite> = writes
         .into_iter()
         .filter_map(|(customer, (values, details))| {
             let customer_id = ids::decode(super::customers::TYPE_NAME, &customer).ok()?;
             // Unchanged scores are not written again (their computedAt stays when they were
             // last different): a re-score that changes little writes little.
-            let current = stored.get(&customer_id)?;
-            let current_details = stored_details.get(&customer_id).unwrap_or(&no_details);
+            let (current, current_details) = stored.get(&customer_id)?;
             let same_details = details.iter().all(|(key, d)| {
                 let old = current_details.get(key);
                 let unchanged = |field: &str| old.and_then(|o| o.get(field)) == d.get(field);
@@ -308,22 +306,93 @@ pub struct Work {
 /// When the worker last ranked each tenant (or first saw it queued).
 pub type Ranked = HashMap<Uuid, std::time::Instant>;
 
-/// The queue work the worker overlaps with scoring: claiming the next round took 14 ms per
-/// 2,000 customers on PostgreSQL and removing a scored round 12 ms, in which nothing was scored.
-#[derive(Default)]
+/// What one round scores: customers claimed from the queue and, if there was room, a stretch
+/// of one tenant's sweep.
+#[derive(Debug, Default)]
+pub struct Taken {
+    queued: Vec<Claimed>,
+    stretch: Option<Stretch>,
+    /// A sweep the worker holds but had no room for this round, to go on with later.
+    kept: Option<Sweep>,
+}
+
+/// The next customers, in id order, of a sweep the worker holds.
+#[derive(Debug)]
+struct Stretch {
+    sweep: Sweep,
+    ids: Vec<Uuid>,
+    /// No customer follows these: the round ends the sweep.
+    last: bool,
+}
+
+impl Stretch {
+    /// The sweep as it stands once this stretch is scored; `None` if it ends here.
+    fn next(&self) -> Option<Sweep> {
+        (!self.last).then(|| Sweep { scored_to: self.ids.last().copied().or(self.sweep.scored_to), ..self.sweep })
+    }
+}
+
+/// What a round did, for the worker's pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Worked {
+    /// Customers taken from the queue.
+    pub queued: usize,
+    /// Customers of a sweep.
+    pub swept: usize,
+}
+
+/// The worker's own claims, and the queue work it overlaps with scoring: claiming the next
+/// round took 14 ms per 2,000 customers on PostgreSQL and removing a scored round 12 ms, in
+/// which nothing was scored.
 pub struct Pipeline {
-    /// Customers claimed for the next round while the current one is being scored.
-    claimed_ahead: Option<tokio::task::JoinHandle<Result<Vec<Claimed>>>>,
-    /// The last round's customers leaving the queue while the next one is being scored.
+    /// Whose claims on sweeps these are.
+    worker: Uuid,
+    /// The next round's customers, taken while the current one is being scored.
+    taken_ahead: Option<tokio::task::JoinHandle<Result<Taken>>>,
+    /// The last round leaving the queue (and its sweep moving on) while the next one is scored.
     leaving: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
-/// Claims up to `n` queued customers for a lease.
-async fn claim(db: &DatabaseConnection, n: u64) -> Result<Vec<Claimed>> {
+impl Pipeline {
+    #[must_use]
+    pub fn new() -> Self {
+        Self { worker: Uuid::now_v7(), taken_ahead: None, leaving: None }
+    }
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Takes a round's work, in one write: up to `n` customers claimed from the queue, then, if
+/// there is room, the next stretch of the sweep the worker goes on with (`holding`, if it is
+/// still its own) or of one it claims.
+async fn take(db: &DatabaseConnection, worker: Uuid, n: u64, holding: Option<Sweep>) -> Result<Taken> {
     let now = store::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
     // The worker's writes take their turn at SQLite's writer like every other write.
-    store::in_write(db, async |txn| store::scoring::claim(txn, now, lease, n).await).await
+    store::in_write(db, async |txn| {
+        let queued = store::scoring::claim(txn, now, lease, n).await?;
+        let room = n.saturating_sub(queued.len() as u64);
+        if room == 0 {
+            return Ok(Taken { queued, stretch: None, kept: holding });
+        }
+        let sweep = match holding {
+            Some(s) if store::scoring::renew_sweep(txn, &s, worker, lease).await? => Some(s),
+            _ => store::scoring::claim_sweep(txn, worker, now, lease).await?,
+        };
+        let stretch = match sweep {
+            Some(sweep) => {
+                let ids = store::scoring::sweep_ids(txn, &sweep, room).await?;
+                Some(Stretch { last: (ids.len() as u64) < room, ids, sweep })
+            }
+            None => None,
+        };
+        Ok(Taken { queued, stretch, kept: None })
+    })
+    .await
 }
 
 /// Waits for a task the worker started.
@@ -331,66 +400,91 @@ async fn finish<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
     task.await.map_err(|e| Error::Internal(e.into()))?
 }
 
-/// One round of the worker: takes the customers claimed ahead (or claims some), claims the
-/// next round's while it scores these tenant by tenant, ranks the tenants whose queues this
-/// round empties (or that waited long enough), and only then removes the customers from the
-/// queue — so a finished `ScoreRun` has its tiers — while the next round is scored. Returns how
-/// many customers it scored.
+/// One round of the worker: takes the customers taken ahead (or takes some), takes the next
+/// round's while it scores these tenant by tenant, ranks the tenants that this round leaves
+/// with nothing to score (or that waited long enough), and only then lets the customers leave
+/// the queue and the sweep move on — so a finished `ScoreRun` has its tiers — while the next
+/// round is scored.
 ///
 /// A customer queued again while it is scored is free to be claimed ahead, and is then scored
 /// again, as with two replicas. The last round has left the queue before a tenant's queue is
 /// counted, so the count sees only what is still to score.
 ///
 /// # Errors
-/// Database failures (the claimed customers come back when the lease ends).
+/// Database failures (the claimed customers and sweeps come back when the lease ends).
 pub async fn work_once(
     db: &DatabaseConnection,
     plugins: &Arc<Plugins>,
     work: Work,
     ranked: &mut Ranked,
     pipeline: &mut Pipeline,
-) -> Result<usize> {
-    let claimed = match pipeline.claimed_ahead.take() {
+) -> Result<Worked> {
+    let worker = pipeline.worker;
+    let taken = match pipeline.taken_ahead.take() {
         Some(task) => finish(task).await?,
-        None => claim(db, work.claim).await?,
+        None => take(db, worker, work.claim, None).await?,
     };
-    if claimed.is_empty() {
-        return Ok(0);
+    if taken.queued.is_empty() && taken.stretch.is_none() {
+        return Ok(Worked { queued: 0, swept: 0 });
     }
     let now = store::now();
+    let holding = taken.stretch.as_ref().map_or(taken.kept, Stretch::next);
     let next_db = db.clone();
-    pipeline.claimed_ahead = Some(tokio::spawn(async move { claim(&next_db, work.claim).await }));
-    let mut by_tenant: BTreeMap<Uuid, Vec<Claimed>> = BTreeMap::new();
-    for c in &claimed {
-        by_tenant.entry(c.tenant_id).or_default().push(*c);
+    pipeline.taken_ahead = Some(tokio::spawn(async move { take(&next_db, worker, work.claim, holding).await }));
+    // Per tenant: how many of its customers came from the queue, and all of them.
+    let mut by_tenant: BTreeMap<Uuid, (u64, Vec<Uuid>)> = BTreeMap::new();
+    for c in &taken.queued {
+        let (queued, ids) = by_tenant.entry(c.tenant_id).or_default();
+        *queued += 1;
+        ids.push(c.customer_id);
     }
-    for (tenant_id, rows) in by_tenant {
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.customer_id).collect();
+    if let Some(s) = &taken.stretch {
+        by_tenant.entry(s.sweep.tenant_id).or_default().1.extend(&s.ids);
+    }
+    for (tenant_id, (queued, mut ids)) in by_tenant {
+        ids.sort_unstable();
+        ids.dedup();
         score_customers(db, plugins, tenant_id, &ids, now, work.in_flight).await?;
         if let Some(task) = pipeline.leaving.take() {
             finish(task).await?;
         }
-        let last_of_queue = !store::scoring::queued_more_than(db, tenant_id, rows.len() as u64).await?;
+        let swept = match taken.stretch.as_ref().filter(|s| s.sweep.tenant_id == tenant_id) {
+            Some(s) => s.last,
+            None => !store::scoring::sweeping(db, tenant_id).await?,
+        };
+        let nothing_left = swept && !store::scoring::queued_more_than(db, tenant_id, queued).await?;
         // A tenant first seen now starts its wait now: ranking it on the first round after every
         // start cost a whole ranking (0.25 s at 100,000 customers) in the middle of a backlog.
         let overdue = ranked.entry(tenant_id).or_insert_with(std::time::Instant::now).elapsed() > RANK_AT_LEAST_EVERY;
-        if last_of_queue || overdue {
+        if nothing_left || overdue {
             rank(db, tenant_id).await?;
             ranked.insert(tenant_id, std::time::Instant::now());
         }
     }
-    let (done_db, rows) = (db.clone(), claimed.clone());
+    let worked = Worked { queued: taken.queued.len(), swept: taken.stretch.as_ref().map_or(0, |s| s.ids.len()) };
+    let done_db = db.clone();
     pipeline.leaving = Some(tokio::spawn(async move {
-        store::in_write(&done_db, async |txn| store::scoring::done(txn, &rows).await).await
+        store::in_write(&done_db, async |txn| {
+            store::scoring::done(txn, &taken.queued).await?;
+            match &taken.stretch {
+                Some(s) if s.last => store::scoring::end_sweep(txn, &s.sweep, worker).await,
+                Some(Stretch { sweep, ids, .. }) => match ids.last() {
+                    Some(to) => store::scoring::advance_sweep(txn, sweep, worker, *to).await,
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            }
+        })
+        .await
     }));
-    Ok(claimed.len())
+    Ok(worked)
 }
 
 /// The scoring worker: works while there is work, then waits to be woken or for `poll`.
 pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
     tokio::spawn(async move {
         let mut ranked = Ranked::new();
-        let mut pipeline = Pipeline::default();
+        let mut pipeline = Pipeline::new();
         let mut vacuumed: Option<std::time::Instant> = None;
         let mut in_backlog = false;
         loop {
@@ -398,9 +492,9 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
                 ranked.clear();
             }
             let round = work_once(&db, &plugins, work, &mut ranked, &mut pipeline).await;
-            let full = matches!(round, Ok(n) if n as u64 >= work.claim);
-            // A full claim means a backlog, which a bulk enqueue makes faster than autovacuum
-            // follows: clean the queue when one starts, and now and then while it lasts.
+            let full = matches!(round, Ok(w) if w.queued as u64 >= work.claim);
+            // A full claim from the queue means a backlog, which bulk writes make faster than
+            // autovacuum follows: clean the queue when one starts, and now and then while it lasts.
             if full && (!in_backlog || vacuumed.is_none_or(|at| at.elapsed() > VACUUM_EVERY)) {
                 if let Err(err) = store::scoring::vacuum(&db).await {
                     tracing::warn!(error = %err, "vacuuming the score queue");
@@ -409,7 +503,7 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
             }
             in_backlog = full;
             match round {
-                Ok(0) => {
+                Ok(Worked { queued: 0, swept: 0 }) => {
                     let _ = tokio::time::timeout(poll, plugins.woken()).await;
                 }
                 Ok(_) => {}
@@ -422,30 +516,33 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
     });
 }
 
-/// Queues every customer of every tenant with a scorer again, every `every`: scores that
-/// depend on the time (recency, churn risk, lifecycle stage) move without any write. Several
-/// replicas doing it is harmless: a queued customer is queued once.
+/// Sweeps every tenant with a scorer again, every `every`: scores that depend on the time
+/// (recency, churn risk, lifecycle stage) move without any write. A sweep under way goes on
+/// rather than starting over, so a tenant too large to sweep within `every`, or several
+/// replicas ticking, still get to the end.
 pub fn spawn_rescorer(db: DatabaseConnection, plugins: Arc<Plugins>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await; // the first tick is now: the seed or the writes queued what is new
         loop {
             tick.tick().await;
-            let queued = async {
+            let swept = async {
                 let ticket = Uuid::now_v7();
-                let mut n = 0;
-                for tenant_id in store::plugins::tenants_with_scorers(&db).await? {
-                    n += store::in_write(&db, async |txn| store::scoring::enqueue_all(txn, tenant_id, ticket).await)
-                        .await?;
+                let tenants = store::plugins::tenants_with_scorers(&db).await?;
+                for &tenant_id in &tenants {
+                    store::in_write(&db, async |txn| {
+                        store::scoring::sweep_unless_sweeping(txn, tenant_id, ticket).await
+                    })
+                    .await?;
                 }
-                Result::<u64>::Ok(n)
+                Result::<usize>::Ok(tenants.len())
             };
-            match queued.await {
+            match swept.await {
                 Ok(n) => {
-                    tracing::info!(customers = n, "queued every scored customer again");
+                    tracing::info!(tenants = n, "sweeping every scored tenant again");
                     plugins.wake_scorer();
                 }
-                Err(err) => tracing::warn!(error = %err, "queueing the periodic re-score"),
+                Err(err) => tracing::warn!(error = %err, "starting the periodic re-score"),
             }
         }
     });
@@ -484,8 +581,8 @@ pub async fn recompute(
         started_at: store::now(),
     };
     let txn = store::begin_write(db).await?;
-    let total = store::scoring::enqueue_all(&txn, caller.tenant_id, run.id).await?;
-    let run = score_run::Model { total: i64::try_from(total).unwrap_or(i64::MAX), ..run };
+    store::scoring::sweep_all(&txn, caller.tenant_id, run.id).await?;
+    let run = score_run::Model { total: store::scoring::customers_of(&txn, caller.tenant_id).await?, ..run };
     store::scoring::insert_run(&txn, &run).await?;
     txn.commit().await?;
     plugins.wake_scorer();
@@ -505,4 +602,36 @@ pub async fn progress(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Res
         .ok_or_else(|| Error::NotFound(format!("no score run {}", ids::encode(RUN_TYPE_NAME, id))))?;
     let pending = store::scoring::pending(db, caller.tenant_id, Some(run.id)).await?;
     Ok((run, pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A round whose room the queue fills keeps the sweep the worker holds, and the next round
+    /// with room goes on with it: dropping it left the sweep leased to the worker itself, which
+    /// may not claim a leased sweep, until the lease ran out.
+    #[tokio::test]
+    async fn a_full_round_keeps_the_sweep_for_the_next_one() {
+        let db = store::connect("sqlite::memory:", 1).await.expect("database");
+        store::migrate(&db).await.expect("migrations");
+        let (tenant, worker) = (Uuid::now_v7(), Uuid::now_v7());
+        let ticket = Uuid::now_v7();
+        store::scoring::sweep_all(&db, tenant, ticket).await.unwrap();
+        let now = store::now();
+        let held = store::scoring::claim_sweep(&db, worker, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        let held = held.expect("the sweep");
+
+        store::scoring::enqueue(&db, tenant, &[Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()]).await.unwrap();
+        let full = take(&db, worker, 3, Some(held)).await.unwrap();
+        assert_eq!(full.queued.len(), 3);
+        assert!(full.stretch.is_none(), "no room for the sweep");
+        assert_eq!(full.kept, Some(held));
+
+        store::scoring::done(&db, &full.queued).await.unwrap();
+        let next = take(&db, worker, 3, full.kept).await.unwrap();
+        let stretch = next.stretch.expect("the kept sweep goes on");
+        assert_eq!((stretch.sweep.tenant_id, stretch.sweep.ticket), (tenant, ticket));
+        assert!(stretch.last, "the tenant has no customers");
+    }
 }

@@ -71,11 +71,15 @@ impl FromQueryResult for Scored {
     }
 }
 
-fn scored(select: Select<Entity>) -> Selector<SelectModel<Scored>> {
+/// Selects the scores row's tier and computed values beside the customer's columns.
+fn with_scores(select: Select<Entity>) -> Select<Entity> {
     select
         .expr_as(Expr::col((Scores, customer_score::Column::Tier)), "scored_tier")
         .expr_as(Expr::col((Scores, customer_score::Column::Computed)), "scored_computed")
-        .into_model::<Scored>()
+}
+
+fn scored(select: Select<Entity>) -> Selector<SelectModel<Scored>> {
+    with_scores(select).into_model::<Scored>()
 }
 
 /// # Errors
@@ -103,6 +107,31 @@ pub async fn find_for_update(txn: &DatabaseTransaction, tenant_id: Uuid, id: Uui
 pub async fn find_many(conn: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<customer::Model>> {
     let select = in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied()));
     Ok(scored(select).all(conn).await?.into_iter().map(|s| s.0).collect())
+}
+
+/// Customers of many ids at once with their stored score details, for the scoring worker,
+/// which writes only the scores that changed.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_many_with_details(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(customer::Model, serde_json::Value)>> {
+    let select = with_scores(in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied())))
+        .expr_as(Expr::col((Scores, customer_score::Column::Details)), "scored_details");
+    let rows = select.into_model::<WithDetails>().all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
+}
+
+/// A [`Scored`] customer and its score details.
+struct WithDetails(customer::Model, serde_json::Value);
+
+impl FromQueryResult for WithDetails {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self(Scored::from_query_result(res, pre)?.0, res.try_get(pre, "scored_details")?))
+    }
 }
 
 /// # Errors
