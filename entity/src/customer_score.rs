@@ -19,6 +19,10 @@ pub struct Model {
     pub computed: Json,
     /// Value tier, ranked from the value score; `None` until ranked.
     pub tier: Option<String>,
+    /// A fingerprint of the computed values last written, to compare new scores with.
+    pub values_hash: Option<i64>,
+    /// A fingerprint of the details last written, without their times.
+    pub details_hash: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -271,6 +271,16 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     )
     .await;
 
+    // A re-score that changes nothing writes nothing: every score keeps its computedAt.
+    let times = "{ customers(first: 50) { nodes { id scores { key value computedAt } } } }";
+    let before = app.gql(&admin, times, json!({})).await;
+    let res = app.gql(&admin, "mutation { recomputeScores { id } }", json!({})).await;
+    eventually(&app, &admin, progress, json!({ "id": res["data"]["recomputeScores"]["id"] }), |r| {
+        r["data"]["scoreRun"]["done"] == true
+    })
+    .await;
+    assert_eq!(app.gql(&admin, times, json!({})).await, before, "unchanged scores were written again");
+
     // Changing the cut points ranks again at once.
     let res = app
         .gql(&admin, "mutation { updateTenantSettings(input: { tierCutPoints: { keyPrimary: 10, keySecondary: 10, ordinary: 30 } }) { tierCutPoints { keyPrimary } } }", json!({}))

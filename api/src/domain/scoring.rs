@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::plugins::{self, Plugins};
@@ -29,6 +30,7 @@ use super::snapshot::{self, Snapshot};
 use super::{Caller, Role, ids, tenant};
 use crate::error::{Error, Result};
 use crate::store;
+use crate::store::customers::ScoreHashes;
 use crate::store::scoring::{Claimed, CutPoints, ScoreWrite, Sweep};
 
 pub const RUN_TYPE_NAME: &str = "ScoreRun";
@@ -75,6 +77,13 @@ pub fn to_wit(s: &Snapshot) -> CustomerSnapshot {
         would_buy_again_rate: s.would_buy_again_rate,
         now: s.now.clone(),
     }
+}
+
+/// A fingerprint of scores as written (`customer_scores.values_hash` and `details_hash`): the
+/// first eight bytes of the SHA-256 of their JSON text, stable across processes and releases.
+fn fingerprint(scores: &impl serde::Serialize) -> i64 {
+    let digest = Sha256::digest(serde_json::to_vec(scores).unwrap_or_default());
+    i64::from_le_bytes(std::array::from_fn(|i| digest[i]))
 }
 
 /// A number as the exact decimal text DECIMAL fields store.
@@ -218,36 +227,43 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<usize> {
                 if !stored.is_null() {
                     entry.0.insert(s.key.clone(), stored);
                 }
+                // `computedAt` joins once the details are compared: it moves on every run.
                 entry.1.insert(
                     s.key,
                     json!({
                         "value": value, "label": label, "explanation": s.explanation,
-                        "pluginId": p.id, "version": p.version, "computedAt": computed_at,
+                        "pluginId": p.id, "version": p.version,
                     }),
                 );
             }
         }
     }
-    let stored: HashMap<Uuid, &(guanxi_entity::customer::Model, Value)> = rows.iter().map(|r| (r.0.id, r)).collect();
+    let stored: HashMap<Uuid, ScoreHashes> = rows.iter().map(|(c, hashes)| (c.id, *hashes)).collect();
     let writes: Vec<ScoreWrite> = writes
         .into_iter()
-        .filter_map(|(customer, (values, details))| {
+        .filter_map(|(customer, (values, mut details))| {
             let customer_id = ids::decode(super::customers::TYPE_NAME, &customer).ok()?;
+            let current = stored.get(&customer_id)?;
+            let values = Value::Object(values);
+            let hashes = ScoreHashes { values: Some(fingerprint(&values)), details: Some(fingerprint(&details)) };
             // Unchanged scores are not written again (their computedAt stays when they were
-            // last different): a re-score that changes little writes little.
-            let (current, current_details) = stored.get(&customer_id)?;
-            let same_details = details.iter().all(|(key, d)| {
-                let old = current_details.get(key);
-                let unchanged = |field: &str| old.and_then(|o| o.get(field)) == d.get(field);
-                ["value", "label", "explanation", "pluginId", "version"].into_iter().all(unchanged)
-            });
-            // An explanation moves daily ("last purchase 18 days ago") where the value does not:
-            // then only the details are written, not the values and their indexes.
-            let same_values = details.keys().all(|key| current.custom_fields.get(key) == values.get(key));
-            (!(same_details && same_values)).then(|| ScoreWrite {
+            // last different): a re-score that changes little writes little. An explanation
+            // moves daily ("last purchase 18 days ago") where the value does not: then only the
+            // details are written, not the values and their indexes.
+            let same_values = current.values == hashes.values;
+            if same_values && current.details == hashes.details {
+                return None;
+            }
+            for d in details.values_mut() {
+                if let Value::Object(d) = d {
+                    d.insert("computedAt".into(), Value::String(computed_at.clone()));
+                }
+            }
+            Some(ScoreWrite {
                 customer_id,
-                values: (!same_values).then_some(Value::Object(values)),
+                values: (!same_values).then_some(values),
                 details: Value::Object(details),
+                hashes,
             })
         })
         .collect();

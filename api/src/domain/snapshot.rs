@@ -136,8 +136,8 @@ pub async fn build(
     Ok(build_with_rows(db, tenant_id, customer_ids, base_currency, now).await?.0)
 }
 
-/// [`build`], also returning the customer rows it read with their stored score details (the
-/// scoring worker compares new scores with the stored ones).
+/// [`build`], also returning the customer rows it read with the fingerprints of their stored
+/// scores (the scoring worker writes only the scores that changed).
 ///
 /// # Errors
 /// Database failures.
@@ -147,10 +147,10 @@ pub async fn build_with_rows(
     customer_ids: &[Uuid],
     base_currency: &str,
     now: DateTime<Utc>,
-) -> Result<(Vec<Snapshot>, Vec<(customer::Model, Value)>)> {
+) -> Result<(Vec<Snapshot>, Vec<(customer::Model, store::customers::ScoreHashes)>)> {
     // The four reads are independent: side by side, a batch waits for one round trip.
     let (rows, fields, mut figures, windows) = futures_util::try_join!(
-        store::customers::find_many_with_details(db, tenant_id, customer_ids),
+        store::customers::find_many_for_scoring(db, tenant_id, customer_ids),
         store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer),
         store::stats::find_many(db, tenant_id, customer_ids),
         store::interactions::purchase_windows(db, tenant_id, customer_ids, now),

@@ -71,15 +71,11 @@ impl FromQueryResult for Scored {
     }
 }
 
-/// Selects the scores row's tier and computed values beside the customer's columns.
-fn with_scores(select: Select<Entity>) -> Select<Entity> {
+fn scored(select: Select<Entity>) -> Selector<SelectModel<Scored>> {
     select
         .expr_as(Expr::col((Scores, customer_score::Column::Tier)), "scored_tier")
         .expr_as(Expr::col((Scores, customer_score::Column::Computed)), "scored_computed")
-}
-
-fn scored(select: Select<Entity>) -> Selector<SelectModel<Scored>> {
-    with_scores(select).into_model::<Scored>()
+        .into_model::<Scored>()
 }
 
 /// # Errors
@@ -109,28 +105,47 @@ pub async fn find_many(conn: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid
     Ok(scored(select).all(conn).await?.into_iter().map(|s| s.0).collect())
 }
 
-/// Customers of many ids at once with their stored score details, for the scoring worker,
-/// which writes only the scores that changed.
+/// Fingerprints of the scores last written for a customer (see `customer_scores`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScoreHashes {
+    pub values: Option<i64>,
+    pub details: Option<i64>,
+}
+
+/// Customers of many ids at once for the scoring worker: each with its tier and the
+/// fingerprints of its stored scores, but without the computed values, which a snapshot
+/// leaves out, and which the worker compares by fingerprint.
 ///
 /// # Errors
 /// Database failures.
-pub async fn find_many_with_details(
+pub async fn find_many_for_scoring(
     conn: &impl ConnectionTrait,
     tenant_id: Uuid,
     ids: &[Uuid],
-) -> Result<Vec<(customer::Model, serde_json::Value)>> {
-    let select = with_scores(in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied())))
-        .expr_as(Expr::col((Scores, customer_score::Column::Details)), "scored_details");
-    let rows = select.into_model::<WithDetails>().all(conn).await?;
+) -> Result<Vec<(customer::Model, ScoreHashes)>> {
+    let rows = in_tenant(tenant_id)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .expr_as(Expr::col((Scores, customer_score::Column::Tier)), "scored_tier")
+        .expr_as(Expr::col((Scores, customer_score::Column::ValuesHash)), "scored_values_hash")
+        .expr_as(Expr::col((Scores, customer_score::Column::DetailsHash)), "scored_details_hash")
+        .into_model::<ForScoring>()
+        .all(conn)
+        .await?;
     Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
 }
 
-/// A [`Scored`] customer and its score details.
-struct WithDetails(customer::Model, serde_json::Value);
+/// A customer row with its tier and score fingerprints.
+struct ForScoring(customer::Model, ScoreHashes);
 
-impl FromQueryResult for WithDetails {
+impl FromQueryResult for ForScoring {
     fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
-        Ok(Self(Scored::from_query_result(res, pre)?.0, res.try_get(pre, "scored_details")?))
+        let mut model = customer::Model::from_query_result(res, pre)?;
+        model.tier = res.try_get(pre, "scored_tier")?;
+        let hashes = ScoreHashes {
+            values: res.try_get(pre, "scored_values_hash")?,
+            details: res.try_get(pre, "scored_details_hash")?,
+        };
+        Ok(Self(model, hashes))
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use guanxi_entity::score_run;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -330,7 +330,6 @@ struct SweepRow {
 /// # Errors
 /// Database failures.
 pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option<Uuid>) -> Result<i64> {
-    use guanxi_entity::customer;
     let backend = conn.get_database_backend();
     let mut sql = format!("SELECT COUNT(*) AS n FROM score_queue WHERE tenant_id = {}", param(backend, 1));
     let mut values: Vec<Value> = vec![tenant_id.into()];
@@ -344,11 +343,15 @@ pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option
     let stmt = Statement::from_sql_and_values(backend, sql, [tenant_id.into()]);
     let ahead = match SweepRow::find_by_statement(stmt).one(conn).await? {
         Some(SweepRow { first_ticket, scored_to }) if up_to.is_none_or(|ticket| first_ticket <= ticket) => {
-            let mut select = customer::Entity::find().filter(customer::Column::TenantId.eq(tenant_id));
+            // A plain count by primary key: sea-orm's `count()` wraps a select of every column.
+            let mut sql = format!("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = {}", param(backend, 1));
+            let mut values: Vec<Value> = vec![tenant_id.into()];
             if let Some(after) = scored_to {
-                select = select.filter(customer::Column::Id.gt(after));
+                sql.push_str(&format!(" AND id > {}", param(backend, 2)));
+                values.push(after.into());
             }
-            i64::try_from(select.count(conn).await?).unwrap_or(i64::MAX)
+            let stmt = Statement::from_sql_and_values(backend, sql, values);
+            Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n)
         }
         _ => 0,
     };
@@ -389,12 +392,13 @@ pub async fn vacuum(conn: &impl ConnectionTrait) -> Result<()> {
 
 /// Scores to write for one customer: the computed custom field values (`None` when they did
 /// not change) and the details, each a JSON object keyed by score key, merged over what is
-/// stored.
+/// stored, and the fingerprints of both, which replace the stored ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreWrite {
     pub customer_id: Uuid,
     pub values: Option<serde_json::Value>,
     pub details: serde_json::Value,
+    pub hashes: super::customers::ScoreHashes,
 }
 
 /// Gives new customers their (empty) scores rows, which every customer read joins.
@@ -435,11 +439,23 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
             .iter()
             .map(|w| {
                 let computed = w.values.as_ref().map(serde_json::Value::to_string);
-                values.extend([w.customer_id.into(), w.details.to_string().into(), computed.into()]);
+                values.extend([
+                    w.customer_id.into(),
+                    w.details.to_string().into(),
+                    computed.into(),
+                    w.hashes.values.into(),
+                    w.hashes.details.into(),
+                ]);
                 let n = values.len();
                 match backend {
-                    DatabaseBackend::Postgres => format!("(${}::uuid, ${}::jsonb, ${n}::jsonb)", n - 2, n - 1),
-                    _ => "(?, ?, ?)".to_owned(),
+                    DatabaseBackend::Postgres => format!(
+                        "(${}::uuid, ${}::jsonb, ${}::jsonb, ${}::bigint, ${n}::bigint)",
+                        n - 4,
+                        n - 3,
+                        n - 2,
+                        n - 1
+                    ),
+                    _ => "(?, ?, ?, ?, ?)".to_owned(),
                 }
             })
             .collect();
@@ -447,13 +463,16 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
                 "UPDATE customer_scores AS s SET details = s.details || v.d, \
-                 computed = CASE WHEN v.cf IS NULL THEN s.computed ELSE s.computed || v.cf END \
-                 FROM (VALUES {tuples}) AS v(id, d, cf) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
+                 computed = CASE WHEN v.cf IS NULL THEN s.computed ELSE s.computed || v.cf END, \
+                 values_hash = v.vh, details_hash = v.dh \
+                 FROM (VALUES {tuples}) AS v(id, d, cf, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
             ),
             _ => format!(
                 "UPDATE customer_scores SET details = json_patch(details, v.d), \
-                 computed = CASE WHEN v.cf IS NULL THEN computed ELSE json_patch(computed, v.cf) END \
-                 FROM (SELECT column1 AS id, column2 AS d, column3 AS cf FROM (VALUES {tuples})) AS v \
+                 computed = CASE WHEN v.cf IS NULL THEN computed ELSE json_patch(computed, v.cf) END, \
+                 values_hash = v.vh, details_hash = v.dh \
+                 FROM (SELECT column1 AS id, column2 AS d, column3 AS cf, column4 AS vh, column5 AS dh \
+                       FROM (VALUES {tuples})) AS v \
                  WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
             ),
         };
