@@ -729,7 +729,7 @@ async fn uninstalling_a_scorer_takes_its_fields_away_and_installing_it_brings_th
 
 #[tokio::test]
 async fn every_customer_is_scored_again_periodically_without_writes() {
-    // Recency and churn risk change with time alone: the server re-queues scored tenants.
+    // Recency and churn risk change with time alone: the server sweeps scored tenants again.
     let app = TestApp::spawn_with(|c| c.rescore_secs = 1).await;
     let admin = app.token("acme", "ADMIN", "root");
     app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Quiet" })).await;

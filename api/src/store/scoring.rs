@@ -270,7 +270,8 @@ pub async fn claim(
 /// customers at once, so a customer queued again after the claim has a ticket no claimed row
 /// has. Written this way PostgreSQL finds the rows by primary key; the pairs as a VALUES list
 /// were planned as a scan of the whole queue (37 ms per 1,000 rows at 100,000 queued) or, with
-/// one ticket for the whole tenant (`recomputeScores`), through the ticket index (170 ms).
+/// one ticket for a whole tenant (as whole tenants were once queued), through the ticket index
+/// (170 ms).
 ///
 /// # Errors
 /// Database failures.
@@ -645,7 +646,7 @@ mod tests {
     use super::*;
 
     /// The queue's promise: a customer queued again while it was being scored stays queued, the
-    /// others go; also when a whole tenant was queued under one ticket.
+    /// others go.
     #[tokio::test]
     async fn done_keeps_customers_queued_again_after_the_claim() {
         let db = crate::store::connect("sqlite::memory:", 1).await.expect("database");
