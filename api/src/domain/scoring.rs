@@ -598,7 +598,7 @@ pub async fn recompute(
     };
     let txn = store::begin_write(db).await?;
     store::scoring::sweep_all(&txn, caller.tenant_id, run.id).await?;
-    let run = score_run::Model { total: store::scoring::customers_of(&txn, caller.tenant_id).await?, ..run };
+    let run = score_run::Model { total: store::scoring::customers_ahead(&txn, caller.tenant_id, None).await?, ..run };
     store::scoring::insert_run(&txn, &run).await?;
     txn.commit().await?;
     plugins.wake_scorer();

@@ -152,17 +152,31 @@ pub async fn renew_sweep(
     worker: Uuid,
     lease_until: DateTime<Utc>,
 ) -> Result<bool> {
+    let head = "UPDATE score_sweeps SET claimed_until = {}";
+    Ok(on_held_sweep(conn, head, Some(lease_until.into()), sweep, worker).await? == 1)
+}
+
+/// Runs `head` (an `UPDATE … SET` with at most one `{}` for `value`, or a `DELETE`) on the
+/// sweep only while `worker` holds it under the same ticket; returns how many rows it changed.
+async fn on_held_sweep(
+    conn: &impl ConnectionTrait,
+    head: &str,
+    value: Option<Value>,
+    sweep: &Sweep,
+    worker: Uuid,
+) -> Result<u64> {
     let backend = conn.get_database_backend();
+    let mut values: Vec<Value> = value.into_iter().collect();
+    let head = head.replace("{}", &param(backend, 1));
+    let first = values.len() + 1;
+    values.extend([sweep.tenant_id.into(), sweep.ticket.into(), worker.into()]);
     let sql = format!(
-        "UPDATE score_sweeps SET claimed_until = {} WHERE tenant_id = {} AND ticket = {} AND claimed_by = {}",
-        param(backend, 1),
-        param(backend, 2),
-        param(backend, 3),
-        param(backend, 4)
+        "{head} WHERE tenant_id = {} AND ticket = {} AND claimed_by = {}",
+        param(backend, first),
+        param(backend, first + 1),
+        param(backend, first + 2)
     );
-    let values: [Value; 4] = [lease_until.into(), sweep.tenant_id.into(), sweep.ticket.into(), worker.into()];
-    let res = conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(res.rows_affected() == 1)
+    Ok(conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
 }
 
 /// The next `n` customers of a sweep, in id order.
@@ -187,16 +201,7 @@ pub async fn sweep_ids(conn: &impl ConnectionTrait, sweep: &Sweep, n: u64) -> Re
 /// # Errors
 /// Database failures.
 pub async fn advance_sweep(conn: &impl ConnectionTrait, sweep: &Sweep, worker: Uuid, scored_to: Uuid) -> Result<()> {
-    let backend = conn.get_database_backend();
-    let sql = format!(
-        "UPDATE score_sweeps SET scored_to = {} WHERE tenant_id = {} AND ticket = {} AND claimed_by = {}",
-        param(backend, 1),
-        param(backend, 2),
-        param(backend, 3),
-        param(backend, 4)
-    );
-    let values: [Value; 4] = [scored_to.into(), sweep.tenant_id.into(), sweep.ticket.into(), worker.into()];
-    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    on_held_sweep(conn, "UPDATE score_sweeps SET scored_to = {}", Some(scored_to.into()), sweep, worker).await?;
     Ok(())
 }
 
@@ -205,15 +210,7 @@ pub async fn advance_sweep(conn: &impl ConnectionTrait, sweep: &Sweep, worker: U
 /// # Errors
 /// Database failures.
 pub async fn end_sweep(conn: &impl ConnectionTrait, sweep: &Sweep, worker: Uuid) -> Result<()> {
-    let backend = conn.get_database_backend();
-    let sql = format!(
-        "DELETE FROM score_sweeps WHERE tenant_id = {} AND ticket = {} AND claimed_by = {}",
-        param(backend, 1),
-        param(backend, 2),
-        param(backend, 3)
-    );
-    let values: [Value; 3] = [sweep.tenant_id.into(), sweep.ticket.into(), worker.into()];
-    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    on_held_sweep(conn, "DELETE FROM score_sweeps", None, sweep, worker).await?;
     Ok(())
 }
 
@@ -228,14 +225,20 @@ pub async fn sweeping(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<bo
     Ok(Count::find_by_statement(stmt).one(conn).await?.is_some_and(|c| c.n > 0))
 }
 
-/// How many customers the tenant has.
+/// How many customers the tenant has after `scored_to` in id order (all of them for `None`):
+/// a plain count by primary key, where sea-orm's `count()` wraps a select of every column.
 ///
 /// # Errors
 /// Database failures.
-pub async fn customers_of(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<i64> {
+pub async fn customers_ahead(conn: &impl ConnectionTrait, tenant_id: Uuid, scored_to: Option<Uuid>) -> Result<i64> {
     let backend = conn.get_database_backend();
-    let sql = format!("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = {}", param(backend, 1));
-    let stmt = Statement::from_sql_and_values(backend, sql, [tenant_id.into()]);
+    let mut sql = format!("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = {}", param(backend, 1));
+    let mut values: Vec<Value> = vec![tenant_id.into()];
+    if let Some(after) = scored_to {
+        sql.push_str(&format!(" AND id > {}", param(backend, 2)));
+        values.push(after.into());
+    }
+    let stmt = Statement::from_sql_and_values(backend, sql, values);
     Ok(Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n))
 }
 
@@ -344,15 +347,7 @@ pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option
     let stmt = Statement::from_sql_and_values(backend, sql, [tenant_id.into()]);
     let ahead = match SweepRow::find_by_statement(stmt).one(conn).await? {
         Some(SweepRow { first_ticket, scored_to }) if up_to.is_none_or(|ticket| first_ticket <= ticket) => {
-            // A plain count by primary key: sea-orm's `count()` wraps a select of every column.
-            let mut sql = format!("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = {}", param(backend, 1));
-            let mut values: Vec<Value> = vec![tenant_id.into()];
-            if let Some(after) = scored_to {
-                sql.push_str(&format!(" AND id > {}", param(backend, 2)));
-                values.push(after.into());
-            }
-            let stmt = Statement::from_sql_and_values(backend, sql, values);
-            Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n)
+            customers_ahead(conn, tenant_id, scored_to).await?
         }
         _ => 0,
     };
@@ -742,6 +737,6 @@ mod tests {
         end_sweep(&db, &s2, w2).await.unwrap();
         assert!(!sweeping(&db, tenant).await.unwrap());
         assert_eq!(pending(&db, tenant, Some(first)).await.unwrap(), 0);
-        assert_eq!(customers_of(&db, tenant).await.unwrap(), 5);
+        assert_eq!(customers_ahead(&db, tenant, None).await.unwrap(), 5);
     }
 }
