@@ -231,12 +231,22 @@ pub async fn sweeping(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<bo
 /// # Errors
 /// Database failures.
 pub async fn customers_ahead(conn: &impl ConnectionTrait, tenant_id: Uuid, scored_to: Option<Uuid>) -> Result<i64> {
+    count_of_tenant(conn, "customers", tenant_id, scored_to.map(|after| ("id >", after))).await
+}
+
+/// `SELECT COUNT(*)` of a tenant's rows in `table`, narrowed by at most one `column op` bound.
+async fn count_of_tenant(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    tenant_id: Uuid,
+    bound: Option<(&str, Uuid)>,
+) -> Result<i64> {
     let backend = conn.get_database_backend();
-    let mut sql = format!("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = {}", param(backend, 1));
+    let mut sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = {}", param(backend, 1));
     let mut values: Vec<Value> = vec![tenant_id.into()];
-    if let Some(after) = scored_to {
-        sql.push_str(&format!(" AND id > {}", param(backend, 2)));
-        values.push(after.into());
+    if let Some((column_op, value)) = bound {
+        sql.push_str(&format!(" AND {column_op} {}", param(backend, 2)));
+        values.push(value.into());
     }
     let stmt = Statement::from_sql_and_values(backend, sql, values);
     Ok(Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n))
@@ -334,15 +344,8 @@ struct SweepRow {
 /// # Errors
 /// Database failures.
 pub async fn pending(conn: &impl ConnectionTrait, tenant_id: Uuid, up_to: Option<Uuid>) -> Result<i64> {
+    let queued = count_of_tenant(conn, "score_queue", tenant_id, up_to.map(|ticket| ("ticket <=", ticket))).await?;
     let backend = conn.get_database_backend();
-    let mut sql = format!("SELECT COUNT(*) AS n FROM score_queue WHERE tenant_id = {}", param(backend, 1));
-    let mut values: Vec<Value> = vec![tenant_id.into()];
-    if let Some(ticket) = up_to {
-        sql.push_str(&format!(" AND ticket <= {}", param(backend, 2)));
-        values.push(ticket.into());
-    }
-    let stmt = Statement::from_sql_and_values(backend, sql, values);
-    let queued = Count::find_by_statement(stmt).one(conn).await?.map_or(0, |c| c.n);
     let sql = format!("SELECT first_ticket, scored_to FROM score_sweeps WHERE tenant_id = {}", param(backend, 1));
     let stmt = Statement::from_sql_and_values(backend, sql, [tenant_id.into()]);
     let ahead = match SweepRow::find_by_statement(stmt).one(conn).await? {
