@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::custom_fields::COMPUTED_COLUMN;
 use super::filter;
+use super::rows::ByPosition;
 use crate::domain::query::{Filter, OrderKey, Page, PageRequest};
 use crate::error::Result;
 
@@ -60,10 +61,12 @@ fn in_tenant(tenant_id: Uuid) -> Select<Entity> {
 struct Scored(customer::Model);
 
 impl FromQueryResult for Scored {
-    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
-        let mut model = customer::Model::from_query_result(res, pre)?;
-        model.tier = res.try_get(pre, "scored_tier")?;
-        let computed: serde_json::Value = res.try_get(pre, "scored_computed")?;
+    /// By position (see [`super::rows`]): a page of customers is read on every list.
+    fn from_query_result(res: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
+        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 2)?;
+        let mut model = customer::Model::read(columns)?;
+        model.tier = columns.take()?;
+        let computed: serde_json::Value = columns.take()?;
         if let (Some(own), serde_json::Value::Object(computed)) = (model.custom_fields.as_object_mut(), computed) {
             own.extend(computed);
         }

@@ -114,9 +114,9 @@ pub async fn latest_per_customer(
     } else {
         window_statement(backend, tenant_id, customer_ids, n)
     };
-    let rows = interaction::Model::find_by_statement(statement).all(db).await?;
+    let rows = super::rows::Positional::<interaction::Model>::find_by_statement(statement).all(db).await?;
     let mut out: HashMap<Uuid, Vec<interaction::Model>> = HashMap::new();
-    for row in rows {
+    for super::rows::Positional(row) in rows {
         out.entry(row.customer_id).or_default().push(row);
     }
     Ok(out)

@@ -13,6 +13,7 @@ pub mod interactions;
 pub mod notifications;
 pub mod plans;
 pub mod plugins;
+pub mod rows;
 pub mod scoring;
 pub mod stats;
 pub mod tenants;

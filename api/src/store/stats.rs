@@ -60,9 +60,10 @@ pub async fn find_many(
     let rows = Entity::find()
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .into_model::<super::rows::Positional<customer_stats::Model>>()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.customer_id, r)).collect())
+    Ok(rows.into_iter().map(|super::rows::Positional(r)| (r.customer_id, r)).collect())
 }
 
 /// # Errors
