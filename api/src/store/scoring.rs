@@ -235,11 +235,12 @@ pub async fn customers_ahead(conn: &impl ConnectionTrait, tenant_id: Uuid, score
 }
 
 /// `SELECT COUNT(*)` of a tenant's rows in `table`, narrowed by at most one `column op` bound.
+/// Both names are written into the SQL, so they are this module's constants, never input.
 async fn count_of_tenant(
     conn: &impl ConnectionTrait,
-    table: &str,
+    table: &'static str,
     tenant_id: Uuid,
-    bound: Option<(&str, Uuid)>,
+    bound: Option<(&'static str, Uuid)>,
 ) -> Result<i64> {
     let backend = conn.get_database_backend();
     let mut sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = {}", param(backend, 1));
