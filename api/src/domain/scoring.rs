@@ -172,13 +172,14 @@ pub async fn score_customers(
     // the machine was a third idle. Snapshots stay in pieces of a scorer batch: long id lists
     // made PostgreSQL leave the (tenant, customer, time) index for a scan of the tenant's
     // interactions (7 s for 2,000 customers over 2 million interactions, against 85 ms).
-    // A loop rather than a closure: a closure's lifetimes make the spawned worker's future not
-    // `Send` for every lifetime.
     // PostgreSQL takes each batch's writes as they come, beside the other batches' reads. SQLite
     // has one writer, and a commit costs it every page the transaction touched, written to the
     // log again: committed 200 customers at a time, its writes cost 60–100 µs per customer
     // against 25 at 2,000, so there the round's writes go in one transaction at its end.
     let per_batch = db.get_database_backend() == DatabaseBackend::Postgres;
+    // A loop rather than a closure: a closure's lifetimes make the spawned worker's future not
+    // `Send` for every lifetime. Each batch answers how many customers it changed and the writes
+    // still to make (none when it made them itself).
     let mut batches = Vec::with_capacity(customer_ids.len().div_ceil(BATCH));
     for ids in customer_ids.chunks(BATCH) {
         let (round, ids) = (round.clone(), ids.to_vec());
@@ -187,19 +188,21 @@ pub async fn score_customers(
                 let writes = score_batch(&round, &ids).await?;
                 if per_batch {
                     write(&round.db, round.tenant_id, &writes).await?;
+                    return Ok((writes.len(), Vec::new()));
                 }
-                Ok(writes)
+                Ok((writes.len(), writes))
             }))
             .await
         });
     }
-    let written: Vec<Vec<ScoreWrite>> =
+    let done: Vec<(usize, Vec<ScoreWrite>)> =
         futures_util::stream::iter(batches).buffer_unordered(in_flight.max(1)).try_collect().await?;
-    let written: Vec<ScoreWrite> = written.into_iter().flatten().collect();
+    let changed = done.iter().map(|(n, _)| n).sum();
     if !per_batch {
-        write(db, tenant_id, &written).await?;
+        let pending: Vec<ScoreWrite> = done.into_iter().flat_map(|(_, writes)| writes).collect();
+        write(db, tenant_id, &pending).await?;
     }
-    Ok(written.len())
+    Ok(changed)
 }
 
 /// Writes scores, values and details together or neither.
