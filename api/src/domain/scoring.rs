@@ -43,39 +43,37 @@ const LEASE: Duration = Duration::from_secs(120);
 
 /// The snapshot in the contract's shape.
 #[must_use]
-pub fn to_wit(s: &Snapshot) -> CustomerSnapshot {
-    let pairs = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let counts = |m: &BTreeMap<String, i64>| m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+pub fn to_wit(s: Snapshot) -> CustomerSnapshot {
     CustomerSnapshot {
-        customer_id: s.customer_id.clone(),
-        kind: s.kind.clone(),
-        name: s.name.clone(),
-        status: s.status.clone(),
-        region: s.region.clone(),
-        industry: s.industry.clone(),
-        channel: s.channel.clone(),
-        tags: s.tags.clone(),
-        relationship_type: s.relationship_type.clone(),
-        tier: s.tier.clone(),
-        created_at: s.created_at.clone(),
         custom_fields_json: serde_json::to_string(&s.custom_fields).unwrap_or_else(|_| "{}".into()),
-        base_currency: s.base_currency.clone(),
+        customer_id: s.customer_id,
+        kind: s.kind,
+        name: s.name,
+        status: s.status,
+        region: s.region,
+        industry: s.industry,
+        channel: s.channel,
+        tags: s.tags,
+        relationship_type: s.relationship_type,
+        tier: s.tier,
+        created_at: s.created_at,
+        base_currency: s.base_currency,
         purchase_count: s.purchase_count,
-        purchase_total: s.purchase_total.clone(),
-        purchase_totals: pairs(&s.purchase_totals),
-        first_purchase_at: s.first_purchase_at.clone(),
-        last_purchase_at: s.last_purchase_at.clone(),
+        purchase_total: s.purchase_total,
+        purchase_totals: s.purchase_totals.into_iter().collect(),
+        first_purchase_at: s.first_purchase_at,
+        last_purchase_at: s.last_purchase_at,
         purchases_last90_days: s.purchases_last_90_days,
         purchases_last365_days: s.purchases_last_365_days,
         interaction_count: s.interaction_count,
-        interaction_counts: counts(&s.interaction_counts),
-        last_interaction_at: s.last_interaction_at.clone(),
-        complaints_open: counts(&s.complaints_open),
-        complaints_total: counts(&s.complaints_total),
+        interaction_counts: s.interaction_counts.into_iter().collect(),
+        last_interaction_at: s.last_interaction_at,
+        complaints_open: s.complaints_open.into_iter().collect(),
+        complaints_total: s.complaints_total.into_iter().collect(),
         survey_count: s.survey_count,
         average_satisfaction: s.average_satisfaction,
         would_buy_again_rate: s.would_buy_again_rate,
-        now: s.now.clone(),
+        now: s.now,
     }
 }
 
@@ -91,19 +89,19 @@ fn decimal_text(n: f64) -> String {
     Decimal::from_f64(n).map_or_else(|| n.to_string(), |d| d.normalize().to_string())
 }
 
-/// Runs one scorer over `batch` in chunks, as many at a time as the host allows; a chunk whose
-/// input or output is too large is halved and tried again. Returns the scores of every chunk
-/// that succeeded.
+/// Runs one scorer over `batch` (at most [`BATCH`] customers), shared with the other scorers,
+/// not copied; a batch whose input or output is too large is halved and tried again, the
+/// halves side by side. Returns the scores of every part that succeeded.
 async fn run_scorer(
     plugins: &Plugins,
     p: &plugin::Model,
     compiled: &Arc<guanxi_plugin_host::Plugin>,
-    batch: &[CustomerSnapshot],
+    batch: &Arc<[CustomerSnapshot]>,
 ) -> Vec<CustomerScores> {
     let limits = plugins::limits_of(plugins, p);
     let config = plugins::config_json(p);
     let mut out = Vec::with_capacity(batch.len());
-    let mut todo: Vec<Vec<CustomerSnapshot>> = batch.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let mut todo = vec![batch.clone()];
     while !todo.is_empty() {
         let calls = todo.drain(..).map(|chunk| {
             let config = config.clone();
@@ -119,8 +117,8 @@ async fn run_scorer(
                 Ok(scores) => out.extend(scores),
                 Err(e) if n > 1 && matches!(e.reason, Reason::OutputTooLarge | Reason::InputTooLarge) => {
                     let (a, b) = chunk.split_at(n / 2);
-                    todo.push(a.to_vec());
-                    todo.push(b.to_vec());
+                    todo.push(a.into());
+                    todo.push(b.into());
                 }
                 Err(e) => {
                     tracing::warn!(plugin = %p.name, tenant = %p.tenant_id, reason = e.reason.as_str(), "scorer failed");
@@ -230,7 +228,7 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<Vec<ScoreWr
     let Round { db, plugins, tenant_id, now, .. } = round;
     let (tenant_id, now) = (*tenant_id, *now);
     let (snapshots, rows) = snapshot::build_with_rows(db, tenant_id, customer_ids, &round.base_currency, now).await?;
-    let batch: Vec<CustomerSnapshot> = snapshots.iter().map(to_wit).collect();
+    let batch: Arc<[CustomerSnapshot]> = snapshots.into_iter().map(to_wit).collect();
     let computed_at = snapshot::time(now);
     let results = futures_util::future::join_all(round.scorers.iter().map(|(p, c)| {
         let batch = &batch;

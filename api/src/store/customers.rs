@@ -141,13 +141,13 @@ pub async fn find_many_for_scoring(
 struct ForScoring(customer::Model, ScoreHashes);
 
 impl FromQueryResult for ForScoring {
-    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
-        let mut model = customer::Model::from_query_result(res, pre)?;
-        model.tier = res.try_get(pre, "scored_tier")?;
-        let hashes = ScoreHashes {
-            values: res.try_get(pre, "scored_values_hash")?,
-            details: res.try_get(pre, "scored_details_hash")?,
-        };
+    /// By position, as [`Scored`]: the scoring worker reads every customer of a re-score, and
+    /// decoding by name was a tenth of its time.
+    fn from_query_result(res: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
+        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 3)?;
+        let mut model = customer::Model::read(columns)?;
+        model.tier = columns.take()?;
+        let hashes = ScoreHashes { values: columns.take()?, details: columns.take()? };
         Ok(Self(model, hashes))
     }
 }

@@ -339,7 +339,8 @@ impl Host {
         .await
     }
 
-    /// Scores a batch of customers. The fuel budget grows with the batch.
+    /// Scores a batch of customers. The fuel budget grows with the batch. The batch may be
+    /// shared (`Arc<[CustomerSnapshot]>`): several scorers read one batch without copying it.
     ///
     /// # Errors
     /// The plugin is no scorer, the input is too large, a limit was hit, the guest returned an
@@ -347,11 +348,12 @@ impl Host {
     pub async fn score(
         &self,
         plugin: &Arc<Plugin>,
-        batch: Vec<CustomerSnapshot>,
+        batch: impl Into<Arc<[CustomerSnapshot]>>,
         config_json: String,
         limits: Limits,
     ) -> (Result<Vec<CustomerScores>, CallError>, RunRecord) {
         let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
+        let batch: Arc<[CustomerSnapshot]> = batch.into();
         self.blocking(move |engine| {
             let Some(pre) = &plugin.scorer else {
                 return sandbox::not_a("scorer");

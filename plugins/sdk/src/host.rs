@@ -134,7 +134,7 @@ impl Component {
     /// ```
     #[must_use]
     pub fn score(&self, batch: Vec<CustomerSnapshot>, config_json: &str) -> Run<Vec<CustomerScores>> {
-        let batch = batch.into_iter().map(snapshot_to).collect();
+        let batch: Vec<_> = batch.into_iter().map(snapshot_to).collect();
         let call = self.host.score(&self.plugin, batch, config_json.to_owned(), self.host.limits());
         let (result, record) = self.runtime.block_on(call);
         run(result.map(|all| all.into_iter().map(scores_from).collect()), record)
