@@ -154,21 +154,20 @@ fn schema() -> Schema {
     let query = Object::new("Query").field(
         Field::new("customers", TypeRef::named_nn("CustomerConnection"), |ctx| {
             let first = ctx.args.get("first").and_then(|v| v.u64().ok()).unwrap_or(20);
-            FieldFuture::Value(Some(FieldValue::owned_any(Page { first: usize::try_from(first).unwrap_or(usize::MAX) })))
+            FieldFuture::Value(Some(FieldValue::owned_any(Page {
+                first: usize::try_from(first).unwrap_or(usize::MAX),
+            })))
         })
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("filter", TypeRef::named("CustomerFilter")))
         .argument(InputValue::new("orderBy", TypeRef::named_nn_list("CustomerOrder"))),
     );
-    let connection = Object::new("CustomerConnection").field(Field::new(
-        "nodes",
-        TypeRef::named_nn_list_nn("Customer"),
-        |ctx| {
+    let connection =
+        Object::new("CustomerConnection").field(Field::new("nodes", TypeRef::named_nn_list_nn("Customer"), |ctx| {
             let first = ctx.parent_value.try_downcast_ref::<Page>().map_or(0, |p| p.first);
             let nodes = ctx.data_unchecked::<Vec<Customer>>().iter().take(first);
             FieldFuture::Value(Some(FieldValue::list(nodes.map(|c| FieldValue::borrowed_any(c)))))
-        },
-    ));
+        }));
     let customer = Object::new("Customer")
         .field(leaf::<Customer>("id", TypeRef::named_nn(TypeRef::ID), |c| string(&c.id)))
         .field(leaf::<Customer>("name", TypeRef::named_nn(TypeRef::STRING), |c| string(&c.name)))
