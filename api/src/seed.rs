@@ -245,12 +245,12 @@ pub async fn customers(
     store::scoring::sweep_all(db, tenant.id, Uuid::now_v7()).await?;
     // Fresh statistics, so the planner picks the keyset indexes right after a bulk load; on
     // PostgreSQL also the visibility map, so counts can be index-only scans before autovacuum.
-    let analyze = match db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => "VACUUM ANALYZE",
-        _ => "ANALYZE",
-    };
     for table in ["customers", "interactions", "complaints", "customer_stats", "key_account_plans"] {
-        db.execute_unprepared(&format!("{analyze} {table}")).await?;
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            db.execute_unprepared(&format!("VACUUM ANALYZE {table}")).await?;
+        } else {
+            store::analyze(db, table).await?;
+        }
     }
     Ok(seeded)
 }

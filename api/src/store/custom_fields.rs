@@ -119,8 +119,7 @@ pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: O
         conn.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {expr})")).await?;
         // Statistics for the new index: without them SQLite took it for the most selective
         // index of the table and dropped the name index for plain lists (measured 2 → 120 ms).
-        let analyze = if backend == DatabaseBackend::Postgres { table } else { name.as_str() };
-        conn.execute_unprepared(&format!("ANALYZE {analyze}")).await?;
+        super::analyze(conn, if backend == DatabaseBackend::Postgres { table } else { name.as_str() }).await?;
     }
     Ok(())
 }
