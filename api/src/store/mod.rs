@@ -235,7 +235,8 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Fresh planner statistics for `target` (a table or an index). On SQLite they are the row
+/// Fresh planner statistics for `target`, a table or index name this crate chose (never input:
+/// it goes into the SQL as written). On SQLite they are the row
 /// counts per index (`sqlite_stat1`) without the value samples (`sqlite_stat4`): with samples,
 /// SQLite compiles a statement again on every run whose bound values meet an indexed column,
 /// nearly every statement here (an eighth of a SQLite re-score's CPU went to recompiling).
