@@ -15,6 +15,7 @@ mod m20261126_000010_index_purchases;
 mod m20261127_000011_move_computed_values;
 mod m20261127_000012_create_score_sweeps;
 mod m20261127_000013_fingerprint_scores;
+mod m20261127_000014_sqlite_statistics;
 mod partial_index;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000011_move_computed_values::Migration),
             Box::new(m20261127_000012_create_score_sweeps::Migration),
             Box::new(m20261127_000013_fingerprint_scores::Migration),
+            Box::new(m20261127_000014_sqlite_statistics::Migration),
         ]
     }
 }
