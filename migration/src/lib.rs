@@ -17,6 +17,7 @@ mod m20261127_000012_create_score_sweeps;
 mod m20261127_000013_fingerprint_scores;
 mod m20261127_000014_sqlite_statistics;
 mod partial_index;
+pub mod statistics;
 
 pub struct Migrator;
 

@@ -5,7 +5,9 @@
 //! statistics are kept by `ANALYZE` and autovacuum; nothing to do there.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::statistics::{analyze, sqlite_has_table};
 
 pub struct Migration;
 
@@ -19,21 +21,10 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        if db.get_database_backend() != DatabaseBackend::Sqlite {
+        if db.get_database_backend() != DatabaseBackend::Sqlite || !sqlite_has_table(db, "sqlite_stat1").await? {
             return Ok(());
         }
-        let exists = async |table: &str| -> Result<bool, DbErr> {
-            let sql = format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{table}'");
-            Ok(db.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql)).await?.is_some())
-        };
-        if !exists("sqlite_stat1").await? {
-            return Ok(());
-        }
-        db.execute_unprepared("ANALYZE customer_scores").await?;
-        if exists("sqlite_stat4").await? {
-            db.execute_unprepared("DELETE FROM sqlite_stat4").await?;
-        }
-        Ok(())
+        analyze(db, "customer_scores").await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

@@ -19,6 +19,9 @@ pub mod stats;
 pub mod tenants;
 pub mod users;
 
+/// Planner statistics: one function for the server and the migrations.
+pub use guanxi_migration::statistics::analyze;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -233,33 +236,6 @@ pub async fn in_write<T>(db: &DatabaseConnection, write: impl AsyncFnOnce(&Write
 #[must_use]
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-/// Fresh planner statistics for `target`, a table or index name this crate chose (never input:
-/// it goes into the SQL as written). On SQLite they are the row
-/// counts per index (`sqlite_stat1`) without the value samples (`sqlite_stat4`): with samples,
-/// SQLite compiles a statement again on every run whose bound values meet an indexed column,
-/// nearly every statement here (an eighth of a SQLite re-score's CPU went to recompiling).
-///
-/// # Errors
-/// Database failures.
-pub async fn analyze(conn: &impl sea_orm::ConnectionTrait, target: &str) -> Result<()> {
-    conn.execute_unprepared(&format!("ANALYZE {target}")).await?;
-    if conn.get_database_backend() != DatabaseBackend::Sqlite {
-        return Ok(());
-    }
-    let samples = conn
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Sqlite,
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat4'",
-        ))
-        .await?;
-    if samples.is_some() {
-        // `ANALYZE sqlite_master` makes this connection load the statistics again.
-        conn.execute_unprepared("DELETE FROM sqlite_stat4").await?;
-        conn.execute_unprepared("ANALYZE sqlite_master").await?;
-    }
-    Ok(())
 }
 
 /// Is this a unique-key violation?
