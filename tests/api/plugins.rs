@@ -656,6 +656,49 @@ async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
     assert_eq!(after["data"]["customer"], first["data"]["customer"], "the last scores stay");
 }
 
+/// A re-score whose values come out as before but whose details move (here a new version of
+/// the scorer) writes the details alone: the values, and the filters over them, stay.
+#[tokio::test]
+async fn a_rescore_that_moves_only_the_details_keeps_the_values() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let hostile =
+        install(&app, &admin, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "ok" } }))
+            .await;
+    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
+    let query =
+        "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
+    let first = eventually(&app, &admin, query, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["score"].is_null() && !r["data"]["customer"]["custom"]["risk"].is_null()
+    })
+    .await;
+    assert_eq!(first["data"]["customer"]["custom"], json!({ "risk": "0.5", "note": "fine" }), "{first}");
+
+    let res = app
+        .gql(
+            &admin,
+            "mutation($id: ID!, $w: String!) { upgradePlugin(id: $id, wasmBase64: $w, version: \"2.0\") { version } }",
+            json!({ "id": hostile["id"], "w": wasm("hostile") }),
+        )
+        .await;
+    assert_eq!(res["data"]["upgradePlugin"]["version"], "2.0", "{res}");
+    let at = first["data"]["customer"]["score"]["computedAt"].clone();
+    let after = eventually(&app, &admin, query, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["score"]["computedAt"].is_null() && r["data"]["customer"]["score"]["computedAt"] != at
+    })
+    .await;
+    assert_eq!(after["data"]["customer"]["custom"], first["data"]["customer"]["custom"], "{after}");
+    assert_eq!(after["data"]["customer"]["score"]["value"], 0.5, "{after}");
+    let res = app
+        .gql(
+            &admin,
+            "{ customers(filter: { custom: { risk: { gte: \"0.5\" }, note: { eq: \"fine\" } } }) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(res["data"]["customers"]["nodes"], json!([{ "id": id }]), "{res}");
+}
+
 #[tokio::test]
 async fn installs_refuse_garbage_forbidden_imports_and_other_roles() {
     let app = TestApp::spawn().await;

@@ -429,57 +429,81 @@ pub async fn add_rows(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_ids
 /// version nor its `updated_at` moves, since scores are computed, not edited. A customer
 /// deleted meanwhile has no row left and gets none.
 ///
+/// Rows whose values did not change (an explanation that moves with the days) go in
+/// statements that do not assign `computed`: SQLite rewrites the entries of every index on a
+/// column a statement assigns, even to the value it had, and each computed field has one.
+///
 /// # Errors
 /// Database failures.
 pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
-    let backend = conn.get_database_backend();
-    for chunk in writes.chunks(500) {
-        let mut values: Vec<Value> = vec![tenant_id.into()];
-        let tuples: Vec<String> = chunk
-            .iter()
-            .map(|w| {
-                let computed = w.values.as_ref().map(serde_json::Value::to_string);
-                values.extend([
-                    w.customer_id.into(),
-                    w.details.to_string().into(),
-                    computed.into(),
-                    w.hashes.values.into(),
-                    w.hashes.details.into(),
-                ]);
-                let n = values.len();
-                match backend {
-                    DatabaseBackend::Postgres => format!(
-                        "(${}::uuid, ${}::jsonb, ${}::jsonb, ${}::bigint, ${n}::bigint)",
-                        n - 4,
-                        n - 3,
-                        n - 2,
-                        n - 1
-                    ),
-                    _ => "(?, ?, ?, ?, ?)".to_owned(),
-                }
-            })
-            .collect();
-        let tuples = tuples.join(", ");
-        let sql = match backend {
-            DatabaseBackend::Postgres => format!(
-                "UPDATE customer_scores AS s SET details = s.details || v.d, \
-                 computed = CASE WHEN v.cf IS NULL THEN s.computed ELSE s.computed || v.cf END, \
-                 values_hash = v.vh, details_hash = v.dh \
-                 FROM (VALUES {tuples}) AS v(id, d, cf, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
-            ),
-            _ => format!(
-                "UPDATE customer_scores SET details = json_patch(details, v.d), \
-                 computed = CASE WHEN v.cf IS NULL THEN computed ELSE json_patch(computed, v.cf) END, \
-                 values_hash = v.vh, details_hash = v.dh \
-                 FROM (SELECT column1 AS id, column2 AS d, column3 AS cf, column4 AS vh, column5 AS dh \
-                       FROM (VALUES {tuples})) AS v \
-                 WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
-            ),
-        };
-        // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
-        let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let (with_values, details_only): (Vec<&ScoreWrite>, Vec<&ScoreWrite>) =
+        writes.iter().partition(|w| w.values.is_some());
+    for chunk in with_values.chunks(500) {
+        merge(conn, tenant_id, chunk, true).await?;
     }
+    for chunk in details_only.chunks(500) {
+        merge(conn, tenant_id, chunk, false).await?;
+    }
+    Ok(())
+}
+
+/// One statement of [`write_scores`]: the details and fingerprints of `rows`, and with
+/// `values` their computed values too.
+async fn merge(conn: &impl ConnectionTrait, tenant_id: Uuid, rows: &[&ScoreWrite], values: bool) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let mut params: Vec<Value> = vec![tenant_id.into()];
+    let tuples: Vec<String> = rows
+        .iter()
+        .map(|w| {
+            params.extend([w.customer_id.into(), w.details.to_string().into()]);
+            if values {
+                params.push(w.values.as_ref().map(serde_json::Value::to_string).into());
+            }
+            params.extend([w.hashes.values.into(), w.hashes.details.into()]);
+            let n = params.len();
+            match (backend, values) {
+                (DatabaseBackend::Postgres, true) => format!(
+                    "(${}::uuid, ${}::jsonb, ${}::jsonb, ${}::bigint, ${n}::bigint)",
+                    n - 4,
+                    n - 3,
+                    n - 2,
+                    n - 1
+                ),
+                (DatabaseBackend::Postgres, false) => {
+                    format!("(${}::uuid, ${}::jsonb, ${}::bigint, ${n}::bigint)", n - 3, n - 2, n - 1)
+                }
+                (_, true) => "(?, ?, ?, ?, ?)".to_owned(),
+                (_, false) => "(?, ?, ?, ?)".to_owned(),
+            }
+        })
+        .collect();
+    let tuples = tuples.join(", ");
+    let sql = match (backend, values) {
+        (DatabaseBackend::Postgres, true) => format!(
+            "UPDATE customer_scores AS s SET details = s.details || v.d, computed = s.computed || v.cf, \
+             values_hash = v.vh, details_hash = v.dh \
+             FROM (VALUES {tuples}) AS v(id, d, cf, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
+        ),
+        (DatabaseBackend::Postgres, false) => format!(
+            "UPDATE customer_scores AS s SET details = s.details || v.d, values_hash = v.vh, details_hash = v.dh \
+             FROM (VALUES {tuples}) AS v(id, d, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
+        ),
+        (_, true) => format!(
+            "UPDATE customer_scores SET details = json_patch(details, v.d), computed = json_patch(computed, v.cf), \
+             values_hash = v.vh, details_hash = v.dh \
+             FROM (SELECT column1 AS id, column2 AS d, column3 AS cf, column4 AS vh, column5 AS dh \
+                   FROM (VALUES {tuples})) AS v \
+             WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
+        ),
+        (_, false) => format!(
+            "UPDATE customer_scores SET details = json_patch(details, v.d), values_hash = v.vh, details_hash = v.dh \
+             FROM (SELECT column1 AS id, column2 AS d, column3 AS vh, column4 AS dh FROM (VALUES {tuples})) AS v \
+             WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
+        ),
+    };
+    // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
+    let params = if backend == DatabaseBackend::Postgres { params } else { tenant_last(params) };
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
     Ok(())
 }
 
