@@ -101,7 +101,8 @@ pub struct Config {
     #[arg(long, env = "GUANXI_RESCORE_SECS", default_value_t = 86_400)]
     pub rescore_secs: u64,
 
-    /// Customers the scoring worker claims at once.
+    /// Customers the scoring worker claims at once. On SQLite a round's scores are written in
+    /// one transaction: larger claims write faster per customer but hold the one writer longer.
     #[arg(long, env = "GUANXI_SCORE_CLAIM", default_value_t = 2000)]
     pub score_claim: u64,
 
