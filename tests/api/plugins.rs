@@ -617,23 +617,33 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     }
 }
 
+/// A customer's scores from the hostile plugin: its computed fields and the details of one.
+const HOSTILE_SCORES: &str =
+    "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
+
+/// Installs the hostile plugin in its harmless mode and makes a customer: the plugin, the
+/// customer's id and the customer's first scores ([`HOSTILE_SCORES`]).
+async fn scored_by_hostile(app: &TestApp, admin: &str) -> (Value, String, Value) {
+    let hostile =
+        install(app, admin, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "ok" } }))
+            .await;
+    assert_eq!(hostile["capabilities"], json!(["SCORER", "VALIDATOR"]));
+    let id = app.create_customer(admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
+    // The computed field and the details are written in one transaction but read by two
+    // statements of one request, so wait until one answer shows both.
+    let first = eventually(app, admin, HOSTILE_SCORES, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["score"].is_null() && !r["data"]["customer"]["custom"]["risk"].is_null()
+    })
+    .await;
+    assert_eq!(first["data"]["customer"]["custom"], json!({ "risk": "0.5", "note": "fine" }), "{first}");
+    (hostile, id, first)
+}
+
 #[tokio::test]
 async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
     let app = TestApp::spawn().await;
     let admin = app.token("acme", "ADMIN", "root");
-    let hostile =
-        install(&app, &admin, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "ok" } }))
-            .await;
-    assert_eq!(hostile["capabilities"], json!(["SCORER", "VALIDATOR"]));
-    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
-    let query =
-        "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
-    // The computed field and the details are written in one transaction but read by two
-    // statements of one request, so wait until one answer shows both.
-    let first = eventually(&app, &admin, query, json!({ "id": id }), |r| {
-        !r["data"]["customer"]["score"].is_null() && !r["data"]["customer"]["custom"]["risk"].is_null()
-    })
-    .await;
+    let (hostile, id, first) = scored_by_hostile(&app, &admin).await;
 
     let res = app
         .gql(
@@ -652,7 +662,7 @@ async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
         failed["data"]["plugin"]["lastRuns"][0]["error"].as_str().unwrap().contains("panics on purpose"),
         "{failed}"
     );
-    let after = app.gql(&admin, query, json!({ "id": id })).await;
+    let after = app.gql(&admin, HOSTILE_SCORES, json!({ "id": id })).await;
     assert_eq!(after["data"]["customer"], first["data"]["customer"], "the last scores stay");
 }
 
@@ -662,17 +672,7 @@ async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
 async fn a_rescore_that_moves_only_the_details_keeps_the_values() {
     let app = TestApp::spawn().await;
     let admin = app.token("acme", "ADMIN", "root");
-    let hostile =
-        install(&app, &admin, json!({ "name": "hostile", "wasmBase64": wasm("hostile"), "config": { "mode": "ok" } }))
-            .await;
-    let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
-    let query =
-        "query($id: ID!) { customer(id: $id) { custom { risk note } score(key: \"risk\") { value computedAt } } }";
-    let first = eventually(&app, &admin, query, json!({ "id": id }), |r| {
-        !r["data"]["customer"]["score"].is_null() && !r["data"]["customer"]["custom"]["risk"].is_null()
-    })
-    .await;
-    assert_eq!(first["data"]["customer"]["custom"], json!({ "risk": "0.5", "note": "fine" }), "{first}");
+    let (hostile, id, first) = scored_by_hostile(&app, &admin).await;
 
     let res = app
         .gql(
@@ -683,7 +683,7 @@ async fn a_rescore_that_moves_only_the_details_keeps_the_values() {
         .await;
     assert_eq!(res["data"]["upgradePlugin"]["version"], "2.0", "{res}");
     let at = first["data"]["customer"]["score"]["computedAt"].clone();
-    let after = eventually(&app, &admin, query, json!({ "id": id }), |r| {
+    let after = eventually(&app, &admin, HOSTILE_SCORES, json!({ "id": id }), |r| {
         !r["data"]["customer"]["score"]["computedAt"].is_null() && r["data"]["customer"]["score"]["computedAt"] != at
     })
     .await;
