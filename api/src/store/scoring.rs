@@ -451,58 +451,57 @@ pub async fn write_scores(conn: &impl ConnectionTrait, tenant_id: Uuid, writes: 
 /// `values` their computed values too.
 async fn merge(conn: &impl ConnectionTrait, tenant_id: Uuid, rows: &[&ScoreWrite], values: bool) -> Result<()> {
     let backend = conn.get_database_backend();
+    let pg = backend == DatabaseBackend::Postgres;
+    // The columns of the VALUES list, named and typed (types for PostgreSQL), in the order
+    // each row's parameters are pushed below.
+    let columns: &[(&str, &str)] = if values {
+        &[("id", "uuid"), ("d", "jsonb"), ("cf", "jsonb"), ("vh", "bigint"), ("dh", "bigint")]
+    } else {
+        &[("id", "uuid"), ("d", "jsonb"), ("vh", "bigint"), ("dh", "bigint")]
+    };
     let mut params: Vec<Value> = vec![tenant_id.into()];
     let tuples: Vec<String> = rows
         .iter()
         .map(|w| {
+            let first = params.len() + 1;
             params.extend([w.customer_id.into(), w.details.to_string().into()]);
             if values {
                 params.push(w.values.as_ref().map(serde_json::Value::to_string).into());
             }
             params.extend([w.hashes.values.into(), w.hashes.details.into()]);
-            let n = params.len();
-            match (backend, values) {
-                (DatabaseBackend::Postgres, true) => format!(
-                    "(${}::uuid, ${}::jsonb, ${}::jsonb, ${}::bigint, ${n}::bigint)",
-                    n - 4,
-                    n - 3,
-                    n - 2,
-                    n - 1
-                ),
-                (DatabaseBackend::Postgres, false) => {
-                    format!("(${}::uuid, ${}::jsonb, ${}::bigint, ${n}::bigint)", n - 3, n - 2, n - 1)
-                }
-                (_, true) => "(?, ?, ?, ?, ?)".to_owned(),
-                (_, false) => "(?, ?, ?, ?)".to_owned(),
-            }
+            let row: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, cast))| {
+                    let p = param(backend, first + i);
+                    if pg { format!("{p}::{cast}") } else { p }
+                })
+                .collect();
+            format!("({})", row.join(", "))
         })
         .collect();
     let tuples = tuples.join(", ");
-    let sql = match (backend, values) {
-        (DatabaseBackend::Postgres, true) => format!(
-            "UPDATE customer_scores AS s SET details = s.details || v.d, computed = s.computed || v.cf, \
-             values_hash = v.vh, details_hash = v.dh \
-             FROM (VALUES {tuples}) AS v(id, d, cf, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
-        ),
-        (DatabaseBackend::Postgres, false) => format!(
-            "UPDATE customer_scores AS s SET details = s.details || v.d, values_hash = v.vh, details_hash = v.dh \
-             FROM (VALUES {tuples}) AS v(id, d, vh, dh) WHERE s.tenant_id = $1 AND s.customer_id = v.id"
-        ),
-        (_, true) => format!(
-            "UPDATE customer_scores SET details = json_patch(details, v.d), computed = json_patch(computed, v.cf), \
-             values_hash = v.vh, details_hash = v.dh \
-             FROM (SELECT column1 AS id, column2 AS d, column3 AS cf, column4 AS vh, column5 AS dh \
-                   FROM (VALUES {tuples})) AS v \
-             WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
-        ),
-        (_, false) => format!(
-            "UPDATE customer_scores SET details = json_patch(details, v.d), values_hash = v.vh, details_hash = v.dh \
-             FROM (SELECT column1 AS id, column2 AS d, column3 AS vh, column4 AS dh FROM (VALUES {tuples})) AS v \
-             WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
-        ),
+    let sql = if pg {
+        let computed = if values { "computed = s.computed || v.cf, " } else { "" };
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        format!(
+            "UPDATE customer_scores AS s SET details = s.details || v.d, {computed}values_hash = v.vh, \
+             details_hash = v.dh FROM (VALUES {tuples}) AS v({}) WHERE s.tenant_id = $1 AND s.customer_id = v.id",
+            names.join(", ")
+        )
+    } else {
+        let computed = if values { "computed = json_patch(computed, v.cf), " } else { "" };
+        let names: Vec<String> =
+            columns.iter().enumerate().map(|(i, (name, _))| format!("column{} AS {name}", i + 1)).collect();
+        format!(
+            "UPDATE customer_scores SET details = json_patch(details, v.d), {computed}values_hash = v.vh, \
+             details_hash = v.dh FROM (SELECT {} FROM (VALUES {tuples})) AS v \
+             WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id",
+            names.join(", ")
+        )
     };
     // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
-    let params = if backend == DatabaseBackend::Postgres { params } else { tenant_last(params) };
+    let params = if pg { params } else { tenant_last(params) };
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
     Ok(())
 }
