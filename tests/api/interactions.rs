@@ -191,8 +191,10 @@ async fn interactions_follow_customer_access() {
     let a_int = a_int["data"]["recordInteraction"]["id"].as_str().unwrap().to_owned();
     record(&app, &manager, json!({ "customerId": b_customer, "kind": "CALL", "occurredAt": at })).await;
 
+    // Another agent's customer is answered like one that does not exist.
     let refused = record(&app, &agent_a, json!({ "customerId": b_customer, "kind": "CALL", "occurredAt": at })).await;
-    assert_eq!(code(&refused), "FORBIDDEN");
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["violations"][0]["code"], "NOT_FOUND", "{refused}");
     let refused = record(&app, &viewer, json!({ "customerId": a_customer, "kind": "CALL", "occurredAt": at })).await;
     assert_eq!(code(&refused), "FORBIDDEN");
     let mine = app.gql(&agent_a, "{ interactions { totalCount nodes { customer { name } } } }", json!({})).await;
@@ -202,7 +204,7 @@ async fn interactions_follow_customer_access() {
         .await;
     assert_eq!(theirs["data"], json!({ "interaction": null, "node": null }));
     let del = app.gql(&agent_b, "mutation($id: ID!) { deleteInteraction(id: $id) }", json!({ "id": a_int })).await;
-    assert_eq!(code(&del), "FORBIDDEN");
+    assert_eq!(code(&del), "NOT_FOUND", "{del}");
     let all = app.gql(&viewer, "{ interactions { totalCount } }", json!({})).await;
     assert_eq!(all["data"]["interactions"]["totalCount"], 2);
     let other_tenant = app.token("globex", "ADMIN", "x");

@@ -8,6 +8,7 @@ mod helpers;
 #[path = "../../plugins/host/tests/support/guests.rs"]
 mod guests;
 
+mod access;
 mod auth;
 mod cli;
 mod complaints;

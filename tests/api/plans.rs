@@ -169,7 +169,8 @@ async fn nonsense_is_refused() {
     // AGENTs plan only for their own customers and see only those plans.
     let agent = app.token("acme", "AGENT", "a");
     let refused = app.gql(&agent, CREATE, json!({ "i": { "customerId": c, "title": "mine", "periodStart": "2026-01-01", "periodEnd": "2026-12-31" } })).await;
-    assert_eq!(code(&refused), "FORBIDDEN");
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["violations"][0]["code"], "NOT_FOUND", "{refused}");
     app.gql(
         &t,
         CREATE,

@@ -60,12 +60,18 @@ async fn roles_are_enforced() {
         .gql(&agent_a, "query($id: ID!) { customer(id: $id) { id } node(id: $id) { id } }", json!({ "id": b_cust }))
         .await;
     assert_eq!(other["data"], json!({ "customer": null, "node": null }));
-    // ... and write only their own.
-    for (query, vars) in
-        [(UPDATE, json!({ "id": b_cust, "i": { "name": "hijack" } })), (DELETE, json!({ "id": unowned }))]
-    {
+    // ... and write only their own: someone else's customer reads exactly like one that does
+    // not exist, so a write cannot tell an AGENT what others own.
+    let missing = guanxi_api::domain::ids::encode("Customer", uuid::Uuid::now_v7());
+    for (query, vars) in [
+        (UPDATE, json!({ "id": b_cust, "i": { "name": "hijack" } })),
+        (DELETE, json!({ "id": unowned })),
+        (UPDATE, json!({ "id": missing, "i": { "name": "hijack" } })),
+        (DELETE, json!({ "id": missing })),
+    ] {
         let res = app.gql(&agent_a, query, vars).await;
-        assert_eq!(code(&res), "FORBIDDEN", "{res}");
+        assert_eq!(code(&res), "NOT_FOUND", "{res}");
+        assert!(res["errors"][0]["message"].as_str().unwrap().starts_with("no customer "), "{res}");
     }
     let ok = app.gql(&agent_a, UPDATE, json!({ "id": a_cust, "i": { "name": "A's best customer" } })).await;
     assert_eq!(ok["data"]["updateCustomer"]["name"], "A's best customer");

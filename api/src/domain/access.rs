@@ -31,16 +31,18 @@ pub fn ensure_can_write(caller: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// May the caller change or delete a customer owned by `owner`?
+/// May the caller change or delete a customer owned by `owner`? A customer the caller may not
+/// see reads exactly like one that does not exist: `not_found` is the error either way, so a
+/// write cannot serve as an oracle for other agents' customers.
 ///
 /// # Errors
-/// `FORBIDDEN` for VIEWERs and for AGENTs on customers they do not own.
-pub fn ensure_can_write_owned(caller: &Caller, owner: Option<Uuid>) -> Result<()> {
-    ensure_can_write(caller)?;
+/// `not_found()` when the caller may not see the customer; `FORBIDDEN` for VIEWERs (who see
+/// everything, so the answer tells them nothing new).
+pub fn ensure_can_write_owned(caller: &Caller, owner: Option<Uuid>, not_found: impl FnOnce() -> Error) -> Result<()> {
     if !can_read_owned(caller, owner) {
-        return Err(Error::Forbidden("an AGENT may only change customers it owns".into()));
+        return Err(not_found());
     }
-    Ok(())
+    ensure_can_write(caller)
 }
 
 /// May the caller give a customer to `new_owner`? AGENTs keep what they own.

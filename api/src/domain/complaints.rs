@@ -411,12 +411,16 @@ async fn customer_for_write(
     id: Uuid,
     v: &mut Vec<Violation>,
 ) -> Result<Option<customer::Model>> {
-    let Some(customer) = store::customers::find_for_update(txn, caller.tenant_id, id).await? else {
-        v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
-        return Ok(None);
-    };
-    access::ensure_can_write_owned(caller, customer.owner_id)?;
-    Ok(Some(customer))
+    access::ensure_can_write(caller)?;
+    let customer = store::customers::find_for_update(txn, caller.tenant_id, id).await?;
+    // A customer the caller may not see is answered like one that does not exist.
+    match customer.filter(|c| access::can_read_owned(caller, c.owner_id)) {
+        Some(customer) => Ok(Some(customer)),
+        None => {
+            v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
+            Ok(None)
+        }
+    }
 }
 
 /// The complaint `id` for a change: visible to the caller, its customer locked.

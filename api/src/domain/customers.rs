@@ -326,6 +326,33 @@ pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<O
     Ok(row.filter(|c| access::can_read_owned(caller, c.owner_id)))
 }
 
+/// What a caller who may not read a customer still sees of it when a record it handles leads
+/// there (an AGENT assigned a complaint on another agent's customer): who the customer is and
+/// how to reach them for the case. Segmentation, tags, tier and custom (and computed) values are
+/// cleared here; the fields that hang below a customer (timeline, complaints, plans, figures,
+/// scores) check [`access::can_read_owned`] against the owner this view keeps.
+#[must_use]
+pub fn case_view(c: customer::Model) -> customer::Model {
+    customer::Model {
+        region: None,
+        industry: None,
+        credit_code: None,
+        channel: None,
+        tags: json!([]),
+        relationship_type: None,
+        tier: None,
+        custom_fields: json!({}),
+        ..c
+    }
+}
+
+/// A customer reached from a record the caller may see (a complaint, an interaction, a plan):
+/// whole when the caller may read the customer, as its [`case_view`] otherwise.
+#[must_use]
+pub fn reached_from_record(caller: &Caller, c: customer::Model) -> customer::Model {
+    if access::can_read_owned(caller, c.owner_id) { c } else { case_view(c) }
+}
+
 /// May the caller see records that belong to customer `customer_id` (its timeline, complaints,
 /// plans)? Only AGENTs need the lookup.
 ///
@@ -521,10 +548,9 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
 }
 
 async fn visible_for_write(txn: &sea_orm::DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<customer::Model> {
-    let current = store::customers::find_for_update(txn, caller.tenant_id, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no customer {}", ids::encode(TYPE_NAME, id))))?;
-    access::ensure_can_write_owned(caller, current.owner_id)?;
+    let not_found = || Error::NotFound(format!("no customer {}", ids::encode(TYPE_NAME, id)));
+    let current = store::customers::find_for_update(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    access::ensure_can_write_owned(caller, current.owner_id, not_found)?;
     Ok(current)
 }
 

@@ -247,10 +247,10 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
 
 /// Locks the customer for writing its timeline and checks the caller may.
 async fn writable_customer(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<customer::Model> {
-    let customer = store::customers::find_for_update(txn, caller.tenant_id, customer_id)
-        .await?
-        .ok_or_else(|| Error::invalid("customerId", "NOT_FOUND", "no such customer"))?;
-    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    let not_found = || Error::invalid("customerId", "NOT_FOUND", "no such customer");
+    let customer =
+        store::customers::find_for_update(txn, caller.tenant_id, customer_id).await?.ok_or_else(not_found)?;
+    access::ensure_can_write_owned(caller, customer.owner_id, not_found)?;
     Ok(customer)
 }
 

@@ -321,11 +321,10 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
 }
 
 async fn customer_for_write(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<Option<Uuid>> {
-    let Some(customer) = store::customers::find_for_update(txn, caller.tenant_id, customer_id).await? else {
-        return Ok(None);
-    };
-    access::ensure_can_write_owned(caller, customer.owner_id)?;
-    Ok(Some(customer.id))
+    access::ensure_can_write(caller)?;
+    let customer = store::customers::find_for_update(txn, caller.tenant_id, customer_id).await?;
+    // A customer the caller may not see is answered like one that does not exist.
+    Ok(customer.filter(|c| access::can_read_owned(caller, c.owner_id)).map(|c| c.id))
 }
 
 /// Creates a plan (DRAFT unless a status is given) in the tenant's base currency.
@@ -410,10 +409,7 @@ async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Resul
     let plan = store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
     let customer =
         store::customers::find_for_update(txn, caller.tenant_id, plan.customer_id).await?.ok_or_else(not_found)?;
-    if !access::can_read_owned(caller, customer.owner_id) {
-        return Err(not_found());
-    }
-    access::ensure_can_write_owned(caller, customer.owner_id)?;
+    access::ensure_can_write_owned(caller, customer.owner_id, not_found)?;
     store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)
 }
 

@@ -6,10 +6,10 @@ use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
     ValueAccessor,
 };
-use guanxi_entity::{complaint, complaint_transition, customer};
+use guanxi_entity::{complaint, complaint_transition};
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, request, resolve, str_arg};
+use super::context::{customer_parent, id_arg, request, resolve, str_arg};
 use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
@@ -108,9 +108,7 @@ fn complaint_type() -> Object {
             resolve(async move {
                 let c = parent::<C>(&ctx)?;
                 let rc = request(&ctx)?;
-                let customer = crate::store::customers::find(&rc.db, rc.caller.tenant_id, c.customer_id)
-                    .await?
-                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("complaint without customer")))?;
+                let customer = rc.customer_of_record(c.customer_id).await?;
                 Ok(Some(FieldValue::owned_any(customer)))
             })
         }))
@@ -169,7 +167,10 @@ fn list_field(name: &str, nested: bool) -> Field {
 pub fn customer_fields() -> [Field; 2] {
     let open = Field::new("openComplaints", TypeRef::named_nn_list_nn(TYPE_NAME), |ctx| {
         resolve(async move {
-            let c = parent::<customer::Model>(&ctx)?;
+            let (c, sees_all) = customer_parent(&ctx)?;
+            if !sees_all {
+                return Ok(Some(FieldValue::list(Vec::<FieldValue<'_>>::new())));
+            }
             let rc = request(&ctx)?;
             let rows = rc
                 .open_complaints

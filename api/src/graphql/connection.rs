@@ -46,6 +46,13 @@ impl<T> Edge<T> {
 }
 
 impl<T> Connection<T> {
+    /// A connection with nothing in it, and a count of zero.
+    #[must_use]
+    pub fn empty() -> Self {
+        let count: Counter = Arc::new(|| Box::pin(async { Ok(0) }));
+        Self { edges: Vec::new(), has_next_page: false, has_previous_page: false, count }
+    }
+
     /// Wraps a page; `cursor` makes a row's cursor when one is asked for.
     pub fn new(page: Page<T>, cursor: impl Fn(&T) -> String + Send + Sync + 'static, count: Counter) -> Self {
         let cursor: CursorFn<T> = Arc::new(cursor);
@@ -234,7 +241,16 @@ pub type ConnectionOf<T> =
 pub fn list_field<T: Any + Send + Sync>(name: &str, entity: &str, nested: bool, read: ConnectionOf<T>) -> Field {
     let field = Field::new(name, TypeRef::named_nn(format!("{entity}Connection")), move |ctx| {
         super::context::resolve(async move {
-            let customer = if nested { Some(super::parent::<guanxi_entity::customer::Model>(&ctx)?.id) } else { None };
+            let customer = if nested {
+                let (customer, sees_all) = super::context::customer_parent(&ctx)?;
+                if !sees_all {
+                    // A customer's case view has no timeline, complaints or plans to list.
+                    return Ok(Some(FieldValue::owned_any(Connection::<T>::empty())));
+                }
+                Some(customer.id)
+            } else {
+                None
+            };
             Ok(Some(FieldValue::owned_any(read(&ctx, customer).await?)))
         })
     })

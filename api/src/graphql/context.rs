@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::error::into_gql;
 use super::loaders::{
-    ActivePlans, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, ScoresByCustomer, StatsByCustomer,
-    UsersById,
+    ActivePlans, CustomersById, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, ScoresByCustomer,
+    StatsByCustomer, UsersById,
 };
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
@@ -46,6 +46,7 @@ pub struct RequestContext {
     /// Set by a definition change, so the HTTP layer drops the tenant's cached schema.
     pub schema_changed: AtomicBool,
     pub users: Cached<UsersById>,
+    pub customers: Cached<CustomersById>,
     pub latest_interactions: Cached<LatestInteractions>,
     pub stats: Cached<StatsByCustomer>,
     pub open_complaints: Cached<OpenComplaints>,
@@ -77,6 +78,7 @@ impl RequestContext {
         };
         Self {
             users: cached(UsersById { db: db.clone(), tenant_id }, spawner()),
+            customers: cached(CustomersById { db: db.clone(), tenant_id }, spawner()),
             latest_interactions: cached(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
             stats: cached(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
             scores: cached(ScoresByCustomer { db: db.clone(), tenant_id }, spawner()),
@@ -126,6 +128,32 @@ impl RequestContext {
     }
 }
 
+impl RequestContext {
+    /// The customer a record the caller may see belongs to, through the request's batched loader
+    /// and the caller's visibility: whole, or as its case view (see
+    /// [`crate::domain::customers::reached_from_record`]).
+    ///
+    /// # Errors
+    /// `INTERNAL` when the record's customer is gone (its deletion removes the record in the same
+    /// transaction) or the database fails.
+    pub async fn customer_of_record(&self, customer_id: Uuid) -> Result<guanxi_entity::customer::Model> {
+        let row = self
+            .customers
+            .load_one(customer_id)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("loading customers: {e}")))?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("a record without its customer")))?;
+        Ok(crate::domain::customers::reached_from_record(&self.caller, row))
+    }
+
+    /// May the caller see all of `customer` (its timeline, figures, plans and scores), or only
+    /// its case view?
+    #[must_use]
+    pub fn sees_all_of(&self, customer: &guanxi_entity::customer::Model) -> bool {
+        crate::domain::access::can_read_owned(&self.caller, customer.owner_id)
+    }
+}
+
 /// The request's context.
 ///
 /// # Errors
@@ -134,6 +162,24 @@ pub fn request<'a>(ctx: &ResolverContext<'a>) -> Result<&'a RequestContext> {
     ctx.data::<Arc<RequestContext>>()
         .map(AsRef::as_ref)
         .map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
+}
+
+/// The parent customer of a field that hangs below a customer, and whether the caller may see
+/// what hangs there (see [`RequestContext::sees_all_of`]).
+///
+/// # Errors
+/// `INTERNAL` when the parent is not a customer (a wiring bug).
+pub fn customer_parent<'a>(ctx: &ResolverContext<'a>) -> Result<(&'a guanxi_entity::customer::Model, bool)> {
+    let c = super::parent::<guanxi_entity::customer::Model>(ctx)?;
+    Ok((c, request(ctx)?.sees_all_of(c)))
+}
+
+/// The answer of a field the caller may not read on a customer's case view.
+#[must_use]
+pub fn hidden_on_case_view(field: &str) -> Error {
+    Error::Forbidden(format!(
+        "`{field}` is shown only to those who may see the whole customer; a case assigned to you shows its name and contact"
+    ))
 }
 
 /// Runs a resolver body that speaks domain errors, mapping them once.

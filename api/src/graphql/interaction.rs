@@ -51,10 +51,8 @@ fn interaction_type() -> Object {
             resolve(async move {
                 let i = parent::<interaction::Model>(&ctx)?;
                 let rc = request(&ctx)?;
-                let c = crate::store::customers::find(&rc.db, rc.caller.tenant_id, i.customer_id)
-                    .await?
-                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("interaction without customer")))?;
-                Ok(Some(FieldValue::owned_any(c)))
+                let customer = rc.customer_of_record(i.customer_id).await?;
+                Ok(Some(FieldValue::owned_any(customer)))
             })
         }))
         .field(simple::<interaction::Model>("kind", TypeRef::named_nn("InteractionKind"), |i| enum_value(&i.kind)))

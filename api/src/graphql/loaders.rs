@@ -27,6 +27,24 @@ impl Loader<Uuid> for UsersById {
     }
 }
 
+/// Customers of one tenant by id, as stored: visibility is the caller's to apply (see
+/// [`crate::domain::customers::reached_from_record`]), so one batch serves every edge that leads to a
+/// customer (`Complaint.customer`, `Interaction.customer`, `KeyAccountPlan.customer`).
+pub struct CustomersById {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for CustomersById {
+    type Value = guanxi_entity::customer::Model;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = store::customers::find_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
 /// The newest `n` interactions of customers, keyed by (customer, n): one statement per distinct n.
 pub struct LatestInteractions {
     pub db: DatabaseConnection,

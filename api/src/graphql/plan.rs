@@ -5,7 +5,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
 };
-use guanxi_entity::{customer, key_account_plan, plan_action};
+use guanxi_entity::{key_account_plan, plan_action};
 
 use super::connection::{self, Connection};
 use super::context::{id_arg, request, resolve};
@@ -100,10 +100,8 @@ fn plan_type() -> Object {
             resolve(async move {
                 let p = parent::<K>(&ctx)?;
                 let rc = request(&ctx)?;
-                let c = crate::store::customers::find(&rc.db, rc.caller.tenant_id, p.customer_id)
-                    .await?
-                    .ok_or_else(|| internal("plan without customer"))?;
-                Ok(Some(FieldValue::owned_any(c)))
+                let customer = rc.customer_of_record(p.customer_id).await?;
+                Ok(Some(FieldValue::owned_any(customer)))
             })
         }))
         .field(Field::new("owner", TypeRef::named("User"), |ctx| {
@@ -175,7 +173,10 @@ fn list_field(name: &str, nested: bool) -> Field {
 pub fn customer_fields() -> [Field; 2] {
     let active = Field::new("activePlan", TypeRef::named(TYPE_NAME), |ctx| {
         resolve(async move {
-            let c = parent::<customer::Model>(&ctx)?;
+            let (c, sees_all) = super::context::customer_parent(&ctx)?;
+            if !sees_all {
+                return Ok(None);
+            }
             Ok(request(&ctx)?.active_plans.load_one(c.id).await.map_err(internal)?.flatten().map(FieldValue::owned_any))
         })
     })

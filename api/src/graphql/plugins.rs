@@ -175,7 +175,10 @@ pub fn register(types: &mut Types) {
 
 /// A customer's scores whose keys are live computed fields, in field order.
 async fn scores_of(ctx: &ResolverContext<'_>) -> Result<Vec<ScoreOf>> {
-    let c = parent::<customer::Model>(ctx)?;
+    let (c, sees_all) = super::context::customer_parent(ctx)?;
+    if !sees_all {
+        return Ok(Vec::new());
+    }
     let rc = request(ctx)?;
     let Some(details) = rc.scores.load_one(c.id).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?.flatten()
     else {

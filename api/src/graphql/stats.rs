@@ -2,12 +2,11 @@
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldValue, Object, TypeRef};
-use guanxi_entity::customer;
 
 use super::context::{request, resolve};
 use super::loaders::LoadedStats;
 use super::scalars::time_value;
-use super::{Types, enum_value, parent, ready};
+use super::{Types, enum_value, ready};
 use crate::domain::stats::{StatsView, sum_counts, total_in};
 use crate::error::Error;
 
@@ -160,7 +159,10 @@ fn json_field(name: &'static str, ty: TypeRef) -> Field {
 pub fn customer_field() -> Field {
     Field::new("stats", TypeRef::named_nn("CustomerStats"), |ctx| {
         resolve(async move {
-            let c = parent::<customer::Model>(&ctx)?;
+            let (c, sees_all) = super::context::customer_parent(&ctx)?;
+            if !sees_all {
+                return Err(super::context::hidden_on_case_view("stats"));
+            }
             let rc = request(&ctx)?;
             let loaded: LoadedStats = rc
                 .stats
@@ -185,7 +187,10 @@ pub fn customer_field() -> Field {
 pub fn snapshot_field() -> Field {
     Field::new("scoringSnapshot", TypeRef::named_nn("JSON"), |ctx| {
         resolve(async move {
-            let c = parent::<customer::Model>(&ctx)?;
+            let (c, sees_all) = super::context::customer_parent(&ctx)?;
+            if !sees_all {
+                return Err(super::context::hidden_on_case_view("scoringSnapshot"));
+            }
             let rc = request(&ctx)?;
             let loaded: LoadedStats = rc
                 .stats
