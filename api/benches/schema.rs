@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use guanxi_api::domain::custom_fields::{Definition, EntityKind, FieldType, Source, TenantFields, camel_case};
-use guanxi_api::graphql::{Limits, build};
+use guanxi_api::graphql::build;
 
 /// `n` live definitions spread over the four entities, cycling through every type.
 fn fields(n: usize) -> TenantFields {
@@ -43,12 +43,11 @@ fn fields(n: usize) -> TenantFields {
 }
 
 fn schema_build(c: &mut Criterion) {
-    let limits = Limits { depth: 20, complexity: 5_000 };
     let mut group = c.benchmark_group("build tenant schema");
     for n in [0, 50, 200] {
         let fields = Arc::new(fields(n));
         group.bench_with_input(BenchmarkId::from_parameter(format!("{n} custom fields")), &fields, |b, f| {
-            b.iter(|| build(f, limits).expect("schema"));
+            b.iter(|| build(f).expect("schema"));
         });
     }
     group.finish();

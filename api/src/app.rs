@@ -19,7 +19,8 @@ use crate::config::Config;
 use crate::domain::identity::IdentityCache;
 use crate::domain::plugins::Plugins;
 use crate::domain::scoring;
-use crate::graphql::{Limits, SchemaCache};
+use crate::graphql::SchemaCache;
+use crate::rate::RateLimiter;
 use crate::{http, store};
 
 /// Everything requests share.
@@ -29,6 +30,7 @@ pub struct AppState {
     pub identities: IdentityCache,
     pub schemas: Arc<SchemaCache>,
     pub plugins: Arc<Plugins>,
+    pub rates: RateLimiter,
     pub config: Config,
     pub metrics: PrometheusHandle,
 }
@@ -65,6 +67,7 @@ impl Application {
     /// use); the message names the setting.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let auth = Authenticator::from_config(&config)?;
+        let rates = RateLimiter::new(config.rate_settings().map_err(|e| anyhow::anyhow!(e))?);
         let db = store::connect(&config.database_url, config.db_max_connections).await?;
         store::migrate(&db).await?;
         if config.is_sqlite() {
@@ -78,8 +81,7 @@ impl Application {
         } else {
             config.workers
         };
-        let limits = Limits { depth: config.max_query_depth, complexity: config.max_query_complexity };
-        let schemas = Arc::new(SchemaCache::new(limits, Duration::from_millis(config.schema_poll_ms)));
+        let schemas = Arc::new(SchemaCache::new(Duration::from_millis(config.schema_poll_ms)));
         let heard = schemas.clone();
         store::notifications::listen_for_schema_changes(&db, move |tenant| match tenant {
             Some(id) => heard.invalidate(id),
@@ -110,6 +112,7 @@ impl Application {
             identities: IdentityCache::default(),
             schemas,
             plugins: plugins.clone(),
+            rates,
             config,
             metrics: http::metrics::handle(),
         });

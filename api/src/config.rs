@@ -49,15 +49,53 @@ pub struct Config {
     /// Deepest selection nesting a query may have. The deepest legitimate page (a connection's
     /// edges → node → owner → field) is 6 levels; 15 leaves room without allowing abuse.
     #[arg(long, env = "GUANXI_MAX_QUERY_DEPTH", default_value_t = 15)]
-    pub max_query_depth: usize,
+    pub max_query_depth: u32,
 
-    /// Highest query complexity (one point per selected field).
+    /// Most field selections a query may make once its fragments are expanded: what validation
+    /// and execution visit. The 360° page selects about 150; GraphiQL's introspection about 400.
     #[arg(long, env = "GUANXI_MAX_QUERY_COMPLEXITY", default_value_t = 1000)]
-    pub max_query_complexity: usize,
+    pub max_query_complexity: u64,
 
-    /// Most aliases a query may use; aliases multiply work without adding depth.
+    /// Most aliases a query may use, fragments counted once per use; aliases multiply work
+    /// without adding depth.
     #[arg(long, env = "GUANXI_MAX_ALIASES", default_value_t = 30)]
-    pub max_aliases: usize,
+    pub max_aliases: u64,
+
+    /// Most lexical tokens a query document may have, counted before it is parsed. The 360°
+    /// page has about 300.
+    #[arg(long, env = "GUANXI_MAX_TOKENS", default_value_t = 10_000)]
+    pub max_tokens: u64,
+
+    /// Highest cost an operation may have: one point per object it can return, lists and
+    /// connections multiplied by `first`/`last` (20 when absent) and through their nesting, 10
+    /// per mutation. A page of 100 customers each with 100 interactions costs about 10,000.
+    #[arg(long, env = "GUANXI_MAX_COST", default_value_t = 50_000)]
+    pub max_cost: u64,
+
+    /// `off` stops charging operations to rate-limit buckets (for a single trusted client, such
+    /// as a benchmark); the cost limit still applies.
+    #[arg(long, env = "GUANXI_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    pub rate_limits: String,
+
+    /// Each user's bucket of points, as CAPACITY/RESTORE-PER-SECOND. The capacity equals the
+    /// cost limit so any allowed operation can run from a full bucket; 1,000 points a second is
+    /// a 50-customer page with its timelines every two or three seconds, far beyond a person.
+    #[arg(long, env = "GUANXI_RATE_USER", default_value = "50000/1000", value_parser = crate::rate::BucketSpec::parse)]
+    pub rate_user: crate::rate::BucketSpec,
+
+    /// Per-role overrides of the user bucket, e.g. `ADMIN=200000/5000,VIEWER=20000/200`.
+    #[arg(long, env = "GUANXI_RATE_ROLES", default_value = "")]
+    pub rate_roles: String,
+
+    /// Each tenant's bucket, shared by its users, as CAPACITY/RESTORE-PER-SECOND: what keeps
+    /// one tenant's many callers from taking the server from the others.
+    #[arg(long, env = "GUANXI_RATE_TENANT", default_value = "200000/5000", value_parser = crate::rate::BucketSpec::parse)]
+    pub rate_tenant: crate::rate::BucketSpec,
+
+    /// Send `X-Sql-Statements` (statements a request ran) on every GraphQL response: a
+    /// development aid for hunting N+1 queries; it tells a caller about the server's internals.
+    #[arg(long, env = "GUANXI_SQL_STATEMENTS_HEADER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sql_statements_header: bool,
 
     /// Database connections in the pool. A request that waits for a connection holds its
     /// worker's other requests up too: at 32 concurrent requests the 360° page went 37 % faster
@@ -134,6 +172,39 @@ impl Config {
         redact_url(&self.database_url)
     }
 
+    /// The cost walk's limits.
+    #[must_use]
+    pub fn query_limits(&self) -> crate::graphql::cost::Limits {
+        crate::graphql::cost::Limits {
+            cost: self.max_cost,
+            depth: self.max_query_depth,
+            aliases: self.max_aliases,
+            selections: self.max_query_complexity,
+            tokens: self.max_tokens,
+        }
+    }
+
+    /// The rate limiter's settings.
+    ///
+    /// # Errors
+    /// `GUANXI_RATE_ROLES` is not a list of `ROLE=CAPACITY/RESTORE`.
+    pub fn rate_settings(&self) -> Result<crate::rate::RateSettings, String> {
+        use crate::domain::Role;
+        let mut user = Role::ALL.map(|role| (role, self.rate_user));
+        for item in self.rate_roles.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (role, spec) = item
+                .split_once('=')
+                .ok_or_else(|| format!("GUANXI_RATE_ROLES: '{item}' is not ROLE=CAPACITY/RESTORE"))?;
+            let role = Role::parse(role.trim())
+                .ok_or_else(|| format!("GUANXI_RATE_ROLES: '{role}' is not ADMIN, MANAGER, AGENT or VIEWER"))?;
+            let spec = crate::rate::BucketSpec::parse(spec).map_err(|e| format!("GUANXI_RATE_ROLES: {e}"))?;
+            if let Some(slot) = user.iter_mut().find(|(r, _)| *r == role) {
+                slot.1 = spec;
+            }
+        }
+        Ok(crate::rate::RateSettings { enabled: self.rate_limits == "on", user, tenant: self.rate_tenant })
+    }
+
     /// True for the embedded SQLite default.
     #[must_use]
     pub fn is_sqlite(&self) -> bool {
@@ -166,6 +237,24 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.max_body_bytes, 1 << 20);
         assert!(c.is_sqlite());
+        let rates = c.rate_settings().expect("default rates");
+        assert!(rates.enabled);
+        assert_eq!(rates.user[0].1.capacity, 50_000.0);
+    }
+
+    #[test]
+    fn role_overrides_replace_one_role_or_say_what_is_wrong() {
+        let mut c = Config::defaults();
+        c.rate_roles = "VIEWER=100/2".into();
+        let rates = c.rate_settings().expect("rates");
+        let viewer = rates.user.iter().find(|(r, _)| *r == crate::domain::Role::Viewer).expect("viewer").1;
+        assert_eq!((viewer.capacity, viewer.restore_per_second), (100.0, 2.0));
+        assert_eq!(
+            rates.user.iter().find(|(r, _)| *r == crate::domain::Role::Admin).expect("admin").1.capacity,
+            50_000.0
+        );
+        c.rate_roles = "BOSS=1/1".into();
+        assert!(c.rate_settings().unwrap_err().contains("BOSS"));
     }
 
     #[test]

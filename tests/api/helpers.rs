@@ -78,6 +78,10 @@ impl TestApp {
         // compile the default scorers again.
         config.plugin_cache_dir = std::env::temp_dir().join("guanxi-test-plugin-cache");
         config.score_poll_ms = 200;
+        // Tests count statements through this header (the server sends it only when asked).
+        config.sql_statements_header = true;
+        // Suites send many requests as one user; the rate-limit tests turn limits back on.
+        config.rate_limits = "off".into();
         configure(&mut config);
         let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("server starts");

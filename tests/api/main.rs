@@ -13,6 +13,7 @@ mod auth;
 mod cli;
 mod complaints;
 mod concurrency;
+mod cost;
 mod custom_fields;
 mod customer360;
 mod customers;

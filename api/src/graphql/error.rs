@@ -50,7 +50,7 @@ pub fn into_gql(err: Error) -> async_graphql::Error {
     err.extend()
 }
 
-/// Gives every error without a code one: the limits' messages are `QUERY_TOO_COMPLEX`, any other
+/// Gives every error without a code one: the parser's recursion limits are `QUERY_TOO_COMPLEX`, any other
 /// error async-graphql raised before or while executing (syntax, unknown fields, bad variables)
 /// is the caller's: `BAD_USER_INPUT`.
 pub fn classify(errors: &mut [ServerError]) {
@@ -59,12 +59,14 @@ pub fn classify(errors: &mut [ServerError]) {
         if has_code {
             continue;
         }
-        let code =
-            if err.message.starts_with("Query is too complex") || err.message.starts_with("Query is nested too deep") {
-                "QUERY_TOO_COMPLEX"
-            } else {
-                "BAD_USER_INPUT"
-            };
+        // The parser's own recursion limit stops a document the cost walk never saw.
+        let code = if err.message.contains("recursion limit exceeded")
+            || err.message.starts_with("The recursion depth of the query")
+        {
+            "QUERY_TOO_COMPLEX"
+        } else {
+            "BAD_USER_INPUT"
+        };
         err.extensions.get_or_insert_with(Default::default).set("code", code);
     }
 }

@@ -1,5 +1,6 @@
 //! The per-tenant GraphQL schema: built with async-graphql's dynamic API from the entities'
-//! descriptions, limited (depth, complexity), and cached per (tenant, schema version).
+//! descriptions, and cached per (tenant, schema version) with the field shapes its cost walk
+//! reads ([`cost`]).
 //!
 //! Each part of the domain registers its types into [`Types`]; later parts (custom fields,
 //! plugins) add theirs the same way, so the schema grows from one builder rather than beside it.
@@ -8,6 +9,7 @@ pub mod audit;
 pub mod complaint;
 pub mod connection;
 pub mod context;
+pub mod cost;
 pub mod custom;
 pub mod customer;
 pub mod error;
@@ -74,13 +76,6 @@ impl Types {
     }
 }
 
-/// Limits set on every schema.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub depth: usize,
-    pub complexity: usize,
-}
-
 /// The parent value of a field, as `T`.
 ///
 /// # Errors
@@ -119,11 +114,13 @@ pub fn enum_value(s: &str) -> Value {
     Value::Enum(async_graphql::Name::new(s))
 }
 
-/// Builds the schema for one tenant.
+/// Builds the schema for one tenant. Its operations are limited by [`cost::walk`] before they
+/// reach it, so none of async-graphql's own depth and complexity passes are set: they expand
+/// every fragment without memo, which a crafted document turns into minutes of work.
 ///
 /// # Errors
 /// The registered types do not form a valid schema (a programming error).
-pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, SchemaError> {
+pub fn build(fields: &Arc<TenantFields>) -> Result<Schema, SchemaError> {
     let mut types = Types::default();
     viewer::register(&mut types);
     customer::register(&mut types);
@@ -148,9 +145,7 @@ pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, Schem
         .register(scalars::date())
         .register(scalars::big_int())
         .register(connection::page_info_type())
-        .register(direction)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity);
+        .register(direction);
     for t in shared_inputs.into_iter().chain(types.inputs) {
         builder = builder.register(t);
     }
@@ -170,10 +165,11 @@ pub fn build(fields: &Arc<TenantFields>, limits: Limits) -> Result<Schema, Schem
 /// takes about a millisecond, so a modest bound costs little when many tenants are active.
 const MAX_CACHED_SCHEMAS: usize = 256;
 
-/// A tenant's schema and the custom field definitions it was built from.
+/// A tenant's schema, the custom field definitions it was built from, and its fields' shapes.
 pub struct TenantSchema {
     pub schema: Schema,
     pub fields: Arc<TenantFields>,
+    pub shapes: cost::Shapes,
 }
 
 struct Entry {
@@ -185,7 +181,6 @@ struct Entry {
 /// Built schemas by tenant, with the schema version they were built at; the oldest built is
 /// evicted first.
 pub struct SchemaCache {
-    limits: Limits,
     /// How long an entry is trusted before its tenant's schema version is read again. Changes
     /// made here, or heard from other replicas (LISTEN/NOTIFY), drop the entry at once.
     poll: Duration,
@@ -200,8 +195,8 @@ struct CacheInner {
 
 impl SchemaCache {
     #[must_use]
-    pub fn new(limits: Limits, poll: Duration) -> Self {
-        Self { limits, poll, inner: Mutex::new(CacheInner::default()) }
+    pub fn new(poll: Duration) -> Self {
+        Self { poll, inner: Mutex::new(CacheInner::default()) }
     }
 
     /// The tenant's current schema: built once per schema version.
@@ -229,10 +224,10 @@ impl SchemaCache {
         // Built outside the lock: two first requests may both build, which is harmless.
         let fields = Arc::new(crate::domain::custom_fields::tenant_fields(db, tenant_id).await?);
         let started = Instant::now();
-        let schema =
-            build(&fields, self.limits).map_err(|e| Error::Internal(anyhow::anyhow!("building schema: {e}")))?;
+        let schema = build(&fields).map_err(|e| Error::Internal(anyhow::anyhow!("building schema: {e}")))?;
+        let shapes = cost::Shapes::of(schema.registry());
         tracing::debug!(tenant = %tenant_id, version, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "built schema");
-        let built = Arc::new(TenantSchema { schema, fields });
+        let built = Arc::new(TenantSchema { schema, fields, shapes });
         if let Ok(mut inner) = self.inner.lock() {
             let entry = Entry { version, checked: Instant::now(), built: built.clone() };
             if inner.schemas.insert(tenant_id, entry).is_none() {
@@ -273,8 +268,7 @@ mod tests {
     /// every field and input field the schema gives the entity.
     #[test]
     fn custom_keys_cannot_shadow_any_built_in_field() {
-        let limits = Limits { depth: 20, complexity: 10_000 };
-        let sdl = build(&Arc::new(TenantFields::default()), limits).expect("schema").sdl();
+        let sdl = build(&Arc::new(TenantFields::default())).expect("schema").sdl();
         let mut missing = Vec::new();
         for entity in EntityKind::ALL {
             let name = entity.type_name();

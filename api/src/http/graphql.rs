@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensions, ServerError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,7 +22,9 @@ use crate::app::AppState;
 use crate::domain::Caller;
 use crate::error::Error;
 use crate::graphql::context::RequestContext;
+use crate::graphql::cost;
 use crate::graphql::error::classify;
+use crate::rate::{Refusal, Standing};
 use crate::store::idempotency::{self, Begin};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -91,10 +93,13 @@ struct Outcome {
     errors: usize,
     /// `Allow` header for a 405.
     allow: Option<&'static str>,
-    /// It failed inside the server; not an answer worth remembering.
+    /// It failed inside the server, or was refused for now (rate limit): not an answer worth
+    /// remembering for an idempotent retry.
     internal: bool,
-    /// SQL statements the execution ran (sent as `X-Sql-Statements`, for N+1 hunting).
+    /// SQL statements the execution ran (sent as `X-Sql-Statements` when configured).
     statements: Option<u64>,
+    /// Seconds until a rate-limited request could run (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl Outcome {
@@ -105,6 +110,9 @@ impl Outcome {
         }
         if let Some(n) = self.statements {
             res.headers_mut().insert(header::HeaderName::from_static("x-sql-statements"), header::HeaderValue::from(n));
+        }
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         res
     }
@@ -243,24 +251,6 @@ async fn idempotent(
     outcome.respond(media)
 }
 
-fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|s| match &s.node {
-                Selection::Field(f) => usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node),
-                Selection::InlineFragment(i) => walk(&i.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    let ops: usize = match &doc.operations {
-        DocumentOperations::Single(op) => walk(&op.node.selection_set.node),
-        DocumentOperations::Multiple(ops) => ops.values().map(|op| walk(&op.node.selection_set.node)).sum(),
-    };
-    ops + doc.fragments.values().map(|f| walk(&f.node.selection_set.node)).sum::<usize>()
-}
-
 fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     match &doc.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
@@ -283,8 +273,15 @@ async fn execute(
         tracing::info_span!("graphql", tenant = %caller.tenant_slug, user = %caller.subject, operation = %operation);
     let started = std::time::Instant::now();
     let outcome = async move {
-        let request_error = |errors: Vec<ServerError>, internal: bool| finish(None, errors, media, true, internal);
+        let request_error = |errors: Vec<ServerError>, internal: bool| finish(None, errors, media, true, internal, None);
         let operation_name = request.operation_name.clone();
+        let limits = state.config.query_limits();
+        // Counted before parsing, so no document can make the parser recurse or allocate without bound.
+        if let Err(too) = cost::scan(&request.query, &limits) {
+            return too_complex(&too, &limits, media);
+        }
+        // Out of the request while its parsed document is borrowed; back before it runs.
+        let variables = std::mem::take(&mut request.variables);
         let doc = match request.parsed_query() {
             Ok(doc) => doc,
             Err(e) => return request_error(vec![e], false),
@@ -298,19 +295,27 @@ async fn execute(
                 allow: Some("POST"),
                 internal: false,
                 statements: None,
+                retry_after: None,
             };
-        }
-        let aliases = count_aliases(doc);
-        if aliases > state.config.max_aliases {
-            let err = Error::QueryTooComplex(format!("the query uses {aliases} aliases; at most {} are allowed", state.config.max_aliases));
-            return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], false);
         }
         let tenant = match state.schemas.get(&state.db, caller.tenant_id).await {
             Ok(s) => s,
             Err(err) => return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true),
         };
+        let measure = match cost::walk(doc, operation_name.as_deref(), &variables, &tenant.shapes, &limits) {
+            Ok(m) => m,
+            Err(too) => return too_complex(&too, &limits, media),
+        };
+        request.variables = variables;
+        // Every operation pays at least a point, so a flood of free ones is limited too.
+        let charged = measure.cost.max(1);
+        let standing = match state.rates.charge(&caller, charged) {
+            Ok(standing) => standing,
+            Err(refusal) => return rate_limited(&refusal, charged, &limits, media),
+        };
         let statements = Arc::new(AtomicU64::new(0));
         let tenant_id = caller.tenant_id;
+        let caller_for_refund = caller.clone();
         let context = Arc::new(RequestContext::new(
             caller,
             state.db.clone(),
@@ -335,8 +340,16 @@ async fn execute(
         let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
-        let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal);
-        outcome.statements = Some(statements.load(Ordering::Relaxed));
+        let actual = objects_in(&response.data).saturating_add(measure.work);
+        let standing = match charged.checked_sub(actual.max(1)) {
+            Some(unused) if unused > 0 => state.rates.refund(&caller_for_refund, unused).or(standing),
+            _ => standing,
+        };
+        let cost = CostReport { requested: measure.cost, actual, limit: limits.cost, bucket: standing };
+        let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal, Some(&cost));
+        if state.config.sql_statements_header {
+            outcome.statements = Some(statements.load(Ordering::Relaxed));
+        }
         outcome
     }
     .instrument(span.clone())
@@ -359,6 +372,7 @@ fn finish(
     media: &str,
     request_error: bool,
     internal: bool,
+    cost: Option<&CostReport>,
 ) -> Outcome {
     classify(&mut errors);
     for e in &errors {
@@ -373,12 +387,73 @@ fn finish(
         data: Option<&'a async_graphql::Value>,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         errors: &'a [ServerError],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extensions: Option<Extensions<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Extensions<'a> {
+        cost: &'a CostReport,
     }
     let data = if request_error { None } else { Some(data.unwrap_or(async_graphql::Value::Null)) };
-    let body = serde_json::to_string(&Body { data: data.as_ref(), errors: &errors })
+    let extensions = cost.map(|cost| Extensions { cost });
+    let body = serde_json::to_string(&Body { data: data.as_ref(), errors: &errors, extensions })
         .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned());
     let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Outcome { status, body, errors: errors.len(), allow: None, internal, statements: None }
+    Outcome { status, body, errors: errors.len(), allow: None, internal, statements: None, retry_after: None }
+}
+
+/// `extensions.cost` of a response: what the operation was charged, what it returned, the
+/// limit, and where the caller's bucket stands (absent when rate limits are off).
+#[derive(serde::Serialize)]
+struct CostReport {
+    requested: u64,
+    actual: u64,
+    limit: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket: Option<Standing>,
+}
+
+/// Objects in a response's data: what the operation returned, in the cost's points.
+fn objects_in(value: &async_graphql::Value) -> u64 {
+    fn count(value: &async_graphql::Value) -> u64 {
+        match value {
+            async_graphql::Value::Object(map) => map.values().map(count).fold(1, u64::saturating_add),
+            async_graphql::Value::List(items) => items.iter().map(count).fold(0, u64::saturating_add),
+            _ => 0,
+        }
+    }
+    // The data object itself is the operation, not something it returned.
+    count(value).saturating_sub(1)
+}
+
+/// The answer to an operation refused by the cost walk: nothing of it ran.
+fn too_complex(too: &cost::TooComplex, limits: &cost::Limits, media: &'static str) -> Outcome {
+    let report = CostReport { requested: too.requested, actual: 0, limit: limits.cost, bucket: None };
+    let err = Error::QueryTooComplex(too.message.clone()).extend().extend_with(|_, e| {
+        e.set("cost", async_graphql::to_value(&report).unwrap_or_default());
+    });
+    finish(None, vec![err.into_server_error(async_graphql::Pos::default())], media, true, false, Some(&report))
+}
+
+/// The answer to an operation the caller's buckets cannot pay for now: HTTP 429 with
+/// `Retry-After`, whatever the media type, so clients and proxies back off alike.
+fn rate_limited(refusal: &Refusal, charged: u64, limits: &cost::Limits, media: &'static str) -> Outcome {
+    let report =
+        CostReport { requested: charged, actual: 0, limit: limits.cost, bucket: Some(refusal.standing.clone()) };
+    let message = format!(
+        "rate limited: this operation costs {charged} points and the {} bucket cannot pay for it now; retry in {} s",
+        refusal.bucket, refusal.retry_after
+    );
+    let err = async_graphql::Error::new(message).extend_with(|_, e| {
+        e.set("code", "RATE_LIMITED");
+        e.set("bucket", refusal.bucket);
+        e.set("retryAfter", refusal.retry_after);
+    });
+    let mut outcome =
+        finish(None, vec![err.into_server_error(async_graphql::Pos::default())], media, true, true, Some(&report));
+    outcome.status = StatusCode::TOO_MANY_REQUESTS;
+    outcome.retry_after = Some(refusal.retry_after);
+    outcome
 }
 
 /// `GET /graphiql`.

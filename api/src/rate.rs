@@ -1,0 +1,262 @@
+//! Rate limits: a bucket of points per tenant and one per user, refilling at a steady rate.
+//!
+//! Every operation is charged its cost (see [`crate::graphql::cost`]) before it runs, from both
+//! its user's bucket and its tenant's; what it did not use (its actual cost is what it returned)
+//! is given back after. An operation either bucket cannot pay for is refused with the time until
+//! it could be. Each user's bucket has its role's size, so a tenant can give its integrations
+//! (ADMIN tokens) more than its VIEWERs; the tenant's bucket keeps one tenant's many users from
+//! taking the server from the others.
+//!
+//! Buckets live in each replica's memory: with N replicas behind a load balancer a caller may
+//! spend up to N buckets' worth, and `extensions.cost.bucket` describes the bucket of the replica
+//! that answered. Sharing them through PostgreSQL would add a write to every request for a bound
+//! that only needs to be right within a factor of the replica count.
+//!
+//! Not a `governor` limiter: its cells are not refundable and it cannot report what remains,
+//! both of which clients are told (API reference, "Cost and rate limits").
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::{Caller, Role};
+
+/// A bucket's size and refill rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketSpec {
+    pub capacity: f64,
+    pub restore_per_second: f64,
+}
+
+impl BucketSpec {
+    /// Parses `CAPACITY/RESTORE`, e.g. `50000/1000`.
+    ///
+    /// # Errors
+    /// A message naming the expected form.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (capacity, restore) = s.split_once('/').ok_or_else(|| format!("'{s}' is not CAPACITY/RESTORE"))?;
+        let number = |v: &str| v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n > 0.0);
+        match (number(capacity), number(restore)) {
+            (Some(capacity), Some(restore_per_second)) => Ok(Self { capacity, restore_per_second }),
+            _ => Err(format!("'{s}' is not CAPACITY/RESTORE with two positive numbers")),
+        }
+    }
+}
+
+/// What the limiter is told at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSettings {
+    pub enabled: bool,
+    /// Each user's bucket, by role.
+    pub user: [(Role, BucketSpec); 4],
+    pub tenant: BucketSpec,
+}
+
+/// Where a caller's bucket stands after a charge, as `extensions.cost.bucket` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Standing {
+    pub capacity: u64,
+    pub remaining: u64,
+    pub restore_per_second: f64,
+    /// When the bucket is full again (RFC 3339).
+    pub reset_at: String,
+}
+
+/// An operation the buckets cannot pay for now.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// Which bucket refused: `user` or `tenant`.
+    pub bucket: &'static str,
+    /// Whole seconds until the operation could be paid for (HTTP `Retry-After`).
+    pub retry_after: u64,
+    pub standing: Standing,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+    /// The size it has: a user's changes with the role its latest token names.
+    spec: BucketSpec,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.spec.restore_per_second).min(self.spec.capacity);
+        self.updated = now;
+    }
+
+    fn standing(&self) -> Standing {
+        let spec = self.spec;
+        let missing = (spec.capacity - self.tokens).max(0.0);
+        let full_in = Duration::from_secs_f64(missing / spec.restore_per_second);
+        let reset = chrono::Utc::now() + chrono::Duration::from_std(full_in).unwrap_or_default();
+        Standing {
+            capacity: as_points(spec.capacity),
+            remaining: as_points(self.tokens),
+            restore_per_second: spec.restore_per_second,
+            reset_at: reset.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, non-negative, floored
+fn as_points(x: f64) -> u64 {
+    x.max(0.0).floor() as u64
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Tenant(Uuid),
+    User(Uuid, Uuid),
+}
+
+/// Buckets kept before full ones are dropped: a full bucket is the same as none, so the map
+/// holds only callers that spent something lately.
+const PRUNE_ABOVE: usize = 10_000;
+
+/// The server's buckets.
+pub struct RateLimiter {
+    settings: RateSettings,
+    buckets: Mutex<HashMap<Key, Bucket>>,
+}
+
+impl RateLimiter {
+    #[must_use]
+    pub fn new(settings: RateSettings) -> Self {
+        Self { settings, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether operations are charged at all (`GUANXI_RATE_LIMITS=off` for a single trusted client).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn user_spec(&self, role: Role) -> BucketSpec {
+        self.settings.user.iter().find(|(r, _)| *r == role).map_or(self.settings.tenant, |(_, spec)| *spec)
+    }
+
+    /// Takes `points` from the caller's user and tenant buckets, or neither.
+    ///
+    /// # Errors
+    /// [`Refusal`] when either bucket holds fewer points, with the time until it would hold
+    /// enough (an operation larger than a bucket can never be paid for; its `retry_after` is the
+    /// time to fill the bucket, and the cost limit keeps such operations out by default).
+    pub fn charge(&self, caller: &Caller, points: u64) -> Result<Option<Standing>, Refusal> {
+        if !self.settings.enabled {
+            return Ok(None);
+        }
+        let now = Instant::now();
+        let user_spec = self.user_spec(caller.role);
+        let tenant_spec = self.settings.tenant;
+        #[allow(clippy::cast_precision_loss)] // points far below 2^52
+        let want = points as f64;
+        let Ok(mut buckets) = self.buckets.lock() else { return Ok(None) };
+        if buckets.len() > PRUNE_ABOVE {
+            buckets.retain(|_, bucket| {
+                bucket.refill(now);
+                bucket.tokens < bucket.spec.capacity
+            });
+        }
+        let user = Key::User(caller.tenant_id, caller.user_id);
+        let keys = [(user, user_spec, "user"), (Key::Tenant(caller.tenant_id), tenant_spec, "tenant")];
+        for (key, spec, _) in keys {
+            let bucket = buckets.entry(key).or_insert(Bucket { tokens: spec.capacity, updated: now, spec });
+            bucket.spec = spec;
+            bucket.refill(now);
+        }
+        for (key, spec, name) in keys {
+            let tokens = buckets.get(&key).map_or(0.0, |b| b.tokens);
+            if tokens < want {
+                let wait = (want.min(spec.capacity) - tokens) / spec.restore_per_second;
+                let retry_after = as_points(wait.ceil().max(1.0));
+                let Some(standing) = buckets.get(&user).map(Bucket::standing) else { return Ok(None) };
+                return Err(Refusal { bucket: name, retry_after, standing });
+            }
+        }
+        for (key, _, _) in keys {
+            if let Some(bucket) = buckets.get_mut(&key) {
+                bucket.tokens -= want;
+            }
+        }
+        Ok(buckets.get(&user).map(Bucket::standing))
+    }
+
+    /// Gives back `points` an operation was charged but did not use.
+    pub fn refund(&self, caller: &Caller, points: u64) -> Option<Standing> {
+        if !self.settings.enabled {
+            return None;
+        }
+        let mut buckets = self.buckets.lock().ok()?;
+        #[allow(clippy::cast_precision_loss)] // points far below 2^52
+        let give = points as f64;
+        for key in [Key::Tenant(caller.tenant_id), Key::User(caller.tenant_id, caller.user_id)] {
+            if let Some(b) = buckets.get_mut(&key) {
+                b.tokens = (b.tokens + give).min(b.spec.capacity);
+            }
+        }
+        buckets.get(&Key::User(caller.tenant_id, caller.user_id)).map(Bucket::standing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role) -> Caller {
+        Caller {
+            tenant_id: Uuid::nil(),
+            tenant_slug: "t".into(),
+            tenant_name: "t".into(),
+            user_id: Uuid::now_v7(),
+            subject: "u".into(),
+            name: None,
+            email: None,
+            role,
+        }
+    }
+
+    fn settings(user: &str, tenant: &str) -> RateSettings {
+        let spec = BucketSpec::parse(user).unwrap();
+        RateSettings { enabled: true, user: Role::ALL.map(|r| (r, spec)), tenant: BucketSpec::parse(tenant).unwrap() }
+    }
+
+    #[test]
+    fn a_bucket_pays_until_empty_then_refuses_with_the_wait() {
+        let limiter = RateLimiter::new(settings("100/10", "1000/100"));
+        let me = caller(Role::Agent);
+        assert_eq!(limiter.charge(&me, 60).unwrap().unwrap().remaining, 40);
+        let refused = limiter.charge(&me, 60).unwrap_err();
+        assert_eq!(refused.bucket, "user");
+        // 20 points missing at 10 a second.
+        assert_eq!(refused.retry_after, 2);
+        // A refusal takes nothing.
+        assert_eq!(limiter.charge(&me, 40).unwrap().unwrap().remaining, 0);
+        assert_eq!(limiter.refund(&me, 30).unwrap().remaining, 30);
+    }
+
+    #[test]
+    fn the_tenant_bucket_is_shared_by_its_users() {
+        let limiter = RateLimiter::new(settings("100/1", "150/1"));
+        let (a, b) = (caller(Role::Agent), caller(Role::Agent));
+        limiter.charge(&a, 100).unwrap();
+        let refused = limiter.charge(&b, 100).unwrap_err();
+        assert_eq!(refused.bucket, "tenant");
+        // The refused user's own bucket was not touched.
+        assert_eq!(refused.standing.remaining, 100);
+    }
+
+    #[test]
+    fn specs_parse_or_say_why() {
+        assert_eq!(BucketSpec::parse("50000/1000").unwrap().capacity, 50_000.0);
+        assert!(BucketSpec::parse("50000").is_err());
+        assert!(BucketSpec::parse("0/5").is_err());
+        assert!(BucketSpec::parse("x/5").is_err());
+    }
+}
