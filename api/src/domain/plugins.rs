@@ -38,6 +38,11 @@ pub const DEFAULT_PLUGINS: [(&str, &[u8]); 2] = [
 /// wall-clock backstop is shorter than a scorer's.
 pub const VALIDATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// The time every validator of one write may take together: a tenant that attaches many slow
+/// validators to one entity cannot hold a transaction (and SQLite's writer) for many deadlines
+/// in a row.
+pub const VALIDATION_BUDGET: std::time::Duration = std::time::Duration::from_millis(1_000);
+
 /// The largest configuration a plugin may be given (it is handed to every call).
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
 const MAX_NAME_CHARS: usize = 100;
@@ -833,6 +838,7 @@ pub async fn validate_write(
     let attached = store::plugins::validators_for_write(txn, tenant_id, entity.as_str()).await?;
     let mut v = Vec::new();
     let record_json = record.to_string();
+    let started = std::time::Instant::now();
     for (a, p) in attached {
         let def = defs.iter().find(|d| d.entity == entity && !d.archived && (d.key == a.field || d.name == a.field));
         let (path, value, old) = match def {
@@ -855,8 +861,18 @@ pub async fn validate_write(
             record_json: record_json.clone(),
             config_json: config_json(&p),
         };
+        let Some(left) = VALIDATION_BUDGET.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
+            return Err(Error::Plugin {
+                plugin: p.name.clone(),
+                reason: "TIMEOUT",
+                message: format!(
+                    "this write's validators took more than {} ms together; nothing was written",
+                    VALIDATION_BUDGET.as_millis()
+                ),
+            });
+        };
         let mut limits = limits_of(plugins, &p);
-        limits.timeout = limits.timeout.min(VALIDATOR_TIMEOUT);
+        limits.timeout = limits.timeout.min(VALIDATOR_TIMEOUT).min(left);
         let (result, run) = plugins.host.validate(&compiled, request, limits).await;
         plugins.record(&p, "VALIDATE", 1, &run);
         for found in result.map_err(|e| call_failed(&p, &e))? {

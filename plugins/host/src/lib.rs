@@ -63,6 +63,8 @@ pub enum Reason {
     InputTooLarge,
     /// The guest returned an error (`result::err`) itself.
     GuestError,
+    /// Every call slot stayed taken past the wait a call allows: the call never started.
+    Busy,
 }
 
 impl Reason {
@@ -77,6 +79,7 @@ impl Reason {
             Reason::OutputTooLarge => "OUTPUT_TOO_LARGE",
             Reason::InputTooLarge => "INPUT_TOO_LARGE",
             Reason::GuestError => "GUEST_ERROR",
+            Reason::Busy => "BUSY",
         }
     }
 }
@@ -127,6 +130,11 @@ pub struct HostConfig {
     pub artifact_dir: Option<PathBuf>,
     /// The limits of a call unless a tenant lowers them.
     pub limits: Limits,
+    /// How long a validator call waits for a free slot before it fails as `BUSY`. Validators
+    /// run inside a write's transaction (on SQLite, holding the one writer): waiting without end
+    /// there would let one tenant's slow plugins stall every tenant's writes. Scorers run in the
+    /// background and wait their turn.
+    pub validator_slot_wait: Duration,
 }
 
 impl Default for HostConfig {
@@ -135,6 +143,7 @@ impl Default for HostConfig {
             max_concurrent_calls: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             artifact_dir: None,
             limits: Limits::default(),
+            validator_slot_wait: Duration::from_secs(2),
         }
     }
 }
@@ -325,7 +334,7 @@ impl Host {
     /// The plugin is no scorer, or the call failed.
     pub async fn keys(&self, plugin: &Arc<Plugin>, limits: Limits) -> (Result<Vec<ScoreKey>, CallError>, RunRecord) {
         let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
-        self.blocking(move |engine| {
+        self.blocking(None, move |engine| {
             let Some(pre) = &plugin.scorer else {
                 return sandbox::not_a("scorer");
             };
@@ -354,7 +363,7 @@ impl Host {
     ) -> (Result<Vec<CustomerScores>, CallError>, RunRecord) {
         let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
         let batch: Arc<[CustomerSnapshot]> = batch.into();
-        self.blocking(move |engine| {
+        self.blocking(None, move |engine| {
             let Some(pre) = &plugin.scorer else {
                 return sandbox::not_a("scorer");
             };
@@ -388,7 +397,7 @@ impl Host {
         limits: Limits,
     ) -> (Result<Vec<Violation>, CallError>, RunRecord) {
         let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
-        self.blocking(move |engine| {
+        self.blocking(Some(self.config.validator_slot_wait), move |engine| {
             let Some(pre) = &plugin.validator else {
                 return sandbox::not_a("validator");
             };
@@ -402,14 +411,36 @@ impl Host {
         .await
     }
 
-    /// Runs `call` on a blocking thread once a permit is free.
+    /// Runs `call` on a blocking thread once a permit is free; with `wait`, fails as `BUSY` if
+    /// none is free within it.
     async fn blocking<T: Send + 'static>(
         &self,
+        wait: Option<Duration>,
         call: impl FnOnce(&Engine) -> (Result<T, CallError>, RunRecord) + Send + 'static,
     ) -> (Result<T, CallError>, RunRecord) {
-        let permit = self.permits.clone().acquire_owned().await;
-        let engine = self.engine.clone();
         let started = Instant::now();
+        let acquire = self.permits.clone().acquire_owned();
+        let permit = match wait {
+            None => acquire.await,
+            Some(wait) => match tokio::time::timeout(wait, acquire).await {
+                Ok(permit) => permit,
+                Err(_) => {
+                    let err = CallError::new(
+                        Reason::Busy,
+                        format!("every plugin slot stayed busy for {} ms; try again", wait.as_millis()),
+                    );
+                    let record = RunRecord {
+                        outcome: Err(err.clone()),
+                        fuel_used: 0,
+                        peak_memory: 0,
+                        duration: started.elapsed(),
+                        logs: String::new(),
+                    };
+                    return (Err(err), record);
+                }
+            },
+        };
+        let engine = self.engine.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             call(&engine)

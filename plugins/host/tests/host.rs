@@ -364,3 +364,39 @@ async fn the_embedded_default_scorers_match_their_sources() {
         assert_eq!(a.expect("scores"), b.expect("scores"), "{name}: scores differ; rebuild dist");
     }
 }
+
+#[tokio::test]
+async fn a_validator_that_finds_every_slot_taken_fails_busy_instead_of_waiting() {
+    // One slot, held by a scorer that loops until its 300 ms deadline; validators wait 20 ms.
+    let limits = Limits { fuel_base: u64::MAX / 4, timeout: Duration::from_millis(300), ..Limits::default() };
+    let config_of_host = HostConfig {
+        max_concurrent_calls: 1,
+        limits,
+        validator_slot_wait: Duration::from_millis(20),
+        ..HostConfig::default()
+    };
+    let host = Arc::new(Host::new(config_of_host).expect("host"));
+    let p = host.load(&bytes("hostile")).expect("installs");
+    let (busy_host, busy_plugin) = (host.clone(), p.clone());
+    let holder = tokio::spawn(async move {
+        let batch = vec![snapshot("Customer:a", 1, "1", None)];
+        busy_host.score(&busy_plugin, batch, config("loop"), busy_host.limits()).await
+    });
+    // Let the scorer take the slot first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let request = ValidationRequest {
+        entity: "CUSTOMER".into(),
+        field: "card_no".into(),
+        value_json: "\"fine\"".into(),
+        record_json: "{}".into(),
+        config_json: config("ok"),
+    };
+    let (result, record) = host.validate(&p, request.clone(), Limits::default()).await;
+    assert_eq!(result.expect_err("busy").reason, Reason::Busy);
+    assert_eq!(record.fuel_used, 0, "the call never started");
+    let (held, _) = holder.await.expect("scorer");
+    assert_eq!(held.expect_err("loops").reason, Reason::Timeout);
+    // With the slot free again, the same call runs.
+    let (ok, _) = host.validate(&p, request, Limits::default()).await;
+    assert_eq!(ok.expect("answer"), vec![]);
+}
