@@ -17,6 +17,7 @@ mod cost;
 mod custom_fields;
 mod customer360;
 mod customers;
+mod faults;
 mod filters;
 mod http;
 mod idempotency;

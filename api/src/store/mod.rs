@@ -73,8 +73,11 @@ async fn connect_with(url: &str, max_connections: u32, custom_plans: bool) -> an
     options
         .max_connections(max_connections.max(1))
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
+        // With the database down a request fails within these two seconds (the pool keeps trying
+        // to connect until then) instead of holding its client; a load balancer can act on that.
+        // A healthy pool hands out a connection in microseconds, so only overload waits this long.
+        .connect_timeout(Duration::from_secs(2))
+        .acquire_timeout(Duration::from_secs(2))
         .sqlx_logging(false)
         // sqlx pings a connection before every checkout by default: a second round trip per
         // query. Only connections idle for a while are worth checking.
