@@ -93,6 +93,8 @@ async fn nested_pages_multiply_and_every_answer_says_what_it_cost() {
     // costs what its selections would cost written in place.
     let res = app.gql(&t, "query($n: Int) { customers(first: $n) { nodes { id } } }", json!({ "n": 7 })).await;
     assert_eq!(cost(&res)["requested"], 8, "{res}");
+    let res = app.gql(&t, "query($n: Int = 90) { customers(first: $n) { nodes { id } } }", json!({})).await;
+    assert_eq!(cost(&res)["requested"], 91, "a variable's default counts: {res}");
     let res = app.gql(&t, "{ customers { edges { node { id } } } }", json!({})).await;
     assert_eq!(cost(&res)["requested"], 41, "{res}");
     let inline = app

@@ -286,6 +286,26 @@ pub fn walk(
         OperationType::Mutation => shapes.mutation.as_deref(),
         OperationType::Subscription => shapes.subscription.as_deref(),
     };
+    // Page sizes may come from variables the request leaves out and the operation defaults
+    // (copied only then: variables can be large inputs).
+    let defaulted = operation
+        .node
+        .variable_definitions
+        .iter()
+        .filter(|d| d.node.default_value.is_some() && !variables.contains_key(&d.node.name.node));
+    let with_defaults;
+    let variables = if defaulted.clone().next().is_some() {
+        let mut all = variables.clone();
+        for definition in defaulted {
+            if let Some(default) = &definition.node.default_value {
+                all.insert(definition.node.name.node.clone(), default.node.clone());
+            }
+        }
+        with_defaults = all;
+        &with_defaults
+    } else {
+        variables
+    };
     let mut walker = Walker {
         doc,
         shapes,
