@@ -188,17 +188,20 @@ impl RateLimiter {
         Ok(buckets.get(&user).map(Bucket::standing))
     }
 
-    /// Gives back `points` an operation was charged but did not use.
-    pub fn refund(&self, caller: &Caller, points: u64) -> Option<Standing> {
+    /// Settles an operation charged `charged` points once its actual cost is known: gives back
+    /// what it did not use, and takes what it used beyond the charge (a list without `first`
+    /// holding more than the walk assumed). A bucket may go below zero then; the caller waits
+    /// until it has refilled.
+    pub fn settle(&self, caller: &Caller, charged: u64, actual: u64) -> Option<Standing> {
         if !self.settings.enabled {
             return None;
         }
         let mut buckets = self.buckets.lock().ok()?;
         #[allow(clippy::cast_precision_loss)] // points far below 2^52
-        let give = points as f64;
+        let delta = charged as f64 - actual as f64;
         for key in [Key::Tenant(caller.tenant_id), Key::User(caller.tenant_id, caller.user_id)] {
             if let Some(b) = buckets.get_mut(&key) {
-                b.tokens = (b.tokens + give).min(b.spec.capacity);
+                b.tokens = (b.tokens + delta).clamp(-b.spec.capacity, b.spec.capacity);
             }
         }
         buckets.get(&Key::User(caller.tenant_id, caller.user_id)).map(Bucket::standing)
@@ -238,7 +241,10 @@ mod tests {
         assert_eq!(refused.retry_after, 2);
         // A refusal takes nothing.
         assert_eq!(limiter.charge(&me, 40).unwrap().unwrap().remaining, 0);
-        assert_eq!(limiter.refund(&me, 30).unwrap().remaining, 30);
+        assert_eq!(limiter.settle(&me, 40, 10).unwrap().remaining, 30);
+        // Using more than was charged takes the rest, below zero if need be.
+        assert_eq!(limiter.settle(&me, 10, 80).unwrap().remaining, 0);
+        assert_eq!(limiter.charge(&me, 1).unwrap_err().bucket, "user");
     }
 
     #[test]

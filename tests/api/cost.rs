@@ -193,3 +193,99 @@ async fn a_tenant_bucket_is_shared_by_its_users() {
     let other = app.token("other", "AGENT", "b");
     assert!(app.gql(&other, create, json!({ "n": "b" })).await.get("errors").is_none());
 }
+
+#[tokio::test]
+async fn filters_lists_and_whole_tenant_writes_are_charged_for_their_work() {
+    let app = TestApp::spawn_with(|c| {
+        c.default_plugins = false;
+        c.rate_limits = "on".into();
+        c.rate_user = guanxi_api::rate::BucketSpec::parse("100000/0.001").unwrap();
+    })
+    .await;
+    let t = app.token("acme", "ADMIN", "admin");
+    let remaining = |res: &Value| cost(res)["bucket"]["remaining"].as_u64().unwrap();
+
+    // Each filter term is work the database does whatever the page returns: charged, not refunded.
+    let terms: Vec<Value> = (0..10).map(|i| json!({ "summary": { "contains": format!("t{i}") } })).collect();
+    let q = "query($f: InteractionFilter) { interactions(first: 1, filter: $f) { totalCount } }";
+    let res = app.gql(&t, q, json!({ "f": { "or": terms } })).await;
+    assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(cost(&res)["requested"], 22, "the connection and 21 terms: {res}");
+    assert_eq!(cost(&res)["actual"], 22, "{res}");
+    // A filter of thousands of terms is refused before it reaches the database.
+    let terms: Vec<Value> = (0..150).map(|i| json!({ "summary": { "contains": format!("t{i}") } })).collect();
+    let res = app.gql(&t, q, json!({ "f": { "or": terms } })).await;
+    assert_eq!(code(&res), "QUERY_TOO_COMPLEX", "{res}");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("301 terms"), "{res}");
+
+    // A list without `first` is costed at 20; holding 30, it is charged 30 after it ran.
+    let customer = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "大客户" })).await;
+    let plan = app.gql(&t, "mutation($c: ID!) { createKeyAccountPlan(input: {customerId: $c, title: \"p\", periodStart: \"2026-01-01\", periodEnd: \"2026-12-31\"}) { id } }", json!({ "c": customer })).await;
+    let plan = plan["data"]["createKeyAccountPlan"]["id"].as_str().unwrap().to_owned();
+    for i in 0..30 {
+        let res = app
+            .gql(
+                &t,
+                "mutation($p: ID!, $t: String!) { addPlanAction(planId: $p, input: {title: $t}) { id } }",
+                json!({ "p": plan, "t": format!("a{i}") }),
+            )
+            .await;
+        assert!(res.get("errors").is_none(), "{res}");
+    }
+    let before = remaining(&app.gql(&t, "{ __typename }", json!({})).await);
+    let res = app
+        .gql(&t, "query($p: ID!) { node(id: $p) { ... on KeyAccountPlan { actions { id } } } }", json!({ "p": plan }))
+        .await;
+    assert_eq!(cost(&res)["requested"], 21, "{res}");
+    assert_eq!(cost(&res)["actual"], 31, "{res}");
+    let spent = before - remaining(&res);
+    assert!((31..=32).contains(&spent), "charged {spent}");
+
+    // Writes that redo work over the whole tenant cost like a large read.
+    let res = app.gql(&t, "mutation { defineCustomField(input: {entity: CUSTOMER, key: \"vip\", label: \"VIP\", type: STRING}) { id } }", json!({})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(cost(&res)["requested"], 1_001, "{res}");
+
+    // A query sent with an Idempotency-Key runs and is charged every time; nothing is replayed.
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(&t)
+            .header("Idempotency-Key", "same-key")
+            .json(&json!({ "query": "{ customers { totalCount } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().get("idempotent-replayed").is_none());
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(cost(&body)["requested"], 1, "{body}");
+    }
+
+    // A mutation cannot hide in a named operation sent with GET.
+    let res = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .bearer_auth(&t)
+        .query(&[("query", "mutation M { createCustomer(input: {kind: INDIVIDUAL, name: \"via GET\"}) { id } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let names = app.gql(&t, "{ customers { nodes { name } } }", json!({})).await;
+    assert!(!names.to_string().contains("via GET"), "{names}");
+}
+
+#[tokio::test]
+async fn refused_documents_are_charged_too() {
+    let app = TestApp::spawn_with(|c| {
+        c.default_plugins = false;
+        c.rate_limits = "on".into();
+        c.rate_user = guanxi_api::rate::BucketSpec::parse("150/0.001").unwrap();
+    })
+    .await;
+    let t = app.token("acme", "ADMIN", "admin");
+    let bomb = fragment_bomb(12);
+    assert_eq!(code(&app.gql(&t, &bomb, json!({})).await), "QUERY_TOO_COMPLEX");
+    assert_eq!(code(&app.gql(&t, &bomb, json!({})).await), "RATE_LIMITED");
+}

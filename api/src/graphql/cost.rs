@@ -18,8 +18,11 @@
 
 use std::collections::HashMap;
 
+use async_graphql::Positioned;
 use async_graphql::Variables;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
+};
 use async_graphql::registry::Registry;
 use serde::Serialize;
 
@@ -35,9 +38,29 @@ const MAX_PAGE: u64 = 100;
 /// validation and an audit line, about ten reads' worth.
 const MUTATION_POINTS: u64 = 10;
 
-/// Points of a `recomputeScores`: it queues every customer of the tenant for the scorers, so it
+/// Points of a mutation that makes work over the whole tenant: `recomputeScores` queues every
+/// customer for the scorers, and a plugin or settings change re-scores or re-ranks them all; it
 /// counts against the rate limit like a large read rather than a single write.
-const RECOMPUTE_POINTS: u64 = 1_000;
+const TENANT_WIDE_POINTS: u64 = 1_000;
+
+/// Mutations whose work spans the whole tenant (see [`TENANT_WIDE_POINTS`]).
+const TENANT_WIDE: [&str; 9] = [
+    "recomputeScores",
+    "installPlugin",
+    "upgradePlugin",
+    "setPluginEnabled",
+    "configurePlugin",
+    "uninstallPlugin",
+    "updateTenantSettings",
+    "defineCustomField",
+    "updateCustomField",
+];
+
+/// Most terms a `filter` may have (keys at any depth). A screen's filter has a few dozen; each
+/// term is a condition the database evaluates on every candidate row, so a filter of thousands
+/// costs seconds on a large tenant while returning nothing. Lists of values (`in`) are single
+/// terms, bounded by their own limit.
+const MAX_FILTER_TERMS: u64 = 200;
 
 /// Deepest nesting of brackets (`{`, `[`, `(`) a document may have. The deepest legitimate page
 /// nests selections about 8 levels and a filter tree about as many; 64 leaves room while keeping
@@ -70,8 +93,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Measure {
     pub cost: u64,
-    /// The part of the cost that is work rather than returned objects (mutations): spent
-    /// whatever the operation returns.
+    /// The part of the cost that is work rather than returned objects (mutations, filter
+    /// terms): spent whatever the operation returns.
     pub work: u64,
     pub depth: u32,
     pub aliases: u64,
@@ -259,6 +282,23 @@ struct Walker<'a> {
     mutation: bool,
 }
 
+/// The operation a request runs: the one named, or the only one (a single named operation is
+/// parsed as one of several).
+#[must_use]
+pub fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
 /// Measures the operation `operation_name` of `doc` (the only one when `None`) against the
 /// schema's shapes.
 ///
@@ -271,16 +311,8 @@ pub fn walk(
     shapes: &Shapes,
     limits: &Limits,
 ) -> Result<Measure, TooComplex> {
-    let operation = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op)
-        }
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        // No operation to run: execution answers that, at no cost.
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    let Some(operation) = operation else { return Ok(Measure::default()) };
+    // No operation to run: execution answers that, at no cost.
+    let Some(operation) = operation(doc, operation_name) else { return Ok(Measure::default()) };
     let root = match operation.node.ty {
         OperationType::Query => Some(shapes.query.as_str()),
         OperationType::Mutation => shapes.mutation.as_deref(),
@@ -364,12 +396,14 @@ impl<'a> Walker<'a> {
                             0,
                         ));
                     }
+                    let terms = self.filter_terms(field)?;
                     if !field.selection_set.node.items.is_empty() {
                         let children = self.set(&field.selection_set.node, child_place, false)?;
                         own.depth = children.depth.saturating_add(1);
                         own.aliases = own.aliases.saturating_add(children.aliases);
                         own.selections = own.selections.saturating_add(children.selections);
-                        own.cost = multiplier.saturating_mul(children.cost.saturating_add(1));
+                        own.cost = multiplier.saturating_mul(children.cost.saturating_add(1).saturating_add(terms));
+                        own.work = multiplier.saturating_mul(children.work.saturating_add(terms));
                     }
                     own.cost = own.cost.saturating_add(points);
                     own.work = own.work.saturating_add(points);
@@ -417,7 +451,7 @@ impl<'a> Walker<'a> {
         root: bool,
     ) -> (Place<'a>, u64, u64) {
         let points = match (root && self.mutation, name) {
-            (true, "recomputeScores") => RECOMPUTE_POINTS,
+            (true, name) if TENANT_WIDE.contains(&name) => TENANT_WIDE_POINTS,
             (true, _) => MUTATION_POINTS,
             (false, _) => 0,
         };
@@ -452,6 +486,36 @@ impl<'a> Walker<'a> {
         };
         let child_page = if is_connection { page.unwrap_or(DEFAULT_PAGE) } else { place.page };
         (Place { parent: target, page: child_page, introspection: None }, multiplier, points)
+    }
+
+    /// The terms of a field's `filter` (every key of its input object, at any depth: `and`,
+    /// `or`, `not`, fields and operators alike), literal or from variables. Each is a point of
+    /// database work per time the field runs, whatever the page returns.
+    ///
+    /// # Errors
+    /// [`TooComplex`] above [`MAX_FILTER_TERMS`].
+    fn filter_terms(&self, field: &async_graphql::parser::types::Field) -> Result<u64, TooComplex> {
+        fn keys(value: &async_graphql::Value) -> u64 {
+            match value {
+                async_graphql::Value::Object(map) => {
+                    map.values().map(keys).fold(u64::try_from(map.len()).unwrap_or(u64::MAX), u64::saturating_add)
+                }
+                async_graphql::Value::List(items) => items.iter().map(keys).fold(0, u64::saturating_add),
+                _ => 0,
+            }
+        }
+        let Some((_, value)) = field.arguments.iter().find(|(name, _)| name.node.as_str() == "filter") else {
+            return Ok(0);
+        };
+        let value = value.node.clone().into_const_with(|var| self.variables.get(&var).cloned().ok_or(()));
+        let terms = value.map_or(0, |v| keys(&v));
+        if terms > MAX_FILTER_TERMS {
+            return Err(refuse(
+                format!("the filter of {} has {terms} terms; at most {MAX_FILTER_TERMS} allowed", field.name.node),
+                0,
+            ));
+        }
+        Ok(terms)
     }
 
     /// The page size a field asks for with `first` or `last` (the larger when both are given),

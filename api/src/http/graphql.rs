@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensions, ServerError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -196,6 +196,15 @@ async fn idempotent(
     key: &str,
     body: &[u8],
 ) -> HttpResponse {
+    // Only writes are worth remembering: a query under a key runs (and is charged) as any query,
+    // rather than having its answer, however large, stored and replayed for nothing.
+    let limits = state.config.query_limits();
+    let writes = cost::scan(&request.query, &limits).is_ok()
+        && async_graphql::parser::parse_query(&request.query)
+            .is_ok_and(|doc| is_mutation(&doc, request.operation_name.as_deref()));
+    if !writes {
+        return execute(state, caller, request, media, false).await.respond(media);
+    }
     let hash = format!("{:x}", Sha256::digest(body));
     let (tenant, user) = (caller.tenant_id, caller.user_id);
     // A retry that arrives while the first is running waits for its answer, as long as a request
@@ -251,12 +260,12 @@ async fn idempotent(
     outcome.respond(media)
 }
 
+/// Whether the request runs a mutation; with several operations and no name it runs nothing, so
+/// any mutation among them counts (a GET must not be the way to one).
 fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    match &doc.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => operation_name
-            .and_then(|n| ops.iter().find(|(name, _)| name.as_str() == n))
-            .is_some_and(|(_, op)| op.node.ty == OperationType::Mutation),
+    match cost::operation(doc, operation_name) {
+        Some(op) => op.node.ty == OperationType::Mutation,
+        None => doc.operations.iter().any(|(_, op)| op.node.ty == OperationType::Mutation),
     }
 }
 
@@ -278,7 +287,7 @@ async fn execute(
         let limits = state.config.query_limits();
         // Counted before parsing, so no document can make the parser recurse or allocate without bound.
         if let Err(too) = cost::scan(&request.query, &limits) {
-            return too_complex(&too, &limits, media);
+            return refused(state, &caller, &too, &limits, media);
         }
         // Out of the request while its parsed document is borrowed; back before it runs.
         let variables = std::mem::take(&mut request.variables);
@@ -304,7 +313,7 @@ async fn execute(
         };
         let measure = match cost::walk(doc, operation_name.as_deref(), &variables, &tenant.shapes, &limits) {
             Ok(m) => m,
-            Err(too) => return too_complex(&too, &limits, media),
+            Err(too) => return refused(state, &caller, &too, &limits, media),
         };
         request.variables = variables;
         // Every operation pays at least a point, so a flood of free ones is limited too.
@@ -341,10 +350,7 @@ async fn execute(
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
         let actual = objects_in(&response.data).saturating_add(measure.work);
-        let standing = match charged.checked_sub(actual.max(1)) {
-            Some(unused) if unused > 0 => state.rates.refund(&caller_for_refund, unused).or(standing),
-            _ => standing,
-        };
+        let standing = state.rates.settle(&caller_for_refund, charged, actual.max(1)).or(standing);
         let cost = CostReport { requested: measure.cost, actual, limit: limits.cost, bucket: standing };
         let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal, Some(&cost));
         if state.config.sql_statements_header {
@@ -424,6 +430,24 @@ fn objects_in(value: &async_graphql::Value) -> u64 {
     }
     // The data object itself is the operation, not something it returned.
     count(value).saturating_sub(1)
+}
+
+/// Points a refused document costs: reading and parsing up to the token limit is work too, so
+/// sending refused documents in a loop is rate-limited like any other.
+const REFUSED_POINTS: u64 = 100;
+
+/// Charges a document the cost guard refused, then answers why (or that the bucket is empty).
+fn refused(
+    state: &AppState,
+    caller: &Caller,
+    too: &cost::TooComplex,
+    limits: &cost::Limits,
+    media: &'static str,
+) -> Outcome {
+    match state.rates.charge(caller, REFUSED_POINTS) {
+        Err(refusal) => rate_limited(&refusal, REFUSED_POINTS, limits, media),
+        Ok(_) => too_complex(too, limits, media),
+    }
 }
 
 /// The answer to an operation refused by the cost walk: nothing of it ran.
