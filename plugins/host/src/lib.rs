@@ -425,18 +425,8 @@ impl Host {
             Some(wait) => match tokio::time::timeout(wait, acquire).await {
                 Ok(permit) => permit,
                 Err(_) => {
-                    let err = CallError::new(
-                        Reason::Busy,
-                        format!("every plugin slot stayed busy for {} ms; try again", wait.as_millis()),
-                    );
-                    let record = RunRecord {
-                        outcome: Err(err.clone()),
-                        fuel_used: 0,
-                        peak_memory: 0,
-                        duration: started.elapsed(),
-                        logs: String::new(),
-                    };
-                    return (Err(err), record);
+                    let message = format!("every plugin slot stayed busy for {} ms; try again", wait.as_millis());
+                    return failed_in_host(CallError::new(Reason::Busy, message), started);
                 }
             },
         };
@@ -447,17 +437,21 @@ impl Host {
         })
         .await;
         joined.unwrap_or_else(|e| {
-            let err = CallError::new(Reason::Trap, format!("the plugin call panicked in the host: {e}"));
-            let record = RunRecord {
-                outcome: Err(err.clone()),
-                fuel_used: 0,
-                peak_memory: 0,
-                duration: started.elapsed(),
-                logs: String::new(),
-            };
-            (Err(err), record)
+            failed_in_host(CallError::new(Reason::Trap, format!("the plugin call panicked in the host: {e}")), started)
         })
     }
+}
+
+/// A call that failed in the host, before or around the guest: no fuel, memory or logs.
+fn failed_in_host<T>(err: CallError, started: Instant) -> (Result<T, CallError>, RunRecord) {
+    let record = RunRecord {
+        outcome: Err(err.clone()),
+        fuel_used: 0,
+        peak_memory: 0,
+        duration: started.elapsed(),
+        logs: String::new(),
+    };
+    (Err(err), record)
 }
 
 /// A component starts with the wasm magic and the component layer's version (0x0d 0x00 0x01 0x00).
