@@ -16,6 +16,7 @@ mod custom_fields;
 mod customer360;
 mod customers;
 mod filters;
+mod hardening;
 mod http;
 mod idempotency;
 mod interactions;

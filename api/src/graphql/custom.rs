@@ -170,13 +170,15 @@ fn definition_type() -> Object {
         }))
         .field(simple::<Definition>("type", TypeRef::named_nn("CustomFieldType"), |d| enum_value(d.ty.as_str())))
         .field(simple::<Definition>("required", TypeRef::named_nn(TypeRef::BOOLEAN), |d| Value::Boolean(d.required)))
-        .field(simple::<Definition>("options", TypeRef::named_list_nn(TypeRef::STRING), |d| {
-            if d.options.is_empty() {
-                Value::Null
-            } else {
-                Value::List(d.options.iter().cloned().map(Value::String).collect())
-            }
-        }))
+        .field(
+            simple::<Definition>("options", TypeRef::named_nn_list(TypeRef::STRING), |d| match d.ty {
+                FieldType::Enum | FieldType::MultiEnum => {
+                    Value::List(d.options.iter().cloned().map(Value::String).collect())
+                }
+                _ => Value::Null,
+            })
+            .description("The choices of an ENUM or MULTI_ENUM field; null for every other type."),
+        )
         .field(simple::<Definition>("defaultValue", TypeRef::named("JSON"), |d| {
             d.default_value.clone().and_then(|v| Value::from_json(v).ok()).unwrap_or(Value::Null)
         }))
