@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, code, violations};
 
 const DEFINE: &str = "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { id key name } }";
 
@@ -42,4 +42,38 @@ async fn definitions_list_with_options_null_unless_the_type_has_them() {
         options["type"],
         json!({ "kind": "LIST", "ofType": { "kind": "NON_NULL", "ofType": { "name": "String" } } })
     );
+}
+
+const COUNT: &str = "query($f: CustomerFilter) { customers(filter: $f) { totalCount } }";
+
+/// A list operator takes at most 1,000 values (and a filter 10,000 in all), refused by name
+/// before any SQL runs; 1,000 work.
+#[tokio::test]
+async fn filter_lists_are_bounded_and_name_their_path() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let names = |n: usize| -> Vec<String> {
+        let mut v: Vec<String> = (1..n).map(|i| format!("nobody-{i}")).collect();
+        v.push("王芳".into());
+        v
+    };
+    let res = app.gql(&t, COUNT, json!({ "f": { "name": { "in": names(1_000) } } })).await;
+    assert_eq!(res["data"]["customers"]["totalCount"], 1, "1,000 values work: {res}");
+
+    let res = app.gql(&t, COUNT, json!({ "f": { "name": { "in": names(1_001) } } })).await;
+    assert_eq!(code(&res), "BAD_USER_INPUT", "{res}");
+    assert_eq!(violations(&res), [("filter.name.in".to_owned(), "TOO_MANY".to_owned())]);
+
+    let res = app.gql(&t, COUNT, json!({ "f": { "not": { "name": { "notIn": names(1_001) } } } })).await;
+    assert_eq!(violations(&res), [("filter.not.name.notIn".to_owned(), "TOO_MANY".to_owned())], "{res}");
+
+    let ids: Vec<String> =
+        (0..1_001).map(|_| guanxi_api::domain::ids::encode("Customer", uuid::Uuid::now_v7())).collect();
+    let res = app.gql(&t, COUNT, json!({ "f": { "id": { "in": ids } } })).await;
+    assert_eq!(violations(&res), [("filter.id.in".to_owned(), "TOO_MANY".to_owned())], "{res}");
+
+    let many: Vec<Value> = (0..11).map(|_| json!({ "name": { "in": names(1_000) } })).collect();
+    let res = app.gql(&t, COUNT, json!({ "f": { "or": many } })).await;
+    assert_eq!(violations(&res), [("filter".to_owned(), "TOO_MANY".to_owned())], "{res}");
 }
