@@ -77,3 +77,34 @@ async fn filter_lists_are_bounded_and_name_their_path() {
     let res = app.gql(&t, COUNT, json!({ "f": { "or": many } })).await;
     assert_eq!(violations(&res), [("filter".to_owned(), "TOO_MANY".to_owned())], "{res}");
 }
+
+/// The `http_requests_total` series in a `/metrics` text.
+fn request_series(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.starts_with("http_requests_total{")).collect()
+}
+
+/// Methods and paths a client makes up do not become labels: each would be a series for the
+/// life of the process. (The recorder is shared by every test server of the process, so other
+/// tests may add a series or two meanwhile.)
+#[tokio::test]
+async fn clients_cannot_grow_the_metrics_with_made_up_methods_or_paths() {
+    let app = TestApp::spawn_bare().await;
+    let metrics = || async {
+        let res = app.client.get(format!("{}/metrics", app.base)).send().await.expect("metrics");
+        res.text().await.expect("text")
+    };
+    let before = request_series(&metrics().await).len();
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("JUNKMETHOD{i}").as_bytes()).expect("method");
+        let res = app.client.request(method, format!("{}/graphql", app.base)).send().await.expect("junk");
+        assert!(res.status().is_client_error(), "{}", res.status());
+        let res = app.client.get(format!("{}/made-up-path-{i}", app.base)).send().await.expect("junk path");
+        assert_eq!(res.status(), 404);
+    }
+    let after = metrics().await;
+    assert!(!after.contains("JUNKMETHOD"), "{after}");
+    assert!(!after.contains("made-up-path"), "{after}");
+    assert!(after.contains(r#"method="OTHER""#), "{after}");
+    let grown = request_series(&after).len() - before;
+    assert!(grown <= 6, "{grown} new series:\n{after}");
+}
