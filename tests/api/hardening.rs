@@ -108,3 +108,42 @@ async fn clients_cannot_grow_the_metrics_with_made_up_methods_or_paths() {
     let grown = request_series(&after).len() - before;
     assert!(grown <= 6, "{grown} new series:\n{after}");
 }
+
+/// JSON nested `levels` deep as a GraphQL literal: `{a: {a: … 1 …}}`.
+fn nested_literal(levels: usize) -> String {
+    format!("{}1{}", "{a: ".repeat(levels), "}".repeat(levels))
+}
+
+/// A JSON value nested deeper than 32 levels is refused by field and nothing is written, so no
+/// stored value is too deep to read back; 32 levels are fine.
+#[tokio::test]
+async fn json_custom_values_nested_too_deep_are_refused() {
+    let app = TestApp::spawn_bare().await;
+    let admin = app.token("acme", "ADMIN", "boss");
+    define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "blob", "label": "Blob", "type": "JSON" })).await;
+    let create = |levels: usize| {
+        format!(
+            "mutation {{ createCustomer(input: {{kind: INDIVIDUAL, name: \"深\", customFields: {{blob: {}}}}}) {{ id }} }}",
+            nested_literal(levels)
+        )
+    };
+    let res = app.gql(&admin, &create(40), json!({})).await;
+    assert_eq!(code(&res), "BAD_USER_INPUT", "{res}");
+    assert_eq!(violations(&res), [("customFields.blob".to_owned(), "TOO_DEEP".to_owned())]);
+    // An unknown key is refused for its depth as well, before anything reads it.
+    let literal = format!(
+        "mutation {{ createCustomer(input: {{kind: INDIVIDUAL, name: \"深\", customFields: {{other: {}}}}}) {{ id }} }}",
+        nested_literal(200)
+    );
+    let res = app.gql(&admin, &literal, json!({})).await;
+    assert_eq!(violations(&res), [("customFields.other".to_owned(), "TOO_DEEP".to_owned())], "{res}");
+    let list = "{ customers { totalCount nodes { customFields } } }";
+    let res = app.gql(&admin, list, json!({})).await;
+    assert_eq!(res["data"]["customers"]["totalCount"], 0, "nothing written: {res}");
+
+    let res = app.gql(&admin, &create(32), json!({})).await;
+    assert!(res.get("errors").is_none(), "32 levels are fine: {res}");
+    let res = app.gql(&admin, list, json!({})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(res["data"]["customers"]["totalCount"], 1);
+}

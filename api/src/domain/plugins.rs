@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind, FieldType};
-use super::{Caller, Role, audit, ids};
+use super::{Caller, Role, audit, custom_values, ids};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -317,6 +317,10 @@ fn check_config(config: Option<Value>, v: &mut Vec<Violation>) -> Option<Value> 
     let config = config.filter(|c| !c.is_null())?;
     if config.to_string().len() > MAX_CONFIG_BYTES {
         v.push(Violation::new("config", "TOO_LARGE", format!("a configuration is at most {MAX_CONFIG_BYTES} bytes")));
+    }
+    if custom_values::deeper_than(&config, custom_values::MAX_JSON_DEPTH) {
+        let max = custom_values::MAX_JSON_DEPTH;
+        v.push(Violation::new("config", "TOO_DEEP", format!("a configuration is nested at most {max} levels deep")));
     }
     Some(config)
 }
