@@ -147,3 +147,42 @@ async fn json_custom_values_nested_too_deep_are_refused() {
     assert!(res.get("errors").is_none(), "{res}");
     assert_eq!(res["data"]["customers"]["totalCount"], 1);
 }
+
+fn conflict(res: &Value) -> (&str, &str, &str) {
+    let ext = &res["errors"][0]["extensions"];
+    (
+        ext["code"].as_str().unwrap_or_else(|| panic!("no code in {res}")),
+        ext["reason"].as_str().unwrap_or_default(),
+        res["errors"][0]["message"].as_str().unwrap_or_default(),
+    )
+}
+
+/// A key taken on the entity, or a key whose GraphQL name is taken (`vip_1` and `vip1` are both
+/// `vip1`; `churn_risk_` is a scorer's `churnRisk`), is `CONFLICT KEY_TAKEN` at `key`.
+#[tokio::test]
+async fn a_custom_field_key_or_name_taken_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "boss");
+    let field = |key: &str| json!({ "entity": "CUSTOMER", "key": key, "label": key, "type": "BOOLEAN" });
+    define(&app, &admin, field("vip1")).await;
+
+    let res = app.gql(&admin, DEFINE, json!({ "i": field("vip1") })).await;
+    assert_eq!(conflict(&res).0, "CONFLICT", "{res}");
+    assert_eq!(conflict(&res).1, "KEY_TAKEN", "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["field"], "key", "{res}");
+
+    let res = app.gql(&admin, DEFINE, json!({ "i": field("vip_1") })).await;
+    let (code, reason, message) = conflict(&res);
+    assert_eq!((code, reason), ("CONFLICT", "KEY_TAKEN"), "{res}");
+    assert!(message.contains("'vip_1'") && message.contains("'vip1'"), "{message}");
+
+    let res = app.gql(&admin, DEFINE, json!({ "i": field("churn_risk_") })).await;
+    let (code, reason, message) = conflict(&res);
+    assert_eq!((code, reason), ("CONFLICT", "KEY_TAKEN"), "{res}");
+    assert!(message.contains("'churn_risk'") && message.contains("plugin"), "{message}");
+
+    // Another entity has names of its own, and the tenant's schema still builds.
+    define(&app, &admin, json!({ "entity": "COMPLAINT", "key": "vip_1", "label": "VIP", "type": "BOOLEAN" })).await;
+    let res = app.gql(&admin, "{ customers { totalCount } customFieldDefinitions { key } }", json!({})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+}
