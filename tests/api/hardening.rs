@@ -186,3 +186,24 @@ async fn a_custom_field_key_or_name_taken_is_a_conflict() {
     let res = app.gql(&admin, "{ customers { totalCount } customFieldDefinitions { key } }", json!({})).await;
     assert!(res.get("errors").is_none(), "{res}");
 }
+
+/// A scorer whose key would be the GraphQL name of an ADMIN's field (`value_score` against
+/// `value_score_`) is refused at install, naming both keys; nothing is installed.
+#[tokio::test]
+async fn a_score_key_whose_graphql_name_is_taken_is_refused_at_install() {
+    use base64::Engine as _;
+    let app = TestApp::spawn_bare().await;
+    let admin = app.token("acme", "ADMIN", "boss");
+    define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "value_score_", "label": "Mine", "type": "STRING" }))
+        .await;
+    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/examples/dist/value-scorer.wasm"))
+        .expect("the value scorer's component");
+    let install = "mutation($i: InstallPluginInput!) { installPlugin(input: $i) { id } }";
+    let input = json!({ "name": "value-scorer", "wasmBase64": base64::engine::general_purpose::STANDARD.encode(wasm) });
+    let res = app.gql(&admin, install, json!({ "i": input })).await;
+    let (code, reason, message) = conflict(&res);
+    assert_eq!((code, reason), ("CONFLICT", "KEY_TAKEN"), "{res}");
+    assert!(message.contains("'value_score'") && message.contains("'value_score_'"), "{message}");
+    let res = app.gql(&admin, "{ plugins { name } customers { totalCount } }", json!({})).await;
+    assert_eq!(res["data"]["plugins"], json!([]), "{res}");
+}

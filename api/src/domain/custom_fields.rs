@@ -920,7 +920,8 @@ pub async fn restore(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resu
 /// of `released` keys. A key that was a computed field before comes back with its values.
 ///
 /// # Errors
-/// `CONFLICT KEY_TAKEN` for a key an ADMIN's field uses; `BAD_USER_INPUT TOO_MANY` when
+/// `CONFLICT KEY_TAKEN` for a key an ADMIN's field uses, or whose GraphQL name another field of
+/// Customer has; `BAD_USER_INPUT TOO_MANY` when
 /// Customer would have too many fields; database failures.
 pub(crate) async fn sync_computed(
     txn: &DatabaseTransaction,
@@ -944,17 +945,23 @@ pub(crate) async fn sync_computed(
         let at = store::now();
         let ty = spec.field_type();
         let description = Some(spec.description.clone()).filter(|d| !d.trim().is_empty());
-        match customer.iter().find(|d| d.key == spec.key || d.name == camel_case(&spec.key)) {
-            Some(other) if other.source == Source::User => {
-                return Err(Error::Conflict {
-                    code: "KEY_TAKEN",
-                    message: format!(
-                        "score key '{}' is already a custom field of Customer defined by an ADMIN{}",
-                        spec.key,
-                        if other.archived { " (archived)" } else { "" }
-                    ),
-                    field: Some("wasmBase64".into()),
-                });
+        let name = camel_case(&spec.key);
+        match customer.iter().find(|d| d.key == spec.key || d.name == name) {
+            // A field of another key with the same GraphQL name, an ADMIN's or one a plugin
+            // computed before: taking it over would give one field two keys.
+            Some(other) if other.source == Source::User || other.key != spec.key => {
+                let whose = if other.source == Source::User { "defined by an ADMIN" } else { "computed by a plugin" };
+                let archived = if other.archived { " (archived)" } else { "" };
+                let message = if other.key == spec.key {
+                    format!("score key '{}' is already a custom field of Customer {whose}{archived}", spec.key)
+                } else {
+                    format!(
+                        "score key '{}' and the custom field '{}' of Customer {whose}{archived} are both the GraphQL \
+                         field '{name}'",
+                        spec.key, other.key
+                    )
+                };
+                return Err(Error::Conflict { code: "KEY_TAKEN", message, field: Some("wasmBase64".into()) });
             }
             Some(before) => {
                 let mut def = (*before).clone();
@@ -976,7 +983,7 @@ pub(crate) async fn sync_computed(
                     id: Uuid::now_v7(),
                     entity: EntityKind::Customer,
                     key: spec.key.clone(),
-                    name: camel_case(&spec.key),
+                    name,
                     label: spec.key.clone(),
                     description,
                     ty,
