@@ -207,3 +207,27 @@ async fn a_score_key_whose_graphql_name_is_taken_is_refused_at_install() {
     let res = app.gql(&admin, "{ plugins { name } customers { totalCount } }", json!({})).await;
     assert_eq!(res["data"]["plugins"], json!([]), "{res}");
 }
+
+/// `Plugin.config` is ADMIN-only, and so are its values in the audit trail: a MANAGER sees that
+/// it changed, not what to.
+#[tokio::test]
+async fn the_audit_trail_hides_plugin_configuration_from_managers() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "boss");
+    let manager = app.token("acme", "MANAGER", "mgr");
+    let res = app.gql(&admin, "{ plugins { id name } }", json!({})).await;
+    let id = res["data"]["plugins"][0]["id"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned();
+    let configure = "mutation($id: ID!, $c: JSON) { configurePlugin(id: $id, config: $c) { revision } }";
+    let res = app.gql(&admin, configure, json!({ "id": id, "c": { "apiKey": "sk-live-0123456789" } })).await;
+    assert!(res.get("errors").is_none(), "{res}");
+
+    let audit = "query($id: ID!) { auditLog(entityId: $id) { nodes { action changes } } }";
+    let seen = app.gql(&manager, audit, json!({ "id": id })).await;
+    let update = &seen["data"]["auditLog"]["nodes"][0];
+    assert_eq!(update["action"], "UPDATE", "{seen}");
+    assert_eq!(update["changes"]["config"], json!({ "before": null, "after": "[redacted]" }), "{seen}");
+    assert!(!seen.to_string().contains("sk-live"), "{seen}");
+
+    let seen = app.gql(&admin, audit, json!({ "id": id })).await;
+    assert_eq!(seen["data"]["auditLog"]["nodes"][0]["changes"]["config"]["after"]["apiKey"], "sk-live-0123456789");
+}
