@@ -40,7 +40,7 @@ pub struct Authenticator {
     audience: Option<String>,
 }
 
-/// Clock skew tolerated on `exp`, in seconds.
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const LEEWAY_SECS: u64 = 5;
 
 fn read(path: &Path, setting: &str) -> anyhow::Result<Vec<u8>> {
@@ -97,6 +97,9 @@ impl Authenticator {
     fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut v = Validation::new(algorithm);
         v.leeway = LEEWAY_SECS;
+        // A token not valid yet (`nbf` ahead of our clock) is refused like an expired one; `nbf`
+        // stays optional.
+        v.validate_nbf = true;
         let mut required = vec!["exp"];
         match &self.audience {
             Some(aud) => {
