@@ -231,3 +231,21 @@ async fn the_audit_trail_hides_plugin_configuration_from_managers() {
     let seen = app.gql(&admin, audit, json!({ "id": id })).await;
     assert_eq!(seen["data"]["auditLog"]["nodes"][0]["changes"]["config"]["after"]["apiKey"], "sk-live-0123456789");
 }
+
+/// A weak HS256 secret stops the start, naming the setting.
+#[tokio::test]
+async fn a_weak_jwt_secret_stops_the_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    for weak in ["short-secret", "change-me-to-a-long-random-secret"] {
+        let mut config = guanxi_api::Config::defaults();
+        config.database_url = format!("sqlite://{}/weak.db?mode=rwc", dir.path().display());
+        config.listen = "127.0.0.1:0".parse().expect("address");
+        config.jwt_secret = Some(weak.into());
+        config.jwt_public_key = None;
+        config.jwks_file = None;
+        match guanxi_api::Application::build(config).await {
+            Ok(_) => panic!("{weak}: the server started"),
+            Err(e) => assert!(e.to_string().contains("GUANXI_JWT_SECRET"), "{weak}: {e}"),
+        }
+    }
+}
