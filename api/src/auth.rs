@@ -40,8 +40,45 @@ pub struct Authenticator {
     audience: Option<String>,
 }
 
-/// Clock skew tolerated on `exp`, in seconds.
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const LEEWAY_SECS: u64 = 5;
+
+/// Shortest HS256 secret accepted: 256 bits, the size of HS256's own output. Anyone who guesses
+/// the secret mints tokens for any tenant and role, and a short one can be found offline from a
+/// single token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Secrets copied from examples and templates, long enough to pass the length check but known to
+/// everyone. Compared without case and surrounding spaces.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "change-me-to-a-long-random-secret",
+    "change-me",
+    "changeme",
+    "secret",
+    "your-secret",
+    "your-256-bit-secret",
+    "replace-me",
+    "guanxi",
+];
+
+/// Refuses an HS256 secret that is short, a known placeholder, or one character repeated.
+///
+/// # Errors
+/// A message naming `GUANXI_JWT_SECRET` and how to make a good one.
+pub fn check_secret(secret: &str) -> anyhow::Result<()> {
+    const HOW: &str = "set GUANXI_JWT_SECRET to a random value, e.g. `openssl rand -hex 32`";
+    let normalized = secret.trim().to_ascii_lowercase();
+    if PLACEHOLDER_SECRETS.contains(&normalized.as_str()) {
+        bail!("GUANXI_JWT_SECRET is a placeholder from an example, known to everyone: {HOW}");
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        bail!("GUANXI_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long, is {}: {HOW}", secret.len());
+    }
+    if secret.bytes().all(|b| b == secret.as_bytes()[0]) {
+        bail!("GUANXI_JWT_SECRET is one character repeated: {HOW}");
+    }
+    Ok(())
+}
 
 fn read(path: &Path, setting: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{setting}: cannot read {}", path.display()))
@@ -61,9 +98,7 @@ impl Authenticator {
             ),
             [true, false, false] => {
                 let secret = config.jwt_secret.as_deref().unwrap_or_default();
-                if secret.len() < 16 {
-                    bail!("GUANXI_JWT_SECRET: must be at least 16 bytes long");
-                }
+                check_secret(secret)?;
                 Keys::Secret(DecodingKey::from_secret(secret.as_bytes()))
             }
             [false, true, false] => {
@@ -97,6 +132,9 @@ impl Authenticator {
     fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut v = Validation::new(algorithm);
         v.leeway = LEEWAY_SECS;
+        // A token not valid yet (`nbf` ahead of our clock) is refused like an expired one; `nbf`
+        // stays optional.
+        v.validate_nbf = true;
         let mut required = vec!["exp"];
         match &self.audience {
             Some(aud) => {
@@ -190,4 +228,21 @@ pub fn mint(
         email: None,
     };
     Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_secrets_are_refused_naming_the_setting() {
+        for weak in
+            ["secret", "changeme", "short-but-random-9f3a", "change-me-to-a-long-random-secret", &"a".repeat(40)]
+        {
+            let err = check_secret(weak).expect_err(weak).to_string();
+            assert!(err.contains("GUANXI_JWT_SECRET"), "{weak}: {err}");
+        }
+        check_secret("test-secret-of-at-least-16-bytes").expect("32 bytes");
+        check_secret(&"9f".repeat(32)).expect("openssl rand -hex 32");
+    }
 }

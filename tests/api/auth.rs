@@ -111,6 +111,24 @@ async fn every_bad_token_is_unauthenticated() {
     );
 }
 
+/// `nbf` is checked with the same leeway as `exp`: a token not valid for an hour is refused, one
+/// a clock a second ahead minted passes, and one whose `nbf` has passed works.
+#[tokio::test]
+async fn a_token_not_valid_yet_is_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let with_nbf = |nbf: u64| {
+        let mut c = claims();
+        c["nbf"] = json!(nbf);
+        format!("Bearer {}", hs256(&c))
+    };
+    assert_unauthenticated(&app, Some(&with_nbf(now() + 3600)), "nbf an hour ahead").await;
+    for (case, nbf) in [("nbf a second ahead", now() + 1), ("nbf passed", now() - 60)] {
+        let (status, body) = status_and_body(&app, Some(&with_nbf(nbf))).await;
+        assert_eq!(status, 200, "{case}: {body}");
+        assert_eq!(body["data"]["viewer"]["role"], "MANAGER", "{case}: {body}");
+    }
+}
+
 fn rs256(claims: &Value, kid: Option<&str>) -> String {
     let pem = std::fs::read(format!("{KEYS}/rsa_private.pem")).unwrap();
     let mut header = Header::new(Algorithm::RS256);

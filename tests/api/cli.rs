@@ -37,6 +37,12 @@ fn bad_settings_stop_the_start_clearly() {
     );
     fails_with(
         guanxi()
+            .args(["serve", "--database-url", &db, "--listen", "127.0.0.1:0"])
+            .env("GUANXI_JWT_SECRET", "change-me-to-a-long-random-secret"),
+        "GUANXI_JWT_SECRET",
+    );
+    fails_with(
+        guanxi()
             .args(["serve", "--database-url", "postgres://postgres@127.0.0.1:1/none", "--listen", "127.0.0.1:0"])
             .env("GUANXI_JWT_SECRET", SECRET),
         "GUANXI_DATABASE_URL",

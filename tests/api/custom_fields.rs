@@ -148,7 +148,6 @@ async fn only_admins_change_definitions_and_keys_follow_the_rules() {
         (json!({ "key": "2nd" }), "key", "INVALID_KEY"),
         (json!({ "key": "name" }), "key", "RESERVED"),
         (json!({ "key": "credit_code" }), "key", "RESERVED"),
-        (json!({ "key": "level" }), "key", "DUPLICATE"),
         (json!({ "key": "lev_el", "label": "" }), "label", "TOO_SHORT"),
         (json!({ "key": "tier2", "type": "ENUM" }), "options", "REQUIRED"),
         (json!({ "key": "tier3", "options": ["a"] }), "options", "NOT_ALLOWED"),
@@ -164,6 +163,11 @@ async fn only_admins_change_definitions_and_keys_follow_the_rules() {
         assert_eq!(code(&res), "BAD_USER_INPUT", "{input}: {res}");
         assert!(violations(&res).contains(&(field.to_owned(), expected.to_owned())), "{input}: {res}");
     }
+    // A key taken on the entity is a conflict, not a bad input.
+    let taken = json!({ "entity": "CUSTOMER", "key": "level", "label": "X", "type": "INT" });
+    let res = app.gql(&admin, DEFINE, json!({ "i": taken })).await;
+    assert_eq!(code(&res), "CONFLICT", "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["reason"], "KEY_TAKEN", "{res}");
     // The same key on another entity is another field.
     define(&app, &admin, json!({ "entity": "COMPLAINT", "key": "level", "label": "Level", "type": "STRING" })).await;
 }

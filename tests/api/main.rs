@@ -19,6 +19,7 @@ mod customer360;
 mod customers;
 mod faults;
 mod filters;
+mod hardening;
 mod http;
 mod idempotency;
 mod interactions;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::query::{Page, PageRequest};
-use super::{Caller, access};
+use super::{Caller, Role, access};
 use crate::error::Result;
 use crate::store;
 
@@ -74,7 +74,8 @@ pub async fn record(
     store::audit::insert(conn, &entry).await
 }
 
-/// The newest entries first, optionally for one entity.
+/// The newest entries first, optionally for one entity. Below ADMIN, confidential values (a
+/// plugin's configuration, anything named like a secret) read as [`REDACTED`].
 ///
 /// # Errors
 /// `FORBIDDEN` for AGENTs and VIEWERs; database failures.
@@ -85,7 +86,41 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<audit_entry::Model>> {
     access::ensure_can_read_audit(caller)?;
-    store::audit::list(db, caller.tenant_id, entity_id, page).await
+    let mut page = store::audit::list(db, caller.tenant_id, entity_id, page).await?;
+    if caller.role != Role::Admin {
+        for entry in &mut page.rows {
+            redact(entry);
+        }
+    }
+    Ok(page)
+}
+
+/// What a redacted value reads as: the change shows, its value does not.
+pub const REDACTED: &str = "[redacted]";
+
+/// Is a changed field one whose values only an ADMIN may read? A plugin's `config` (ADMIN-only on
+/// `Plugin`, and where API keys for a scorer's services go), and anything named like a secret.
+fn is_confidential(entity_kind: &str, field: &str) -> bool {
+    let lower = field.to_ascii_lowercase();
+    (entity_kind == super::plugins::TYPE_NAME && field == "config")
+        || ["secret", "password", "token", "apikey", "api_key", "credential"].iter().any(|s| lower.contains(s))
+}
+
+/// Hides the values of confidential fields in an entry, for readers below ADMIN. Values are
+/// recorded in full: the trail stays complete for those allowed to see the values.
+pub fn redact(entry: &mut audit_entry::Model) {
+    let Some(changes) = entry.changes.as_object_mut() else { return };
+    for (field, change) in changes.iter_mut() {
+        if !is_confidential(&entry.entity_kind, field) {
+            continue;
+        }
+        let Some(change) = change.as_object_mut() else { continue };
+        for value in change.values_mut() {
+            if !value.is_null() {
+                *value = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +136,32 @@ mod tests {
             json!({"name": {"before": "a", "after": "b"}, "tags": {"before": [], "after": ["x"]}})
         );
         assert_eq!(diff(None, Some(&json!({"name": "a"}))), json!({"name": {"before": null, "after": "a"}}));
+    }
+
+    #[test]
+    fn redaction_hides_plugin_configuration_and_secrets_but_shows_the_change() {
+        let mut entry = audit_entry::Model {
+            tenant_id: Uuid::nil(),
+            id: Uuid::nil(),
+            actor_id: None,
+            entity_kind: "Plugin".into(),
+            entity_id: Uuid::nil(),
+            action: "UPDATE".into(),
+            changes: json!({
+                "config": { "before": null, "after": { "apiKey": "k-123" } },
+                "webhookSecret": { "before": "old", "after": "new" },
+                "enabled": { "before": true, "after": false },
+            }),
+            at: chrono::Utc::now(),
+        };
+        redact(&mut entry);
+        assert_eq!(
+            entry.changes,
+            json!({
+                "config": { "before": null, "after": REDACTED },
+                "webhookSecret": { "before": REDACTED, "after": REDACTED },
+                "enabled": { "before": true, "after": false },
+            })
+        );
     }
 }

@@ -601,8 +601,9 @@ fn description(raw: Option<String>, v: &mut Vec<Violation>) -> Option<String> {
 ///
 /// # Errors
 /// `FORBIDDEN` for non-ADMINs; `BAD_USER_INPUT` listing every problem (key syntax, clash with a
-/// built-in or another field, options, default); `CONFLICT` for a required field without a
-/// default on an entity that already has rows.
+/// built-in, options, default); `CONFLICT KEY_TAKEN` for a key or GraphQL name another field of
+/// the entity has; `CONFLICT` for a required field without a default on an entity that already
+/// has rows.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
 pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput) -> Result<Definition> {
     ensure_admin(caller)?;
@@ -656,12 +657,7 @@ pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput
     let existing = tenant_fields(&txn, caller.tenant_id).await?;
     let mut siblings = existing.definitions.iter().filter(|d| d.entity == entity);
     if let Some(other) = siblings.clone().find(|d| d.key == def.key || d.name == def.name) {
-        let why = if other.archived { "an archived field (restore it instead)" } else { "another field" };
-        return Err(Error::invalid(
-            "key",
-            "DUPLICATE",
-            format!("'{}' is already used by {why} of {}", other.key, entity.type_name()),
-        ));
+        return Err(key_taken(&def, other));
     }
     if siblings.clone().filter(|d| !d.archived).count() >= MAX_FIELDS_PER_ENTITY {
         return Err(Error::invalid(
@@ -679,6 +675,28 @@ pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput
     audit::record(&txn, caller, TYPE_NAME, def.id, audit::Action::Create, None, Some(def.audit_snapshot()), at).await?;
     txn.commit().await?;
     Ok(def)
+}
+
+/// `CONFLICT KEY_TAKEN`: `def`'s key, or the GraphQL name it becomes, is `other`'s already (two
+/// fields of one type cannot share a name: `vip_1` and `vip1` are both `vip1`).
+fn key_taken(def: &Definition, other: &Definition) -> Error {
+    let whose = match (other.source, other.archived) {
+        (Source::Plugin, _) => "a field computed by a scorer plugin",
+        (_, true) => "an archived field (restore it instead)",
+        _ => "another field",
+    };
+    let how = if other.key == def.key {
+        format!("'{}' is already the key of {whose} of {}", def.key, def.entity.type_name())
+    } else {
+        format!(
+            "'{}' and '{}', {whose} of {}, are both the GraphQL field '{}'",
+            def.key,
+            other.key,
+            def.entity.type_name(),
+            def.name
+        )
+    };
+    Error::Conflict { code: "KEY_TAKEN", message: how, field: Some("key".into()) }
 }
 
 /// A required field needs a value in every row: existing rows take the default, and without a
@@ -902,7 +920,8 @@ pub async fn restore(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resu
 /// of `released` keys. A key that was a computed field before comes back with its values.
 ///
 /// # Errors
-/// `CONFLICT KEY_TAKEN` for a key an ADMIN's field uses; `BAD_USER_INPUT TOO_MANY` when
+/// `CONFLICT KEY_TAKEN` for a key an ADMIN's field uses, or whose GraphQL name another field of
+/// Customer has; `BAD_USER_INPUT TOO_MANY` when
 /// Customer would have too many fields; database failures.
 pub(crate) async fn sync_computed(
     txn: &DatabaseTransaction,
@@ -926,17 +945,23 @@ pub(crate) async fn sync_computed(
         let at = store::now();
         let ty = spec.field_type();
         let description = Some(spec.description.clone()).filter(|d| !d.trim().is_empty());
-        match customer.iter().find(|d| d.key == spec.key || d.name == camel_case(&spec.key)) {
-            Some(other) if other.source == Source::User => {
-                return Err(Error::Conflict {
-                    code: "KEY_TAKEN",
-                    message: format!(
-                        "score key '{}' is already a custom field of Customer defined by an ADMIN{}",
-                        spec.key,
-                        if other.archived { " (archived)" } else { "" }
-                    ),
-                    field: Some("wasmBase64".into()),
-                });
+        let name = camel_case(&spec.key);
+        match customer.iter().find(|d| d.key == spec.key || d.name == name) {
+            // A field of another key with the same GraphQL name, an ADMIN's or one a plugin
+            // computed before: taking it over would give one field two keys.
+            Some(other) if other.source == Source::User || other.key != spec.key => {
+                let whose = if other.source == Source::User { "defined by an ADMIN" } else { "computed by a plugin" };
+                let archived = if other.archived { " (archived)" } else { "" };
+                let message = if other.key == spec.key {
+                    format!("score key '{}' is already a custom field of Customer {whose}{archived}", spec.key)
+                } else {
+                    format!(
+                        "score key '{}' and the custom field '{}' of Customer {whose}{archived} are both the GraphQL \
+                         field '{name}'",
+                        spec.key, other.key
+                    )
+                };
+                return Err(Error::Conflict { code: "KEY_TAKEN", message, field: Some("wasmBase64".into()) });
             }
             Some(before) => {
                 let mut def = (*before).clone();
@@ -958,7 +983,7 @@ pub(crate) async fn sync_computed(
                     id: Uuid::now_v7(),
                     entity: EntityKind::Customer,
                     key: spec.key.clone(),
-                    name: camel_case(&spec.key),
+                    name,
                     label: spec.key.clone(),
                     description,
                     ty,

@@ -20,6 +20,11 @@ pub const MAX_STRING_CHARS: usize = 1_000;
 pub const MAX_TEXT_CHARS: usize = 100_000;
 /// Bytes of a JSON value, serialized.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Levels of nested lists and objects in a JSON value. serde_json refuses to read text nested
+/// deeper than 128 levels, and a GraphQL literal can be nested further: a value that deep would
+/// be written but could not be read back, failing every list that holds it. No form needs a
+/// quarter of that.
+pub const MAX_JSON_DEPTH: usize = 32;
 /// Characters of a URL.
 pub const MAX_URL_CHARS: usize = 2_000;
 /// Bytes of a value in an indexed field: a PostgreSQL b-tree entry must fit a third of a page.
@@ -51,6 +56,25 @@ fn json_without_nul(value: &Value) -> Result<(), Refusal> {
         Value::Array(items) => items.iter().try_for_each(json_without_nul),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| no_nul(k).and_then(|()| json_without_nul(v))),
         _ => Ok(()),
+    }
+}
+
+/// Is `value` nested deeper than `max` levels of lists and objects? Stops looking at `max + 1`,
+/// so the walk itself never goes deep.
+#[must_use]
+pub fn deeper_than(value: &Value, max: usize) -> bool {
+    match value {
+        Value::Array(items) => max == 0 || items.iter().any(|v| deeper_than(v, max - 1)),
+        Value::Object(map) => max == 0 || map.values().any(|v| deeper_than(v, max - 1)),
+        _ => false,
+    }
+}
+
+fn not_too_deep(value: &Value) -> Result<(), Refusal> {
+    if deeper_than(value, MAX_JSON_DEPTH) {
+        Err(refuse("TOO_DEEP", format!("must be nested at most {MAX_JSON_DEPTH} levels deep")))
+    } else {
+        Ok(())
     }
 }
 
@@ -188,6 +212,7 @@ pub fn check(def: &Definition, value: &Value) -> Result<Value, Refusal> {
         FieldType::Phone => Value::String(Phone::parse(&as_text(value, "a phone number")?)?.into_inner()),
         FieldType::Url => Value::String(url(&as_text(value, "a URL")?)?),
         FieldType::Json => {
+            not_too_deep(value)?;
             let bytes = value.to_string().len();
             if bytes > MAX_JSON_BYTES {
                 return Err(refuse("TOO_LARGE", format!("must be at most {MAX_JSON_BYTES} bytes as JSON, is {bytes}")));
@@ -294,6 +319,10 @@ pub fn apply(
     };
     for (key, value) in given {
         let field = format!("customFields.{key}");
+        if let Err((code, msg)) = not_too_deep(&value) {
+            violations.push(Violation::new(field, code, msg));
+            continue;
+        }
         let Some(def) = defs.iter().find(|d| d.key == key && !d.archived) else {
             violations.push(Violation::new(
                 field,
@@ -374,6 +403,17 @@ mod tests {
         assert_eq!(check(&def(FieldType::String), &json!("a\u{0}b")).unwrap_err().0, "INVALID_CHARACTER");
         assert_eq!(check(&def(FieldType::Json), &json!({"k": ["\u{0}"]})).unwrap_err().0, "INVALID_CHARACTER");
         assert_eq!(check(&def(FieldType::String), &json!("  padded ")), Ok(json!("padded")));
+    }
+
+    #[test]
+    fn json_values_are_at_most_so_deep() {
+        let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!({ "a": inner }));
+        assert!(!deeper_than(&nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH));
+        assert!(deeper_than(&nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH));
+        assert!(!deeper_than(&json!("text"), 0));
+        assert!(deeper_than(&json!([]), 0));
+        assert!(check(&def(FieldType::Json), &nested(MAX_JSON_DEPTH)).is_ok());
+        assert_eq!(check(&def(FieldType::Json), &nested(MAX_JSON_DEPTH + 1)).unwrap_err().0, "TOO_DEEP");
     }
 
     #[test]

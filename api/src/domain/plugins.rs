@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use super::custom_fields::{self, EntityKind, FieldType};
-use super::{Caller, Role, audit, ids};
+use super::{Caller, Role, audit, custom_values, ids};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -323,6 +323,10 @@ fn check_config(config: Option<Value>, v: &mut Vec<Violation>) -> Option<Value> 
     if config.to_string().len() > MAX_CONFIG_BYTES {
         v.push(Violation::new("config", "TOO_LARGE", format!("a configuration is at most {MAX_CONFIG_BYTES} bytes")));
     }
+    if custom_values::deeper_than(&config, custom_values::MAX_JSON_DEPTH) {
+        let max = custom_values::MAX_JSON_DEPTH;
+        v.push(Violation::new("config", "TOO_DEEP", format!("a configuration is nested at most {max} levels deep")));
+    }
     Some(config)
 }
 
@@ -403,15 +407,40 @@ async fn check_component(plugins: &Plugins, row: &plugin::Model, bytes: Vec<u8>,
     Ok(Checked { bytes, sha256: inspection.sha256, capabilities, keys })
 }
 
-/// Refuses keys another plugin of the tenant declares.
-fn check_keys_free(others: &[plugin::Model], keys: &[KeySpec]) -> Result<()> {
-    for k in keys {
-        if let Some(owner) = others.iter().find(|o| score_keys(o).iter().any(|ok| ok.key == k.key)) {
-            return Err(Error::Conflict {
-                code: "KEY_TAKEN",
-                message: format!("score key '{}' is already computed by plugin {}", k.key, owner.name),
-                field: Some("wasmBase64".into()),
-            });
+/// `CONFLICT KEY_TAKEN` at `wasmBase64`.
+fn key_taken(message: String) -> Error {
+    Error::Conflict { code: "KEY_TAKEN", message, field: Some("wasmBase64".into()) }
+}
+
+/// Refuses keys that would be the same field of Customer as another: within the plugin, or of
+/// another plugin of the tenant. Keys are compared by the GraphQL name they become too (`risk`
+/// and `risk_`, `x1` and `x_1` are both one name), since one type cannot have a field twice.
+///
+/// # Errors
+/// `CONFLICT KEY_TAKEN` naming both keys.
+pub fn check_keys_free(others: &[plugin::Model], keys: &[KeySpec]) -> Result<()> {
+    for (i, k) in keys.iter().enumerate() {
+        let name = custom_fields::camel_case(&k.key);
+        if let Some(twin) = keys[..i].iter().find(|t| custom_fields::camel_case(&t.key) == name) {
+            let message = if twin.key == k.key {
+                format!("score key '{}' is declared twice", k.key)
+            } else {
+                format!("score keys '{}' and '{}' are both the GraphQL field '{name}'", twin.key, k.key)
+            };
+            return Err(key_taken(message));
+        }
+        for owner in others {
+            if let Some(theirs) = score_keys(owner).into_iter().find(|t| custom_fields::camel_case(&t.key) == name) {
+                let message = if theirs.key == k.key {
+                    format!("score key '{}' is already computed by plugin {}", k.key, owner.name)
+                } else {
+                    format!(
+                        "score key '{}' and plugin {}'s key '{}' are both the GraphQL field '{name}'",
+                        k.key, owner.name, theirs.key
+                    )
+                };
+                return Err(key_taken(message));
+            }
         }
     }
     Ok(())
@@ -950,4 +979,60 @@ pub async fn install_as_operator(
 ) -> Result<plugin::Model> {
     let t = tenant_for(db, plugins, slug, true).await?;
     install(db, plugins, &system_caller(&t), input).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> KeySpec {
+        KeySpec { key: k.into(), kind: "NUMBER".into(), description: String::new() }
+    }
+
+    fn scorer(name: &str, keys: &[&str]) -> plugin::Model {
+        let at = chrono::Utc::now();
+        plugin::Model {
+            tenant_id: Uuid::nil(),
+            id: Uuid::now_v7(),
+            name: name.into(),
+            version: "1".into(),
+            sha256: String::new(),
+            capabilities: json!(["SCORER"]),
+            score_keys: json!(keys.iter().map(|k| key(k)).collect::<Vec<_>>()),
+            config: None,
+            limits: json!({}),
+            enabled: true,
+            revision: 1,
+            installed_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn refusal(others: &[plugin::Model], keys: &[&str]) -> (String, String) {
+        let keys: Vec<KeySpec> = keys.iter().map(|k| key(k)).collect();
+        match check_keys_free(others, &keys) {
+            Err(Error::Conflict { code, message, .. }) => (code.to_owned(), message),
+            other => panic!("{keys:?}: expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_that_become_one_graphql_name_are_refused_naming_both() {
+        let (code, message) = refusal(&[], &["risk", "risk_"]);
+        assert_eq!(code, "KEY_TAKEN");
+        assert!(message.contains("'risk'") && message.contains("'risk_'"), "{message}");
+        let (_, message) = refusal(&[], &["x1", "x_1"]);
+        assert!(message.contains("'x1'") && message.contains("'x_1'"), "{message}");
+        let (_, message) = refusal(&[], &["risk", "risk"]);
+        assert!(message.contains("twice"), "{message}");
+
+        let other = scorer("other", &["note", "x_1"]);
+        let (code, message) = refusal(std::slice::from_ref(&other), &["x1"]);
+        assert_eq!(code, "KEY_TAKEN");
+        assert!(message.contains("'x1'") && message.contains("'x_1'") && message.contains("other"), "{message}");
+        let (_, message) = refusal(std::slice::from_ref(&other), &["note"]);
+        assert!(message.contains("already computed by plugin other"), "{message}");
+
+        check_keys_free(&[other], &[key("risk"), key("note_2")]).expect("distinct names");
+    }
 }

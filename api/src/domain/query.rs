@@ -165,6 +165,21 @@ impl Filter {
         Filter::All(Vec::new())
     }
 
+    /// How many comparison values the tree holds: each becomes a bind parameter of the query.
+    #[must_use]
+    pub fn value_count(&self) -> usize {
+        let of_op = |op: &Op| match op {
+            Op::In(vs) | Op::NotIn(vs) => vs.len(),
+            Op::HasAny(vs) | Op::HasAll(vs) => vs.len(),
+            _ => 1,
+        };
+        match self {
+            Filter::All(parts) | Filter::Any(parts) => parts.iter().map(Filter::value_count).sum(),
+            Filter::Not(inner) => inner.value_count(),
+            Filter::Field(_, op) | Filter::Custom(_, op) => of_op(op),
+        }
+    }
+
     /// `self AND other`.
     #[must_use]
     pub fn and(self, other: Filter) -> Self {

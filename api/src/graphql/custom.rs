@@ -2,6 +2,7 @@
 //! tenant — `custom: <Entity>Custom!` with one typed field per live definition, `customFields:
 //! JSON!`, the typed `custom` filter and the `customField` order key on every entity.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -62,7 +63,7 @@ pub fn register(types: &mut Types, fields: &Arc<TenantFields>) {
         });
     }
     for entity in EntityKind::ALL {
-        let live: Vec<&Definition> = fields.live(entity).collect();
+        let live = distinct_names(fields.live(entity));
         let type_name = entity.type_name();
         let shared = fields.clone();
         types.extend_object(type_name, |o| {
@@ -101,6 +102,22 @@ pub fn register(types: &mut Types, fields: &Arc<TenantFields>) {
             i.field(InputValue::new("custom", TypeRef::named(&filter_type)))
         });
     }
+}
+
+/// The definitions whose GraphQL name no earlier one has, in definition order. The domain
+/// refuses a key whose name is taken (`vip_1` after `vip1`), but the schema builder panics on a
+/// name given twice, and it runs for every request of the tenant: a pair stored before that rule
+/// (or around it) must cost one field, not the tenant's whole API, uninstalling included.
+fn distinct_names<'a>(defs: impl Iterator<Item = &'a Definition>) -> Vec<&'a Definition> {
+    let mut seen = HashSet::new();
+    defs.filter(|d| {
+        let first = seen.insert(d.name.as_str());
+        if !first {
+            tracing::error!(entity = d.entity.as_str(), key = %d.key, name = %d.name, "custom field name taken twice; left out of the schema");
+        }
+        first
+    })
+    .collect()
 }
 
 /// The stored `custom_fields` object of whichever entity is the parent.
@@ -170,13 +187,15 @@ fn definition_type() -> Object {
         }))
         .field(simple::<Definition>("type", TypeRef::named_nn("CustomFieldType"), |d| enum_value(d.ty.as_str())))
         .field(simple::<Definition>("required", TypeRef::named_nn(TypeRef::BOOLEAN), |d| Value::Boolean(d.required)))
-        .field(simple::<Definition>("options", TypeRef::named_list_nn(TypeRef::STRING), |d| {
-            if d.options.is_empty() {
-                Value::Null
-            } else {
-                Value::List(d.options.iter().cloned().map(Value::String).collect())
-            }
-        }))
+        .field(
+            simple::<Definition>("options", TypeRef::named_nn_list(TypeRef::STRING), |d| match d.ty {
+                FieldType::Enum | FieldType::MultiEnum => {
+                    Value::List(d.options.iter().cloned().map(Value::String).collect())
+                }
+                _ => Value::Null,
+            })
+            .description("The choices of an ENUM or MULTI_ENUM field; null for every other type."),
+        )
         .field(simple::<Definition>("defaultValue", TypeRef::named("JSON"), |d| {
             d.default_value.clone().and_then(|v| Value::from_json(v).ok()).unwrap_or(Value::Null)
         }))
@@ -345,4 +364,30 @@ fn archive_field(name: &str, archived: bool, description: &str) -> Field {
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
     .description(description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::custom_fields::Source;
+
+    /// Two stored fields with one GraphQL name (`risk` computed by a plugin, `risk_` an ADMIN's)
+    /// leave the second out instead of making the builder panic.
+    #[test]
+    fn a_name_given_twice_is_left_out_not_a_panic() {
+        let mut computed = Definition::for_test(EntityKind::Customer, "risk", FieldType::Decimal);
+        computed.source = Source::Plugin;
+        let twin = Definition::for_test(EntityKind::Customer, "risk_", FieldType::String);
+        let other = Definition::for_test(EntityKind::Customer, "vip", FieldType::Boolean);
+        let fields = Arc::new(TenantFields { definitions: vec![computed, twin, other] });
+        let sdl = super::super::build(&fields).expect("schema").sdl();
+        let custom = sdl.split("type CustomerCustom {").nth(1).and_then(|rest| rest.split('}').next()).expect("type");
+        // Field lines are `name: Type`; descriptions sit between triple quotes around them.
+        let names: Vec<&str> = custom
+            .lines()
+            .filter_map(|l| l.trim().split_once(": ").map(|(name, _)| name))
+            .filter(|name| name.chars().all(char::is_alphanumeric))
+            .collect();
+        assert_eq!(names, ["risk", "vip"], "{custom}");
+    }
 }

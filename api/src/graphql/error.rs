@@ -50,9 +50,11 @@ pub fn into_gql(err: Error) -> async_graphql::Error {
     err.extend()
 }
 
-/// Gives every error without a code one: the parser's recursion limits are `QUERY_TOO_COMPLEX`, any other
-/// error async-graphql raised before or while executing (syntax, unknown fields, bad variables)
-/// is the caller's: `BAD_USER_INPUT`.
+/// Gives every error without a code one: the parser's recursion limits are `QUERY_TOO_COMPLEX`;
+/// an error async-graphql raised while executing (a non-null field that resolved to null, a value
+/// of the wrong type: it carries a path, or says `internal:`) is the server's fault, so `INTERNAL`
+/// with its message logged and hidden; any other (syntax, unknown fields, bad variables) is the
+/// caller's: `BAD_USER_INPUT`.
 pub fn classify(errors: &mut [ServerError]) {
     for err in errors {
         let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
@@ -64,9 +66,37 @@ pub fn classify(errors: &mut [ServerError]) {
             || err.message.starts_with("The recursion depth of the query")
         {
             "QUERY_TOO_COMPLEX"
+        } else if err.message.starts_with("internal:") || !err.path.is_empty() {
+            tracing::error!(error = %err.message, path = ?err.path, "internal error while executing");
+            err.message = "internal error".to_owned();
+            "INTERNAL"
         } else {
             "BAD_USER_INPUT"
         };
         err.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, Pos};
+
+    use super::*;
+
+    fn code_of(err: &ServerError) -> String {
+        err.extensions.as_ref().and_then(|e| e.get("code")).map(ToString::to_string).unwrap_or_default()
+    }
+
+    #[test]
+    fn execution_failures_are_internal_and_hide_their_message() {
+        let mut errors = vec![
+            ServerError::new("internal: non-null types require a return value", Some(Pos { line: 1, column: 3 })),
+            ServerError::new("Unknown field \"nope\" on type \"Query\".", Some(Pos { line: 1, column: 3 })),
+        ];
+        errors[0].path = vec![PathSegment::Field("options".into())];
+        classify(&mut errors);
+        assert_eq!(code_of(&errors[0]), "\"INTERNAL\"");
+        assert_eq!(errors[0].message, "internal error");
+        assert_eq!(code_of(&errors[1]), "\"BAD_USER_INPUT\"");
     }
 }

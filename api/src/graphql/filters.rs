@@ -171,6 +171,16 @@ fn has_nul(v: &async_graphql::Value) -> bool {
     }
 }
 
+/// Most values one list operator (`in`, `notIn`, `hasAny`, `hasAll`) may give. Each value is a
+/// bind parameter: SQLite allows 32,766 per statement and PostgreSQL 65,535, shared by the whole
+/// query, so a long list failed inside the database. A thousand is more than a person picks
+/// from a list; a program holding more ids should page through them instead.
+pub const MAX_LIST_VALUES: usize = 1_000;
+
+/// Most comparison values a whole filter may hold (many short lists under `or` add up): well
+/// below SQLite's 32,766 bind parameters, leaving room for the rest of the query.
+pub const MAX_FILTER_VALUES: usize = 10_000;
+
 /// The operators of one field's filter object, each made into a filter by `make`.
 fn ops(
     obj: &ObjectAccessor<'_>,
@@ -185,6 +195,16 @@ fn ops(
             continue;
         }
         let p = format!("{path}.{name}");
+        if let async_graphql::Value::List(items) = v.as_value()
+            && items.len() > MAX_LIST_VALUES
+        {
+            violations.push(Violation::new(
+                p,
+                "TOO_MANY",
+                format!("at most {MAX_LIST_VALUES} values, got {}", items.len()),
+            ));
+            continue;
+        }
         if has_nul(v.as_value()) {
             // PostgreSQL cannot compare text holding U+0000; no stored value holds one.
             violations.push(Violation::new(p, "INVALID_CHARACTER", "must not contain the NUL character (U+0000)"));
@@ -331,7 +351,8 @@ fn parse_into(
 /// The domain filter for a `filter` argument (absent: everything).
 ///
 /// # Errors
-/// `BAD_USER_INPUT` for ids of the wrong type or unparsable timestamps, each listed.
+/// `BAD_USER_INPUT` for ids of the wrong type, unparsable timestamps, lists longer than
+/// [`MAX_LIST_VALUES`] or more than [`MAX_FILTER_VALUES`] values in all, each listed.
 pub fn parse_filter(arg: Option<ValueAccessor<'_>>, fields: &'static [FieldSpec]) -> Result<Filter> {
     parse_filter_with(arg, fields, no_extra, None)
 }
@@ -351,6 +372,14 @@ pub fn parse_filter_with(
     };
     let mut violations = Vec::new();
     let filter = parse_into(&obj, fields, extra, custom, "filter", &mut violations);
+    let values = filter.value_count();
+    if values > MAX_FILTER_VALUES {
+        violations.push(Violation::new(
+            "filter",
+            "TOO_MANY",
+            format!("a filter compares with at most {MAX_FILTER_VALUES} values in all, this one with {values}"),
+        ));
+    }
     if violations.is_empty() { Ok(filter) } else { Err(Error::Invalid(violations)) }
 }
 
