@@ -48,6 +48,12 @@ pub enum Error {
     /// The query is deeper, more complex or uses more aliases than allowed.
     #[error("{0}")]
     QueryTooComplex(String),
+    /// The caller's `bucket` (`user` or `tenant`) cannot pay `points` now; it could in
+    /// `retry_after` seconds (HTTP 429).
+    #[error(
+        "rate limited: this operation costs {points} points and the {bucket} bucket cannot pay for it now; retry in {retry_after} s"
+    )]
+    RateLimited { bucket: &'static str, points: u64, retry_after: u64 },
     /// Anything the caller cannot fix; never shown beyond `INTERNAL`.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -79,6 +85,7 @@ impl Error {
             Self::Conflict { .. } => "CONFLICT",
             Self::Plugin { .. } => "PLUGIN_ERROR",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL",
         }
     }

@@ -192,8 +192,8 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
     i
 }
 
-/// What the walk needs to know of a field: the composite type it returns, whether it returns a
-/// list, and whether it pages with `first`/`last`.
+/// What the walk needs to know of a field: the composite type it returns, and whether it
+/// returns a list.
 #[derive(Debug, Clone)]
 struct FieldShape {
     /// The object or interface type the field returns; `None` for scalars and enums.

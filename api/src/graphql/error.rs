@@ -38,6 +38,10 @@ impl ErrorExtensions for Error {
                     e.set("plugin", plugin.as_str());
                     e.set("reason", *reason);
                 }
+                Error::RateLimited { bucket, retry_after, .. } => {
+                    e.set("bucket", *bucket);
+                    e.set("retryAfter", *retry_after);
+                }
                 _ => {}
             }
         })

@@ -191,17 +191,17 @@ pub async fn method_not_allowed() -> HttpResponse {
 async fn idempotent(
     state: &AppState,
     caller: Caller,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     media: &'static str,
     key: &str,
     body: &[u8],
 ) -> HttpResponse {
     // Only writes are worth remembering: a query under a key runs (and is charged) as any query,
-    // rather than having its answer, however large, stored and replayed for nothing.
-    let limits = state.config.query_limits();
-    let writes = cost::scan(&request.query, &limits).is_ok()
-        && async_graphql::parser::parse_query(&request.query)
-            .is_ok_and(|doc| is_mutation(&doc, request.operation_name.as_deref()));
+    // rather than having its answer, however large, stored and replayed for nothing. The parsed
+    // document stays in the request for its execution.
+    let operation_name = request.operation_name.clone();
+    let writes = cost::scan(&request.query, &state.config.query_limits()).is_ok()
+        && request.parsed_query().is_ok_and(|doc| is_mutation(doc, operation_name.as_deref()));
     if !writes {
         return execute(state, caller, request, media, false).await.respond(media);
     }
@@ -324,7 +324,7 @@ async fn execute(
         };
         let statements = Arc::new(AtomicU64::new(0));
         let tenant_id = caller.tenant_id;
-        let caller_for_refund = caller.clone();
+        let payer = caller.clone();
         let context = Arc::new(RequestContext::new(
             caller,
             state.db.clone(),
@@ -350,7 +350,7 @@ async fn execute(
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
         let actual = objects_in(&response.data).saturating_add(measure.work);
-        let standing = state.rates.settle(&caller_for_refund, charged, actual.max(1)).or(standing);
+        let standing = state.rates.settle(&payer, charged, actual.max(1)).or(standing);
         let cost = CostReport { requested: measure.cost, actual, limit: limits.cost, bucket: standing };
         let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal, Some(&cost));
         if state.config.sql_statements_header {
@@ -464,15 +464,7 @@ fn too_complex(too: &cost::TooComplex, limits: &cost::Limits, media: &'static st
 fn rate_limited(refusal: &Refusal, charged: u64, limits: &cost::Limits, media: &'static str) -> Outcome {
     let report =
         CostReport { requested: charged, actual: 0, limit: limits.cost, bucket: Some(refusal.standing.clone()) };
-    let message = format!(
-        "rate limited: this operation costs {charged} points and the {} bucket cannot pay for it now; retry in {} s",
-        refusal.bucket, refusal.retry_after
-    );
-    let err = async_graphql::Error::new(message).extend_with(|_, e| {
-        e.set("code", "RATE_LIMITED");
-        e.set("bucket", refusal.bucket);
-        e.set("retryAfter", refusal.retry_after);
-    });
+    let err = Error::RateLimited { bucket: refusal.bucket, points: charged, retry_after: refusal.retry_after }.extend();
     let mut outcome =
         finish(None, vec![err.into_server_error(async_graphql::Pos::default())], media, true, true, Some(&report));
     outcome.status = StatusCode::TOO_MANY_REQUESTS;
