@@ -20,6 +20,19 @@ fn fragment_bomb(levels: usize) -> String {
     doc
 }
 
+/// A server without default plugins whose rate limits are on, with these buckets
+/// (CAPACITY/RESTORE-PER-SECOND).
+async fn rate_limited_app(user: &str, tenant: &str) -> TestApp {
+    let (user, tenant) = (user.to_owned(), tenant.to_owned());
+    TestApp::spawn_with(move |c| {
+        c.default_plugins = false;
+        c.rate_limits = "on".into();
+        c.rate_user = guanxi_api::rate::BucketSpec::parse(&user).unwrap();
+        c.rate_tenant = guanxi_api::rate::BucketSpec::parse(&tenant).unwrap();
+    })
+    .await
+}
+
 async fn healthy(app: &TestApp, token: &str) {
     let res = app.gql(token, "{ viewer { role } }", json!({})).await;
     assert_eq!(res["data"]["viewer"]["role"], "ADMIN", "{res}");
@@ -118,13 +131,7 @@ async fn nested_pages_multiply_and_every_answer_says_what_it_cost() {
 
 #[tokio::test]
 async fn buckets_refuse_what_they_cannot_pay_and_other_callers_go_on() {
-    let app = TestApp::spawn_with(|c| {
-        c.default_plugins = false;
-        c.rate_limits = "on".into();
-        c.rate_user = guanxi_api::rate::BucketSpec::parse("50/0.5").unwrap();
-        c.rate_tenant = guanxi_api::rate::BucketSpec::parse("100000/1000").unwrap();
-    })
-    .await;
+    let app = rate_limited_app("50/0.5", "100000/1000").await;
     let a = app.token("acme", "MANAGER", "a");
     let create = "mutation($n: String!) { createCustomer(input: {kind: INDIVIDUAL, name: $n}) { id } }";
 
@@ -174,13 +181,7 @@ async fn buckets_refuse_what_they_cannot_pay_and_other_callers_go_on() {
 
 #[tokio::test]
 async fn a_tenant_bucket_is_shared_by_its_users() {
-    let app = TestApp::spawn_with(|c| {
-        c.default_plugins = false;
-        c.rate_limits = "on".into();
-        c.rate_user = guanxi_api::rate::BucketSpec::parse("1000/10").unwrap();
-        c.rate_tenant = guanxi_api::rate::BucketSpec::parse("30/0.1").unwrap();
-    })
-    .await;
+    let app = rate_limited_app("1000/10", "30/0.1").await;
     let create = "mutation($n: String!) { createCustomer(input: {kind: INDIVIDUAL, name: $n}) { id } }";
     let a = app.token("acme", "MANAGER", "a");
     for n in 0..2 {
@@ -196,12 +197,7 @@ async fn a_tenant_bucket_is_shared_by_its_users() {
 
 #[tokio::test]
 async fn filters_lists_and_whole_tenant_writes_are_charged_for_their_work() {
-    let app = TestApp::spawn_with(|c| {
-        c.default_plugins = false;
-        c.rate_limits = "on".into();
-        c.rate_user = guanxi_api::rate::BucketSpec::parse("100000/0.001").unwrap();
-    })
-    .await;
+    let app = rate_limited_app("100000/0.001", "200000/5000").await;
     let t = app.token("acme", "ADMIN", "admin");
     let remaining = |res: &Value| cost(res)["bucket"]["remaining"].as_u64().unwrap();
 
@@ -278,12 +274,7 @@ async fn filters_lists_and_whole_tenant_writes_are_charged_for_their_work() {
 
 #[tokio::test]
 async fn refused_documents_are_charged_too() {
-    let app = TestApp::spawn_with(|c| {
-        c.default_plugins = false;
-        c.rate_limits = "on".into();
-        c.rate_user = guanxi_api::rate::BucketSpec::parse("150/0.001").unwrap();
-    })
-    .await;
+    let app = rate_limited_app("150/0.001", "200000/5000").await;
     let t = app.token("acme", "ADMIN", "admin");
     let bomb = fragment_bomb(12);
     assert_eq!(code(&app.gql(&t, &bomb, json!({})).await), "QUERY_TOO_COMPLEX");
