@@ -70,3 +70,44 @@ async fn a_refused_request_is_remembered_too() {
     let (_, res) = send(&app, &t, &too_long, &bad).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
+
+/// A document of two mutations whose first commits and whose second fails inside the server:
+/// the answer is kept, so a retry replays it instead of writing the first again.
+#[tokio::test]
+async fn a_retry_after_an_internal_failure_does_not_repeat_what_committed() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "manager");
+    let customer = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "老客户" })).await;
+    // The second mutation's table is gone: it fails with INTERNAL after the first committed.
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    db.execute_unprepared("ALTER TABLE key_account_plans RENAME TO key_account_plans_away").await.expect("rename");
+    let body = json!({ "query": "mutation($c: ID!) { a: createCustomer(input: {kind: INDIVIDUAL, name: \"新客户\"}) { id }
+        b: createKeyAccountPlan(input: {customerId: $c, title: \"计划\", periodStart: \"2026-01-01\", periodEnd: \"2026-12-31\"}) { id } }",
+        "variables": { "c": customer } });
+    let (status, first) = send(&app, &t, "half-committed", &body).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(first["data"]["a"]["id"].is_string(), "the first mutation committed: {first}");
+    assert_eq!(first["errors"][0]["extensions"]["code"], "INTERNAL", "{first}");
+    let count = "{ customers(filter: {name: {eq: \"新客户\"}}) { totalCount } }";
+    assert_eq!(app.gql(&t, count, json!({})).await["data"]["customers"]["totalCount"], 1);
+
+    let retry = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&t)
+        .header("Idempotency-Key", "half-committed")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.headers().get("Idempotent-Replayed").map(|v| v.to_str().unwrap().to_owned()), Some("true".into()));
+    let replayed: Value = retry.json().await.unwrap();
+    assert_eq!(replayed["data"]["a"], first["data"]["a"], "the first answer, replayed");
+    assert_eq!(app.gql(&t, count, json!({})).await["data"]["customers"]["totalCount"], 1, "written once");
+
+    // Once the table is back, a new key runs both for real.
+    db.execute_unprepared("ALTER TABLE key_account_plans_away RENAME TO key_account_plans").await.expect("rename");
+    let (_, fresh) = send(&app, &t, "another-key", &body).await;
+    assert!(fresh["errors"].is_null(), "{fresh}");
+}

@@ -96,6 +96,8 @@ struct Outcome {
     /// It failed inside the server, or was refused for now (rate limit): not an answer worth
     /// remembering for an idempotent retry.
     internal: bool,
+    /// It committed a write: whatever else failed, its answer is kept for an idempotent retry.
+    committed: bool,
     /// SQL statements the execution ran (sent as `X-Sql-Statements` when configured).
     statements: Option<u64>,
     /// Seconds until a rate-limited request could run (`Retry-After`).
@@ -248,8 +250,10 @@ async fn idempotent(
         }
     }
     let outcome = execute(state, caller, request, media, false).await;
-    let stored = if outcome.internal {
-        // An internal failure is not an answer to remember: let the retry run for real.
+    let stored = if outcome.internal && !outcome.committed {
+        // An internal failure that wrote nothing is not an answer to remember: let the retry
+        // run for real. One that committed a write (the first of two mutations, say) is kept,
+        // so that its retry does not write again.
         idempotency::abandon(&state.db, tenant, user, key).await
     } else {
         idempotency::complete(&state.db, tenant, user, key, outcome.status.as_u16(), &outcome.body).await
@@ -303,6 +307,7 @@ async fn execute(
                 errors: 1,
                 allow: Some("POST"),
                 internal: false,
+                committed: false,
                 statements: None,
                 retry_after: None,
             };
@@ -334,16 +339,22 @@ async fn execute(
         ));
         let request = request.data(context.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
-        let run = crate::store::STATEMENTS.scope(statements.clone(), tenant.schema.execute(request));
+        let commits = Arc::new(AtomicU64::new(0));
+        let run = crate::store::COMMITS
+            .scope(commits.clone(), crate::store::STATEMENTS.scope(statements.clone(), tenant.schema.execute(request)));
         let response = tokio::time::timeout(timeout, run).await;
         if context.schema_changed.load(Ordering::Relaxed) {
             state.schemas.invalidate(tenant_id);
         }
+        let committed = commits.load(Ordering::Relaxed) > 0;
         let response = match response {
             Ok(r) => r,
             Err(_) => {
                 let err = Error::Internal(anyhow::anyhow!("request exceeded {} s", timeout.as_secs()));
-                return request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true);
+                let mut outcome =
+                    request_error(vec![err.extend().into_server_error(async_graphql::Pos::default())], true);
+                outcome.committed = committed;
+                return outcome;
             }
         };
         let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
@@ -353,6 +364,7 @@ async fn execute(
         let standing = state.rates.settle(&payer, charged, actual.max(1)).or(standing);
         let cost = CostReport { requested: measure.cost, actual, limit: limits.cost, bucket: standing };
         let mut outcome = finish(Some(response.data), response.errors, media, never_ran, internal, Some(&cost));
+        outcome.committed = committed;
         if state.config.sql_statements_header {
             outcome.statements = Some(statements.load(Ordering::Relaxed));
         }
@@ -405,7 +417,16 @@ fn finish(
     let body = serde_json::to_string(&Body { data: data.as_ref(), errors: &errors, extensions })
         .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned());
     let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Outcome { status, body, errors: errors.len(), allow: None, internal, statements: None, retry_after: None }
+    Outcome {
+        status,
+        body,
+        errors: errors.len(),
+        allow: None,
+        internal,
+        committed: false,
+        statements: None,
+        retry_after: None,
+    }
 }
 
 /// `extensions.cost` of a response: what the operation was charged, what it returned, the

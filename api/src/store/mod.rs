@@ -43,6 +43,11 @@ tokio::task_local! {
     /// Counts the SQL statements of one request: the HTTP layer scopes a counter around each
     /// execution (and its loaders' tasks), the pool's metric callback increments it.
     pub static STATEMENTS: std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+    /// Counts the write transactions one request committed: an idempotent request whose
+    /// answer is an error but that committed a write keeps that answer, so that its retry does
+    /// not write again.
+    pub static COMMITS: std::sync::Arc<std::sync::atomic::AtomicU64>;
 }
 
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer, and waits up
@@ -135,7 +140,9 @@ impl WriteTxn {
     /// # Errors
     /// The commit fails.
     pub async fn commit(self) -> std::result::Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        let _ = COMMITS.try_with(|n| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Ok(())
     }
 
     /// Rolls back, then lets the next writer go.
