@@ -31,6 +31,30 @@ pub use bindings::{
 pub use limits::Limits;
 use sandbox::State;
 
+/// Removes the artifacts used least recently until the directory's artifacts take at most
+/// `max_bytes` (another process's artifact may go too: it is compiled again when needed).
+fn prune_artifacts(dir: &std::path::Path, max_bytes: u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut artifacts: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = artifacts.iter().map(|(_, len, _)| len).sum();
+    artifacts.sort();
+    for (_, len, path) in artifacts {
+        if total <= max_bytes {
+            break;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            total = total.saturating_sub(len);
+        }
+    }
+}
+
 /// Largest plugin accepted, in bytes.
 pub const MAX_PLUGIN_BYTES: usize = 4 * 1024 * 1024;
 
@@ -135,6 +159,12 @@ pub struct HostConfig {
     /// there would let one tenant's slow plugins stall every tenant's writes. Scorers run in the
     /// background and wait their turn.
     pub validator_slot_wait: Duration,
+    /// Compiled plugins kept in memory; the least recently used is let go beyond this (and
+    /// compiled, or read from the artifact directory, again when next used).
+    pub max_loaded: usize,
+    /// Bytes the artifact directory may hold; the artifacts used least recently are removed
+    /// beyond this.
+    pub max_artifact_bytes: u64,
 }
 
 impl Default for HostConfig {
@@ -144,6 +174,39 @@ impl Default for HostConfig {
             artifact_dir: None,
             limits: Limits::default(),
             validator_slot_wait: Duration::from_secs(2),
+            max_loaded: 256,
+            max_artifact_bytes: 1 << 30,
+        }
+    }
+}
+
+/// The compiled plugins in memory, with when each was last used.
+#[derive(Default)]
+struct Loaded {
+    plugins: HashMap<String, (Arc<Plugin>, u64)>,
+    clock: u64,
+}
+
+impl Loaded {
+    fn get(&mut self, sha256: &str) -> Option<Arc<Plugin>> {
+        self.clock += 1;
+        let now = self.clock;
+        self.plugins.get_mut(sha256).map(|(p, used)| {
+            *used = now;
+            p.clone()
+        })
+    }
+
+    /// Keeps `plugin`, letting the least recently used go while more than `max` are kept. A
+    /// plugin let go stays alive while calls hold it.
+    fn insert(&mut self, sha256: String, plugin: Arc<Plugin>, max: usize) {
+        self.clock += 1;
+        self.plugins.insert(sha256, (plugin, self.clock));
+        while self.plugins.len() > max.max(1) {
+            let Some(oldest) = self.plugins.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            self.plugins.remove(&oldest);
         }
     }
 }
@@ -168,7 +231,7 @@ pub struct Host {
     linker: Linker<State>,
     config: HostConfig,
     permits: Arc<Semaphore>,
-    compiled: Mutex<HashMap<String, Arc<Plugin>>>,
+    compiled: Mutex<Loaded>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -213,7 +276,7 @@ impl Host {
             })
             .map_err(|e| format!("starting the epoch ticker: {e}"))?;
         let permits = Arc::new(Semaphore::new(config.max_concurrent_calls.max(1)));
-        Ok(Self { engine, linker, config, permits, compiled: Mutex::new(HashMap::new()), stop_ticker })
+        Ok(Self { engine, linker, config, permits, compiled: Mutex::new(Loaded::default()), stop_ticker })
     }
 
     /// The host's default limits.
@@ -233,21 +296,27 @@ impl Host {
             return Err(InstallError::TooLarge(bytes.len()));
         }
         let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
-        if let Some(p) = self.compiled.lock().ok().and_then(|m| m.get(&sha256).cloned()) {
+        if let Some(p) = self.loaded(&sha256) {
             return Ok(p);
         }
         let component = self.compile(bytes, &sha256)?;
         let plugin = Arc::new(self.link(&component, sha256.clone(), bytes.len())?);
         if let Ok(mut m) = self.compiled.lock() {
-            m.insert(sha256, plugin.clone());
+            m.insert(sha256, plugin.clone(), self.config.max_loaded);
         }
         Ok(plugin)
     }
 
-    /// The plugin of `sha256` if it was loaded before (no bytes needed).
+    /// The plugin of `sha256` if it is loaded (no bytes needed).
     #[must_use]
     pub fn loaded(&self, sha256: &str) -> Option<Arc<Plugin>> {
-        self.compiled.lock().ok().and_then(|m| m.get(sha256).cloned())
+        self.compiled.lock().ok().and_then(|mut m| m.get(sha256))
+    }
+
+    /// How many compiled plugins are kept in memory.
+    #[must_use]
+    pub fn loaded_count(&self) -> usize {
+        self.compiled.lock().map_or(0, |m| m.plugins.len())
     }
 
     /// [`Host::load`]'s verdict without keeping the plugin.
@@ -273,6 +342,11 @@ impl Host {
             // SAFETY: the directory holds only artifacts this host serialized, named by the
             // sha256 of their source and the engine's compatibility hash.
             if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                // Its time of use, which the directory's bound goes by.
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                 return Ok(c);
             }
         }
@@ -293,6 +367,9 @@ impl Host {
             let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
             if std::fs::write(&tmp, serialized).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
+            }
+            if let Some(dir) = path.parent() {
+                prune_artifacts(dir, self.config.max_artifact_bytes);
             }
         }
         Ok(component)

@@ -40,6 +40,57 @@ fn config(mode: &str) -> String {
     format!(r#"{{"mode": "{mode}"}}"#)
 }
 
+/// The caches are bounded: beyond `max_loaded` the least recently used plugin leaves memory
+/// (and is loaded again when next used), and the artifact directory keeps at most
+/// `max_artifact_bytes`, the artifacts used least recently going first.
+#[test]
+fn compiled_plugins_are_kept_within_their_bounds() {
+    let dir = tempfile::tempdir().expect("dir");
+    let scorer = bytes("value_scorer");
+    let hostile = bytes("hostile");
+    let sizes = {
+        let probe_dir = tempfile::tempdir().expect("dir");
+        let probe = Host::new(HostConfig { artifact_dir: Some(probe_dir.path().to_owned()), ..HostConfig::default() })
+            .expect("host");
+        let total = || -> u64 {
+            std::fs::read_dir(probe_dir.path())
+                .expect("dir")
+                .filter_map(Result::ok)
+                .map(|e| e.metadata().unwrap().len())
+                .sum()
+        };
+        probe.load(&scorer).expect("installs");
+        let s = total();
+        probe.load(&hostile).expect("installs");
+        (s, total() - s)
+    };
+    let config = HostConfig {
+        artifact_dir: Some(dir.path().to_owned()),
+        max_loaded: 1,
+        // Room for either artifact, not for both.
+        max_artifact_bytes: sizes.0.max(sizes.1) + sizes.0.min(sizes.1) / 2,
+        ..HostConfig::default()
+    };
+    let host = Host::new(config).expect("host");
+    let first = host.load(&scorer).expect("installs");
+    let sha = first.inspection().sha256.clone();
+    host.load(&hostile).expect("installs");
+    assert_eq!(host.loaded_count(), 1, "one plugin in memory");
+    assert!(host.loaded(&sha).is_none(), "the least recently used left memory");
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(files.len(), 1, "one artifact fits the directory's bound: {files:?}");
+    assert!(!files[0].starts_with(&sha), "the artifact used least recently went: {files:?}");
+    // Still usable: loaded (compiled) again.
+    assert!(host.load(&scorer).expect("loads again").inspection().scorer);
+    // The plugin let go still serves a call that holds it.
+    assert!(first.inspection().scorer);
+}
+
 #[tokio::test]
 async fn the_value_scorer_scores_deterministically_with_explanations() {
     let p = plugin("value_scorer");
