@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use guanxi_api::domain::custom_fields::{Definition, EntityKind, FieldType, Source, TenantFields, camel_case};
+use guanxi_api::domain::custom_fields::{
+    Definition, EntityKind, FieldType, IndexState, Source, TenantFields, camel_case,
+};
 use guanxi_api::graphql::build;
 
 /// `n` live definitions spread over the four entities, cycling through every type.
@@ -29,6 +31,8 @@ fn fields(n: usize) -> TenantFields {
                 required: false,
                 default_value: None,
                 indexed: false,
+                index_state: IndexState::None,
+                index_error: None,
                 archived: false,
                 source: Source::User,
                 position: i32::try_from(i).unwrap_or_default(),

@@ -18,9 +18,10 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::domain::identity::IdentityCache;
 use crate::domain::plugins::Plugins;
-use crate::domain::scoring;
+use crate::domain::{field_indexes, scoring};
 use crate::graphql::SchemaCache;
 use crate::rate::RateLimiter;
+use crate::tasks::Tasks;
 use crate::{http, store};
 
 /// Everything requests share.
@@ -41,6 +42,9 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     plugins: Arc<Plugins>,
+    tasks: Tasks,
+    /// How long in-flight requests, then background tasks, may take to finish at shutdown.
+    grace: Duration,
 }
 
 /// The plugin host the configuration asks for.
@@ -49,7 +53,12 @@ pub struct Application {
 /// The engine cannot be created.
 pub fn plugin_host(config: &Config) -> anyhow::Result<guanxi_plugin_host::Host> {
     let artifact_dir = Some(config.plugin_cache_dir.clone()).filter(|d| !d.as_os_str().is_empty());
-    let mut host_config = guanxi_plugin_host::HostConfig { artifact_dir, ..Default::default() };
+    let mut host_config = guanxi_plugin_host::HostConfig {
+        artifact_dir,
+        max_loaded: config.plugin_max_loaded.max(1),
+        max_artifact_bytes: config.plugin_cache_max_mb.saturating_mul(1 << 20),
+        ..Default::default()
+    };
     if config.plugin_concurrency > 0 {
         host_config.max_concurrent_calls = config.plugin_concurrency;
     }
@@ -83,11 +92,12 @@ impl Application {
         };
         let schemas = Arc::new(SchemaCache::new(Duration::from_millis(config.schema_poll_ms)));
         let heard = schemas.clone();
-        store::notifications::listen_for_schema_changes(&db, move |tenant| match tenant {
+        let tasks = Tasks::new();
+        store::notifications::listen_for_schema_changes(&tasks, &db, move |tenant| match tenant {
             Some(id) => heard.invalidate(id),
             None => heard.clear(),
         });
-        let plugins = Arc::new(Plugins::with_run_log(Arc::new(plugin_host(&config)?), db.clone()));
+        let plugins = Arc::new(Plugins::with_run_log(Arc::new(plugin_host(&config)?), db.clone(), &tasks));
         // On PostgreSQL the worker has connections of its own (one per batch in flight, one for
         // the queue) that plan every statement afresh; SQLite plans without cached statistics
         // (and an in-memory database exists only in its own pool).
@@ -98,14 +108,24 @@ impl Application {
             db.clone()
         };
         scoring::spawn_worker(
+            &tasks,
             batches,
             plugins.clone(),
             Duration::from_millis(config.score_poll_ms.max(10)),
             scoring::Work { claim: config.score_claim.max(1), in_flight },
         );
+        // The index builder's DDL runs outside transactions and may take as long as a table is
+        // large: on PostgreSQL it has a connection of its own, beside the requests' pool.
+        let builder_db = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            store::connect(&config.database_url, 1).await?
+        } else {
+            db.clone()
+        };
+        field_indexes::spawn_builder(&tasks, builder_db, config.max_field_indexes);
         if config.rescore_secs > 0 {
-            scoring::spawn_rescorer(db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));
+            scoring::spawn_rescorer(&tasks, db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));
         }
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
@@ -124,19 +144,22 @@ impl Application {
         })
         .listen(listener)?
         .workers(workers)
-        .shutdown_timeout(30)
+        .shutdown_timeout(grace.as_secs())
         .run();
         let purge_db = db.clone();
-        tokio::spawn(async move {
+        tasks.spawn("idempotency purge", |stop| async move {
             let mut tick = tokio::time::interval(PURGE_EVERY);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
                 if let Err(err) = store::idempotency::purge_expired(&purge_db).await {
                     tracing::warn!(error = %err, "purging idempotency records");
                 }
             }
         });
-        Ok(Self { port, server, db, plugins })
+        Ok(Self { port, server, db, plugins, tasks, grace })
     }
 
     /// The plugin runtime (for seeding the demo tenant with its default plugins).
@@ -157,11 +180,23 @@ impl Application {
         &self.db
     }
 
-    /// Serves until stopped by a signal, then drains.
+    /// Serves until SIGTERM or SIGINT, then shuts down in order: stops accepting connections and
+    /// lets in-flight requests finish (within the grace period), tells the background tasks to
+    /// stop and waits for them (each finishes the unit of work in hand; the plugin run log
+    /// writes what it buffered), and closes the database.
     ///
     /// # Errors
     /// The server fails to run.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        tracing::info!("requests drained; stopping background tasks");
+        if !self.tasks.shutdown(self.grace).await {
+            tracing::warn!(grace_secs = self.grace.as_secs(), "background tasks did not stop within the grace period");
+        }
+        if let Err(err) = self.db.close().await {
+            tracing::warn!(error = %err, "closing the database");
+        }
+        tracing::info!("stopped");
+        served
     }
 }

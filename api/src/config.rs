@@ -112,6 +112,11 @@ pub struct Config {
     #[arg(long, env = "GUANXI_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds, at SIGTERM or SIGINT, that in-flight requests have to finish once the server
+    /// stops accepting connections; then background tasks get as long to finish what they hold.
+    #[arg(long, env = "GUANXI_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
     /// How long a tenant's cached schema is trusted before its schema version is read again.
     /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.
     #[arg(long, env = "GUANXI_SCHEMA_POLL_MS", default_value_t = 1000)]
@@ -124,6 +129,15 @@ pub struct Config {
     /// Where compiled plugins are kept so a restart does not compile them again (empty: not kept).
     #[arg(long, env = "GUANXI_PLUGIN_CACHE_DIR", default_value = ".guanxi-plugin-cache")]
     pub plugin_cache_dir: PathBuf,
+
+    /// Compiled plugins kept in memory; the least recently used leaves beyond this.
+    #[arg(long, env = "GUANXI_PLUGIN_MAX_LOADED", default_value_t = 256)]
+    pub plugin_max_loaded: usize,
+
+    /// Megabytes the compiled-plugin directory may hold; the artifacts used least recently are
+    /// removed beyond this.
+    #[arg(long, env = "GUANXI_PLUGIN_CACHE_MAX_MB", default_value_t = 1024)]
+    pub plugin_cache_max_mb: u64,
 
     /// Plugin calls running at once (0: one per CPU); more wait their turn.
     #[arg(long, env = "GUANXI_PLUGIN_CONCURRENCY", default_value_t = 0)]
@@ -149,6 +163,12 @@ pub struct Config {
     /// many connections plus one of its own, beside the pool.
     #[arg(long, env = "GUANXI_SCORE_BATCHES_IN_FLIGHT", default_value_t = 4)]
     pub score_batches_in_flight: usize,
+
+    /// Custom-field expression indexes a shared table may carry, across all tenants: every
+    /// index costs every tenant's writes to that table. A definition asking for one more is
+    /// stored, with `indexState: FAILED`.
+    #[arg(long, env = "GUANXI_MAX_FIELD_INDEXES", default_value_t = 64)]
+    pub max_field_indexes: usize,
 }
 
 impl Config {

@@ -17,6 +17,7 @@ pub mod http;
 pub mod rate;
 pub mod seed;
 pub mod store;
+pub mod tasks;
 
 pub use app::{AppState, Application};
 pub use config::Config;

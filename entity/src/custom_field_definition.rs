@@ -21,6 +21,10 @@ pub struct Model {
     pub options: Option<Json>,
     pub default_value: Option<Json>,
     pub indexed: bool,
+    /// NONE, BUILDING, READY or FAILED: where the expression index `indexed` asks for stands.
+    pub index_state: String,
+    /// Why the index could not be built (FAILED only).
+    pub index_error: Option<String>,
     pub archived: bool,
     /// USER or PLUGIN.
     pub source: String,

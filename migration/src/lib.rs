@@ -16,6 +16,8 @@ mod m20261127_000011_move_computed_values;
 mod m20261127_000012_create_score_sweeps;
 mod m20261127_000013_fingerprint_scores;
 mod m20261127_000014_sqlite_statistics;
+mod m20261206_000015_field_index_state;
+mod m20261206_000016_sweep_turns;
 mod partial_index;
 pub mod statistics;
 
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000012_create_score_sweeps::Migration),
             Box::new(m20261127_000013_fingerprint_scores::Migration),
             Box::new(m20261127_000014_sqlite_statistics::Migration),
+            Box::new(m20261206_000015_field_index_state::Migration),
+            Box::new(m20261206_000016_sweep_turns::Migration),
         ]
     }
 }

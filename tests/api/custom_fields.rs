@@ -344,6 +344,8 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
         options: None,
         default_value: None,
         indexed: false,
+        index_state: "NONE".into(),
+        index_error: None,
         archived: false,
         source: "PLUGIN".into(),
         position: 0,
@@ -719,6 +721,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
         json!({ "entity": "CUSTOMER", "key": "level", "label": "Level", "type": "INT", "indexed": true }),
     )
     .await;
+    assert_eq!(index_state(&app, &admin, "level").await, ("READY".to_owned(), Value::Null));
     for i in 0..20 {
         app.create_customer(
             &admin,
@@ -731,7 +734,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
 
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
     let tenant = crate::helpers::tenant_id(&db, "acme").await;
-    let key = CustomKey { key: "level".into(), ty: FieldType::Int, computed: false };
+    let key = CustomKey { key: "level".into(), ty: FieldType::Int, computed: false, indexed: true };
     let filter = Filter::Custom(key.clone(), Op::Gte(Scalar::Int(15)));
     let order = vec![OrderKey { field: SortField::Custom(key), descending: false }];
     let page = page_request(Some(20), None, None, None, &order).expect("page");
@@ -757,14 +760,162 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     assert_eq!(indexes().await, 1);
     let defs = app.gql(&admin, "{ customFieldDefinitions { id } }", json!({})).await;
     let id = defs["data"]["customFieldDefinitions"][0]["id"].clone();
-    let change =
-        "mutation($id: ID!, $i: UpdateCustomFieldInput!) { updateCustomField(id: $id, input: $i) { indexed } }";
-    app.gql(&admin, change, json!({ "id": id, "i": { "label": "Level (renamed)" } })).await;
+    let change = "mutation($id: ID!, $i: UpdateCustomFieldInput!) { updateCustomField(id: $id, input: $i) { indexed indexState } }";
+    let res = app.gql(&admin, change, json!({ "id": id, "i": { "label": "Level (renamed)" } })).await;
+    assert_eq!(res["data"]["updateCustomField"]["indexState"], "READY", "a label change keeps the index: {res}");
     assert_eq!(indexes().await, 1, "a label change keeps the index");
-    app.gql(&admin, change, json!({ "id": id, "i": { "indexed": false } })).await;
-    assert_eq!(indexes().await, 0, "dropped when no definition wants it");
-    app.gql(&admin, change, json!({ "id": id, "i": { "indexed": true } })).await;
+    let res = app.gql(&admin, change, json!({ "id": id, "i": { "indexed": false } })).await;
+    assert_eq!(res["data"]["updateCustomField"]["indexState"], "NONE", "{res}");
+    index_state(&app, &admin, "level").await;
+    eventually_count(&indexes, 0, "dropped when no definition wants it").await;
+    let res = app.gql(&admin, change, json!({ "id": id, "i": { "indexed": true } })).await;
+    assert_eq!(res["data"]["updateCustomField"]["indexState"], "BUILDING", "committed before the build: {res}");
+    assert_eq!(index_state(&app, &admin, "level").await.0, "READY");
     assert_eq!(indexes().await, 1, "created again");
+}
+
+/// Waits until the index builder is done with the field `key` (of any entity): its index state
+/// and error once it is no longer BUILDING.
+async fn index_state(app: &TestApp, token: &str, key: &str) -> (String, Value) {
+    let started = std::time::Instant::now();
+    loop {
+        let res = app.gql(token, "{ customFieldDefinitions { key indexState indexError } }", json!({})).await;
+        let def = res["data"]["customFieldDefinitions"]
+            .as_array()
+            .and_then(|defs| defs.iter().find(|d| d["key"] == key).cloned())
+            .unwrap_or_else(|| panic!("no field {key}: {res}"));
+        if def["indexState"] != "BUILDING" {
+            return (def["indexState"].as_str().unwrap_or_default().to_owned(), def["indexError"].clone());
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{key}'s index still BUILDING: {res}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `count` answers `want` (a drop follows the definition's change in the background).
+async fn eventually_count<F, Fut>(count: &F, want: usize, what: &str)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let started = std::time::Instant::now();
+    while count().await != want {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Defining an indexed field commits at once; the index is built in the background. A server
+/// whose shared tables carry as many field indexes as it allows stores the definition, FAILED
+/// with the reason, and the field still filters; freeing a place and asking again builds it.
+#[tokio::test]
+async fn indexes_are_built_in_the_background_and_a_full_table_fails_with_the_reason() {
+    let app = TestApp::spawn_with(|c| {
+        c.default_plugins = false;
+        c.max_field_indexes = 1;
+    })
+    .await;
+    let admin = app.token("acme", "ADMIN", "boss");
+    let other = app.token("globex", "ADMIN", "boss");
+    let defined =
+        "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { id indexed indexState indexError } }";
+    let res = app
+        .gql(
+            &admin,
+            defined,
+            json!({ "i": { "entity": "CUSTOMER", "key": "level", "label": "Level", "type": "INT", "indexed": true } }),
+        )
+        .await;
+    assert_eq!(res["data"]["defineCustomField"]["indexState"], "BUILDING", "{res}");
+    assert_eq!(index_state(&app, &admin, "level").await, ("READY".to_owned(), Value::Null));
+
+    // Another tenant's indexed field of another key would be a second index on customers.
+    let res = app
+        .gql(&other, defined, json!({ "i": { "entity": "CUSTOMER", "key": "grade", "label": "Grade", "type": "STRING", "indexed": true } }))
+        .await;
+    let id = res["data"]["defineCustomField"]["id"].clone();
+    let (state, error) = index_state(&app, &other, "grade").await;
+    assert_eq!(state, "FAILED");
+    assert!(error.as_str().is_some_and(|e| e.contains("GUANXI_MAX_FIELD_INDEXES")), "{error}");
+    // The same key and kind in a third tenant shares the first tenant's index.
+    let third = app.token("initech", "ADMIN", "boss");
+    app.gql(
+        &third,
+        defined,
+        json!({ "i": { "entity": "CUSTOMER", "key": "level", "label": "Lvl", "type": "DECIMAL", "indexed": true } }),
+    )
+    .await;
+    assert_eq!(index_state(&app, &third, "level").await.0, "READY");
+    // A FAILED field works, unindexed.
+    app.create_customer(&other, json!({ "kind": "INDIVIDUAL", "name": "甲", "customFields": { "grade": "A" } })).await;
+    let found =
+        app.gql(&other, "{ customers(filter: {custom: {grade: {eq: \"A\"}}}) { totalCount } }", json!({})).await;
+    assert_eq!(found["data"]["customers"]["totalCount"], 1, "{found}");
+
+    // The first tenants let go of their index; asking again builds the second one.
+    let change =
+        "mutation($id: ID!, $i: UpdateCustomFieldInput!) { updateCustomField(id: $id, input: $i) { indexState } }";
+    for token in [&admin, &third] {
+        let defs = app.gql(token, "{ customFieldDefinitions { id } }", json!({})).await;
+        let level = defs["data"]["customFieldDefinitions"][0]["id"].clone();
+        let res = app.gql(token, change, json!({ "id": level, "i": { "indexed": false } })).await;
+        assert_eq!(res["data"]["updateCustomField"]["indexState"], "NONE", "{res}");
+    }
+    let res = app.gql(&other, change, json!({ "id": id, "i": { "indexed": false } })).await;
+    assert_eq!(res["data"]["updateCustomField"]["indexState"], "NONE", "{res}");
+    let res = app.gql(&other, change, json!({ "id": id, "i": { "indexed": true } })).await;
+    assert_eq!(res["data"]["updateCustomField"]["indexState"], "BUILDING", "{res}");
+    assert_eq!(index_state(&app, &other, "grade").await, ("READY".to_owned(), Value::Null));
+}
+
+/// Every tenant's rows enter a shared expression index. Another tenant's long text under the
+/// same key (a TEXT field may hold 100,000 characters) must neither fail the build nor, once
+/// the index exists, that tenant's own writes.
+#[tokio::test]
+async fn another_tenants_long_values_under_the_same_key_do_not_break_an_index() {
+    let app = TestApp::spawn_bare().await;
+    let writer = app.token("writer", "ADMIN", "boss");
+    let indexer = app.token("indexer", "ADMIN", "boss");
+    // Text that does not compress: an index entry keeps (compressed) values up to about 2,700 bytes.
+    let long = |seed: u32| -> String {
+        (0..6_000u32)
+            .map(|i| char::from_u32(0x4e00 + (i.wrapping_mul(7919).wrapping_add(seed) % 20_000)).unwrap())
+            .collect()
+    };
+    define(&app, &writer, json!({ "entity": "CUSTOMER", "key": "notes", "label": "Notes", "type": "TEXT" })).await;
+    define(&app, &writer, json!({ "entity": "CUSTOMER", "key": "amount", "label": "Amount", "type": "TEXT" })).await;
+    app.create_customer(&writer, json!({ "kind": "INDIVIDUAL", "name": "长文", "customFields": { "notes": long(1), "amount": "9".repeat(90_000) } })).await;
+
+    define(
+        &app,
+        &indexer,
+        json!({ "entity": "CUSTOMER", "key": "notes", "label": "Notes", "type": "STRING", "indexed": true }),
+    )
+    .await;
+    define(
+        &app,
+        &indexer,
+        json!({ "entity": "CUSTOMER", "key": "amount", "label": "Amount", "type": "DECIMAL", "indexed": true }),
+    )
+    .await;
+    assert_eq!(index_state(&app, &indexer, "notes").await, ("READY".to_owned(), Value::Null));
+    assert_eq!(index_state(&app, &indexer, "amount").await, ("READY".to_owned(), Value::Null));
+    // The writer goes on writing long values under the indexed keys.
+    app.create_customer(&writer, json!({ "kind": "INDIVIDUAL", "name": "又一个", "customFields": { "notes": long(2), "amount": "8".repeat(90_000) } })).await;
+    // And the indexer's own values filter through the index's expression.
+    app.create_customer(
+        &indexer,
+        json!({ "kind": "INDIVIDUAL", "name": "短", "customFields": { "notes": "短文", "amount": "12.5" } }),
+    )
+    .await;
+    let found = app
+        .gql(
+            &indexer,
+            "{ customers(filter: {custom: {notes: {eq: \"短文\"}, amount: {gt: \"12\"}}}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["data"]["customers"]["totalCount"], 1, "{found}");
 }
 
 #[tokio::test]

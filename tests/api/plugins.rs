@@ -200,11 +200,22 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         use guanxi_api::domain::custom_fields::FieldType;
         use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, SortField, page_request};
         use sea_orm::ConnectionTrait;
+        // The computed fields' indexes are built in the background.
+        let ready = "{ customFieldDefinitions(entity: CUSTOMER) { key indexState } }";
+        eventually(&app, &admin, ready, json!({}), |r| {
+            r["data"]["customFieldDefinitions"].as_array().is_some_and(|defs| {
+                defs.iter()
+                    .filter(|d| d["key"] == "value_score" || d["key"] == "churn_risk")
+                    .all(|d| d["indexState"] == "READY")
+            })
+        })
+        .await;
         let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
         let backend = db.get_database_backend();
         let tenant = crate::helpers::tenant_id(&db, "acme").await;
-        let value_score = CustomKey { key: "value_score".into(), ty: FieldType::Decimal, computed: true };
-        let churn_risk = CustomKey { key: "churn_risk".into(), ty: FieldType::Decimal, computed: true };
+        let value_score =
+            CustomKey { key: "value_score".into(), ty: FieldType::Decimal, computed: true, indexed: true };
+        let churn_risk = CustomKey { key: "churn_risk".into(), ty: FieldType::Decimal, computed: true, indexed: true };
         let filter = Filter::Custom(churn_risk, Op::IsNull(false));
         let order = vec![OrderKey { field: SortField::Custom(value_score), descending: true }];
         let page = page_request(Some(3), None, None, None, &order).expect("page");
@@ -822,5 +833,40 @@ async fn a_new_tenant_is_never_seen_without_its_default_plugins() {
         assert_eq!(names, ["lifecycle-scorer", "value-scorer"], "{res}");
         let keys = res["data"]["customFieldDefinitions"].as_array().unwrap();
         assert!(keys.iter().any(|k| k["key"] == "value_score"), "{res}");
+    }
+}
+
+/// Sweeps take turns by tenant: a tenant that asks for a re-score over and over (each one
+/// starting its sweep again) does not keep the scoring worker from another tenant's re-score.
+#[tokio::test]
+async fn a_tenant_re_scoring_in_a_loop_does_not_starve_another() {
+    // Small rounds, so the loud tenant's sweep takes many of them.
+    let app = TestApp::spawn_with(|c| c.score_claim = 4).await;
+    let loud = app.token("loud", "ADMIN", "admin");
+    let quiet = app.token("quiet", "ADMIN", "admin");
+    for i in 0..40 {
+        app.create_customer(&loud, json!({ "kind": "INDIVIDUAL", "name": format!("L{i}") })).await;
+    }
+    for i in 0..4 {
+        app.create_customer(&quiet, json!({ "kind": "INDIVIDUAL", "name": format!("Q{i}") })).await;
+    }
+    let recompute = "mutation { recomputeScores { id } }";
+    // The loud tenant's sweep starts first, so it is first in line.
+    let res = app.gql(&loud, recompute, json!({})).await;
+    assert!(res["errors"].is_null(), "{res}");
+    let res = app.gql(&quiet, recompute, json!({})).await;
+    let run = res["data"]["recomputeScores"]["id"].clone();
+    let progress = "query($id: ID!) { scoreRun(id: $id) { pending done } }";
+    let started = Instant::now();
+    loop {
+        // The loud tenant starts its sweep over, again and again.
+        let res = app.gql(&loud, recompute, json!({})).await;
+        assert!(res["errors"].is_null(), "{res}");
+        let res = app.gql(&quiet, progress, json!({ "id": run })).await;
+        if res["data"]["scoreRun"]["done"] == true {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the quiet tenant's re-score never finished: {res}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -340,6 +340,7 @@ pub async fn file(
     };
     let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, &mut v);
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Complaint).await?;
     let txn = store::begin_write(db).await?;
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;
     data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
@@ -457,6 +458,7 @@ pub async fn update(
         v.push(Violation::new("customerId", "NOT_ALLOWED", "a complaint stays with its customer"));
         input.customer_id = Patch::Absent;
     }
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Complaint).await?;
     let txn = store::begin_write(db).await?;
     // Definitions first: their lock is always taken before a row's (see custom_fields).
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;

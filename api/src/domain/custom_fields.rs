@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::input::{Patch, check_version};
 use super::values::text;
-use super::{Caller, Role, audit, custom_values};
+use super::{Caller, Role, audit, custom_values, field_indexes};
 use crate::error::{Error, Result, Violation};
 use crate::store;
 
@@ -320,6 +320,37 @@ impl Source {
     }
 }
 
+/// Where the expression index an indexed definition asks for stands. Indexes are built in the
+/// background (see `field_indexes`): a definition commits at once, `BUILDING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexState {
+    /// Not indexed (or archived, or of a type without an index).
+    None,
+    Building,
+    Ready,
+    /// Not built; `index_error` says why. Turning `indexed` off and on again retries.
+    Failed,
+}
+
+impl IndexState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexState::None => "NONE",
+            IndexState::Building => "BUILDING",
+            IndexState::Ready => "READY",
+            IndexState::Failed => "FAILED",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [IndexState::None, IndexState::Building, IndexState::Ready, IndexState::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
 /// A custom field definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
@@ -335,6 +366,8 @@ pub struct Definition {
     pub options: Vec<String>,
     pub default_value: Option<Value>,
     pub indexed: bool,
+    pub index_state: IndexState,
+    pub index_error: Option<String>,
     pub archived: bool,
     pub source: Source,
     pub position: i32,
@@ -359,6 +392,7 @@ impl Definition {
                 _ => return Err(bad("source")),
             },
             name: camel_case(&m.key),
+            index_state: IndexState::parse(&m.index_state).ok_or_else(|| bad("index state"))?,
             options: m
                 .options
                 .as_ref()
@@ -372,6 +406,7 @@ impl Definition {
             required: m.required,
             default_value: m.default_value,
             indexed: m.indexed,
+            index_error: m.index_error,
             archived: m.archived,
             position: m.position,
             version: m.version,
@@ -393,6 +428,8 @@ impl Definition {
             options: if self.options.is_empty() { None } else { Some(json!(self.options)) },
             default_value: self.default_value,
             indexed: self.indexed,
+            index_state: self.index_state.as_str().to_owned(),
+            index_error: self.index_error,
             archived: self.archived,
             source: self.source.as_str().to_owned(),
             position: self.position,
@@ -400,6 +437,27 @@ impl Definition {
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
+    }
+
+    /// Does it ask for an expression index: indexed, live, of a type that has one?
+    #[must_use]
+    pub fn wants_index(&self) -> bool {
+        self.indexed && !self.archived && self.ty.indexable()
+    }
+
+    /// Sets where this version's index stands, given the version `before` it: the same index
+    /// as before keeps its state (a label or default changed), another one is to be built, and
+    /// none is `NONE`. The index builder takes it from there once the change commits.
+    fn settle_index_state(&mut self, before: Option<&Definition>) {
+        let backend = sea_orm::DatabaseBackend::Postgres;
+        let same_index = before.filter(|b| b.wants_index() && self.wants_index()).is_some_and(|b| {
+            store::custom_fields::index_of(backend, b) == store::custom_fields::index_of(backend, self)
+        });
+        if same_index {
+            return;
+        }
+        self.index_state = if self.wants_index() { IndexState::Building } else { IndexState::None };
+        self.index_error = None;
     }
 
     /// The definition as the audit trail records it.
@@ -427,6 +485,8 @@ impl Definition {
             options: vec!["a".into(), "b".into()],
             default_value: None,
             indexed: false,
+            index_state: IndexState::None,
+            index_error: None,
             archived: false,
             source: Source::User,
             position: 0,
@@ -641,6 +701,8 @@ pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput
         required: input.required,
         default_value: input.default_value,
         indexed: input.indexed,
+        index_state: IndexState::None,
+        index_error: None,
         archived: false,
         source: Source::User,
         position: 0,
@@ -670,10 +732,11 @@ pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput
     if def.required {
         fill_required(&txn, caller.tenant_id, &def).await?;
     }
+    def.settle_index_state(None);
     store::custom_fields::insert(&txn, &def.clone().into_model(caller.tenant_id)).await?;
-    store::custom_fields::sync_index(&txn, &def, None).await?;
     audit::record(&txn, caller, TYPE_NAME, def.id, audit::Action::Create, None, Some(def.audit_snapshot()), at).await?;
     txn.commit().await?;
+    field_indexes::wake();
     Ok(def)
 }
 
@@ -881,7 +944,8 @@ async fn set_archived(db: &DatabaseConnection, caller: &Caller, id: Uuid, archiv
     save_change(txn, caller, &before, def).await
 }
 
-/// Stores a changed definition as its next version, fits its index, audits and commits.
+/// Stores a changed definition as its next version, audits and commits; a new index is left to
+/// the index builder.
 async fn save_change(
     txn: store::WriteTxn,
     caller: &Caller,
@@ -891,11 +955,12 @@ async fn save_change(
     let at = store::now();
     def.version += 1;
     def.updated_at = at;
+    def.settle_index_state(Some(before));
     store::custom_fields::update(&txn, &def.clone().into_model(caller.tenant_id)).await?;
-    store::custom_fields::sync_index(&txn, &def, Some(before)).await?;
     let (old, new) = (Some(before.audit_snapshot()), Some(def.audit_snapshot()));
     audit::record(&txn, caller, TYPE_NAME, def.id, audit::Action::Update, old, new, at).await?;
     txn.commit().await?;
+    field_indexes::wake();
     Ok(def)
 }
 
@@ -991,6 +1056,8 @@ pub(crate) async fn sync_computed(
                     options: Vec::new(),
                     default_value: None,
                     indexed: ty == FieldType::Decimal,
+                    index_state: IndexState::None,
+                    index_error: None,
                     archived: false,
                     source: Source::Plugin,
                     position,
@@ -1024,6 +1091,7 @@ async fn save_computed(
     let at = store::now();
     def.version += 1;
     def.updated_at = at;
+    def.settle_index_state(before);
     let model = def.clone().into_model(caller.tenant_id);
     let action = if before.is_some() {
         store::custom_fields::update(txn, &model).await?;
@@ -1032,7 +1100,7 @@ async fn save_computed(
         store::custom_fields::insert(txn, &model).await?;
         audit::Action::Create
     };
-    store::custom_fields::sync_index(txn, &def, before).await?;
+    // The plugin's change wakes the index builder once it commits.
     let old = before.map(Definition::audit_snapshot);
     audit::record(txn, caller, TYPE_NAME, def.id, action, old, Some(def.audit_snapshot()), at).await
 }

@@ -438,6 +438,7 @@ pub async fn create(
         access::ensure_can_assign_if_scoped(caller, data.owner_id)?;
     }
     let id = Uuid::now_v7();
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Customer).await?;
     let txn = store::begin_write(db).await?;
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;
     data.custom_fields = custom_values::apply(&defs, custom, None, &mut violations);
@@ -483,6 +484,7 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> Result<customer::Model> {
     access::ensure_can_write(caller)?;
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Customer).await?;
     let txn = store::begin_write(db).await?;
     // Definitions first: their lock is always taken before a row's (see custom_fields).
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;

@@ -298,6 +298,7 @@ pub async fn record(
     };
     let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, now, &mut v);
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Interaction).await?;
     let txn = store::begin_write(db).await?;
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;
     data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
@@ -375,6 +376,7 @@ pub async fn update(
         v.push(Violation::new("customerId", "NOT_ALLOWED", "an interaction stays with its customer; record a new one"));
         input.customer_id = Patch::Absent;
     }
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Interaction).await?;
     let txn = store::begin_write(db).await?;
     // Definitions first: their lock is always taken before a row's (see custom_fields).
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;

@@ -7,6 +7,7 @@ pub mod complaints;
 pub mod custom_fields;
 pub mod custom_values;
 pub mod customers;
+pub mod field_indexes;
 pub mod identity;
 pub mod ids;
 pub mod input;

@@ -384,6 +384,7 @@ pub async fn create(
         }
         _ => {}
     }
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
     let txn = store::begin_write(db).await?;
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
     plan.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
@@ -432,6 +433,7 @@ pub async fn update(
     }
     let status = std::mem::take(&mut input.status);
     let custom = std::mem::take(&mut input.custom_fields);
+    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
     let txn = store::begin_write(db).await?;
     // Definitions first: their lock is always taken before a row's (see custom_fields).
     let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;

@@ -24,6 +24,7 @@ use super::custom_fields::{self, EntityKind, FieldType};
 use super::{Caller, Role, audit, custom_values, ids};
 use crate::error::{Error, Result, Violation};
 use crate::store;
+use crate::tasks::Tasks;
 
 pub const TYPE_NAME: &str = "Plugin";
 
@@ -53,36 +54,45 @@ pub struct Plugins {
     host: Arc<Host>,
     runs: Option<mpsc::Sender<plugin_run::Model>>,
     wake: Notify,
+    /// One compilation at a time: compiling takes every core it is given, and a tenant
+    /// installing plugin after plugin must not take them from everyone's requests.
+    compiling: tokio::sync::Semaphore,
 }
 
 impl Plugins {
     /// A runtime without a run log (the command line).
     #[must_use]
     pub fn new(host: Arc<Host>) -> Self {
-        Self { host, runs: None, wake: Notify::new() }
+        Self { host, runs: None, wake: Notify::new(), compiling: tokio::sync::Semaphore::new(1) }
     }
 
     /// A runtime whose run records are written by a background task, in batches, outside the
-    /// transactions of the calls (a refused write must still leave its record).
+    /// transactions of the calls (a refused write must still leave its record). At shutdown the
+    /// task writes what is buffered before it stops.
     #[must_use]
-    pub fn with_run_log(host: Arc<Host>, db: DatabaseConnection) -> Self {
+    pub fn with_run_log(host: Arc<Host>, db: DatabaseConnection, tasks: &Tasks) -> Self {
         let (tx, mut rx) = mpsc::channel::<plugin_run::Model>(10_000);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < 500 {
-                    match rx.try_recv() {
-                        Ok(run) => batch.push(run),
-                        Err(_) => break,
+        tasks.spawn("plugin run log", |stop| async move {
+            loop {
+                let first = tokio::select! {
+                    biased;
+                    run = rx.recv() => run,
+                    () = stop.cancelled() => None,
+                };
+                let mut batch: Vec<plugin_run::Model> = first.into_iter().collect();
+                while let Ok(run) = rx.try_recv() {
+                    batch.push(run);
+                    if batch.len() >= 500 {
+                        write_runs(&db, std::mem::take(&mut batch)).await;
                     }
                 }
-                if let Err(err) = store::in_write(&db, async |txn| store::plugins::record_runs(txn, batch).await).await
-                {
-                    tracing::warn!(error = %err, "recording plugin runs");
+                if batch.is_empty() {
+                    break;
                 }
+                write_runs(&db, batch).await;
             }
         });
-        Self { host, runs: Some(tx), wake: Notify::new() }
+        Self { host, runs: Some(tx), wake: Notify::new(), compiling: tokio::sync::Semaphore::new(1) }
     }
 
     #[must_use]
@@ -100,7 +110,8 @@ impl Plugins {
         self.wake.notified().await;
     }
 
-    /// The compiled plugin of `sha256`, read from the database if this replica has not loaded it.
+    /// The compiled plugin of `sha256`, read from the database and compiled (see
+    /// [`Plugins::compile`]) if this replica has not loaded it.
     ///
     /// # Errors
     /// The bytes are missing or no longer load (a different engine); database failures.
@@ -111,7 +122,20 @@ impl Plugins {
         let bytes = store::plugins::binary(conn, sha256)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("plugin binary {sha256} is missing")))?;
-        self.host.load(&bytes).map_err(|e| Error::Internal(anyhow::anyhow!("loading plugin {sha256}: {e}")))
+        self.compile(bytes).await.map_err(|e| Error::Internal(anyhow::anyhow!("loading plugin {sha256}: {e}")))
+    }
+
+    /// Checks and compiles a component on the blocking pool, one compilation at a time, never
+    /// on a thread that serves requests (nor, by its callers, inside a write transaction).
+    ///
+    /// # Errors
+    /// Why the host refuses the component.
+    pub async fn compile(&self, bytes: Vec<u8>) -> std::result::Result<Arc<guanxi_plugin_host::Plugin>, InstallError> {
+        let _turn = self.compiling.acquire().await.map_err(|e| InstallError::Link(e.to_string()))?;
+        let host = self.host.clone();
+        tokio::task::spawn_blocking(move || host.load(&bytes))
+            .await
+            .unwrap_or_else(|e| Err(InstallError::Link(format!("the compilation stopped: {e}"))))
     }
 
     /// Keeps the record of one call (dropped, with a warning, if the log is far behind).
@@ -355,6 +379,12 @@ fn decode_wasm(raw: &str, v: &mut Vec<Violation>) -> Vec<u8> {
     }
 }
 
+async fn write_runs(db: &DatabaseConnection, batch: Vec<plugin_run::Model>) {
+    if let Err(err) = store::in_write(db, async |txn| store::plugins::record_runs(txn, batch).await).await {
+        tracing::warn!(error = %err, "recording plugin runs");
+    }
+}
+
 fn install_refused(err: &InstallError) -> Error {
     let code = match err {
         InstallError::TooLarge(_) => "TOO_LARGE",
@@ -376,7 +406,7 @@ struct Checked {
 
 /// Loads the component and, for a scorer, asks its keys (a call under `limits`).
 async fn check_component(plugins: &Plugins, row: &plugin::Model, bytes: Vec<u8>, limits: Limits) -> Result<Checked> {
-    let loaded = plugins.host.load(&bytes).map_err(|e| install_refused(&e))?;
+    let loaded = plugins.compile(bytes.clone()).await.map_err(|e| install_refused(&e))?;
     let inspection = loaded.inspection().clone();
     let mut capabilities = Vec::new();
     let mut keys = Vec::new();
@@ -473,6 +503,8 @@ pub async fn install(
     let row = store_install(&txn, caller, prepared).await?;
     txn.commit().await?;
     plugins.wake_scorer();
+    // Computed fields may have come or gone: their indexes too.
+    super::field_indexes::wake();
     Ok(row)
 }
 
@@ -615,6 +647,8 @@ pub async fn upgrade(
     }
     txn.commit().await?;
     plugins.wake_scorer();
+    // Computed fields may have come or gone: their indexes too.
+    super::field_indexes::wake();
     Ok(row)
 }
 
@@ -657,6 +691,8 @@ pub async fn set_enabled(
     }
     txn.commit().await?;
     plugins.wake_scorer();
+    // Computed fields may have come or gone: their indexes too.
+    super::field_indexes::wake();
     Ok(row)
 }
 
@@ -704,6 +740,8 @@ pub async fn configure(
     }
     txn.commit().await?;
     plugins.wake_scorer();
+    // Computed fields may have come or gone: their indexes too.
+    super::field_indexes::wake();
     Ok(row)
 }
 
@@ -739,7 +777,7 @@ pub async fn uninstall(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Re
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// A custom field (its definition).
-    Custom(custom_fields::Definition),
+    Custom(Box<custom_fields::Definition>),
     /// A built-in field, by GraphQL name.
     BuiltIn(EntityKind, String),
 }
@@ -752,7 +790,7 @@ async fn target(txn: &DatabaseTransaction, caller: &Caller, entity: &str, field:
         if def.source != custom_fields::Source::User {
             return Err(Error::invalid("field", "READ_ONLY", format!("'{field}' is computed by a plugin")));
         }
-        return Ok(Target::Custom(def.clone()));
+        return Ok(Target::Custom(Box::new(def.clone())));
     }
     if entity.is_writable_built_in(field) {
         return Ok(Target::BuiltIn(entity, field.to_owned()));
@@ -847,6 +885,24 @@ pub async fn attachments(
     Ok(attached.into_iter().filter_map(|a| all.iter().find(|p| p.id == a.plugin_id).map(|p| (a, p.clone()))).collect())
 }
 
+/// Compiles the validators attached to fields of `entity` that this replica has not loaded, before
+/// a write's transaction begins: compilation never runs inside a write transaction (on SQLite,
+/// holding the one writer), which [`validate_write`] then runs them in.
+///
+/// # Errors
+/// Database failures; a stored plugin that no longer loads.
+pub async fn prepare_validators(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    tenant_id: Uuid,
+    entity: EntityKind,
+) -> Result<()> {
+    for (_, p) in store::plugins::validators_for_write(db, tenant_id, entity.as_str()).await? {
+        plugins.load(db, &p.sha256).await?;
+    }
+    Ok(())
+}
+
 /// Runs the validators attached to fields of `entity` on the record about to be written
 /// (`record`: the entity as the audit trail shows it, custom values under `customFields`;
 /// `defs`: the entity's definitions the write read), once the write's own checks passed.
@@ -882,7 +938,13 @@ pub async fn validate_write(
         if old == Some(value) {
             continue;
         }
-        let compiled = plugins.load(txn, &p.sha256).await?;
+        // Compiled before the transaction began (`prepare_validators`); one attached or let go
+        // of memory since is not compiled here, inside the transaction.
+        let compiled = plugins.host.loaded(&p.sha256).ok_or_else(|| Error::Plugin {
+            plugin: p.name.clone(),
+            reason: "BUSY",
+            message: format!("plugin {} is being loaded on this server; nothing was written, try again", p.name),
+        })?;
         let request = ValidationRequest {
             entity: entity.as_str().to_owned(),
             field: a.field.clone(),
@@ -962,6 +1024,8 @@ pub async fn tenant_for(
     txn.commit().await?;
     if install_defaults {
         plugins.wake_scorer();
+        // Computed fields may have come or gone: their indexes too.
+        super::field_indexes::wake();
     }
     Ok(t)
 }

@@ -70,13 +70,20 @@ pub struct CustomKey {
     pub ty: FieldType,
     /// A plugin computes it: stored apart from the values an ADMIN's fields hold.
     pub computed: bool,
+    /// Its definition asks for an index: filters and orders read the index's expression.
+    pub indexed: bool,
 }
 
 impl CustomKey {
     /// The key of a definition's field.
     #[must_use]
     pub fn of(def: &super::custom_fields::Definition) -> Self {
-        Self { key: def.key.clone(), ty: def.ty, computed: def.source == super::custom_fields::Source::Plugin }
+        Self {
+            key: def.key.clone(),
+            ty: def.ty,
+            computed: def.source == super::custom_fields::Source::Plugin,
+            indexed: def.wants_index(),
+        }
     }
 
     /// The name the store's `column_of` gives the JSON object holding this field.

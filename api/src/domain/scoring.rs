@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::store;
 use crate::store::customers::ScoreHashes;
 use crate::store::scoring::{Claimed, CutPoints, ScoreWrite, Sweep};
+use crate::tasks::Tasks;
 
 pub const RUN_TYPE_NAME: &str = "ScoreRun";
 
@@ -397,6 +398,21 @@ impl Pipeline {
     pub fn new() -> Self {
         Self { worker: Uuid::now_v7(), taken_ahead: None, leaving: None }
     }
+
+    /// Waits for the work the pipeline started: the last round leaving the queue, and the
+    /// claim taken ahead (whose customers return to the queue when its lease ends).
+    pub async fn settle(&mut self) {
+        if let Some(task) = self.leaving.take()
+            && let Err(err) = finish(task).await
+        {
+            tracing::warn!(error = %err, "scoring worker stopping");
+        }
+        if let Some(task) = self.taken_ahead.take()
+            && let Err(err) = finish(task).await
+        {
+            tracing::warn!(error = %err, "scoring worker stopping");
+        }
+    }
 }
 
 impl Default for Pipeline {
@@ -418,9 +434,20 @@ async fn take(db: &DatabaseConnection, worker: Uuid, n: u64, holding: Option<Swe
         if room == 0 {
             return Ok(Taken { queued, stretch: None, kept: holding });
         }
+        // Sweeps take turns by tenant, a stretch each: a tenant that keeps asking for
+        // re-scores, or has many customers, does not keep the worker from the others. The sweep
+        // the worker lets go of stands where the round being scored leaves it (should that round
+        // fail, its stretch waits for the next sweep).
         let sweep = match holding {
-            Some(s) if store::scoring::renew_sweep(txn, &s, worker, lease).await? => Some(s),
-            _ => store::scoring::claim_sweep(txn, worker, now, lease).await?,
+            Some(s) => match store::scoring::claim_sweep(txn, worker, now, lease, Some(s.tenant_id)).await? {
+                Some(other) => {
+                    store::scoring::yield_sweep(txn, &s, worker).await?;
+                    Some(other)
+                }
+                None if store::scoring::renew_sweep(txn, &s, worker, lease).await? => Some(s),
+                None => store::scoring::claim_sweep(txn, worker, now, lease, None).await?,
+            },
+            None => store::scoring::claim_sweep(txn, worker, now, lease, None).await?,
         };
         let stretch = match sweep {
             Some(sweep) => {
@@ -519,14 +546,16 @@ pub async fn work_once(
     Ok(worked)
 }
 
-/// The scoring worker: works while there is work, then waits to be woken or for `poll`.
-pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
-    tokio::spawn(async move {
+/// The scoring worker: works while there is work, then waits to be woken or for `poll`. At
+/// shutdown it finishes the round in hand and lets it leave the queue before it stops; what it
+/// had claimed ahead returns to the queue when the claim's lease ends.
+pub fn spawn_worker(tasks: &Tasks, db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duration, work: Work) {
+    tasks.spawn("scoring worker", |stop| async move {
         let mut ranked = Ranked::new();
         let mut pipeline = Pipeline::new();
         let mut vacuumed: Option<std::time::Instant> = None;
         let mut in_backlog = false;
-        loop {
+        while !stop.is_cancelled() {
             if ranked.len() > 10_000 {
                 ranked.clear();
             }
@@ -541,17 +570,22 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
                 vacuumed = Some(std::time::Instant::now());
             }
             in_backlog = full;
-            match round {
-                Ok(Worked { queued: 0, swept: 0 }) => {
-                    let _ = tokio::time::timeout(poll, plugins.woken()).await;
-                }
-                Ok(_) => {}
+            let pause = match round {
+                Ok(Worked { queued: 0, swept: 0 }) => Some(poll),
+                Ok(_) => None,
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring worker");
-                    tokio::time::sleep(poll).await;
+                    Some(poll)
+                }
+            };
+            if let Some(pause) = pause {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    _ = tokio::time::timeout(pause, plugins.woken()) => {}
                 }
             }
         }
+        pipeline.settle().await;
     });
 }
 
@@ -559,12 +593,15 @@ pub fn spawn_worker(db: DatabaseConnection, plugins: Arc<Plugins>, poll: Duratio
 /// (recency, churn risk, lifecycle stage) move without any write. A sweep under way goes on
 /// rather than starting over, so a tenant too large to sweep within `every`, or several
 /// replicas ticking, still get to the end.
-pub fn spawn_rescorer(db: DatabaseConnection, plugins: Arc<Plugins>, every: Duration) {
-    tokio::spawn(async move {
+pub fn spawn_rescorer(tasks: &Tasks, db: DatabaseConnection, plugins: Arc<Plugins>, every: Duration) {
+    tasks.spawn("re-scorer", |stop| async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await; // the first tick is now: the seed or the writes queued what is new
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
             let swept = async {
                 let ticket = Uuid::now_v7();
                 let tenants = store::plugins::tenants_with_scorers(&db).await?;
@@ -658,7 +695,8 @@ mod tests {
         let ticket = Uuid::now_v7();
         store::scoring::sweep_all(&db, tenant, ticket).await.unwrap();
         let now = store::now();
-        let held = store::scoring::claim_sweep(&db, worker, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        let held =
+            store::scoring::claim_sweep(&db, worker, now, now + chrono::Duration::minutes(2), None).await.unwrap();
         let held = held.expect("the sweep");
 
         store::scoring::enqueue(&db, tenant, &[Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()]).await.unwrap();

@@ -50,6 +50,18 @@ pub fn register(types: &mut Types, fields: &Arc<TenantFields>) {
             .item("PLUGIN")
             .item("BUILT_IN"),
     );
+    types.enums.push(
+        Enum::new("IndexState")
+            .description(
+                "Where a field's index stands. NONE: not indexed. BUILDING: the definition is stored and the index \
+                 is being built in the background; filters work meanwhile, without it. READY: built. FAILED: not \
+                 built, `indexError` says why; turning `indexed` off and on again retries.",
+            )
+            .item("NONE")
+            .item("BUILDING")
+            .item("READY")
+            .item("FAILED"),
+    );
     types.objects.push(definition_type());
     types.inputs.extend(definition_inputs());
     types.query.push(definitions_query());
@@ -200,6 +212,13 @@ fn definition_type() -> Object {
             d.default_value.clone().and_then(|v| Value::from_json(v).ok()).unwrap_or(Value::Null)
         }))
         .field(simple::<Definition>("indexed", TypeRef::named_nn(TypeRef::BOOLEAN), |d| Value::Boolean(d.indexed)))
+        .field(simple::<Definition>("indexState", TypeRef::named_nn("IndexState"), |d| {
+            enum_value(d.index_state.as_str())
+        }))
+        .field(
+            simple::<Definition>("indexError", TypeRef::named(TypeRef::STRING), |d| opt_str(d.index_error.as_deref()))
+                .description("Why the index could not be built (FAILED only)."),
+        )
         .field(simple::<Definition>("archived", TypeRef::named_nn(TypeRef::BOOLEAN), |d| Value::Boolean(d.archived)))
         .field(simple::<Definition>("source", TypeRef::named_nn("FieldSource"), |d| enum_value(d.source.as_str())))
         .field(simple::<Definition>("version", TypeRef::named_nn(TypeRef::INT), |d| Value::from(d.version)))

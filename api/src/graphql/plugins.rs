@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::context::{id_arg, int_arg, request, resolve, str_arg};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
-use crate::domain::custom_fields::{self, Definition, EntityKind, FieldType, Source};
+use crate::domain::custom_fields::{self, Definition, EntityKind, FieldType, IndexState, Source};
 use crate::domain::plugins::{self as service, ConfigureInput, InstallInput, Target};
 use crate::domain::{Role, ids, scoring};
 use crate::error::{Error, Result};
@@ -385,6 +385,8 @@ fn built_in_definition(entity: EntityKind, field: &str) -> Definition {
         options: Vec::new(),
         default_value: None,
         indexed: false,
+        index_state: IndexState::None,
+        index_error: None,
         archived: false,
         source: Source::BuiltIn,
         position: -1,
@@ -396,7 +398,7 @@ fn built_in_definition(entity: EntityKind, field: &str) -> Definition {
 
 fn target_value(t: Target) -> FieldValue<'static> {
     match t {
-        Target::Custom(def) => FieldValue::owned_any(def),
+        Target::Custom(def) => FieldValue::owned_any(*def),
         Target::BuiltIn(entity, field) => FieldValue::owned_any(built_in_definition(entity, &field)),
     }
 }

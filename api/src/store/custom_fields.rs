@@ -8,8 +8,8 @@
 use guanxi_entity::custom_field_definition::{self as model, Column, Entity};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -47,35 +47,53 @@ fn compared(ty: FieldType) -> Compared {
 /// The SQL of a value's expression over column `col` (already quoted). Keys are
 /// `[a-z][a-z0-9_]*`, checked at definition, so they are safe inside literals; they must be
 /// literals for PostgreSQL to match an expression index.
-fn template(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType) -> String {
+///
+/// `indexed`: the expression an index is built on, which every tenant's rows enter, whatever
+/// they hold under the same key. On PostgreSQL it leaves out text too long for an index entry
+/// (a btree entry holds about 2,700 bytes): another tenant's long value under the key must not
+/// fail the build, nor that tenant's own writes once the index exists. For the indexed field's
+/// own tenant this changes nothing: its values are checked to fit (`MAX_INDEXED_BYTES`).
+fn template(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType, indexed: bool) -> String {
+    let fits =
+        |limit: usize| if indexed { format!("octet_length({col} ->> '{key}') <= {limit} AND ") } else { String::new() };
     match (backend, compared(ty)) {
         // Code-point order, like SQLite's BINARY and the cursor comparison.
+        (DatabaseBackend::Postgres, Compared::Text) if indexed => format!(
+            "((CASE WHEN {}TRUE THEN ({col} ->> '{key}') END) COLLATE \"C\")",
+            fits(crate::domain::custom_values::MAX_INDEXED_BYTES)
+        ),
         (DatabaseBackend::Postgres, Compared::Text) => format!("(({col} ->> '{key}') COLLATE \"C\")"),
         (DatabaseBackend::Postgres, Compared::Number) => format!(
-            "(CASE WHEN ({col} ->> '{key}') ~ '^-?[0-9]+(\\.[0-9]+)?\\Z' THEN ({col} ->> '{key}')::numeric END)"
+            "(CASE WHEN {}({col} ->> '{key}') ~ '^-?[0-9]+(\\.[0-9]+)?\\Z' THEN ({col} ->> '{key}')::numeric END)",
+            fits(MAX_INDEXED_NUMBER_BYTES)
         ),
         (DatabaseBackend::Postgres, Compared::Boolean) => {
             format!("(CASE WHEN jsonb_typeof({col} -> '{key}') = 'boolean' THEN ({col} ->> '{key}')::boolean END)")
         }
         (DatabaseBackend::Postgres, Compared::Raw) => format!("({col} -> '{key}')"),
         // SQLite: json_extract yields INTEGER for ints and 1/0 for booleans; decimals are exact
-        // strings, compared as REAL.
+        // strings, compared as REAL. SQLite has no entry size limit.
         (_, Compared::Number) if ty == FieldType::Decimal => format!("CAST(json_extract({col}, '$.{key}') AS REAL)"),
         _ => format!("json_extract({col}, '$.{key}')"),
     }
 }
 
-/// The SQL of custom field `key` of type `ty` over column `col`, as filters and indexes use it.
+/// The longest number text an indexed numeric expression reads: longer than any INT, DECIMAL or
+/// a plugin's number written out (an f64 is at most 309 digits before the point).
+const MAX_INDEXED_NUMBER_BYTES: usize = 400;
+
+/// The SQL of custom field `key` of type `ty` over column `col`; `indexed` as its definition
+/// is, so that PostgreSQL matches the field's index.
 #[must_use]
-pub fn sql_of(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType) -> String {
-    template(backend, col, key, ty)
+pub fn sql_of(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType, indexed: bool) -> String {
+    template(backend, col, key, ty, indexed)
 }
 
 /// The expression of custom field `key` over the stored column expression `stored`.
 #[must_use]
 pub fn value_expr(backend: DatabaseBackend, stored: Expr, key: &CustomKey) -> Expr {
     let placeholder = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
-    Expr::cust_with_exprs(template(backend, placeholder, &key.key, key.ty), [stored])
+    Expr::cust_with_exprs(template(backend, placeholder, &key.key, key.ty, key.indexed), [stored])
 }
 
 /// The table and JSON column holding a field's values: a plugin's computed values are in the
@@ -84,65 +102,152 @@ fn storage(def: &Definition) -> (&'static str, &'static str) {
     if def.source == Source::Plugin { ("customer_scores", "computed") } else { (def.entity.table(), "custom_fields") }
 }
 
-fn index_name(def: &Definition) -> String {
-    let (table, col) = storage(def);
-    let expr = template(DatabaseBackend::Postgres, col, &def.key, def.ty);
-    let digest = Sha256::digest(format!("{table}:{expr}"));
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{table}_cf_{hex}_idx")
+/// The expression index a definition asks for. One index serves every tenant that indexes the
+/// same key with the same kind of value (it leads with `tenant_id`, as every query does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIndex {
+    /// Named after the table and PostgreSQL's expression, so the same on both databases.
+    pub name: String,
+    pub table: &'static str,
+    /// The indexed expression for this database.
+    expression: String,
 }
 
-/// Creates the expression index an indexed, live definition needs, and drops the one it needed
-/// before if no definition of any tenant uses it any more. The index leads with `tenant_id`, as
-/// every query does. (SQLite matches expression indexes too; the name comes from PostgreSQL's
-/// expression on both, so it is the same everywhere.)
+/// The index `def` asks for when it is indexed.
+#[must_use]
+pub fn index_of(backend: DatabaseBackend, def: &Definition) -> FieldIndex {
+    let (table, col) = storage(def);
+    let pg = template(DatabaseBackend::Postgres, col, &def.key, def.ty, true);
+    let digest = Sha256::digest(format!("{table}:{pg}"));
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    FieldIndex {
+        name: format!("{table}{INDEX_INFIX}{hex}_idx"),
+        table,
+        expression: template(backend, col, &def.key, def.ty, true),
+    }
+}
+
+/// What every field index's name holds between its table and its digest.
+const INDEX_INFIX: &str = "_cf_";
+
+/// The tables field indexes are built on.
+const INDEXED_TABLES: [&str; 5] = ["customers", "interactions", "complaints", "key_account_plans", "customer_scores"];
+
+/// Definitions of every tenant whose index is wanted: being built or ready.
 ///
 /// # Errors
 /// Database failures.
-pub async fn sync_index(conn: &impl ConnectionTrait, def: &Definition, before: Option<&Definition>) -> Result<()> {
-    let backend = conn.get_database_backend();
-    let wants = |d: &Definition| d.indexed && !d.archived && d.ty.indexable();
-    let name = index_name(def);
-    if let Some(old) = before.filter(|b| wants(b)) {
-        let old_name = index_name(old);
-        if old_name == name && wants(def) {
-            // The same index serves on (a label or default changed): nothing to build or analyse.
-            return Ok(());
-        }
-        if !index_in_use(conn, old).await? {
-            conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {old_name}")).await?;
-        }
-    }
-    if wants(def) {
-        let (table, col) = storage(def);
-        let expr = template(backend, col, &def.key, def.ty);
-        conn.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {expr})")).await?;
-        // Statistics for the new index: without them SQLite took it for the most selective
-        // index of the table and dropped the name index for plain lists (measured 2 → 120 ms).
-        super::analyze(conn, if backend == DatabaseBackend::Postgres { table } else { name.as_str() }).await?;
-    }
-    Ok(())
-}
-
-/// Does any live, indexed definition (of any tenant) still use `old`'s index? Only a count
-/// crosses tenants here; no tenant data is read.
-async fn index_in_use(conn: &impl ConnectionTrait, old: &Definition) -> Result<bool> {
-    let same_kind: Vec<&str> =
-        FieldType::ALL.iter().filter(|t| compared(**t) == compared(old.ty)).map(|t| t.as_str()).collect();
-    let users = Entity::find()
-        .filter(Column::Entity.eq(old.entity.as_str()))
-        .filter(Column::Key.eq(&old.key))
-        .filter(Column::Type.is_in(same_kind))
-        .filter(if old.source == Source::Plugin {
-            Column::Source.eq(Source::Plugin.as_str())
-        } else {
-            Column::Source.ne(Source::Plugin.as_str())
-        })
+pub async fn wanting_indexes(conn: &impl ConnectionTrait) -> Result<Vec<model::Model>> {
+    Ok(Entity::find()
         .filter(Column::Indexed.eq(true))
         .filter(Column::Archived.eq(false))
-        .count(conn)
+        .filter(Column::IndexState.is_in(["BUILDING", "READY"]))
+        .all(conn)
+        .await?)
+}
+
+/// The field indexes the database has, by name, and whether each is usable (PostgreSQL leaves an
+/// invalid index behind when a concurrent build fails).
+///
+/// # Errors
+/// Database failures.
+pub async fn existing_indexes(conn: &impl ConnectionTrait) -> Result<Vec<(String, &'static str, bool)>> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        name: String,
+        table_name: String,
+        valid: bool,
+    }
+    let backend = conn.get_database_backend();
+    let tables = INDEXED_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+    let sql = if backend == DatabaseBackend::Postgres {
+        format!(
+            "SELECT c.relname AS name, t.relname AS table_name, i.indisvalid AS valid FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = current_schema() AND t.relname IN ({tables}) AND c.relname LIKE '%\\_cf\\_%\\_idx'"
+        )
+    } else {
+        format!(
+            "SELECT name, tbl_name AS table_name, 1 AS valid FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name IN ({tables}) AND name LIKE '%\\_cf\\_%\\_idx' ESCAPE '\\'"
+        )
+    };
+    let rows = Row::find_by_statement(sea_orm::Statement::from_string(backend, sql)).all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| INDEXED_TABLES.iter().find(|t| **t == r.table_name).map(|t| (r.name, *t, r.valid)))
+        .collect())
+}
+
+/// Builds a field index without blocking writes on PostgreSQL (`CONCURRENTLY`, outside any
+/// transaction); SQLite has one writer, whom the build holds as any write does. Then gathers
+/// statistics: without them SQLite took a new index for the most selective of its table and
+/// dropped the name index for plain lists (measured 2 → 120 ms).
+///
+/// # Errors
+/// Database failures (the index then is absent, or invalid on PostgreSQL).
+pub async fn build_index(db: &DatabaseConnection, index: &FieldIndex) -> Result<()> {
+    let create = |concurrently: &str| {
+        format!(
+            "CREATE INDEX {concurrently}IF NOT EXISTS {} ON {} (tenant_id, {})",
+            index.name, index.table, index.expression
+        )
+    };
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&create("CONCURRENTLY ")).await?;
+        super::analyze(db, index.table).await?;
+        return Ok(());
+    }
+    super::in_write(db, async |txn| {
+        txn.execute_unprepared(&create("")).await?;
+        super::analyze(txn, &index.name).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Drops a field index, without blocking reads or writes on PostgreSQL.
+///
+/// # Errors
+/// Database failures.
+pub async fn drop_index(db: &DatabaseConnection, name: &str) -> Result<()> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")).await?;
+        return Ok(());
+    }
+    super::in_write(db, async |txn| {
+        txn.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Records where a definition's index stands, unless the definition changed since it was read
+/// (its new version has an index state of its own).
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_index(db: &DatabaseConnection, def: &model::Model, state: &str, error: Option<String>) -> Result<()> {
+    super::in_write(db, async |txn| mark_index_in(txn, def, state, error).await).await
+}
+
+async fn mark_index_in(
+    conn: &impl ConnectionTrait,
+    def: &model::Model,
+    state: &str,
+    error: Option<String>,
+) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::IndexState, Expr::value(state))
+        .col_expr(Column::IndexError, Expr::value(error))
+        .filter(Column::TenantId.eq(def.tenant_id))
+        .filter(Column::Id.eq(def.id))
+        .filter(Column::Version.eq(def.version))
+        .filter(Column::IndexState.eq(def.index_state.as_str()))
+        .exec(conn)
         .await?;
-    Ok(users > 0)
+    Ok(())
 }
 
 /// # Errors
@@ -193,7 +298,7 @@ pub async fn update(conn: &impl ConnectionTrait, m: &model::Model) -> Result<()>
 }
 
 fn has_value(backend: DatabaseBackend, key: &str) -> Expr {
-    let any = CustomKey { key: key.to_owned(), ty: FieldType::Json, computed: false };
+    let any = CustomKey { key: key.to_owned(), ty: FieldType::Json, computed: false, indexed: false };
     value_expr(backend, Expr::col(Alias::new("custom_fields")), &any).is_not_null()
 }
 

@@ -115,8 +115,10 @@ async fn start_sweep(conn: &impl ConnectionTrait, tenant_id: Uuid, ticket: Uuid,
     Ok(())
 }
 
-/// Claims the sweep waiting longest that nobody holds (or whose holder's lease ran out) for
-/// `worker` until `lease_until`.
+/// Claims, for `worker` until `lease_until`, the sweep that nobody holds (or whose holder's lease
+/// ran out) and that waited longest for a turn: one never claimed first, then the one whose last
+/// turn is oldest. With `other_than`, only another tenant's. Sweeps take turns by tenant this
+/// way, one stretch each (see [`yield_sweep`]).
 ///
 /// # Errors
 /// Database failures.
@@ -125,20 +127,42 @@ pub async fn claim_sweep(
     worker: Uuid,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
+    other_than: Option<Uuid>,
 ) -> Result<Option<Sweep>> {
     let backend = conn.get_database_backend();
     let skip_locked = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let mut values: Vec<Value> = vec![lease_until.into(), worker.into(), now.into(), now.into()];
+    let other = match other_than {
+        Some(tenant_id) => {
+            values.push(tenant_id.into());
+            format!(" AND tenant_id <> {}", param(backend, 5))
+        }
+        None => String::new(),
+    };
     let sql = format!(
-        "UPDATE score_sweeps SET claimed_until = {}, claimed_by = {} WHERE tenant_id IN (\
-           SELECT tenant_id FROM score_sweeps WHERE claimed_until IS NULL OR claimed_until < {} \
-           ORDER BY first_ticket LIMIT 1{skip_locked}) \
+        "UPDATE score_sweeps SET claimed_until = {}, claimed_by = {}, turn_at = {} WHERE tenant_id IN (\
+           SELECT tenant_id FROM score_sweeps WHERE (claimed_until IS NULL OR claimed_until < {}){other} \
+           ORDER BY turn_at NULLS FIRST, first_ticket LIMIT 1{skip_locked}) \
          RETURNING tenant_id, ticket, scored_to",
         param(backend, 1),
         param(backend, 2),
-        param(backend, 3)
+        param(backend, 3),
+        param(backend, 4)
     );
-    let stmt = Statement::from_sql_and_values(backend, sql, [lease_until.into(), worker.into(), now.into()]);
+    let stmt = Statement::from_sql_and_values(backend, sql, values);
     Ok(Sweep::find_by_statement(stmt).one(conn).await?)
+}
+
+/// Lets go of a sweep `worker` holds, at `sweep.scored_to` (where it stands once the stretch
+/// being scored is), for the next turn: its last turn stays the time it was claimed, so every
+/// sweep waiting now comes first.
+///
+/// # Errors
+/// Database failures.
+pub async fn yield_sweep(conn: &impl ConnectionTrait, sweep: &Sweep, worker: Uuid) -> Result<()> {
+    let head = "UPDATE score_sweeps SET scored_to = {}, claimed_until = NULL, claimed_by = NULL";
+    on_held_sweep(conn, head, Some(sweep.scored_to.into()), sweep, worker).await?;
+    Ok(())
 }
 
 /// Extends `worker`'s claim on a sweep it holds; false if the sweep started over, ended, or
@@ -606,7 +630,8 @@ const TIERS_PER_WRITE: usize = 1_000;
 /// Database failures.
 pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cuts: CutPoints) -> Result<u64> {
     let backend = db.get_database_backend();
-    let score = super::custom_fields::sql_of(backend, "computed", key, FieldType::Decimal);
+    // A scorer's numbers are indexed computed fields: the ranking reads the index's expression.
+    let score = super::custom_fields::sql_of(backend, "computed", key, FieldType::Decimal, true);
     let primary = u64::from(cuts.key_primary);
     let secondary = primary + u64::from(cuts.key_secondary);
     let ordinary = secondary + u64::from(cuts.ordinary);
@@ -737,9 +762,9 @@ mod tests {
         assert_eq!(pending(&db, tenant, Some(first)).await.unwrap(), 5);
         assert_eq!(pending(&db, tenant, Some(before)).await.unwrap(), 0, "an earlier request did not ask for it");
 
-        let s = claim_sweep(&db, w1, now, lease).await.unwrap().expect("a sweep to claim");
+        let s = claim_sweep(&db, w1, now, lease, None).await.unwrap().expect("a sweep to claim");
         assert_eq!((s.tenant_id, s.ticket, s.scored_to), (tenant, first, None));
-        assert_eq!(claim_sweep(&db, w2, now, lease).await.unwrap(), None, "one worker at a time");
+        assert_eq!(claim_sweep(&db, w2, now, lease, None).await.unwrap(), None, "one worker at a time");
         assert_eq!(sweep_ids(&db, &s, 2).await.unwrap(), ids[..2]);
         advance_sweep(&db, &s, w1, ids[1]).await.unwrap();
         assert_eq!(pending(&db, tenant, Some(first)).await.unwrap(), 3);
@@ -756,7 +781,7 @@ mod tests {
         assert_eq!(pending(&db, tenant, Some(first)).await.unwrap(), 5, "the first request waits for the end");
         assert_eq!(pending(&db, tenant, Some(second)).await.unwrap(), 5);
 
-        let s2 = claim_sweep(&db, w2, now, lease).await.unwrap().expect("released when it started over");
+        let s2 = claim_sweep(&db, w2, now, lease, None).await.unwrap().expect("released when it started over");
         assert_eq!((s2.ticket, s2.scored_to), (second, None));
         assert_eq!(sweep_ids(&db, &s2, 10).await.unwrap(), ids);
         end_sweep(&db, &s, w1).await.unwrap();

@@ -1,0 +1,155 @@
+//! The index builder: builds and drops the expression indexes custom-field definitions ask for,
+//! in the background, so that defining a field never holds a lock on a table every tenant
+//! shares. A definition commits at once with `indexState: BUILDING`; the builder then finds its
+//! index (another tenant may have asked for the same one) or builds it — `CONCURRENTLY` on
+//! PostgreSQL, so that no write waits — and marks it `READY`, or `FAILED` with the reason.
+//! Filters work meanwhile, without the index.
+//!
+//! Each pass compares the indexes the definitions want with those the database has, so a
+//! restart, a crash halfway or two replicas at once all end in the same place: indexes no live
+//! definition wants are dropped, and an invalid one a failed concurrent build left is rebuilt.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use guanxi_entity::custom_field_definition as model;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use super::custom_fields::{Definition, IndexState};
+use crate::error::Result;
+use crate::store;
+use crate::store::custom_fields::FieldIndex;
+use crate::tasks::Tasks;
+
+static BELL: Notify = Notify::const_new();
+static RUNG: AtomicU64 = AtomicU64::new(0);
+
+/// Asks the builder for a pass: a definition's index state changed (and committed).
+pub fn wake() {
+    RUNG.fetch_add(1, Ordering::SeqCst);
+    BELL.notify_waiters();
+}
+
+/// How often the builder looks without being woken: other replicas' definitions, and builds a
+/// stopped replica left `BUILDING`.
+const POLL: Duration = Duration::from_secs(10);
+
+/// The longest failure message kept on a definition.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// Starts the builder on `db` (on PostgreSQL a connection of its own: a build takes as long as
+/// the table is large, and must not take one from the requests' pool meanwhile).
+pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize) {
+    tasks.spawn("index builder", |stop| async move {
+        loop {
+            let seen = RUNG.load(Ordering::SeqCst);
+            if let Err(err) = pass(&db, max_per_table).await {
+                tracing::warn!(error = %err, "building custom-field indexes");
+            }
+            let rung = BELL.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            if RUNG.load(Ordering::SeqCst) != seen {
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = rung => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    });
+}
+
+/// One pass: drops the field indexes nobody wants, then builds (or finds) each wanted one and
+/// marks its definitions. Returns how many definitions it marked.
+///
+/// # Errors
+/// Database failures reading the definitions or the catalog; a failed build is not an error of
+/// the pass but a `FAILED` definition.
+pub async fn pass(db: &DatabaseConnection, max_per_table: usize) -> Result<usize> {
+    let backend = db.get_database_backend();
+    let mut wanted: BTreeMap<String, (FieldIndex, Vec<model::Model>)> = BTreeMap::new();
+    for m in store::custom_fields::wanting_indexes(db).await? {
+        let Ok(def) = Definition::from_model(m.clone()) else { continue };
+        if !def.wants_index() {
+            continue;
+        }
+        let index = store::custom_fields::index_of(backend, &def);
+        wanted.entry(index.name.clone()).or_insert_with(|| (index, Vec::new())).1.push(m);
+    }
+    let mut existing = store::custom_fields::existing_indexes(db).await?;
+    for (name, _, _) in existing.iter().filter(|(name, _, _)| !wanted.contains_key(name)) {
+        store::custom_fields::drop_index(db, name).await?;
+    }
+    existing.retain(|(name, _, _)| wanted.contains_key(name));
+    let mut marked = 0;
+    for (name, (index, defs)) in &wanted {
+        let building: Vec<&model::Model> =
+            defs.iter().filter(|d| d.index_state == IndexState::Building.as_str()).collect();
+        let found = existing.iter().find(|(n, _, _)| n == name);
+        if let Some((_, _, true)) = found {
+            marked += mark(db, &building, IndexState::Ready, None).await?;
+            continue;
+        }
+        if let Some((_, _, false)) = found {
+            // A concurrent build that failed (or was stopped) leaves an invalid index behind.
+            store::custom_fields::drop_index(db, name).await?;
+        }
+        if building.is_empty() {
+            // Wanted READY but missing (dropped by hand, or a restored backup): build it again.
+            tracing::warn!(index = %name, "a ready custom-field index is missing; building it again");
+        }
+        let on_table = existing.iter().filter(|(n, table, _)| n != name && *table == index.table).count();
+        if found.is_none() && on_table >= max_per_table {
+            let reason = format!(
+                "this server keeps at most {max_per_table} custom-field indexes on {}, across all tenants, \
+                 and has that many; the field works unindexed (its operator can raise GUANXI_MAX_FIELD_INDEXES)",
+                index.table
+            );
+            marked += mark(db, &building, IndexState::Failed, Some(reason)).await?;
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match store::custom_fields::build_index(db, index).await {
+            Ok(()) => {
+                tracing::info!(index = %name, ms = started.elapsed().as_millis() as u64, "built a custom-field index");
+                existing.push((name.clone(), index.table, true));
+                marked += mark(db, &building, IndexState::Ready, None).await?;
+            }
+            Err(err) => {
+                // Another replica may have built it meanwhile: only a missing index failed.
+                let now = store::custom_fields::existing_indexes(db).await?;
+                if now.iter().any(|(n, _, valid)| n == name && *valid) {
+                    existing.push((name.clone(), index.table, true));
+                    marked += mark(db, &building, IndexState::Ready, None).await?;
+                } else {
+                    tracing::warn!(index = %name, error = %err, "building a custom-field index");
+                    let reason: String = format!("the database could not build the index: {err}")
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(MAX_ERROR_CHARS)
+                        .collect();
+                    marked += mark(db, &building, IndexState::Failed, Some(reason)).await?;
+                }
+            }
+        }
+    }
+    Ok(marked)
+}
+
+async fn mark(
+    db: &DatabaseConnection,
+    defs: &[&model::Model],
+    state: IndexState,
+    error: Option<String>,
+) -> Result<usize> {
+    for def in defs {
+        store::custom_fields::mark_index(db, def, state.as_str(), error.clone()).await?;
+    }
+    Ok(defs.len())
+}
