@@ -88,7 +88,8 @@ enum Action {
     },
     UpdatePlanTitle,
     MovePlan(&'static str),
-    AddToPlan,
+    AddPlanStep,
+    CompletePlanStep,
 }
 
 #[derive(Debug, Clone)]
@@ -140,7 +141,8 @@ fn action() -> impl Strategy<Value = Action> {
         any::<bool>().prop_map(|active| Action::CreatePlan { active }),
         Just(Action::UpdatePlanTitle),
         prop::sample::select(&["ACTIVE", "COMPLETED"][..]).prop_map(Action::MovePlan),
-        Just(Action::AddToPlan),
+        Just(Action::AddPlanStep),
+        Just(Action::CompletePlanStep),
     ]
 }
 
@@ -222,6 +224,12 @@ struct Complaint {
     status: &'static str,
 }
 
+/// An action planned in a key-account plan.
+struct PlanAction {
+    id: String,
+    plan: String,
+}
+
 /// A key-account plan; plans are kept in the order they were created.
 struct KeyPlan {
     id: String,
@@ -239,6 +247,7 @@ struct Tenant {
     interactions: Vec<Interaction>,
     complaints: Vec<Complaint>,
     plans: Vec<KeyPlan>,
+    actions: Vec<PlanAction>,
     /// Numbers the next record's label.
     next: usize,
 }
@@ -260,6 +269,7 @@ enum Kind {
     Interaction,
     Complaint,
     Plan,
+    PlanAction,
 }
 
 impl Kind {
@@ -269,6 +279,7 @@ impl Kind {
             Kind::Interaction => "Interaction",
             Kind::Complaint => "Complaint",
             Kind::Plan => "KeyAccountPlan",
+            Kind::PlanAction => "PlanAction",
         }
     }
 }
@@ -286,7 +297,8 @@ impl Action {
             | Action::CreatePlan { .. } => Kind::Customer,
             Action::UpdateInteraction | Action::DeleteInteraction => Kind::Interaction,
             Action::UpdateComplaintTitle | Action::AssignComplaint(_) | Action::AcknowledgeComplaint => Kind::Complaint,
-            Action::UpdatePlanTitle | Action::MovePlan(_) | Action::AddToPlan => Kind::Plan,
+            Action::UpdatePlanTitle | Action::MovePlan(_) | Action::AddPlanStep => Kind::Plan,
+            Action::CompletePlanStep => Kind::PlanAction,
         })
     }
 }
@@ -294,6 +306,10 @@ impl Action {
 impl Tenant {
     fn customer(&self, id: &str) -> &Customer {
         self.customers.iter().find(|c| c.id == id).expect("a record's customer is in the model")
+    }
+
+    fn plan(&self, id: &str) -> &KeyPlan {
+        self.plans.iter().find(|p| p.id == id).expect("an action's plan is in the model")
     }
 
     fn find_customer(&self, id: &str) -> Option<&Customer> {
@@ -361,6 +377,7 @@ impl Tenant {
             Kind::Interaction => self.sees_interaction(u, &self.interactions[i]),
             Kind::Complaint => self.sees_complaint(u, &self.complaints[i]),
             Kind::Plan => self.sees_plan(u, &self.plans[i]),
+            Kind::PlanAction => self.sees_plan(u, self.plan(&self.actions[i].plan)),
         };
         if !visible {
             return Answer::Missing;
@@ -460,6 +477,7 @@ impl Tenant {
             Kind::Interaction => self.interactions.iter().map(|i| i.id.clone()).collect(),
             Kind::Complaint => self.complaints.iter().map(|k| k.id.clone()).collect(),
             Kind::Plan => self.plans.iter().map(|p| p.id.clone()).collect(),
+            Kind::PlanAction => self.actions.iter().map(|a| a.id.clone()).collect(),
         }
     }
 
@@ -554,6 +572,7 @@ async fn new_tenant(app: &TestApp, slug: &str, agents: usize) -> Tenant {
         interactions: Vec::new(),
         complaints: Vec::new(),
         plans: Vec::new(),
+        actions: Vec::new(),
         next: 0,
     }
 }
@@ -703,6 +722,9 @@ async fn build_control(app: &TestApp, db: &sea_orm::DatabaseConnection, slug: &s
     add_complaints(app, &mut t, &[ComplaintSpec { customer: 0, assignee: Who::Agent(1), resolved: false }]).await;
     let plan = PlanSpec { customer: 0, active: true, owner: Who::Agent(1), team: vec![Who::Agent(1)] };
     add_plans(app, &mut t, &[plan]).await;
+    let data = ok(app, &t.users[1].token, ADD_ACTION, json!({ "id": t.plans[0].id })).await;
+    let id = data["addPlanAction"]["id"].as_str().expect("action id").to_owned();
+    t.actions.push(PlanAction { id, plan: t.plans[0].id.clone() });
     t
 }
 
@@ -988,6 +1010,7 @@ const DELETE_INTERACTION: &str = "mutation($id: ID!) { deleteInteraction(id: $id
 const UPDATE_COMPLAINT: &str = "mutation($id: ID!, $i: UpdateComplaintInput!) { updateComplaint(id: $id, input: $i) { id customer { id region } } }";
 const UPDATE_PLAN: &str = "mutation($id: ID!, $i: UpdateKeyAccountPlanInput!) { updateKeyAccountPlan(id: $id, input: $i) { id customer { id region } } }";
 const ADD_ACTION: &str = "mutation($id: ID!) { addPlanAction(planId: $id, input: { title: \"call back\" }) { id } }";
+const COMPLETE_ACTION: &str = "mutation($id: ID!) { completePlanAction(id: $id) { id done } }";
 
 /// The request of write `step` for `action` on `target`, and the field it answers in.
 fn write_request(t: &Tenant, action: Action, target: &str, step: usize) -> (&'static str, &'static str, Value) {
@@ -1033,7 +1056,8 @@ fn write_request(t: &Tenant, action: Action, target: &str, step: usize) -> (&'st
             ("updateKeyAccountPlan", UPDATE_PLAN, json!({ "id": target, "i": { "title": "grow more" } }))
         }
         Action::MovePlan(to) => ("updateKeyAccountPlan", UPDATE_PLAN, json!({ "id": target, "i": { "status": to } })),
-        Action::AddToPlan => ("addPlanAction", ADD_ACTION, json!({ "id": target })),
+        Action::AddPlanStep => ("addPlanAction", ADD_ACTION, json!({ "id": target })),
+        Action::CompletePlanStep => ("completePlanAction", COMPLETE_ACTION, json!({ "id": target })),
     }
 }
 
@@ -1146,6 +1170,8 @@ async fn run_write(app: &TestApp, a: &mut Tenant, b: &Tenant, step: usize, write
             a.interactions.retain(|i| i.customer != id);
             a.complaints.retain(|k| k.customer != id);
             a.plans.retain(|p| p.customer != id);
+            let plans: Vec<String> = a.plans.iter().map(|p| p.id.clone()).collect();
+            a.actions.retain(|x| plans.contains(&x.plan));
         }
         Action::RecordInteraction => {
             let label = a.label("i");
@@ -1185,7 +1211,11 @@ async fn run_write(app: &TestApp, a: &mut Tenant, b: &Tenant, step: usize, write
             }
             shown = Some(p.customer.clone());
         }
-        Action::AddToPlan => {}
+        Action::AddPlanStep => {
+            let plan = a.plans[index.expect("a visible plan")].id.clone();
+            a.actions.push(PlanAction { id: created, plan });
+        }
+        Action::CompletePlanStep => {}
     }
     if let Some(customer) = shown {
         let c = a.customer(&customer);
