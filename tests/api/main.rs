@@ -9,6 +9,7 @@ mod helpers;
 mod guests;
 
 mod access;
+mod access_model;
 mod auth;
 mod cli;
 mod complaints;
