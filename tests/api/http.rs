@@ -154,3 +154,50 @@ async fn operational_routes() {
         assert!(metrics.contains(needle), "{needle} in /metrics:\n{metrics}");
     }
 }
+
+/// A field that fails answers `null` (when nullable) with an error naming its `path`; the rest
+/// of the answer stands, and a request that ran is 200 under `application/graphql-response+json`.
+#[tokio::test]
+async fn a_failed_field_is_null_and_its_error_names_its_path() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "manager");
+    let url = format!("{}/graphql", app.base);
+    let res = app.gql(&t, "{ a: customer(id: \"bad\") { id } viewer { role } }", json!({})).await;
+    assert_eq!(res["data"]["a"], Value::Null, "{res}");
+    assert_eq!(res["data"]["viewer"]["role"], "MANAGER", "the rest of the answer stands: {res}");
+    assert_eq!(res["errors"][0]["path"], json!(["a"]), "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+
+    // Below a list: the path goes through the index.
+    let agent = app.token("acme", "AGENT", "agent");
+    let agent_id =
+        app.gql(&agent, "{ viewer { user { id } } }", json!({})).await["data"]["viewer"]["user"]["id"].clone();
+    let customer = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let filed = app
+        .gql(&t, "mutation($c: ID!, $a: ID!) { fileComplaint(input: {customerId: $c, title: \"t\", category: DELIVERY, severity: LOW, assigneeId: $a}) { id } }", json!({ "c": customer, "a": agent_id }))
+        .await;
+    assert!(filed["errors"].is_null(), "{filed}");
+    let res = app
+        .gql(&agent, "{ complaints { nodes { title customer { name stats { purchaseTotal } } } } }", json!({}))
+        .await;
+    assert_eq!(res["data"]["complaints"]["nodes"][0]["customer"]["name"], "王芳", "{res}");
+    assert_eq!(res["data"]["complaints"]["nodes"][0]["customer"]["stats"], Value::Null, "{res}");
+    assert_eq!(res["errors"][0]["path"], json!(["complaints", "nodes", 0, "customer", "stats"]), "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN", "{res}");
+
+    // A mutation that ran and failed is an answer (200, with `data`), not a refused request.
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&t)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "mutation { deleteCustomer(id: \"Q3VzdG9tZXI6MDE5MDAwMDAtMDAwMC03MDAwLTgwMDAtMDAwMDAwMDAwMDAw\") }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("data").is_some(), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["deleteCustomer"]), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+}

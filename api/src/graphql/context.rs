@@ -45,6 +45,9 @@ pub struct RequestContext {
     pub fields: Arc<TenantFields>,
     /// Set by a definition change, so the HTTP layer drops the tenant's cached schema.
     pub schema_changed: AtomicBool,
+    /// Errors of nullable fields, which answered null (see `error::FieldErrors`); the HTTP
+    /// layer adds them to the response.
+    pub field_errors: std::sync::Mutex<Vec<async_graphql::ServerError>>,
     pub users: Cached<UsersById>,
     pub customers: Cached<CustomersById>,
     pub latest_interactions: Cached<LatestInteractions>,
@@ -92,6 +95,7 @@ impl RequestContext {
             fields,
             plugins,
             schema_changed: AtomicBool::new(false),
+            field_errors: std::sync::Mutex::new(Vec::new()),
             caller,
             db,
         }

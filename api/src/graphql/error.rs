@@ -104,3 +104,56 @@ mod tests {
         assert_eq!(code_of(&errors[1]), "\"BAD_USER_INPUT\"");
     }
 }
+
+/// Gives every field error its `path` and, on a nullable field, the field its `null`, as the
+/// GraphQL spec asks: the dynamic schema's executor leaves a failed field out of its object and
+/// its error without a path, so a client could not tell which field failed (and a request that
+/// ran looked like one refused before running). A nullable field's error is kept in the
+/// request's context and joins the response's errors after execution; a non-null field's goes
+/// up as before, now with its path.
+pub struct FieldErrors;
+
+impl async_graphql::extensions::ExtensionFactory for FieldErrors {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(FieldErrors)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for FieldErrors {
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        let node = info.path_node;
+        let mut err = match next.run(ctx, info).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        if err.path.is_empty() {
+            err.path = path_of(node);
+        }
+        match ctx.data_opt::<std::sync::Arc<super::context::RequestContext>>() {
+            Some(request) if nullable => {
+                request.field_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(err);
+                Ok(None)
+            }
+            _ => Err(err),
+        }
+    }
+}
+
+fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<async_graphql::PathSegment> {
+    let mut path: Vec<async_graphql::PathSegment> = std::iter::once(node)
+        .chain(node.parents())
+        .map(|n| match n.segment {
+            async_graphql::QueryPathSegment::Name(name) => async_graphql::PathSegment::Field(name.to_owned()),
+            async_graphql::QueryPathSegment::Index(i) => async_graphql::PathSegment::Index(i),
+        })
+        .collect();
+    path.reverse();
+    path
+}

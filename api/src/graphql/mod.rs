@@ -158,7 +158,7 @@ pub fn build(fields: &Arc<TenantFields>) -> Result<Schema, SchemaError> {
     for t in types.objects {
         builder = builder.register(t);
     }
-    builder.finish()
+    builder.extension(error::FieldErrors).finish()
 }
 
 /// How many tenant schemas stay built. A schema is a few hundred kilobytes; rebuilding one

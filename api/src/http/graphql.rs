@@ -347,7 +347,7 @@ async fn execute(
             state.schemas.invalidate(tenant_id);
         }
         let committed = commits.load(Ordering::Relaxed) > 0;
-        let response = match response {
+        let mut response = match response {
             Ok(r) => r,
             Err(_) => {
                 let err = Error::Internal(anyhow::anyhow!("request exceeded {} s", timeout.as_secs()));
@@ -357,6 +357,8 @@ async fn execute(
                 return outcome;
             }
         };
+        let answered_null = std::mem::take(&mut *context.field_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        response.errors.extend(answered_null);
         let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
