@@ -81,30 +81,6 @@ pub fn classify(errors: &mut [ServerError]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use async_graphql::{PathSegment, Pos};
-
-    use super::*;
-
-    fn code_of(err: &ServerError) -> String {
-        err.extensions.as_ref().and_then(|e| e.get("code")).map(ToString::to_string).unwrap_or_default()
-    }
-
-    #[test]
-    fn execution_failures_are_internal_and_hide_their_message() {
-        let mut errors = vec![
-            ServerError::new("internal: non-null types require a return value", Some(Pos { line: 1, column: 3 })),
-            ServerError::new("Unknown field \"nope\" on type \"Query\".", Some(Pos { line: 1, column: 3 })),
-        ];
-        errors[0].path = vec![PathSegment::Field("options".into())];
-        classify(&mut errors);
-        assert_eq!(code_of(&errors[0]), "\"INTERNAL\"");
-        assert_eq!(errors[0].message, "internal error");
-        assert_eq!(code_of(&errors[1]), "\"BAD_USER_INPUT\"");
-    }
-}
-
 /// Gives every field error its `path` and, on a nullable field, the field its `null`, as the
 /// GraphQL spec asks: the dynamic schema's executor leaves a failed field out of its object and
 /// its error without a path, so a client could not tell which field failed (and a request that
@@ -156,4 +132,28 @@ fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<async_graphql::PathSe
         .collect();
     path.reverse();
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, Pos};
+
+    use super::*;
+
+    fn code_of(err: &ServerError) -> String {
+        err.extensions.as_ref().and_then(|e| e.get("code")).map(ToString::to_string).unwrap_or_default()
+    }
+
+    #[test]
+    fn execution_failures_are_internal_and_hide_their_message() {
+        let mut errors = vec![
+            ServerError::new("internal: non-null types require a return value", Some(Pos { line: 1, column: 3 })),
+            ServerError::new("Unknown field \"nope\" on type \"Query\".", Some(Pos { line: 1, column: 3 })),
+        ];
+        errors[0].path = vec![PathSegment::Field("options".into())];
+        classify(&mut errors);
+        assert_eq!(code_of(&errors[0]), "\"INTERNAL\"");
+        assert_eq!(errors[0].message, "internal error");
+        assert_eq!(code_of(&errors[1]), "\"BAD_USER_INPUT\"");
+    }
 }
