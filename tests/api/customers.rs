@@ -1,6 +1,6 @@
 //! Creating, reading, changing and deleting customers, with validation that lists every problem.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code, violations};
 
@@ -202,4 +202,37 @@ async fn audit_entries_match_the_changes() {
     // The deleted customer's last state stays in the trail.
     assert_eq!(nodes[0]["changes"]["name"], json!({ "before": "李娜娜", "after": null }));
     assert_eq!(nodes[0]["changes"]["tags"], json!({ "before": ["vip"], "after": null }));
+}
+
+/// `orderBy` takes one order as well as a list of them (GraphQL coerces a single value to a
+/// list of one), as a literal and as a variable; the single form was once ignored.
+#[tokio::test]
+async fn a_single_order_object_orders_like_a_list_of_one() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "manager");
+    for name in ["b", "a", "c"] {
+        app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": name })).await;
+    }
+    let names = |res: &Value| -> Vec<String> {
+        res["data"]["customers"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let literal =
+        app.gql(&t, "{ customers(orderBy: {field: NAME, direction: DESC}) { nodes { name } } }", json!({})).await;
+    assert_eq!(names(&literal), ["c", "b", "a"], "{literal}");
+    let variable = app
+        .gql(
+            &t,
+            "query($o: [CustomerOrder!]) { customers(orderBy: $o) { nodes { name } } }",
+            json!({ "o": { "field": "NAME", "direction": "DESC" } }),
+        )
+        .await;
+    assert_eq!(names(&variable), ["c", "b", "a"], "{variable}");
+    let list =
+        app.gql(&t, "{ customers(orderBy: [{field: NAME, direction: ASC}]) { nodes { name } } }", json!({})).await;
+    assert_eq!(names(&list), ["a", "b", "c"], "{list}");
 }

@@ -397,8 +397,14 @@ pub fn parse_order(
     custom: Option<CustomScope<'_>>,
     default: Vec<OrderKey>,
 ) -> Result<Vec<OrderKey>> {
-    let Some(list) = arg.filter(|v| !v.is_null()).and_then(|v| v.list().ok()) else {
+    let Some(arg) = arg.filter(|v| !v.is_null()) else {
         return Ok(default);
+    };
+    // A single object is a list of one (GraphQL's input coercion): it was once silently ignored.
+    let as_list = arg.list().ok();
+    let list: Vec<ValueAccessor<'_>> = match &as_list {
+        Some(list) => list.iter().collect(),
+        None => vec![arg],
     };
     let mut keys: Vec<OrderKey> = Vec::new();
     let mut violations = Vec::new();
