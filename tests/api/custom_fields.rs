@@ -646,7 +646,12 @@ async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
         every.sort();
         assert_eq!(every, names(&|_| true), "order by {key} {direction}: every row once");
         for w in forward.windows(2) {
-            assert!(cmp(by_name(&w[0]), by_name(&w[1])).is_le(), "order by {key} {direction}: {} before {}", w[0], w[1]);
+            assert!(
+                cmp(by_name(&w[0]), by_name(&w[1])).is_le(),
+                "order by {key} {direction}: {} before {}",
+                w[0],
+                w[1]
+            );
         }
         let backward = names_of(&walk_customers(&app, &admin, &alone, 3, true, "name").await);
         assert_eq!(backward, forward, "order by {key} {direction}: backward is the same sequence");

@@ -215,7 +215,11 @@ async fn give_a_history(app: &TestApp, t: &str, customer: &str) -> (String, Stri
         .await;
     let complaint = ok(complaint, "fileComplaint");
     let moved = app
-        .gql(t, "mutation($id: ID!) { transitionComplaint(id: $id, to: ACKNOWLEDGED, note: \"收到\") { id } }", json!({ "id": complaint }))
+        .gql(
+            t,
+            "mutation($id: ID!) { transitionComplaint(id: $id, to: ACKNOWLEDGED, note: \"收到\") { id } }",
+            json!({ "id": complaint }),
+        )
         .await;
     ok(moved, "transitionComplaint");
     let plan = app
@@ -223,7 +227,11 @@ async fn give_a_history(app: &TestApp, t: &str, customer: &str) -> (String, Stri
         .await;
     let plan = ok(plan, "createKeyAccountPlan");
     let action = app
-        .gql(t, "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"拜访\"}) { id } }", json!({ "p": plan }))
+        .gql(
+            t,
+            "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"拜访\"}) { id } }",
+            json!({ "p": plan }),
+        )
         .await;
     let action = ok(action, "addPlanAction");
     let at = chrono::Utc::now().to_rfc3339();
@@ -267,7 +275,8 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
     let kept = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "留下的公司" })).await;
     let (complaint, plan, action) = give_a_history(&app, &t, &gone).await;
     let (kept_complaint, kept_plan, _) = give_a_history(&app, &t, &kept).await;
-    let audit = "query($id: ID) { auditLog(entityId: $id) { totalCount nodes { action entityKind entityId changes } } }";
+    let audit =
+        "query($id: ID) { auditLog(entityId: $id) { totalCount nodes { action entityKind entityId changes } } }";
     let audit_before = app.gql(&t, audit, json!({ "id": null })).await["data"]["auditLog"].clone();
     let complaint_audit = app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"].clone();
     let plan_audit = app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"].clone();
@@ -309,10 +318,26 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
     assert!(ranked <= 1, "the deleted customer is in no tier: {lists}");
     // Writes naming what is gone find nothing.
     for (what, mutation, vars) in [
-        ("transitionComplaint", "mutation($id: ID!) { transitionComplaint(id: $id, to: IN_PROGRESS) { id } }", json!({ "id": complaint })),
-        ("updateComplaint", "mutation($id: ID!) { updateComplaint(id: $id, input: {satisfaction: 3}) { id } }", json!({ "id": complaint })),
-        ("updateKeyAccountPlan", "mutation($id: ID!) { updateKeyAccountPlan(id: $id, input: {title: \"新\"}) { id } }", json!({ "id": plan })),
-        ("addPlanAction", "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"再访\"}) { id } }", json!({ "p": plan })),
+        (
+            "transitionComplaint",
+            "mutation($id: ID!) { transitionComplaint(id: $id, to: IN_PROGRESS) { id } }",
+            json!({ "id": complaint }),
+        ),
+        (
+            "updateComplaint",
+            "mutation($id: ID!) { updateComplaint(id: $id, input: {satisfaction: 3}) { id } }",
+            json!({ "id": complaint }),
+        ),
+        (
+            "updateKeyAccountPlan",
+            "mutation($id: ID!) { updateKeyAccountPlan(id: $id, input: {title: \"新\"}) { id } }",
+            json!({ "id": plan }),
+        ),
+        (
+            "addPlanAction",
+            "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"再访\"}) { id } }",
+            json!({ "p": plan }),
+        ),
         ("completePlanAction", "mutation($id: ID!) { completePlanAction(id: $id) { id } }", json!({ "id": action })),
         ("deleteCustomer", "mutation($id: ID!) { deleteCustomer(id: $id) }", json!({ "id": gone })),
     ] {
@@ -334,7 +359,10 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
     let audit_after = app.gql(&t, audit, json!({ "id": null })).await["data"]["auditLog"].clone();
     assert_eq!(audit_after["totalCount"], audit_before["totalCount"].as_i64().unwrap() + 1, "{audit_after}");
     let newest = &audit_after["nodes"][0];
-    assert_eq!((&newest["action"], &newest["entityKind"], &newest["entityId"]), (&json!("DELETE"), &json!("Customer"), &json!(gone)));
+    assert_eq!(
+        (&newest["action"], &newest["entityKind"], &newest["entityId"]),
+        (&json!("DELETE"), &json!("Customer"), &json!(gone))
+    );
     assert_eq!(newest["changes"]["name"], json!({ "before": "要删除的公司", "after": null }), "{newest}");
     assert_eq!(app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"], complaint_audit);
     assert_eq!(app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"], plan_audit);

@@ -82,7 +82,11 @@ async fn a_key_longer_than_255_characters_is_refused_and_writes_nothing() {
         let (app, t) = (&app, &t);
         async move {
             let res = app
-                .gql(t, "query($n: String!) { customers(filter: {name: {eq: $n}}) { totalCount } }", json!({ "n": name }))
+                .gql(
+                    t,
+                    "query($n: String!) { customers(filter: {name: {eq: $n}}) { totalCount } }",
+                    json!({ "n": name }),
+                )
                 .await;
             res["data"]["customers"]["totalCount"].as_i64().unwrap_or_else(|| panic!("{res}"))
         }
