@@ -129,6 +129,33 @@ async fn a_token_not_valid_yet_is_unauthenticated() {
     }
 }
 
+/// Claims unlike the defaults in every field the viewer shows, so a token read wrongly (or not
+/// at all) cannot pass for a good one.
+fn distinct_claims(sub: &str, tenant: &str, role: &str) -> Value {
+    json!({ "sub": sub, "tid": tenant, "role": role, "exp": now() + 600,
+            "name": format!("{sub} 的名字"), "email": format!("{sub}@example.com") })
+}
+
+/// The token is accepted and the viewer is who its claims say: role, tenant, user name and email.
+async fn assert_claims_read(app: &TestApp, auth: &str, claims: &Value) {
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("Authorization", auth)
+        .json(&json!({ "query": "{ viewer { role tenant { slug } user { name email } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["data"]["viewer"],
+        json!({ "role": claims["role"], "tenant": { "slug": claims["tid"] },
+                "user": { "name": claims["name"], "email": claims["email"] } }),
+        "{body}"
+    );
+}
+
 fn rs256(claims: &Value, kid: Option<&str>) -> String {
     let pem = std::fs::read(format!("{KEYS}/rsa_private.pem")).unwrap();
     let mut header = Header::new(Algorithm::RS256);
@@ -173,9 +200,9 @@ async fn es256_public_key() {
         c.jwt_public_key = Some(format!("{KEYS}/ec_public.pem").into());
     })
     .await;
-    let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", es256(&claims())))).await;
-    assert_eq!(status, 200, "{body}");
-    assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims(), None))), "RS256 when ES256 is configured")
+    let good = distinct_claims("es256-user", "es-tenant", "AGENT");
+    assert_claims_read(&app, &format!("Bearer {}", es256(&good)), &good).await;
+    assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&good, None))), "RS256 when ES256 is configured")
         .await;
 }
 
@@ -186,8 +213,8 @@ async fn jwks_file_chooses_the_key_by_kid() {
         c.jwks_file = Some(format!("{KEYS}/jwks.json").into());
     })
     .await;
-    let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", rs256(&claims(), Some("test-rsa-1"))))).await;
-    assert_eq!(status, 200, "{body}");
+    let good = distinct_claims("jwks-user", "jwks-tenant", "VIEWER");
+    assert_claims_read(&app, &format!("Bearer {}", rs256(&good, Some("test-rsa-1"))), &good).await;
     assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims(), Some("unknown-kid")))), "unknown kid")
         .await;
     assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims(), None))), "no kid").await;

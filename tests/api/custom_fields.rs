@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code, violations};
+use crate::pagination::walk_customers;
 
 const DEFINE: &str =
     "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { id key name type version archived } }";
@@ -616,37 +617,44 @@ async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
     assert_eq!(list("{custom: {interests: {hasAny: [\"golf\"]}}}").await, names(&|r| r.interests.contains(&"golf")));
     assert_eq!(list("{custom: {interests: {isEmpty: true}}}").await, names(&|r| r.interests.is_empty()));
 
-    // Orders, read page by page through cursors: nulls last ascending, first descending.
-    let orders: [(&str, &str, Box<Compare>); 4] = [
+    // Orders, read page by page through cursors: nulls last ascending, first descending; read
+    // backward from the end, the same sequence.
+    let orders: [(&str, &str, Box<Compare>); 5] = [
         ("credit", "ASC", Box::new(|a, b| cmp_nulls_last(&a.credit, &b.credit))),
         ("level", "DESC", Box::new(|a, b| cmp_nulls_last(&b.level, &a.level))),
         ("since", "ASC", Box::new(|a, b| cmp_nulls_last(&a.since, &b.since))),
         ("vip", "DESC", Box::new(|a, b| cmp_nulls_last(&b.vip, &a.vip))),
+        ("grade", "ASC", Box::new(|a, b| cmp_nulls_last(&a.grade, &b.grade))),
     ];
+    let by_name = |name: &str| rows.iter().find(|r| r.name == name).unwrap();
+    let names_of = |walked: &[Value]| walked.iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     for (key, direction, cmp) in orders {
-        let mut got: Vec<String> = Vec::new();
-        let mut after = Value::Null;
-        loop {
-            let q = format!(
-                "query($a: String) {{ customers(first: 7, after: $a, orderBy: [{{customField: \"{key}\", direction: {direction}}}, {{field: NAME}}]) {{ nodes {{ name }} pageInfo {{ hasNextPage endCursor }} }} }}"
-            );
-            let res = app.gql(&admin, &q, json!({ "a": after })).await;
-            let page = &res["data"]["customers"];
-            got.extend(
-                page["nodes"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{res}"))
-                    .iter()
-                    .map(|n| n["name"].as_str().unwrap().to_owned()),
-            );
-            if page["pageInfo"]["hasNextPage"] != true {
-                break;
-            }
-            after = page["pageInfo"]["endCursor"].clone();
-        }
+        let then_name = json!([{ "customField": key, "direction": direction }, { "field": "NAME" }]);
         let mut want = rows.clone();
         want.sort_by(|a, b| cmp(a, b).then_with(|| a.name.cmp(&b.name)));
-        assert_eq!(got, want.iter().map(|r| r.name.clone()).collect::<Vec<_>>(), "order by {key} {direction}");
+        let want: Vec<String> = want.iter().map(|r| r.name.clone()).collect();
+        let forward = walk_customers(&app, &admin, &then_name, 7, false, "name").await;
+        assert_eq!(names_of(&forward), want, "order by {key} {direction}, name");
+        let backward = walk_customers(&app, &admin, &then_name, 5, true, "name").await;
+        assert_eq!(names_of(&backward), want, "order by {key} {direction}, name, backward");
+
+        // The key alone: many rows tie (nulls among them), and only the id tiebreak orders
+        // them, which the test cannot know; both walks must still agree row for row.
+        let alone = json!([{ "customField": key, "direction": direction }]);
+        let forward = names_of(&walk_customers(&app, &admin, &alone, 4, false, "name").await);
+        let mut every = forward.clone();
+        every.sort();
+        assert_eq!(every, names(&|_| true), "order by {key} {direction}: every row once");
+        for w in forward.windows(2) {
+            assert!(
+                cmp(by_name(&w[0]), by_name(&w[1])).is_le(),
+                "order by {key} {direction}: {} before {}",
+                w[0],
+                w[1]
+            );
+        }
+        let backward = names_of(&walk_customers(&app, &admin, &alone, 3, true, "name").await);
+        assert_eq!(backward, forward, "order by {key} {direction}: backward is the same sequence");
     }
     let res = app.gql(&admin, "{ customers(orderBy: [{customField: \"interests\"}]) { totalCount } }", json!({})).await;
     assert_eq!(violations(&res), vec![("orderBy.0.customField".into(), "NOT_SORTABLE".into())]);

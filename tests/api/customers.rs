@@ -236,3 +236,167 @@ async fn a_single_order_object_orders_like_a_list_of_one() {
         app.gql(&t, "{ customers(orderBy: [{field: NAME, direction: ASC}]) { nodes { name } } }", json!({})).await;
     assert_eq!(names(&list), ["a", "b", "c"], "{list}");
 }
+
+/// What one customer has: a complaint with history, a plan with an action, an interaction (and
+/// so stats). Returns the ids of the complaint, the plan and the action.
+async fn give_a_history(app: &TestApp, t: &str, customer: &str) -> (String, String, String) {
+    let ok = |res: serde_json::Value, path: &str| -> String {
+        res["data"][path]["id"].as_str().unwrap_or_else(|| panic!("{path}: {res}")).to_owned()
+    };
+    let complaint = app
+        .gql(t, "mutation($c: ID!) { fileComplaint(input: {customerId: $c, title: \"破损\", category: DELIVERY, severity: HIGH}) { id } }", json!({ "c": customer }))
+        .await;
+    let complaint = ok(complaint, "fileComplaint");
+    let moved = app
+        .gql(
+            t,
+            "mutation($id: ID!) { transitionComplaint(id: $id, to: ACKNOWLEDGED, note: \"收到\") { id } }",
+            json!({ "id": complaint }),
+        )
+        .await;
+    ok(moved, "transitionComplaint");
+    let plan = app
+        .gql(t, "mutation($c: ID!) { createKeyAccountPlan(input: {customerId: $c, title: \"计划\", periodStart: \"2026-01-01\", periodEnd: \"2026-12-31\"}) { id } }", json!({ "c": customer }))
+        .await;
+    let plan = ok(plan, "createKeyAccountPlan");
+    let action = app
+        .gql(
+            t,
+            "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"拜访\"}) { id } }",
+            json!({ "p": plan }),
+        )
+        .await;
+    let action = ok(action, "addPlanAction");
+    let at = chrono::Utc::now().to_rfc3339();
+    let bought = app
+        .gql(t, "mutation($c: ID!, $at: DateTime!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: $at, amount: \"100\", currency: \"CNY\"}) { id } }", json!({ "c": customer, "at": at }))
+        .await;
+    ok(bought, "recordInteraction");
+    (complaint, plan, action)
+}
+
+/// Rows per table, read from the database: what a customer's delete must leave nothing of,
+/// even where no API path leads any more (history rows, actions, stats).
+async fn table_rows(app: &TestApp) -> Vec<(&'static str, i64)> {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    let mut counts = Vec::new();
+    for table in
+        ["complaints", "complaint_transitions", "key_account_plans", "plan_actions", "interactions", "customer_stats"]
+    {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("count")
+            .expect("row");
+        counts.push((table, row.try_get::<i64>("", "n").expect("n")));
+    }
+    db.close().await.ok();
+    counts
+}
+
+/// A deleted customer takes its complaints (with their history), plans (with their actions),
+/// timeline and stats along: no path reads them, no list counts them, no write reaches them.
+/// Another customer's records stay; the audit trail gains the delete, with the customer's last
+/// state, and keeps every entry it had.
+#[tokio::test]
+async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_keeps_it() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let gone = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "要删除的公司" })).await;
+    let kept = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "留下的公司" })).await;
+    let (complaint, plan, action) = give_a_history(&app, &t, &gone).await;
+    let (kept_complaint, kept_plan, _) = give_a_history(&app, &t, &kept).await;
+    let audit =
+        "query($id: ID) { auditLog(entityId: $id) { totalCount nodes { action entityKind entityId changes } } }";
+    let audit_before = app.gql(&t, audit, json!({ "id": null })).await["data"]["auditLog"].clone();
+    let complaint_audit = app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"].clone();
+    let plan_audit = app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"].clone();
+    assert!(complaint_audit["totalCount"].as_i64().unwrap() > 0 && plan_audit["totalCount"].as_i64().unwrap() > 0);
+    let rows_before = table_rows(&app).await;
+
+    let del = app.gql(&t, "mutation($id: ID!) { deleteCustomer(id: $id) }", json!({ "id": gone })).await;
+    assert_eq!(del["data"]["deleteCustomer"], gone, "{del}");
+
+    // By id, through every root that takes one.
+    let by_id = app
+        .gql(
+            &t,
+            "query($c: ID!, $k: ID!, $p: ID!) { customer(id: $c) { id } complaint(id: $k) { id } keyAccountPlan(id: $p) { id }
+               c: node(id: $c) { id } k: node(id: $k) { id } p: node(id: $p) { id } }",
+            json!({ "c": gone, "k": complaint, "p": plan }),
+        )
+        .await;
+    assert_eq!(
+        by_id["data"],
+        json!({ "customer": null, "complaint": null, "keyAccountPlan": null, "c": null, "k": null, "p": null }),
+        "{by_id}"
+    );
+    // Lists and counts hold the other customer's records only.
+    let lists = app
+        .gql(
+            &t,
+            "{ customers { totalCount nodes { id } } complaints { totalCount nodes { id } }
+               keyAccountPlans { totalCount nodes { id } } interactions { totalCount } tierDistribution { count } }",
+            json!({}),
+        )
+        .await;
+    let data = &lists["data"];
+    assert_eq!(data["customers"], json!({ "totalCount": 1, "nodes": [{ "id": kept }] }), "{lists}");
+    assert_eq!(data["complaints"], json!({ "totalCount": 1, "nodes": [{ "id": kept_complaint }] }), "{lists}");
+    assert_eq!(data["keyAccountPlans"], json!({ "totalCount": 1, "nodes": [{ "id": kept_plan }] }), "{lists}");
+    assert_eq!(data["interactions"]["totalCount"], 1, "{lists}");
+    let ranked: i64 = data["tierDistribution"].as_array().unwrap().iter().map(|t| t["count"].as_i64().unwrap()).sum();
+    assert!(ranked <= 1, "the deleted customer is in no tier: {lists}");
+    // Writes naming what is gone find nothing.
+    for (what, mutation, vars) in [
+        (
+            "transitionComplaint",
+            "mutation($id: ID!) { transitionComplaint(id: $id, to: IN_PROGRESS) { id } }",
+            json!({ "id": complaint }),
+        ),
+        (
+            "updateComplaint",
+            "mutation($id: ID!) { updateComplaint(id: $id, input: {satisfaction: 3}) { id } }",
+            json!({ "id": complaint }),
+        ),
+        (
+            "updateKeyAccountPlan",
+            "mutation($id: ID!) { updateKeyAccountPlan(id: $id, input: {title: \"新\"}) { id } }",
+            json!({ "id": plan }),
+        ),
+        (
+            "addPlanAction",
+            "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"再访\"}) { id } }",
+            json!({ "p": plan }),
+        ),
+        ("completePlanAction", "mutation($id: ID!) { completePlanAction(id: $id) { id } }", json!({ "id": action })),
+        ("deleteCustomer", "mutation($id: ID!) { deleteCustomer(id: $id) }", json!({ "id": gone })),
+    ] {
+        let res = app.gql(&t, mutation, vars).await;
+        assert_eq!(code(&res), "NOT_FOUND", "{what}: {res}");
+    }
+    let res = app
+        .gql(&t, "mutation($c: ID!) { fileComplaint(input: {customerId: $c, title: \"再诉\", category: DELIVERY, severity: LOW}) { id } }", json!({ "c": gone }))
+        .await;
+    assert_eq!(violations(&res), [("customerId".to_owned(), "NOT_FOUND".to_owned())], "{res}");
+    // Nothing of it is left in any table, where no path could show it.
+    let rows_after = table_rows(&app).await;
+    for ((table, before), (_, after)) in rows_before.iter().zip(&rows_after) {
+        assert_eq!(before - after, after.to_owned(), "{table}: the deleted customer's rows are gone, the other's stay");
+    }
+
+    // The audit trail: one entry more, the delete with the customer's last state; the deleted
+    // records' own entries stay.
+    let audit_after = app.gql(&t, audit, json!({ "id": null })).await["data"]["auditLog"].clone();
+    assert_eq!(audit_after["totalCount"], audit_before["totalCount"].as_i64().unwrap() + 1, "{audit_after}");
+    let newest = &audit_after["nodes"][0];
+    assert_eq!(
+        (&newest["action"], &newest["entityKind"], &newest["entityId"]),
+        (&json!("DELETE"), &json!("Customer"), &json!(gone))
+    );
+    assert_eq!(newest["changes"]["name"], json!({ "before": "要删除的公司", "after": null }), "{newest}");
+    assert_eq!(app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"], complaint_audit);
+    assert_eq!(app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"], plan_audit);
+}

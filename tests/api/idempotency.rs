@@ -66,9 +66,44 @@ async fn a_refused_request_is_remembered_too() {
     let first = send(&app, &t, "k2", &bad).await;
     assert_eq!(first.1["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     assert_eq!(send(&app, &t, "k2", &bad).await, first);
-    let too_long = "k".repeat(256);
-    let (_, res) = send(&app, &t, &too_long, &bad).await;
-    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+/// A key of 256 characters is refused before anything runs, whatever the body; 255 is the most
+/// a key may have, and works as any key.
+#[tokio::test]
+async fn a_key_longer_than_255_characters_is_refused_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let create = |name: &str| {
+        json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+                "variables": { "i": { "kind": "INDIVIDUAL", "name": name } } })
+    };
+    let count = |name: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let res = app
+                .gql(
+                    t,
+                    "query($n: String!) { customers(filter: {name: {eq: $n}}) { totalCount } }",
+                    json!({ "n": name }),
+                )
+                .await;
+            res["data"]["customers"]["totalCount"].as_i64().unwrap_or_else(|| panic!("{res}"))
+        }
+    };
+
+    let (_, refused) = send(&app, &t, &"k".repeat(256), &create("too long")).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("Idempotency-Key"), "{refused}");
+    assert!(refused.get("data").is_none(), "nothing ran: {refused}");
+    assert_eq!(count("too long").await, 0, "nothing was written");
+
+    let longest = "k".repeat(255);
+    let (status, first) = send(&app, &t, &longest, &create("just right")).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(first["data"]["createCustomer"]["id"].is_string(), "{first}");
+    assert_eq!(send(&app, &t, &longest, &create("just right")).await, (status, first), "the retry replays it");
+    assert_eq!(count("just right").await, 1, "written once");
 }
 
 /// A document of two mutations whose first commits and whose second fails inside the server:
@@ -110,4 +145,118 @@ async fn a_retry_after_an_internal_failure_does_not_repeat_what_committed() {
     db.execute_unprepared("ALTER TABLE key_account_plans_away RENAME TO key_account_plans").await.expect("rename");
     let (_, fresh) = send(&app, &t, "another-key", &body).await;
     assert!(fresh["errors"].is_null(), "{fresh}");
+}
+
+/// The caller's tenant and user ids, and a connection to the server's database: what the
+/// store's idempotency functions are keyed by.
+async fn store_keys(app: &TestApp, token: &str) -> (sea_orm::DatabaseConnection, uuid::Uuid, uuid::Uuid) {
+    let viewer = app.gql(token, "{ viewer { user { id } } }", json!({})).await;
+    let user = viewer["data"]["viewer"]["user"]["id"].as_str().unwrap_or_else(|| panic!("{viewer}"));
+    let (_, user) = guanxi_api::domain::ids::decode_any(user).expect("a user id");
+    let db = guanxi_api::store::connect(&app.database_url, 2).await.expect("db");
+    let tenant = crate::helpers::tenant_id(&db, "acme").await;
+    (db, tenant, user)
+}
+
+/// Sends `body` exactly as these bytes, so the server hashes what the test hashed.
+async fn send_raw(app: &TestApp, token: &str, key: &str, body: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// While the first request with a key runs (its claim is pending, as the server leaves it
+/// between claiming the key and storing the answer), a request with another body is refused at
+/// once, and a retry with the same body waits for the first answer and replays it.
+#[tokio::test]
+async fn while_the_first_runs_another_body_is_refused_and_the_same_body_waits_for_its_answer() {
+    use guanxi_api::store::idempotency;
+    use sha2::{Digest, Sha256};
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let t = app.token("acme", "MANAGER", "mgr");
+    let (db, tenant, user) = store_keys(&app, &t).await;
+    let first = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"第一个\"}) { id } }" })
+        .to_string();
+    let hash = format!("{:x}", Sha256::digest(first.as_bytes()));
+    assert_eq!(idempotency::begin(&db, tenant, user, "running", &hash).await.unwrap(), idempotency::Begin::Proceed);
+
+    let other = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"第二个\"}) { id } }" })
+        .to_string();
+    let refused: Value = send_raw(&app, &t, "running", &other).await.json().await.unwrap();
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["violations"][0]["code"], "IDEMPOTENCY_KEY_REUSED", "{refused}");
+
+    let retry = {
+        let (app, t, first) = (app.clone(), t.clone(), first.clone());
+        tokio::spawn(async move { send_raw(&app, &t, "running", &first).await })
+    };
+    // However slow the machine, a retry cannot have an answer before the first has one.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!retry.is_finished(), "the retry waits for the first answer");
+    let answer = r#"{"data":{"createCustomer":{"id":"the first answer"}}}"#;
+    idempotency::complete(&db, tenant, user, "running", 200, answer).await.unwrap();
+    let replayed = retry.await.unwrap();
+    assert_eq!(replayed.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(replayed.text().await.unwrap(), answer);
+    let count = app.gql(&t, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["customers"]["totalCount"], 0, "neither body ran: {count}");
+}
+
+/// A key is remembered for 24 hours: a record older than that no longer answers (the key runs
+/// again, even with another body), and the periodic purge deletes it.
+#[tokio::test]
+async fn a_key_is_forgotten_after_24_hours() {
+    use guanxi_api::store::idempotency;
+    use guanxi_entity::idempotency_record::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let (db, _, _) = store_keys(&app, &t).await;
+    let create = |name: &str| {
+        json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+                "variables": { "i": { "kind": "INDIVIDUAL", "name": name } } })
+    };
+    let age = |key: &'static str, by: chrono::Duration| {
+        let db = &db;
+        async move {
+            let now = chrono::Utc::now();
+            let aged = Entity::update_many()
+                .col_expr(Column::CreatedAt, Expr::value(now - by))
+                .filter(Column::Key.eq(key))
+                .exec(db)
+                .await
+                .unwrap();
+            assert_eq!(aged.rows_affected, 1);
+        }
+    };
+
+    let (_, first) = send(&app, &t, "daily", &create("昨天")).await;
+    let first_id = first["data"]["createCustomer"]["id"].clone();
+    assert!(first_id.is_string(), "{first}");
+    // Just inside the retention: still the first answer, and another body is still refused.
+    age("daily", chrono::Duration::hours(24) - chrono::Duration::minutes(5)).await;
+    assert_eq!(send(&app, &t, "daily", &create("昨天")).await.1, first);
+    let (_, refused) = send(&app, &t, "daily", &create("今天")).await;
+    assert_eq!(refused["errors"][0]["extensions"]["violations"][0]["code"], "IDEMPOTENCY_KEY_REUSED", "{refused}");
+    // Past it: the key is new again, whatever the body.
+    age("daily", chrono::Duration::hours(24) + chrono::Duration::minutes(5)).await;
+    let (_, again) = send(&app, &t, "daily", &create("今天")).await;
+    let again_id = again["data"]["createCustomer"]["id"].clone();
+    assert!(again_id.is_string() && again_id != first_id, "{again}");
+    let count = app.gql(&t, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(count["data"]["customers"]["totalCount"], 2);
+
+    // The purge deletes what is past retention, and only that.
+    let (_, kept) = send(&app, &t, "fresh", &create("新的")).await;
+    age("daily", chrono::Duration::hours(24) + chrono::Duration::minutes(5)).await;
+    assert_eq!(idempotency::purge_expired(&db).await.unwrap(), 1);
+    assert_eq!(Entity::find().filter(Column::Key.eq("daily")).count(&db).await.unwrap(), 0);
+    assert_eq!(send(&app, &t, "fresh", &create("新的")).await.1, kept, "a fresh key still answers");
 }

@@ -15,6 +15,28 @@ const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: Stri
 }";
 
 async fn walk(app: &TestApp, token: &str, order: &Value, size: i64, backward: bool) -> Vec<Value> {
+    walk_customers(app, token, order, size, backward, "id name status createdAt").await
+}
+
+/// Reads every customer in `order`, `size` at a time, forward (`first`/`after`) or backward
+/// (`last`/`before`, from the end), selecting `select` of each; the rows come back in `order`
+/// either way.
+pub async fn walk_customers(
+    app: &TestApp,
+    token: &str,
+    order: &Value,
+    size: i64,
+    backward: bool,
+    select: &str,
+) -> Vec<Value> {
+    let query = format!(
+        "query($first: Int, $after: String, $last: Int, $before: String, $order: [CustomerOrder!]) {{
+           customers(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {{
+             nodes {{ {select} }}
+             pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+           }}
+         }}"
+    );
     let mut rows = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -23,10 +45,9 @@ async fn walk(app: &TestApp, token: &str, order: &Value, size: i64, backward: bo
         } else {
             json!({ "first": size, "after": cursor, "order": order })
         };
-        let res = app.gql(token, PAGE, vars).await;
+        let res = app.gql(token, &query, vars).await;
         let conn = &res["data"]["customers"];
-        let edges = conn["edges"].as_array().unwrap_or_else(|| panic!("{res}"));
-        let mut page: Vec<Value> = edges.iter().map(|e| e["node"].clone()).collect();
+        let mut page = conn["nodes"].as_array().unwrap_or_else(|| panic!("{order}: {res}")).clone();
         let info = &conn["pageInfo"];
         if backward {
             page.reverse();
@@ -48,6 +69,37 @@ async fn walk(app: &TestApp, token: &str, order: &Value, size: i64, backward: bo
         rows.reverse();
     }
     rows
+}
+
+/// Asserts that `rows` follow `order` (the default, `[]`, is by name ascending). Rows with equal
+/// keys may come in any order here: the id tiebreak is checked by the walks agreeing.
+fn assert_in_order(rows: &[Value], order: &Value) {
+    let keys: Vec<(&str, bool)> = match order.as_array().unwrap().as_slice() {
+        [] => vec![("NAME", false)],
+        keys => keys.iter().map(|k| (k["field"].as_str().unwrap(), k["direction"] == "DESC")).collect(),
+    };
+    let compare = |a: &Value, b: &Value| {
+        for &(field, descending) in &keys {
+            let ordering = match field {
+                "NAME" => a["name"].as_str().cmp(&b["name"].as_str()),
+                "STATUS" => a["status"].as_str().cmp(&b["status"].as_str()),
+                "CREATED_AT" => created_at(a).cmp(&created_at(b)),
+                other => panic!("no comparison for {other}"),
+            };
+            let ordering = if descending { ordering.reverse() } else { ordering };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    for w in rows.windows(2) {
+        assert!(compare(&w[0], &w[1]).is_le(), "{order}: {} comes before {}", w[0], w[1]);
+    }
+}
+
+fn created_at(row: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(row["createdAt"].as_str().unwrap()).unwrap()
 }
 
 fn ids(rows: &[Value]) -> Vec<String> {
@@ -80,15 +132,10 @@ async fn walks_forward_and_backward_without_gaps_or_duplicates() {
         let fids = ids(&forward);
         assert_eq!(fids.len(), 260, "{order}");
         assert_eq!(fids.iter().cloned().collect::<HashSet<_>>(), created, "{order}: every row once");
+        assert_in_order(&forward, &order);
         let backward = walk(&app, &t, &order, 17, true).await;
+        assert_in_order(&backward, &order);
         assert_eq!(ids(&backward), fids, "{order}: backward walk is the same sequence");
-        let key = |r: &Value| (r["status"].as_str().unwrap().to_owned(), r["name"].as_str().unwrap().to_owned());
-        if order == json!([{ "field": "STATUS" }, { "field": "NAME", "direction": "DESC" }]) {
-            for w in forward.windows(2) {
-                let (a, b) = (key(&w[0]), key(&w[1]));
-                assert!(a.0 < b.0 || (a.0 == b.0 && a.1 >= b.1), "{a:?} then {b:?}");
-            }
-        }
     }
     // A first page says there is no previous page; the page size bounds hold.
     let first = app.gql(&t, PAGE, json!({ "first": 100 })).await;
@@ -118,27 +165,36 @@ async fn concurrent_inserts_do_not_disturb_a_walk() {
         let (base, token) = (app.base.clone(), t.clone());
         tokio::spawn(async move {
             let client = reqwest::Client::new();
+            let mut written = HashSet::new();
             for i in 0..120 {
                 let body = json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
                                    "variables": { "i": { "kind": "INDIVIDUAL", "name": format!("new {i:03}") } } });
-                client.post(format!("{base}/graphql")).bearer_auth(&token).json(&body).send().await.unwrap();
+                let res = client.post(format!("{base}/graphql")).bearer_auth(&token).json(&body).send().await.unwrap();
+                assert_eq!(res.status(), 200, "write {i}");
+                let answer: Value = res.json().await.unwrap();
+                let id = answer["data"]["createCustomer"]["id"].as_str();
+                written.insert(id.unwrap_or_else(|| panic!("write {i} failed: {answer}")).to_owned());
             }
+            written
         })
     };
     // By name, new rows land before and after the cursor; by creation time, only after.
     let by_name = walk(&app, &t, &json!([{ "field": "NAME" }]), 10, false).await;
     let by_time = walk(&app, &t, &json!([{ "field": "CREATED_AT" }]), 10, false).await;
-    writer.await.unwrap();
+    let written = writer.await.unwrap();
+    assert_eq!(written.len(), 120, "every write answered with a new customer");
     for rows in [&by_name, &by_time] {
         let seen = ids(rows);
         let unique: HashSet<_> = seen.iter().cloned().collect();
         assert_eq!(unique.len(), seen.len(), "no row twice");
         assert!(before.is_subset(&unique), "every row that existed before the walk is seen");
+        assert!(unique.difference(&before).all(|id| written.contains(id)), "nothing but what was written");
     }
-    for w in by_name.windows(2) {
-        assert!(w[0]["name"].as_str() <= w[1]["name"].as_str());
-    }
-    for w in by_time.windows(2) {
-        assert!(w[0]["createdAt"].as_str() <= w[1]["createdAt"].as_str());
-    }
+    assert_in_order(&by_name, &json!([{ "field": "NAME" }]));
+    assert_in_order(&by_time, &json!([{ "field": "CREATED_AT" }]));
+    // The writes all landed: a walk now sees exactly the old and the new rows.
+    let after = walk(&app, &t, &json!([{ "field": "NAME" }]), 50, false).await;
+    let all: HashSet<String> = before.union(&written).cloned().collect();
+    assert_eq!(ids(&after).into_iter().collect::<HashSet<_>>(), all);
+    assert_eq!(after.len(), 270);
 }

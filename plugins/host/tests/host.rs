@@ -3,7 +3,7 @@
 //! reason within its limits, and the host must stay usable for the next call.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use guanxi_plugin_host::{Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest};
 
@@ -38,6 +38,13 @@ fn plugin(name: &str) -> Arc<Plugin> {
 
 fn config(mode: &str) -> String {
     format!(r#"{{"mode": "{mode}"}}"#)
+}
+
+/// Awaits a plugin call, failing the test if it has not ended within a minute: a call that
+/// escaped its limits fails here instead of hanging the suite. How fast calls end is for the
+/// benchmarks; their records say how long they ran.
+async fn within_a_minute<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), call).await.expect("the call ended within its limits")
 }
 
 /// The caches are bounded: beyond `max_loaded` the least recently used plugin leaves memory
@@ -127,10 +134,11 @@ async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
     let batch = vec![snapshot("Customer:a", 1, "1", None)];
     let tight = Limits { timeout: Duration::from_millis(300), ..Limits::default() };
     let looping = roomy_host().load(&bytes("hostile")).expect("installs");
-    let started = Instant::now();
-    let (result, _) = roomy_host().score(&looping, batch.clone(), config("loop"), roomy_host().limits()).await;
+    let (result, record) =
+        within_a_minute(roomy_host().score(&looping, batch.clone(), config("loop"), roomy_host().limits())).await;
+    // With fuel for hours, only the 300 ms deadline (counted in 5 ms ticks) can have stopped it.
     assert_eq!(result.expect_err("loops").reason, Reason::Timeout);
-    assert!(started.elapsed() < Duration::from_millis(600), "the deadline is 300 ms: {:?}", started.elapsed());
+    assert!(record.duration >= Duration::from_millis(290), "it ran until its deadline: {record:?}");
     let cases = [
         ("loop", Reason::OutOfFuel, tight),
         ("recursion", Reason::Trap, tight),
@@ -146,8 +154,7 @@ async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
         ("huge", Reason::OutputTooLarge, tight),
     ];
     for (mode, reason, limits) in cases {
-        let started = Instant::now();
-        let (result, record) = host().score(&p, batch.clone(), config(mode), limits).await;
+        let (result, record) = within_a_minute(host().score(&p, batch.clone(), config(mode), limits)).await;
         let err = result.expect_err(mode);
         if mode == "sleep" && err.reason == Reason::OutOfFuel {
             // Spinning ran out of fuel before the deadline: as good an end.
@@ -155,7 +162,7 @@ async fn each_hostile_behaviour_ends_in_its_reason_within_its_limits() {
             assert_eq!(err.reason, reason, "{mode}: {err}");
         }
         assert_eq!(record.outcome, Err(err.clone()), "{mode}: the record says the same");
-        assert!(started.elapsed() < Duration::from_secs(2), "{mode} took {:?}", started.elapsed());
+        assert!(record.duration > Duration::ZERO, "{mode}: the record says how long it ran: {record:?}");
         if mode == "panic" {
             assert!(err.message.contains("panics on purpose"), "the guest's message is kept: {err}");
         }
@@ -233,65 +240,68 @@ fn install_refuses_garbage_core_modules_oversize_and_filesystem_access() {
     }
 }
 
-#[test]
-fn compiled_artifacts_are_kept_so_a_restart_does_not_compile_again() {
+#[tokio::test]
+async fn compiled_artifacts_are_kept_so_a_restart_does_not_compile_again() {
     let dir = tempfile::tempdir().expect("dir");
     let config = HostConfig { artifact_dir: Some(dir.path().to_owned()), ..HostConfig::default() };
     let wasm = bytes("value_scorer");
     let first = Host::new(config.clone()).expect("host");
-    let started = Instant::now();
     first.load(&wasm).expect("installs");
-    let compile = started.elapsed();
     drop(first);
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
     assert_eq!(artifacts.len(), 1, "one artifact per sha256");
+    let written = std::fs::metadata(&artifacts[0]).expect("artifact");
     let second = Host::new(config).expect("host");
-    let started = Instant::now();
     let p = second.load(&wasm).expect("installs from the artifact");
-    let reload = started.elapsed();
     assert!(p.inspection().scorer);
-    assert!(reload < compile, "loading the artifact ({reload:?}) is faster than compiling ({compile:?})");
+    // A compile would have written the artifact anew (a new file renamed over the old one);
+    // reading it back leaves the very file that was there.
+    let read = std::fs::metadata(&artifacts[0]).expect("artifact");
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!((read.dev(), read.ino()), (written.dev(), written.ino()), "the second host compiled again");
+    let (keys, _) = second.keys(&p, Limits::default()).await;
+    assert!(!keys.expect("the plugin read back works").is_empty());
 }
 
 #[tokio::test]
 async fn a_hostile_tenant_does_not_slow_another_tenants_validations() {
-    // Two calls of one tenant loop until their deadline on the roomy host while another tenant
-    // validates on the same host: the pool has room for both.
-    let looping = roomy_host().load(&bytes("hostile")).expect("installs");
-    let hostile = roomy_host().load(&bytes("hostile")).expect("installs");
+    // Two calls of one tenant loop until their deadline while another tenant validates on the
+    // same host, whose validations may not wait for a slot at all: each one that found the pool
+    // full behind the loops would fail BUSY. The pool has room for both.
+    let limits = Limits { fuel_base: u64::MAX / 4, timeout: Duration::from_millis(300), ..Limits::default() };
+    let config_of_host =
+        HostConfig { max_concurrent_calls: 4, limits, validator_slot_wait: Duration::ZERO, ..HostConfig::default() };
+    let host = Arc::new(Host::new(config_of_host).expect("host"));
+    let looping = host.load(&bytes("hostile")).expect("installs");
     let batch = vec![snapshot("Customer:a", 1, "1", None)];
     let storms: Vec<_> = (0..2)
         .map(|_| {
-            let (looping, batch) = (looping.clone(), batch.clone());
-            tokio::spawn(
-                async move { roomy_host().score(&looping, batch, config("loop"), roomy_host().limits()).await },
-            )
+            let (host, looping, batch) = (host.clone(), looping.clone(), batch.clone());
+            tokio::spawn(async move { host.score(&looping, batch, config("loop"), host.limits()).await })
         })
         .collect();
-    let calm = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let mut slowest = Duration::ZERO;
-        for _ in 0..20 {
-            let started = Instant::now();
-            let request = ValidationRequest {
-                entity: "CUSTOMER".into(),
-                field: "card_no".into(),
-                value_json: "\"ok\"".into(),
-                record_json: "{}".into(),
-                config_json: config("ok"),
-            };
-            let (r, _) = roomy_host().validate(&hostile, request, Limits::default()).await;
-            assert!(r.is_ok());
-            slowest = slowest.max(started.elapsed());
+    // Validate until both loops have ended, counting the validations that ended while both
+    // still ran.
+    let mut during_the_storm = 0;
+    while !storms.iter().all(tokio::task::JoinHandle::is_finished) {
+        let request = ValidationRequest {
+            entity: "CUSTOMER".into(),
+            field: "card_no".into(),
+            value_json: "\"ok\"".into(),
+            record_json: "{}".into(),
+            config_json: config("ok"),
+        };
+        let (r, record) = within_a_minute(host.validate(&looping, request, Limits::default())).await;
+        assert_eq!(r.expect("a free slot at once"), vec![], "{record:?}");
+        if storms.iter().all(|s| !s.is_finished()) {
+            during_the_storm += 1;
         }
-        slowest
-    };
-    let slowest = calm.await;
+    }
+    assert!(during_the_storm > 0, "no validation ended while the loops ran");
     for storm in storms {
         let (r, _) = storm.await.expect("joined");
         assert_eq!(r.expect_err("loops").reason, Reason::Timeout);
     }
-    assert!(slowest < Duration::from_millis(200), "a validation waited {slowest:?} behind the looping tenant");
 }
 
 fn validation(field: &str, value: &str, config: &str) -> ValidationRequest {
@@ -433,8 +443,6 @@ async fn a_validator_that_finds_every_slot_taken_fails_busy_instead_of_waiting()
         let batch = vec![snapshot("Customer:a", 1, "1", None)];
         busy_host.score(&busy_plugin, batch, config("loop"), busy_host.limits()).await
     });
-    // Let the scorer take the slot first.
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let request = ValidationRequest {
         entity: "CUSTOMER".into(),
         field: "card_no".into(),
@@ -442,8 +450,16 @@ async fn a_validator_that_finds_every_slot_taken_fails_busy_instead_of_waiting()
         record_json: "{}".into(),
         config_json: config("ok"),
     };
-    let (result, record) = host.validate(&p, request.clone(), Limits::default()).await;
-    assert_eq!(result.expect_err("busy").reason, Reason::Busy);
+    // Until the scorer has the slot, a validation may still find it free and run.
+    let record = loop {
+        assert!(!holder.is_finished(), "no validation found the slot taken while the scorer ran");
+        let (result, record) = within_a_minute(host.validate(&p, request.clone(), Limits::default())).await;
+        match result {
+            Err(err) if err.reason == Reason::Busy => break record,
+            Err(err) => panic!("{err}"),
+            Ok(violations) => assert_eq!(violations, vec![]),
+        }
+    };
     assert_eq!(record.fuel_used, 0, "the call never started");
     let (held, _) = holder.await.expect("scorer");
     assert_eq!(held.expect_err("loops").reason, Reason::Timeout);
