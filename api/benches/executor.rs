@@ -1,4 +1,4 @@
-//! The floor of the GraphQL layer under the customer-360° page (issue #3): the page's exact
+//! The floor of the GraphQL layer under the customer-360° page: the page's exact
 //! query run by async-graphql's dynamic executor over a schema of the same shape whose
 //! resolvers answer from memory, with no database, loader or domain code. What is left is what
 //! any server on this executor pays for parsing, validating and resolving the page's fields.

@@ -1,4 +1,4 @@
-//! Time to build a tenant's GraphQL schema with 0, 50 and 200 custom fields (issue #4).
+//! Time to build a tenant's GraphQL schema with 0, 50 and 200 custom fields.
 //! `cargo bench -p guanxi-api --bench schema`; figures in BENCHMARKS.md.
 
 use std::sync::Arc;

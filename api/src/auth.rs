@@ -14,7 +14,7 @@ use crate::domain::Role;
 use crate::domain::identity::TokenIdentity;
 use crate::error::Error;
 
-/// The claims Guanxi reads (API.md).
+/// The claims Guanxi reads (docs/api.md, "Authentication").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,

@@ -1,4 +1,4 @@
-//! Every bad-token case of API.md is 401 with UNAUTHENTICATED; the good ones of each key kind pass.
+//! Every bad token is 401 with UNAUTHENTICATED; the good ones of each key kind pass.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! WebAssembly plugins through HTTP (issue #5): the default scorers, scores, lifecycle and tiers
+//! WebAssembly plugins through HTTP: the default scorers, scores, lifecycle and tiers
 //! following purchases; validators refusing values inside writes; hostile plugins failing
 //! clearly while another tenant carries on; install, upgrade, disable, uninstall; roles.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of issue #4 (see BENCHMARKS.md): custom fields over N customers.
+# Load benchmark (see BENCHMARKS.md): custom fields over N customers.
 #  1. seeds N customers, defines an indexed INT custom field `level` through the API and gives
 #     every customer a value (one SQL UPDATE: a bulk fill, not a benchmark of writes);
 #  2. drives filtered lists on that field with wrk;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of issue #2 (see BENCHMARKS.md): seeds N customers into one tenant, starts the
+# Load benchmark (see BENCHMARKS.md): seeds N customers into one tenant, starts the
 # release server, and drives three queries with wrk on loopback, on SQLite and on PostgreSQL.
 #
 #   bash tests/load/run.sh [sqlite|postgres|both]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of issue #5 (see BENCHMARKS.md): plugins end to end on the release server.
+# Load benchmark (see BENCHMARKS.md): plugins end to end on the release server.
 #  1. seeds N customers with timelines (`guanxi seed` starts a sweep of the tenant for its default
 #     value and lifecycle scorers), starts the server and times the worker until every customer
 #     is scored and the tenant ranked into tiers (snapshots, wasm, writes, ranking);

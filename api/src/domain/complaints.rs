@@ -25,7 +25,7 @@ pub const SEVERITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "CRITICAL"];
 /// Tiers that get the green channel.
 pub const KEY_ACCOUNT_TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY"];
 
-/// May a complaint go from `from` to `to`? PRODUCT.md:
+/// May a complaint go from `from` to `to`? The workflow:
 /// `OPEN → ACKNOWLEDGED → IN_PROGRESS → RESOLVED → CLOSED`, `RESOLVED → REOPENED → IN_PROGRESS`,
 /// `ESCALATED` from any open state; an escalated case continues in progress or is resolved.
 #[must_use]

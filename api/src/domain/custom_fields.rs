@@ -211,7 +211,7 @@ impl EntityKind {
     }
 }
 
-/// The types a custom field may have (API.md `CustomFieldType`).
+/// The types a custom field may have (`CustomFieldType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldType {
     String,

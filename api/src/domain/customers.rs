@@ -38,7 +38,7 @@ pub const RELATIONSHIP_TYPES: &[&str] = &[
 /// Value tiers (客户金字塔), top to bottom.
 pub const TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY", "ORDINARY", "SMALL"];
 
-/// Tags per customer and characters per tag (issue #2).
+/// Tags per customer and characters per tag.
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 50;
 /// Characters of a name, and of the other free-text fields.

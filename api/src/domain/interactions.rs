@@ -186,7 +186,7 @@ fn apply(data: &mut Data, input: InteractionInput, now: DateTime<Utc>, v: &mut V
     kind_rules(data, v);
 }
 
-/// The rules that depend on the kind (PRODUCT.md: purchases carry money, surveys a score).
+/// The rules that depend on the kind (purchases carry money, surveys a score).
 fn kind_rules(data: &Data, v: &mut Vec<Violation>) {
     let mut only = |field: &str, present: bool, kind: &str| {
         if present && data.kind != kind {

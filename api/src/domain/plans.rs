@@ -100,7 +100,7 @@ pub fn team(plan: &key_account_plan::Model) -> Vec<Uuid> {
     strings(&plan.team).iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
 }
 
-/// Computed progress (PRODUCT.md): visits, revenue, actions and open complaints.
+/// Computed progress: visits, revenue, actions and open complaints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
     pub visits_done: i64,

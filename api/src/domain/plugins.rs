@@ -1,4 +1,4 @@
-//! WebAssembly plugins of a tenant (ARCHITECTURE.md, "Plugins"; API.md, "Plugins"): install,
+//! WebAssembly plugins of a tenant (docs/plugins.md): install,
 //! upgrade, enable, configure, uninstall; validators attached to fields and run inside writes;
 //! the run record of every call.
 //!
@@ -28,7 +28,7 @@ use crate::tasks::Tasks;
 
 pub const TYPE_NAME: &str = "Plugin";
 
-/// The scorers every new tenant starts with (issue #5): the RFM value score that ranks tiers,
+/// The scorers every new tenant starts with: the RFM value score that ranks tiers,
 /// and the lifecycle stage with churn risk and loyalty. Built from `plugins/examples`.
 pub const DEFAULT_PLUGINS: [(&str, &[u8]); 2] = [
     ("value-scorer", include_bytes!("../../../plugins/examples/dist/value-scorer.wasm")),

@@ -16,7 +16,7 @@ use super::custom_fields::FieldType;
 
 use crate::error::{Error, Result};
 
-/// Default and largest page sizes (API.md).
+/// Default and largest page sizes (docs/api.md, "Lists").
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;
 

@@ -1,4 +1,4 @@
-//! Scoring (ARCHITECTURE.md, "Plugins"): a background worker takes customers from the durable
+//! Scoring: a background worker takes customers from the durable
 //! queue that every snapshot-changing write feeds, and whole tenants stretch by stretch from
 //! their sweeps (`recomputeScores`, a scorer installed or changed, the periodic re-score),
 //! builds their snapshots, runs the tenant's enabled scorers over them in batches, writes the

@@ -1,5 +1,5 @@
 //! Tenant settings: the base currency of purchase totals and the complaint SLA table. Stored as
-//! one JSON object on the tenant; absent keys take the defaults of PRODUCT.md and issue #3.
+//! one JSON object on the tenant; absent keys take the defaults below.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ pub struct SlaTerms {
 }
 
 /// The value tiers' shares of a tenant's scored customers, in percent, top down; SMALL takes
-/// the rest (PRODUCT.md: 1 / 19 / 30 / 50).
+/// the rest (1 / 19 / 30 / 50 %).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TierCutPoints {

@@ -1,4 +1,4 @@
-//! The scoring snapshot (PRODUCT.md, "Scoring and validation plugins"): a deterministic picture of
+//! The scoring snapshot: a deterministic picture of
 //! one customer — its fields, custom fields and figures at an evaluation time `now` — that scorer
 //! plugins receive. [`build`] makes them for a batch of customers in three statements; the
 //! `Customer.scoringSnapshot` field shows the same figures as `Customer.stats`.

@@ -1,4 +1,4 @@
-//! The one place where errors become GraphQL errors with `extensions.code` (API.md, "Errors").
+//! The one place where errors become GraphQL errors with `extensions.code` (docs/api.md, "Errors").
 //!
 //! Resolvers return [`crate::Error`]; [`into_gql`] maps it. Errors async-graphql raises itself
 //! (syntax, validation, depth, complexity) carry no code; [`classify`] gives them theirs before the

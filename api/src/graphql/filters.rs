@@ -1,5 +1,5 @@
 //! Filter and order inputs, generated from an entity's [`FieldSpec`]s, and their parsing into the
-//! domain's [`Filter`] and [`OrderKey`]s. One shape everywhere (API.md):
+//! domain's [`Filter`] and [`OrderKey`]s. One shape everywhere (docs/api.md, "Lists"):
 //! `{ and: [F!], or: [F!], not: F, <field>: <Type>Filter }`.
 
 use async_graphql::dynamic::{Enum, InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};

@@ -1,4 +1,4 @@
-//! Plugins in the schema (API.md, "Plugins"): `Plugin`, its limits and run records, the plugin
+//! Plugins in the schema (docs/plugins.md): `Plugin`, its limits and run records, the plugin
 //! mutations and queries (ADMIN only), `Score`, `ScoreRun`, and `Customer.scores`, `score`
 //! and `lifecycleStage`, which come from the tenant's scorers.
 
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 pub const TYPE_NAME: &str = service::TYPE_NAME;
 
-/// Lifecycle stages (PRODUCT.md), as the lifecycle scorer's `lifecycle_stage` label gives them.
+/// Lifecycle stages, as the lifecycle scorer's `lifecycle_stage` label gives them.
 pub const LIFECYCLE_STAGES: [&str; 6] = ["PROSPECT", "NEW", "ACTIVE", "LOYAL", "AT_RISK", "CHURNED"];
 
 /// The score key `Customer.lifecycleStage` reads.
@@ -443,7 +443,7 @@ fn validator_field(name: &str, attach: bool, description: &str) -> Field {
     .description(description)
 }
 
-#[allow(clippy::too_many_lines)] // one field per mutation of API.md
+#[allow(clippy::too_many_lines)] // one field per plugin mutation
 fn mutations() -> Vec<Field> {
     let install = Field::new("installPlugin", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {

@@ -1,4 +1,4 @@
-//! Custom scalars of API.md that inputs are checked against at validation time.
+//! Custom scalars of the API that inputs are checked against at validation time.
 
 use async_graphql::Value;
 use async_graphql::dynamic::Scalar;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 
-/// How long a key is remembered (issue #2: 24 h).
+/// How long a key is remembered (24 h).
 pub const RETENTION: Duration = Duration::hours(24);
 /// A pending row older than this belongs to a request that died (the request timeout is 30 s
 /// by default); the next retry takes it over.

@@ -73,7 +73,7 @@ pub enum InstallError {
     Link(String),
 }
 
-/// Which limit ended a call, or what else went wrong (API.md `extensions.reason`).
+/// Which limit ended a call, or what else went wrong (`extensions.reason` of a PLUGIN_ERROR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     OutOfFuel,
