@@ -149,6 +149,20 @@ impl RateLimiter {
     /// enough (an operation larger than a bucket can never be paid for; its `retry_after` is the
     /// time to fill the bucket, and the cost limit keeps such operations out by default).
     pub fn charge(&self, caller: &Caller, points: u64) -> Result<Option<Standing>, Refusal> {
+        self.take(caller, points, true)
+    }
+
+    /// Refuses at once a caller whose buckets cannot pay even one point, before its document is
+    /// parsed or measured: a client that keeps sending while refused costs the server the least
+    /// it can, and the other tenants' requests keep the CPU.
+    ///
+    /// # Errors
+    /// [`Refusal`] when either bucket holds less than a point.
+    pub fn admit(&self, caller: &Caller) -> Result<(), Refusal> {
+        self.take(caller, 1, false).map(|_| ())
+    }
+
+    fn take(&self, caller: &Caller, points: u64, deduct: bool) -> Result<Option<Standing>, Refusal> {
         if !self.settings.enabled {
             return Ok(None);
         }
@@ -180,9 +194,11 @@ impl RateLimiter {
                 return Err(Refusal { bucket: name, retry_after, standing });
             }
         }
-        for (key, _, _) in keys {
-            if let Some(bucket) = buckets.get_mut(&key) {
-                bucket.tokens -= want;
+        if deduct {
+            for (key, _, _) in keys {
+                if let Some(bucket) = buckets.get_mut(&key) {
+                    bucket.tokens -= want;
+                }
             }
         }
         Ok(buckets.get(&user).map(Bucket::standing))
@@ -245,6 +261,18 @@ mod tests {
         // Using more than was charged takes the rest, below zero if need be.
         assert_eq!(limiter.settle(&me, 10, 80).unwrap().remaining, 0);
         assert_eq!(limiter.charge(&me, 1).unwrap_err().bucket, "user");
+    }
+
+    #[test]
+    fn admission_takes_nothing_and_refuses_an_empty_bucket() {
+        let limiter = RateLimiter::new(settings("100/1", "1000/100"));
+        let me = caller(Role::Agent);
+        for _ in 0..3 {
+            limiter.admit(&me).unwrap();
+        }
+        assert_eq!(limiter.charge(&me, 100).unwrap().unwrap().remaining, 0, "admission took nothing");
+        let refused = limiter.admit(&me).unwrap_err();
+        assert_eq!((refused.bucket, refused.retry_after), ("user", 1));
     }
 
     #[test]

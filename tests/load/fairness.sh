@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fair sharing between tenants on PostgreSQL (see BENCHMARKS.md):
 #  1. tenant B's `customer(id)` and `recordInteraction` throughput alone, then while tenant A's
-#     users send the heaviest queries their buckets allow (rate limits on, A mostly refused);
+#     users send the heaviest queries their buckets allow (rate limits on; A's clients honour
+#     Retry-After), and while A's users flood the server regardless (refused, 429);
 #  2. the p99 of tenant B's writes alone, then while tenant A builds an index over its N customers.
 #
 #   bash tests/load/fairness.sh
@@ -44,11 +45,12 @@ b_load() { # label body -> prints req/s and p99
   echo "  $1: $(grep 'Requests/sec' "$work/wrk-b.txt" | awk '{print $2}') req/s, p99 $(grep ' 99%' "$work/wrk-b.txt" | awk '{print $2}'), non-2xx: $(grep -c 'Non-2xx' "$work/wrk-b.txt" || true)"
 }
 
-a_flood() { # starts A's users sending the heavy page as fast as they can; sets a_pids
+a_flood() { # script: starts A's users sending the heavy page (paced.lua: as their buckets allow;
+  # graphql.lua: as fast as the server answers); sets a_pids
   a_pids=()
   for i in $(seq "$a_users"); do
     local t; t=$("$bin" token --tenant a --role ADMIN --user "a-user-$i" --secret "$secret")
-    BODY="$heavy" TOKEN="$t" wrk -t1 -c4 -d"$(( ${duration%s} + 4 ))s" --latency -s tests/load/graphql.lua \
+    BODY="$heavy" TOKEN="$t" wrk -t1 -c4 -d"$(( ${duration%s} + 4 ))s" --latency -s "tests/load/$1" \
       "http://127.0.0.1:$port/graphql" > "$work/wrk-a-$i.txt" &
     a_pids+=($!)
   done
@@ -70,11 +72,14 @@ a_wait() {
 echo "=== 1. tenant B alone, then beside tenant A's heaviest queries"
 b_load "B customer(id), alone" "$q1"
 b_load "B recordInteraction, alone" "$write"
-a_flood
-b_load "B customer(id), beside A" "$q1"
+a_flood paced.lua
+b_load "B customer(id), beside A using its buckets" "$q1"
 a_wait
-a_flood
-b_load "B recordInteraction, beside A" "$write"
+a_flood paced.lua
+b_load "B recordInteraction, beside A using its buckets" "$write"
+a_wait
+a_flood graphql.lua
+b_load "B customer(id), beside A flooding regardless" "$q1"
 a_wait
 
 echo "=== 2. tenant B's writes while tenant A builds an index over $customers customers"

@@ -289,6 +289,10 @@ async fn execute(
         let request_error = |errors: Vec<ServerError>, internal: bool| finish(None, errors, media, true, internal, None);
         let operation_name = request.operation_name.clone();
         let limits = state.config.query_limits();
+        // A caller whose buckets are empty is refused before its document costs anything.
+        if let Err(refusal) = state.rates.admit(&caller) {
+            return rate_limited(&refusal, 0, &limits, media);
+        }
         // Counted before parsing, so no document can make the parser recurse or allocate without bound.
         if let Err(too) = cost::scan(&request.query, &limits) {
             return refused(state, &caller, &too, &limits, media);
