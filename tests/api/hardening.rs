@@ -78,6 +78,21 @@ async fn filter_lists_are_bounded_and_name_their_path() {
     assert_eq!(violations(&res), [("filter".to_owned(), "TOO_MANY".to_owned())], "{res}");
 }
 
+/// `contains` and `startsWith` take at most 1,000 characters, refused by name before any SQL
+/// runs. SQLite refused longer LIKE patterns (50,000 bytes) inside the database, as INTERNAL.
+#[tokio::test]
+async fn filter_text_searches_are_bounded() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let res = app.gql(&t, COUNT, json!({ "f": { "name": { "contains": "芳".repeat(1_000) } } })).await;
+    assert_eq!(res["data"]["customers"]["totalCount"], 0, "1,000 characters work: {res}");
+    for (op, long) in [("contains", "\u{7f}".repeat(70_000)), ("startsWith", "芳".repeat(1_001))] {
+        let res = app.gql(&t, COUNT, json!({ "f": { "not": { "name": { op: long } } } })).await;
+        assert_eq!(violations(&res), [(format!("filter.not.name.{op}"), "TOO_LONG".to_owned())], "{res}");
+    }
+}
+
 /// A thousand values (the most a list operator takes) in `hasAny` and `hasAll`, on tags and on
 /// a MULTI_ENUM custom field. SQLite refused them: one test per value, chained, nested deeper
 /// than the 1,000 levels it parses.
