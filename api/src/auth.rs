@@ -192,6 +192,11 @@ fn identity(claims: Claims) -> Result<TokenIdentity, String> {
     if claims.sub.trim().is_empty() || claims.sub.len() > 255 {
         return Err("`sub` must have 1 to 255 characters".into());
     }
+    // They are stored with the user, and PostgreSQL text cannot hold U+0000.
+    let stored = [Some(&claims.sub), claims.name.as_ref(), claims.email.as_ref()];
+    if stored.into_iter().flatten().any(|s| s.contains('\0')) {
+        return Err("`sub`, `name` and `email` must not contain U+0000".into());
+    }
     Ok(TokenIdentity {
         tenant_slug: claims.tid,
         subject: claims.sub,

@@ -92,6 +92,21 @@ async fn every_bad_token_is_unauthenticated() {
                 hs256(&json!({ "sub": "", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
             )),
         ),
+        // PostgreSQL text cannot hold U+0000: such a user could not be stored (it was a 500).
+        (
+            "NUL in sub",
+            Some(format!(
+                "Bearer {}",
+                hs256(&json!({ "sub": "u\u{0}1", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+            )),
+        ),
+        (
+            "NUL in name",
+            Some(format!(
+                "Bearer {}",
+                hs256(&json!({ "sub": "u1", "name": "\u{0}", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+            )),
+        ),
         ("RS256 token when HS256 is configured", Some(format!("Bearer {}", rs256(&claims(), None)))),
     ];
     for (case, auth) in cases {
