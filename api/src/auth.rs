@@ -197,6 +197,11 @@ fn identity(claims: Claims) -> Result<TokenIdentity, String> {
     if stored.into_iter().flatten().any(|s| s.contains('\0')) {
         return Err("`sub`, `name` and `email` must not contain U+0000".into());
     }
+    // The user's columns hold this many characters.
+    let longer = |claim: &Option<String>, max: usize| claim.as_ref().is_some_and(|c| c.chars().count() > max);
+    if longer(&claims.name, 200) || longer(&claims.email, 320) {
+        return Err("`name` must have at most 200 characters and `email` at most 320".into());
+    }
     Ok(TokenIdentity {
         tenant_slug: claims.tid,
         subject: claims.sub,
