@@ -192,6 +192,16 @@ fn identity(claims: Claims) -> Result<TokenIdentity, String> {
     if claims.sub.trim().is_empty() || claims.sub.len() > 255 {
         return Err("`sub` must have 1 to 255 characters".into());
     }
+    // They are stored with the user, and PostgreSQL text cannot hold U+0000.
+    let stored = [Some(&claims.sub), claims.name.as_ref(), claims.email.as_ref()];
+    if stored.into_iter().flatten().any(|s| s.contains('\0')) {
+        return Err("`sub`, `name` and `email` must not contain U+0000".into());
+    }
+    // The user's columns hold this many characters.
+    let longer = |claim: &Option<String>, max: usize| claim.as_ref().is_some_and(|c| c.chars().count() > max);
+    if longer(&claims.name, 200) || longer(&claims.email, 320) {
+        return Err("`name` must have at most 200 characters and `email` at most 320".into());
+    }
     Ok(TokenIdentity {
         tenant_slug: claims.tid,
         subject: claims.sub,

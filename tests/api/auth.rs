@@ -92,6 +92,40 @@ async fn every_bad_token_is_unauthenticated() {
                 hs256(&json!({ "sub": "", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
             )),
         ),
+        // PostgreSQL text cannot hold U+0000: such a user could not be stored (it was a 500).
+        (
+            "NUL in sub",
+            Some(format!(
+                "Bearer {}",
+                hs256(&json!({ "sub": "u\u{0}1", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+            )),
+        ),
+        (
+            "NUL in name",
+            Some(format!(
+                "Bearer {}",
+                hs256(&json!({ "sub": "u1", "name": "\u{0}", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+            )),
+        ),
+        // Longer than the user's columns hold (it was a 500 on PostgreSQL).
+        (
+            "long name",
+            Some(format!(
+                "Bearer {}",
+                hs256(
+                    &json!({ "sub": "u1", "name": "王".repeat(201), "tid": "acme", "role": "ADMIN", "exp": now() + 600 })
+                )
+            )),
+        ),
+        (
+            "long email",
+            Some(format!(
+                "Bearer {}",
+                hs256(
+                    &json!({ "sub": "u1", "email": format!("{}@example.cn", "a".repeat(310)), "tid": "acme", "role": "ADMIN", "exp": now() + 600 })
+                )
+            )),
+        ),
         ("RS256 token when HS256 is configured", Some(format!("Bearer {}", rs256(&claims(), None)))),
     ];
     for (case, auth) in cases {
@@ -102,6 +136,11 @@ async fn every_bad_token_is_unauthenticated() {
     assert_eq!(res.status(), 401);
     let res = app.client.get(format!("{}/graphql?query={{viewer{{role}}}}", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 401);
+    // A name as long as the column holds works.
+    let long_name =
+        json!({ "sub": "u2", "name": "王".repeat(200), "tid": "acme", "role": "VIEWER", "exp": now() + 600 });
+    let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", hs256(&long_name)))).await;
+    assert_eq!(status, 200, "{body}");
     // And a good token works, creating tenant and user on first sight.
     let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", hs256(&claims())))).await;
     assert_eq!(status, 200, "{body}");

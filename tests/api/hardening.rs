@@ -78,6 +78,53 @@ async fn filter_lists_are_bounded_and_name_their_path() {
     assert_eq!(violations(&res), [("filter".to_owned(), "TOO_MANY".to_owned())], "{res}");
 }
 
+/// `contains` and `startsWith` take at most 1,000 characters, refused by name before any SQL
+/// runs. SQLite refused longer LIKE patterns (50,000 bytes) inside the database, as INTERNAL.
+#[tokio::test]
+async fn filter_text_searches_are_bounded() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let res = app.gql(&t, COUNT, json!({ "f": { "name": { "contains": "芳".repeat(1_000) } } })).await;
+    assert_eq!(res["data"]["customers"]["totalCount"], 0, "1,000 characters work: {res}");
+    for (op, long) in [("contains", "\u{7f}".repeat(70_000)), ("startsWith", "芳".repeat(1_001))] {
+        let res = app.gql(&t, COUNT, json!({ "f": { "not": { "name": { op: long } } } })).await;
+        assert_eq!(violations(&res), [(format!("filter.not.name.{op}"), "TOO_LONG".to_owned())], "{res}");
+    }
+}
+
+/// A thousand values (the most a list operator takes) in `hasAny` and `hasAll`, on tags and on
+/// a MULTI_ENUM custom field. SQLite refused them: one test per value, chained, nested deeper
+/// than the 1,000 levels it parses.
+#[tokio::test]
+async fn membership_filters_take_a_thousand_values() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "ADMIN", "admin");
+    let labels = json!({ "entity": "CUSTOMER", "key": "labels", "label": "Labels", "type": "MULTI_ENUM", "options": ["a", "b"] });
+    define(&app, &t, labels).await;
+    let customer = json!({ "kind": "INDIVIDUAL", "name": "王芳", "tags": ["vip", "new"], "customFields": { "labels": ["a", "b"] } });
+    app.create_customer(&t, customer).await;
+    // 999 values no customer has, and one it has; the same two values a thousand times over.
+    let one_of = |have: &str| -> Vec<String> {
+        let mut v: Vec<String> = (1..1_000).map(|i| format!("nobody-{i}")).collect();
+        v.push(have.to_owned());
+        v
+    };
+    let both =
+        |a: &str, b: &str| -> Vec<String> { (0..1_000).map(|i| if i % 2 == 0 { a } else { b }.to_owned()).collect() };
+    for (filter, expected) in [
+        (json!({ "tags": { "hasAny": one_of("vip") } }), 1),
+        (json!({ "tags": { "hasAll": one_of("vip") } }), 0),
+        (json!({ "tags": { "hasAll": both("vip", "new") } }), 1),
+        (json!({ "custom": { "labels": { "hasAny": one_of("a") } } }), 1),
+        (json!({ "custom": { "labels": { "hasAll": one_of("a") } } }), 0),
+        (json!({ "custom": { "labels": { "hasAll": both("b", "a") } } }), 1),
+    ] {
+        let res = app.gql(&t, COUNT, json!({ "f": filter })).await;
+        assert_eq!(res["data"]["customers"]["totalCount"], expected, "{}: {res}", &filter.to_string()[..40]);
+    }
+}
+
 /// The `http_requests_total` series in a `/metrics` text.
 fn request_series(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("http_requests_total{")).collect()

@@ -31,10 +31,12 @@ async fn over_limit_requests_are_refused_and_the_server_stays_healthy() {
     assert_eq!(code(&res), "QUERY_TOO_COMPLEX", "{res}");
     assert!(res.get("data").is_none(), "nothing ran: {res}");
 
-    // A body over the limit (1 MiB by default) is 413.
+    // A body over the limit (1 MiB by default) is 413, with an error like any other refusal.
     let huge = json!({ "query": format!("{{ viewer {{ role }} }} # {}", "x".repeat(1024 * 1024)) });
     let res = app.post(&t, &huge).await;
     assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.expect("a JSON body");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
 
     // Still healthy, still answering.
     assert_eq!(app.client.get(format!("{}/healthz", app.base)).send().await.unwrap().status(), 200);

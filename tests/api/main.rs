@@ -20,6 +20,7 @@ mod customer360;
 mod customers;
 mod faults;
 mod filters;
+mod fuzz;
 mod hardening;
 mod http;
 mod idempotency;

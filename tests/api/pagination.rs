@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -151,6 +153,26 @@ async fn walks_forward_and_backward_without_gaps_or_duplicates() {
         .gql(&t, PAGE, json!({ "first": 5, "after": cursor, "order": [{ "field": "NAME", "direction": "DESC" }] }))
         .await;
     assert_eq!(mismatch["errors"][0]["extensions"]["violations"][0]["code"], "INVALID_CURSOR");
+}
+
+/// A cursor is the server's to make: one a client changed to hold U+0000 (no stored text holds
+/// it, and PostgreSQL cannot compare text that does) is refused like any malformed cursor, not
+/// failed inside the database.
+#[tokio::test]
+async fn a_cursor_changed_to_hold_nul_is_refused() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "ADMIN", "admin");
+    for name in ["a", "b"] {
+        app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": name })).await;
+    }
+    let order = json!([{ "field": "NAME" }]);
+    let first = app.gql(&t, PAGE, json!({ "first": 1, "order": order })).await;
+    let cursor = first["data"]["customers"]["pageInfo"]["endCursor"].as_str().unwrap_or_else(|| panic!("{first}"));
+    let mut body: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap();
+    body["k"][0] = json!("a\u{0}");
+    let changed = URL_SAFE_NO_PAD.encode(body.to_string());
+    let res = app.gql(&t, PAGE, json!({ "first": 1, "after": changed, "order": order })).await;
+    assert_eq!(res["errors"][0]["extensions"]["violations"][0]["code"], "INVALID_CURSOR", "{res}");
 }
 
 #[tokio::test]

@@ -958,3 +958,18 @@ async fn a_tenant_re_scoring_in_a_loop_does_not_starve_another() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A configuration holding U+0000, in a value or a key, is refused by field: PostgreSQL's jsonb
+/// cannot store it, and the write failed inside the database.
+#[tokio::test]
+async fn a_configuration_holding_nul_is_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.token("acme", "ADMIN", "admin");
+    let plugins = app.gql(&t, "{ plugins { id } }", json!({})).await;
+    let id = plugins["data"]["plugins"][0]["id"].clone();
+    let configure = "mutation($id: ID!, $c: JSON) { configurePlugin(id: $id, config: $c) { revision } }";
+    for config in [json!({ "mode": "a\u{0}b" }), json!({ "a\u{0}": 1 }), json!([["\u{0}"]])] {
+        let res = app.gql(&t, configure, json!({ "id": id, "c": config })).await;
+        assert_eq!(violations(&res), [("config".to_owned(), "INVALID_CHARACTER".to_owned())], "{res}");
+    }
+}

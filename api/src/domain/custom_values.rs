@@ -50,7 +50,11 @@ fn no_nul(s: &str) -> Result<(), Refusal> {
     }
 }
 
-fn json_without_nul(value: &Value) -> Result<(), Refusal> {
+/// Does any string of `value`, or key, hold U+0000?
+///
+/// # Errors
+/// `INVALID_CHARACTER` when one does.
+pub fn json_without_nul(value: &Value) -> Result<(), Refusal> {
     match value {
         Value::String(s) => no_nul(s),
         Value::Array(items) => items.iter().try_for_each(json_without_nul),

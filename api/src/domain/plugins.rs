@@ -350,6 +350,9 @@ fn check_config(config: Option<Value>, v: &mut Vec<Violation>) -> Option<Value> 
     if custom_values::deeper_than(&config, custom_values::MAX_JSON_DEPTH) {
         let max = custom_values::MAX_JSON_DEPTH;
         v.push(Violation::new("config", "TOO_DEEP", format!("a configuration is nested at most {max} levels deep")));
+    } else if let Err((code, message)) = custom_values::json_without_nul(&config) {
+        // Only once its depth is known to be bounded: the check recurses.
+        v.push(Violation::new("config", code, message));
     }
     Some(config)
 }

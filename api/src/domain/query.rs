@@ -322,7 +322,9 @@ fn decode_cursor(cursor: &str, order: &[OrderKey]) -> Option<Vec<Scalar>> {
         return None;
     }
     let keys = body.get("k")?.as_array()?;
-    if keys.len() != order.len() {
+    // No stored text holds U+0000 (and PostgreSQL cannot compare text that does): such a cursor
+    // was not made here.
+    if keys.len() != order.len() || keys.iter().any(|k| k.as_str().is_some_and(|s| s.contains('\0'))) {
         return None;
     }
     order

@@ -181,6 +181,11 @@ pub const MAX_LIST_VALUES: usize = 1_000;
 /// below SQLite's 32,766 bind parameters, leaving room for the rest of the query.
 pub const MAX_FILTER_VALUES: usize = 10_000;
 
+/// Most characters a `contains` or `startsWith` searches for: more than anyone types, and well
+/// below the 50,000 bytes of a LIKE pattern SQLite accepts (it refused longer ones inside the
+/// database).
+pub const MAX_SEARCH_CHARS: usize = 1_000;
+
 /// The operators of one field's filter object, each made into a filter by `make`.
 fn ops(
     obj: &ObjectAccessor<'_>,
@@ -208,6 +213,13 @@ fn ops(
         if has_nul(v.as_value()) {
             // PostgreSQL cannot compare text holding U+0000; no stored value holds one.
             violations.push(Violation::new(p, "INVALID_CHARACTER", "must not contain the NUL character (U+0000)"));
+            continue;
+        }
+        if let ("contains" | "startsWith", Ok(s)) = (name.as_str(), v.string())
+            && s.chars().count() > MAX_SEARCH_CHARS
+        {
+            let n = s.chars().count();
+            violations.push(Violation::new(p, "TOO_LONG", format!("at most {MAX_SEARCH_CHARS} characters, got {n}")));
             continue;
         }
         let op = match name.as_str() {

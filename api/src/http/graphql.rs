@@ -77,6 +77,19 @@ fn bad_request(message: &str, media: &str) -> HttpResponse {
     reply(status, media, &json!({ "errors": [ { "message": message, "extensions": { "code": "BAD_USER_INPUT" } } ] }))
 }
 
+/// A body actix could not read: larger than `GUANXI_MAX_BODY_BYTES` (413) or cut short. Answered
+/// in the shape of every other refusal, not in actix's plain text.
+fn unreadable_body(err: &actix_web::Error, limit: usize, media: &str) -> HttpResponse {
+    let status = err.as_response_error().status_code();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body is larger than {limit} bytes")
+    } else {
+        format!("the body cannot be read: {err}")
+    };
+    metrics::graphql_error("BAD_USER_INPUT");
+    reply(status, media, &json!({ "errors": [ { "message": message, "extensions": { "code": "BAD_USER_INPUT" } } ] }))
+}
+
 fn not_acceptable() -> HttpResponse {
     HttpResponse::NotAcceptable()
         .content_type(JSON)
@@ -120,8 +133,13 @@ impl Outcome {
     }
 }
 
-/// `POST /graphql`.
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+/// `POST /graphql`. The body is read before the handler runs; a body that could not be read is
+/// answered here, after authentication, like any other bad request.
+pub async fn post(
+    req: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.split(';').next().map(str::trim) != Some(JSON) {
@@ -132,6 +150,10 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,
         Err(err) => return caller_error(&err, media),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(err) => return unreadable_body(&err, state.config.max_body_bytes, media),
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -59,9 +59,12 @@ pub fn condition(filter: &Filter, column_of: ColumnOf, backend: DatabaseBackend)
         },
         Filter::Custom(key, op) => match column_of(key.column()) {
             Some(stored) => match op {
-                Op::HasAny(values) => values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
-                    c.add(custom_list_contains(backend, stored.clone(), &key.key, std::slice::from_ref(v)))
-                }),
+                Op::HasAny(values) if backend == DatabaseBackend::Postgres => {
+                    values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
+                        c.add(custom_list_contains(backend, stored.clone(), &key.key, std::slice::from_ref(v)))
+                    })
+                }
+                Op::HasAny(values) => Condition::all().add(sqlite_array_holds(stored, Some(&key.key), values, false)),
                 Op::HasAll(values) => Condition::all().add(custom_list_contains(backend, stored, &key.key, values)),
                 Op::IsEmpty(empty) => {
                     let length = match backend {
@@ -92,11 +95,12 @@ fn compare(col: Expr, op: &Op, nullable: bool, column_of: ColumnOf, backend: Dat
     let cmp = match op {
         Op::IsNull(true) => return Condition::all().add(col.is_null()),
         Op::IsNull(false) => return Condition::all().add(col.is_not_null()),
-        Op::HasAny(values) => {
+        Op::HasAny(values) if backend == DatabaseBackend::Postgres => {
             return values.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |c, v| {
                 c.add(list_contains(backend, col.clone(), std::slice::from_ref(v)))
             });
         }
+        Op::HasAny(values) => return Condition::all().add(sqlite_array_holds(col, None, values, false)),
         Op::HasAll(values) => return Condition::all().add(list_contains(backend, col, values)),
         Op::IsEmpty(empty) => {
             let length = match backend {
@@ -137,12 +141,7 @@ fn custom_list_contains(backend: DatabaseBackend, stored: Expr, key: &str, value
             "$1 @> CAST($2 AS jsonb)",
             [stored, Expr::val(serde_json::json!({ key: values }).to_string())],
         ),
-        _ => values.iter().fold(Expr::val(1).eq(1), |all, v| {
-            all.and(Expr::cust_with_exprs(
-                format!("EXISTS (SELECT 1 FROM json_each(?, '$.{key}') WHERE json_each.value = ?)"),
-                [stored.clone(), Expr::val(v.clone())],
-            ))
-        }),
+        _ => sqlite_array_holds(stored, Some(key), values, true),
     }
 }
 
@@ -154,13 +153,29 @@ fn list_contains(backend: DatabaseBackend, col: Expr, values: &[String]) -> Expr
         DatabaseBackend::Postgres => {
             Expr::cust_with_exprs("$1 @> CAST($2 AS jsonb)", [col, Expr::val(serde_json::json!(values).to_string())])
         }
-        _ => values.iter().fold(Expr::val(1).eq(1), |all, v| {
-            all.and(Expr::cust_with_exprs(
-                "EXISTS (SELECT 1 FROM json_each(?) WHERE json_each.value = ?)",
-                [col.clone(), Expr::val(v.clone())],
-            ))
-        }),
+        _ => sqlite_array_holds(col, None, values, true),
     }
+}
+
+/// SQLite: does the JSON array in `array` (at `$.key` when given) hold every one of `values`
+/// (`all`), or one of them? One `IN` list however many they are: a test per value, chained with
+/// `AND` or `OR`, nests as deep as the list is long, and SQLite refuses expressions nested deeper
+/// than 1,000.
+fn sqlite_array_holds(array: Expr, key: Option<&str>, values: &[String], all: bool) -> Expr {
+    let wanted: std::collections::BTreeSet<&String> = values.iter().collect();
+    if wanted.is_empty() {
+        // Every one of no values is held; one of them is not.
+        return if all { Expr::val(1).eq(1) } else { Expr::val(1).eq(0) };
+    }
+    let source = key.map_or_else(|| "json_each(?)".to_owned(), |key| format!("json_each(?, '$.{key}')"));
+    let list = vec!["?"; wanted.len()].join(", ");
+    let sql = if all {
+        let n = wanted.len();
+        format!("(SELECT COUNT(DISTINCT json_each.value) FROM {source} WHERE json_each.value IN ({list})) = {n}")
+    } else {
+        format!("EXISTS (SELECT 1 FROM {source} WHERE json_each.value IN ({list}))")
+    };
+    Expr::cust_with_exprs(sql, std::iter::once(array).chain(wanted.into_iter().map(|v| Expr::val(v.clone()))))
 }
 
 /// The expression a sort key orders by, and whether it may be NULL (custom fields, and
