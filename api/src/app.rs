@@ -20,7 +20,7 @@ use crate::domain::identity::IdentityCache;
 use crate::domain::plugins::Plugins;
 use crate::domain::{field_indexes, scoring};
 use crate::graphql::SchemaCache;
-use crate::rate::RateLimiter;
+use crate::rate::{InFlight, RateLimiter};
 use crate::tasks::Tasks;
 use crate::{http, store};
 
@@ -32,6 +32,8 @@ pub struct AppState {
     pub schemas: Arc<SchemaCache>,
     pub plugins: Arc<Plugins>,
     pub rates: RateLimiter,
+    /// Each tenant's operations in flight.
+    pub turns: InFlight,
     pub config: Config,
     pub metrics: PrometheusHandle,
 }
@@ -133,6 +135,7 @@ impl Application {
             schemas,
             plugins: plugins.clone(),
             rates,
+            turns: config.in_flight(),
             config,
             metrics: http::metrics::handle(),
         });

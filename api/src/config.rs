@@ -83,14 +83,41 @@ pub struct Config {
     #[arg(long, env = "GUANXI_RATE_USER", default_value = "50000/1000", value_parser = crate::rate::BucketSpec::parse)]
     pub rate_user: crate::rate::BucketSpec,
 
+    /// The user bucket's capacity alone (overrides the first half of `GUANXI_RATE_USER`).
+    #[arg(long, env = "GUANXI_RATE_CAPACITY")]
+    pub rate_capacity: Option<f64>,
+
+    /// The user bucket's points restored per second alone (the second half of `GUANXI_RATE_USER`).
+    #[arg(long, env = "GUANXI_RATE_RESTORE")]
+    pub rate_restore: Option<f64>,
+
     /// Per-role overrides of the user bucket, e.g. `ADMIN=200000/5000,VIEWER=20000/200`.
     #[arg(long, env = "GUANXI_RATE_ROLES", default_value = "")]
     pub rate_roles: String,
 
     /// Each tenant's bucket, shared by its users, as CAPACITY/RESTORE-PER-SECOND: what keeps
-    /// one tenant's many callers from taking the server from the others.
-    #[arg(long, env = "GUANXI_RATE_TENANT", default_value = "200000/5000", value_parser = crate::rate::BucketSpec::parse)]
+    /// one tenant's many callers from taking the server from the others. By default 50,000
+    /// points (any operation the cost limit allows) restored at 500 a second per core: on two
+    /// cores a tenant sustains about a seventh of what the server answers in all, so one tenant
+    /// at its limit leaves the others most of the machine (BENCHMARKS.md, "Fair sharing").
+    #[arg(long, env = "GUANXI_RATE_TENANT", default_value_t = crate::rate::BucketSpec::tenant_default(), value_parser = crate::rate::BucketSpec::parse)]
     pub rate_tenant: crate::rate::BucketSpec,
+
+    /// Tenants whose bucket differs from `GUANXI_RATE_TENANT`, by slug, e.g.
+    /// `acme=500000/20000,beta=20000/200`: a large tenant gets more of the server, a trial less.
+    #[arg(long, env = "GUANXI_RATE_TENANTS", default_value = "")]
+    pub rate_tenants: String,
+
+    /// Operations one tenant may run at once (0: half the database connections). More wait
+    /// their turn, up to four per slot, for at most `GUANXI_RATE_QUEUE_WAIT_MS`; beyond that
+    /// they are refused as `RATE_LIMITED` (bucket `inFlight`). A tenant with many connections
+    /// then holds no more of the pool than one with few.
+    #[arg(long, env = "GUANXI_RATE_TENANT_IN_FLIGHT", default_value_t = 0)]
+    pub rate_tenant_in_flight: usize,
+
+    /// How long an operation waits for one of its tenant's turns, in milliseconds.
+    #[arg(long, env = "GUANXI_RATE_QUEUE_WAIT_MS", default_value_t = 2_000)]
+    pub rate_queue_wait_ms: u64,
 
     /// Send `X-Sql-Statements` (statements a request ran) on every GraphQL response: a
     /// development aid for hunting N+1 queries; it tells a caller about the server's internals.
@@ -210,7 +237,18 @@ impl Config {
     /// `GUANXI_RATE_ROLES` is not a list of `ROLE=CAPACITY/RESTORE`.
     pub fn rate_settings(&self) -> Result<crate::rate::RateSettings, String> {
         use crate::domain::Role;
-        let mut user = Role::ALL.map(|role| (role, self.rate_user));
+        let positive = |name: &str, v: Option<f64>| match v {
+            Some(n) if !(n.is_finite() && n > 0.0) => Err(format!("{name}: '{n}' is not a positive number")),
+            _ => Ok(v),
+        };
+        let mut each = self.rate_user;
+        if let Some(capacity) = positive("GUANXI_RATE_CAPACITY", self.rate_capacity)? {
+            each.capacity = capacity;
+        }
+        if let Some(restore) = positive("GUANXI_RATE_RESTORE", self.rate_restore)? {
+            each.restore_per_second = restore;
+        }
+        let mut user = Role::ALL.map(|role| (role, each));
         for item in self.rate_roles.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (role, spec) = item
                 .split_once('=')
@@ -222,7 +260,31 @@ impl Config {
                 slot.1 = spec;
             }
         }
-        Ok(crate::rate::RateSettings { enabled: self.rate_limits == "on", user, tenant: self.rate_tenant })
+        let mut tenants = std::collections::HashMap::new();
+        for item in self.rate_tenants.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (slug, spec) = item
+                .split_once('=')
+                .ok_or_else(|| format!("GUANXI_RATE_TENANTS: '{item}' is not SLUG=CAPACITY/RESTORE"))?;
+            let spec = crate::rate::BucketSpec::parse(spec).map_err(|e| format!("GUANXI_RATE_TENANTS: {e}"))?;
+            tenants.insert(slug.trim().to_owned(), spec);
+        }
+        Ok(crate::rate::RateSettings { enabled: self.rate_limits == "on", user, tenant: self.rate_tenant, tenants })
+    }
+
+    /// Each tenant's turns: none bounded when rate limits are off (a single trusted client).
+    #[must_use]
+    pub fn in_flight(&self) -> crate::rate::InFlight {
+        crate::rate::InFlight::new(self.turns_per_tenant(), std::time::Duration::from_millis(self.rate_queue_wait_ms))
+    }
+
+    /// Operations a tenant runs at once; 0 for no bound.
+    #[must_use]
+    pub fn turns_per_tenant(&self) -> usize {
+        match self.rate_tenant_in_flight {
+            _ if self.rate_limits != "on" => 0,
+            0 => usize::try_from(self.db_max_connections / 2).unwrap_or(1).max(1),
+            n => n,
+        }
     }
 
     /// True for the embedded SQLite default.
@@ -273,8 +335,41 @@ mod tests {
             rates.user.iter().find(|(r, _)| *r == crate::domain::Role::Admin).expect("admin").1.capacity,
             50_000.0
         );
+        c.rate_capacity = Some(900.0);
+        c.rate_restore = Some(9.0);
+        let agent = c.rate_settings().expect("rates").user[2].1;
+        assert_eq!((agent.capacity, agent.restore_per_second), (900.0, 9.0));
+        c.rate_restore = Some(0.0);
+        assert!(c.rate_settings().unwrap_err().contains("GUANXI_RATE_RESTORE"));
+        c.rate_restore = None;
         c.rate_roles = "BOSS=1/1".into();
         assert!(c.rate_settings().unwrap_err().contains("BOSS"));
+    }
+
+    #[test]
+    fn tenants_sized_apart_parse_or_say_what_is_wrong() {
+        let mut c = Config::defaults();
+        c.rate_tenants = "acme=500000/20000, beta=20000/200".into();
+        let rates = c.rate_settings().expect("rates");
+        assert_eq!(rates.tenants["acme"].restore_per_second, 20_000.0);
+        assert_eq!(rates.tenants["beta"].capacity, 20_000.0);
+        c.rate_tenants = "acme".into();
+        assert!(c.rate_settings().unwrap_err().contains("SLUG=CAPACITY/RESTORE"));
+        c.rate_tenants = "acme=lots".into();
+        assert!(c.rate_settings().unwrap_err().contains("GUANXI_RATE_TENANTS"));
+    }
+
+    #[test]
+    fn turns_follow_the_pool_and_go_with_the_rate_limits() {
+        let mut c = Config::defaults();
+        c.db_max_connections = 32;
+        assert_eq!(c.turns_per_tenant(), 16);
+        c.db_max_connections = 1;
+        assert_eq!(c.turns_per_tenant(), 1);
+        c.rate_tenant_in_flight = 3;
+        assert_eq!(c.turns_per_tenant(), 3);
+        c.rate_limits = "off".into();
+        assert_eq!(c.turns_per_tenant(), 0);
     }
 
     #[test]

@@ -14,12 +14,19 @@
 //!
 //! Not a `governor` limiter: its cells are not refundable and it cannot report what remains,
 //! both of which clients are told (API reference, "Cost and rate limits").
+//!
+//! Buckets bound what a tenant spends over seconds; [`InFlight`] bounds what it holds at once.
+//! A tenant with many connections would otherwise run as many operations side by side as it
+//! has connections, holding every pooled database connection while another tenant's cheap read
+//! waits for one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::domain::{Caller, Role};
@@ -46,6 +53,24 @@ impl BucketSpec {
     }
 }
 
+impl BucketSpec {
+    /// A tenant's bucket unless told otherwise: any allowed operation's cost, restored at 500
+    /// points a second per core the server has.
+    #[must_use]
+    pub fn tenant_default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        #[allow(clippy::cast_precision_loss)] // a core count
+        let restore_per_second = 500.0 * cores as f64;
+        Self { capacity: 50_000.0, restore_per_second }
+    }
+}
+
+impl std::fmt::Display for BucketSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.capacity, self.restore_per_second)
+    }
+}
+
 /// What the limiter is told at start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateSettings {
@@ -53,6 +78,8 @@ pub struct RateSettings {
     /// Each user's bucket, by role.
     pub user: [(Role, BucketSpec); 4],
     pub tenant: BucketSpec,
+    /// Tenants (by slug) whose bucket is not `tenant`: the large ones an operator sizes apart.
+    pub tenants: HashMap<String, BucketSpec>,
 }
 
 /// Where a caller's bucket stands after a charge, as `extensions.cost.bucket` shows it.
@@ -168,7 +195,7 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let user_spec = self.user_spec(caller.role);
-        let tenant_spec = self.settings.tenant;
+        let tenant_spec = self.settings.tenants.get(&caller.tenant_slug).copied().unwrap_or(self.settings.tenant);
         #[allow(clippy::cast_precision_loss)] // points far below 2^52
         let want = points as f64;
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(None) };
@@ -224,6 +251,85 @@ impl RateLimiter {
     }
 }
 
+/// How many operations each tenant may run at once, and how long one waits for its turn.
+pub struct InFlight {
+    per_tenant: usize,
+    queue: usize,
+    wait: Duration,
+    lanes: Mutex<HashMap<Uuid, Arc<Lane>>>,
+}
+
+/// One tenant's turns: its slots and how many of its operations wait for one.
+struct Lane {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
+/// A turn: the operation runs while it holds one.
+pub struct Turn {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// An operation that found its tenant's slots taken and its queue full, or waited too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// Takes a waiter off its lane's count however its wait ends (a client that hangs up drops it).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl InFlight {
+    /// `per_tenant` operations at once per tenant (0: no bound), and as many as four times that
+    /// waiting, each at most `wait`.
+    #[must_use]
+    pub fn new(per_tenant: usize, wait: Duration) -> Self {
+        Self { per_tenant, queue: per_tenant.saturating_mul(4), wait, lanes: Mutex::new(HashMap::new()) }
+    }
+
+    /// Waits for a turn of `tenant`'s. Other tenants' turns are not touched: a tenant that has
+    /// taken all of its own waits for itself only.
+    ///
+    /// # Errors
+    /// [`Busy`] when the tenant's queue is full or no turn came within the wait.
+    pub async fn enter(&self, tenant: Uuid) -> Result<Turn, Busy> {
+        if self.per_tenant == 0 {
+            return Ok(Turn { _permit: None });
+        }
+        let lane = {
+            let Ok(mut lanes) = self.lanes.lock() else { return Ok(Turn { _permit: None }) };
+            if lanes.len() > PRUNE_ABOVE {
+                let idle = |lane: &Arc<Lane>| {
+                    Arc::strong_count(lane) == 1 && lane.slots.available_permits() == self.per_tenant
+                };
+                lanes.retain(|_, lane| !idle(lane));
+            }
+            lanes
+                .entry(tenant)
+                .or_insert_with(|| {
+                    Arc::new(Lane { slots: Arc::new(Semaphore::new(self.per_tenant)), waiting: AtomicUsize::new(0) })
+                })
+                .clone()
+        };
+        if let Ok(permit) = lane.slots.clone().try_acquire_owned() {
+            return Ok(Turn { _permit: Some(permit) });
+        }
+        if lane.waiting.fetch_add(1, Ordering::Relaxed) >= self.queue {
+            lane.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        let _waiting = Waiting(&lane.waiting);
+        match tokio::time::timeout(self.wait, lane.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Turn { _permit: Some(permit) }),
+            _ => Err(Busy),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +349,12 @@ mod tests {
 
     fn settings(user: &str, tenant: &str) -> RateSettings {
         let spec = BucketSpec::parse(user).unwrap();
-        RateSettings { enabled: true, user: Role::ALL.map(|r| (r, spec)), tenant: BucketSpec::parse(tenant).unwrap() }
+        RateSettings {
+            enabled: true,
+            user: Role::ALL.map(|r| (r, spec)),
+            tenant: BucketSpec::parse(tenant).unwrap(),
+            tenants: HashMap::new(),
+        }
     }
 
     #[test]
@@ -287,10 +398,68 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_sized_apart_has_its_own_bucket_size() {
+        let mut settings = settings("1000000/1", "100/1");
+        settings.tenants.insert("big".into(), BucketSpec::parse("10000/1").unwrap());
+        let limiter = RateLimiter::new(settings);
+        let small = caller(Role::Agent);
+        let mut big = caller(Role::Agent);
+        big.tenant_id = Uuid::now_v7();
+        big.tenant_slug = "big".into();
+        assert_eq!(limiter.charge(&small, 500).unwrap_err().bucket, "tenant");
+        limiter.charge(&big, 5000).unwrap();
+    }
+
+    #[test]
     fn specs_parse_or_say_why() {
         assert_eq!(BucketSpec::parse("50000/1000").unwrap().capacity, 50_000.0);
         assert!(BucketSpec::parse("50000").is_err());
         assert!(BucketSpec::parse("0/5").is_err());
         assert!(BucketSpec::parse("x/5").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_tenant_waits_for_its_own_turns_only() {
+        let turns = InFlight::new(1, Duration::from_millis(50));
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let first = turns.enter(a).await.unwrap();
+        // A's second operation waits its turn, then gives up; B's runs at once.
+        assert_eq!(turns.enter(a).await.err(), Some(Busy));
+        let _b = turns.enter(b).await.unwrap();
+        // A waiter gets the turn as soon as it is free.
+        let waiter = turns.enter(a);
+        tokio::pin!(waiter);
+        assert!(tokio::time::timeout(Duration::from_millis(10), &mut waiter).await.is_err(), "waits");
+        drop(first);
+        assert!(waiter.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_hung_up_waiters_leave_it() {
+        let turns = InFlight::new(1, Duration::from_secs(60));
+        let a = Uuid::now_v7();
+        let _running = turns.enter(a).await.unwrap();
+        let mut waiters: Vec<_> = (0..4).map(|_| Box::pin(turns.enter(a))).collect();
+        for w in &mut waiters {
+            assert!(tokio::time::timeout(Duration::from_millis(1), w.as_mut()).await.is_err());
+        }
+        // The fifth waiter finds the queue (four per slot) full.
+        let started = Instant::now();
+        assert_eq!(turns.enter(a).await.err(), Some(Busy));
+        assert!(started.elapsed() < Duration::from_secs(30), "refused without waiting");
+        // Waiters that hang up free their places.
+        waiters.clear();
+        let mut again = Box::pin(turns.enter(a));
+        assert!(tokio::time::timeout(Duration::from_millis(1), again.as_mut()).await.is_err(), "queued, not refused");
+    }
+
+    #[tokio::test]
+    async fn no_bound_means_no_wait() {
+        let turns = InFlight::new(0, Duration::ZERO);
+        let a = Uuid::now_v7();
+        let mut held = Vec::new();
+        for _ in 0..100 {
+            held.push(turns.enter(a).await.expect("unbounded"));
+        }
     }
 }

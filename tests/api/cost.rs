@@ -280,3 +280,70 @@ async fn refused_documents_are_charged_too() {
     assert_eq!(code(&app.gql(&t, &bomb, json!({})).await), "QUERY_TOO_COMPLEX");
     assert_eq!(code(&app.gql(&t, &bomb, json!({})).await), "RATE_LIMITED");
 }
+
+/// A tenant runs a bounded number of operations at once; more wait their turn or are refused,
+/// and another tenant's turns are its own.
+#[tokio::test]
+async fn a_tenant_with_every_turn_taken_waits_or_is_refused_and_another_tenant_goes_on() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn_with(|c| {
+        c.default_plugins = false;
+        c.rate_limits = "on".into();
+        c.rate_tenant_in_flight = 1;
+        c.rate_queue_wait_ms = 1_000;
+    })
+    .await;
+    let a = app.token("a", "ADMIN", "admin");
+    let b = app.token("b", "ADMIN", "admin");
+    let id = app.create_customer(&a, json!({ "kind": "INDIVIDUAL", "name": "Before" })).await;
+    healthy(&app, &b).await;
+    let read = json!({ "query": "{ customers(first: 1) { totalCount } }" });
+
+    // Another connection holds the customers' rows (on SQLite, the database's write lock), so
+    // A's update waits inside its turn until that connection lets go.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let held = db.begin().await.unwrap();
+    held.execute_unprepared("UPDATE customers SET name = name").await.unwrap();
+    let update = app.gql(
+        &a,
+        "mutation($id: ID!) { updateCustomer(id: $id, input: { name: \"After\" }) { name } }",
+        json!({ "id": id }),
+    );
+    let meanwhile = async {
+        // A's reads wait for the one turn the update holds, then are refused.
+        let started = Instant::now();
+        let refused = loop {
+            let res = app.post(&a, &read).await;
+            if res.status() == 429 {
+                break res;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "A's read never waited for A's update");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(refused.headers()["retry-after"], "1");
+        let refused: Value = refused.json().await.unwrap();
+        assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["bucket"], "inFlight", "{refused}");
+        assert!(refused.get("data").is_none(), "nothing ran: {refused}");
+        // It was charged one point, not its cost.
+        let bucket = &cost(&refused)["bucket"];
+        assert!(bucket["capacity"].as_u64().unwrap() - bucket["remaining"].as_u64().unwrap() < 50, "{refused}");
+
+        // B's turns are B's: it reads at once.
+        let res = app.gql(&b, "{ customers(first: 1) { totalCount } }", json!({})).await;
+        assert!(res["errors"].is_null(), "{res}");
+
+        // A read that waits gets its turn once the update is done.
+        let queued = app.gql(&a, "query($id: ID!) { customer(id: $id) { name } }", json!({ "id": id }));
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            held.commit().await.unwrap();
+        };
+        let (queued, ()) = tokio::join!(queued, release);
+        assert_eq!(queued["data"]["customer"]["name"], "After", "{queued}");
+    };
+    let (updated, ()) = tokio::join!(update, meanwhile);
+    assert_eq!(updated["data"]["updateCustomer"]["name"], "After", "{updated}");
+}

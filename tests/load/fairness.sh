@@ -6,11 +6,13 @@
 #  2. the p99 of tenant B's writes alone, then while tenant A builds an index over its N customers.
 #
 #   bash tests/load/fairness.sh
-#   env: CUSTOMERS=100000 DURATION=10s CONNECTIONS=32 A_USERS=8
+#   env: CUSTOMERS=100000 DURATION=10s CONNECTIONS=32 A_USERS=8 A_WARMUP=10 (seconds A runs
+#        before B is measured)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${DURATION:-10s}"
 a_users="${A_USERS:-8}"
+a_warmup="${A_WARMUP:-10}"
 port=18093
 source tests/load/common.sh
 
@@ -21,11 +23,10 @@ echo "=== seeding tenant a ($customers customers) and tenant b (1000)"
 "$bin" seed --tenant b --customers 1000 --interactions 2 --seed 2 --database-url "$url" >/dev/null
 psql "${url%%\?*}" -qc "UPDATE customers SET custom_fields = jsonb_build_object('level', abs(hashtext(id::text)) % 1000)" -c 'VACUUM ANALYZE'
 
-# Rate limits on. B's own buckets are roomy, so that B's figure is its server's capacity, not its
-# bucket; A's users (ADMINs) keep the default user bucket, and the tenants share a tenant bucket
-# ten times the default (A's users together stay under it).
+# Rate limits on, with their defaults for tenant A (its users are ADMINs). B is sized apart with
+# roomy buckets, so that B's figure is what the server gives it, not what its bucket allows.
 GUANXI_DATABASE_URL="$url" GUANXI_JWT_SECRET="$secret" GUANXI_LISTEN="127.0.0.1:$port" GUANXI_LOG=warn \
-  GUANXI_RATE_LIMITS=on GUANXI_RATE_TENANT=100000000/100000000 GUANXI_RATE_ROLES=MANAGER=100000000/100000000 \
+  GUANXI_RATE_LIMITS=on GUANXI_RATE_TENANTS=b=100000000/100000000 GUANXI_RATE_ROLES=MANAGER=100000000/100000000 \
   GUANXI_PLUGIN_CACHE_DIR="$work/plugin-cache" "$bin" serve > "$work/server.log" 2>&1 &
 server_pid=$!
 ready
@@ -50,11 +51,12 @@ a_flood() { # script: starts A's users sending the heavy page (paced.lua: as the
   a_pids=()
   for i in $(seq "$a_users"); do
     local t; t=$("$bin" token --tenant a --role ADMIN --user "a-user-$i" --secret "$secret")
-    BODY="$heavy" TOKEN="$t" wrk -t1 -c4 -d"$(( ${duration%s} + 4 ))s" --latency -s "tests/load/$1" \
+    BODY="$heavy" TOKEN="$t" wrk -t1 -c4 -d"$(( ${duration%s} + a_warmup + 2 ))s" --latency -s "tests/load/$1" \
       "http://127.0.0.1:$port/graphql" > "$work/wrk-a-$i.txt" &
     a_pids+=($!)
   done
-  sleep 2
+  # B is measured once A has spent its tenant bucket's first fill and runs at its steady rate.
+  sleep "$a_warmup"
 }
 
 a_wait() {

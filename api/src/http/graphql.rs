@@ -353,6 +353,12 @@ async fn execute(
             Ok(standing) => standing,
             Err(refusal) => return rate_limited(&refusal, charged, &limits, media),
         };
+        // Its turn among its tenant's operations, held until it has answered.
+        let Ok(_turn) = state.turns.enter(caller.tenant_id).await else {
+            // It ran nothing: all but the point every operation pays is given back.
+            let standing = state.rates.settle(&caller, charged, 1).or(standing);
+            return limited("inFlight", 1, standing, charged, &limits, media);
+        };
         let statements = Arc::new(AtomicU64::new(0));
         let tenant_id = caller.tenant_id;
         let payer = caller.clone();
@@ -511,13 +517,24 @@ fn too_complex(too: &cost::TooComplex, limits: &cost::Limits, media: &'static st
 /// The answer to an operation the caller's buckets cannot pay for now: HTTP 429 with
 /// `Retry-After`, whatever the media type, so clients and proxies back off alike.
 fn rate_limited(refusal: &Refusal, charged: u64, limits: &cost::Limits, media: &'static str) -> Outcome {
-    let report =
-        CostReport { requested: charged, actual: 0, limit: limits.cost, bucket: Some(refusal.standing.clone()) };
-    let err = Error::RateLimited { bucket: refusal.bucket, points: charged, retry_after: refusal.retry_after }.extend();
+    limited(refusal.bucket, refusal.retry_after, Some(refusal.standing.clone()), charged, limits, media)
+}
+
+/// A refusal by `bucket` (`user`, `tenant`, or `inFlight` when the tenant's turns are all taken).
+fn limited(
+    bucket: &'static str,
+    retry_after: u64,
+    standing: Option<Standing>,
+    charged: u64,
+    limits: &cost::Limits,
+    media: &'static str,
+) -> Outcome {
+    let report = CostReport { requested: charged, actual: 0, limit: limits.cost, bucket: standing };
+    let err = Error::RateLimited { bucket, points: charged, retry_after }.extend();
     let mut outcome =
         finish(None, vec![err.into_server_error(async_graphql::Pos::default())], media, true, true, Some(&report));
     outcome.status = StatusCode::TOO_MANY_REQUESTS;
-    outcome.retry_after = Some(refusal.retry_after);
+    outcome.retry_after = Some(retry_after);
     outcome
 }
 
