@@ -521,12 +521,6 @@ fn rate_limited(refusal: &Refusal, charged: u64, limits: &cost::Limits, media: &
     outcome
 }
 
-/// `GET /graphiql`.
-pub async fn graphiql() -> HttpResponse {
-    let html = async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("Guanxi GraphiQL").finish();
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
-}
-
 /// `GET /schema.graphql`: the caller's schema as SDL.
 pub async fn sdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let caller = match auth::caller(&req, &state).await {
