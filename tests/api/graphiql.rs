@@ -41,9 +41,9 @@ async fn dead_end_proxy() -> u16 {
     port
 }
 
-/// One chromedriver process (ended when dropped) and one browser session in it.
+/// One chromedriver process (killed if dropped, say by a panic) and one browser session in it.
 struct Browser {
-    _driver: tokio::process::Child,
+    driver: tokio::process::Child,
     client: reqwest::Client,
     session: String,
 }
@@ -102,7 +102,7 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("chromedriver started no browser: {body}"))
             .to_owned();
-        Browser { _driver: driver, client, session: format!("{base}/session/{session}") }
+        Browser { driver, client, session: format!("{base}/session/{session}") }
     }
 
     /// A WebDriver command; its `value`, or the WebDriver error as text.
@@ -145,8 +145,10 @@ impl Browser {
         Ok(urls)
     }
 
-    async fn quit(self) {
+    /// Ends the session (Chromium with it), then chromedriver, and waits for it to go.
+    async fn quit(mut self) {
         let _ = self.client.delete(&self.session).send().await;
+        let _ = self.driver.kill().await;
     }
 }
 
