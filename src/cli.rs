@@ -196,12 +196,13 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
                 let token = auth::mint(secret, demo::TENANT, "ADMIN", "demo-admin", 24 * 3600, Some("Demo Admin"))?;
                 // The path this binary was started by, so the hint works under `cargo run` too.
                 let exe = std::env::args().next().unwrap_or_else(|| "guanxi".into());
+                // A JWT is base64url and dots: it goes into the GraphiQL link as it is.
                 println!(
                     "\nGuanxi is running at {url} with the demo tenant.\n\n\
                      ADMIN token (24 h):\n  {token}\n\n\
                      Try it:\n  curl -s {url}/graphql -H 'Content-Type: application/json' -H \"Authorization: Bearer {token}\" \\\n    \
                      -d '{{\"query\":\"{{ viewer {{ tenant {{ name }} }} customers(first: 5, filter: {{status: {{eq: ACTIVE}}}}) {{ totalCount nodes {{ name kind region tier lifecycleStage owner {{ name }} }} }} }}\"}}'\n\n\
-                     GraphiQL: {url}/graphiql (add the header {{\"Authorization\": \"Bearer <token>\"}})\n\
+                     GraphiQL, signed in with this token:\n  {url}/graphiql?token={token}\n\n\
                      More tokens: {exe} token --tenant demo --role AGENT --user zhang.wei\n"
                 );
             }

@@ -21,6 +21,7 @@ mod customers;
 mod faults;
 mod filters;
 mod fuzz;
+mod graphiql;
 mod hardening;
 mod http;
 mod idempotency;

@@ -538,12 +538,6 @@ fn limited(
     outcome
 }
 
-/// `GET /graphiql`.
-pub async fn graphiql() -> HttpResponse {
-    let html = async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("Guanxi GraphiQL").finish();
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
-}
-
 /// `GET /schema.graphql`: the caller's schema as SDL.
 pub async fn sdl(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let caller = match auth::caller(&req, &state).await {
