@@ -8,7 +8,7 @@
 //!
 //! `GUANXI_FUZZ_SEED` picks the cases (a fixed seed by default), `GUANXI_FUZZ_SECS` or
 //! `GUANXI_FUZZ_CASES` how many; a failure prints the seed, the case and its request. See
-//! "Fuzzing" in README.md.
+//! "Fuzzing" in docs/operations.md.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, Once};

@@ -125,6 +125,23 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         dist["data"]["tierDistribution"],
         json!([{ "tier": "KEY_PRIMARY", "count": 1 }, { "tier": "KEY_SECONDARY", "count": 1 }, { "tier": "ORDINARY", "count": 3 }, { "tier": "SMALL", "count": 5 }])
     );
+    // Counts filtered by what scoring wrote (tier, computed fields) agree with the lists, and
+    // with a filter on the customer's own columns.
+    let counts = app
+        .gql(
+            &admin,
+            "{ ordinary: customers(filter: { tier: { eq: ORDINARY } }) { totalCount nodes { id } } \
+               prospects: customers(filter: { custom: { lifecycleStage: { eq: \"PROSPECT\" } } }) { totalCount nodes { id } } \
+               nine: customers(filter: { name: { eq: \"C9\" } }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(counts["data"]["ordinary"]["totalCount"], 3, "{counts}");
+    assert_eq!(counts["data"]["ordinary"]["nodes"].as_array().unwrap().len(), 3, "{counts}");
+    let prospects = counts["data"]["prospects"]["totalCount"].as_u64().unwrap();
+    assert!(prospects >= 1, "C0 is a prospect: {counts}");
+    assert_eq!(counts["data"]["prospects"]["nodes"].as_array().unwrap().len() as u64, prospects, "{counts}");
+    assert_eq!(counts["data"]["nine"]["totalCount"], 1, "{counts}");
     // Tiers follow the value score (ties are broken by id, which the test does not know).
     let value = |c: &Value| c["score"]["value"].as_f64().unwrap();
     let rank =

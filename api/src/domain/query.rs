@@ -172,6 +172,17 @@ impl Filter {
         Filter::All(Vec::new())
     }
 
+    /// Whether any condition of the tree reads the column the store's `column_of` names `column`.
+    #[must_use]
+    pub fn reads(&self, column: &str) -> bool {
+        match self {
+            Filter::All(parts) | Filter::Any(parts) => parts.iter().any(|p| p.reads(column)),
+            Filter::Not(inner) => inner.reads(column),
+            Filter::Field(spec, _) => spec.name == column,
+            Filter::Custom(key, _) => key.column() == column,
+        }
+    }
+
     /// How many comparison values the tree holds: each becomes a bind parameter of the query.
     #[must_use]
     pub fn value_count(&self) -> usize {

@@ -183,7 +183,15 @@ pub fn list_statement(
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    filter::count(db, in_tenant(tenant_id), filter, column_of).await
+    // Every customer has its scores row (made in the customer's insert), so the join only
+    // matters to a filter on what that row holds; without it PostgreSQL counts from the
+    // customers' index alone, several times faster.
+    let select = if filter.reads("tier") || filter.reads(COMPUTED_COLUMN) {
+        in_tenant(tenant_id)
+    } else {
+        Entity::find().filter(Column::TenantId.eq(tenant_id))
+    };
+    filter::count(db, select, filter, column_of).await
 }
 
 /// Is `code` used by a customer other than `except`?
