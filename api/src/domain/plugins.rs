@@ -609,7 +609,10 @@ pub async fn upgrade(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let checked = check_component(plugins, &current, bytes, limits_of(plugins, &current)).await?;
+    // The key listing runs the new component: its record names the new version.
+    let mut candidate = current.clone();
+    candidate.version.clone_from(&version);
+    let checked = check_component(plugins, &candidate, bytes, limits_of(plugins, &current)).await?;
 
     let txn = begin_change(db, caller).await?;
     let before = find_for_change(&txn, caller, id).await?;
