@@ -1,0 +1,179 @@
+//! Several servers on one database, as replicas behind a load balancer: what one server changes
+//! in a tenant, another serves at once, whether it had built the tenant's schema before or
+//! starts afterwards.
+
+use serde_json::{Value, json};
+
+use crate::custom_fields::define;
+use crate::helpers::{TestApp, code, violations};
+use crate::plugins::eventually;
+
+const CUSTOM_TYPE: &str = "{ __type(name: \"CustomerCustom\") { fields { name type { name } } } }";
+
+/// The fields of `CustomerCustom` by name, with their GraphQL type.
+fn custom_fields_of(res: &Value) -> Vec<(String, String)> {
+    res["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no CustomerCustom: {res}"))
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_owned(), f["type"]["name"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn has_field(res: &Value, name: &str, ty: &str) -> bool {
+    custom_fields_of(res).contains(&(name.to_owned(), ty.to_owned()))
+}
+
+#[tokio::test]
+async fn a_replica_serves_a_tenant_after_an_archive_a_type_change_and_an_uninstall() {
+    let first = TestApp::spawn().await;
+    let admin = first.token("acme", "ADMIN", "root");
+    let legacy = define(
+        &first,
+        &admin,
+        json!({ "entity": "CUSTOMER", "key": "legacy_code", "label": "Legacy code", "type": "STRING" }),
+    )
+    .await;
+    let size = define(
+        &first,
+        &admin,
+        json!({ "entity": "CUSTOMER", "key": "size", "label": "Size", "type": "STRING", "indexed": true }),
+    )
+    .await;
+    let id = first
+        .create_customer(
+            &admin,
+            json!({ "kind": "INDIVIDUAL", "name": "王芳", "customFields": { "legacy_code": "L-1", "size": "12" } }),
+        )
+        .await;
+    let scored = "query($id: ID!) { customer(id: $id) { custom { valueScore } } }";
+    eventually(&first, &admin, scored, json!({ "id": id }), |r| {
+        !r["data"]["customer"]["custom"]["valueScore"].is_null()
+    })
+    .await;
+
+    // This replica builds the tenant's schema before the changes, and must not keep it.
+    let warm = first.replica().await;
+    let before = warm.gql(&admin, CUSTOM_TYPE, json!({})).await;
+    assert!(
+        has_field(&before, "legacyCode", "String")
+            && has_field(&before, "size", "String")
+            && has_field(&before, "valueScore", "Decimal"),
+        "{before}"
+    );
+
+    let res = first
+        .gql(&admin, "mutation($id: ID!) { archiveCustomField(id: $id) { archived } }", json!({ "id": legacy["id"] }))
+        .await;
+    assert_eq!(res["data"]["archiveCustomField"]["archived"], true, "{res}");
+    let res = first
+        .gql(
+            &admin,
+            "mutation($id: ID!) { updateCustomField(id: $id, input: { type: INT }) { type } }",
+            json!({ "id": size["id"] }),
+        )
+        .await;
+    assert_eq!(res["data"]["updateCustomField"]["type"], "INT", "{res}");
+    let plugins = first.gql(&admin, "{ plugins { id name } }", json!({})).await;
+    let value_scorer = plugins["data"]["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "value-scorer")
+        .unwrap_or_else(|| panic!("{plugins}"))["id"]
+        .clone();
+    let res = first.gql(&admin, "mutation($id: ID!) { uninstallPlugin(id: $id) }", json!({ "id": value_scorer })).await;
+    assert!(res["errors"].is_null(), "{res}");
+
+    // This one starts after them.
+    let cold = first.replica().await;
+    for (server, name) in [(&warm, "Warm"), (&cold, "Cold")] {
+        // The warm replica learns of the changes within its schema poll.
+        let schema = eventually(server, &admin, CUSTOM_TYPE, json!({}), |r| {
+            !has_field(r, "legacyCode", "String") && has_field(r, "size", "BigInt")
+        })
+        .await;
+        let names: Vec<String> = custom_fields_of(&schema).into_iter().map(|(n, _)| n).collect();
+        assert!(names.contains(&"churnRisk".to_owned()), "the other scorer's fields stay: {names:?}");
+        assert!(!names.contains(&"valueScore".to_owned()) && !names.contains(&"rfmSegment".to_owned()), "{names:?}");
+        let res = server.gql(&admin, scored, json!({ "id": id })).await;
+        assert_eq!(code(&res), "BAD_USER_INPUT", "valueScore left the schema: {res}");
+
+        let defs =
+            server.gql(&admin, "{ customFieldDefinitions(entity: CUSTOMER) { key type archived } }", json!({})).await;
+        let defs = defs["data"]["customFieldDefinitions"].as_array().unwrap_or_else(|| panic!("{defs}")).clone();
+        assert!(defs.contains(&json!({ "key": "size", "type": "INT", "archived": false })), "{defs:?}");
+        assert!(
+            defs.iter().all(|d| !["legacy_code", "value_score", "rfm_segment"].contains(&d["key"].as_str().unwrap())),
+            "{defs:?}"
+        );
+
+        // Reads: the value converted to the new type; the archived one hidden; no scores of
+        // the uninstalled scorer.
+        let read = "query($id: ID!) { customer(id: $id) { customFields custom { size } scores { key } } }";
+        let res = server.gql(&admin, read, json!({ "id": id })).await;
+        assert!(res["errors"].is_null(), "{res}");
+        let stored = res["data"]["customer"]["customFields"].as_object().unwrap();
+        assert_eq!(stored["size"], 12, "{res}");
+        for gone in ["legacy_code", "value_score", "rfm_segment"] {
+            assert!(!stored.contains_key(gone), "{gone}: {res}");
+        }
+        assert_eq!(res["data"]["customer"]["custom"]["size"], 12, "{res}");
+        let keys: Vec<&str> =
+            res["data"]["customer"]["scores"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+        assert!(!keys.contains(&"value_score") && !keys.contains(&"rfm_segment"), "{keys:?}");
+
+        // Writes follow the new definitions.
+        let create = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id custom { size } } }";
+        let res = server
+            .gql(
+                &admin,
+                create,
+                json!({ "i": { "kind": "INDIVIDUAL", "name": name, "customFields": { "size": "7" } } }),
+            )
+            .await;
+        assert!(res["errors"].is_null(), "{res}");
+        assert_eq!(res["data"]["createCustomer"]["custom"]["size"], 7, "stored as a number: {res}");
+        let res = server
+            .gql(
+                &admin,
+                create,
+                json!({ "i": { "kind": "INDIVIDUAL", "name": name, "customFields": { "legacy_code": "L-2" } } }),
+            )
+            .await;
+        assert_eq!(violations(&res), [("customFields.legacy_code".to_owned(), "UNKNOWN_FIELD".to_owned())]);
+        let res = server
+            .gql(
+                &admin,
+                create,
+                json!({ "i": { "kind": "INDIVIDUAL", "name": name, "customFields": { "size": "large" } } }),
+            )
+            .await;
+        assert_eq!(violations(&res), [("customFields.size".to_owned(), "INVALID_INT".to_owned())]);
+
+        // Filters compare numbers now: "7" < "12" would not hold as text.
+        let res = server
+            .gql(&admin, "{ customers(filter: { custom: { size: { gte: 10 } } }) { nodes { id } } }", json!({}))
+            .await;
+        assert_eq!(res["data"]["customers"]["nodes"], json!([{ "id": id }]), "{res}");
+
+        let res = server.gql(&admin, "{ plugins { name } }", json!({})).await;
+        assert_eq!(res["data"]["plugins"], json!([{ "name": "lifecycle-scorer" }]), "{res}");
+    }
+    let res =
+        first.gql(&admin, "{ customers { totalCount } }", json!({})).await["data"]["customers"]["totalCount"].clone();
+    assert_eq!(res, 3, "one customer each, and nothing of the refused writes");
+
+    // Archived is not deleted: restored on a replica, the value is back on every server.
+    let res = cold
+        .gql(&admin, "mutation($id: ID!) { restoreCustomField(id: $id) { archived } }", json!({ "id": legacy["id"] }))
+        .await;
+    assert_eq!(res["data"]["restoreCustomField"]["archived"], false, "{res}");
+    let read = "query($id: ID!) { customer(id: $id) { custom { legacyCode size } } }";
+    for server in [&first, &warm, &cold] {
+        eventually(server, &admin, read, json!({ "id": id }), |r| {
+            r["data"]["customer"]["custom"] == json!({ "legacyCode": "L-1", "size": 12 })
+        })
+        .await;
+    }
+}
