@@ -179,7 +179,7 @@ async fn a_replica_serves_a_tenant_after_an_archive_a_type_change_and_an_uninsta
 }
 
 /// The codes docs/api.md lists that a client can act on (`INTERNAL` is not one of them).
-const DOCUMENTED: [&str; 8] = [
+const DOCUMENTED: [&str; 9] = [
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "NOT_FOUND",
@@ -188,6 +188,7 @@ const DOCUMENTED: [&str; 8] = [
     "PLUGIN_ERROR",
     "QUERY_TOO_COMPLEX",
     "RATE_LIMITED",
+    "UNAVAILABLE",
 ];
 
 /// A port nobody listens on now (the server is told to listen there).
@@ -225,8 +226,9 @@ async fn serve(database_url: &str) -> (tokio::process::Child, String) {
 /// Two server processes write to one database at once; on SQLite they share its one writer
 /// through the file lock alone, each process's own queue of writers knowing nothing of the
 /// other's. Every write succeeds or fails with a code a client can act on, and exactly the
-/// writes that succeeded are there. (With `GUANXI_TEST_DATABASE_URL` set, the two processes
-/// share a PostgreSQL database instead, and the same holds.)
+/// writes that succeeded are there. On SQLite, writes that cannot get the file's lock within
+/// the busy timeout fail as `UNAVAILABLE`. (With `GUANXI_TEST_DATABASE_URL` set, the two
+/// processes share a PostgreSQL database instead, whose writers never wait for one lock.)
 #[tokio::test]
 async fn writers_in_two_processes_share_one_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,6 +289,38 @@ async fn writers_in_two_processes_share_one_database() {
             .await
             .unwrap();
         assert_eq!(res["data"]["customers"]["totalCount"], succeeded, "what succeeded, and only that: {res}");
+    }
+
+    if database_url.starts_with("sqlite:") {
+        // A third process keeps SQLite's one writer past the servers' busy timeout: their writes
+        // give up with a code a client can retry on, and write nothing.
+        let holder = guanxi_api::store::connect(&database_url, 1).await.expect("db");
+        let lock = guanxi_api::store::begin_write(&holder).await.expect("the write lock");
+        let started = std::time::Instant::now();
+        let waiting = [&one_base, &one_base, &two_base, &two_base].map(|base| create(base, "locked out".into()));
+        for (status, body) in futures_util::future::join_all(waiting).await {
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(25), "the writes waited too long");
+        lock.rollback().await.expect("rollback");
+        for base in [&one_base, &two_base] {
+            let (_, body) = create(base, "after the lock".into()).await;
+            assert!(body["errors"].is_null(), "{body}");
+            succeeded += 1;
+        }
+        let body = json!({ "query": "{ customers { totalCount } }" });
+        let res: Value = client
+            .post(format!("{one_base}/graphql"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["data"]["customers"]["totalCount"], succeeded, "nothing of the refused writes: {res}");
     }
 
     for server in [&mut one, &mut two] {
