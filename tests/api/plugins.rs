@@ -1126,7 +1126,14 @@ async fn a_validator_changed_under_writes_checks_each_write_with_one_version() {
     }
     let count = |e: Ended| writes.iter().filter(|w| w.ended == e).count();
     let (by_1, by_2, written) = (count(Ended::RefusedBy("1")), count(Ended::RefusedBy("2")), count(Ended::Written));
-    assert!(by_1 > 0 && by_2 > 0 && written > 0, "every phase saw writes: {by_1} {by_2} {written}");
+    let took = |c: &Change| c.answered - c.sent;
+    assert!(
+        by_1 > 0 && by_2 > 0 && written > 0,
+        "every phase saw writes: {by_1} {by_2} {written}; the changes took {:?} {:?} {:?}",
+        took(&up),
+        took(&off),
+        took(&on)
+    );
     for change in [&up, &off, &on] {
         assert!(writes.iter().any(|w| change.overlaps(w)), "no write was in flight during a change");
     }
@@ -1174,7 +1181,13 @@ async fn a_validator_changed_under_writes_checks_each_write_with_one_version() {
             Ended::PluginFailed => {}
         }
     }
-    assert!(more.iter().any(|w| w.ended == Ended::Written), "no write after the uninstall");
+    let last = more.iter().map(|w| w.answered).max().unwrap();
+    assert!(
+        more.iter().any(|w| w.ended == Ended::Written),
+        "no write after the uninstall: it took {:?}, and ended {:?} after the last write",
+        gone.answered - gone.sent,
+        gone.answered.saturating_duration_since(last)
+    );
     assert!(more.iter().any(|w| gone.overlaps(w)), "no write was in flight during the uninstall");
     let res = app.gql(&admin, runs, json!({ "id": card["id"] })).await;
     assert_eq!(res["data"]["plugin"], Value::Null, "gone, with its run records: {res}");
