@@ -160,6 +160,19 @@ async fn a_replica_serves_a_tenant_after_an_archive_a_type_change_and_an_uninsta
         let res = server.gql(&admin, "{ plugins { name } }", json!({})).await;
         assert_eq!(res["data"]["plugins"], json!([{ "name": "lifecycle-scorer" }]), "{res}");
     }
+    // Every server's index builder sees the new type's index to be built; one build it is.
+    let state = "{ customFieldDefinitions(entity: CUSTOMER) { key indexState indexError } }";
+    for server in [&first, &warm, &cold] {
+        let res = eventually(server, &admin, state, json!({}), |r| {
+            r["data"]["customFieldDefinitions"]
+                .as_array()
+                .is_some_and(|defs| defs.iter().any(|d| d["key"] == "size" && d["indexState"] != "BUILDING"))
+        })
+        .await;
+        let defs = res["data"]["customFieldDefinitions"].as_array().unwrap();
+        let size = defs.iter().find(|d| d["key"] == "size").unwrap();
+        assert_eq!(size["indexState"], "READY", "{res}");
+    }
     let res =
         first.gql(&admin, "{ customers { totalCount } }", json!({})).await["data"]["customers"]["totalCount"].clone();
     assert_eq!(res, 3, "one customer each, and nothing of the refused writes");
