@@ -54,6 +54,10 @@ pub enum Error {
         "rate limited: this operation costs {points} points and the {bucket} bucket cannot pay for it now; retry in {retry_after} s"
     )]
     RateLimited { bucket: &'static str, points: u64, retry_after: u64 },
+    /// The database stayed taken by other writers beyond the wait allowed (SQLite's one writer,
+    /// held by another process or a long write): the statement that waited did not run.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything the caller cannot fix; never shown beyond `INTERNAL`.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -86,6 +90,7 @@ impl Error {
             Self::Plugin { .. } => "PLUGIN_ERROR",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -93,6 +98,34 @@ impl Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_busy(&err) {
+            return Self::unavailable();
+        }
         Self::Internal(anyhow::Error::new(err))
     }
+}
+
+impl Error {
+    /// The database was busy with other writers for longer than a write waits.
+    #[must_use]
+    pub fn unavailable() -> Self {
+        Self::Unavailable("the database was busy with other writers for too long; try again".into())
+    }
+}
+
+/// SQLITE_BUSY, in any of its extended forms: another connection, perhaps of another process,
+/// kept the lock past the busy timeout.
+fn is_busy(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    e.as_database_error()
+        .filter(|d| d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some())
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }

@@ -15,13 +15,13 @@ use crate::pagination::walk_customers;
 const DEFINE: &str =
     "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { id key name type version archived } }";
 
-async fn define(app: &TestApp, token: &str, input: Value) -> Value {
+pub async fn define(app: &TestApp, token: &str, input: Value) -> Value {
     let res = app.gql(token, DEFINE, json!({ "i": input })).await;
     assert!(res.get("errors").is_none(), "define {input}: {res}");
     res["data"]["defineCustomField"].clone()
 }
 
-async fn sdl(app: &TestApp, token: &str) -> String {
+pub async fn sdl(app: &TestApp, token: &str) -> String {
     app.client
         .get(format!("{}/schema.graphql", app.base))
         .bearer_auth(token)

@@ -96,6 +96,13 @@ impl TestApp {
         Self { base, client, database_url, _dir: dir }
     }
 
+    /// Another server on this one's database, as a second replica behind a load balancer
+    /// would be: its own caches, plugin host and background workers.
+    pub async fn replica(&self) -> Self {
+        let url = self.database_url.clone();
+        Self::spawn_with(move |c| c.database_url = url).await
+    }
+
     /// A valid HS256 token for `user` with `role` in `tenant`.
     pub fn token(&self, tenant: &str, role: &str, user: &str) -> String {
         guanxi_api::auth::mint(SECRET, tenant, role, user, 3600, Some(user)).expect("token")

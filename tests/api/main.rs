@@ -30,6 +30,7 @@ mod limits;
 mod pagination;
 mod plans;
 mod plugins;
+mod replicas;
 mod roles;
 mod snapshot;
 mod stats;

@@ -990,3 +990,224 @@ async fn a_configuration_holding_nul_is_refused() {
         assert_eq!(violations(&res), [("config".to_owned(), "INVALID_CHARACTER".to_owned())], "{res}");
     }
 }
+
+/// How a write of [`a_validator_changed_under_writes_checks_each_write_with_one_version`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Written,
+    /// Refused by the validator of this version.
+    RefusedBy(&'static str),
+    PluginFailed,
+}
+
+/// One write: when it was sent and answered, and how it ended.
+struct Write {
+    sent: Instant,
+    answered: Instant,
+    ended: Ended,
+}
+
+/// When a plugin change was sent and answered: it took effect in between.
+struct Change {
+    sent: Instant,
+    answered: Instant,
+}
+
+impl Change {
+    fn overlaps(&self, w: &Write) -> bool {
+        w.sent < self.answered && w.answered > self.sent
+    }
+}
+
+/// Version 1 (the card validator) refuses "bad-…" as INVALID_CHARACTER, version 2 (the hostile
+/// guest, harmless) as BAD_VALUE: each refusal names the version that checked the write.
+fn ended(res: &Value) -> Ended {
+    if res["errors"].is_null() {
+        assert!(res["data"]["createCustomer"]["id"].is_string(), "{res}");
+        return Ended::Written;
+    }
+    match code(res) {
+        "BAD_USER_INPUT" => {
+            assert_eq!(res["errors"][0]["extensions"]["violations"][0]["plugin"], "card-validator", "{res}");
+            match violations(res).as_slice() {
+                [(field, c)] if field == "customFields.card" && c == "INVALID_CHARACTER" => Ended::RefusedBy("1"),
+                [(field, c)] if field == "customFields.card" && c == "BAD_VALUE" => Ended::RefusedBy("2"),
+                other => panic!("refused by no one version: {other:?} {res}"),
+            }
+        }
+        "PLUGIN_ERROR" => {
+            assert_eq!(res["errors"][0]["extensions"]["plugin"], "card-validator", "{res}");
+            Ended::PluginFailed
+        }
+        other => panic!("{other}: {res}"),
+    }
+}
+
+/// Writes `total` customers whose card the validator refuses, four at a time, two writers on
+/// each server, counting the answers in `answered` as they come.
+async fn bad_cards(
+    servers: [&TestApp; 2],
+    token: &str,
+    total: usize,
+    answered: &std::sync::atomic::AtomicUsize,
+) -> Vec<Write> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let next = &std::sync::atomic::AtomicUsize::new(0);
+    let writer = |k: usize| async move {
+        let app = servers[k % 2];
+        let mut writes = Vec::new();
+        loop {
+            let i = next.fetch_add(1, SeqCst);
+            if i >= total {
+                return writes;
+            }
+            let input = json!({ "kind": "INDIVIDUAL", "name": format!("W{i}"), "customFields": { "card": format!("bad-{i}") } });
+            let sent = Instant::now();
+            let res = app.gql(token, CREATE, json!({ "i": input })).await;
+            writes.push(Write { sent, answered: Instant::now(), ended: ended(&res) });
+            answered.fetch_add(1, SeqCst);
+        }
+    };
+    futures_util::future::join_all((0..4).map(writer)).await.into_iter().flatten().collect()
+}
+
+/// Once `after` writes were answered, sends `mutation` and checks its answer.
+async fn change_after(
+    app: &TestApp,
+    token: &str,
+    answered: &std::sync::atomic::AtomicUsize,
+    after: usize,
+    mutation: &str,
+    vars: Value,
+) -> Change {
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < after {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let sent = Instant::now();
+    let res = app.gql(token, mutation, vars).await;
+    let change = Change { sent, answered: Instant::now() };
+    assert!(res["errors"].is_null(), "{mutation}: {res}");
+    change
+}
+
+/// While writes that run a validator are in flight, on the server that changes it and on a
+/// replica, the validator is upgraded, disabled, enabled and uninstalled. Every write is checked by exactly one version, the one in place
+/// at some moment between its request and its answer, or by none while the plugin is off or
+/// gone; every call's record names the version that ran; and exactly the accepted writes are
+/// stored.
+#[tokio::test]
+async fn a_validator_changed_under_writes_checks_each_write_with_one_version() {
+    use std::sync::atomic::AtomicUsize;
+    let app = TestApp::spawn_bare().await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let res = app
+        .gql(&admin, "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"card\", label: \"Card\", type: STRING }) { key } }", json!({}))
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+    let card = install(&app, &admin, json!({ "name": "card-validator", "wasmBase64": wasm("card-validator") })).await;
+    assert_eq!(card["version"], "1");
+    let res = app.gql(&admin, ATTACH, json!({ "p": card["id"], "e": "CUSTOMER", "f": "card" })).await;
+    assert!(res["errors"].is_null(), "{res}");
+    // Compiled once beforehand, so the writes race the upgrade's commit rather than a long
+    // compilation.
+    let warm = install(&app, &admin, json!({ "name": "warm-up", "wasmBase64": wasm("hostile") })).await;
+    let res = app.gql(&admin, "mutation($id: ID!) { uninstallPlugin(id: $id) }", json!({ "id": warm["id"] })).await;
+    assert!(res["errors"].is_null(), "{res}");
+    let replica = app.replica().await;
+
+    let upgrade =
+        "mutation($id: ID!, $w: String!) { upgradePlugin(id: $id, wasmBase64: $w, version: \"2\") { version } }";
+    let toggle = "mutation($id: ID!, $on: Boolean!) { setPluginEnabled(id: $id, enabled: $on) { enabled } }";
+    let answered = AtomicUsize::new(0);
+    let changes = async {
+        let up =
+            change_after(&app, &admin, &answered, 15, upgrade, json!({ "id": card["id"], "w": wasm("hostile") })).await;
+        let off = change_after(&app, &admin, &answered, 45, toggle, json!({ "id": card["id"], "on": false })).await;
+        let on = change_after(&app, &admin, &answered, 75, toggle, json!({ "id": card["id"], "on": true })).await;
+        (up, off, on)
+    };
+    let (writes, (up, off, on)) = tokio::join!(bad_cards([&app, &replica], &admin, 120, &answered), changes);
+    for w in &writes {
+        match w.ended {
+            Ended::RefusedBy("1") => assert!(w.sent < up.answered, "version 1 ran after the upgrade was answered"),
+            Ended::RefusedBy(_) => {
+                assert!(w.answered > up.sent, "version 2 ran before the upgrade was sent");
+                assert!(!(w.sent > off.answered && w.answered < on.sent), "a disabled validator ran");
+            }
+            Ended::Written => assert!(
+                w.answered > off.sent && w.sent < on.answered,
+                "a write went unchecked while the validator was on"
+            ),
+            Ended::PluginFailed => {}
+        }
+    }
+    let count = |e: Ended| writes.iter().filter(|w| w.ended == e).count();
+    let (by_1, by_2, written) = (count(Ended::RefusedBy("1")), count(Ended::RefusedBy("2")), count(Ended::Written));
+    let took = |c: &Change| c.answered - c.sent;
+    assert!(
+        by_1 > 0 && by_2 > 0 && written > 0,
+        "every phase saw writes: {by_1} {by_2} {written}; the changes took {:?} {:?} {:?}",
+        took(&up),
+        took(&off),
+        took(&on)
+    );
+    for change in [&up, &off, &on] {
+        assert!(writes.iter().any(|w| change.overlaps(w)), "no write was in flight during a change");
+    }
+
+    // Records are written in the background, just after the calls.
+    let runs = "query($id: ID!) { plugin(id: $id) { lastRuns(first: 200) { call outcome version } } }";
+    let validations = |r: &Value, version: &str| {
+        r["data"]["plugin"]["lastRuns"].as_array().map_or(0, |runs| {
+            runs.iter().filter(|x| x["call"] == "VALIDATE" && x["outcome"] == "OK" && x["version"] == version).count()
+        })
+    };
+    let res = eventually(&app, &admin, runs, json!({ "id": card["id"] }), |r| {
+        validations(r, "1") >= by_1 && validations(r, "2") >= by_2
+    })
+    .await;
+    assert_eq!((validations(&res, "1"), validations(&res, "2")), (by_1, by_2), "one record per checked write");
+    let records = res["data"]["plugin"]["lastRuns"].as_array().unwrap();
+    let failed = records.iter().filter(|x| x["call"] == "VALIDATE" && x["outcome"] != "OK").count();
+    assert!(failed <= count(Ended::PluginFailed), "{res}");
+    for run in records {
+        match run["call"].as_str() {
+            Some("VALIDATE") => assert!(run["version"] == "1" || run["version"] == "2", "{run}"),
+            // Only version 2 is a scorer: its key listing and scoring are its own.
+            Some("KEYS" | "SCORE") => assert_eq!(run["version"], "2", "{run}"),
+            _ => panic!("{run}"),
+        }
+    }
+
+    // Uninstalled under writes: checked by version 2, or not at all once it is gone.
+    let answered = AtomicUsize::new(0);
+    let uninstall = change_after(
+        &app,
+        &admin,
+        &answered,
+        20,
+        "mutation($id: ID!) { uninstallPlugin(id: $id) }",
+        json!({ "id": card["id"] }),
+    );
+    let (more, gone) = tokio::join!(bad_cards([&app, &replica], &admin, 60, &answered), uninstall);
+    for w in &more {
+        match w.ended {
+            Ended::RefusedBy("2") => assert!(w.sent < gone.answered, "an uninstalled validator ran"),
+            Ended::Written => assert!(w.answered > gone.sent, "a write went unchecked before the uninstall"),
+            Ended::RefusedBy(_) => panic!("version 1 ran after the upgrade"),
+            Ended::PluginFailed => {}
+        }
+    }
+    let last = more.iter().map(|w| w.answered).max().unwrap();
+    assert!(
+        more.iter().any(|w| w.ended == Ended::Written),
+        "no write after the uninstall: it took {:?}, and ended {:?} after the last write",
+        gone.answered - gone.sent,
+        gone.answered.saturating_duration_since(last)
+    );
+    assert!(more.iter().any(|w| gone.overlaps(w)), "no write was in flight during the uninstall");
+    let res = app.gql(&admin, runs, json!({ "id": card["id"] })).await;
+    assert_eq!(res["data"]["plugin"], Value::Null, "gone, with its run records: {res}");
+    let stored = written + more.iter().filter(|w| w.ended == Ended::Written).count();
+    assert_eq!(customer_count(&app, &admin).await, i64::try_from(stored).unwrap(), "exactly the accepted writes");
+}

@@ -39,13 +39,21 @@ const POLL: Duration = Duration::from_secs(10);
 /// The longest failure message kept on a definition.
 const MAX_ERROR_CHARS: usize = 300;
 
+/// The session lock the builders of all replicas take turns at (PostgreSQL).
+const BUILDERS_LOCK: i64 = 0x6775_616e_7869_0001;
+
 /// Starts the builder on `db` (on PostgreSQL a connection of its own: a build takes as long as
 /// the table is large, and must not take one from the requests' pool meanwhile).
 pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize) {
     tasks.spawn("index builder", |stop| async move {
         loop {
             let seen = RUNG.load(Ordering::SeqCst);
-            if let Err(err) = pass(&db, max_per_table).await {
+            let done = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+                pass_in_turn(&db, max_per_table).await
+            } else {
+                pass(&db, max_per_table).await
+            };
+            if let Err(err) = done {
                 tracing::warn!(error = %err, "building custom-field indexes");
             }
             let rung = BELL.notified();
@@ -61,6 +69,17 @@ pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize
             }
         }
     });
+}
+
+/// A pass while holding the builders' lock, so that replicas take turns: two concurrent builds
+/// of one index wait for each other, and PostgreSQL ended one of them as a deadlock, which
+/// marked the definition `FAILED`. The lock is the session's: `db` holds one connection.
+async fn pass_in_turn(db: &DatabaseConnection, max_per_table: usize) -> Result<usize> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("SELECT pg_advisory_lock({BUILDERS_LOCK})")).await?;
+    let done = pass(db, max_per_table).await;
+    db.execute_unprepared(&format!("SELECT pg_advisory_unlock({BUILDERS_LOCK})")).await?;
+    done
 }
 
 /// One pass: drops the field indexes nobody wants, then builds (or finds) each wanted one and

@@ -116,13 +116,27 @@ impl Plugins {
     /// # Errors
     /// The bytes are missing or no longer load (a different engine); database failures.
     pub async fn load(&self, conn: &impl ConnectionTrait, sha256: &str) -> Result<Arc<guanxi_plugin_host::Plugin>> {
-        if let Some(p) = self.host.loaded(sha256) {
-            return Ok(p);
-        }
-        let bytes = store::plugins::binary(conn, sha256)
+        self.load_stored(conn, sha256)
             .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("plugin binary {sha256} is missing")))?;
-        self.compile(bytes).await.map_err(|e| Error::Internal(anyhow::anyhow!("loading plugin {sha256}: {e}")))
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("plugin binary {sha256} is missing")))
+    }
+
+    /// As [`Plugins::load`], but `None` when the bytes are no longer stored: the version was
+    /// upgraded or uninstalled since it was read.
+    ///
+    /// # Errors
+    /// The bytes no longer load (a different engine); database failures.
+    pub async fn load_stored(
+        &self,
+        conn: &impl ConnectionTrait,
+        sha256: &str,
+    ) -> Result<Option<Arc<guanxi_plugin_host::Plugin>>> {
+        if let Some(p) = self.host.loaded(sha256) {
+            return Ok(Some(p));
+        }
+        let Some(bytes) = store::plugins::binary(conn, sha256).await? else { return Ok(None) };
+        let loaded = self.compile(bytes).await;
+        loaded.map(Some).map_err(|e| Error::Internal(anyhow::anyhow!("loading plugin {sha256}: {e}")))
     }
 
     /// Checks and compiles a component on the blocking pool, one compilation at a time, never
@@ -609,7 +623,10 @@ pub async fn upgrade(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let checked = check_component(plugins, &current, bytes, limits_of(plugins, &current)).await?;
+    // The key listing runs the new component: its record names the new version.
+    let mut candidate = current.clone();
+    candidate.version.clone_from(&version);
+    let checked = check_component(plugins, &candidate, bytes, limits_of(plugins, &current)).await?;
 
     let txn = begin_change(db, caller).await?;
     let before = find_for_change(&txn, caller, id).await?;
@@ -901,7 +918,10 @@ pub async fn prepare_validators(
     entity: EntityKind,
 ) -> Result<()> {
     for (_, p) in store::plugins::validators_for_write(db, tenant_id, entity.as_str()).await? {
-        plugins.load(db, &p.sha256).await?;
+        // Bytes gone since the read belong to a version upgraded or uninstalled meanwhile (by
+        // another replica): the write's transaction reads its validators again, and answers a
+        // version this server has not compiled as `PLUGIN_ERROR` (`BUSY`), to be retried.
+        plugins.load_stored(db, &p.sha256).await?;
     }
     Ok(())
 }

@@ -55,11 +55,14 @@ fn reply(status: StatusCode, media: &str, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type(media).body(body.to_string())
 }
 
-/// The answer when the caller cannot be established: 401 for a bad token, 500 otherwise.
+/// The answer when the caller cannot be established: 401 for a bad token, 503 for a database
+/// too busy to record a new tenant or user, 500 otherwise.
 fn caller_error(err: &Error, media: &str) -> HttpResponse {
     metrics::graphql_error(err.code());
     let status = if matches!(err, Error::Unauthenticated(_)) {
         StatusCode::UNAUTHORIZED
+    } else if matches!(err, Error::Unavailable(_)) {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
@@ -391,7 +394,11 @@ async fn execute(
         };
         let answered_null = std::mem::take(&mut *context.field_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         response.errors.extend(answered_null);
-        let internal = response.errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| *c == async_graphql::Value::from("INTERNAL")));
+        let internal = response.errors.iter().any(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
+                *c == async_graphql::Value::from("INTERNAL") || *c == async_graphql::Value::from("UNAVAILABLE")
+            })
+        });
         // Errors without a path never reached a resolver: the request itself was invalid.
         let never_ran = response.data == async_graphql::Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
         let actual = objects_in(&response.data).saturating_add(measure.work);

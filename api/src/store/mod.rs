@@ -210,13 +210,13 @@ fn writer_of(db: &DatabaseConnection) -> Arc<tokio::sync::Mutex<()>> {
 /// another writer committed in between, instead of waiting.
 ///
 /// # Errors
-/// Database failures; on SQLite, no turn at the writer within 10 s.
+/// Database failures; on SQLite, `UNAVAILABLE` when the writer stays taken beyond 10 s.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn> {
     let (options, turn) = match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
-            let turn = tokio::time::timeout(WRITER_WAIT, writer_of(db).lock_owned()).await.map_err(|_| {
-                crate::error::Error::Internal(anyhow::anyhow!("no turn at the SQLite writer within {WRITER_WAIT:?}"))
-            })?;
+            let turn = tokio::time::timeout(WRITER_WAIT, writer_of(db).lock_owned())
+                .await
+                .map_err(|_| crate::error::Error::unavailable())?;
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()

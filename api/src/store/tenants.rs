@@ -72,13 +72,32 @@ pub async fn set_settings(conn: &impl ConnectionTrait, id: Uuid, settings: &serd
     Ok(())
 }
 
-/// Bumps the tenant's schema version. Run first in a definition change: the row lock it takes
-/// makes entity writes (which hold it shared, see [`lock_shared`]) wait until the change commits.
+/// The tenant's advisory lock on PostgreSQL: taken shared by entity writes and exclusively by
+/// definition changes. The tenant row's lock alone is not enough: a row locked shared takes in
+/// new shared lockers while an update waits, so under steady writes a change waited until the
+/// writes stopped. An advisory lock queues in order: writes that come after a waiting change
+/// wait behind it.
+async fn advisory_lock(conn: &impl ConnectionTrait, id: Uuid, shared: bool) -> Result<()> {
+    let (high, low) = id.as_u64_pair();
+    let key = i64::from_ne_bytes((high ^ low).to_ne_bytes());
+    let function = if shared { "pg_advisory_xact_lock_shared" } else { "pg_advisory_xact_lock" };
+    let sql = format!("SELECT {function}($1)");
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [key.into()]))
+        .await?;
+    Ok(())
+}
+
+/// Bumps the tenant's schema version. Run first in a definition change: the locks it takes
+/// make entity writes (which hold them shared, see [`lock_shared`]) wait until the change
+/// commits.
 ///
 /// # Errors
 /// Database failures.
 pub async fn bump_schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
     use sea_orm::sea_query::ExprTrait;
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        advisory_lock(conn, id, false).await?;
+    }
     Entity::update_many()
         .col_expr(Column::SchemaVersion, sea_orm::sea_query::Expr::col(Column::SchemaVersion).add(1))
         .filter(Column::Id.eq(id))
@@ -91,14 +110,15 @@ pub async fn bump_schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Resul
     Ok(())
 }
 
-/// Holds the tenant row shared until the transaction ends (PostgreSQL; SQLite's write
-/// transaction already excludes every other writer).
+/// Holds the tenant's advisory lock and row shared until the transaction ends (PostgreSQL;
+/// SQLite's write transaction already excludes every other writer).
 ///
 /// # Errors
 /// Database failures.
 pub async fn lock_shared(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
     use sea_orm::QuerySelect;
     if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        advisory_lock(conn, id, true).await?;
         Entity::find_by_id(id).select_only().column(Column::Id).lock_shared().into_tuple::<Uuid>().one(conn).await?;
     }
     Ok(())
