@@ -144,6 +144,10 @@ pub struct Config {
     #[arg(long, env = "GUANXI_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// The clock requests read; not a setting (tests move it to pass deadlines).
+    #[arg(skip)]
+    pub clock: crate::store::Clock,
+
     /// How long a tenant's cached schema is trusted before its schema version is read again.
     /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.
     #[arg(long, env = "GUANXI_SCHEMA_POLL_MS", default_value_t = 1000)]

@@ -278,3 +278,54 @@ async fn key_accounts_get_the_green_channel() {
         assert_eq!((time(&f["resolutionDueAt"]) - created) * factor, chrono::Duration::hours(72));
     }
 }
+
+/// A deadline that passes unmet is a breach, on the complaint, in the filter and on the
+/// customer's page; one met in time is not, even after it passes. The server's clock is moved
+/// instead of waiting hours.
+#[tokio::test]
+async fn a_deadline_that_passes_unmet_is_a_breach_wherever_the_complaint_is_read() {
+    let clock = guanxi_api::store::Clock::default();
+    let server_clock = clock.clone();
+    let app = TestApp::spawn_with(move |c| c.clock = server_clock).await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
+    let answered = file(&app, &t, &c, "HIGH").await;
+    let ignored = file(&app, &t, &c, "HIGH").await;
+    app.gql(&t, MOVE, json!({ "id": answered["id"], "to": "ACKNOWLEDGED" })).await;
+    let response_due = time(&ignored["responseDueAt"]);
+    let resolution_due = time(&ignored["resolutionDueAt"]);
+    assert!(response_due < resolution_due, "{ignored}");
+
+    let breached = "query($f: ComplaintFilter) { complaints(filter: $f) { totalCount nodes { id } } }";
+    let page = "query($id: ID!) { customer(id: $id) { openComplaints { id slaBreached } } }";
+    let one = "query($id: ID!) { complaint(id: $id) { slaBreached } }";
+    let is_breached = |res: &Value| res["data"]["complaint"]["slaBreached"].as_bool().unwrap();
+    let on_the_page = |res: &Value, id: &Value| {
+        let open = res["data"]["customer"]["openComplaints"].as_array().unwrap().clone();
+        open.into_iter().find(|o| o["id"] == *id).unwrap()["slaBreached"].as_bool().unwrap()
+    };
+    assert_eq!(
+        app.gql(&t, breached, json!({ "f": { "slaBreached": true } })).await["data"]["complaints"]["totalCount"],
+        0
+    );
+
+    // A minute past the response deadline: the ignored complaint is breached everywhere it is read.
+    clock.advance(response_due - Utc::now() + chrono::Duration::minutes(1));
+    assert!(is_breached(&app.gql(&t, one, json!({ "id": ignored["id"] })).await));
+    assert!(!is_breached(&app.gql(&t, one, json!({ "id": answered["id"] })).await), "answered in time");
+    let res = app.gql(&t, breached, json!({ "f": { "slaBreached": true } })).await;
+    assert_eq!(res["data"]["complaints"]["nodes"], json!([{ "id": ignored["id"] }]), "{res}");
+    let res = app.gql(&t, page, json!({ "id": c })).await;
+    assert!(on_the_page(&res, &ignored["id"]) && !on_the_page(&res, &answered["id"]), "{res}");
+
+    // Answering late does not undo the breach.
+    app.gql(&t, MOVE, json!({ "id": ignored["id"], "to": "ACKNOWLEDGED" })).await;
+    assert!(is_breached(&app.gql(&t, one, json!({ "id": ignored["id"] })).await));
+
+    // Past the resolution deadline, neither complaint resolved: both are breached.
+    clock.advance(resolution_due - response_due);
+    let res = app.gql(&t, breached, json!({ "f": { "slaBreached": true } })).await;
+    assert_eq!(res["data"]["complaints"]["totalCount"], 2, "{res}");
+    let res = app.gql(&t, page, json!({ "id": c })).await;
+    assert!(on_the_page(&res, &ignored["id"]) && on_the_page(&res, &answered["id"]), "{res}");
+}

@@ -75,9 +75,15 @@ impl RequestContext {
         let tenant_id = caller.tenant_id;
         // Loaders run their batches in tasks of their own; the statement counter goes with them.
         // Each loader caches per request, so fields that need the same rows share one batch.
+        // So does the request's clock.
+        let clock = crate::store::CLOCK.try_with(Clone::clone).unwrap_or_default();
         let spawner = move || {
-            let statements = statements.clone();
-            move |fut: BoxFuture<'static, ()>| tokio::spawn(crate::store::STATEMENTS.scope(statements.clone(), fut))
+            let (statements, clock) = (statements.clone(), clock.clone());
+            move |fut: BoxFuture<'static, ()>| {
+                tokio::spawn(
+                    crate::store::STATEMENTS.scope(statements.clone(), crate::store::CLOCK.scope(clock.clone(), fut)),
+                )
+            }
         };
         Self {
             users: cached(UsersById { db: db.clone(), tenant_id }, spawner()),

@@ -365,18 +365,20 @@ async fn execute(
         let statements = Arc::new(AtomicU64::new(0));
         let tenant_id = caller.tenant_id;
         let payer = caller.clone();
-        let context = Arc::new(RequestContext::new(
-            caller,
-            state.db.clone(),
-            state.plugins.clone(),
-            tenant.fields.clone(),
-            statements.clone(),
-        ));
+        // Made under the request's clock, which its loaders' tasks take along.
+        let context = Arc::new(crate::store::CLOCK.sync_scope(state.config.clock.clone(), || {
+            RequestContext::new(caller, state.db.clone(), state.plugins.clone(), tenant.fields.clone(), statements.clone())
+        }));
         let request = request.data(context.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let commits = Arc::new(AtomicU64::new(0));
-        let run = crate::store::COMMITS
-            .scope(commits.clone(), crate::store::STATEMENTS.scope(statements.clone(), tenant.schema.execute(request)));
+        let run = crate::store::COMMITS.scope(
+            commits.clone(),
+            crate::store::STATEMENTS.scope(
+                statements.clone(),
+                crate::store::CLOCK.scope(state.config.clock.clone(), tenant.schema.execute(request)),
+            ),
+        );
         let response = tokio::time::timeout(timeout, run).await;
         if context.schema_changed.load(Ordering::Relaxed) {
             state.schemas.invalidate(tenant_id);

@@ -48,6 +48,10 @@ tokio::task_local! {
     /// answer is an error but that committed a write keeps that answer, so that its retry does
     /// not write again.
     pub static COMMITS: std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+    /// The server's clock for one request: [`now`] reads it. Only tests move it, to see what
+    /// deadlines do once they pass without waiting for them.
+    pub static CLOCK: Clock;
 }
 
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer, and waits up
@@ -245,7 +249,23 @@ pub async fn in_write<T>(db: &DatabaseConnection, write: impl AsyncFnOnce(&Write
 /// equals the value written and cursors compare exactly.
 #[must_use]
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    let ahead = CLOCK.try_with(Clock::ahead).unwrap_or_default();
+    (Utc::now() + ahead).trunc_subsecs(6)
+}
+
+/// How far a server's clock runs ahead of the wall clock: zero, unless a test moved it.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    /// Moves the clock forward by `by` (whole milliseconds).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn ahead(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// Is this a unique-key violation?
