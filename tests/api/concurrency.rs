@@ -79,3 +79,27 @@ async fn concurrent_changes_to_different_fields_all_land() {
         json!({ "region": "上海", "industry": "零售", "channel": "wechat", "email": "a@b.cn", "phone": "13812345678", "version": 6 })
     );
 }
+
+/// Two ADMINs changing different settings at once both see their change kept: each change reads
+/// the settings it replaces only once the other has committed.
+#[tokio::test]
+async fn concurrent_settings_changes_lose_nothing() {
+    let app = TestApp::spawn_bare().await;
+    let a = app.token("acme", "ADMIN", "a");
+    let b = app.token("acme", "ADMIN", "b");
+    let currency = "mutation($c: String!) { updateTenantSettings(input: {baseCurrency: $c}) { baseCurrency } }";
+    let sla = "mutation($m: Int!) { updateTenantSettings(input: {sla: [{severity: LOW, responseMinutes: $m, resolutionMinutes: 9000}]}) { baseCurrency } }";
+    let read = "{ tenantSettings { baseCurrency sla { severity responseMinutes } } }";
+    let codes = ["USD", "EUR", "JPY", "GBP", "HKD", "CNY", "SGD", "AUD", "CAD", "CHF"];
+    for (round, code) in codes.into_iter().enumerate() {
+        let minutes = 100 + round;
+        let changed = (app.gql(&a, currency, json!({ "c": code })), app.gql(&b, sla, json!({ "m": minutes })));
+        let (x, y) = tokio::join!(changed.0, changed.1);
+        assert!(x["errors"].is_null() && y["errors"].is_null(), "{x} {y}");
+        let now = app.gql(&a, read, json!({})).await;
+        let settings = &now["data"]["tenantSettings"];
+        assert_eq!(settings["baseCurrency"], code, "round {round}: {now}");
+        let low = settings["sla"].as_array().unwrap().iter().find(|s| s["severity"] == "LOW").unwrap().clone();
+        assert_eq!(low["responseMinutes"], minutes, "round {round}: {now}");
+    }
+}

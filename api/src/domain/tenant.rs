@@ -39,6 +39,7 @@ pub async fn update_settings(db: &DatabaseConnection, caller: &Caller, input: Se
         return Err(Error::Forbidden("only an ADMIN changes tenant settings".into()));
     }
     let txn = store::begin_write(db).await?;
+    store::tenants::lock_exclusive(&txn, caller.tenant_id).await?;
     let tenant =
         store::tenants::find(&txn, caller.tenant_id).await?.ok_or_else(|| Error::NotFound("no such tenant".into()))?;
     let before = TenantSettings::from_json(&tenant.settings);

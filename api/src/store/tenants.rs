@@ -110,6 +110,20 @@ pub async fn bump_schema_version(conn: &impl ConnectionTrait, id: Uuid) -> Resul
     Ok(())
 }
 
+/// Holds the tenant's advisory lock exclusively until the transaction ends (PostgreSQL; SQLite's
+/// write transaction already excludes every other writer): a settings change reads the settings
+/// it replaces after this, so two changes cannot lose one another, and waits its turn among the
+/// tenant's writes rather than outwaiting them.
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_exclusive(conn: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        advisory_lock(conn, id, false).await?;
+    }
+    Ok(())
+}
+
 /// Holds the tenant's advisory lock and row shared until the transaction ends (PostgreSQL;
 /// SQLite's write transaction already excludes every other writer).
 ///
