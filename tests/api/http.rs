@@ -201,3 +201,29 @@ async fn a_failed_field_is_null_and_its_error_names_its_path() {
     assert_eq!(body["errors"][0]["path"], json!(["deleteCustomer"]), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
 }
+
+/// `docs/schema.graphql` is the schema a new tenant gets (the default scorers' fields included),
+/// so the reference in the repository cannot drift from the code. After a deliberate change to
+/// the schema, `GUANXI_UPDATE_SCHEMA=1 cargo test --test api docs_schema` writes it again.
+#[tokio::test]
+async fn docs_schema_graphql_is_the_schema_of_a_new_tenant() {
+    let app = TestApp::spawn().await;
+    let t = app.token("fresh", "ADMIN", "admin");
+    let sdl = crate::custom_fields::sdl(&app, &t).await;
+    assert!(sdl.contains("type Query"), "{sdl}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema.graphql");
+    if std::env::var("GUANXI_UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &sdl).expect("write docs/schema.graphql");
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    if checked_in != sdl {
+        let first = checked_in.lines().zip(sdl.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "docs/schema.graphql differs from a new tenant's schema from line {}: {:?} in the file, {:?} served. \
+             If the change is deliberate: GUANXI_UPDATE_SCHEMA=1 cargo test --test api docs_schema",
+            first + 1,
+            checked_in.lines().nth(first),
+            sdl.lines().nth(first)
+        );
+    }
+}
