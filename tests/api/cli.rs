@@ -290,16 +290,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_the_run_log() {
     loop {
         let body =
             json!({ "query": "query($id: ID!) { customer(id: $id) { scores { key } } }", "variables": { "id": id } });
-        let res: serde_json::Value = client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = crate::helpers::post_graphql(&client, &base, &token, &body).await;
         if res["data"]["customer"]["scores"].as_array().is_some_and(|s| !s.is_empty()) {
             break;
         }

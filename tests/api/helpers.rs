@@ -190,3 +190,10 @@ pub async fn plan(db: &sea_orm::DatabaseConnection, statement: &sea_orm::Stateme
     txn.rollback().await.expect("rollback");
     lines.join("\n")
 }
+
+/// POSTs a GraphQL request to a server this test started some other way (a process of its own)
+/// and returns the JSON body.
+pub async fn post_graphql(client: &reqwest::Client, base: &str, token: &str, body: &Value) -> Value {
+    let res = client.post(format!("{base}/graphql")).bearer_auth(token).json(body).send().await.expect("request");
+    res.json().await.expect("json body")
+}

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::custom_fields::define;
-use crate::helpers::{SECRET, TestApp, code, violations};
+use crate::helpers::{SECRET, TestApp, code, post_graphql, violations};
 use crate::plugins::eventually;
 
 const CUSTOM_TYPE: &str = "{ __type(name: \"CustomerCustom\") { fields { name type { name } } } }";
@@ -290,17 +290,7 @@ async fn writers_in_two_processes_share_one_database() {
     }
     assert!(succeeded > 0, "nothing was written");
     for base in [&one_base, &two_base] {
-        let body = json!({ "query": "{ customers { totalCount } }" });
-        let res: Value = client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = post_graphql(&client, base, &token, &json!({ "query": "{ customers { totalCount } }" })).await;
         assert_eq!(res["data"]["customers"]["totalCount"], succeeded, "what succeeded, and only that: {res}");
     }
 
@@ -322,17 +312,7 @@ async fn writers_in_two_processes_share_one_database() {
             assert!(body["errors"].is_null(), "{body}");
             succeeded += 1;
         }
-        let body = json!({ "query": "{ customers { totalCount } }" });
-        let res: Value = client
-            .post(format!("{one_base}/graphql"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = post_graphql(&client, &one_base, &token, &json!({ "query": "{ customers { totalCount } }" })).await;
         assert_eq!(res["data"]["customers"]["totalCount"], succeeded, "nothing of the refused writes: {res}");
     }
 
