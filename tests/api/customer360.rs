@@ -133,3 +133,74 @@ async fn every_shape_of_the_page_reads_each_customers_own_records() {
     // loader: customers, settings, the two latest sizes, plans, figures (two), and 35 timelines.
     assert_eq!(statements, 1 + 1 + 2 + 1 + 2 + 35, "statements of the page");
 }
+
+/// `Customer.keyAccountPlans` under a page of customers: one batch per distinct set of
+/// arguments, whatever the page's size, and each customer's page (order, size, `hasNextPage`,
+/// filter) as the root list reads it for that customer alone.
+#[tokio::test]
+async fn nested_plans_are_read_in_one_batch_per_shape_and_each_is_the_customers_own() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+        for k in 0..(i % 4) {
+            let status = if k % 2 == 0 { "ACTIVE" } else { "DRAFT" };
+            let res = app
+                .gql(
+                    &t,
+                    "mutation($i: CreateKeyAccountPlanInput!) { createKeyAccountPlan(input: $i) { id } }",
+                    json!({ "i": { "customerId": c, "title": format!("{i}-{k}"), "periodStart": "2026-01-01", "periodEnd": "2026-12-31", "status": status } }),
+                )
+                .await;
+            assert!(res["errors"].is_null(), "{res}");
+        }
+        ids.push(c);
+    }
+    let shape = "nodes { title } pageInfo { hasNextPage }";
+    let page = format!(
+        "query($n: Int) {{ customers(first: $n, orderBy: [{{field: NAME}}]) {{ nodes {{ id
+            all: keyAccountPlans {{ {shape} }}
+            two: keyAccountPlans(first: 2, orderBy: [{{field: TITLE, direction: DESC}}]) {{ {shape} }}
+            active: keyAccountPlans(filter: {{status: {{eq: ACTIVE}}}}) {{ {shape} }} }} }} }}"
+    );
+    let (app, t) = (&app, &t);
+    let run = |n: i64| {
+        let body = json!({ "query": page, "variables": { "n": n } });
+        async move {
+            let res = app.post(t, &body).await;
+            let statements: u64 = res.headers()["x-sql-statements"].to_str().unwrap().parse().unwrap();
+            (statements, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (small, _) = run(5).await;
+    let (large, body) = run(30).await;
+    let nodes = body["data"]["customers"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(nodes.len(), 30);
+    assert_eq!(small, large, "the lists do not grow with the page");
+
+    let alone = format!(
+        "query($c: ID!) {{
+            all: keyAccountPlans(filter: {{customerId: {{eq: $c}}}}) {{ {shape} }}
+            two: keyAccountPlans(first: 2, filter: {{customerId: {{eq: $c}}}}, orderBy: [{{field: TITLE, direction: DESC}}]) {{ {shape} }}
+            active: keyAccountPlans(filter: {{customerId: {{eq: $c}}, status: {{eq: ACTIVE}}}}) {{ {shape} }} }}"
+    );
+    for (i, node) in nodes.iter().enumerate() {
+        let c = &ids[i];
+        assert_eq!(node["id"], *c);
+        let root = app.gql(t, &alone, json!({ "c": c })).await;
+        for list in ["all", "two", "active"] {
+            assert_eq!(node[list], root["data"][list], "customer {i}, {list}");
+        }
+        assert_eq!(node["all"]["nodes"].as_array().unwrap().len(), i % 4, "customer {i}");
+    }
+    // A batched page counts its own customer's rows only.
+    let counted = app
+        .gql(
+            t,
+            "query($c: ID!) { customer(id: $c) { keyAccountPlans(first: 1) { totalCount } } }",
+            json!({ "c": ids[3] }),
+        )
+        .await;
+    assert_eq!(counted["data"]["customer"]["keyAccountPlans"]["totalCount"], 3, "{counted}");
+}

@@ -1,6 +1,7 @@
 //! Key-account plans (大客户计划): an owner and a dedicated team, a period, objectives, a visit
 //! cadence, planned actions; progress is computed from the records, never typed.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -312,6 +313,22 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<key_account_plan::Model>> {
     store::plans::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
+}
+
+/// The first page of each customer's plans the caller may see, in a few statements whatever
+/// the number of customers.
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, Page<key_account_plan::Model>>> {
+    store::plans::first_pages_per_customer(db, caller.tenant_id, &scoped(caller, filter), order, page, customers).await
 }
 
 /// # Errors

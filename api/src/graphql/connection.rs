@@ -212,6 +212,45 @@ impl<T: Any + Send + Sync> Listing<T> {
         Ok(ListRequest { filter, order, page })
     }
 
+    /// A connection under one parent (`scope` narrows to it) read through `batch`: a first page
+    /// (no cursor, forwards) is loaded together with its siblings' (every customer of a page
+    /// asking the same arguments), so a page of parents costs one statement, not one per parent.
+    /// Any other page is read alone.
+    ///
+    /// # Errors
+    /// As [`Listing::request`], and database failures.
+    pub async fn nested(
+        &self,
+        ctx: &ResolverContext<'_>,
+        parent: uuid::Uuid,
+        scope: Filter,
+        batch: &super::context::Cached<super::loaders::NestedPages<T>>,
+    ) -> Result<Connection<T>>
+    where
+        T: Clone,
+    {
+        let rc = request(ctx)?;
+        let req = self.request(ctx, None)?;
+        if req.page.cursor.is_some() || req.page.backward {
+            return self.connection(ctx, Some(scope)).await;
+        }
+        let signature: Arc<str> = format!("{:?}|{:?}|{}", req.filter, req.order, req.page.size).into();
+        if let Ok(mut queries) = batch.loader().queries.lock() {
+            queries.entry(signature.clone()).or_insert_with(|| super::loaders::NestedQuery {
+                filter: req.filter.clone(),
+                order: req.order.clone(),
+                page: req.page.clone(),
+            });
+        }
+        let page = batch
+            .load_one((signature, parent))
+            .await
+            .map_err(|e| crate::Error::Internal(anyhow::anyhow!("{e}")))?
+            .unwrap_or(Page { rows: Vec::new(), has_next_page: false, has_previous_page: false });
+        let req = ListRequest { filter: req.filter.and(scope), ..req };
+        Ok(self.wrap(rc, req, page))
+    }
+
     /// Wraps a page of rows, with cursors and a lazy `totalCount` for the request's filter.
     pub fn wrap(&self, rc: &RequestContext, req: ListRequest, rows: Page<T>) -> Connection<T> {
         let (db, caller, filter, count) = (rc.db.clone(), rc.caller.clone(), req.filter, self.count);

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::error::into_gql;
 use super::loaders::{
-    ActivePlans, CustomersById, LatestInteractions, OpenComplaints, PlanActions, PlanTimeline, ScoresByCustomer,
-    StatsByCustomer, UsersById,
+    ActivePlans, CustomersById, LatestInteractions, NestedPages, OpenComplaints, PlanActions, PlanTimeline,
+    ScoresByCustomer, StatsByCustomer, UsersById,
 };
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
@@ -57,6 +57,8 @@ pub struct RequestContext {
     pub plan_timeline: Cached<PlanTimeline>,
     pub active_plans: Cached<ActivePlans>,
     pub scores: Cached<ScoresByCustomer>,
+    /// `Customer.keyAccountPlans` under a page of customers.
+    pub plans_per_customer: Cached<NestedPages<guanxi_entity::key_account_plan::Model>>,
     settings: tokio::sync::OnceCell<TenantSettings>,
     installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
     attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
@@ -95,6 +97,19 @@ impl RequestContext {
             plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
+            plans_per_customer: cached(
+                NestedPages {
+                    db: db.clone(),
+                    caller: caller.clone(),
+                    read: |db, caller, filter, order, page, customers| {
+                        Box::pin(crate::domain::plans::first_pages_per_customer(
+                            db, caller, filter, order, page, customers,
+                        ))
+                    },
+                    queries: std::sync::Mutex::default(),
+                },
+                spawner(),
+            ),
             settings: tokio::sync::OnceCell::new(),
             installed: tokio::sync::OnceCell::new(),
             attachments: tokio::sync::OnceCell::new(),

@@ -231,3 +231,56 @@ impl Loader<Uuid> for ActivePlans {
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
+
+/// Reads the first page of a nested connection for many parents at once.
+pub type FirstPagesFn<T> = for<'a> fn(
+    &'a DatabaseConnection,
+    &'a crate::domain::Caller,
+    crate::domain::query::Filter,
+    &'a [crate::domain::query::OrderKey],
+    &'a crate::domain::query::PageRequest,
+    &'a [Uuid],
+) -> futures_util::future::BoxFuture<
+    'a,
+    crate::error::Result<HashMap<Uuid, crate::domain::query::Page<T>>>,
+>;
+
+/// What a nested connection asked for: its filter (without the parent), order and first page.
+#[derive(Clone)]
+pub struct NestedQuery {
+    pub filter: crate::domain::query::Filter,
+    pub order: Vec<crate::domain::query::OrderKey>,
+    pub page: crate::domain::query::PageRequest,
+}
+
+/// First pages of a nested connection (e.g. `Customer.keyAccountPlans(first: 5)` under a page of
+/// customers), keyed by (the arguments' signature, parent): one batch per distinct set of
+/// arguments, however many parents ask, so the statements follow the operation's shape and not
+/// the number of rows above.
+pub struct NestedPages<T> {
+    pub db: DatabaseConnection,
+    pub caller: crate::domain::Caller,
+    pub read: FirstPagesFn<T>,
+    /// The queries behind the signatures of this request's keys.
+    pub queries: std::sync::Mutex<HashMap<Arc<str>, NestedQuery>>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Loader<(Arc<str>, Uuid)> for NestedPages<T> {
+    type Value = crate::domain::query::Page<T>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[(Arc<str>, Uuid)]) -> Result<HashMap<(Arc<str>, Uuid), Self::Value>, Self::Error> {
+        let mut by_query: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
+        for (signature, parent) in keys {
+            by_query.entry(signature.clone()).or_default().push(*parent);
+        }
+        let mut out = HashMap::new();
+        for (signature, parents) in by_query {
+            let query = self.queries.lock().ok().and_then(|q| q.get(&signature).cloned());
+            let Some(NestedQuery { filter, order, page }) = query else { continue };
+            let pages = (self.read)(&self.db, &self.caller, filter, &order, &page, &parents).await.map_err(Arc::new)?;
+            out.extend(pages.into_iter().map(|(parent, page)| ((signature.clone(), parent), page)));
+        }
+        Ok(out)
+    }
+}
