@@ -129,16 +129,16 @@ async fn every_shape_of_the_page_reads_each_customers_own_records() {
         assert_eq!(n["stats"]["interactionCount"], recorded);
         assert_eq!(n["activePlan"], json!(null));
     }
-    // The filtered timelines are read one customer at a time; everything else in one batch per
-    // loader: customers, settings, the two latest sizes, plans, figures (two), and 35 timelines.
-    assert_eq!(statements, 1 + 1 + 2 + 1 + 2 + 35, "statements of the page");
+    // One batch per loader: customers, settings, the two latest sizes, plans, figures (two), and
+    // the filtered timelines (one batch for the 35 customers).
+    assert_eq!(statements, 1 + 1 + 2 + 1 + 2 + 1, "statements of the page");
 }
 
-/// `Customer.keyAccountPlans` under a page of customers: one batch per distinct set of
+/// `Customer.keyAccountPlans` and `Customer.complaints` under a page of customers: one batch per distinct set of
 /// arguments, whatever the page's size, and each customer's page (order, size, `hasNextPage`,
 /// filter) as the root list reads it for that customer alone.
 #[tokio::test]
-async fn nested_plans_are_read_in_one_batch_per_shape_and_each_is_the_customers_own() {
+async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_own() {
     let app = TestApp::spawn_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let mut ids = Vec::new();
@@ -155,6 +155,16 @@ async fn nested_plans_are_read_in_one_batch_per_shape_and_each_is_the_customers_
                 .await;
             assert!(res["errors"].is_null(), "{res}");
         }
+        for (k, severity) in ["HIGH", "LOW", "HIGH"].iter().take(i % 3 + 1).enumerate() {
+            let res = app
+                .gql(
+                    &t,
+                    "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { id } }",
+                    json!({ "i": { "customerId": c, "title": format!("{i}-c{k}"), "category": "DELIVERY", "severity": severity } }),
+                )
+                .await;
+            assert!(res["errors"].is_null(), "{res}");
+        }
         ids.push(c);
     }
     let shape = "nodes { title } pageInfo { hasNextPage }";
@@ -162,7 +172,8 @@ async fn nested_plans_are_read_in_one_batch_per_shape_and_each_is_the_customers_
         "query($n: Int) {{ customers(first: $n, orderBy: [{{field: NAME}}]) {{ nodes {{ id
             all: keyAccountPlans {{ {shape} }}
             two: keyAccountPlans(first: 2, orderBy: [{{field: TITLE, direction: DESC}}]) {{ {shape} }}
-            active: keyAccountPlans(filter: {{status: {{eq: ACTIVE}}}}) {{ {shape} }} }} }} }}"
+            active: keyAccountPlans(filter: {{status: {{eq: ACTIVE}}}}) {{ {shape} }}
+            high: complaints(first: 1, filter: {{severity: {{eq: HIGH}}}}) {{ nodes {{ title }} pageInfo {{ hasNextPage }} }} }} }} }}"
     );
     let (app, t) = (&app, &t);
     let run = |n: i64| {
@@ -183,13 +194,14 @@ async fn nested_plans_are_read_in_one_batch_per_shape_and_each_is_the_customers_
         "query($c: ID!) {{
             all: keyAccountPlans(filter: {{customerId: {{eq: $c}}}}) {{ {shape} }}
             two: keyAccountPlans(first: 2, filter: {{customerId: {{eq: $c}}}}, orderBy: [{{field: TITLE, direction: DESC}}]) {{ {shape} }}
-            active: keyAccountPlans(filter: {{customerId: {{eq: $c}}, status: {{eq: ACTIVE}}}}) {{ {shape} }} }}"
+            active: keyAccountPlans(filter: {{customerId: {{eq: $c}}, status: {{eq: ACTIVE}}}}) {{ {shape} }}
+            high: complaints(first: 1, filter: {{customerId: {{eq: $c}}, severity: {{eq: HIGH}}}}) {{ nodes {{ title }} pageInfo {{ hasNextPage }} }} }}"
     );
     for (i, node) in nodes.iter().enumerate() {
         let c = &ids[i];
         assert_eq!(node["id"], *c);
         let root = app.gql(t, &alone, json!({ "c": c })).await;
-        for list in ["all", "two", "active"] {
+        for list in ["all", "two", "active", "high"] {
             assert_eq!(node[list], root["data"][list], "customer {i}, {list}");
         }
         assert_eq!(node["all"]["nodes"].as_array().unwrap().len(), i % 4, "customer {i}");

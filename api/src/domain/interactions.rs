@@ -239,6 +239,23 @@ pub async fn list(
     store::interactions::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
 }
 
+/// The first page of each customer's interactions the caller may see, in a few statements whatever
+/// the number of customers.
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Page<interaction::Model>>> {
+    store::interactions::first_pages_per_customer(db, caller.tenant_id, &scoped(caller, filter), order, page, customers)
+        .await
+}
+
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {

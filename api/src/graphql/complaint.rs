@@ -201,8 +201,13 @@ async fn connection_of(
     ctx: &ResolverContext<'_>,
     customer: Option<uuid::Uuid>,
 ) -> Result<Connection<complaint::Model>> {
-    let scope = customer.map(|id| Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id))));
-    LISTING.connection(ctx, scope).await
+    match customer {
+        Some(id) => {
+            let scope = Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)));
+            LISTING.nested(ctx, id, scope, &request(ctx)?.complaints_per_customer).await
+        }
+        None => LISTING.connection(ctx, None).await,
+    }
 }
 
 fn input_types() -> [InputObject; 2] {

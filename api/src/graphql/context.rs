@@ -57,8 +57,11 @@ pub struct RequestContext {
     pub plan_timeline: Cached<PlanTimeline>,
     pub active_plans: Cached<ActivePlans>,
     pub scores: Cached<ScoresByCustomer>,
-    /// `Customer.keyAccountPlans` under a page of customers.
+    /// `Customer.keyAccountPlans`, `Customer.complaints` and `Customer.interactions` (beyond a
+    /// plain latest page) under a page of customers.
     pub plans_per_customer: Cached<NestedPages<guanxi_entity::key_account_plan::Model>>,
+    pub complaints_per_customer: Cached<NestedPages<guanxi_entity::complaint::Model>>,
+    pub interactions_per_customer: Cached<NestedPages<guanxi_entity::interaction::Model>>,
     settings: tokio::sync::OnceCell<TenantSettings>,
     installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
     attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
@@ -103,6 +106,32 @@ impl RequestContext {
                     caller: caller.clone(),
                     read: |db, caller, filter, order, page, customers| {
                         Box::pin(crate::domain::plans::first_pages_per_customer(
+                            db, caller, filter, order, page, customers,
+                        ))
+                    },
+                    queries: std::sync::Mutex::default(),
+                },
+                spawner(),
+            ),
+            complaints_per_customer: cached(
+                NestedPages {
+                    db: db.clone(),
+                    caller: caller.clone(),
+                    read: |db, caller, filter, order, page, customers| {
+                        Box::pin(crate::domain::complaints::first_pages_per_customer(
+                            db, caller, filter, order, page, customers,
+                        ))
+                    },
+                    queries: std::sync::Mutex::default(),
+                },
+                spawner(),
+            ),
+            interactions_per_customer: cached(
+                NestedPages {
+                    db: db.clone(),
+                    caller: caller.clone(),
+                    read: |db, caller, filter, order, page, customers| {
+                        Box::pin(crate::domain::interactions::first_pages_per_customer(
                             db, caller, filter, order, page, customers,
                         ))
                     },

@@ -124,12 +124,12 @@ async fn connection_of(
     let plain = ["filter", "orderBy"].iter().all(|arg| ctx.args.get(arg).is_none_or(|v| v.is_null()));
     let req = LISTING.request(ctx, Some(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)))))?;
     let rc = request(ctx)?;
-    let rows = if plain && req.page.cursor.is_none() && !req.page.backward {
-        // The parent customer was visible, so its timeline is too.
-        batched_latest(rc, id, &req.page).await?
-    } else {
-        service::list(&rc.db, &rc.caller, req.filter.clone(), &req.order, &req.page).await?
-    };
+    if !(plain && req.page.cursor.is_none() && !req.page.backward) {
+        let scope = Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)));
+        return LISTING.nested(ctx, id, scope, &rc.interactions_per_customer).await;
+    }
+    // The parent customer was visible, so its timeline is too.
+    let rows = batched_latest(rc, id, &req.page).await?;
     Ok(LISTING.wrap(rc, req, rows))
 }
 

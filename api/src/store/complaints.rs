@@ -82,6 +82,23 @@ pub async fn list(
     filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
 }
 
+/// The first page of complaints matching `filter` for each customer, batched (see
+/// [`filter::first_pages`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Page<complaint::Model>>> {
+    let parent = ("customerId", (|r: &complaint::Model| r.customer_id) as fn(&complaint::Model) -> Uuid);
+    filter::first_pages(db, in_tenant(tenant_id), filter, order, page, column_of, parent, customers).await
+}
+
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {

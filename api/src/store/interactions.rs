@@ -75,6 +75,23 @@ pub async fn list(
     filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
 }
 
+/// The first page of interactions matching `filter` for each customer, batched (see
+/// [`filter::first_pages`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Page<interaction::Model>>> {
+    let parent = ("customerId", (|r: &interaction::Model| r.customer_id) as fn(&interaction::Model) -> Uuid);
+    filter::first_pages(db, in_tenant(tenant_id), filter, order, page, column_of, parent, customers).await
+}
+
 /// # Errors
 /// Database failures.
 pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
