@@ -293,7 +293,8 @@ where
 }
 
 /// The first page of `select` (already tenant-scoped) matching `filter` in `order` for each of
-/// `parents` (by the `parent` field), in one statement per hundred parents: one branch per
+/// `parents` (by the `parent` field), in one statement per hundred parents (fewer for a filter
+/// with many values): one branch per
 /// parent, each the very query a single parent's page runs (so ordered, limited and indexed
 /// alike), joined by `UNION ALL`. Nested connections under a page of customers read this way
 /// instead of once per customer.
@@ -322,7 +323,11 @@ where
         .ok_or_else(|| crate::error::Error::Internal(anyhow::anyhow!("no column for the parent field {parent}")))?;
     let filtered = select.filter(condition(filter, column_of, backend));
     let mut rows: Vec<E::Model> = Vec::new();
-    for chunk in parents.chunks(100) {
+    // Each branch binds the filter's values again: keep a statement under both databases' bound
+    // on parameters (SQLite's 32,766), however many values a filter holds.
+    let per_branch = filter.value_count().saturating_mul(2).saturating_add(8);
+    let branches = (30_000 / per_branch).clamp(1, 100);
+    for chunk in parents.chunks(branches) {
         let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
         for (i, id) in chunk.iter().enumerate() {
             let branch =
