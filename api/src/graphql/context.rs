@@ -36,6 +36,11 @@ where
     DataLoader::with_cache(loader, spawner, HashMapCache::default())
 }
 
+/// The batches of one nested connection for this request's caller.
+fn nested<T>(db: &DatabaseConnection, caller: &Caller, read: super::loaders::FirstPagesFn<T>) -> NestedPages<T> {
+    NestedPages { db: db.clone(), caller: caller.clone(), read, queries: std::sync::Mutex::default() }
+}
+
 /// Request-scoped data, put into every GraphQL request by the HTTP layer.
 pub struct RequestContext {
     pub caller: Caller,
@@ -101,42 +106,25 @@ impl RequestContext {
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
             plans_per_customer: cached(
-                NestedPages {
-                    db: db.clone(),
-                    caller: caller.clone(),
-                    read: |db, caller, filter, order, page, customers| {
-                        Box::pin(crate::domain::plans::first_pages_per_customer(
-                            db, caller, filter, order, page, customers,
-                        ))
-                    },
-                    queries: std::sync::Mutex::default(),
-                },
+                nested(&db, &caller, |db, caller, filter, order, page, customers| {
+                    Box::pin(crate::domain::plans::first_pages_per_customer(db, caller, filter, order, page, customers))
+                }),
                 spawner(),
             ),
             complaints_per_customer: cached(
-                NestedPages {
-                    db: db.clone(),
-                    caller: caller.clone(),
-                    read: |db, caller, filter, order, page, customers| {
-                        Box::pin(crate::domain::complaints::first_pages_per_customer(
-                            db, caller, filter, order, page, customers,
-                        ))
-                    },
-                    queries: std::sync::Mutex::default(),
-                },
+                nested(&db, &caller, |db, caller, filter, order, page, customers| {
+                    Box::pin(crate::domain::complaints::first_pages_per_customer(
+                        db, caller, filter, order, page, customers,
+                    ))
+                }),
                 spawner(),
             ),
             interactions_per_customer: cached(
-                NestedPages {
-                    db: db.clone(),
-                    caller: caller.clone(),
-                    read: |db, caller, filter, order, page, customers| {
-                        Box::pin(crate::domain::interactions::first_pages_per_customer(
-                            db, caller, filter, order, page, customers,
-                        ))
-                    },
-                    queries: std::sync::Mutex::default(),
-                },
+                nested(&db, &caller, |db, caller, filter, order, page, customers| {
+                    Box::pin(crate::domain::interactions::first_pages_per_customer(
+                        db, caller, filter, order, page, customers,
+                    ))
+                }),
                 spawner(),
             ),
             settings: tokio::sync::OnceCell::new(),
