@@ -231,3 +231,40 @@ async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_
         .await;
     assert_eq!(counted["data"]["customer"]["keyAccountPlans"]["totalCount"], 3, "{counted}");
 }
+
+/// The batched nested lists under a large page: a filter that binds constants of its own (empty
+/// `or`s) still keeps each statement within SQLite's bound on parameters; and a mutation's answer
+/// reads the lists as they are after it, not as an earlier field of the same request saw them.
+#[tokio::test]
+async fn nested_lists_stay_within_bounds_and_read_fresh_after_a_write() {
+    let app = TestApp::spawn_bare().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let mut first = None;
+    for i in 0..90 {
+        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+        first.get_or_insert(c);
+    }
+    let empty_ors = vec!["{or: []}"; 199].join(", ");
+    let res = app
+        .gql(
+            &t,
+            &format!("{{ customers(first: 90) {{ nodes {{ complaints(first: 1, filter: {{and: [{empty_ors}]}}) {{ nodes {{ id }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert!(res["errors"].is_null(), "{}", &res.to_string()[..500.min(res.to_string().len())]);
+    assert_eq!(res["data"]["customers"]["nodes"].as_array().unwrap().len(), 90);
+
+    let file = |alias: &str| {
+        format!(
+            "{alias}: fileComplaint(input: {{customerId: $c, title: \"{alias}\", category: DELIVERY, severity: LOW}}) {{
+                customer {{ complaints {{ nodes {{ title }} totalCount }} }} }}"
+        )
+    };
+    let res = app
+        .gql(&t, &format!("mutation($c: ID!) {{ {} {} }}", file("a"), file("b")), json!({ "c": first.unwrap() }))
+        .await;
+    let after_b = &res["data"]["b"]["customer"]["complaints"];
+    assert_eq!(after_b["totalCount"], 2, "{res}");
+    assert_eq!(after_b["nodes"].as_array().map(Vec::len), Some(2), "the second answer sees both: {res}");
+}

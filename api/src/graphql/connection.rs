@@ -224,7 +224,7 @@ impl<T: Any + Send + Sync> Listing<T> {
         ctx: &ResolverContext<'_>,
         parent: uuid::Uuid,
         scope: Filter,
-        batch: &super::context::Cached<super::loaders::NestedPages<T>>,
+        batch: &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>,
     ) -> Result<Connection<T>>
     where
         T: Clone,

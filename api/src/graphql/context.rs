@@ -63,10 +63,11 @@ pub struct RequestContext {
     pub active_plans: Cached<ActivePlans>,
     pub scores: Cached<ScoresByCustomer>,
     /// `Customer.keyAccountPlans`, `Customer.complaints` and `Customer.interactions` (beyond a
-    /// plain latest page) under a page of customers.
-    pub plans_per_customer: Cached<NestedPages<guanxi_entity::key_account_plan::Model>>,
-    pub complaints_per_customer: Cached<NestedPages<guanxi_entity::complaint::Model>>,
-    pub interactions_per_customer: Cached<NestedPages<guanxi_entity::interaction::Model>>,
+    /// plain latest page) under a page of customers. Not cached: a mutation's answer reads the
+    /// lists as they are after it, not as an earlier field of the request saw them.
+    pub plans_per_customer: DataLoader<NestedPages<guanxi_entity::key_account_plan::Model>>,
+    pub complaints_per_customer: DataLoader<NestedPages<guanxi_entity::complaint::Model>>,
+    pub interactions_per_customer: DataLoader<NestedPages<guanxi_entity::interaction::Model>>,
     settings: tokio::sync::OnceCell<TenantSettings>,
     installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
     attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
@@ -105,13 +106,13 @@ impl RequestContext {
             plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
-            plans_per_customer: cached(
+            plans_per_customer: DataLoader::new(
                 nested(&db, &caller, |db, caller, filter, order, page, customers| {
                     Box::pin(crate::domain::plans::first_pages_per_customer(db, caller, filter, order, page, customers))
                 }),
                 spawner(),
             ),
-            complaints_per_customer: cached(
+            complaints_per_customer: DataLoader::new(
                 nested(&db, &caller, |db, caller, filter, order, page, customers| {
                     Box::pin(crate::domain::complaints::first_pages_per_customer(
                         db, caller, filter, order, page, customers,
@@ -119,7 +120,7 @@ impl RequestContext {
                 }),
                 spawner(),
             ),
-            interactions_per_customer: cached(
+            interactions_per_customer: DataLoader::new(
                 nested(&db, &caller, |db, caller, filter, order, page, customers| {
                     Box::pin(crate::domain::interactions::first_pages_per_customer(
                         db, caller, filter, order, page, customers,

@@ -323,19 +323,21 @@ where
         .ok_or_else(|| crate::error::Error::Internal(anyhow::anyhow!("no column for the parent field {parent}")))?;
     let filtered = select.filter(condition(filter, column_of, backend));
     let mut rows: Vec<E::Model> = Vec::new();
-    // Each branch binds the filter's values again: keep a statement under both databases' bound
-    // on parameters (SQLite's 32,766), however many values a filter holds.
-    let per_branch = filter.value_count().saturating_mul(2).saturating_add(8);
+    let branch_of = |i: usize, id: uuid::Uuid| {
+        let branch =
+            page(filtered.clone().filter(parent_column.clone().eq(id)), order, page_request, column_of, backend);
+        Query::select().column(Asterisk).from_subquery(branch.into_query(), Alias::new(format!("p{i}"))).to_owned()
+    };
+    // Each branch binds its parameters again: keep a statement under both databases' bound on
+    // parameters (SQLite's 32,766), counting what one branch really binds (a filter's empty
+    // `or`s and `in`s bind constants too).
+    let Some(first) = parents.first() else { return Ok(std::collections::HashMap::new()) };
+    let per_branch = backend.build(&branch_of(0, *first)).values.map_or(0, |v| v.0.len()).max(1);
     let branches = (30_000 / per_branch).clamp(1, 100);
     for chunk in parents.chunks(branches) {
         let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
         for (i, id) in chunk.iter().enumerate() {
-            let branch =
-                page(filtered.clone().filter(parent_column.clone().eq(*id)), order, page_request, column_of, backend);
-            let wrapped = Query::select()
-                .column(Asterisk)
-                .from_subquery(branch.into_query(), Alias::new(format!("p{i}")))
-                .to_owned();
+            let wrapped = branch_of(i, *id);
             union = Some(match union {
                 None => wrapped,
                 Some(mut all) => {
