@@ -49,10 +49,8 @@ pub enum Error {
     #[error("{0}")]
     QueryTooComplex(String),
     /// The caller's `bucket` (`user` or `tenant`) cannot pay `points` now; it could in
-    /// `retry_after` seconds (HTTP 429).
-    #[error(
-        "rate limited: this operation costs {points} points and the {bucket} bucket cannot pay for it now; retry in {retry_after} s"
-    )]
+    /// `retry_after` seconds (HTTP 429). `inFlight`: the tenant's turns are all taken.
+    #[error("{}", rate_limited_message(bucket, *points, *retry_after))]
     RateLimited { bucket: &'static str, points: u64, retry_after: u64 },
     /// The database stayed taken by other writers beyond the wait allowed (SQLite's one writer,
     /// held by another process or a long write): the statement that waited did not run.
@@ -64,6 +62,18 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn rate_limited_message(bucket: &str, points: u64, retry_after: u64) -> String {
+    if bucket == "inFlight" {
+        format!(
+            "rate limited: your tenant already runs as many operations at once as it may, and more wait; retry in {retry_after} s"
+        )
+    } else {
+        format!(
+            "rate limited: this operation costs {points} points and the {bucket} bucket cannot pay for it now; retry in {retry_after} s"
+        )
+    }
+}
 
 fn invalid_message(violations: &[Violation]) -> String {
     match violations {

@@ -326,6 +326,8 @@ async fn a_tenant_with_every_turn_taken_waits_or_is_refused_and_another_tenant_g
         let refused: Value = refused.json().await.unwrap();
         assert_eq!(code(&refused), "RATE_LIMITED", "{refused}");
         assert_eq!(refused["errors"][0]["extensions"]["bucket"], "inFlight", "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("already runs as many operations at once"), "{refused}");
         assert!(refused.get("data").is_none(), "nothing ran: {refused}");
         // It was charged one point, not its cost.
         let bucket = &cost(&refused)["bucket"];

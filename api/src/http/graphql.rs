@@ -232,11 +232,16 @@ async fn idempotent(
     if !writes {
         return execute(state, caller, request, media, false).await.respond(media);
     }
+    // A caller whose buckets are empty is refused before its key costs a write.
+    if let Err(refusal) = state.rates.admit(&caller) {
+        return rate_limited(&refusal, 0, &state.config.query_limits(), media).respond(media);
+    }
     let hash = format!("{:x}", Sha256::digest(body));
     let (tenant, user) = (caller.tenant_id, caller.user_id);
     // A retry that arrives while the first is running waits for its answer, as long as a request
     // may run at most.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.request_timeout_secs);
+    let mut poll = Duration::from_millis(20);
     loop {
         let begun = match idempotency::begin(&state.db, tenant, user, key, &hash).await {
             Ok(b) => b,
@@ -262,7 +267,9 @@ async fn idempotent(
                 return reply(status, media, &error_body(&err));
             }
             Begin::InProgress if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
+                // Each look is a write: retries that pile up on a running key look less often.
+                tokio::time::sleep(poll).await;
+                poll = (poll * 2).min(Duration::from_millis(500));
             }
             Begin::InProgress => {
                 let err = Error::Conflict {
