@@ -111,7 +111,8 @@ pub struct Config {
     /// Operations one tenant may run at once (0: half the database connections). More wait
     /// their turn, up to four per slot, for at most `GUANXI_RATE_QUEUE_WAIT_MS`; beyond that
     /// they are refused as `RATE_LIMITED` (bucket `inFlight`). A tenant with many connections
-    /// then holds no more of the pool than one with few.
+    /// then runs no more operations at once than one with few. Turns count operations, not
+    /// database connections: one operation's loaders may use several at once.
     #[arg(long, env = "GUANXI_RATE_TENANT_IN_FLIGHT", default_value_t = 0)]
     pub rate_tenant_in_flight: usize,
 
