@@ -15,7 +15,7 @@ use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::complaints::{self as service, CATEGORIES, ComplaintInput, FIELDS, SEVERITIES, STATUSES, TYPE_NAME};
 use crate::domain::ids;
-use crate::domain::query::{Filter, Op, Scalar};
+use crate::domain::query::Filter;
 use crate::error::{Error, Result};
 
 fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
@@ -201,13 +201,9 @@ async fn connection_of(
     ctx: &ResolverContext<'_>,
     customer: Option<uuid::Uuid>,
 ) -> Result<Connection<complaint::Model>> {
-    match customer {
-        Some(id) => {
-            let scope = Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)));
-            LISTING.nested(ctx, id, scope, &request(ctx)?.complaints_per_customer).await
-        }
-        None => LISTING.connection(ctx, None).await,
-    }
+    let Some(id) = customer else { return LISTING.connection(ctx, None).await };
+    let rc = request(ctx)?;
+    LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.complaints_per_customer).await
 }
 
 fn input_types() -> [InputObject; 2] {

@@ -14,7 +14,7 @@ use super::context::{RequestContext, int_arg, request, str_arg};
 use super::error::into_gql;
 use super::ready;
 use crate::domain::query::{
-    FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
+    FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
 };
 use crate::error::Result;
 
@@ -212,27 +212,25 @@ impl<T: Any + Send + Sync> Listing<T> {
         Ok(ListRequest { filter, order, page })
     }
 
-    /// A connection under one parent (`scope` narrows to it) read through `batch`: a first page
-    /// (no cursor, forwards) is loaded together with its siblings' (every customer of a page
-    /// asking the same arguments), so a page of parents costs one statement, not one per parent.
-    /// Any other page is read alone.
+    /// The connection of one customer's rows for `req` (read without a scope), through
+    /// `batch`: a first page (no cursor, forwards) is loaded together with its siblings' (every
+    /// customer of a page asking the same arguments), so a page of customers costs one
+    /// statement, not one per customer. Any other page is read alone.
     ///
     /// # Errors
-    /// As [`Listing::request`], and database failures.
+    /// Database failures.
     pub async fn nested(
         &self,
-        ctx: &ResolverContext<'_>,
-        parent: uuid::Uuid,
-        scope: Filter,
+        rc: &RequestContext,
+        req: ListRequest,
+        customer: uuid::Uuid,
         batch: &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>,
     ) -> Result<Connection<T>>
     where
         T: Clone,
     {
-        let rc = request(ctx)?;
-        let req = self.request(ctx, None)?;
         if req.page.cursor.is_some() || req.page.backward {
-            return self.connection(ctx, Some(scope)).await;
+            return self.read(rc, self.of_customer(req, customer)?).await;
         }
         let signature: Arc<str> = format!("{:?}|{:?}|{}", req.filter, req.order, req.page.size).into();
         if let Ok(mut queries) = batch.loader().queries.lock() {
@@ -243,12 +241,24 @@ impl<T: Any + Send + Sync> Listing<T> {
             });
         }
         let page = batch
-            .load_one((signature, parent))
+            .load_one((signature, customer))
             .await
             .map_err(|e| crate::Error::Internal(anyhow::anyhow!("{e}")))?
             .unwrap_or(Page { rows: Vec::new(), has_next_page: false, has_previous_page: false });
-        let req = ListRequest { filter: req.filter.and(scope), ..req };
-        Ok(self.wrap(rc, req, page))
+        Ok(self.wrap(rc, self.of_customer(req, customer)?, page))
+    }
+
+    /// `req` narrowed to one customer's rows, as its `totalCount` and a page read alone need.
+    ///
+    /// # Errors
+    /// `INTERNAL` for an entity without a `customerId` field.
+    pub fn of_customer(&self, req: ListRequest, customer: uuid::Uuid) -> Result<ListRequest> {
+        let field = self
+            .fields
+            .iter()
+            .find(|f| f.name == "customerId")
+            .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("{:?} rows have no customer", self.entity)))?;
+        Ok(ListRequest { filter: req.filter.and(Filter::Field(field, Op::Eq(Scalar::Uuid(customer)))), ..req })
     }
 
     /// Wraps a page of rows, with cursors and a lazy `totalCount` for the request's filter.
@@ -264,8 +274,11 @@ impl<T: Any + Send + Sync> Listing<T> {
     /// # Errors
     /// As [`Listing::request`], and database failures.
     pub async fn connection(&self, ctx: &ResolverContext<'_>, scope: Option<Filter>) -> Result<Connection<T>> {
-        let rc = request(ctx)?;
-        let req = self.request(ctx, scope)?;
+        self.read(request(ctx)?, self.request(ctx, scope)?).await
+    }
+
+    /// Lists a page for a request already read, and wraps it.
+    async fn read(&self, rc: &RequestContext, req: ListRequest) -> Result<Connection<T>> {
         let rows = (self.list)(&rc.db, &rc.caller, req.filter.clone(), &req.order, &req.page).await?;
         Ok(self.wrap(rc, req, rows))
     }

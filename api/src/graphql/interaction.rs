@@ -13,7 +13,7 @@ use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::interactions::{self as service, FIELDS, InteractionInput, KINDS, TYPE_NAME};
-use crate::domain::query::{Filter, Op, PageRequest, Scalar};
+use crate::domain::query::PageRequest;
 use crate::error::{Error, Result};
 
 pub fn register(types: &mut Types) {
@@ -122,15 +122,14 @@ async fn connection_of(
 ) -> Result<Connection<interaction::Model>> {
     let Some(id) = customer else { return LISTING.connection(ctx, None).await };
     let plain = ["filter", "orderBy"].iter().all(|arg| ctx.args.get(arg).is_none_or(|v| v.is_null()));
-    let req = LISTING.request(ctx, Some(Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)))))?;
+    let req = LISTING.request(ctx, None)?;
     let rc = request(ctx)?;
     if !(plain && req.page.cursor.is_none() && !req.page.backward) {
-        let scope = Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)));
-        return LISTING.nested(ctx, id, scope, &rc.interactions_per_customer).await;
+        return LISTING.nested(rc, req, id, &rc.interactions_per_customer).await;
     }
     // The parent customer was visible, so its timeline is too.
     let rows = batched_latest(rc, id, &req.page).await?;
-    Ok(LISTING.wrap(rc, req, rows))
+    Ok(LISTING.wrap(rc, LISTING.of_customer(req, id)?, rows))
 }
 
 async fn batched_latest(

@@ -14,7 +14,7 @@ use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::plans::{self as service, ACTION_TYPE_NAME, FIELDS, PlanInput, Progress, STATUSES, TYPE_NAME};
-use crate::domain::query::{Filter, Op, Scalar};
+
 use crate::error::{Error, Result};
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -200,13 +200,9 @@ async fn connection_of(
     ctx: &ResolverContext<'_>,
     customer: Option<uuid::Uuid>,
 ) -> Result<Connection<key_account_plan::Model>> {
-    match customer {
-        Some(id) => {
-            let scope = Filter::Field(service::field("customerId"), Op::Eq(Scalar::Uuid(id)));
-            LISTING.nested(ctx, id, scope, &request(ctx)?.plans_per_customer).await
-        }
-        None => LISTING.connection(ctx, None).await,
-    }
+    let Some(id) = customer else { return LISTING.connection(ctx, None).await };
+    let rc = request(ctx)?;
+    LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.plans_per_customer).await
 }
 
 fn input_types() -> [InputObject; 3] {
