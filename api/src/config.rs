@@ -270,8 +270,15 @@ impl Config {
             let (slug, spec) = item
                 .split_once('=')
                 .ok_or_else(|| format!("GUANXI_RATE_TENANTS: '{item}' is not SLUG=CAPACITY/RESTORE"))?;
+            let slug = slug.trim();
+            // A slug no token can name would size nobody: say so instead of ignoring it.
+            if !crate::auth::is_tenant_slug(slug) {
+                return Err(format!(
+                    "GUANXI_RATE_TENANTS: '{slug}' is not a tenant slug (1 to 63 lowercase letters, digits or '-')"
+                ));
+            }
             let spec = crate::rate::BucketSpec::parse(spec).map_err(|e| format!("GUANXI_RATE_TENANTS: {e}"))?;
-            tenants.insert(slug.trim().to_owned(), spec);
+            tenants.insert(slug.to_owned(), spec);
         }
         Ok(crate::rate::RateSettings { enabled: self.rate_limits == "on", user, tenant: self.rate_tenant, tenants })
     }
@@ -362,6 +369,8 @@ mod tests {
         assert!(c.rate_settings().unwrap_err().contains("SLUG=CAPACITY/RESTORE"));
         c.rate_tenants = "acme=lots".into();
         assert!(c.rate_settings().unwrap_err().contains("GUANXI_RATE_TENANTS"));
+        c.rate_tenants = "Acme Corp=1000/10".into();
+        assert!(c.rate_settings().unwrap_err().contains("'Acme Corp' is not a tenant slug"));
     }
 
     #[test]

@@ -115,6 +115,34 @@ impl From<sea_orm::DbErr> for Error {
     }
 }
 
+/// What a DataLoader failed with, shared by every field that waited on its batch: each field
+/// answers with the same kind of error (a busy database stays `UNAVAILABLE`), never a vaguer one.
+impl From<std::sync::Arc<Error>> for Error {
+    fn from(shared: std::sync::Arc<Error>) -> Self {
+        match std::sync::Arc::try_unwrap(shared) {
+            Ok(err) => err,
+            Err(shared) => match &*shared {
+                Self::Unauthenticated(m) => Self::Unauthenticated(m.clone()),
+                Self::Forbidden(m) => Self::Forbidden(m.clone()),
+                Self::NotFound(m) => Self::NotFound(m.clone()),
+                Self::Invalid(v) => Self::Invalid(v.clone()),
+                Self::Conflict { code, message, field } => {
+                    Self::Conflict { code, message: message.clone(), field: field.clone() }
+                }
+                Self::Plugin { plugin, reason, message } => {
+                    Self::Plugin { plugin: plugin.clone(), reason, message: message.clone() }
+                }
+                Self::QueryTooComplex(m) => Self::QueryTooComplex(m.clone()),
+                Self::RateLimited { bucket, points, retry_after } => {
+                    Self::RateLimited { bucket, points: *points, retry_after: *retry_after }
+                }
+                Self::Unavailable(m) => Self::Unavailable(m.clone()),
+                Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
+            },
+        }
+    }
+}
+
 impl Error {
     /// The database was busy with other writers for longer than a write waits.
     #[must_use]

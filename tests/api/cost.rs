@@ -214,7 +214,8 @@ async fn filters_lists_and_whole_tenant_writes_are_charged_for_their_work() {
     assert_eq!(code(&res), "QUERY_TOO_COMPLEX", "{res}");
     assert!(res["errors"][0]["message"].as_str().unwrap().contains("301 terms"), "{res}");
 
-    // A list without `first` is costed at 20; holding 30, it is charged 30 after it ran.
+    // A list read whole is costed at its bound (a plan's 100 actions); holding 30, it is charged
+    // 30 after it ran.
     let customer = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "大客户" })).await;
     let plan = app.gql(&t, "mutation($c: ID!) { createKeyAccountPlan(input: {customerId: $c, title: \"p\", periodStart: \"2026-01-01\", periodEnd: \"2026-12-31\"}) { id } }", json!({ "c": customer })).await;
     let plan = plan["data"]["createKeyAccountPlan"]["id"].as_str().unwrap().to_owned();
@@ -232,7 +233,7 @@ async fn filters_lists_and_whole_tenant_writes_are_charged_for_their_work() {
     let res = app
         .gql(&t, "query($p: ID!) { node(id: $p) { ... on KeyAccountPlan { actions { id } } } }", json!({ "p": plan }))
         .await;
-    assert_eq!(cost(&res)["requested"], 21, "{res}");
+    assert_eq!(cost(&res)["requested"], 101, "{res}");
     assert_eq!(cost(&res)["actual"], 31, "{res}");
     let spent = before - remaining(&res);
     assert!((31..=32).contains(&spent), "charged {spent}");

@@ -27,6 +27,7 @@ mod http;
 mod idempotency;
 mod interactions;
 mod limits;
+mod lists;
 mod pagination;
 mod plans;
 mod plugins;

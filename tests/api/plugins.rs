@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::guests;
@@ -1208,6 +1209,17 @@ async fn a_validator_changed_under_writes_checks_each_write_with_one_version() {
     assert!(more.iter().any(|w| gone.overlaps(w)), "no write was in flight during the uninstall");
     let res = app.gql(&admin, runs, json!({ "id": card["id"] })).await;
     assert_eq!(res["data"]["plugin"], Value::Null, "gone, with its run records: {res}");
+    // Calls that ended after the uninstall leave no record behind. Every call ended before its
+    // write answered, and each server writes its records within milliseconds of a call.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let plugin = guanxi_api::domain::ids::decode("Plugin", card["id"].as_str().unwrap()).unwrap();
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let left = guanxi_entity::plugin_run::Entity::find()
+        .filter(guanxi_entity::plugin_run::Column::PluginId.eq(plugin))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "run records of an uninstalled plugin");
     let stored = written + more.iter().filter(|w| w.ended == Ended::Written).count();
     assert_eq!(customer_count(&app, &admin).await, i64::try_from(stored).unwrap(), "exactly the accepted writes");
 }

@@ -2,6 +2,8 @@
 //! tier (key accounts get the green channel, 绿色通道: half the time), and a history of every
 //! transition. AGENTs see complaints assigned to them and those of customers they own.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use guanxi_entity::{complaint, complaint_transition, customer};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -209,13 +211,32 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
     store::complaints::count(db, caller.tenant_id, &scoped(caller, filter)).await
 }
 
-/// The history of a complaint, oldest first.
+/// Most open complaints `Customer.openComplaints` lists, oldest first: a 360° page shows what
+/// needs doing, and the `complaints` connection pages through any more. A bound keeps a customer
+/// with thousands of open complaints from making every page that shows it that much larger.
+pub const OPEN_LISTED: u64 = 100;
+
+/// The open complaints of many customers (at most [`OPEN_LISTED`] each, oldest first), in one
+/// statement per hundred customers. The caller's scope is applied by the field reading them.
 ///
 /// # Errors
 /// Database failures.
-pub async fn history(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Vec<complaint_transition::Model>> {
-    store::complaints::transitions(db, caller.tenant_id, id).await
+pub async fn open_of_customers(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
+    let open = stats::OPEN_COMPLAINT_STATUSES.iter().map(|s| Scalar::Str((*s).to_owned())).collect();
+    let filter = Filter::Field(field("status"), Op::In(open));
+    let order = super::query::total_order(vec![OrderKey::by(field("createdAt"), false)], field("id"));
+    let page = PageRequest { size: OPEN_LISTED, backward: false, cursor: None };
+    let pages = store::complaints::first_pages_per_customer(db, tenant_id, &filter, &order, &page, customers).await?;
+    Ok(pages.into_iter().map(|(customer, page)| (customer, page.rows)).collect())
 }
+
+/// Most transitions a complaint's history keeps. A complaint's whole life is a handful; a
+/// hundred means it is being cycled, and each reader of its history would pay for every one.
+pub const MAX_TRANSITIONS: u64 = 100;
 
 /// What a filing or an update asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -555,6 +576,15 @@ pub async fn transition_to(
         return Err(Error::Conflict {
             code: "ILLEGAL_TRANSITION",
             message: format!("a complaint cannot go from {} to {to}", current.status),
+            field: Some("to".into()),
+        });
+    }
+    if store::complaints::count_transitions(&txn, caller.tenant_id, id).await? >= MAX_TRANSITIONS {
+        return Err(Error::Conflict {
+            code: "HISTORY_FULL",
+            message: format!(
+                "this complaint has gone through {MAX_TRANSITIONS} status changes, the most one keeps; file a new complaint for what is still open"
+            ),
             field: Some("to".into()),
         });
     }

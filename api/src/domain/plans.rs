@@ -24,6 +24,9 @@ pub const TYPE_NAME: &str = "KeyAccountPlan";
 pub const ACTION_TYPE_NAME: &str = "PlanAction";
 pub const STATUSES: &[&str] = &["DRAFT", "ACTIVE", "COMPLETED", "CANCELLED"];
 const MAX_OBJECTIVES: usize = 50;
+/// Most actions a plan holds. `KeyAccountPlan.actions` is a list, read whole wherever a plan is
+/// shown, so its length is bounded where it is written.
+pub const MAX_ACTIONS: u64 = 100;
 const MAX_TEAM: usize = 50;
 /// A visit every working day of ten years is far beyond any plan.
 const MAX_PLANNED_VISITS: i64 = 2600;
@@ -513,6 +516,10 @@ pub async fn add_action(
         .and_then(|g| ids::decode("User", &g).map_err(|(c, m)| v.push(Violation::new("assigneeId", c, m))).ok());
     let txn = store::begin_write(db).await?;
     let plan = writable(&txn, caller, plan_id).await?;
+    // The customer is locked (`writable`), so concurrent additions count one after another.
+    if store::plans::count_actions(&txn, caller.tenant_id, plan.id).await? >= MAX_ACTIONS {
+        v.push(Violation::new("planId", "TOO_MANY", format!("a plan holds at most {MAX_ACTIONS} actions")));
+    }
     if let Some(a) = assignee_id
         && store::users::find(&txn, caller.tenant_id, a).await?.is_none()
     {

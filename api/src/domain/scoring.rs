@@ -152,8 +152,12 @@ pub async fn score_customers(
     let settings = tenant::settings(db, tenant_id).await?;
     let mut compiled = Vec::with_capacity(scorers.len());
     for p in scorers {
-        match plugins.load(db, &p.sha256).await {
-            Ok(c) => compiled.push((p, c)),
+        match plugins.load_stored(db, &p.sha256).await {
+            Ok(Some(c)) => compiled.push((p, c)),
+            // Upgraded or uninstalled (perhaps by another replica) since the list was read, and
+            // its old bytes dropped: this round scores without it. Its scores stay as they were,
+            // and the change itself queues every customer for a new round.
+            Ok(None) => tracing::info!(plugin = %p.name, tenant = %tenant_id, "scorer replaced during the round"),
             Err(err) => tracing::error!(plugin = %p.name, tenant = %tenant_id, error = %err, "scorer cannot be loaded"),
         }
     }

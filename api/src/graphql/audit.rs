@@ -30,11 +30,7 @@ pub fn register(types: &mut Types) {
                 resolve(async move {
                     let e = parent::<audit_entry::Model>(&ctx)?;
                     let Some(actor) = e.actor_id else { return Ok(None) };
-                    let user = request(&ctx)?
-                        .users
-                        .load_one(actor)
-                        .await
-                        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                    let user = request(&ctx)?.users.load_one(actor).await?;
                     Ok(user.map(FieldValue::owned_any))
                 })
             }))

@@ -9,18 +9,23 @@ use async_graphql::dynamic::{
 use guanxi_entity::{complaint, complaint_transition};
 
 use super::connection::{self, Connection};
-use super::context::{customer_parent, id_arg, request, resolve, str_arg};
+use super::context::{customer_parent, id_arg, list_first, list_first_arg, request, resolve, str_arg};
 use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::complaints::{self as service, CATEGORIES, ComplaintInput, FIELDS, SEVERITIES, STATUSES, TYPE_NAME};
 use crate::domain::ids;
 use crate::domain::query::Filter;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
     match name {
-        "slaBreached" => v.boolean().ok().map(|b| service::breached_filter(b, crate::store::now())),
+        // As of the whole second: every customer's list under one page then asks the same question
+        // and is read in one batch (`Customer.complaints(filter: {slaBreached: true})`).
+        "slaBreached" => v.boolean().ok().map(|b| {
+            use chrono::SubsecRound;
+            service::breached_filter(b, crate::store::now().trunc_subsecs(0))
+        }),
         "dueBefore" => v
             .string()
             .ok()
@@ -83,8 +88,7 @@ fn transition_type() -> Object {
             resolve(async move {
                 let t = parent::<complaint_transition::Model>(&ctx)?;
                 let Some(by) = t.by_id else { return Ok(None) };
-                let user =
-                    request(&ctx)?.users.load_one(by).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                let user = request(&ctx)?.users.load_one(by).await?;
                 Ok(user.map(FieldValue::owned_any))
             })
         }))
@@ -121,8 +125,7 @@ fn complaint_type() -> Object {
             resolve(async move {
                 let c = parent::<C>(&ctx)?;
                 let Some(a) = c.assignee_id else { return Ok(None) };
-                let user =
-                    request(&ctx)?.users.load_one(a).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                let user = request(&ctx)?.users.load_one(a).await?;
                 Ok(user.map(FieldValue::owned_any))
             })
         }))
@@ -145,14 +148,18 @@ fn complaint_type() -> Object {
             })
             .description("A deadline was missed, or met late."),
         )
-        .field(Field::new("history", TypeRef::named_nn_list_nn("ComplaintTransition"), |ctx| {
-            resolve(async move {
-                let c = parent::<C>(&ctx)?;
-                let rc = request(&ctx)?;
-                let rows = service::history(&rc.db, &rc.caller, c.id).await?;
-                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        .field(
+            Field::new("history", TypeRef::named_nn_list_nn("ComplaintTransition"), |ctx| {
+                resolve(async move {
+                    let c = parent::<C>(&ctx)?;
+                    let first = list_first(&ctx, service::MAX_TRANSITIONS)?;
+                    let rows = request(&ctx)?.complaint_histories.load_one(c.id).await?.unwrap_or_default();
+                    Ok(Some(FieldValue::list(rows.into_iter().take(first).map(FieldValue::owned_any))))
+                })
             })
-        }))
+            .argument(list_first_arg(service::MAX_TRANSITIONS))
+            .description("Every transition, oldest first; a complaint keeps at most 100."),
+        )
         .field(simple::<C>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version)))
         .field(simple::<C>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
         .field(simple::<C>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)))
@@ -168,20 +175,18 @@ pub fn customer_fields() -> [Field; 2] {
     let open = Field::new("openComplaints", TypeRef::named_nn_list_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let (c, sees_all) = customer_parent(&ctx)?;
+            let first = list_first(&ctx, service::OPEN_LISTED)?;
             if !sees_all {
                 return Ok(Some(FieldValue::list(Vec::<FieldValue<'_>>::new())));
             }
-            let rc = request(&ctx)?;
-            let rows = rc
-                .open_complaints
-                .load_one(c.id)
-                .await
-                .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
-                .unwrap_or_default();
-            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            let rows = request(&ctx)?.open_complaints.load_one(c.id).await?.unwrap_or_default();
+            Ok(Some(FieldValue::list(rows.into_iter().take(first).map(FieldValue::owned_any))))
         })
     })
-    .description("Complaints not yet resolved or closed, oldest first; one batched query per page of customers.");
+    .argument(list_first_arg(service::OPEN_LISTED))
+    .description(
+        "Complaints not yet resolved or closed, the 100 oldest at most, oldest first; the `complaints` connection pages through them all.",
+    );
     [list_field("complaints", true), open]
 }
 

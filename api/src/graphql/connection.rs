@@ -240,11 +240,11 @@ impl<T: Any + Send + Sync> Listing<T> {
                 page: req.page.clone(),
             });
         }
-        let page = batch
-            .load_one((signature, customer))
-            .await
-            .map_err(|e| crate::Error::Internal(anyhow::anyhow!("{e}")))?
-            .unwrap_or(Page { rows: Vec::new(), has_next_page: false, has_previous_page: false });
+        let page = batch.load_one((signature, customer)).await?.unwrap_or(Page {
+            rows: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+        });
         Ok(self.wrap(rc, self.of_customer(req, customer)?, page))
     }
 

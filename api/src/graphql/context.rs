@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::error::into_gql;
 use super::loaders::{
-    ActivePlans, CustomersById, LatestInteractions, NestedPages, OpenComplaints, PlanActions, PlanTimeline,
-    ScoresByCustomer, StatsByCustomer, UsersById,
+    ActivePlans, ComplaintHistories, CustomersById, LatestInteractions, NestedPages, OpenComplaints, PlanActions,
+    PlanTimeline, ScoresByCustomer, StatsByCustomer, UsersById,
 };
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
@@ -59,6 +59,8 @@ pub struct RequestContext {
     pub stats: Cached<StatsByCustomer>,
     pub open_complaints: Cached<OpenComplaints>,
     pub plan_actions: Cached<PlanActions>,
+    /// Not cached, like the nested pages below: a transition's answer shows the history after it.
+    pub complaint_histories: DataLoader<ComplaintHistories>,
     pub plan_timeline: Cached<PlanTimeline>,
     pub active_plans: Cached<ActivePlans>,
     pub scores: Cached<ScoresByCustomer>,
@@ -74,7 +76,8 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// A context whose loaders count their statements into `statements`.
+    /// A context whose loaders count their statements into `statements` and keep `turn` (the
+    /// request's turn among its tenant's operations) until their last batch has ended.
     #[must_use]
     pub fn new(
         caller: Caller,
@@ -82,18 +85,24 @@ impl RequestContext {
         plugins: Arc<Plugins>,
         fields: Arc<TenantFields>,
         statements: Arc<AtomicU64>,
+        turn: Arc<dyn std::any::Any + Send + Sync>,
     ) -> Self {
         let tenant_id = caller.tenant_id;
         // Loaders run their batches in tasks of their own; the statement counter goes with them.
         // Each loader caches per request, so fields that need the same rows share one batch.
-        // So does the request's clock.
+        // So does the request's clock. A batch outlives a request that timed out; it holds the
+        // turn meanwhile, so a tenant's timed-out operations still count against its turns.
         let clock = crate::store::CLOCK.try_with(Clone::clone).unwrap_or_default();
         let spawner = move || {
-            let (statements, clock) = (statements.clone(), clock.clone());
+            let (statements, clock, turn) = (statements.clone(), clock.clone(), turn.clone());
             move |fut: BoxFuture<'static, ()>| {
-                tokio::spawn(
-                    crate::store::STATEMENTS.scope(statements.clone(), crate::store::CLOCK.scope(clock.clone(), fut)),
-                )
+                let turn = turn.clone();
+                let fut =
+                    crate::store::STATEMENTS.scope(statements.clone(), crate::store::CLOCK.scope(clock.clone(), fut));
+                tokio::spawn(async move {
+                    fut.await;
+                    drop(turn);
+                })
             }
         };
         Self {
@@ -104,6 +113,7 @@ impl RequestContext {
             scores: cached(ScoresByCustomer { db: db.clone(), tenant_id }, spawner()),
             open_complaints: cached(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
             plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
+            complaint_histories: DataLoader::new(ComplaintHistories { db: db.clone(), tenant_id }, spawner()),
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
             plans_per_customer: DataLoader::new(
@@ -246,6 +256,33 @@ pub fn id_arg(ctx: &ResolverContext<'_>, name: &str, type_name: &str) -> Result<
 #[must_use]
 pub fn int_arg(ctx: &ResolverContext<'_>, name: &str) -> Option<i64> {
     ctx.args.get(name).filter(|v| !v.is_null()).and_then(|v| v.i64().ok())
+}
+
+/// The `first` argument of a list read whole: how many of its items to return, at most `bound`
+/// (all of them when absent). The cost walk reads it too, so a client that wants a few pays for
+/// a few.
+///
+/// # Errors
+/// `BAD_USER_INPUT` outside `0..=bound`.
+pub fn list_first(ctx: &ResolverContext<'_>, bound: u64) -> Result<usize> {
+    match int_arg(ctx, "first") {
+        None => Ok(usize::try_from(bound).unwrap_or(usize::MAX)),
+        Some(n) => u64::try_from(n)
+            .ok()
+            .filter(|n| *n <= bound)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Error::invalid("first", "OUT_OF_RANGE", format!("must be 0 to {bound}, got {n}"))),
+    }
+}
+
+/// The argument [`list_first`] reads, described.
+#[must_use]
+pub fn list_first_arg(bound: u64) -> async_graphql::dynamic::InputValue {
+    async_graphql::dynamic::InputValue::new(
+        "first",
+        async_graphql::dynamic::TypeRef::named(async_graphql::dynamic::TypeRef::INT),
+    )
+    .description(format!("At most this many (0 to {bound}); all of them when absent."))
 }
 
 /// An optional String argument.

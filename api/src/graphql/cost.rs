@@ -30,6 +30,20 @@ use serde::Serialize;
 /// default page size (see [`crate::domain::query`]).
 const DEFAULT_PAGE: u64 = 20;
 
+/// Lists of records read whole, each with the most items it can hold (bounded where it is
+/// written, or where it is read): costed at that bound, not at a page. Other lists hold a few
+/// items by construction (a plan's team, a customer's scores, the tenant's plugins).
+const BOUNDED_LISTS: [(&str, &str, u64); 3] = [
+    ("Complaint", "history", crate::domain::complaints::MAX_TRANSITIONS),
+    ("KeyAccountPlan", "actions", crate::domain::plans::MAX_ACTIONS),
+    ("Customer", "openComplaints", crate::domain::complaints::OPEN_LISTED),
+];
+
+fn bounded_list(parent: Option<&str>, name: &str) -> Option<u64> {
+    let parent = parent?;
+    BOUNDED_LISTS.iter().find(|(p, n, _)| *p == parent && *n == name).map(|(_, _, bound)| *bound)
+}
+
 /// The largest page a connection serves; a larger `first` is refused when it runs, so it is
 /// costed as this.
 const MAX_PAGE: u64 = 100;
@@ -479,7 +493,7 @@ impl<'a> Walker<'a> {
             match page {
                 Some(n) => n,
                 None if in_connection && matches!(name, "nodes" | "edges") => place.page,
-                None => DEFAULT_PAGE,
+                None => bounded_list(place.parent, name).unwrap_or(DEFAULT_PAGE),
             }
         } else {
             1

@@ -98,8 +98,7 @@ fn customer_type() -> Object {
                 let c = parent::<customer::Model>(&ctx)?;
                 let Some(owner) = c.owner_id else { return Ok(None) };
                 let rc = request(&ctx)?;
-                let user =
-                    rc.users.load_one(owner).await.map_err(|e| crate::Error::Internal(anyhow::anyhow!("{e}")))?;
+                let user = rc.users.load_one(owner).await?;
                 Ok(user.map(FieldValue::owned_any))
             })
         }))
@@ -170,7 +169,7 @@ async fn prefetch(rc: &RequestContext, wanted: Wanted) -> crate::Result<()> {
         fill(&rc.latest_interactions, wanted.timelines),
     )?;
     // A plan's progress needs its timeline, actions and customer figures: the next level down.
-    let plans = rc.active_plans.load_many(wanted.active_plans).await.map_err(internal)?; // cached now
+    let plans = rc.active_plans.load_many(wanted.active_plans).await?; // cached now
     let plans: Vec<_> = plans.into_values().flatten().collect();
     let (progress, actions) = wanted.plan_parts;
     let with = |yes: bool| plans.iter().filter(move |_| yes);
@@ -192,13 +191,9 @@ where
     L: async_graphql::dataloader::Loader<K, Error = std::sync::Arc<crate::Error>>,
 {
     if !keys.is_empty() {
-        cache.feed_many(cache.loader().load(&keys).await.map_err(internal)?).await;
+        cache.feed_many(cache.loader().load(&keys).await?).await;
     }
     Ok(())
-}
-
-fn internal(e: std::sync::Arc<crate::Error>) -> crate::Error {
-    crate::Error::Internal(anyhow::anyhow!("{e}"))
 }
 
 /// The loader keys a page of customers will ask for, from the fields selected under it.

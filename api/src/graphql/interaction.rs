@@ -14,7 +14,7 @@ use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::interactions::{self as service, FIELDS, InteractionInput, KINDS, TYPE_NAME};
 use crate::domain::query::PageRequest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn register(types: &mut Types) {
     types.enums.push(KINDS.iter().fold(Enum::new("InteractionKind"), |e, v| e.item(*v)));
@@ -66,8 +66,7 @@ fn interaction_type() -> Object {
             resolve(async move {
                 let i = parent::<interaction::Model>(&ctx)?;
                 let Some(staff) = i.staff_id else { return Ok(None) };
-                let user =
-                    request(&ctx)?.users.load_one(staff).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+                let user = request(&ctx)?.users.load_one(staff).await?;
                 Ok(user.map(FieldValue::owned_any))
             })
         }))
@@ -137,12 +136,7 @@ async fn batched_latest(
     customer: uuid::Uuid,
     page: &PageRequest,
 ) -> Result<crate::domain::query::Page<interaction::Model>> {
-    let latest = rc
-        .latest_interactions
-        .load_one((customer, page.size + 1))
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
-        .unwrap_or_default();
+    let latest = rc.latest_interactions.load_one((customer, page.size + 1)).await?.unwrap_or_default();
     let more = latest.len() as u64 > page.size;
     let rows = latest.iter().take(usize::try_from(page.size).unwrap_or(usize::MAX)).cloned().collect();
     Ok(crate::domain::query::Page { rows, has_next_page: more, has_previous_page: false })

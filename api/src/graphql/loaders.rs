@@ -147,7 +147,25 @@ impl Loader<Uuid> for OpenComplaints {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows = store::complaints::open_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut rows =
+            crate::domain::complaints::open_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
+    }
+}
+
+/// Histories of complaints (oldest first), by complaint id. The complaints were read through the
+/// caller's scope; their histories go with them.
+pub struct ComplaintHistories {
+    pub db: DatabaseConnection,
+    pub tenant_id: Uuid,
+}
+
+impl Loader<Uuid> for ComplaintHistories {
+    type Value = Vec<guanxi_entity::complaint_transition::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut rows = store::complaints::transitions_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
     }
 }

@@ -8,24 +8,20 @@ use async_graphql::dynamic::{
 use guanxi_entity::{key_account_plan, plan_action};
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, request, resolve};
+use super::context::{id_arg, list_first, list_first_arg, request, resolve};
 use super::filters::{entity_filter, entity_order, enum_filter};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::plans::{self as service, ACTION_TYPE_NAME, FIELDS, PlanInput, Progress, STATUSES, TYPE_NAME};
 
-use crate::error::{Error, Result};
-
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(anyhow::anyhow!("{e}"))
-}
+use crate::error::Result;
 
 fn user_field(name: &'static str, id: fn(&plan_action::Model) -> Option<uuid::Uuid>) -> Field {
     Field::new(name, TypeRef::named("User"), move |ctx| {
         resolve(async move {
             let Some(user) = id(parent::<plan_action::Model>(&ctx)?) else { return Ok(None) };
-            Ok(request(&ctx)?.users.load_one(user).await.map_err(internal)?.map(FieldValue::owned_any))
+            Ok(request(&ctx)?.users.load_one(user).await?.map(FieldValue::owned_any))
         })
     })
 }
@@ -107,13 +103,13 @@ fn plan_type() -> Object {
         .field(Field::new("owner", TypeRef::named("User"), |ctx| {
             resolve(async move {
                 let Some(owner) = parent::<K>(&ctx)?.owner_id else { return Ok(None) };
-                Ok(request(&ctx)?.users.load_one(owner).await.map_err(internal)?.map(FieldValue::owned_any))
+                Ok(request(&ctx)?.users.load_one(owner).await?.map(FieldValue::owned_any))
             })
         }))
         .field(Field::new("team", TypeRef::named_nn_list_nn("User"), |ctx| {
             resolve(async move {
                 let ids = service::team(parent::<K>(&ctx)?);
-                let users = request(&ctx)?.users.load_many(ids.iter().copied()).await.map_err(internal)?;
+                let users = request(&ctx)?.users.load_many(ids.iter().copied()).await?;
                 Ok(Some(FieldValue::list(
                     ids.iter().filter_map(|id| users.get(id).cloned()).map(FieldValue::owned_any),
                 )))
@@ -129,13 +125,18 @@ fn plan_type() -> Object {
         .field(simple::<K>("objectives", TypeRef::named_nn_list_nn(TypeRef::STRING), |p| {
             Value::List(service::strings(&p.objectives).into_iter().map(Value::String).collect())
         }))
-        .field(Field::new("actions", TypeRef::named_nn_list_nn(ACTION_TYPE_NAME), |ctx| {
-            resolve(async move {
-                let p = parent::<K>(&ctx)?;
-                let rows = request(&ctx)?.plan_actions.load_one(p.id).await.map_err(internal)?.unwrap_or_default();
-                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        .field(
+            Field::new("actions", TypeRef::named_nn_list_nn(ACTION_TYPE_NAME), |ctx| {
+                resolve(async move {
+                    let p = parent::<K>(&ctx)?;
+                    let first = list_first(&ctx, service::MAX_ACTIONS)?;
+                    let rows = request(&ctx)?.plan_actions.load_one(p.id).await?.unwrap_or_default();
+                    Ok(Some(FieldValue::list(rows.into_iter().take(first).map(FieldValue::owned_any))))
+                })
             })
-        }))
+            .argument(list_first_arg(service::MAX_ACTIONS))
+            .description("Oldest first; a plan holds at most 100."),
+        )
         .field(Field::new("progress", TypeRef::named_nn("PlanProgress"), |ctx| {
             resolve(async move {
                 // Shares the actions and stats loaders with the fields beside it on a 360° page.
@@ -146,8 +147,7 @@ fn plan_type() -> Object {
                     rc.plan_timeline.load_one(key),
                     rc.plan_actions.load_one(p.id),
                     rc.stats.load_one(p.customer_id),
-                )
-                .map_err(internal)?;
+                )?;
                 let today = crate::store::now().date_naive();
                 let progress = service::progress(
                     p,
@@ -177,7 +177,7 @@ pub fn customer_fields() -> [Field; 2] {
             if !sees_all {
                 return Ok(None);
             }
-            Ok(request(&ctx)?.active_plans.load_one(c.id).await.map_err(internal)?.flatten().map(FieldValue::owned_any))
+            Ok(request(&ctx)?.active_plans.load_one(c.id).await?.flatten().map(FieldValue::owned_any))
         })
     })
     .description("The newest ACTIVE key-account plan, if any; batched per page of customers.");

@@ -180,8 +180,7 @@ async fn scores_of(ctx: &ResolverContext<'_>) -> Result<Vec<ScoreOf>> {
         return Ok(Vec::new());
     }
     let rc = request(ctx)?;
-    let Some(details) = rc.scores.load_one(c.id).await.map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?.flatten()
-    else {
+    let Some(details) = rc.scores.load_one(c.id).await?.flatten() else {
         return Ok(Vec::new());
     };
     Ok(rc

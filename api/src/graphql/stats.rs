@@ -167,8 +167,7 @@ pub fn customer_field() -> Field {
             let loaded: LoadedStats = rc
                 .stats
                 .load_one(c.id)
-                .await
-                .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
+                .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
             let view = StatsView {
                 base_currency: rc.settings().await?.base_currency.clone(),
@@ -196,7 +195,7 @@ pub fn snapshot_field() -> Field {
                 .stats
                 .load_one(c.id)
                 .await
-                .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?
+                ?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
             let base = &rc.settings().await?.base_currency;
             let fields = rc.fields.live(crate::domain::custom_fields::EntityKind::Customer);

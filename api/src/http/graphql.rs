@@ -364,7 +364,7 @@ async fn execute(
             Err(refusal) => return rate_limited(&refusal, charged, &limits, media),
         };
         // Its turn among its tenant's operations, held until it has answered.
-        let Ok(_turn) = state.turns.enter(caller.tenant_id).await else {
+        let Ok(turn) = state.turns.enter(caller.tenant_id).await else {
             // It ran nothing: all but the point every operation pays is given back.
             let standing = state.rates.settle(&caller, charged, 1).or(standing);
             return limited("inFlight", 1, standing, charged, &limits, media);
@@ -374,7 +374,8 @@ async fn execute(
         let payer = caller.clone();
         // Made under the request's clock, which its loaders' tasks take along.
         let context = Arc::new(crate::store::CLOCK.sync_scope(state.config.clock.clone(), || {
-            RequestContext::new(caller, state.db.clone(), state.plugins.clone(), tenant.fields.clone(), statements.clone())
+            let turn = Arc::new(turn);
+            RequestContext::new(caller, state.db.clone(), state.plugins.clone(), tenant.fields.clone(), statements.clone(), turn)
         }));
         let request = request.data(context.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);

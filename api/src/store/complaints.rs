@@ -6,8 +6,8 @@ use guanxi_entity::complaint::{self, Column, Entity};
 use guanxi_entity::complaint_transition;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -105,29 +105,6 @@ pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) ->
     filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
-/// Open complaints of many customers at once (360° pages), oldest first.
-///
-/// # Errors
-/// Database failures.
-pub async fn open_of_customers(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    customer_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
-    let rows = in_tenant(tenant_id)
-        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .filter(Column::Status.is_in(crate::domain::stats::OPEN_COMPLAINT_STATUSES.iter().copied()))
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await?;
-    let mut out: HashMap<Uuid, Vec<complaint::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.customer_id).or_default().push(row);
-    }
-    Ok(out)
-}
-
 /// # Errors
 /// Database failures.
 pub async fn insert(conn: &impl ConnectionTrait, row: &complaint::Model) -> Result<()> {
@@ -179,16 +156,17 @@ pub async fn transitions_of(
     Ok(out)
 }
 
-/// Transitions of one complaint, oldest first.
+/// How many transitions a complaint's history holds.
 ///
 /// # Errors
 /// Database failures.
-pub async fn transitions(
-    conn: &impl ConnectionTrait,
-    tenant_id: Uuid,
-    complaint_id: Uuid,
-) -> Result<Vec<complaint_transition::Model>> {
-    Ok(transitions_of(conn, tenant_id, &[complaint_id]).await?.remove(&complaint_id).unwrap_or_default())
+pub async fn count_transitions(conn: &impl ConnectionTrait, tenant_id: Uuid, complaint_id: Uuid) -> Result<u64> {
+    use complaint_transition::Column as T;
+    Ok(complaint_transition::Entity::find()
+        .filter(T::TenantId.eq(tenant_id))
+        .filter(T::ComplaintId.eq(complaint_id))
+        .count(conn)
+        .await?)
 }
 
 /// Deletes a customer's complaints and their histories (when the customer is deleted).

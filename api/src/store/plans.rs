@@ -6,8 +6,8 @@ use guanxi_entity::key_account_plan::{self, Column, Entity};
 use guanxi_entity::plan_action;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -123,6 +123,15 @@ pub async fn update(conn: &impl ConnectionTrait, plan: &key_account_plan::Model)
 pub async fn insert_action(conn: &impl ConnectionTrait, action: &plan_action::Model) -> Result<()> {
     plan_action::Entity::insert(action.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
     Ok(())
+}
+
+/// How many actions a plan holds.
+///
+/// # Errors
+/// Database failures.
+pub async fn count_actions(conn: &impl ConnectionTrait, tenant_id: Uuid, plan_id: Uuid) -> Result<u64> {
+    use plan_action::Column as A;
+    Ok(plan_action::Entity::find().filter(A::TenantId.eq(tenant_id)).filter(A::PlanId.eq(plan_id)).count(conn).await?)
 }
 
 /// # Errors

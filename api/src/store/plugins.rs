@@ -248,6 +248,26 @@ pub async fn record_runs(conn: &impl ConnectionTrait, runs: Vec<plugin_run::Mode
     let mut plugins: Vec<(Uuid, Uuid)> = runs.iter().map(|r| (r.tenant_id, r.plugin_id)).collect();
     plugins.sort_unstable();
     plugins.dedup();
+    // A call that ended after its plugin was uninstalled has nothing left to be a record of:
+    // its runs are dropped, not kept where nothing reaches them. On PostgreSQL the plugin's row
+    // is read FOR SHARE, so an uninstall still running is waited for, and seen.
+    let mut live = Vec::with_capacity(plugins.len());
+    for (tenant_id, plugin_id) in plugins {
+        let mut select = plugin::Entity::find()
+            .select_only()
+            .column(plugin::Column::Id)
+            .filter(plugin::Column::TenantId.eq(tenant_id))
+            .filter(plugin::Column::Id.eq(plugin_id));
+        if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            select = select.lock_shared();
+        }
+        if select.into_tuple::<Uuid>().one(conn).await?.is_some() {
+            live.push((tenant_id, plugin_id));
+        }
+    }
+    let runs: Vec<plugin_run::Model> =
+        runs.into_iter().filter(|r| live.binary_search(&(r.tenant_id, r.plugin_id)).is_ok()).collect();
+    let plugins = live;
     super::insert_all(conn, runs.into_iter().map(|r| r.into_active_model().reset_all()).collect(), 500).await?;
     for (tenant_id, plugin_id) in plugins {
         let cut = plugin_run::Entity::find()
