@@ -217,7 +217,7 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
 pub const OPEN_LISTED: u64 = 100;
 
 /// The open complaints of many customers (at most [`OPEN_LISTED`] each, oldest first), in one
-/// statement per hundred customers. The caller's scope is applied by the field reading them.
+/// statement. The caller's scope is applied by the field reading them.
 ///
 /// # Errors
 /// Database failures.
@@ -226,12 +226,8 @@ pub async fn open_of_customers(
     tenant_id: Uuid,
     customers: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
-    let open = stats::OPEN_COMPLAINT_STATUSES.iter().map(|s| Scalar::Str((*s).to_owned())).collect();
-    let filter = Filter::Field(field("status"), Op::In(open));
-    let order = super::query::total_order(vec![OrderKey::by(field("createdAt"), false)], field("id"));
-    let page = PageRequest { size: OPEN_LISTED, backward: false, cursor: None };
-    let pages = store::complaints::first_pages_per_customer(db, tenant_id, &filter, &order, &page, customers).await?;
-    Ok(pages.into_iter().map(|(customer, page)| (customer, page.rows)).collect())
+    store::complaints::first_of_customers_in(db, tenant_id, customers, stats::OPEN_COMPLAINT_STATUSES, OPEN_LISTED)
+        .await
 }
 
 /// Most transitions a complaint's history keeps. A complaint's whole life is a handful; a
