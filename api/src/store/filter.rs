@@ -293,11 +293,11 @@ where
 }
 
 /// The first page of `select` (already tenant-scoped) matching `filter` in `order` for each of
-/// `parents` (by the `parent` field), in one statement per hundred parents (fewer for a filter
-/// with many values): one branch per
-/// parent, each the very query a single parent's page runs (so ordered, limited and indexed
-/// alike), joined by `UNION ALL`. Nested connections under a page of customers read this way
-/// instead of once per customer.
+/// `parents` (by the `parent` field), each exactly the query a single parent's page runs (so
+/// ordered, limited and indexed alike). On PostgreSQL, one statement: that query joined
+/// LATERALly to the list of parents. On SQLite, one branch per parent joined by `UNION ALL`, in
+/// statements of at most a hundred branches (fewer for a filter with many values). Nested
+/// connections under a page of customers read this way instead of once per customer.
 ///
 /// # Errors
 /// Database failures.
@@ -317,11 +317,65 @@ where
     E::Model: Send + Sync,
 {
     use sea_orm::QueryTrait;
-    use sea_orm::sea_query::{Alias, Asterisk, Query, UnionType};
     let backend = db.get_database_backend();
     let parent_column = column_of(parent)
         .ok_or_else(|| crate::error::Error::Internal(anyhow::anyhow!("no column for the parent field {parent}")))?;
     let filtered = select.filter(condition(filter, column_of, backend));
+    let mut rows: Vec<E::Model> = Vec::new();
+    if backend == DatabaseBackend::Postgres {
+        // The single-parent query once, its parent a column of a VALUES list it is joined to
+        // LATERALly: PostgreSQL plans it once (a UNION ALL of 50 branches took 15–22 ms to plan
+        // for 2 ms of execution) and runs one index scan per parent that stops at the page.
+        let branch = page(
+            filtered.filter(parent_column.eq(Expr::cust("\"parents\".\"id\""))),
+            order,
+            page_request,
+            column_of,
+            backend,
+        );
+        let built = backend.build(&branch.into_query());
+        let (branch_sql, branch_values) = (built.sql, built.values.unwrap_or(sea_orm::Values(Vec::new())));
+        for chunk in parents.chunks(1_000) {
+            let bound = branch_values.0.len();
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("(${}::uuid)", bound + i)).collect();
+            let sql = format!(
+                "SELECT \"page\".* FROM (VALUES {}) AS \"parents\"(\"id\") CROSS JOIN LATERAL ({branch_sql}) AS \"page\"",
+                list.join(", ")
+            );
+            let mut values = branch_values.clone();
+            values.0.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
+            rows.extend(
+                E::find().from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(db).await?,
+            );
+        }
+    } else {
+        rows = union_of_branches(db, filtered, order, page_request, column_of, &parent_column, parents).await?;
+    }
+    let mut by_parent: std::collections::HashMap<uuid::Uuid, Vec<E::Model>> = std::collections::HashMap::new();
+    for row in rows {
+        by_parent.entry(parent_of(&row)).or_default().push(row);
+    }
+    Ok(parents.iter().map(|id| (*id, finish_page(by_parent.remove(id).unwrap_or_default(), page_request))).collect())
+}
+
+/// [`first_pages`] on SQLite, which has no LATERAL: one branch per parent, each the very query a
+/// single parent's page runs, joined by `UNION ALL` (SQLite plans them in microseconds).
+async fn union_of_branches<E>(
+    db: &sea_orm::DatabaseConnection,
+    filtered: Select<E>,
+    order: &[OrderKey],
+    page_request: &PageRequest,
+    column_of: ColumnOf,
+    parent_column: &Expr,
+    parents: &[uuid::Uuid],
+) -> crate::error::Result<Vec<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    use sea_orm::QueryTrait;
+    use sea_orm::sea_query::{Alias, Asterisk, Query, UnionType};
+    let backend = db.get_database_backend();
     let mut rows: Vec<E::Model> = Vec::new();
     let branch_of = |i: usize, id: uuid::Uuid| {
         let branch =
@@ -331,7 +385,7 @@ where
     // Each branch binds its parameters again: keep a statement under both databases' bound on
     // parameters (SQLite's 32,766), counting what one branch really binds (a filter's empty
     // `or`s and `in`s bind constants too).
-    let Some(first) = parents.first() else { return Ok(std::collections::HashMap::new()) };
+    let Some(first) = parents.first() else { return Ok(Vec::new()) };
     let per_branch = backend.build(&branch_of(0, *first)).values.map_or(0, |v| v.0.len()).max(1);
     let branches = (30_000 / per_branch).clamp(1, 100);
     for chunk in parents.chunks(branches) {
@@ -350,11 +404,7 @@ where
             rows.extend(E::find().from_raw_sql(backend.build(&union)).all(db).await?);
         }
     }
-    let mut by_parent: std::collections::HashMap<uuid::Uuid, Vec<E::Model>> = std::collections::HashMap::new();
-    for row in rows {
-        by_parent.entry(parent_of(&row)).or_default().push(row);
-    }
-    Ok(parents.iter().map(|id| (*id, finish_page(by_parent.remove(id).unwrap_or_default(), page_request))).collect())
+    Ok(rows)
 }
 
 /// How many rows of `select` (already tenant-scoped) match `filter`.
