@@ -13,11 +13,11 @@ use uuid::Uuid;
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_required_enum, set_text};
 use super::plugins::{self, Plugins};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::settings::TenantSettings;
 use super::values::text;
 use super::{Caller, Role, access, audit, custom_values, ids, stats};
 use crate::error::{Error, Result, Violation};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store;
 
 pub const TYPE_NAME: &str = "Complaint";
@@ -228,7 +228,7 @@ pub async fn open_of_customers(
 ) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
     let open = stats::OPEN_COMPLAINT_STATUSES.iter().map(|s| Scalar::Str((*s).to_owned())).collect();
     let filter = Filter::Field(field("status"), Op::In(open));
-    let order = super::query::total_order(vec![OrderKey::by(field("createdAt"), false)], field("id"));
+    let order = crate::query::total_order(vec![OrderKey::by(field("createdAt"), false)], field("id"));
     let page = PageRequest { size: OPEN_LISTED, backward: false, cursor: None };
     let pages = store::complaints::first_pages_per_customer(db, tenant_id, &filter, &order, &page, customers).await?;
     Ok(pages.into_iter().map(|(customer, page)| (customer, page.rows)).collect())

@@ -210,7 +210,7 @@ impl SchemaCache {
         if let Some((_, true, built)) = &cached {
             return Ok(built.clone());
         }
-        let version = crate::store::tenants::schema_version(db, tenant_id).await?.unwrap_or_default();
+        let version = crate::domain::tenant::schema_version(db, tenant_id).await?;
         if let Some((cached_version, _, built)) = cached
             && cached_version == version
         {
