@@ -10,7 +10,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
@@ -20,23 +19,10 @@ use crate::domain::identity::IdentityCache;
 use crate::domain::plugins::Plugins;
 use crate::domain::{field_indexes, scoring};
 use crate::graphql::SchemaCache;
-use crate::rate::{InFlight, RateLimiter};
+use crate::http::AppState;
+use crate::rate::RateLimiter;
 use crate::tasks::Tasks;
 use crate::{http, store};
-
-/// Everything requests share.
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub auth: Authenticator,
-    pub identities: IdentityCache,
-    pub schemas: Arc<SchemaCache>,
-    pub plugins: Arc<Plugins>,
-    pub rates: RateLimiter,
-    /// Each tenant's operations in flight.
-    pub turns: InFlight,
-    pub config: Config,
-    pub metrics: PrometheusHandle,
-}
 
 /// A built server, bound and ready to run.
 pub struct Application {

@@ -718,7 +718,7 @@ async fn the_schema_of_a_tenant_with_every_type() {
 #[tokio::test]
 async fn an_indexed_custom_filter_uses_its_expression_index() {
     use guanxi_api::domain::custom_fields::FieldType;
-    use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, Scalar, SortField, page_request};
+    use guanxi_api::query::{CustomKey, Filter, Op, OrderKey, Scalar, SortField, page_request};
     use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_bare().await;

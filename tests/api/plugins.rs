@@ -216,7 +216,7 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     // walks the value score's index.
     {
         use guanxi_api::domain::custom_fields::FieldType;
-        use guanxi_api::domain::query::{CustomKey, Filter, Op, OrderKey, SortField, page_request};
+        use guanxi_api::query::{CustomKey, Filter, Op, OrderKey, SortField, page_request};
         use sea_orm::ConnectionTrait;
         // The computed fields' indexes are built in the background.
         let ready = "{ customFieldDefinitions(entity: CUSTOMER) { key indexState } }";

@@ -7,9 +7,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::query::{Page, PageRequest};
 use super::{Caller, Role, access};
 use crate::error::Result;
+use crate::query::{OrderKey, Page, PageRequest};
 use crate::store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,21 @@ pub async fn list(
         }
     }
     Ok(page)
+}
+
+/// The one order of the audit log: newest first.
+#[must_use]
+pub fn order() -> [OrderKey; 1] {
+    store::audit::order()
+}
+
+/// How many entries [`list`] pages through.
+///
+/// # Errors
+/// `FORBIDDEN` for AGENTs and VIEWERs; database failures.
+pub async fn count(db: &DatabaseConnection, caller: &Caller, entity_id: Option<Uuid>) -> Result<u64> {
+    access::ensure_can_read_audit(caller)?;
+    store::audit::count(db, caller.tenant_id, entity_id).await
 }
 
 /// What a redacted value reads as: the change shows, its value does not.

@@ -13,11 +13,11 @@ use uuid::Uuid;
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_required_enum, set_text};
 use super::plugins::{self, Plugins};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::settings::TenantSettings;
 use super::values::text;
 use super::{Caller, Role, access, audit, custom_values, ids, stats};
 use crate::error::{Error, Result, Violation};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store;
 
 pub const TYPE_NAME: &str = "Complaint";

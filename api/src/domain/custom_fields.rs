@@ -211,94 +211,7 @@ impl EntityKind {
     }
 }
 
-/// The types a custom field may have (`CustomFieldType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FieldType {
-    String,
-    Text,
-    Int,
-    Decimal,
-    Boolean,
-    Date,
-    DateTime,
-    Enum,
-    MultiEnum,
-    Email,
-    Phone,
-    Url,
-    Json,
-}
-
-impl FieldType {
-    pub const ALL: [FieldType; 13] = [
-        FieldType::String,
-        FieldType::Text,
-        FieldType::Int,
-        FieldType::Decimal,
-        FieldType::Boolean,
-        FieldType::Date,
-        FieldType::DateTime,
-        FieldType::Enum,
-        FieldType::MultiEnum,
-        FieldType::Email,
-        FieldType::Phone,
-        FieldType::Url,
-        FieldType::Json,
-    ];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldType::String => "STRING",
-            FieldType::Text => "TEXT",
-            FieldType::Int => "INT",
-            FieldType::Decimal => "DECIMAL",
-            FieldType::Boolean => "BOOLEAN",
-            FieldType::Date => "DATE",
-            FieldType::DateTime => "DATETIME",
-            FieldType::Enum => "ENUM",
-            FieldType::MultiEnum => "MULTI_ENUM",
-            FieldType::Email => "EMAIL",
-            FieldType::Phone => "PHONE",
-            FieldType::Url => "URL",
-            FieldType::Json => "JSON",
-        }
-    }
-
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// Stored as a JSON string and compared as text.
-    #[must_use]
-    pub fn is_text(self) -> bool {
-        matches!(
-            self,
-            FieldType::String
-                | FieldType::Text
-                | FieldType::Date
-                | FieldType::DateTime
-                | FieldType::Enum
-                | FieldType::Email
-                | FieldType::Phone
-                | FieldType::Url
-        )
-    }
-
-    /// Can rows be ordered by it (lists and JSON cannot; long text can, but is refused as
-    /// pointless and unindexable)?
-    #[must_use]
-    pub fn sortable(self) -> bool {
-        !matches!(self, FieldType::MultiEnum | FieldType::Json | FieldType::Text)
-    }
-
-    /// Can `indexed: true` give it an expression index?
-    #[must_use]
-    pub fn indexable(self) -> bool {
-        self.sortable()
-    }
-}
+pub use crate::query::FieldType;
 
 /// Who defined a field: an ADMIN (writable) or a scorer plugin (read-only, computed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1130,5 +1043,13 @@ mod tests {
         for bad in ["", "2a", "_a", "A", "a-b", "a b", &"x".repeat(64), "等级"] {
             assert!(!key_is_valid(bad), "{bad}");
         }
+    }
+}
+
+impl crate::query::CustomKey {
+    /// The key of a definition's field.
+    #[must_use]
+    pub fn of(def: &Definition) -> Self {
+        Self { key: def.key.clone(), ty: def.ty, computed: def.source == Source::Plugin, indexed: def.wants_index() }
     }
 }

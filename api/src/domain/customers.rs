@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
 use super::plugins::{self, Plugins};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::{CreditCode, Email, Phone, text};
 use super::{Caller, access, audit, custom_values, ids};
 use crate::error::{Error, Result, Violation};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store;
 
 /// The GraphQL type name, used in global ids and the audit trail.

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::custom_fields::{self, EntityKind};
 use super::input::{Patch, set_required_enum, set_text};
 use super::plugins::{self, Plugins};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::{Caller, access, audit, custom_values, ids, money, stats};
 use crate::error::{Error, Result, Violation};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store;
 
 pub const TYPE_NAME: &str = "Interaction";

@@ -15,7 +15,7 @@ pub mod interactions;
 pub mod money;
 pub mod plans;
 pub mod plugins;
-pub mod query;
+pub mod related;
 pub mod scoring;
 pub mod settings;
 pub mod snapshot;

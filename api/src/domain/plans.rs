@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::custom_fields::{self, EntityKind};
 use super::input::Patch;
 use super::plugins::{self, Plugins};
-use super::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use super::values::text;
 use super::{Caller, access, audit, custom_values, ids, money, stats};
 use crate::error::{Error, Result, Violation};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store;
 
 pub const TYPE_NAME: &str = "KeyAccountPlan";

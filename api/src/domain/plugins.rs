@@ -294,6 +294,15 @@ pub async fn list(db: &DatabaseConnection, caller: &Caller) -> Result<Vec<plugin
     store::plugins::all(db, caller.tenant_id).await
 }
 
+/// Every plugin of the caller's tenant, whatever the caller's role: for what any reader may see of
+/// them (`Score.plugin` names the plugin that computed a score).
+///
+/// # Errors
+/// Database failures.
+pub async fn installed(db: &DatabaseConnection, caller: &Caller) -> Result<Vec<plugin::Model>> {
+    store::plugins::all(db, caller.tenant_id).await
+}
+
 /// One plugin of the caller's tenant.
 ///
 /// # Errors

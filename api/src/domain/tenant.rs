@@ -109,3 +109,12 @@ pub async fn update_settings(db: &DatabaseConnection, caller: &Caller, input: Se
     }
     Ok(after)
 }
+
+/// The version of the tenant's schema (custom fields, plugins' score keys): it changes whenever
+/// the GraphQL schema the tenant sees changes.
+///
+/// # Errors
+/// Database failures.
+pub async fn schema_version(db: &DatabaseConnection, tenant_id: Uuid) -> Result<i64> {
+    Ok(store::tenants::schema_version(db, tenant_id).await?.unwrap_or_default())
+}

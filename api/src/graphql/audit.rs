@@ -8,10 +8,9 @@ use super::connection::{self, Connection};
 use super::context::{int_arg, request, resolve, str_arg};
 use super::scalars::time_value;
 use super::{Types, parent};
-use crate::domain::query::{Scalar, encode_cursor, page_request};
 use crate::domain::{audit, ids};
 use crate::error::Error;
-use crate::store;
+use crate::query::{Scalar, encode_cursor, page_request};
 
 pub fn register(types: &mut Types) {
     types.enums.push(Enum::new("AuditAction").item("CREATE").item("UPDATE").item("DELETE"));
@@ -81,7 +80,7 @@ pub fn register(types: &mut Types) {
                 ),
                 None => None,
             };
-            let order = store::audit::order();
+            let order = audit::order();
             let page = page_request(
                 int_arg(&ctx, "first"),
                 str_arg(&ctx, "after").as_deref(),
@@ -91,10 +90,10 @@ pub fn register(types: &mut Types) {
             )?;
             let rows = audit::list(&rc.db, &rc.caller, entity_id, &page).await?;
             let count: connection::Counter = {
-                let (db, tenant) = (rc.db.clone(), rc.caller.tenant_id);
+                let (db, caller) = (rc.db.clone(), rc.caller.clone());
                 std::sync::Arc::new(move || {
-                    let db = db.clone();
-                    Box::pin(async move { store::audit::count(&db, tenant, entity_id).await })
+                    let (db, caller) = (db.clone(), caller.clone());
+                    Box::pin(async move { audit::count(&db, &caller, entity_id).await })
                 })
             };
             let conn = Connection::new(rows, move |e| encode_cursor(&order, &[Scalar::Uuid(e.id)]), count);

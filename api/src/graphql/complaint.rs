@@ -15,8 +15,8 @@ use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::complaints::{self as service, CATEGORIES, ComplaintInput, FIELDS, SEVERITIES, STATUSES, TYPE_NAME};
 use crate::domain::ids;
-use crate::domain::query::Filter;
 use crate::error::Result;
+use crate::query::Filter;
 
 fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
     match name {

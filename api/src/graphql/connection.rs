@@ -13,10 +13,10 @@ use async_graphql::dynamic::ResolverContext;
 use super::context::{RequestContext, int_arg, request, str_arg};
 use super::error::into_gql;
 use super::ready;
-use crate::domain::query::{
+use crate::error::Result;
+use crate::query::{
     FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
 };
-use crate::error::Result;
 
 /// Counts all rows matching the connection's filter, on demand.
 pub type Counter = Arc<dyn Fn() -> BoxFuture<'static, Result<u64>> + Send + Sync>;

@@ -163,8 +163,7 @@ impl RequestContext {
     /// # Errors
     /// Database failures.
     pub async fn installed_plugins(&self) -> Result<&[plugin::Model]> {
-        let all =
-            self.installed.get_or_try_init(|| crate::store::plugins::all(&self.db, self.caller.tenant_id)).await?;
+        let all = self.installed.get_or_try_init(|| crate::domain::plugins::installed(&self.db, &self.caller)).await?;
         Ok(all.as_slice())
     }
 

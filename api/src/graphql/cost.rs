@@ -27,7 +27,7 @@ use async_graphql::registry::Registry;
 use serde::Serialize;
 
 /// Page size assumed for a connection or list whose `first`/`last` is absent: the server's own
-/// default page size (see [`crate::domain::query`]).
+/// default page size (see [`crate::query`]).
 const DEFAULT_PAGE: u64 = 20;
 
 /// Lists of records read whole, each with the most items it can hold (bounded where it is

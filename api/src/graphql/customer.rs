@@ -237,11 +237,11 @@ impl Wanted {
 /// The size of the page `Customer.interactions` serves from the batched latest interactions
 /// (a plain `first: n`), as its loader key counts it: one extra row tells whether more exist.
 fn latest_size(field: &async_graphql::SelectionField<'_>) -> Option<u64> {
-    let mut first = crate::domain::query::DEFAULT_PAGE_SIZE;
+    let mut first = crate::query::DEFAULT_PAGE_SIZE;
     for (name, value) in field.arguments().ok()? {
         match (name.as_str(), value) {
             (_, Value::Null) => {}
-            ("first", Value::Number(n)) => first = n.as_u64().filter(|n| *n <= crate::domain::query::MAX_PAGE_SIZE)?,
+            ("first", Value::Number(n)) => first = n.as_u64().filter(|n| *n <= crate::query::MAX_PAGE_SIZE)?,
             _ => return None,
         }
     }

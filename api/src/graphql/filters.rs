@@ -5,9 +5,9 @@
 use async_graphql::dynamic::{Enum, InputObject, InputValue, ObjectAccessor, TypeRef, ValueAccessor};
 
 use crate::domain::custom_fields::{Definition, EntityKind, FieldType, TenantFields};
-use crate::domain::query::{CustomKey, FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar, SortField};
 use crate::domain::{custom_values, ids};
 use crate::error::{Error, Result, Violation};
+use crate::query::{CustomKey, FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar, SortField};
 
 /// The custom fields a list may filter and sort by: the live definitions of one entity.
 #[derive(Clone, Copy)]

@@ -13,8 +13,8 @@ use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::interactions::{self as service, FIELDS, InteractionInput, KINDS, TYPE_NAME};
-use crate::domain::query::PageRequest;
 use crate::error::Result;
+use crate::query::PageRequest;
 
 pub fn register(types: &mut Types) {
     types.enums.push(KINDS.iter().fold(Enum::new("InteractionKind"), |e, v| e.item(*v)));
@@ -135,11 +135,11 @@ async fn batched_latest(
     rc: &super::context::RequestContext,
     customer: uuid::Uuid,
     page: &PageRequest,
-) -> Result<crate::domain::query::Page<interaction::Model>> {
+) -> Result<crate::query::Page<interaction::Model>> {
     let latest = rc.latest_interactions.load_one((customer, page.size + 1)).await?.unwrap_or_default();
     let more = latest.len() as u64 > page.size;
     let rows = latest.iter().take(usize::try_from(page.size).unwrap_or(usize::MAX)).cloned().collect();
-    Ok(crate::domain::query::Page { rows, has_next_page: more, has_previous_page: false })
+    Ok(crate::query::Page { rows, has_next_page: more, has_previous_page: false })
 }
 
 fn inputs_types() -> [InputObject; 2] {

@@ -8,8 +8,8 @@ use guanxi_entity::user;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::domain::related;
 use crate::error::Error;
-use crate::store;
 
 /// Users of one tenant by id (customer owners, audit actors).
 pub struct UsersById {
@@ -22,7 +22,7 @@ impl Loader<Uuid> for UsersById {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = store::users::find_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let rows = related::users(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -40,7 +40,7 @@ impl Loader<Uuid> for CustomersById {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = store::customers::find_many(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let rows = related::customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 }
@@ -63,9 +63,8 @@ impl Loader<(Uuid, u64)> for LatestInteractions {
         }
         let mut out = HashMap::new();
         for (n, customers) in by_n {
-            let mut rows = store::interactions::latest_per_customer(&self.db, self.tenant_id, &customers, n)
-                .await
-                .map_err(Arc::new)?;
+            let mut rows =
+                related::latest_interactions(&self.db, self.tenant_id, &customers, n).await.map_err(Arc::new)?;
             for customer in customers {
                 out.insert((customer, n), Arc::new(rows.remove(&customer).unwrap_or_default()));
             }
@@ -95,25 +94,11 @@ impl Loader<Uuid> for StatsByCustomer {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let now = store::now();
-        // Side by side: the page waits for one round trip instead of two.
-        let (mut stats, windows) = futures_util::try_join!(
-            store::stats::find_many(&self.db, self.tenant_id, keys),
-            store::interactions::purchase_windows(&self.db, self.tenant_id, keys, now),
-        )
-        .map_err(Arc::new)?;
-        Ok(keys
-            .iter()
-            .map(|id| {
-                let loaded = LoadedStats {
-                    stats: Arc::new(
-                        stats.remove(id).unwrap_or_else(|| crate::domain::stats::empty(self.tenant_id, *id)),
-                    ),
-                    windows: windows.get(id).copied().unwrap_or_default(),
-                    now,
-                };
-                (*id, loaded)
-            })
+        let now = crate::store::now();
+        let found = related::stats(&self.db, self.tenant_id, keys, now).await.map_err(Arc::new)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows, now }))
             .collect())
     }
 }
@@ -131,7 +116,7 @@ impl Loader<Uuid> for ScoresByCustomer {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = store::scoring::details_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut found = related::score_details(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
@@ -165,7 +150,7 @@ impl Loader<Uuid> for ComplaintHistories {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows = store::complaints::transitions_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut rows = related::complaint_histories(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
     }
 }
@@ -181,7 +166,7 @@ impl Loader<Uuid> for PlanActions {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = store::plans::actions_of(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let rows = related::plan_actions(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         let mut out: HashMap<Uuid, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             out.entry(row.plan_id).or_default().push(row);
@@ -223,9 +208,8 @@ impl Loader<PlanKey> for PlanTimeline {
         let day = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let from = keys.iter().filter_map(|k| day(k.0.period_start)).min().unwrap_or_default();
         let until = keys.iter().filter_map(|k| day(k.0.period_end + chrono::Days::new(1))).max().unwrap_or_default();
-        let rows = store::interactions::visits_and_purchases(&self.db, self.tenant_id, &customers, from, until)
-            .await
-            .map_err(Arc::new)?;
+        let rows =
+            related::visits_and_purchases(&self.db, self.tenant_id, &customers, from, until).await.map_err(Arc::new)?;
         Ok(keys
             .iter()
             .map(|k| (k.clone(), rows.iter().filter(|r| r.customer_id == k.0.customer_id).cloned().collect()))
@@ -245,30 +229,28 @@ impl Loader<Uuid> for ActivePlans {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = store::plans::active_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+        let mut found = related::active_plans(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
     }
 }
 
 /// Reads the first page of a nested connection for many parents at once.
-pub type FirstPagesFn<T> = for<'a> fn(
-    &'a DatabaseConnection,
-    &'a crate::domain::Caller,
-    crate::domain::query::Filter,
-    &'a [crate::domain::query::OrderKey],
-    &'a crate::domain::query::PageRequest,
-    &'a [Uuid],
-) -> futures_util::future::BoxFuture<
-    'a,
-    crate::error::Result<HashMap<Uuid, crate::domain::query::Page<T>>>,
->;
+pub type FirstPagesFn<T> =
+    for<'a> fn(
+        &'a DatabaseConnection,
+        &'a crate::domain::Caller,
+        crate::query::Filter,
+        &'a [crate::query::OrderKey],
+        &'a crate::query::PageRequest,
+        &'a [Uuid],
+    ) -> futures_util::future::BoxFuture<'a, crate::error::Result<HashMap<Uuid, crate::query::Page<T>>>>;
 
 /// What a nested connection asked for: its filter (without the parent), order and first page.
 #[derive(Clone)]
 pub struct NestedQuery {
-    pub filter: crate::domain::query::Filter,
-    pub order: Vec<crate::domain::query::OrderKey>,
-    pub page: crate::domain::query::PageRequest,
+    pub filter: crate::query::Filter,
+    pub order: Vec<crate::query::OrderKey>,
+    pub page: crate::query::PageRequest,
 }
 
 /// First pages of a nested connection (e.g. `Customer.keyAccountPlans(first: 5)` under a page of
@@ -284,7 +266,7 @@ pub struct NestedPages<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> Loader<(Arc<str>, Uuid)> for NestedPages<T> {
-    type Value = crate::domain::query::Page<T>;
+    type Value = crate::query::Page<T>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[(Arc<str>, Uuid)]) -> Result<HashMap<(Arc<str>, Uuid), Self::Value>, Self::Error> {

@@ -210,7 +210,7 @@ impl SchemaCache {
         if let Some((_, true, built)) = &cached {
             return Ok(built.clone());
         }
-        let version = crate::store::tenants::schema_version(db, tenant_id).await?.unwrap_or_default();
+        let version = crate::domain::tenant::schema_version(db, tenant_id).await?;
         if let Some((cached_version, _, built)) = cached
             && cached_version == version
         {
@@ -281,7 +281,7 @@ mod tests {
                     })
                 })
                 .collect();
-            let (mut inside, mut in_description) = (false, false);
+            let (mut inside, mut in_description, mut in_arguments) = (false, false, false);
             let mut seen = 0;
             for line in sdl.lines() {
                 if line.trim().starts_with("\"\"\"") {
@@ -299,6 +299,12 @@ mod tests {
                 if line == "}" {
                     inside = false;
                 }
+                // Arguments with descriptions are printed one per line, up to `): Type`.
+                if in_arguments {
+                    in_arguments = !line.trim().starts_with(')');
+                    continue;
+                }
+                in_arguments = line.trim_end().ends_with('(');
                 let field = line.trim().split(['(', ':']).next().unwrap_or_default();
                 if inside && !field.is_empty() && !entity.is_built_in(field) {
                     missing.push(format!("{name}.{field}"));

@@ -10,7 +10,6 @@ use super::context::{request, resolve};
 use super::scalars::opt_str;
 use super::{Types, parent};
 use crate::domain::{Caller, Role, complaints, customers, ids, interactions, plans};
-use crate::store;
 
 struct Viewer(Caller);
 
@@ -66,7 +65,7 @@ pub fn register(types: &mut Types) {
                 resolve(async move {
                     let v = parent::<Viewer>(&ctx)?;
                     let rc = request(&ctx)?;
-                    let user = store::users::find(&rc.db, v.0.tenant_id, v.0.user_id)
+                    let user = crate::domain::related::user(&rc.db, v.0.tenant_id, v.0.user_id)
                         .await?
                         .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("caller's user row missing")))?;
                     Ok(Some(FieldValue::owned_any(user)))
@@ -110,7 +109,7 @@ pub fn register(types: &mut Types) {
                     plans::TYPE_NAME => plans::get(&rc.db, &rc.caller, id)
                         .await?
                         .map(|p| FieldValue::owned_any(p).with_type(plans::TYPE_NAME)),
-                    "User" => store::users::find(&rc.db, rc.caller.tenant_id, id)
+                    "User" => crate::domain::related::user(&rc.db, rc.caller.tenant_id, id)
                         .await?
                         .map(|u| FieldValue::owned_any(u).with_type("User")),
                     _ => None,

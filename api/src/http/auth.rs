@@ -3,7 +3,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use crate::app::AppState;
+use super::AppState;
 use crate::domain::Caller;
 use crate::error::{Error, Result};
 

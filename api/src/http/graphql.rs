@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use super::AppState;
 use super::auth;
 use super::metrics;
-use crate::app::AppState;
 use crate::domain::Caller;
 use crate::error::Error;
 use crate::graphql::context::RequestContext;

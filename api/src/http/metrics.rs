@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::DatabaseBackend;
 
-use crate::app::AppState;
+use super::AppState;
 
 /// Latency buckets in seconds: sub-millisecond reads up to multi-second outliers.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

@@ -5,11 +5,12 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+mod state;
 
 use actix_web::middleware::Compress;
 use actix_web::web;
 
-use crate::app::AppState;
+pub use state::AppState;
 
 /// Registers every route on an actix app.
 pub fn routes(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {

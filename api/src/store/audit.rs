@@ -8,8 +8,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::filter;
-use crate::domain::query::{FieldKind, FieldSpec, OrderKey, Page, PageRequest};
 use crate::error::Result;
+use crate::query::{FieldKind, FieldSpec, OrderKey, Page, PageRequest};
 
 /// Audit entries are read newest first; their v7 ids order them by time.
 pub static ID_FIELD: FieldSpec =

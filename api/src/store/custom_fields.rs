@@ -15,15 +15,10 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::custom_fields::{Definition, EntityKind, FieldType, Source};
-use crate::domain::query::CustomKey;
 use crate::error::Result;
+use crate::query::CustomKey;
 
-/// The name every entity's `column_of` gives its `custom_fields` column.
-pub const CUSTOM_COLUMN: &str = "customFields";
-
-/// The name under which `column_of` gives the object of values plugins compute (Customer
-/// only: `customer_scores.computed`). Filters and orders on a computed field read it.
-pub const COMPUTED_COLUMN: &str = "$computed";
+pub use crate::query::{COMPUTED_COLUMN, CUSTOM_COLUMN};
 
 /// How a custom value is compared: as text, as a number or as a boolean; lists and JSON only
 /// by presence (and lists by containment, elsewhere).

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::custom_fields::COMPUTED_COLUMN;
 use super::filter;
 use super::rows::ByPosition;
-use crate::domain::query::{Filter, OrderKey, Page, PageRequest};
 use crate::error::Result;
+use crate::query::{Filter, OrderKey, Page, PageRequest};
 
 /// The column behind each filterable field of `domain::customers::FIELDS`.
 fn column_of(name: &str) -> Option<Expr> {

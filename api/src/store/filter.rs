@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, NullOrderin
 use sea_orm::{DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
 
 use super::custom_fields::value_expr;
-use crate::domain::query::{Filter, Op, OrderKey, PageRequest, Scalar, SortField};
+use crate::query::{Filter, Op, OrderKey, PageRequest, Scalar, SortField};
 
 /// Maps a field name of the entity's description to its column expression.
 pub type ColumnOf = fn(&str) -> Option<Expr>;
@@ -256,14 +256,14 @@ pub fn page<E: EntityTrait>(
 
 /// Cuts the extra row and restores reading order, returning what `PageInfo` needs.
 #[must_use]
-pub fn finish_page<T>(mut rows: Vec<T>, page: &PageRequest) -> crate::domain::query::Page<T> {
+pub fn finish_page<T>(mut rows: Vec<T>, page: &PageRequest) -> crate::query::Page<T> {
     let more = rows.len() as u64 > page.size;
     rows.truncate(usize::try_from(page.size).unwrap_or(usize::MAX));
     if page.backward {
         rows.reverse();
     }
     let cursor_given = page.cursor.is_some();
-    crate::domain::query::Page {
+    crate::query::Page {
         rows,
         has_next_page: if page.backward { cursor_given } else { more },
         has_previous_page: if page.backward { more } else { cursor_given },
@@ -281,7 +281,7 @@ pub async fn list<E>(
     order: &[OrderKey],
     page_request: &PageRequest,
     column_of: ColumnOf,
-) -> crate::error::Result<crate::domain::query::Page<E::Model>>
+) -> crate::error::Result<crate::query::Page<E::Model>>
 where
     E: EntityTrait,
     E::Model: Send + Sync,
@@ -311,7 +311,7 @@ pub async fn first_pages<E>(
     column_of: ColumnOf,
     (parent, parent_of): (&str, fn(&E::Model) -> uuid::Uuid),
     parents: &[uuid::Uuid],
-) -> crate::error::Result<std::collections::HashMap<uuid::Uuid, crate::domain::query::Page<E::Model>>>
+) -> crate::error::Result<std::collections::HashMap<uuid::Uuid, crate::query::Page<E::Model>>>
 where
     E: EntityTrait,
     E::Model: Send + Sync,

@@ -12,8 +12,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::filter;
-use crate::domain::query::{Filter, OrderKey, Page, PageRequest};
 use crate::error::Result;
+use crate::query::{Filter, OrderKey, Page, PageRequest};
 
 fn column_of(name: &str) -> Option<Expr> {
     let col = match name {

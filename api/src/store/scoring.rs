@@ -18,8 +18,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::custom_fields::FieldType;
 use crate::error::Result;
+use crate::query::FieldType;
 
 /// One claimed queue row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]

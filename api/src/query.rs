@@ -4,6 +4,8 @@
 //! Each entity describes its fields once ([`FieldSpec`]); the GraphQL builder derives filter
 //! inputs and order enums from that description and the store maps the same names to columns, so
 //! a field added to an entity's description is filterable and sortable everywhere at once.
+//!
+//! A leaf: `domain`, `store` and `graphql` all speak it, and it imports none of them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,9 +14,103 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::custom_fields::FieldType;
-
 use crate::error::{Error, Result};
+
+/// The name every entity's `column_of` gives its `custom_fields` column.
+pub const CUSTOM_COLUMN: &str = "customFields";
+
+/// The name under which `column_of` gives the object of values plugins compute (Customer
+/// only: `customer_scores.computed`). Filters and orders on a computed field read it.
+pub const COMPUTED_COLUMN: &str = "$computed";
+
+/// The types a custom field may have (`CustomFieldType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    String,
+    Text,
+    Int,
+    Decimal,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    MultiEnum,
+    Email,
+    Phone,
+    Url,
+    Json,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 13] = [
+        FieldType::String,
+        FieldType::Text,
+        FieldType::Int,
+        FieldType::Decimal,
+        FieldType::Boolean,
+        FieldType::Date,
+        FieldType::DateTime,
+        FieldType::Enum,
+        FieldType::MultiEnum,
+        FieldType::Email,
+        FieldType::Phone,
+        FieldType::Url,
+        FieldType::Json,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "STRING",
+            FieldType::Text => "TEXT",
+            FieldType::Int => "INT",
+            FieldType::Decimal => "DECIMAL",
+            FieldType::Boolean => "BOOLEAN",
+            FieldType::Date => "DATE",
+            FieldType::DateTime => "DATETIME",
+            FieldType::Enum => "ENUM",
+            FieldType::MultiEnum => "MULTI_ENUM",
+            FieldType::Email => "EMAIL",
+            FieldType::Phone => "PHONE",
+            FieldType::Url => "URL",
+            FieldType::Json => "JSON",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Stored as a JSON string and compared as text.
+    #[must_use]
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            FieldType::String
+                | FieldType::Text
+                | FieldType::Date
+                | FieldType::DateTime
+                | FieldType::Enum
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Url
+        )
+    }
+
+    /// Can rows be ordered by it (lists and JSON cannot; long text can, but is refused as
+    /// pointless and unindexable)?
+    #[must_use]
+    pub fn sortable(self) -> bool {
+        !matches!(self, FieldType::MultiEnum | FieldType::Json | FieldType::Text)
+    }
+
+    /// Can `indexed: true` give it an expression index?
+    #[must_use]
+    pub fn indexable(self) -> bool {
+        self.sortable()
+    }
+}
 
 /// Default and largest page sizes (docs/api.md, "Lists").
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -75,21 +171,9 @@ pub struct CustomKey {
 }
 
 impl CustomKey {
-    /// The key of a definition's field.
-    #[must_use]
-    pub fn of(def: &super::custom_fields::Definition) -> Self {
-        Self {
-            key: def.key.clone(),
-            ty: def.ty,
-            computed: def.source == super::custom_fields::Source::Plugin,
-            indexed: def.wants_index(),
-        }
-    }
-
     /// The name the store's `column_of` gives the JSON object holding this field.
     #[must_use]
     pub fn column(&self) -> &'static str {
-        use crate::store::custom_fields::{COMPUTED_COLUMN, CUSTOM_COLUMN};
         if self.computed { COMPUTED_COLUMN } else { CUSTOM_COLUMN }
     }
 

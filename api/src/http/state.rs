@@ -1,0 +1,27 @@
+//! What every request shares: built once by `app`, read by each handler.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::domain::identity::IdentityCache;
+use crate::domain::plugins::Plugins;
+use crate::graphql::SchemaCache;
+use crate::rate::{InFlight, RateLimiter};
+
+/// Everything requests share.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub auth: Authenticator,
+    pub identities: IdentityCache,
+    pub schemas: Arc<SchemaCache>,
+    pub plugins: Arc<Plugins>,
+    pub rates: RateLimiter,
+    /// Each tenant's operations in flight.
+    pub turns: InFlight,
+    pub config: Config,
+    pub metrics: PrometheusHandle,
+}
