@@ -1028,6 +1028,14 @@ pub async fn for_write(txn: &DatabaseTransaction, tenant_id: Uuid, entity: Entit
     store::custom_fields::of_entity(txn, tenant_id, entity).await?.into_iter().map(Definition::from_model).collect()
 }
 
+impl crate::query::CustomKey {
+    /// The key of a definition's field.
+    #[must_use]
+    pub fn of(def: &Definition) -> Self {
+        Self { key: def.key.clone(), ty: def.ty, computed: def.source == Source::Plugin, indexed: def.wants_index() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1043,13 +1051,5 @@ mod tests {
         for bad in ["", "2a", "_a", "A", "a-b", "a b", &"x".repeat(64), "等级"] {
             assert!(!key_is_valid(bad), "{bad}");
         }
-    }
-}
-
-impl crate::query::CustomKey {
-    /// The key of a definition's field.
-    #[must_use]
-    pub fn of(def: &Definition) -> Self {
-        Self { key: def.key.clone(), ty: def.ty, computed: def.source == Source::Plugin, indexed: def.wants_index() }
     }
 }
