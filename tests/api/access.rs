@@ -26,7 +26,7 @@ const THROUGH_COMPLAINT: &str =
 
 #[tokio::test]
 async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "admin");
     let manager = app.token("acme", "MANAGER", "manager");
     let agent_a = app.token("acme", "AGENT", "agent-a");
@@ -118,7 +118,7 @@ async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
 
 #[tokio::test]
 async fn customers_behind_a_page_of_complaints_load_in_one_batch() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let manager = app.token("acme", "MANAGER", "manager");
     let mut statements = Vec::new();
     for n in [2, 8] {

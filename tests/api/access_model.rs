@@ -1266,7 +1266,7 @@ async fn run_case(
 fn every_read_path_and_write_follows_the_access_model() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (app, db) = rt.block_on(async {
-        let app = TestApp::spawn_bare().await;
+        let app = TestApp::shared_bare().await;
         let db = guanxi_api::store::connect(&app.database_url, 1).await.expect("database");
         (app, db)
     });

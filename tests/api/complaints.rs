@@ -49,7 +49,7 @@ fn time(v: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn every_legal_and_illegal_transition() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let c = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Acme Foods" })).await;
     for from in STATUSES {
@@ -78,7 +78,7 @@ async fn every_legal_and_illegal_transition() {
 
 #[tokio::test]
 async fn history_resolution_and_figures() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "张伟" })).await;
     let complaint = file(&app, &t, &c, "HIGH").await;
@@ -145,7 +145,7 @@ async fn history_resolution_and_figures() {
 #[tokio::test]
 async fn sla_deadlines_per_severity_and_tenant_settings() {
     // Tiers stay unset (no scorers): these are the deadlines of an ordinary customer.
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "Emma" })).await;
     for (severity, response_h, resolution_h) in
@@ -211,7 +211,7 @@ async fn sla_deadlines_per_severity_and_tenant_settings() {
 
 #[tokio::test]
 async fn agents_see_assigned_complaints_and_those_of_their_customers() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let manager = app.token("acme", "MANAGER", "mgr");
     let agent = app.token("acme", "AGENT", "agent");
     let other = app.token("acme", "AGENT", "other");
@@ -247,7 +247,7 @@ async fn agents_see_assigned_complaints_and_those_of_their_customers() {
 #[tokio::test]
 async fn key_accounts_get_the_green_channel() {
     use sea_orm::ConnectionTrait;
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let key = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Key" })).await;
     let ordinary = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "Ordinary" })).await;

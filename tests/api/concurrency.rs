@@ -7,7 +7,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn one_expected_version_one_winner() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let id = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "start" })).await;
     let tasks: Vec<_> = (0..6)
@@ -41,7 +41,7 @@ async fn one_expected_version_one_winner() {
 
 #[tokio::test]
 async fn concurrent_changes_to_different_fields_all_land() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let id = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "start" })).await;
     let fields = [
@@ -84,7 +84,7 @@ async fn concurrent_changes_to_different_fields_all_land() {
 /// the settings it replaces only once the other has committed.
 #[tokio::test]
 async fn concurrent_settings_changes_lose_nothing() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let a = app.token("acme", "ADMIN", "a");
     let b = app.token("acme", "ADMIN", "b");
     let currency = "mutation($c: String!) { updateTenantSettings(input: {baseCurrency: $c}) { baseCurrency } }";

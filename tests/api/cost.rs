@@ -40,7 +40,7 @@ async fn healthy(app: &TestApp, token: &str) {
 
 #[tokio::test]
 async fn hostile_documents_are_refused_before_anything_runs() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
 
     // Fragments spreading fragments: measured once each, refused for what they expand to.
@@ -78,7 +78,7 @@ async fn hostile_documents_are_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn nested_pages_multiply_and_every_answer_says_what_it_cost() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
     let owner = app.gql(&t, "{ viewer { user { id } } }", json!({})).await["data"]["viewer"]["user"]["id"].clone();
     for name in ["a", "b", "c"] {

@@ -741,7 +741,7 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     assert_eq!(res["data"]["customers"]["totalCount"], 5, "{res}");
 
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
-    let tenant = crate::helpers::tenant_id(&db, "acme").await;
+    let tenant = app.tenant_id(&db, "acme").await;
     let key = CustomKey { key: "level".into(), ty: FieldType::Int, computed: false, indexed: true };
     let filter = Filter::Custom(key.clone(), Op::Gte(Scalar::Int(15)));
     let order = vec![OrderKey { field: SortField::Custom(key), descending: false }];

@@ -20,7 +20,7 @@ async fn statements(app: &TestApp, token: &str, n: i64) -> (u64, serde_json::Val
 
 #[tokio::test]
 async fn statements_do_not_grow_with_the_page() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let at = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
     for i in 0..40 {
@@ -88,7 +88,7 @@ async fn statements_do_not_grow_with_the_page() {
 /// is not the plain latest page and is read per customer. Each answer is the customer's own.
 #[tokio::test]
 async fn every_shape_of_the_page_reads_each_customers_own_records() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let mut ids = Vec::new();
     for i in 0..35 {
@@ -139,7 +139,7 @@ async fn every_shape_of_the_page_reads_each_customers_own_records() {
 /// filter) as the root list reads it for that customer alone.
 #[tokio::test]
 async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_own() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let mut ids = Vec::new();
     for i in 0..30 {
@@ -237,7 +237,7 @@ async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_
 /// reads the lists as they are after it, not as an earlier field of the same request saw them.
 #[tokio::test]
 async fn nested_lists_stay_within_bounds_and_read_fresh_after_a_write() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let mut first = None;
     for i in 0..90 {

@@ -289,7 +289,7 @@ const FIELDS: &str = "id name email region status kind relationshipType tags ver
 fn filters_and_orders_match_a_plain_rust_computation() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (app, token, rows) = rt.block_on(async {
-        let app = TestApp::spawn().await;
+        let app = TestApp::shared().await;
         let token = app.token("acme", "MANAGER", "mgr");
         for i in 0..ROWS {
             let pick = |n: usize| (i * 7 + n * 13 + i / 3) % n.max(1);
@@ -351,7 +351,7 @@ fn filters_and_orders_match_a_plain_rust_computation() {
 
 #[tokio::test]
 async fn a_nul_character_is_a_violation_not_a_database_error() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let res = app
         .gql(&t, "query($n: String) { customers(filter: {name: {eq: $n}}) { totalCount } }", json!({ "n": "a\u{0}b" }))

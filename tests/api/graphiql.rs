@@ -195,7 +195,7 @@ async fn run_query_in_graphiql(browser: &Browser, url: &str, needle: &str) -> Re
 
 #[tokio::test]
 async fn graphiql_runs_a_query_with_no_network_beyond_loopback() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let token = app.token("acme", "ADMIN", "a");
     app.create_customer(&token, json!({ "kind": "ORGANIZATION", "name": "离线贸易有限公司" })).await;
 
@@ -235,7 +235,7 @@ async fn graphiql_runs_a_query_with_no_network_beyond_loopback() {
 /// The files are the server's, typed, kept for a year, and gzipped for clients that ask.
 #[tokio::test]
 async fn graphiql_assets_are_served_pinned_and_compressed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let get = |path: &str| app.client.get(format!("{}{path}", app.base));
 
     let page = get("/graphiql").send().await.expect("page");

@@ -16,7 +16,7 @@ async fn define(app: &TestApp, token: &str, input: Value) -> Value {
 /// `options` is `[String!]`: null for types without options, the list for ENUM and MULTI_ENUM.
 #[tokio::test]
 async fn definitions_list_with_options_null_unless_the_type_has_them() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "nickname", "label": "Nickname", "type": "STRING" }))
         .await;
@@ -50,7 +50,7 @@ const COUNT: &str = "query($f: CustomerFilter) { customers(filter: $f) { totalCo
 /// before any SQL runs; 1,000 work.
 #[tokio::test]
 async fn filter_lists_are_bounded_and_name_their_path() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
     let names = |n: usize| -> Vec<String> {
@@ -82,7 +82,7 @@ async fn filter_lists_are_bounded_and_name_their_path() {
 /// runs. SQLite refused longer LIKE patterns (50,000 bytes) inside the database, as INTERNAL.
 #[tokio::test]
 async fn filter_text_searches_are_bounded() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
     let res = app.gql(&t, COUNT, json!({ "f": { "name": { "contains": "芳".repeat(1_000) } } })).await;
@@ -98,7 +98,7 @@ async fn filter_text_searches_are_bounded() {
 /// than the 1,000 levels it parses.
 #[tokio::test]
 async fn membership_filters_take_a_thousand_values() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
     let labels = json!({ "entity": "CUSTOMER", "key": "labels", "label": "Labels", "type": "MULTI_ENUM", "options": ["a", "b"] });
     define(&app, &t, labels).await;
@@ -165,7 +165,7 @@ fn nested_literal(levels: usize) -> String {
 /// stored value is too deep to read back; 32 levels are fine.
 #[tokio::test]
 async fn json_custom_values_nested_too_deep_are_refused() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "blob", "label": "Blob", "type": "JSON" })).await;
     let create = |levels: usize| {
@@ -217,7 +217,7 @@ fn conflict(res: &Value) -> (&str, &str, &str) {
 /// `vip1`; `churn_risk_` is a scorer's `churnRisk`), is `CONFLICT KEY_TAKEN` at `key`.
 #[tokio::test]
 async fn a_custom_field_key_or_name_taken_is_a_conflict() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let field = |key: &str| json!({ "entity": "CUSTOMER", "key": key, "label": key, "type": "BOOLEAN" });
     define(&app, &admin, field("vip1")).await;
@@ -248,7 +248,7 @@ async fn a_custom_field_key_or_name_taken_is_a_conflict() {
 #[tokio::test]
 async fn a_score_key_whose_graphql_name_is_taken_is_refused_at_install() {
     use base64::Engine as _;
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "value_score_", "label": "Mine", "type": "STRING" }))
         .await;
@@ -268,7 +268,7 @@ async fn a_score_key_whose_graphql_name_is_taken_is_refused_at_install() {
 /// it changed, not what to.
 #[tokio::test]
 async fn the_audit_trail_hides_plugin_configuration_from_managers() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let manager = app.token("acme", "MANAGER", "mgr");
     let res = app.gql(&admin, "{ plugins { id name } }", json!({})).await;

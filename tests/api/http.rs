@@ -6,7 +6,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn graphql_over_http() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let url = format!("{}/graphql", app.base);
 
@@ -126,7 +126,7 @@ async fn graphql_over_http() {
 
 #[tokio::test]
 async fn operational_routes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "VIEWER", "v");
     let get = |path: &str| app.client.get(format!("{}{path}", app.base));
     assert_eq!(get("/healthz").send().await.unwrap().status(), 200);
@@ -159,7 +159,7 @@ async fn operational_routes() {
 /// of the answer stands, and a request that ran is 200 under `application/graphql-response+json`.
 #[tokio::test]
 async fn a_failed_field_is_null_and_its_error_names_its_path() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "manager");
     let url = format!("{}/graphql", app.base);
     let res = app.gql(&t, "{ a: customer(id: \"bad\") { id } viewer { role } }", json!({})).await;
@@ -207,7 +207,7 @@ async fn a_failed_field_is_null_and_its_error_names_its_path() {
 /// the schema, `GUANXI_UPDATE_SCHEMA=1 cargo test --test api docs_schema` writes it again.
 #[tokio::test]
 async fn docs_schema_graphql_is_the_schema_of_a_new_tenant() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("fresh", "ADMIN", "admin");
     let sdl = crate::custom_fields::sdl(&app, &t).await;
     assert!(sdl.contains("type Query"), "{sdl}");

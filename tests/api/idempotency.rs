@@ -154,7 +154,7 @@ async fn store_keys(app: &TestApp, token: &str) -> (sea_orm::DatabaseConnection,
     let user = viewer["data"]["viewer"]["user"]["id"].as_str().unwrap_or_else(|| panic!("{viewer}"));
     let (_, user) = guanxi_api::domain::ids::decode_any(user).expect("a user id");
     let db = guanxi_api::store::connect(&app.database_url, 2).await.expect("db");
-    let tenant = crate::helpers::tenant_id(&db, "acme").await;
+    let tenant = app.tenant_id(&db, "acme").await;
     (db, tenant, user)
 }
 

@@ -21,7 +21,7 @@ fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn each_kind_has_its_rules() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王伟" })).await;
     let at = now_plus(-60);
@@ -100,7 +100,7 @@ async fn each_kind_has_its_rules() {
 
 #[tokio::test]
 async fn timeline_update_delete_and_versions() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "Li Na" })).await;
     let mut ids = Vec::new();
@@ -179,7 +179,7 @@ async fn timeline_update_delete_and_versions() {
 
 #[tokio::test]
 async fn interactions_follow_customer_access() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let manager = app.token("acme", "MANAGER", "mgr");
     let agent_a = app.token("acme", "AGENT", "agent-a");
     let agent_b = app.token("acme", "AGENT", "agent-b");

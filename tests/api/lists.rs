@@ -4,7 +4,7 @@
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, code, tenant_id, violations};
+use crate::helpers::{TestApp, code, violations};
 
 const FILE: &str = "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { id } }";
 
@@ -86,7 +86,7 @@ async fn a_complaint_keeps_at_most_a_hundred_transitions_and_histories_are_read_
 
     // The first complaint's history, filled in bulk to one short of the bound: the filing and 98.
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let tenant = tenant_id(&db, "acme").await;
+    let tenant = app.tenant_id(&db, "acme").await;
     let complaint = guanxi_api::domain::ids::decode("Complaint", &ids[0]).unwrap();
     let rows = (0..98).map(|i| {
         let (from, to) = if i % 2 == 0 { ("OPEN", "ESCALATED") } else { ("ESCALATED", "OPEN") };

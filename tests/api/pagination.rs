@@ -110,7 +110,7 @@ fn ids(rows: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn walks_forward_and_backward_without_gaps_or_duplicates() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let statuses = ["PROSPECT", "TARGET", "ACTIVE", "LOST", "NON_CUSTOMER"];
     let mut created = HashSet::new();
@@ -160,7 +160,7 @@ async fn walks_forward_and_backward_without_gaps_or_duplicates() {
 /// failed inside the database.
 #[tokio::test]
 async fn a_cursor_changed_to_hold_nul_is_refused() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "ADMIN", "admin");
     for name in ["a", "b"] {
         app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": name })).await;
@@ -177,7 +177,7 @@ async fn a_cursor_changed_to_hold_nul_is_refused() {
 
 #[tokio::test]
 async fn concurrent_inserts_do_not_disturb_a_walk() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let mut before = HashSet::new();
     for i in 0..150 {

@@ -21,7 +21,7 @@ async fn interaction(app: &TestApp, t: &str, customer: &str, kind: &str, at: &st
 
 #[tokio::test]
 async fn progress_matches_a_hand_computed_example() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let member = app.token("acme", "AGENT", "li.na");
     let member_id =
@@ -135,7 +135,7 @@ async fn progress_matches_a_hand_computed_example() {
 
 #[tokio::test]
 async fn nonsense_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let c = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "X" })).await;
     let stranger = guanxi_api::domain::ids::encode("User", uuid::Uuid::now_v7());

@@ -230,7 +230,7 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
         .await;
         let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
         let backend = db.get_database_backend();
-        let tenant = crate::helpers::tenant_id(&db, "acme").await;
+        let tenant = app.tenant_id(&db, "acme").await;
         let value_score =
             CustomKey { key: "value_score".into(), ty: FieldType::Decimal, computed: true, indexed: true };
         let churn_risk = CustomKey { key: "churn_risk".into(), ty: FieldType::Decimal, computed: true, indexed: true };

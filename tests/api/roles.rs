@@ -26,7 +26,7 @@ fn names(res: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn roles_are_enforced() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "admin");
     let manager = app.token("acme", "MANAGER", "manager");
     let agent_a = app.token("acme", "AGENT", "agent-a");
