@@ -16,8 +16,9 @@ fn hs256(claims: &Value) -> String {
     encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
 }
 
-fn claims() -> Value {
-    json!({ "sub": "u1", "tid": "acme", "role": "MANAGER", "exp": now() + 600 })
+/// Good claims of a MANAGER in tenant `tid`.
+fn claims(tid: &str) -> Value {
+    json!({ "sub": "u1", "tid": tid, "role": "MANAGER", "exp": now() + 600 })
 }
 
 async fn status_and_body(app: &TestApp, auth: Option<&str>) -> (u16, Value) {
@@ -38,20 +39,25 @@ async fn assert_unauthenticated(app: &TestApp, auth: Option<&str>, case: &str) {
 
 #[tokio::test]
 async fn every_bad_token_is_unauthenticated() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
+    let acme = app.slug("acme");
+    let acme_claims = || claims(&acme);
     let none_alg = {
         use base64::Engine as _;
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!("{}.{}.", e.encode(r#"{"alg":"none","typ":"JWT"}"#), e.encode(claims().to_string()))
+        format!("{}.{}.", e.encode(r#"{"alg":"none","typ":"JWT"}"#), e.encode(acme_claims().to_string()))
     };
-    let wrong_signature =
-        encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(b"another-secret-of-16-bytes"))
-            .unwrap();
-    let mut no_exp = claims();
+    let wrong_signature = encode(
+        &Header::new(Algorithm::HS256),
+        &acme_claims(),
+        &EncodingKey::from_secret(b"another-secret-of-16-bytes"),
+    )
+    .unwrap();
+    let mut no_exp = acme_claims();
     no_exp.as_object_mut().unwrap().remove("exp");
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
-        ("not bearer", Some(format!("Basic {}", hs256(&claims())))),
+        ("not bearer", Some(format!("Basic {}", hs256(&acme_claims())))),
         ("empty bearer", Some("Bearer ".into())),
         ("garbage", Some("Bearer not.a.token".into())),
         ("alg none", Some(format!("Bearer {none_alg}"))),
@@ -60,16 +66,13 @@ async fn every_bad_token_is_unauthenticated() {
             "expired",
             Some(format!(
                 "Bearer {}",
-                hs256(&json!({ "sub": "u1", "tid": "acme", "role": "ADMIN", "exp": now() - 120 }))
+                hs256(&json!({ "sub": "u1", "tid": acme, "role": "ADMIN", "exp": now() - 120 }))
             )),
         ),
         ("missing exp", Some(format!("Bearer {}", hs256(&no_exp)))),
         (
             "unknown role",
-            Some(format!(
-                "Bearer {}",
-                hs256(&json!({ "sub": "u1", "tid": "acme", "role": "ROOT", "exp": now() + 600 }))
-            )),
+            Some(format!("Bearer {}", hs256(&json!({ "sub": "u1", "tid": acme, "role": "ROOT", "exp": now() + 600 })))),
         ),
         (
             "malformed tid",
@@ -87,24 +90,21 @@ async fn every_bad_token_is_unauthenticated() {
         ),
         (
             "empty sub",
-            Some(format!(
-                "Bearer {}",
-                hs256(&json!({ "sub": "", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
-            )),
+            Some(format!("Bearer {}", hs256(&json!({ "sub": "", "tid": acme, "role": "ADMIN", "exp": now() + 600 })))),
         ),
         // PostgreSQL text cannot hold U+0000: such a user could not be stored (it was a 500).
         (
             "NUL in sub",
             Some(format!(
                 "Bearer {}",
-                hs256(&json!({ "sub": "u\u{0}1", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+                hs256(&json!({ "sub": "u\u{0}1", "tid": acme, "role": "ADMIN", "exp": now() + 600 }))
             )),
         ),
         (
             "NUL in name",
             Some(format!(
                 "Bearer {}",
-                hs256(&json!({ "sub": "u1", "name": "\u{0}", "tid": "acme", "role": "ADMIN", "exp": now() + 600 }))
+                hs256(&json!({ "sub": "u1", "name": "\u{0}", "tid": acme, "role": "ADMIN", "exp": now() + 600 }))
             )),
         ),
         // Longer than the user's columns hold (it was a 500 on PostgreSQL).
@@ -113,7 +113,7 @@ async fn every_bad_token_is_unauthenticated() {
             Some(format!(
                 "Bearer {}",
                 hs256(
-                    &json!({ "sub": "u1", "name": "王".repeat(201), "tid": "acme", "role": "ADMIN", "exp": now() + 600 })
+                    &json!({ "sub": "u1", "name": "王".repeat(201), "tid": acme, "role": "ADMIN", "exp": now() + 600 })
                 )
             )),
         ),
@@ -122,11 +122,11 @@ async fn every_bad_token_is_unauthenticated() {
             Some(format!(
                 "Bearer {}",
                 hs256(
-                    &json!({ "sub": "u1", "email": format!("{}@example.cn", "a".repeat(310)), "tid": "acme", "role": "ADMIN", "exp": now() + 600 })
+                    &json!({ "sub": "u1", "email": format!("{}@example.cn", "a".repeat(310)), "tid": acme, "role": "ADMIN", "exp": now() + 600 })
                 )
             )),
         ),
-        ("RS256 token when HS256 is configured", Some(format!("Bearer {}", rs256(&claims(), None)))),
+        ("RS256 token when HS256 is configured", Some(format!("Bearer {}", rs256(&acme_claims(), None)))),
     ];
     for (case, auth) in cases {
         assert_unauthenticated(&app, auth.as_deref(), case).await;
@@ -137,16 +137,15 @@ async fn every_bad_token_is_unauthenticated() {
     let res = app.client.get(format!("{}/graphql?query={{viewer{{role}}}}", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 401);
     // A name as long as the column holds works.
-    let long_name =
-        json!({ "sub": "u2", "name": "王".repeat(200), "tid": "acme", "role": "VIEWER", "exp": now() + 600 });
+    let long_name = json!({ "sub": "u2", "name": "王".repeat(200), "tid": acme, "role": "VIEWER", "exp": now() + 600 });
     let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", hs256(&long_name)))).await;
     assert_eq!(status, 200, "{body}");
     // And a good token works, creating tenant and user on first sight.
-    let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", hs256(&claims())))).await;
+    let (status, body) = status_and_body(&app, Some(&format!("Bearer {}", hs256(&acme_claims())))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"]["viewer"],
-        json!({ "role": "MANAGER", "tenant": { "slug": "acme" }, "user": { "name": "u1" } })
+        json!({ "role": "MANAGER", "tenant": { "slug": acme }, "user": { "name": "u1" } })
     );
 }
 
@@ -154,9 +153,9 @@ async fn every_bad_token_is_unauthenticated() {
 /// a clock a second ahead minted passes, and one whose `nbf` has passed works.
 #[tokio::test]
 async fn a_token_not_valid_yet_is_unauthenticated() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let with_nbf = |nbf: u64| {
-        let mut c = claims();
+        let mut c = claims(&app.slug("acme"));
         c["nbf"] = json!(nbf);
         format!("Bearer {}", hs256(&c))
     };
@@ -254,7 +253,11 @@ async fn jwks_file_chooses_the_key_by_kid() {
     .await;
     let good = distinct_claims("jwks-user", "jwks-tenant", "VIEWER");
     assert_claims_read(&app, &format!("Bearer {}", rs256(&good, Some("test-rsa-1"))), &good).await;
-    assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims(), Some("unknown-kid")))), "unknown kid")
-        .await;
-    assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims(), None))), "no kid").await;
+    assert_unauthenticated(
+        &app,
+        Some(&format!("Bearer {}", rs256(&claims("acme"), Some("unknown-kid")))),
+        "unknown kid",
+    )
+    .await;
+    assert_unauthenticated(&app, Some(&format!("Bearer {}", rs256(&claims("acme"), None))), "no kid").await;
 }

@@ -69,9 +69,10 @@ fn bad_settings_stop_the_start_clearly() {
 
 #[tokio::test]
 async fn minted_tokens_are_accepted() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
+    let tenant = app.slug("cli-tenant");
     let out = guanxi()
-        .args(["token", "--tenant", "cli-tenant", "--role", "AGENT", "--user", "zhang.wei", "--name", "张伟"])
+        .args(["token", "--tenant", &tenant, "--role", "AGENT", "--user", "zhang.wei", "--name", "张伟"])
         .env("GUANXI_JWT_SECRET", SECRET)
         .output()
         .unwrap();
@@ -80,7 +81,7 @@ async fn minted_tokens_are_accepted() {
     let res = app.gql(&token, "{ viewer { role user { name } tenant { slug } } }", json!({})).await;
     assert_eq!(
         res["data"]["viewer"],
-        json!({ "role": "AGENT", "user": { "name": "张伟" }, "tenant": { "slug": "cli-tenant" } })
+        json!({ "role": "AGENT", "user": { "name": "张伟" }, "tenant": { "slug": tenant } })
     );
 }
 
@@ -160,7 +161,7 @@ async fn plugin_check_and_run_report_what_an_author_needs() {
     fails_with(guanxi().args(["plugin", "check"]).arg(dir.join("fs_reader.wasm")), "wasi:filesystem/");
 
     // The input is what the API shows as Customer.scoringSnapshot.
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let id = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
     let res = app.gql(&t, "query($id: ID!) { customer(id: $id) { scoringSnapshot } }", json!({ "id": id })).await;

@@ -73,7 +73,7 @@ fn blocks(sdl: &str, needle: &str) -> String {
 
 #[tokio::test]
 async fn a_definition_is_a_typed_field_at_once_and_archive_hides_it_keeping_values() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     assert!(!sdl(&app, &admin).await.contains("CustomerCustom"), "no custom type before any definition");
     let def = define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "loyalty_card_no", "label": "Loyalty card", "type": "STRING", "description": "Printed on the card" })).await;
@@ -134,7 +134,7 @@ async fn a_definition_is_a_typed_field_at_once_and_archive_hides_it_keeping_valu
 
 #[tokio::test]
 async fn only_admins_change_definitions_and_keys_follow_the_rules() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let manager = app.token("acme", "MANAGER", "mgr");
     let input = json!({ "entity": "CUSTOMER", "key": "level", "label": "Level", "type": "INT" });
@@ -175,7 +175,7 @@ async fn only_admins_change_definitions_and_keys_follow_the_rules() {
 
 #[tokio::test]
 async fn every_type_takes_its_values_and_refuses_others_one_violation_each() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for input in every_type() {
         define(&app, &admin, input).await;
@@ -260,7 +260,7 @@ async fn every_type_takes_its_values_and_refuses_others_one_violation_each() {
 fn integers_and_decimals_round_trip_exactly_over_their_whole_range() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (app, admin, id) = rt.block_on(async {
-        let app = TestApp::spawn_bare().await;
+        let app = TestApp::shared_bare().await;
         let admin = app.token("acme", "ADMIN", "boss");
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "n", "label": "N", "type": "INT" })).await;
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "d", "label": "D", "type": "DECIMAL" })).await;
@@ -300,7 +300,7 @@ fn integers_and_decimals_round_trip_exactly_over_their_whole_range() {
 
 #[tokio::test]
 async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_writes() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for entity in ["INTERACTION", "COMPLAINT", "KEY_ACCOUNT_PLAN"] {
         define(&app, &admin, json!({ "entity": entity, "key": "ref_no", "label": "Ref", "type": "STRING" })).await;
@@ -331,10 +331,10 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
     // A plugin's computed field (the plugin platform defines these; here it is put in place
     // directly) is read-only: writes and definition changes are refused, reads show it.
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
-    let tenant = guanxi_api::store::tenants::find_by_slug(&db, "acme").await.expect("db").expect("tenant");
+    let tenant = app.tenant_id(&db, "acme").await;
     let at = chrono::Utc::now();
     let computed = guanxi_entity::custom_field_definition::Model {
-        tenant_id: tenant.id,
+        tenant_id: tenant,
         id: uuid::Uuid::now_v7(),
         entity: "CUSTOMER".into(),
         key: "value_score".into(),
@@ -355,7 +355,7 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
         updated_at: at,
     };
     guanxi_api::store::custom_fields::insert(&db, &computed).await.expect("insert");
-    guanxi_api::store::tenants::bump_schema_version(&db, tenant.id).await.expect("bump");
+    guanxi_api::store::tenants::bump_schema_version(&db, tenant).await.expect("bump");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // another writer: seen within a second
     let res = app
         .gql(
@@ -385,7 +385,7 @@ async fn every_entity_carries_custom_fields_and_plugin_fields_are_read_only_on_w
 
 #[tokio::test]
 async fn required_fields_need_a_default_once_rows_exist_and_reads_return_it() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let old = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "老客户" })).await;
     let res = app
@@ -414,7 +414,7 @@ async fn required_fields_need_a_default_once_rows_exist_and_reads_return_it() {
 
 #[tokio::test]
 async fn a_type_change_converts_every_value_or_is_refused_with_the_count() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     let def =
         define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "size", "label": "Size", "type": "STRING" })).await;
@@ -459,7 +459,7 @@ async fn a_type_change_converts_every_value_or_is_refused_with_the_count() {
 
 #[tokio::test]
 async fn tenants_never_see_each_others_fields_or_values() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let a = app.token("tenant-a", "ADMIN", "a");
     let b = app.token("tenant-b", "ADMIN", "b");
     define(&app, &a, json!({ "entity": "CUSTOMER", "key": "secret_score", "label": "Secret", "type": "INT" })).await;
@@ -529,7 +529,7 @@ fn cmp_nulls_last<T: Ord>(a: &Option<T>, b: &Option<T>) -> Ordering {
 
 #[tokio::test]
 async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for (key, ty, indexed) in
         [("level", "INT", true), ("credit", "DECIMAL", true), ("since", "DATE", false), ("vip", "BOOLEAN", false)]
@@ -666,7 +666,7 @@ async fn filters_and_orders_on_custom_fields_match_a_plain_computation() {
 
 #[tokio::test]
 async fn concurrent_definition_changes_and_writes_lose_nothing() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "seq", "label": "Seq", "type": "STRING" })).await;
     let writes = (0..24).map(|i| {
@@ -706,7 +706,7 @@ async fn concurrent_definition_changes_and_writes_lose_nothing() {
 
 #[tokio::test]
 async fn the_schema_of_a_tenant_with_every_type() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     for input in every_type() {
         define(&app, &admin, input).await;
@@ -721,6 +721,8 @@ async fn an_indexed_custom_filter_uses_its_expression_index() {
     use guanxi_api::query::{CustomKey, Filter, Op, OrderKey, Scalar, SortField, page_request};
     use sea_orm::ConnectionTrait;
 
+    // A server of its own: it counts the database's expression indexes, and an index is dropped
+    // only once no tenant's definition wants it.
     let app = TestApp::spawn_bare().await;
     let admin = app.token("acme", "ADMIN", "boss");
     define(
@@ -881,7 +883,7 @@ async fn indexes_are_built_in_the_background_and_a_full_table_fails_with_the_rea
 /// the index exists, that tenant's own writes.
 #[tokio::test]
 async fn another_tenants_long_values_under_the_same_key_do_not_break_an_index() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let writer = app.token("writer", "ADMIN", "boss");
     let indexer = app.token("indexer", "ADMIN", "boss");
     // Text that does not compress: an index entry keeps (compressed) values up to about 2,700 bytes.

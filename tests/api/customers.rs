@@ -8,7 +8,7 @@ const FIELDS: &str = "id kind name email phone region industry creditCode channe
 
 #[tokio::test]
 async fn customer_round_trip() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let res = app
         .gql(
@@ -84,7 +84,7 @@ async fn customer_round_trip() {
 
 #[tokio::test]
 async fn validation_lists_every_problem_and_writes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let res = app
         .gql(
@@ -145,7 +145,7 @@ async fn validation_lists_every_problem_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_credit_code_belongs_to_one_customer_of_a_tenant() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let input = json!({ "kind": "ORGANIZATION", "name": "A", "creditCode": "91110000600037341L" });
     app.create_customer(&t, input.clone()).await;
@@ -162,7 +162,7 @@ async fn a_credit_code_belongs_to_one_customer_of_a_tenant() {
 
 #[tokio::test]
 async fn audit_entries_match_the_changes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let id =
         app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "李娜", "email": "li.na@example.com" })).await;
@@ -208,7 +208,7 @@ async fn audit_entries_match_the_changes() {
 /// list of one), as a literal and as a variable; the single form was once ignored.
 #[tokio::test]
 async fn a_single_order_object_orders_like_a_list_of_one() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "manager");
     for name in ["b", "a", "c"] {
         app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": name })).await;
@@ -275,18 +275,23 @@ async fn give_a_history(app: &TestApp, t: &str, customer: &str) -> (String, Stri
     (complaint, plan, action)
 }
 
-/// Rows per table, read from the database: what a customer's delete must leave nothing of,
-/// even where no API path leads any more (history rows, actions, stats).
-async fn table_rows(app: &TestApp) -> Vec<(&'static str, i64)> {
+/// The tenant's rows per table, read from the database: what a customer's delete must leave
+/// nothing of, even where no API path leads any more (history rows, actions, stats).
+async fn table_rows(app: &TestApp, tenant: &str) -> Vec<(&'static str, i64)> {
     use sea_orm::ConnectionTrait;
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    let tenant = app.tenant_id(&db, tenant).await;
+    let backend = db.get_database_backend();
     let mut counts = Vec::new();
     for table in
         ["complaints", "complaint_transitions", "key_account_plans", "plan_actions", "interactions", "customer_stats"]
     {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1"),
+            _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = ?"),
+        };
         let row = db
-            .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [tenant.into()]))
             .await
             .expect("count")
             .expect("row");
@@ -302,7 +307,7 @@ async fn table_rows(app: &TestApp) -> Vec<(&'static str, i64)> {
 /// state, and keeps every entry it had.
 #[tokio::test]
 async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_keeps_it() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let gone = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "要删除的公司" })).await;
     let kept = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "留下的公司" })).await;
@@ -314,7 +319,7 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
     let complaint_audit = app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"].clone();
     let plan_audit = app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"].clone();
     assert!(complaint_audit["totalCount"].as_i64().unwrap() > 0 && plan_audit["totalCount"].as_i64().unwrap() > 0);
-    let rows_before = table_rows(&app).await;
+    let rows_before = table_rows(&app, "acme").await;
 
     let del = app.gql(&t, "mutation($id: ID!) { deleteCustomer(id: $id) }", json!({ "id": gone })).await;
     assert_eq!(del["data"]["deleteCustomer"], gone, "{del}");
@@ -382,7 +387,7 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
         .await;
     assert_eq!(violations(&res), [("customerId".to_owned(), "NOT_FOUND".to_owned())], "{res}");
     // Nothing of it is left in any table, where no path could show it.
-    let rows_after = table_rows(&app).await;
+    let rows_after = table_rows(&app, "acme").await;
     for ((table, before), (_, after)) in rows_before.iter().zip(&rows_after) {
         assert_eq!(before - after, after.to_owned(), "{table}: the deleted customer's rows are gone, the other's stay");
     }

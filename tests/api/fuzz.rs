@@ -2258,6 +2258,9 @@ async fn generated_documents_are_answered_with_documented_codes_and_leak_nothing
     let seed = env_u64("GUANXI_FUZZ_SEED").unwrap_or(DEFAULT_SEED);
     let cases = env_u64("GUANXI_FUZZ_CASES");
     let budget = Duration::from_secs(env_u64("GUANXI_FUZZ_SECS").unwrap_or(DEFAULT_SECS));
+    // A server of its own: its ADMIN's random writes may define indexed fields, each an index on
+    // a table every tenant shares (a server allows only so many), and its documents are the
+    // heaviest of the suite.
     let app = TestApp::spawn().await;
     let mut rng = StdRng::seed_from_u64(seed);
     let (callers, mut pools, markers) = seed_world(&app, &mut rng).await;

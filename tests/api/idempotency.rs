@@ -19,7 +19,7 @@ async fn send(app: &TestApp, token: &str, key: &str, body: &Value) -> (u16, Valu
 
 #[tokio::test]
 async fn concurrent_retries_write_once() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let app = std::sync::Arc::new(TestApp::shared().await);
     let t = app.token("acme", "AGENT", "mobile-user");
     let body = json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id name version } }",
                        "variables": { "i": { "kind": "INDIVIDUAL", "name": "王芳", "phone": "13912345678" } } });
@@ -60,7 +60,7 @@ async fn concurrent_retries_write_once() {
 
 #[tokio::test]
 async fn a_refused_request_is_remembered_too() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let bad = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"\"}) { id } }" });
     let first = send(&app, &t, "k2", &bad).await;
@@ -72,7 +72,7 @@ async fn a_refused_request_is_remembered_too() {
 /// a key may have, and works as any key.
 #[tokio::test]
 async fn a_key_longer_than_255_characters_is_refused_and_writes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let create = |name: &str| {
         json!({ "query": "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
@@ -111,6 +111,7 @@ async fn a_key_longer_than_255_characters_is_refused_and_writes_nothing() {
 #[tokio::test]
 async fn a_retry_after_an_internal_failure_does_not_repeat_what_committed() {
     use sea_orm::ConnectionTrait;
+    // A server of its own: the table it takes away is every tenant's.
     let app = TestApp::spawn_bare().await;
     let t = app.token("acme", "MANAGER", "manager");
     let customer = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "老客户" })).await;
@@ -178,7 +179,7 @@ async fn send_raw(app: &TestApp, token: &str, key: &str, body: &str) -> reqwest:
 async fn while_the_first_runs_another_body_is_refused_and_the_same_body_waits_for_its_answer() {
     use guanxi_api::store::idempotency;
     use sha2::{Digest, Sha256};
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let app = std::sync::Arc::new(TestApp::shared().await);
     let t = app.token("acme", "MANAGER", "mgr");
     let (db, tenant, user) = store_keys(&app, &t).await;
     let first = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"第一个\"}) { id } }" })
@@ -216,6 +217,7 @@ async fn a_key_is_forgotten_after_24_hours() {
     use guanxi_entity::idempotency_record::{Column, Entity};
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    // A server of its own: the purge's count is of every tenant's records.
     let app = TestApp::spawn().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let (db, _, _) = store_keys(&app, &t).await;

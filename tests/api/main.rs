@@ -1,6 +1,9 @@
-//! Black-box tests of the whole server: each test starts the real server on port 0 against a
-//! fresh database (SQLite in a temp dir, or a fresh PostgreSQL database when
-//! `GUANXI_TEST_DATABASE_URL` is set) and talks HTTP to it.
+//! Black-box tests of the whole server, over HTTP. Most tests share one of two servers started
+//! once per run (with and without the default scorers) and work in tenants of their own there;
+//! a test that changes the server's settings, stops or replicates it, or reads what all tenants
+//! share starts a server of its own. Every server listens on port 0 and starts on a fresh
+//! database: SQLite in a temporary directory, or a fresh PostgreSQL database when
+//! `GUANXI_TEST_DATABASE_URL` is set. See `helpers.rs`.
 
 mod helpers;
 

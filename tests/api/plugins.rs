@@ -69,7 +69,7 @@ const SCORED: &str = "{ customers(first: 50) { nodes { id name tier lifecycleSta
 
 #[tokio::test]
 async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
 
     let res = app.gql(&admin, "{ plugins { name capabilities enabled scoreKeys } }", json!({})).await;
@@ -343,8 +343,13 @@ async fn default_scorers_score_customers_rank_tiers_and_extend_the_schema() {
     let details = || async {
         use sea_orm::ConnectionTrait as _;
         let db = guanxi_api::store::connect(&app.database_url, 1).await.unwrap();
-        let stmt =
-            sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM customer_scores");
+        let tenant = app.tenant_id(&db, "acme").await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DatabaseBackend::Postgres => "SELECT COUNT(*) AS n FROM customer_scores WHERE tenant_id = $1",
+            _ => "SELECT COUNT(*) AS n FROM customer_scores WHERE tenant_id = ?",
+        };
+        let stmt = sea_orm::Statement::from_sql_and_values(backend, sql, [tenant.into()]);
         let row = db.query_one_raw(stmt).await.unwrap().unwrap();
         row.try_get::<i64>("", "n").unwrap()
     };
@@ -392,7 +397,7 @@ async fn assert_walks<K: Ord + std::fmt::Debug>(
 /// much of the order, and a backward walk must still be the forward one exactly.
 #[tokio::test]
 async fn computed_orders_with_nulls_walk_backward_as_forward() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let mut every = std::collections::BTreeSet::new();
     for n in 0..12u32 {
@@ -491,7 +496,7 @@ async fn a_rescore_in_small_rounds_scores_everyone_and_ends_ranked() {
 
 #[tokio::test]
 async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let res = app
         .gql(&admin, "mutation { defineCustomField(input: { entity: CUSTOMER, key: \"loyalty_card\", label: \"Loyalty card\", type: STRING }) { key } }", json!({}))
@@ -632,7 +637,7 @@ async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
 
 #[tokio::test]
 async fn hostile_plugins_fail_clearly_and_another_tenant_carries_on() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let evil = app.token("evil", "ADMIN", "root");
     let good = app.token("good", "ADMIN", "root");
     for token in [&evil, &good] {
@@ -758,7 +763,7 @@ async fn scored_by_hostile(app: &TestApp, admin: &str) -> (Value, String, Value)
 
 #[tokio::test]
 async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let (hostile, id, first) = scored_by_hostile(&app, &admin).await;
 
@@ -787,7 +792,7 @@ async fn a_failing_scorer_keeps_the_last_scores_and_shows_the_failure() {
 /// the scorer) writes the details alone: the values, and the filters over them, stay.
 #[tokio::test]
 async fn a_rescore_that_moves_only_the_details_keeps_the_values() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let (hostile, id, first) = scored_by_hostile(&app, &admin).await;
 
@@ -818,7 +823,7 @@ async fn a_rescore_that_moves_only_the_details_keeps_the_values() {
 
 #[tokio::test]
 async fn installs_refuse_garbage_forbidden_imports_and_other_roles() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let refused = |res: &Value| violations(res)[0].1.clone();
     let res = app.gql(&admin, INSTALL, json!({ "i": { "name": "x", "wasmBase64": "not base64!" } })).await;
@@ -859,7 +864,7 @@ async fn installs_refuse_garbage_forbidden_imports_and_other_roles() {
 
 #[tokio::test]
 async fn uninstalling_a_scorer_takes_its_fields_away_and_installing_it_brings_them_back() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("acme", "ADMIN", "root");
     let id = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "Scored" })).await;
     let query = "query($id: ID!) { customer(id: $id) { custom { valueScore } } }";
@@ -906,7 +911,7 @@ async fn every_customer_is_scored_again_periodically_without_writes() {
 
 #[tokio::test]
 async fn tenants_start_without_plugins_when_the_operator_says_so() {
-    let app = TestApp::spawn_with(|c| c.default_plugins = false).await;
+    let app = TestApp::shared_bare().await;
     let admin = app.token("bare", "ADMIN", "root");
     let res = app.gql(&admin, "{ plugins { name } customFieldDefinitions { key } }", json!({})).await;
     assert_eq!(res["data"], json!({ "plugins": [], "customFieldDefinitions": [] }));
@@ -925,7 +930,7 @@ async fn tenants_start_without_plugins_when_the_operator_says_so() {
 
 #[tokio::test]
 async fn a_new_tenant_is_never_seen_without_its_default_plugins() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let admin = app.token("newco", "ADMIN", "root");
     // The first requests of a new tenant race to create it; every one of them must find the
     // tenant with its default scorers and their computed fields already in place.
@@ -981,7 +986,7 @@ async fn a_tenant_re_scoring_in_a_loop_does_not_starve_another() {
 /// cannot store it, and the write failed inside the database.
 #[tokio::test]
 async fn a_configuration_holding_nul_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let plugins = app.gql(&t, "{ plugins { id } }", json!({})).await;
     let id = plugins["data"]["plugins"][0]["id"].clone();

@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn snapshots_are_batched_deterministic_and_match_the_api() {
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let admin = app.token("acme", "ADMIN", "boss");
     for (key, ty) in [("member_no", "STRING"), ("retired", "STRING")] {
@@ -63,7 +63,7 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
     let from_api = api["data"]["customer"]["scoringSnapshot"].clone();
 
     let db = guanxi_api::store::connect(&app.database_url, 2).await.unwrap();
-    let tenant = guanxi_api::store::tenants::find_by_slug(&db, "acme").await.unwrap().unwrap();
+    let tenant = app.tenant_id(&db, "acme").await;
     let uuids: Vec<uuid::Uuid> = ids.iter().map(|g| guanxi_api::domain::ids::decode("Customer", g).unwrap()).collect();
     let now = chrono::Utc::now();
     let counted = |n: usize| {
@@ -71,7 +71,7 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
         async move {
             let statements = Arc::new(AtomicU64::new(0));
             let snaps = guanxi_api::store::STATEMENTS
-                .scope(statements.clone(), guanxi_api::domain::snapshot::build(&db, tenant.id, &uuids, "CNY", now))
+                .scope(statements.clone(), guanxi_api::domain::snapshot::build(&db, tenant, &uuids, "CNY", now))
                 .await
                 .unwrap();
             (snaps, statements.load(Ordering::Relaxed))

@@ -116,7 +116,7 @@ const STATS: &str = "query($id: ID!) { customer(id: $id) { stats { purchaseCount
 fn stats_equal_a_recomputation_after_any_sequence_of_writes() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (app, token) = rt.block_on(async {
-        let app = TestApp::spawn().await;
+        let app = TestApp::shared().await;
         let token = app.token("acme", "MANAGER", "mgr");
         (app, token)
     });
@@ -200,9 +200,7 @@ fn stats_equal_a_recomputation_after_any_sequence_of_writes() {
 /// own index, not every interaction of the customer.
 #[tokio::test]
 async fn purchase_windows_read_the_purchases_index() {
-    use sea_orm::ConnectionTrait;
-
-    let app = TestApp::spawn_bare().await;
+    let app = TestApp::shared_bare().await;
     let token = app.token("acme", "MANAGER", "m1");
     let customer = app.create_customer(&token, json!({ "kind": "INDIVIDUAL", "name": "Wang" })).await;
     for (kind, days_ago) in [("PURCHASE", 10), ("PURCHASE", 200), ("PURCHASE", 400), ("VISIT", 5)] {
@@ -224,13 +222,8 @@ async fn purchase_windows_read_the_purchases_index() {
 
     let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
     let backend = db.get_database_backend();
-    let ids = db
-        .query_one_raw(sea_orm::Statement::from_string(backend, "SELECT tenant_id, id FROM customers"))
-        .await
-        .expect("customer")
-        .expect("row");
-    let (tenant, id): (uuid::Uuid, uuid::Uuid) =
-        (ids.try_get("", "tenant_id").expect("tenant"), ids.try_get("", "id").expect("id"));
+    let tenant = app.tenant_id(&db, "acme").await;
+    let id = guanxi_api::domain::ids::decode("Customer", &customer).expect("customer id");
     let statement =
         guanxi_api::store::interactions::purchase_windows_statement(backend, tenant, &[id], chrono::Utc::now());
     let plan = crate::helpers::plan(&db, &statement).await;

@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, code};
 
 #[tokio::test]
 async fn tenants_are_isolated() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let a = app.token("tenant-a", "ADMIN", "same-user");
     let b = app.token("tenant-b", "ADMIN", "same-user");
     let id = app.create_customer(&a, json!({ "kind": "INDIVIDUAL", "name": "A only", "email": "a@example.com" })).await;
@@ -48,7 +48,7 @@ async fn tenants_are_isolated() {
     let ua = app.gql(&a, "{ viewer { user { id } tenant { slug } } }", json!({})).await;
     let ub = app.gql(&b, "{ viewer { user { id } tenant { slug } } }", json!({})).await;
     assert_ne!(ua["data"]["viewer"]["user"]["id"], ub["data"]["viewer"]["user"]["id"]);
-    assert_eq!(ub["data"]["viewer"]["tenant"]["slug"], "tenant-b");
+    assert_eq!(ub["data"]["viewer"]["tenant"]["slug"], app.slug("tenant-b"));
     // B cannot make A's user the owner of its customer either.
     let a_user = ua["data"]["viewer"]["user"]["id"].clone();
     let res = app
