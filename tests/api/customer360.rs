@@ -1,6 +1,6 @@
 //! A customer 360° page in one request, with a constant number of SQL statements.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
@@ -23,42 +23,32 @@ async fn statements_do_not_grow_with_the_page() {
     let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let at = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
-    for i in 0..40 {
-        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+    let names: Vec<Value> = (0..40).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).collect();
+    let customers = app.create_customers(&t, &names).await;
+    let mut interactions = Vec::new();
+    for c in &customers {
         for kind in ["VISIT", "CALL"] {
-            app.gql(
-                &t,
-                "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
-                json!({ "i": { "customerId": c, "kind": kind, "occurredAt": at } }),
-            )
-            .await;
+            interactions.push(json!({ "customerId": c, "kind": kind, "occurredAt": at }));
         }
-        app.gql(
-            &t,
-            "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
-            json!({ "i": { "customerId": c, "kind": "PURCHASE", "occurredAt": at, "amount": "10.5", "currency": "CNY" } }),
-        )
-        .await;
-        if i % 2 == 0 {
-            let plan = app
-                .gql(
-                    &t,
-                    "mutation($i: CreateKeyAccountPlanInput!) { createKeyAccountPlan(input: $i) { id } }",
-                    json!({ "i": { "customerId": c, "title": "plan", "periodStart": "2020-01-01", "periodEnd": "2099-12-31", "status": "ACTIVE", "plannedVisits": 4 } }),
-                )
-                .await;
-            let plan = plan["data"]["createKeyAccountPlan"]["id"].clone();
-            app.gql(&t, "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"visit\", dueDate: \"2021-01-01\"}) { id } }", json!({ "p": plan })).await;
-        }
-        if i % 3 == 0 {
-            app.gql(
-                &t,
-                "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { id } }",
-                json!({ "i": { "customerId": c, "title": "late", "category": "DELIVERY", "severity": "HIGH" } }),
-            )
-            .await;
-        }
+        interactions.push(
+            json!({ "customerId": c, "kind": "PURCHASE", "occurredAt": at, "amount": "10.5", "currency": "CNY" }),
+        );
     }
+    app.create_all(&t, "recordInteraction", "RecordInteractionInput", &interactions).await;
+    let plans: Vec<Value> = customers
+        .iter()
+        .step_by(2)
+        .map(|c| json!({ "customerId": c, "title": "plan", "periodStart": "2020-01-01", "periodEnd": "2099-12-31", "status": "ACTIVE", "plannedVisits": 4 }))
+        .collect();
+    for plan in app.create_all(&t, "createKeyAccountPlan", "CreateKeyAccountPlanInput", &plans).await {
+        app.gql(&t, "mutation($p: ID!) { addPlanAction(planId: $p, input: {title: \"visit\", dueDate: \"2021-01-01\"}) { id } }", json!({ "p": plan })).await;
+    }
+    let complaints: Vec<Value> = customers
+        .iter()
+        .step_by(3)
+        .map(|c| json!({ "customerId": c, "title": "late", "category": "DELIVERY", "severity": "HIGH" }))
+        .collect();
+    app.create_all(&t, "fileComplaint", "FileComplaintInput", &complaints).await;
     let (small, small_page) = statements(&app, &t, 10).await;
     // Over 30 customers, as on the 360° pages that split: `futures::try_join_all`, which resolves
     // a list's items, joins more than 30 another way.
@@ -90,20 +80,16 @@ async fn statements_do_not_grow_with_the_page() {
 async fn every_shape_of_the_page_reads_each_customers_own_records() {
     let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
-    let mut ids = Vec::new();
-    for i in 0..35 {
-        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+    let names: Vec<Value> = (0..35).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).collect();
+    let ids = app.create_customers(&t, &names).await;
+    let mut interactions = Vec::new();
+    for (i, c) in (0u32..).zip(&ids) {
         for day in 0..=(i % 4) {
             let at = (chrono::Utc::now() - chrono::Duration::days(i64::from(day) + 1)).to_rfc3339();
-            app.gql(
-                &t,
-                "mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) { id } }",
-                json!({ "i": { "customerId": c, "kind": if day == 0 { "VISIT" } else { "CALL" }, "occurredAt": at, "summary": format!("{i}-{day}") } }),
-            )
-            .await;
+            interactions.push(json!({ "customerId": c, "kind": if day == 0 { "VISIT" } else { "CALL" }, "occurredAt": at, "summary": format!("{i}-{day}") }));
         }
-        ids.push(c);
     }
+    app.create_all(&t, "recordInteraction", "RecordInteractionInput", &interactions).await;
     let page = "{ customers(first: 35, orderBy: [{field: NAME}]) { edges { node { id
         two: interactions(first: 2) { nodes { summary } pageInfo { hasNextPage } }
         five: interactions(first: 5) { nodes { summary } }
@@ -141,32 +127,22 @@ async fn every_shape_of_the_page_reads_each_customers_own_records() {
 async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_own() {
     let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
-    let mut ids = Vec::new();
-    for i in 0..30 {
-        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
+    let names: Vec<Value> = (0..30).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).collect();
+    let ids = app.create_customers(&t, &names).await;
+    let (mut plans, mut complaints) = (Vec::new(), Vec::new());
+    for (i, c) in ids.iter().enumerate() {
         for k in 0..(i % 4) {
             let status = if k % 2 == 0 { "ACTIVE" } else { "DRAFT" };
-            let res = app
-                .gql(
-                    &t,
-                    "mutation($i: CreateKeyAccountPlanInput!) { createKeyAccountPlan(input: $i) { id } }",
-                    json!({ "i": { "customerId": c, "title": format!("{i}-{k}"), "periodStart": "2026-01-01", "periodEnd": "2026-12-31", "status": status } }),
-                )
-                .await;
-            assert!(res["errors"].is_null(), "{res}");
+            plans.push(json!({ "customerId": c, "title": format!("{i}-{k}"), "periodStart": "2026-01-01", "periodEnd": "2026-12-31", "status": status }));
         }
         for (k, severity) in ["HIGH", "LOW", "HIGH"].iter().take(i % 3 + 1).enumerate() {
-            let res = app
-                .gql(
-                    &t,
-                    "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { id } }",
-                    json!({ "i": { "customerId": c, "title": format!("{i}-c{k}"), "category": "DELIVERY", "severity": severity } }),
-                )
-                .await;
-            assert!(res["errors"].is_null(), "{res}");
+            complaints.push(
+                json!({ "customerId": c, "title": format!("{i}-c{k}"), "category": "DELIVERY", "severity": severity }),
+            );
         }
-        ids.push(c);
     }
+    app.create_all(&t, "createKeyAccountPlan", "CreateKeyAccountPlanInput", &plans).await;
+    app.create_all(&t, "fileComplaint", "FileComplaintInput", &complaints).await;
     let shape = "nodes { title } pageInfo { hasNextPage }";
     let page = format!(
         "query($n: Int) {{ customers(first: $n, orderBy: [{{field: NAME}}]) {{ nodes {{ id
@@ -239,11 +215,8 @@ async fn nested_lists_are_read_in_one_batch_per_shape_and_each_is_the_customers_
 async fn nested_lists_stay_within_bounds_and_read_fresh_after_a_write() {
     let app = TestApp::shared_bare().await;
     let t = app.token("acme", "MANAGER", "mgr");
-    let mut first = None;
-    for i in 0..90 {
-        let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).await;
-        first.get_or_insert(c);
-    }
+    let names: Vec<Value> = (0..90).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户 {i:02}") })).collect();
+    let first = app.create_customers(&t, &names).await.swap_remove(0);
     let empty_ors = vec!["{or: []}"; 199].join(", ");
     let res = app
         .gql(
@@ -261,9 +234,7 @@ async fn nested_lists_stay_within_bounds_and_read_fresh_after_a_write() {
                 customer {{ complaints {{ nodes {{ title }} totalCount }} }} }}"
         )
     };
-    let res = app
-        .gql(&t, &format!("mutation($c: ID!) {{ {} {} }}", file("a"), file("b")), json!({ "c": first.unwrap() }))
-        .await;
+    let res = app.gql(&t, &format!("mutation($c: ID!) {{ {} {} }}", file("a"), file("b")), json!({ "c": first })).await;
     let after_b = &res["data"]["b"]["customer"]["complaints"];
     assert_eq!(after_b["totalCount"], 2, "{res}");
     assert_eq!(after_b["nodes"].as_array().map(Vec::len), Some(2), "the second answer sees both: {res}");

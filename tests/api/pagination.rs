@@ -113,17 +113,11 @@ async fn walks_forward_and_backward_without_gaps_or_duplicates() {
     let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
     let statuses = ["PROSPECT", "TARGET", "ACTIVE", "LOST", "NON_CUSTOMER"];
-    let mut created = HashSet::new();
-    for i in 0..260 {
-        // Few distinct names, so many rows tie and the id tiebreak matters.
-        let id = app
-            .create_customer(
-                &t,
-                json!({ "kind": "INDIVIDUAL", "name": format!("客户{:02}", i % 37), "status": statuses[i % 5] }),
-            )
-            .await;
-        created.insert(id);
-    }
+    // Few distinct names, so many rows tie and the id tiebreak matters.
+    let inputs: Vec<Value> = (0..260)
+        .map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户{:02}", i % 37), "status": statuses[i % 5] }))
+        .collect();
+    let created: HashSet<String> = app.create_customers(&t, &inputs).await.into_iter().collect();
     for order in [
         json!([]),
         json!([{ "field": "NAME", "direction": "DESC" }]),
@@ -179,10 +173,8 @@ async fn a_cursor_changed_to_hold_nul_is_refused() {
 async fn concurrent_inserts_do_not_disturb_a_walk() {
     let app = TestApp::shared().await;
     let t = app.token("acme", "MANAGER", "mgr");
-    let mut before = HashSet::new();
-    for i in 0..150 {
-        before.insert(app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": format!("old {i:03}") })).await);
-    }
+    let old: Vec<Value> = (0..150).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("old {i:03}") })).collect();
+    let before: HashSet<String> = app.create_customers(&t, &old).await.into_iter().collect();
     let writer = {
         let (base, token) = (app.base.clone(), t.clone());
         tokio::spawn(async move {

@@ -955,12 +955,11 @@ async fn a_tenant_re_scoring_in_a_loop_does_not_starve_another() {
     let app = TestApp::spawn_with(|c| c.score_claim = 4).await;
     let loud = app.token("loud", "ADMIN", "admin");
     let quiet = app.token("quiet", "ADMIN", "admin");
-    for i in 0..40 {
-        app.create_customer(&loud, json!({ "kind": "INDIVIDUAL", "name": format!("L{i}") })).await;
-    }
-    for i in 0..4 {
-        app.create_customer(&quiet, json!({ "kind": "INDIVIDUAL", "name": format!("Q{i}") })).await;
-    }
+    let named = |prefix: &str, n: usize| -> Vec<Value> {
+        (0..n).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("{prefix}{i}") })).collect()
+    };
+    app.create_customers(&loud, &named("L", 40)).await;
+    app.create_customers(&quiet, &named("Q", 4)).await;
     let recompute = "mutation { recomputeScores { id } }";
     // The loud tenant's sweep starts first, so it is first in line.
     let res = app.gql(&loud, recompute, json!({})).await;
