@@ -28,7 +28,7 @@ async fn counted(app: &TestApp, t: &str, query: &str, variables: Value) -> (Valu
 
 #[tokio::test]
 async fn a_plan_holds_at_most_a_hundred_actions_and_its_list_is_costed_at_that() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let customer = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "大客户" })).await;
     let plan = app
@@ -76,7 +76,7 @@ async fn a_plan_holds_at_most_a_hundred_actions_and_its_list_is_costed_at_that()
 
 #[tokio::test]
 async fn a_complaint_keeps_at_most_a_hundred_transitions_and_histories_are_read_in_one_batch() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let customer = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "大客户" })).await;
     let mut ids = Vec::new();
@@ -145,16 +145,14 @@ async fn a_complaint_keeps_at_most_a_hundred_transitions_and_histories_are_read_
 
 #[tokio::test]
 async fn open_complaints_list_the_oldest_hundred_in_one_batch() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::shared().await;
     let t = app.token("acme", "ADMIN", "admin");
     let busy = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "A 很多投诉" })).await;
     let calm = app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "B 两个投诉" })).await;
-    for i in 0..101 {
-        file(&app, &t, &busy, &format!("a{i:03}")).await;
-    }
-    for i in 0..2 {
-        file(&app, &t, &calm, &format!("b{i}")).await;
-    }
+    let complaint = |customer: &str, title: String| json!({ "customerId": customer, "title": title, "category": "DELIVERY", "severity": "LOW" });
+    let mut complaints: Vec<Value> = (0..101).map(|i| complaint(&busy, format!("a{i:03}"))).collect();
+    complaints.extend((0..2).map(|i| complaint(&calm, format!("b{i}"))));
+    app.create_all(&t, "fileComplaint", "FileComplaintInput", &complaints).await;
     let page = "query($f: CustomerFilter) { customers(filter: $f, orderBy: [{field: NAME}]) { nodes { name openComplaints { title } } } }";
     let (both, statements_both) = counted(&app, &t, page, json!({})).await;
     let nodes = both["data"]["customers"]["nodes"].as_array().unwrap();
