@@ -256,6 +256,19 @@ impl Filter {
         Filter::All(Vec::new())
     }
 
+    /// Whether the tree matches no row whatever the rows hold: an empty `or` or an `in` of
+    /// nothing where an `and` needs it. The store answers such a read without asking the
+    /// database: a page of 199 empty `or`s took SQLite 17 s to plan and run under 90 customers.
+    #[must_use]
+    pub fn matches_nothing(&self) -> bool {
+        match self {
+            Filter::All(parts) => parts.iter().any(Filter::matches_nothing),
+            Filter::Any(parts) => parts.iter().all(Filter::matches_nothing),
+            Filter::Field(_, Op::In(values)) | Filter::Custom(_, Op::In(values)) => values.is_empty(),
+            Filter::Not(_) | Filter::Field(..) | Filter::Custom(..) => false,
+        }
+    }
+
     /// Whether any condition of the tree reads the column the store's `column_of` names `column`.
     #[must_use]
     pub fn reads(&self, column: &str) -> bool {
@@ -457,6 +470,20 @@ pub fn total_order(mut keys: Vec<OrderKey>, id_field: &'static FieldSpec) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_ors_and_ins_match_nothing_where_an_and_needs_them() {
+        static NAME: FieldSpec = FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: None };
+        let name_in = |v: Vec<Scalar>| Filter::Field(&NAME, Op::In(v));
+        let some = || name_in(vec![Scalar::Str("x".into())]);
+        assert!(Filter::Any(vec![]).matches_nothing());
+        assert!(Filter::All(vec![some(), Filter::Any(vec![])]).matches_nothing());
+        assert!(name_in(vec![]).matches_nothing());
+        assert!(Filter::Any(vec![name_in(vec![]), Filter::Any(vec![])]).matches_nothing());
+        assert!(!Filter::everything().matches_nothing());
+        assert!(!Filter::Any(vec![name_in(vec![]), some()]).matches_nothing());
+        assert!(!Filter::Not(Box::new(Filter::Any(vec![]))).matches_nothing());
+    }
 
     static NAME: FieldSpec = FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: Some("NAME") };
     static ID: FieldSpec =

@@ -286,6 +286,9 @@ where
     E: EntityTrait,
     E::Model: Send + Sync,
 {
+    if filter.matches_nothing() {
+        return Ok(finish_page(Vec::new(), page_request));
+    }
     let backend = db.get_database_backend();
     let select = select.filter(condition(filter, column_of, backend));
     let rows = page(select, order, page_request, column_of, backend).all(db).await?;
@@ -322,7 +325,9 @@ where
         .ok_or_else(|| crate::error::Error::Internal(anyhow::anyhow!("no column for the parent field {parent}")))?;
     let filtered = select.filter(condition(filter, column_of, backend));
     let mut rows: Vec<E::Model> = Vec::new();
-    if backend == DatabaseBackend::Postgres {
+    if filter.matches_nothing() {
+        // Every page is empty; each still says whether a page lies before it.
+    } else if backend == DatabaseBackend::Postgres {
         // The single-parent query once, its parent a column of a VALUES list it is joined to
         // LATERALly: PostgreSQL plans it once (a UNION ALL of 50 branches took 15–22 ms to plan
         // for 2 ms of execution) and runs one index scan per parent that stops at the page.
@@ -422,5 +427,8 @@ where
     E::Model: Send + Sync,
 {
     use sea_orm::PaginatorTrait;
+    if filter.matches_nothing() {
+        return Ok(0);
+    }
     Ok(select.filter(condition(filter, column_of, db.get_database_backend())).count(db).await?)
 }
