@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use guanxi_entity::complaint::{self, Column, Entity};
 use guanxi_entity::complaint_transition;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -142,21 +142,10 @@ pub async fn first_of_customers_in(
         params.extend(statuses.iter().map(|s| sea_orm::Value::from(*s)));
         sea_orm::Statement::from_sql_and_values(backend, sql, params)
     } else {
-        let rank = Expr::cust("ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY created_at, id)");
-        let inner = in_tenant(tenant_id)
+        let select = in_tenant(tenant_id)
             .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
-            .filter(Column::Status.is_in(statuses.iter().copied()))
-            .expr_as(rank, "rank_in_customer")
-            .into_query();
-        let mut outer = sea_orm::sea_query::Query::select();
-        outer
-            .columns(Column::iter())
-            .from_subquery(inner, "ranked")
-            .and_where(Expr::col("rank_in_customer").lte(limit))
-            .order_by("customer_id", sea_orm::Order::Asc)
-            .order_by("created_at", sea_orm::Order::Asc)
-            .order_by("id", sea_orm::Order::Asc);
-        backend.build(&outer)
+            .filter(Column::Status.is_in(statuses.iter().copied()));
+        backend.build(&filter::first_per_customer(select, &[("created_at", false), ("id", false)], n))
     };
     let mut out: HashMap<Uuid, Vec<complaint::Model>> = HashMap::new();
     for row in Entity::find().from_raw_sql(statement).all(db).await? {

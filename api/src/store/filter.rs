@@ -295,6 +295,33 @@ where
     Ok(finish_page(rows, page_request))
 }
 
+/// The first `n` rows of `select` (already filtered) for each customer, in `order` (columns,
+/// each descending or not), then by customer: ranked by a window, for SQLite, which has no
+/// LATERAL (the 360° page's latest interactions and open complaints).
+pub fn first_per_customer<E: EntityTrait>(
+    select: Select<E>,
+    order: &[(&'static str, bool)],
+    n: u64,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::{Iterable, QueryTrait};
+    let keys: Vec<String> = order
+        .iter()
+        .map(|(column, descending)| format!("{column}{}", if *descending { " DESC" } else { "" }))
+        .collect();
+    let rank = Expr::cust(format!("ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY {})", keys.join(", ")));
+    let inner = select.expr_as(rank, "rank_in_customer").into_query();
+    let mut outer = sea_orm::sea_query::Query::select();
+    outer
+        .columns(E::Column::iter())
+        .from_subquery(inner, "ranked")
+        .and_where(Expr::col("rank_in_customer").lte(i64::try_from(n).unwrap_or(i64::MAX)))
+        .order_by("customer_id", Order::Asc);
+    for (column, descending) in order {
+        outer.order_by(*column, if *descending { Order::Desc } else { Order::Asc });
+    }
+    outer
+}
+
 /// The first page of `select` (already tenant-scoped) matching `filter` in `order` for each of
 /// `parents` (by the `parent` field), each exactly the query a single parent's page runs (so
 /// ordered, limited and indexed alike). On PostgreSQL, one statement: that query joined

@@ -7,7 +7,7 @@ use guanxi_entity::interaction::{self, Column, Entity};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -146,23 +146,8 @@ fn window_statement(
     customer_ids: &[Uuid],
     n: u64,
 ) -> sea_orm::Statement {
-    let rank = Expr::cust_with_exprs(
-        "ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, id DESC)",
-        std::iter::empty(),
-    );
-    let inner = in_tenant(tenant_id)
-        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .expr_as(rank, "rank_in_customer")
-        .into_query();
-    let mut outer = sea_orm::sea_query::Query::select();
-    outer
-        .columns(Column::iter())
-        .from_subquery(inner, "ranked")
-        .and_where(Expr::col("rank_in_customer").lte(i64::try_from(n).unwrap_or(i64::MAX)))
-        .order_by("customer_id", sea_orm::Order::Asc)
-        .order_by("occurred_at", sea_orm::Order::Desc)
-        .order_by("id", sea_orm::Order::Desc);
-    backend.build(&outer)
+    let select = in_tenant(tenant_id).filter(Column::CustomerId.is_in(customer_ids.iter().copied()));
+    backend.build(&filter::first_per_customer(select, &[("occurred_at", true), ("id", true)], n))
 }
 
 /// Purchases of each customer in the 90 and 365 days before `now`, in one statement.
