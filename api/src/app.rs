@@ -114,6 +114,7 @@ impl Application {
             scoring::spawn_rescorer(&tasks, db.clone(), plugins.clone(), Duration::from_secs(config.rescore_secs));
         }
         let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let event_retention = chrono::Duration::days(i64::from(config.event_retention_days));
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
@@ -136,7 +137,7 @@ impl Application {
         .shutdown_timeout(grace.as_secs())
         .run();
         let purge_db = db.clone();
-        tasks.spawn("idempotency purge", |stop| async move {
+        tasks.spawn("purge", |stop| async move {
             let mut tick = tokio::time::interval(PURGE_EVERY);
             loop {
                 tokio::select! {
@@ -145,6 +146,9 @@ impl Application {
                 }
                 if let Err(err) = store::idempotency::purge_expired(&purge_db).await {
                     tracing::warn!(error = %err, "purging idempotency records");
+                }
+                if let Err(err) = store::events::purge_before(&purge_db, chrono::Utc::now() - event_retention).await {
+                    tracing::warn!(error = %err, "purging change events");
                 }
             }
         });

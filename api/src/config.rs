@@ -140,6 +140,11 @@ pub struct Config {
     #[arg(long, env = "GUANXI_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Days the change events (the outbox subscriptions and webhooks read) are kept; older ones
+    /// are purged.
+    #[arg(long, env = "GUANXI_EVENT_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub event_retention_days: u32,
+
     /// Seconds, at SIGTERM or SIGINT, that in-flight requests have to finish once the server
     /// stops accepting connections; then background tasks get as long to finish what they hold.
     #[arg(long, env = "GUANXI_SHUTDOWN_GRACE_SECS", default_value_t = 30)]

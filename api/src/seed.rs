@@ -223,6 +223,7 @@ pub async fn customers(
             industry: organization.then(|| (*INDUSTRIES.choose(&mut rng).unwrap_or(&"制造业")).to_owned()),
             credit_code: credit,
             channel: Some((*CHANNELS.choose(&mut rng).unwrap_or(&"website")).to_owned()),
+            website: None,
             tags: json!(tags),
             status: weighted(&mut rng, STATUSES).to_owned(),
             relationship_type: rng

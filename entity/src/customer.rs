@@ -17,6 +17,8 @@ pub struct Model {
     pub industry: Option<String>,
     pub credit_code: Option<String>,
     pub channel: Option<String>,
+    /// An http or https address, normalised.
+    pub website: Option<String>,
     /// A JSON array of strings.
     pub tags: Json,
     pub status: String,

@@ -11,6 +11,7 @@ pub mod custom_field_definition;
 pub mod customer;
 pub mod customer_score;
 pub mod customer_stats;
+pub mod event;
 pub mod idempotency_record;
 pub mod interaction;
 pub mod key_account_plan;

@@ -18,6 +18,8 @@ mod m20261127_000013_fingerprint_scores;
 mod m20261127_000014_sqlite_statistics;
 mod m20261206_000015_field_index_state;
 mod m20261206_000016_sweep_turns;
+mod m20261206_000017_create_events;
+mod m20261206_000018_customer_website;
 mod partial_index;
 pub mod statistics;
 
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000014_sqlite_statistics::Migration),
             Box::new(m20261206_000015_field_index_state::Migration),
             Box::new(m20261206_000016_sweep_turns::Migration),
+            Box::new(m20261206_000017_create_events::Migration),
+            Box::new(m20261206_000018_customer_website::Migration),
         ]
     }
 }

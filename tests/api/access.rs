@@ -19,7 +19,7 @@ async fn ok(app: &TestApp, token: &str, query: &str, vars: Value) -> Value {
 
 /// Everything that hangs below a customer, asked through a complaint.
 const THROUGH_COMPLAINT: &str =
-    "{ complaints { nodes { title customer { id name email phone region industry channel tags
+    "{ complaints { nodes { title customer { id name email phone region industry channel website tags
     status tier lifecycleStage relationshipType customFields custom { vip } scores { key }
     interactions { totalCount nodes { amount } } complaints { totalCount nodes { title } } openComplaints { title }
     keyAccountPlans { totalCount nodes { title } } activePlan { title } owner { name } } } } }";
@@ -46,7 +46,8 @@ async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
         .create_customer(
             &manager,
             json!({ "kind": "INDIVIDUAL", "name": "王芳", "email": "wang@example.cn", "phone": "+8613812345678",
-                    "region": "上海", "industry": "retail", "channel": "wechat", "tags": ["private-note"],
+                    "region": "上海", "industry": "retail", "channel": "wechat", "website": "https://wang.example.cn",
+                    "tags": ["private-note"],
                     "relationshipType": "LOYAL", "ownerId": b_id, "customFields": { "vip": "gold" } }),
         )
         .await;
@@ -61,6 +62,7 @@ async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
         let all = ok(&app, t, THROUGH_COMPLAINT, json!({})).await;
         let c = &all["complaints"]["nodes"][0]["customer"];
         assert_eq!(c["region"], "上海", "{all}");
+        assert_eq!(c["website"], "https://wang.example.cn/", "{all}");
         assert_eq!(c["interactions"]["totalCount"], 1, "{all}");
         assert_eq!(c["keyAccountPlans"]["totalCount"], 1, "{all}");
         assert_eq!(c["custom"]["vip"], "gold", "{all}");
@@ -78,7 +80,9 @@ async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
         (&json!("王芳"), &json!("wang@example.cn"), &json!("+8613812345678"))
     );
     assert_eq!(c["owner"]["name"], "agent-b");
-    for hidden in ["region", "industry", "channel", "tier", "lifecycleStage", "relationshipType", "activePlan"] {
+    for hidden in
+        ["region", "industry", "channel", "website", "tier", "lifecycleStage", "relationshipType", "activePlan"]
+    {
         assert_eq!(c[hidden], Value::Null, "{hidden}: {seen}");
     }
     assert_eq!(c["tags"], json!([]));
@@ -90,7 +94,7 @@ async fn an_agent_sees_only_the_case_view_of_a_customer_it_does_not_own() {
     assert_eq!(c["openComplaints"], json!([]));
     assert_eq!(c["keyAccountPlans"], json!({ "totalCount": 0, "nodes": [] }));
     let body = seen.to_string();
-    for secret in ["98765", "secret plan", "private-note", "gold", "not for A", "上海"] {
+    for secret in ["98765", "secret plan", "private-note", "gold", "not for A", "上海", "wang.example"] {
         assert!(!body.contains(secret), "{secret} leaked: {body}");
     }
 

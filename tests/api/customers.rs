@@ -405,3 +405,77 @@ async fn a_delete_takes_complaints_plans_actions_and_stats_along_and_the_audit_k
     assert_eq!(app.gql(&t, audit, json!({ "id": complaint })).await["data"]["auditLog"], complaint_audit);
     assert_eq!(app.gql(&t, audit, json!({ "id": plan })).await["data"]["auditLog"], plan_audit);
 }
+
+/// `website`: an http or https address, normalised; anything else is refused by name and the
+/// customer keeps what it had; filters, orders and the audit trail know it like any field.
+#[tokio::test]
+async fn a_website_is_checked_normalised_filterable_and_audited() {
+    let app = TestApp::shared().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let create = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id website version } }";
+    let res = app
+        .gql(&t, create, json!({ "i": { "kind": "ORGANIZATION", "name": "华信", "website": " https://HuaXin.CN " } }))
+        .await;
+    assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(res["data"]["createCustomer"]["website"], "https://huaxin.cn/");
+    let id = res["data"]["createCustomer"]["id"].as_str().unwrap().to_owned();
+    app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "无官网" })).await;
+
+    for bad in [
+        "huaxin.cn",
+        "ftp://huaxin.cn",
+        "javascript:alert(1)",
+        "https://",
+        &format!("https://a.cn/{}", "x".repeat(2000)),
+    ] {
+        let res = app
+            .gql(
+                &t,
+                "mutation($id: ID!, $w: String) { updateCustomer(id: $id, input: {website: $w}) { website } }",
+                json!({ "id": id, "w": bad }),
+            )
+            .await;
+        assert_eq!(code(&res), "BAD_USER_INPUT", "{bad}: {res}");
+        let (field, why) = &violations(&res)[0];
+        assert_eq!(field, "website", "{res}");
+        assert!(why == "INVALID_URL" || why == "TOO_LONG", "{bad}: {res}");
+    }
+    let got = app.gql(&t, "query($id: ID!) { customer(id: $id) { website version } }", json!({ "id": id })).await;
+    assert_eq!(
+        got["data"]["customer"],
+        json!({ "website": "https://huaxin.cn/", "version": 1 }),
+        "refusals changed nothing"
+    );
+
+    let filtered = app
+        .gql(&t, "{ customers(filter: {website: {startsWith: \"https://huaxin\"}}) { nodes { name } } }", json!({}))
+        .await;
+    assert_eq!(filtered["data"]["customers"]["nodes"], json!([{ "name": "华信" }]), "{filtered}");
+    let none = app.gql(&t, "{ customers(filter: {website: {isNull: true}}) { nodes { name } } }", json!({})).await;
+    assert_eq!(none["data"]["customers"]["nodes"], json!([{ "name": "无官网" }]), "{none}");
+
+    let res = app
+        .gql(
+            &t,
+            "mutation($id: ID!) { updateCustomer(id: $id, input: {website: \"\"}) { website version } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        res["data"]["updateCustomer"],
+        json!({ "website": null, "version": 2 }),
+        "an empty string clears it: {res}"
+    );
+    let audit = app
+        .gql(
+            &t,
+            "query($id: ID!) { auditLog(entityId: $id, first: 1) { nodes { action changes } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        audit["data"]["auditLog"]["nodes"][0]["changes"],
+        json!({ "website": { "before": "https://huaxin.cn/", "after": null } }),
+        "{audit}"
+    );
+}

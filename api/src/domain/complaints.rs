@@ -10,15 +10,17 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::custom_fields::{self, EntityKind};
+use super::custom_fields::EntityKind;
 use super::input::{Patch, check_version, set_required_enum, set_text};
-use super::plugins::{self, Plugins};
+use super::plugins::Plugins;
+use super::records::{self, OnCustomer, Record};
 use super::settings::TenantSettings;
 use super::values::text;
-use super::{Caller, Role, access, audit, custom_values, ids, stats};
+use super::write::{Change, Effect, Write};
+use super::{Caller, Role, access, ids, stats};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
-use crate::store;
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::store::{self, WriteTxn};
 
 pub const TYPE_NAME: &str = "Complaint";
 pub const STATUSES: &[&str] = &["OPEN", "ACKNOWLEDGED", "IN_PROGRESS", "ESCALATED", "RESOLVED", "REOPENED", "CLOSED"];
@@ -96,31 +98,6 @@ pub fn field(name: &str) -> &'static FieldSpec {
     FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Complaint field {name}"))
 }
 
-/// Newest first.
-#[must_use]
-pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey::by(field("createdAt"), true)]
-}
-
-#[must_use]
-pub fn order_values(row: &complaint::Model, order: &[OrderKey]) -> Vec<Scalar> {
-    order
-        .iter()
-        .map(|k| match &k.field {
-            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
-            SortField::Field(f) => match f.name {
-                "severity" => Scalar::Str(row.severity.clone()),
-                "status" => Scalar::Str(row.status.clone()),
-                "responseDueAt" => Scalar::Time(row.response_due_at),
-                "resolutionDueAt" => Scalar::Time(row.resolution_due_at),
-                "createdAt" => Scalar::Time(row.created_at),
-                "updatedAt" => Scalar::Time(row.updated_at),
-                _ => Scalar::Uuid(row.id),
-            },
-        })
-        .collect()
-}
-
 fn time(spec: &'static FieldSpec, op: fn(Scalar) -> Op, at: DateTime<Utc>) -> Filter {
     Filter::Field(spec, op(Scalar::Time(at)))
 }
@@ -148,15 +125,30 @@ pub fn due_before_filter(at: DateTime<Utc>) -> Filter {
     ])
 }
 
-/// The caller's scope: AGENTs see complaints assigned to them and those of customers they own.
-#[must_use]
-pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
-    match access::owner_scope(caller) {
-        Some(me) => filter.and(Filter::Any(vec![
-            Filter::Field(field("assigneeId"), Op::Eq(Scalar::Uuid(me))),
-            Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me))),
-        ])),
-        None => filter,
+impl Record for complaint::Model {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    const ENTITY: EntityKind = EntityKind::Complaint;
+    const FIELDS: &'static [FieldSpec] = &FIELDS;
+
+    fn default_order() -> Vec<OrderKey> {
+        vec![OrderKey::by(field("createdAt"), true)]
+    }
+
+    fn custom_values(&self) -> &Value {
+        &self.custom_fields
+    }
+}
+
+impl OnCustomer for complaint::Model {
+    /// The caller's scope on lists.
+    fn scoped(caller: &Caller, filter: Filter) -> Filter {
+        match access::owner_scope(caller) {
+            Some(me) => filter.and(Filter::Any(vec![
+                Filter::Field(field("assigneeId"), Op::Eq(Scalar::Uuid(me))),
+                Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me))),
+            ])),
+            None => filter,
+        }
     }
 }
 
@@ -167,48 +159,13 @@ fn visible(caller: &Caller, c: &complaint::Model, customer_owner: Option<Uuid>) 
 /// # Errors
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<complaint::Model>> {
-    let Some(row) = store::complaints::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    let Some(row) = records::find::<complaint::Model>(db, caller, id).await? else { return Ok(None) };
     let owner = if access::owner_scope(caller).is_some() {
         store::customers::find(db, caller.tenant_id, row.customer_id).await?.and_then(|c| c.owner_id)
     } else {
         None
     };
     Ok(visible(caller, &row, owner).then_some(row))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<complaint::Model>> {
-    store::complaints::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
-}
-
-/// The first page of each customer's complaints the caller may see, in a few statements whatever
-/// the number of customers.
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Page<complaint::Model>>> {
-    store::complaints::first_pages_per_customer(db, caller.tenant_id, &scoped(caller, filter), order, page, customers)
-        .await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
-    store::complaints::count(db, caller.tenant_id, &scoped(caller, filter)).await
 }
 
 /// Most open complaints `Customer.openComplaints` lists, oldest first: a 360° page shows what
@@ -374,19 +331,17 @@ pub async fn file(
     };
     let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, &mut v);
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Complaint).await?;
-    let txn = store::begin_write(db).await?;
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;
-    data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
+    let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
+    data.custom_fields = write.custom_values(custom, None, &mut v);
     let customer = match customer_id {
-        Some(id) => customer_for_write(&txn, caller, id, &mut v).await?,
+        Some(id) => customer_for_write(write.txn(), caller, id, &mut v).await?,
         None => None,
     };
-    check_assignee(&txn, caller, &data, None, &mut v).await?;
+    check_assignee(write.txn(), caller, &data, None, &mut v).await?;
     let (Some(customer), true) = (customer, v.is_empty()) else {
         return Err(Error::Invalid(v));
     };
-    let now = store::now();
+    let now = write.now();
     let (response_due_at, resolution_due_at) = deadlines(now, &data.severity, customer.tier.as_deref(), settings);
     let row = complaint::Model {
         tenant_id: caller.tenant_id,
@@ -409,14 +364,12 @@ pub async fn file(
         created_at: now,
         updated_at: now,
     };
-    let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &record, None).await?;
-    store::complaints::insert(&txn, &row).await?;
-    store::complaints::insert_transition(&txn, &transition(caller, &row, None, None, now)).await?;
-    stats::refresh(&txn, caller.tenant_id, customer.id).await?;
-    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(record), now).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let change = Change::new(TYPE_NAME, row.id, customer.id, "complaint.filed", None, Some(audit_snapshot(&row)));
+    let persist = async |txn: &WriteTxn| {
+        store::complaints::insert(txn, &row).await?;
+        store::complaints::insert_transition(txn, &transition(caller, &row, None, None, now)).await
+    };
+    write.commit(change.with(Effect::Figures), persist).await?;
     Ok(row)
 }
 
@@ -461,14 +414,14 @@ async fn customer_for_write(
 /// The complaint `id` for a change: visible to the caller, its customer locked.
 async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<(complaint::Model, customer::Model)> {
     let not_found = || Error::NotFound(format!("no complaint {}", ids::encode(TYPE_NAME, id)));
-    let row = store::complaints::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let row = records::find::<complaint::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
     let customer =
         store::customers::find_for_update(txn, caller.tenant_id, row.customer_id).await?.ok_or_else(not_found)?;
     if !visible(caller, &row, customer.owner_id) {
         return Err(not_found());
     }
     access::ensure_can_write(caller)?;
-    let row = store::complaints::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let row = records::find::<complaint::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
     Ok((row, customer))
 }
 
@@ -486,30 +439,25 @@ pub async fn update(
     expected_version: Option<i32>,
     settings: &TenantSettings,
 ) -> Result<complaint::Model> {
-    access::ensure_can_write(caller)?;
     let mut v = Vec::new();
     if input.customer_id != Patch::Absent {
         v.push(Violation::new("customerId", "NOT_ALLOWED", "a complaint stays with its customer"));
         input.customer_id = Patch::Absent;
     }
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Complaint).await?;
-    let txn = store::begin_write(db).await?;
-    // Definitions first: their lock is always taken before a row's (see custom_fields).
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Complaint).await?;
-    let (current, customer) = writable(&txn, caller, id).await?;
+    let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
+    let (current, customer) = writable(write.txn(), caller, id).await?;
     check_version("complaint", current.version, expected_version)?;
     let mut data = Data::of(&current);
     let custom = std::mem::take(&mut input.custom_fields);
-    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
+    data.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
     apply(&mut data, input, &mut v);
-    check_assignee(&txn, caller, &data, current.assignee_id, &mut v).await?;
+    check_assignee(write.txn(), caller, &data, current.assignee_id, &mut v).await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
     if data == Data::of(&current) {
         return Ok(current);
     }
-    let now = store::now();
     let (response_due_at, resolution_due_at) = if data.severity == current.severity {
         (current.response_due_at, current.resolution_due_at)
     } else {
@@ -527,17 +475,12 @@ pub async fn update(
         resolution_due_at,
         custom_fields: data.custom_fields,
         version: current.version + 1,
-        updated_at: now,
+        updated_at: write.now(),
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Complaint, &defs, &after, Some(&before))
-        .await?;
-    store::complaints::update(&txn, &updated).await?;
-    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.updated", Some(before), Some(after));
+    write.commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &updated).await).await?;
     Ok(updated)
 }
 
@@ -549,6 +492,7 @@ pub async fn update(
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, complaint = %id))]
 pub async fn transition_to(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
     to: &str,
@@ -565,8 +509,8 @@ pub async fn transition_to(
         Some(Err((code, msg))) => return Err(Error::invalid("note", code, msg)),
         None => None,
     };
-    let txn = store::begin_write(db).await?;
-    let (current, _) = writable(&txn, caller, id).await?;
+    let write = Write::begin_plain(db, plugins, caller, EntityKind::Complaint).await?;
+    let (current, _) = writable(write.txn(), caller, id).await?;
     check_version("complaint", current.version, expected_version)?;
     if !allowed(&current.status, to) {
         return Err(Error::Conflict {
@@ -575,7 +519,7 @@ pub async fn transition_to(
             field: Some("to".into()),
         });
     }
-    if store::complaints::count_transitions(&txn, caller.tenant_id, id).await? >= MAX_TRANSITIONS {
+    if store::complaints::count_transitions(write.txn(), caller.tenant_id, id).await? >= MAX_TRANSITIONS {
         return Err(Error::Conflict {
             code: "HISTORY_FULL",
             message: format!(
@@ -584,7 +528,7 @@ pub async fn transition_to(
             field: Some("to".into()),
         });
     }
-    let now = store::now();
+    let now = write.now();
     let updated = complaint::Model {
         status: to.to_owned(),
         responded_at: current.responded_at.or(Some(now)),
@@ -597,12 +541,13 @@ pub async fn transition_to(
         updated_at: now,
         ..current.clone()
     };
-    store::complaints::update(&txn, &updated).await?;
-    store::complaints::insert_transition(&txn, &transition(caller, &updated, Some(&current.status), note, now)).await?;
-    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
-    txn.commit().await?;
+    let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.transitioned", Some(before), Some(after));
+    let persist = async |txn: &WriteTxn| {
+        store::complaints::update(txn, &updated).await?;
+        store::complaints::insert_transition(txn, &transition(caller, &updated, Some(&current.status), note, now)).await
+    };
+    write.commit(change.with(Effect::Figures), persist).await?;
     Ok(updated)
 }
 

@@ -25,8 +25,6 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// be written but could not be read back, failing every list that holds it. No form needs a
 /// quarter of that.
 pub const MAX_JSON_DEPTH: usize = 32;
-/// Characters of a URL.
-pub const MAX_URL_CHARS: usize = 2_000;
 /// Bytes of a value in an indexed field: a PostgreSQL b-tree entry must fit a third of a page.
 pub const MAX_INDEXED_BYTES: usize = 2_000;
 
@@ -145,13 +143,7 @@ pub fn integer(value: &Value) -> Result<i64, Refusal> {
 }
 
 fn url(s: &str) -> Result<String, Refusal> {
-    let s = s.trim();
-    length(s, MAX_URL_CHARS)?;
-    match url::Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
-        Ok(_) => Err(refuse("INVALID_URL", format!("'{s}' is not an http or https address"))),
-        Err(e) => Err(refuse("INVALID_URL", format!("'{s}' is not a URL: {e}"))),
-    }
+    super::values::web_address(s)
 }
 
 /// Checks one non-null value against `def` and returns its stored form.

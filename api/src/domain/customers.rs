@@ -8,14 +8,16 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::custom_fields::{self, EntityKind};
+use super::custom_fields::EntityKind;
 use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
-use super::plugins::{self, Plugins};
-use super::values::{CreditCode, Email, Phone, text};
-use super::{Caller, access, audit, custom_values, ids};
+use super::plugins::Plugins;
+use super::records::Record;
+use super::values::{CreditCode, Email, Phone, text, web_address};
+use super::write::{Change, Effect, Write};
+use super::{Caller, access, custom_values, ids};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
-use crate::store;
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use crate::store::{self, WriteTxn};
 
 /// The GraphQL type name, used in global ids and the audit trail.
 pub const TYPE_NAME: &str = "Customer";
@@ -50,7 +52,7 @@ const fn string(name: &'static str) -> FieldSpec {
 }
 
 /// The filterable fields of Customer, in GraphQL names. The store maps each to its column.
-pub static FIELDS: [FieldSpec; 17] = [
+pub static FIELDS: [FieldSpec; 18] = [
     FieldSpec { name: "id", kind: FieldKind::Id { type_name: TYPE_NAME }, nullable: false, order: None },
     FieldSpec {
         name: "kind",
@@ -65,6 +67,7 @@ pub static FIELDS: [FieldSpec; 17] = [
     string("industry"),
     string("creditCode"),
     string("channel"),
+    string("website"),
     FieldSpec { name: "tags", kind: FieldKind::StringList, nullable: false, order: None },
     FieldSpec {
         name: "status",
@@ -100,29 +103,26 @@ pub fn field(name: &str) -> &'static FieldSpec {
     FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Customer field {name}"))
 }
 
-/// The default order: by name, then id.
-#[must_use]
-pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey::by(field("name"), false)]
-}
+impl Record for customer::Model {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    const ENTITY: EntityKind = EntityKind::Customer;
+    const FIELDS: &'static [FieldSpec] = &FIELDS;
 
-/// The values of `order`'s keys for one row, for its cursor.
-#[must_use]
-pub fn order_values(row: &customer::Model, order: &[OrderKey]) -> Vec<Scalar> {
-    order
-        .iter()
-        .map(|k| match &k.field {
-            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
-            SortField::Field(f) => match f.name {
-                "name" => Scalar::Str(row.name.clone()),
-                "status" => Scalar::Str(row.status.clone()),
-                "createdAt" => Scalar::Time(row.created_at),
-                "updatedAt" => Scalar::Time(row.updated_at),
-                "tier" => row.tier.clone().map_or(Scalar::Null, Scalar::Str),
-                _ => Scalar::Uuid(row.id),
-            },
-        })
-        .collect()
+    /// By name, then id.
+    fn default_order() -> Vec<OrderKey> {
+        vec![OrderKey::by(field("name"), false)]
+    }
+
+    fn custom_values(&self) -> &Value {
+        &self.custom_fields
+    }
+
+    fn value_beside_columns(&self, name: &str) -> Scalar {
+        match (name, &self.tier) {
+            ("tier", Some(tier)) => Scalar::Str(tier.clone()),
+            _ => Scalar::Null,
+        }
+    }
 }
 
 /// What a create or update asks for; `Absent` fields keep their value (or default, on create).
@@ -136,6 +136,7 @@ pub struct CustomerInput {
     pub industry: Patch<String>,
     pub credit_code: Patch<String>,
     pub channel: Patch<String>,
+    pub website: Patch<String>,
     pub tags: Patch<Vec<String>>,
     pub status: Patch<String>,
     pub relationship_type: Patch<String>,
@@ -156,6 +157,7 @@ struct CustomerData {
     industry: Option<String>,
     credit_code: Option<String>,
     channel: Option<String>,
+    website: Option<String>,
     tags: Vec<String>,
     status: String,
     relationship_type: Option<String>,
@@ -174,6 +176,7 @@ impl CustomerData {
             industry: m.industry.clone(),
             credit_code: m.credit_code.clone(),
             channel: m.channel.clone(),
+            website: m.website.clone(),
             tags: tags_of(m),
             status: m.status.clone(),
             relationship_type: m.relationship_type.clone(),
@@ -203,6 +206,7 @@ impl CustomerData {
             industry: self.industry,
             credit_code: self.credit_code,
             channel: self.channel,
+            website: self.website,
             tags: json!(self.tags),
             status: self.status,
             relationship_type: self.relationship_type,
@@ -226,7 +230,8 @@ pub fn tags_of(m: &customer::Model) -> Vec<String> {
 pub fn audit_snapshot(m: &customer::Model) -> Value {
     json!({
         "kind": m.kind, "name": m.name, "email": m.email, "phone": m.phone, "region": m.region,
-        "industry": m.industry, "creditCode": m.credit_code, "channel": m.channel, "tags": tags_of(m),
+        "industry": m.industry, "creditCode": m.credit_code, "channel": m.channel, "website": m.website,
+        "tags": tags_of(m),
         "status": m.status, "relationshipType": m.relationship_type,
         "ownerId": m.owner_id.map(|id| ids::encode("User", id)), "customFields": m.custom_fields,
     })
@@ -250,6 +255,7 @@ fn apply(data: &mut CustomerData, input: CustomerInput, violations: &mut Vec<Vio
     set_text(v, "industry", input.industry, &mut data.industry, MAX_TEXT_CHARS);
     set_parsed(v, "creditCode", input.credit_code, &mut data.credit_code, CreditCode::parse, CreditCode::into_inner);
     set_text(v, "channel", input.channel, &mut data.channel, MAX_TEXT_CHARS);
+    set_parsed(v, "website", input.website, &mut data.website, web_address, String::from);
     match input.tags {
         Patch::Absent => {}
         Patch::Null => data.tags.clear(),
@@ -313,10 +319,6 @@ fn duplicate_credit_code(code: &str) -> Error {
     }
 }
 
-fn now() -> DateTime<Utc> {
-    store::now()
-}
-
 /// The customer `id`, if the caller may see it.
 ///
 /// # Errors
@@ -338,6 +340,7 @@ pub fn case_view(c: customer::Model) -> customer::Model {
         industry: None,
         credit_code: None,
         channel: None,
+        website: None,
         tags: json!([]),
         relationship_type: None,
         tier: None,
@@ -422,6 +425,7 @@ pub async fn create(
         industry: None,
         credit_code: None,
         channel: None,
+        website: None,
         tags: Vec::new(),
         status: "PROSPECT".into(),
         relationship_type: None,
@@ -438,23 +442,16 @@ pub async fn create(
         access::ensure_can_assign_if_scoped(caller, data.owner_id)?;
     }
     let id = Uuid::now_v7();
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Customer).await?;
-    let txn = store::begin_write(db).await?;
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;
-    data.custom_fields = custom_values::apply(&defs, custom, None, &mut violations);
-    check_references(&txn, caller, &data, id, &mut violations).await?;
+    let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
+    data.custom_fields = write.custom_values(custom, None, &mut violations);
+    check_references(write.txn(), caller, &data, id, &mut violations).await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
     }
-    let at = now();
-    let model = data.into_model(caller.tenant_id, id, None, at);
-    let record = audit_snapshot(&model);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &defs, &record, None).await?;
-    store::customers::insert(&txn, &model).await.map_err(|e| map_unique(e, &model))?;
-    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Create, None, Some(record), at).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let model = data.into_model(caller.tenant_id, id, None, write.now());
+    let change = Change::new(TYPE_NAME, id, id, "customer.created", None, Some(audit_snapshot(&model)));
+    let insert = async |txn: &WriteTxn| store::customers::insert(txn, &model).await.map_err(|e| map_unique(e, &model));
+    write.commit(change.with(Effect::Score), insert).await?;
     Ok(model)
 }
 
@@ -483,22 +480,18 @@ pub async fn update(
     mut input: CustomerInput,
     expected_version: Option<i32>,
 ) -> Result<customer::Model> {
-    access::ensure_can_write(caller)?;
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Customer).await?;
-    let txn = store::begin_write(db).await?;
-    // Definitions first: their lock is always taken before a row's (see custom_fields).
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Customer).await?;
-    let current = visible_for_write(&txn, caller, id).await?;
+    let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
+    let current = visible_for_write(write.txn(), caller, id).await?;
     check_version("customer", current.version, expected_version)?;
     let mut data = CustomerData::from_model(&current);
     let mut violations = Vec::new();
     let custom = std::mem::take(&mut input.custom_fields);
-    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut violations);
+    data.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut violations);
     apply(&mut data, input, &mut violations);
     if data.owner_id != current.owner_id && violations.iter().all(|v| v.field != "ownerId") {
         access::ensure_can_assign_if_scoped(caller, data.owner_id)?;
     }
-    check_references(&txn, caller, &data, id, &mut violations).await?;
+    check_references(write.txn(), caller, &data, id, &mut violations).await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
     }
@@ -506,22 +499,21 @@ pub async fn update(
         // Nothing changes: no new version, no audit line.
         return Ok(current);
     }
-    let updated = data.into_model(caller.tenant_id, id, Some(&current), now());
+    let updated = data.into_model(caller.tenant_id, id, Some(&current), write.now());
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Customer, &defs, &after, Some(&before))
-        .await?;
-    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
+    let change = Change::new(TYPE_NAME, id, id, "customer.updated", Some(before), Some(after));
     let row = customer::Model {
-        custom_fields: custom_values::stored_in_row(&defs, &updated.custom_fields),
+        custom_fields: custom_values::stored_in_row(write.definitions(), &updated.custom_fields),
         ..updated.clone()
     };
-    if !store::customers::update(&txn, &row, current.version).await.map_err(|e| map_unique(e, &updated))? {
-        return Err(stale(id));
-    }
-    let at = updated.updated_at;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), at).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let persist = async |txn: &WriteTxn| {
+        if store::customers::update(txn, &row, current.version).await.map_err(|e| map_unique(e, &updated))? {
+            Ok(())
+        } else {
+            Err(stale(id))
+        }
+    };
+    write.commit(change.with(Effect::Score), persist).await?;
     Ok(updated)
 }
 
@@ -530,22 +522,23 @@ pub async fn update(
 /// # Errors
 /// `NOT_FOUND` if the caller cannot see it, `FORBIDDEN` per role.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, customer = %id))]
-pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Uuid> {
-    access::ensure_can_write(caller)?;
-    let txn = store::begin_write(db).await?;
-    let current = visible_for_write(&txn, caller, id).await?;
-    // The timeline goes with the customer; the audit trail keeps what it was.
-    store::interactions::delete_of_customer(&txn, caller.tenant_id, id).await?;
-    store::complaints::delete_of_customer(&txn, caller.tenant_id, id).await?;
-    store::plans::delete_of_customer(&txn, caller.tenant_id, id).await?;
-    store::stats::delete(&txn, caller.tenant_id, id).await?;
-    store::scoring::delete_row(&txn, caller.tenant_id, id).await?;
-    store::customers::delete(&txn, caller.tenant_id, id).await?;
-    // Tiers are ranks among the customers there are: rank again without this one.
-    store::scoring::enqueue(&txn, caller.tenant_id, &[id]).await?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Delete, Some(audit_snapshot(&current)), None, now())
-        .await?;
-    txn.commit().await?;
+pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller, id: Uuid) -> Result<Uuid> {
+    let write = Write::begin_plain(db, plugins, caller, EntityKind::Customer).await?;
+    let current = visible_for_write(write.txn(), caller, id).await?;
+    let change = Change::new(TYPE_NAME, id, id, "customer.deleted", Some(audit_snapshot(&current)), None);
+    let tenant_id = caller.tenant_id;
+    let persist = async |txn: &WriteTxn| {
+        // The timeline goes with the customer; the audit trail keeps what it was.
+        store::interactions::delete_of_customer(txn, tenant_id, id).await?;
+        store::complaints::delete_of_customer(txn, tenant_id, id).await?;
+        store::plans::delete_of_customer(txn, tenant_id, id).await?;
+        store::stats::delete(txn, tenant_id, id).await?;
+        store::scoring::delete_row(txn, tenant_id, id).await?;
+        store::customers::delete(txn, tenant_id, id).await
+    };
+    // Tiers are ranks among the customers there are: queued, the tenant is ranked again without
+    // this one.
+    write.commit(change.with(Effect::Score), persist).await?;
     Ok(id)
 }
 

@@ -8,12 +8,14 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::custom_fields::{self, EntityKind};
+use super::custom_fields::EntityKind;
 use super::input::{Patch, set_required_enum, set_text};
-use super::plugins::{self, Plugins};
-use super::{Caller, access, audit, custom_values, ids, money, stats};
+use super::plugins::Plugins;
+use super::records::{self, OnCustomer, Record};
+use super::write::{Change, Effect, Write};
+use super::{Caller, access, ids, money};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
 use crate::store;
 
 pub const TYPE_NAME: &str = "Interaction";
@@ -57,29 +59,6 @@ pub static CUSTOMER_OWNER: FieldSpec =
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
     FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Interaction field {name}"))
-}
-
-/// Newest first.
-#[must_use]
-pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey::by(field("occurredAt"), true)]
-}
-
-#[must_use]
-pub fn order_values(row: &interaction::Model, order: &[OrderKey]) -> Vec<Scalar> {
-    order
-        .iter()
-        .map(|k| match &k.field {
-            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
-            SortField::Field(f) => match f.name {
-                "kind" => Scalar::Str(row.kind.clone()),
-                "occurredAt" => Scalar::Time(row.occurred_at),
-                "createdAt" => Scalar::Time(row.created_at),
-                "updatedAt" => Scalar::Time(row.updated_at),
-                _ => Scalar::Uuid(row.id),
-            },
-        })
-        .collect()
 }
 
 /// What a record or update asks for.
@@ -211,55 +190,35 @@ fn kind_rules(data: &Data, v: &mut Vec<Violation>) {
     }
 }
 
-/// The caller's scope on interaction lists.
-#[must_use]
-pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
-    match access::owner_scope(caller) {
-        Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
-        None => filter,
+impl Record for interaction::Model {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    const ENTITY: EntityKind = EntityKind::Interaction;
+    const FIELDS: &'static [FieldSpec] = &FIELDS;
+
+    fn default_order() -> Vec<OrderKey> {
+        vec![OrderKey::by(field("occurredAt"), true)]
+    }
+
+    fn custom_values(&self) -> &Value {
+        &self.custom_fields
+    }
+}
+
+impl OnCustomer for interaction::Model {
+    /// The caller's scope on lists.
+    fn scoped(caller: &Caller, filter: Filter) -> Filter {
+        match access::owner_scope(caller) {
+            Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
+            None => filter,
+        }
     }
 }
 
 /// # Errors
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<interaction::Model>> {
-    let Some(row) = store::interactions::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    let Some(row) = records::find::<interaction::Model>(db, caller, id).await? else { return Ok(None) };
     Ok(super::customers::can_see_records_of(db, caller, row.customer_id).await?.then_some(row))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<interaction::Model>> {
-    store::interactions::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
-}
-
-/// The first page of each customer's interactions the caller may see, in a few statements whatever
-/// the number of customers.
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Page<interaction::Model>>> {
-    store::interactions::first_pages_per_customer(db, caller.tenant_id, &scoped(caller, filter), order, page, customers)
-        .await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
-    store::interactions::count(db, caller.tenant_id, &scoped(caller, filter)).await
 }
 
 /// Locks the customer for writing its timeline and checks the caller may.
@@ -315,12 +274,10 @@ pub async fn record(
     };
     let custom = std::mem::take(&mut input.custom_fields);
     apply(&mut data, input, now, &mut v);
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Interaction).await?;
-    let txn = store::begin_write(db).await?;
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;
-    data.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
+    let write = Write::begin(db, plugins, caller, EntityKind::Interaction).await?;
+    data.custom_fields = write.custom_values(custom, None, &mut v);
     let customer = match customer_id {
-        Some(id) => match writable_customer(&txn, caller, id).await {
+        Some(id) => match writable_customer(write.txn(), caller, id).await {
             Ok(c) => Some(c),
             Err(Error::Invalid(more)) => {
                 v.extend(more);
@@ -349,28 +306,23 @@ pub async fn record(
         would_buy_again: data.would_buy_again,
         custom_fields: data.custom_fields,
         version: 1,
-        created_at: now,
-        updated_at: now,
+        created_at: write.now(),
+        updated_at: write.now(),
     };
-    let record = audit_snapshot(&row);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &record, None).await?;
-    store::interactions::insert(&txn, &row).await?;
-    stats::refresh(&txn, caller.tenant_id, customer.id).await?;
-    audit::record(&txn, caller, TYPE_NAME, row.id, audit::Action::Create, None, Some(record), now).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let change = Change::new(TYPE_NAME, row.id, customer.id, "interaction.recorded", None, Some(audit_snapshot(&row)));
+    write.commit(change.with(Effect::Figures), async |txn| store::interactions::insert(txn, &row).await).await?;
     Ok(row)
 }
 
 async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<interaction::Model> {
     let not_found = || Error::NotFound(format!("no interaction {}", ids::encode(TYPE_NAME, id)));
-    let row = store::interactions::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let row = records::find::<interaction::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
     // Lock the customer first: every timeline write of one customer takes turns.
     match writable_customer(txn, caller, row.customer_id).await {
         Err(Error::Invalid(_)) => return Err(not_found()),
         other => other?,
     };
-    store::interactions::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)
+    records::find::<interaction::Model>(txn, caller, id).await?.ok_or_else(not_found)
 }
 
 /// Changes an interaction. With `expected_version`, refuses if someone changed it since.
@@ -386,23 +338,18 @@ pub async fn update(
     mut input: InteractionInput,
     expected_version: Option<i32>,
 ) -> Result<interaction::Model> {
-    access::ensure_can_write(caller)?;
-    let now = store::now();
     let mut v = Vec::new();
     if input.customer_id != Patch::Absent {
         v.push(Violation::new("customerId", "NOT_ALLOWED", "an interaction stays with its customer; record a new one"));
         input.customer_id = Patch::Absent;
     }
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::Interaction).await?;
-    let txn = store::begin_write(db).await?;
-    // Definitions first: their lock is always taken before a row's (see custom_fields).
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::Interaction).await?;
-    let current = writable(&txn, caller, id).await?;
+    let write = Write::begin(db, plugins, caller, EntityKind::Interaction).await?;
+    let current = writable(write.txn(), caller, id).await?;
     super::input::check_version(TYPE_NAME, current.version, expected_version)?;
     let mut data = Data::of(&current);
     let custom = std::mem::take(&mut input.custom_fields);
-    data.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
-    apply(&mut data, input, now, &mut v);
+    data.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
+    apply(&mut data, input, write.now(), &mut v);
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
@@ -421,17 +368,12 @@ pub async fn update(
         would_buy_again: data.would_buy_again,
         custom_fields: data.custom_fields,
         version: current.version + 1,
-        updated_at: now,
+        updated_at: write.now(),
         ..current.clone()
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::Interaction, &defs, &after, Some(&before))
-        .await?;
-    store::interactions::update(&txn, &updated).await?;
-    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
-    txn.commit().await?;
-    plugins.wake_scorer();
+    let change = Change::new(TYPE_NAME, id, current.customer_id, "interaction.updated", Some(before), Some(after));
+    write.commit(change.with(Effect::Figures), async |txn| store::interactions::update(txn, &updated).await).await?;
     Ok(updated)
 }
 
@@ -440,23 +382,14 @@ pub async fn update(
 /// # Errors
 /// `NOT_FOUND`, `FORBIDDEN`.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, interaction = %id))]
-pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Uuid> {
-    access::ensure_can_write(caller)?;
-    let txn = store::begin_write(db).await?;
-    let current = writable(&txn, caller, id).await?;
-    store::interactions::delete(&txn, caller.tenant_id, id).await?;
-    stats::refresh(&txn, caller.tenant_id, current.customer_id).await?;
-    audit::record(
-        &txn,
-        caller,
-        TYPE_NAME,
-        id,
-        audit::Action::Delete,
-        Some(audit_snapshot(&current)),
-        None,
-        store::now(),
-    )
-    .await?;
-    txn.commit().await?;
+pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller, id: Uuid) -> Result<Uuid> {
+    let write = Write::begin_plain(db, plugins, caller, EntityKind::Interaction).await?;
+    let current = writable(write.txn(), caller, id).await?;
+    let change =
+        Change::new(TYPE_NAME, id, current.customer_id, "interaction.deleted", Some(audit_snapshot(&current)), None);
+    let tenant_id = caller.tenant_id;
+    write
+        .commit(change.with(Effect::Figures), async |txn| store::interactions::delete(txn, tenant_id, id).await)
+        .await?;
     Ok(id)
 }

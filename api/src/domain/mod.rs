@@ -15,6 +15,7 @@ pub mod interactions;
 pub mod money;
 pub mod plans;
 pub mod plugins;
+pub mod records;
 pub mod related;
 pub mod scoring;
 pub mod settings;
@@ -22,6 +23,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod tenant;
 pub mod values;
+pub mod write;
 
 use uuid::Uuid;
 

@@ -1,7 +1,6 @@
 //! Key-account plans (大客户计划): an owner and a dedicated team, a period, objectives, a visit
 //! cadence, planned actions; progress is computed from the records, never typed.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,13 +10,15 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::custom_fields::{self, EntityKind};
+use super::custom_fields::EntityKind;
 use super::input::Patch;
-use super::plugins::{self, Plugins};
+use super::plugins::Plugins;
+use super::records::{self, OnCustomer, Record};
 use super::values::text;
-use super::{Caller, access, audit, custom_values, ids, money, stats};
+use super::write::{Change, Write};
+use super::{Caller, access, ids, money, stats};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, SortField};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
 use crate::store;
 
 pub const TYPE_NAME: &str = "KeyAccountPlan";
@@ -62,33 +63,27 @@ pub fn field(name: &str) -> &'static FieldSpec {
     FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no KeyAccountPlan field {name}"))
 }
 
-#[must_use]
-pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey::by(field("createdAt"), true)]
+impl Record for key_account_plan::Model {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    const ENTITY: EntityKind = EntityKind::KeyAccountPlan;
+    const FIELDS: &'static [FieldSpec] = &FIELDS;
+
+    fn default_order() -> Vec<OrderKey> {
+        vec![OrderKey::by(field("createdAt"), true)]
+    }
+
+    fn custom_values(&self) -> &Value {
+        &self.custom_fields
+    }
 }
 
-#[must_use]
-pub fn order_values(row: &key_account_plan::Model, order: &[OrderKey]) -> Vec<Scalar> {
-    order
-        .iter()
-        .map(|k| match &k.field {
-            SortField::Custom(c) => c.scalar_in(&row.custom_fields),
-            SortField::Field(f) => match f.name {
-                "title" => Scalar::Str(row.title.clone()),
-                "status" => Scalar::Str(row.status.clone()),
-                "createdAt" => Scalar::Time(row.created_at),
-                "updatedAt" => Scalar::Time(row.updated_at),
-                _ => Scalar::Uuid(row.id),
-            },
-        })
-        .collect()
-}
-
-#[must_use]
-pub fn scoped(caller: &Caller, filter: Filter) -> Filter {
-    match access::owner_scope(caller) {
-        Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
-        None => filter,
+impl OnCustomer for key_account_plan::Model {
+    /// The caller's scope on lists.
+    fn scoped(caller: &Caller, filter: Filter) -> Filter {
+        match access::owner_scope(caller) {
+            Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
+            None => filter,
+        }
     }
 }
 
@@ -302,42 +297,8 @@ pub fn audit_snapshot(p: &key_account_plan::Model) -> Value {
 /// # Errors
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<key_account_plan::Model>> {
-    let Some(plan) = store::plans::find(db, caller.tenant_id, id).await? else { return Ok(None) };
+    let Some(plan) = records::find::<key_account_plan::Model>(db, caller, id).await? else { return Ok(None) };
     Ok(super::customers::can_see_records_of(db, caller, plan.customer_id).await?.then_some(plan))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<key_account_plan::Model>> {
-    store::plans::list(db, caller.tenant_id, &scoped(caller, filter), order, page).await
-}
-
-/// The first page of each customer's plans the caller may see, in a few statements whatever
-/// the number of customers.
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<HashMap<Uuid, Page<key_account_plan::Model>>> {
-    store::plans::first_pages_per_customer(db, caller.tenant_id, &scoped(caller, filter), order, page, customers).await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
-    store::plans::count(db, caller.tenant_id, &scoped(caller, filter)).await
 }
 
 async fn customer_for_write(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<Option<Uuid>> {
@@ -404,34 +365,29 @@ pub async fn create(
         }
         _ => {}
     }
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
-    let txn = store::begin_write(db).await?;
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
-    plan.custom_fields = custom_values::apply(&defs, custom, None, &mut v);
+    let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
+    plan.custom_fields = write.custom_values(custom, None, &mut v);
     if let Some(id) = customer_id
-        && customer_for_write(&txn, caller, id).await?.is_none()
+        && customer_for_write(write.txn(), caller, id).await?.is_none()
     {
         v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
     }
-    check_users(&txn, caller, &plan, &mut v).await?;
+    check_users(write.txn(), caller, &plan, &mut v).await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let record = audit_snapshot(&plan);
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &record, None).await?;
-    store::plans::insert(&txn, &plan).await?;
-    audit::record(&txn, caller, TYPE_NAME, plan.id, audit::Action::Create, None, Some(record), now).await?;
-    txn.commit().await?;
+    let change = Change::new(TYPE_NAME, plan.id, plan.customer_id, "plan.created", None, Some(audit_snapshot(&plan)));
+    write.commit(change, async |txn| store::plans::insert(txn, &plan).await).await?;
     Ok(plan)
 }
 
 async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<key_account_plan::Model> {
     let not_found = || Error::NotFound(format!("no key-account plan {}", ids::encode(TYPE_NAME, id)));
-    let plan = store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let plan = records::find::<key_account_plan::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
     let customer =
         store::customers::find_for_update(txn, caller.tenant_id, plan.customer_id).await?.ok_or_else(not_found)?;
     access::ensure_can_write_owned(caller, customer.owner_id, not_found)?;
-    store::plans::find(txn, caller.tenant_id, id).await?.ok_or_else(not_found)
+    records::find::<key_account_plan::Model>(txn, caller, id).await?.ok_or_else(not_found)
 }
 
 /// Changes a plan; a status change must follow the plan workflow.
@@ -446,21 +402,17 @@ pub async fn update(
     mut input: PlanInput,
     expected_version: Option<i32>,
 ) -> Result<key_account_plan::Model> {
-    access::ensure_can_write(caller)?;
     let mut v = Vec::new();
     if input.customer_id != Patch::Absent {
         v.push(Violation::new("customerId", "NOT_ALLOWED", "a plan stays with its customer"));
     }
     let status = std::mem::take(&mut input.status);
     let custom = std::mem::take(&mut input.custom_fields);
-    plugins::prepare_validators(db, plugins, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
-    let txn = store::begin_write(db).await?;
-    // Definitions first: their lock is always taken before a row's (see custom_fields).
-    let defs = custom_fields::for_write(&txn, caller.tenant_id, EntityKind::KeyAccountPlan).await?;
-    let current = writable(&txn, caller, id).await?;
+    let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
+    let current = writable(write.txn(), caller, id).await?;
     super::input::check_version("plan", current.version, expected_version)?;
     let mut plan = current.clone();
-    plan.custom_fields = custom_values::apply(&defs, custom, Some(&current.custom_fields), &mut v);
+    plan.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
     apply(&mut plan, input, &mut v);
     match status {
         Patch::Value(to) if to != current.status => {
@@ -478,22 +430,18 @@ pub async fn update(
         Patch::Null => v.push(Violation::new("status", "REQUIRED", "status cannot be null")),
         _ => {}
     }
-    check_users(&txn, caller, &plan, &mut v).await?;
+    check_users(write.txn(), caller, &plan, &mut v).await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
     if plan == current {
         return Ok(current);
     }
-    let now = store::now();
     plan.version = current.version + 1;
-    plan.updated_at = now;
+    plan.updated_at = write.now();
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
-    plugins::validate_write(&txn, plugins, caller.tenant_id, EntityKind::KeyAccountPlan, &defs, &after, Some(&before))
-        .await?;
-    store::plans::update(&txn, &plan).await?;
-    audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, Some(before), Some(after), now).await?;
-    txn.commit().await?;
+    let change = Change::new(TYPE_NAME, id, current.customer_id, "plan.updated", Some(before), Some(after));
+    write.commit(change, async |txn| store::plans::update(txn, &plan).await).await?;
     Ok(plan)
 }
 
@@ -503,6 +451,7 @@ pub async fn update(
 /// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`.
 pub async fn add_action(
     db: &DatabaseConnection,
+    plugins: &Plugins,
     caller: &Caller,
     plan_id: Uuid,
     title: &str,
@@ -514,21 +463,20 @@ pub async fn add_action(
     let title = text(title, 1, 200).map_err(|(c, m)| v.push(Violation::new("title", c, m))).unwrap_or_default();
     let assignee_id = assignee
         .and_then(|g| ids::decode("User", &g).map_err(|(c, m)| v.push(Violation::new("assigneeId", c, m))).ok());
-    let txn = store::begin_write(db).await?;
-    let plan = writable(&txn, caller, plan_id).await?;
+    let write = Write::begin_plain(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
+    let plan = writable(write.txn(), caller, plan_id).await?;
     // The customer is locked (`writable`), so concurrent additions count one after another.
-    if store::plans::count_actions(&txn, caller.tenant_id, plan.id).await? >= MAX_ACTIONS {
+    if store::plans::count_actions(write.txn(), caller.tenant_id, plan.id).await? >= MAX_ACTIONS {
         v.push(Violation::new("planId", "TOO_MANY", format!("a plan holds at most {MAX_ACTIONS} actions")));
     }
     if let Some(a) = assignee_id
-        && store::users::find(&txn, caller.tenant_id, a).await?.is_none()
+        && store::users::find(write.txn(), caller.tenant_id, a).await?.is_none()
     {
         v.push(Violation::new("assigneeId", "NOT_FOUND", "no such user in this tenant"));
     }
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let now = store::now();
     let action = plan_action::Model {
         tenant_id: caller.tenant_id,
         id: Uuid::now_v7(),
@@ -538,12 +486,12 @@ pub async fn add_action(
         assignee_id,
         done: false,
         done_at: None,
-        created_at: now,
+        created_at: write.now(),
     };
-    store::plans::insert_action(&txn, &action).await?;
     let after = json!({ "planId": ids::encode(TYPE_NAME, plan.id), "title": action.title, "dueDate": due_date.map(|d| d.to_string()), "done": false });
-    audit::record(&txn, caller, ACTION_TYPE_NAME, action.id, audit::Action::Create, None, Some(after), now).await?;
-    txn.commit().await?;
+    let change = Change::new(ACTION_TYPE_NAME, action.id, plan.customer_id, "plan.updated", None, Some(after))
+        .event_on(TYPE_NAME, plan.id, &["actions"]);
+    write.commit(change, async |txn| store::plans::insert_action(txn, &action).await).await?;
     Ok(action)
 }
 
@@ -551,33 +499,33 @@ pub async fn add_action(
 ///
 /// # Errors
 /// `NOT_FOUND`, `FORBIDDEN`.
-pub async fn complete_action(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<plan_action::Model> {
-    access::ensure_can_write(caller)?;
+pub async fn complete_action(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<plan_action::Model> {
     let not_found = || Error::NotFound(format!("no plan action {}", ids::encode(ACTION_TYPE_NAME, id)));
-    let txn = store::begin_write(db).await?;
-    let action = store::plans::find_action(&txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
-    match writable(&txn, caller, action.plan_id).await {
+    let write = Write::begin_plain(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
+    let action = store::plans::find_action(write.txn(), caller.tenant_id, id).await?.ok_or_else(not_found)?;
+    let plan = match writable(write.txn(), caller, action.plan_id).await {
         Err(Error::NotFound(_)) => return Err(not_found()),
         other => other?,
     };
     if action.done {
         return Ok(action);
     }
-    let now = store::now();
-    let done = plan_action::Model { done: true, done_at: Some(now), ..action };
-    store::plans::update_action(&txn, &done).await?;
-    audit::record(
-        &txn,
-        caller,
+    let done = plan_action::Model { done: true, done_at: Some(write.now()), ..action };
+    let change = Change::new(
         ACTION_TYPE_NAME,
         id,
-        audit::Action::Update,
+        plan.customer_id,
+        "plan.updated",
         Some(json!({ "done": false })),
         Some(json!({ "done": true })),
-        now,
     )
-    .await?;
-    txn.commit().await?;
+    .event_on(TYPE_NAME, plan.id, &["actions"]);
+    write.commit(change, async |txn| store::plans::update_action(txn, &done).await).await?;
     Ok(done)
 }
 

@@ -149,6 +149,24 @@ impl CreditCode {
     }
 }
 
+/// Characters of a web address.
+pub const MAX_URL_CHARS: usize = 2_000;
+
+/// An http or https address with a host, normalised (`https://Example.com` reads back as
+/// `https://example.com/`).
+///
+/// # Errors
+/// `TOO_LONG`, or `INVALID_URL` with the reason.
+pub fn web_address(raw: &str) -> Result<String, Refusal> {
+    let s = text(raw, 1, MAX_URL_CHARS)
+        .map_err(|(code, msg)| (if code == "TOO_SHORT" { "INVALID_URL" } else { code }, msg))?;
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
+        Ok(_) => Err(("INVALID_URL", format!("'{s}' is not an http or https address"))),
+        Err(e) => Err(("INVALID_URL", format!("'{s}' is not a URL: {e}"))),
+    }
+}
+
 /// Checks a free-text value's length in characters (not bytes, so Chinese counts fairly).
 ///
 /// # Errors

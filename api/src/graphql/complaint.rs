@@ -191,16 +191,7 @@ pub fn customer_fields() -> [Field; 2] {
 }
 
 /// How complaints are listed.
-static LISTING: connection::Listing<complaint::Model> = connection::Listing {
-    entity: crate::domain::custom_fields::EntityKind::Complaint,
-    fields: &FIELDS,
-    extra: extra_keys,
-    default_order: service::default_order,
-    id_field: &FIELDS[0],
-    order_values: service::order_values,
-    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
-    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
-};
+static LISTING: connection::Listing<complaint::Model> = connection::Listing::on_customer(extra_keys);
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,
@@ -293,7 +284,7 @@ fn mutations() -> [Field; 3] {
             let to = ctx.args.get("to").and_then(|v| v.enum_name().ok().map(str::to_owned)).unwrap_or_default();
             let note = str_arg(&ctx, "note");
             let expected = inputs::expected_version(&ctx)?;
-            let row = service::transition_to(&rc.db, &rc.caller, id, &to, note, expected).await?;
+            let row = service::transition_to(&rc.db, &rc.plugins, &rc.caller, id, &to, note, expected).await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })

@@ -13,6 +13,7 @@ use async_graphql::dynamic::ResolverContext;
 use super::context::{RequestContext, int_arg, request, str_arg};
 use super::error::into_gql;
 use super::ready;
+use crate::domain::records::{self, OnCustomer, Record};
 use crate::error::Result;
 use crate::query::{
     FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
@@ -179,6 +180,47 @@ pub struct Listing<T: 'static> {
     pub count: CountFn,
 }
 
+impl<T: Record> Listing<T> {
+    /// The listing of a kind of record, as it declares itself, with `list` and `count`.
+    pub const fn of(extra: super::filters::ExtraKeys, list: ListFn<T>, count: CountFn) -> Self {
+        Self {
+            entity: T::ENTITY,
+            fields: T::FIELDS,
+            extra,
+            default_order: T::default_order,
+            id_field: &T::FIELDS[0],
+            order_values: records::order_values::<T>,
+            list,
+            count,
+        }
+    }
+}
+
+impl<T: OnCustomer> Listing<T> {
+    /// The listing of a kind of record kept on a customer, read within the caller's scope.
+    pub const fn on_customer(extra: super::filters::ExtraKeys) -> Self {
+        Self::of(extra, list_on_customer::<T>, count_on_customer::<T>)
+    }
+}
+
+fn list_on_customer<'a, T: OnCustomer>(
+    db: &'a sea_orm::DatabaseConnection,
+    caller: &'a crate::domain::Caller,
+    filter: Filter,
+    order: &'a [OrderKey],
+    page: &'a PageRequest,
+) -> BoxFuture<'a, Result<Page<T>>> {
+    Box::pin(records::list::<T>(db, caller, filter, order, page))
+}
+
+fn count_on_customer<T: OnCustomer>(
+    db: sea_orm::DatabaseConnection,
+    caller: crate::domain::Caller,
+    filter: Filter,
+) -> BoxFuture<'static, Result<u64>> {
+    Box::pin(async move { records::count::<T>(&db, &caller, filter).await })
+}
+
 /// A list request read from a connection field's arguments.
 pub struct ListRequest {
     pub filter: Filter,
@@ -227,7 +269,7 @@ impl<T: Any + Send + Sync> Listing<T> {
         batch: &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>,
     ) -> Result<Connection<T>>
     where
-        T: Clone,
+        T: OnCustomer,
     {
         if req.page.cursor.is_some() || req.page.backward {
             return self.read(rc, self.of_customer(req, customer)?).await;

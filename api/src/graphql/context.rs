@@ -37,8 +37,13 @@ where
 }
 
 /// The batches of one nested connection for this request's caller.
-fn nested<T>(db: &DatabaseConnection, caller: &Caller, read: super::loaders::FirstPagesFn<T>) -> NestedPages<T> {
-    NestedPages { db: db.clone(), caller: caller.clone(), read, queries: std::sync::Mutex::default() }
+fn nested<T>(db: &DatabaseConnection, caller: &Caller) -> NestedPages<T> {
+    NestedPages {
+        db: db.clone(),
+        caller: caller.clone(),
+        queries: std::sync::Mutex::default(),
+        rows: std::marker::PhantomData,
+    }
 }
 
 /// Request-scoped data, put into every GraphQL request by the HTTP layer.
@@ -116,28 +121,9 @@ impl RequestContext {
             complaint_histories: DataLoader::new(ComplaintHistories { db: db.clone(), tenant_id }, spawner()),
             plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
             active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
-            plans_per_customer: DataLoader::new(
-                nested(&db, &caller, |db, caller, filter, order, page, customers| {
-                    Box::pin(crate::domain::plans::first_pages_per_customer(db, caller, filter, order, page, customers))
-                }),
-                spawner(),
-            ),
-            complaints_per_customer: DataLoader::new(
-                nested(&db, &caller, |db, caller, filter, order, page, customers| {
-                    Box::pin(crate::domain::complaints::first_pages_per_customer(
-                        db, caller, filter, order, page, customers,
-                    ))
-                }),
-                spawner(),
-            ),
-            interactions_per_customer: DataLoader::new(
-                nested(&db, &caller, |db, caller, filter, order, page, customers| {
-                    Box::pin(crate::domain::interactions::first_pages_per_customer(
-                        db, caller, filter, order, page, customers,
-                    ))
-                }),
-                spawner(),
-            ),
+            plans_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
+            complaints_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
+            interactions_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
             settings: tokio::sync::OnceCell::new(),
             installed: tokio::sync::OnceCell::new(),
             attachments: tokio::sync::OnceCell::new(),

@@ -86,6 +86,7 @@ fn customer_type() -> Object {
             .description("Unified social credit code (统一社会信用代码) of an organization."),
         )
         .field(simple::<customer::Model>("channel", TypeRef::named(TypeRef::STRING), |c| opt_str(c.channel.as_deref())))
+        .field(simple::<customer::Model>("website", TypeRef::named(TypeRef::STRING), |c| opt_str(c.website.as_deref())))
         .field(simple::<customer::Model>("tags", TypeRef::named_nn_list_nn(TypeRef::STRING), |c| {
             Value::List(service::tags_of(c).into_iter().map(Value::String).collect())
         }))
@@ -127,16 +128,11 @@ fn customer_query() -> Field {
 }
 
 /// How customers are listed.
-static LISTING: connection::Listing<customer::Model> = connection::Listing {
-    entity: crate::domain::custom_fields::EntityKind::Customer,
-    fields: &FIELDS,
-    extra: super::filters::no_extra,
-    default_order: service::default_order,
-    id_field: &FIELDS[0],
-    order_values: service::order_values,
-    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
-    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
-};
+static LISTING: connection::Listing<customer::Model> = connection::Listing::of(
+    super::filters::no_extra,
+    |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
+    |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
+);
 
 fn customers_query() -> Field {
     let field = Field::new("customers", TypeRef::named_nn("CustomerConnection"), |ctx| {
@@ -267,6 +263,10 @@ fn inputs() -> [InputObject; 2] {
             )
             .field(InputValue::new("channel", TypeRef::named(TypeRef::STRING)))
             .field(
+                InputValue::new("website", TypeRef::named(TypeRef::STRING))
+                    .description("An http or https address (官网); an empty string clears it."),
+            )
+            .field(
                 InputValue::new("tags", TypeRef::named_nn_list(TypeRef::STRING))
                     .description("At most 50 tags of at most 50 characters"),
             )
@@ -293,6 +293,7 @@ fn customer_input(obj: &ObjectAccessor<'_>) -> CustomerInput {
         industry: inputs::string(obj, "industry"),
         credit_code: inputs::string(obj, "creditCode"),
         channel: inputs::string(obj, "channel"),
+        website: inputs::string(obj, "website"),
         tags: inputs::strings(obj, "tags"),
         status: inputs::string(obj, "status"),
         relationship_type: inputs::string(obj, "relationshipType"),
@@ -329,7 +330,7 @@ fn mutations() -> [Field; 3] {
         resolve(async move {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let deleted = service::delete(&rc.db, &rc.caller, id).await?;
+            let deleted = service::delete(&rc.db, &rc.plugins, &rc.caller, id).await?;
             Ok(Some(FieldValue::value(ids::encode(TYPE_NAME, deleted))))
         })
     })

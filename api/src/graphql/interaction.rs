@@ -104,16 +104,7 @@ pub fn customer_field() -> Field {
 }
 
 /// How interactions are listed.
-static LISTING: connection::Listing<interaction::Model> = connection::Listing {
-    entity: crate::domain::custom_fields::EntityKind::Interaction,
-    fields: &FIELDS,
-    extra: super::filters::no_extra,
-    default_order: service::default_order,
-    id_field: &FIELDS[0],
-    order_values: service::order_values,
-    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
-    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
-};
+static LISTING: connection::Listing<interaction::Model> = connection::Listing::on_customer(super::filters::no_extra);
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,
@@ -221,7 +212,7 @@ fn mutations() -> [Field; 3] {
         resolve(async move {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let deleted = service::delete(&rc.db, &rc.caller, id).await?;
+            let deleted = service::delete(&rc.db, &rc.plugins, &rc.caller, id).await?;
             Ok(Some(FieldValue::value(ids::encode(TYPE_NAME, deleted))))
         })
     })

@@ -234,17 +234,6 @@ impl Loader<Uuid> for ActivePlans {
     }
 }
 
-/// Reads the first page of a nested connection for many parents at once.
-pub type FirstPagesFn<T> =
-    for<'a> fn(
-        &'a DatabaseConnection,
-        &'a crate::domain::Caller,
-        crate::query::Filter,
-        &'a [crate::query::OrderKey],
-        &'a crate::query::PageRequest,
-        &'a [Uuid],
-    ) -> futures_util::future::BoxFuture<'a, crate::error::Result<HashMap<Uuid, crate::query::Page<T>>>>;
-
 /// What a nested connection asked for: its filter (without the parent), order and first page.
 #[derive(Clone)]
 pub struct NestedQuery {
@@ -260,12 +249,12 @@ pub struct NestedQuery {
 pub struct NestedPages<T> {
     pub db: DatabaseConnection,
     pub caller: crate::domain::Caller,
-    pub read: FirstPagesFn<T>,
     /// The queries behind the signatures of this request's keys.
     pub queries: std::sync::Mutex<HashMap<Arc<str>, NestedQuery>>,
+    pub rows: std::marker::PhantomData<T>,
 }
 
-impl<T: Clone + Send + Sync + 'static> Loader<(Arc<str>, Uuid)> for NestedPages<T> {
+impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedPages<T> {
     type Value = crate::query::Page<T>;
     type Error = Arc<Error>;
 
@@ -278,7 +267,16 @@ impl<T: Clone + Send + Sync + 'static> Loader<(Arc<str>, Uuid)> for NestedPages<
         for (signature, parents) in by_query {
             let query = self.queries.lock().ok().and_then(|q| q.get(&signature).cloned());
             let Some(NestedQuery { filter, order, page }) = query else { continue };
-            let pages = (self.read)(&self.db, &self.caller, filter, &order, &page, &parents).await.map_err(Arc::new)?;
+            let pages = crate::domain::records::first_pages_per_customer::<T>(
+                &self.db,
+                &self.caller,
+                filter,
+                &order,
+                &page,
+                &parents,
+            )
+            .await
+            .map_err(Arc::new)?;
             out.extend(pages.into_iter().map(|(parent, page)| ((signature.clone(), parent), page)));
         }
         Ok(out)

@@ -185,16 +185,8 @@ pub fn customer_fields() -> [Field; 2] {
 }
 
 /// How plans are listed.
-static LISTING: connection::Listing<key_account_plan::Model> = connection::Listing {
-    entity: crate::domain::custom_fields::EntityKind::KeyAccountPlan,
-    fields: &FIELDS,
-    extra: super::filters::no_extra,
-    default_order: service::default_order,
-    id_field: &FIELDS[0],
-    order_values: service::order_values,
-    list: |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
-    count: |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),
-};
+static LISTING: connection::Listing<key_account_plan::Model> =
+    connection::Listing::on_customer(super::filters::no_extra);
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,
@@ -288,7 +280,7 @@ fn mutations() -> [Field; 4] {
             })?;
             let title = title.into_value().unwrap_or_default();
             let (due, assignee) = (due.into_value(), assignee.into_value());
-            let action = service::add_action(&rc.db, &rc.caller, plan, &title, due, assignee).await?;
+            let action = service::add_action(&rc.db, &rc.plugins, &rc.caller, plan, &title, due, assignee).await?;
             Ok(Some(FieldValue::owned_any(action)))
         })
     })
@@ -298,7 +290,7 @@ fn mutations() -> [Field; 4] {
         resolve(async move {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", ACTION_TYPE_NAME)?;
-            Ok(Some(FieldValue::owned_any(service::complete_action(&rc.db, &rc.caller, id).await?)))
+            Ok(Some(FieldValue::owned_any(service::complete_action(&rc.db, &rc.plugins, &rc.caller, id).await?)))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)));

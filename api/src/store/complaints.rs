@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use guanxi_entity::complaint::{self, Column, Entity};
 use guanxi_entity::complaint_transition;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -13,42 +12,9 @@ use uuid::Uuid;
 
 use super::filter;
 use crate::error::Result;
-use crate::query::{Filter, OrderKey, Page, PageRequest};
-
-fn column_of(name: &str) -> Option<Expr> {
-    let col = match name {
-        "id" => Column::Id,
-        "customerId" => Column::CustomerId,
-        "title" => Column::Title,
-        "category" => Column::Category,
-        "severity" => Column::Severity,
-        "status" => Column::Status,
-        "assigneeId" => Column::AssigneeId,
-        "responseDueAt" => Column::ResponseDueAt,
-        "resolutionDueAt" => Column::ResolutionDueAt,
-        "respondedAt" => Column::RespondedAt,
-        "resolvedAt" => Column::ResolvedAt,
-        "createdAt" => Column::CreatedAt,
-        "updatedAt" => Column::UpdatedAt,
-        "customerOwnerId" => {
-            return Some(Expr::cust(
-                "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = complaints.tenant_id AND c.id = complaints.customer_id)",
-            ));
-        }
-        "customFields" => Column::CustomFields,
-        _ => return None,
-    };
-    Some(Expr::col((Entity, col)))
-}
 
 fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
     Entity::find().filter(Column::TenantId.eq(tenant_id))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn find(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<complaint::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).one(conn).await?)
 }
 
 /// (severity, status) of every complaint of one customer (for its figures).
@@ -68,41 +34,6 @@ pub async fn severity_and_status(
         .into_tuple()
         .all(conn)
         .await?)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<complaint::Model>> {
-    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
-}
-
-/// The first page of complaints matching `filter` for each customer, batched (see
-/// [`filter::first_pages`]).
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Page<complaint::Model>>> {
-    let parent = ("customerId", (|r: &complaint::Model| r.customer_id) as fn(&complaint::Model) -> Uuid);
-    filter::first_pages(db, in_tenant(tenant_id), filter, order, page, column_of, parent, customers).await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// The oldest `n` complaints in one of `statuses` of each customer, oldest first, in one

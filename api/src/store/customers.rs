@@ -20,31 +20,14 @@ use super::rows::ByPosition;
 use crate::error::Result;
 use crate::query::{Filter, OrderKey, Page, PageRequest};
 
-/// The column behind each filterable field of `domain::customers::FIELDS`.
+/// The column behind each field a filter or order names: the customer's own columns answer to
+/// their GraphQL names; the tier and computed values are in the scores row.
 fn column_of(name: &str) -> Option<Expr> {
-    let col = match name {
-        "id" => Column::Id,
-        "kind" => Column::Kind,
-        "name" => Column::Name,
-        "email" => Column::Email,
-        "phone" => Column::Phone,
-        "region" => Column::Region,
-        "industry" => Column::Industry,
-        "creditCode" => Column::CreditCode,
-        "channel" => Column::Channel,
-        "tags" => Column::Tags,
-        "version" => Column::Version,
-        "tier" => return Some(Expr::col((Scores, customer_score::Column::Tier))),
-        COMPUTED_COLUMN => return Some(Expr::col((Scores, customer_score::Column::Computed))),
-        "status" => Column::Status,
-        "relationshipType" => Column::RelationshipType,
-        "ownerId" => Column::OwnerId,
-        "createdAt" => Column::CreatedAt,
-        "updatedAt" => Column::UpdatedAt,
-        "customFields" => Column::CustomFields,
-        _ => return None,
-    };
-    Some(Expr::col((Entity, col)))
+    match name {
+        "tier" => Some(Expr::col((Scores, customer_score::Column::Tier))),
+        COMPUTED_COLUMN => Some(Expr::col((Scores, customer_score::Column::Computed))),
+        _ => name.parse::<Column>().ok().map(|col| Expr::col((Entity, col))),
+    }
 }
 
 /// The tenant's customers joined to their `customer_scores` rows.

@@ -13,42 +13,9 @@ use uuid::Uuid;
 
 use super::filter;
 use crate::error::Result;
-use crate::query::{Filter, OrderKey, Page, PageRequest};
-
-fn column_of(name: &str) -> Option<Expr> {
-    let col = match name {
-        "id" => Column::Id,
-        "customerId" => Column::CustomerId,
-        "kind" => Column::Kind,
-        "channel" => Column::Channel,
-        "occurredAt" => Column::OccurredAt,
-        "staffId" => Column::StaffId,
-        "summary" => Column::Summary,
-        "outcome" => Column::Outcome,
-        "currency" => Column::Currency,
-        "satisfaction" => Column::Satisfaction,
-        "createdAt" => Column::CreatedAt,
-        "updatedAt" => Column::UpdatedAt,
-        // AGENT scoping: the owner of the interaction's customer.
-        "customerOwnerId" => {
-            return Some(Expr::cust(
-                "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = interactions.tenant_id AND c.id = interactions.customer_id)",
-            ));
-        }
-        "customFields" => Column::CustomFields,
-        _ => return None,
-    };
-    Some(Expr::col((Entity, col)))
-}
 
 fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
     Entity::find().filter(Column::TenantId.eq(tenant_id))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn find(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<interaction::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).one(conn).await?)
 }
 
 /// Every interaction of one customer (for its figures).
@@ -61,41 +28,6 @@ pub async fn all_of_customer(
     customer_id: Uuid,
 ) -> Result<Vec<interaction::Model>> {
     Ok(in_tenant(tenant_id).filter(Column::CustomerId.eq(customer_id)).all(conn).await?)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<interaction::Model>> {
-    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
-}
-
-/// The first page of interactions matching `filter` for each customer, batched (see
-/// [`filter::first_pages`]).
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Page<interaction::Model>>> {
-    let parent = ("customerId", (|r: &interaction::Model| r.customer_id) as fn(&interaction::Model) -> Uuid);
-    filter::first_pages(db, in_tenant(tenant_id), filter, order, page, column_of, parent, customers).await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// The newest `n` interactions of each customer, in one statement (a window over the

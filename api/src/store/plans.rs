@@ -4,80 +4,16 @@ use std::collections::HashMap;
 
 use guanxi_entity::key_account_plan::{self, Column, Entity};
 use guanxi_entity::plan_action;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
-use super::filter;
 use crate::error::Result;
-use crate::query::{Filter, OrderKey, Page, PageRequest};
-
-fn column_of(name: &str) -> Option<Expr> {
-    let col = match name {
-        "id" => Column::Id,
-        "customerId" => Column::CustomerId,
-        "title" => Column::Title,
-        "status" => Column::Status,
-        "ownerId" => Column::OwnerId,
-        "createdAt" => Column::CreatedAt,
-        "updatedAt" => Column::UpdatedAt,
-        "customerOwnerId" => {
-            return Some(Expr::cust(
-                "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = key_account_plans.tenant_id AND c.id = key_account_plans.customer_id)",
-            ));
-        }
-        "customFields" => Column::CustomFields,
-        _ => return None,
-    };
-    Some(Expr::col((Entity, col)))
-}
 
 fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
     Entity::find().filter(Column::TenantId.eq(tenant_id))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn find(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<key_account_plan::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.eq(id)).one(conn).await?)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn list(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-) -> Result<Page<key_account_plan::Model>> {
-    filter::list(db, in_tenant(tenant_id), filter, order, page, column_of).await
-}
-
-/// The first page of plans matching `filter` for each customer, batched (see
-/// [`filter::first_pages`]).
-///
-/// # Errors
-/// Database failures.
-pub async fn first_pages_per_customer(
-    db: &DatabaseConnection,
-    tenant_id: Uuid,
-    filter: &Filter,
-    order: &[OrderKey],
-    page: &PageRequest,
-    customers: &[Uuid],
-) -> Result<HashMap<Uuid, Page<key_account_plan::Model>>> {
-    let parent = ("customerId", (|p: &key_account_plan::Model| p.customer_id) as fn(&key_account_plan::Model) -> Uuid);
-    filter::first_pages(db, in_tenant(tenant_id), filter, order, page, column_of, parent, customers).await
-}
-
-/// # Errors
-/// Database failures.
-pub async fn count(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
-    filter::count(db, in_tenant(tenant_id), filter, column_of).await
 }
 
 /// The newest ACTIVE plan of each customer (360° pages), in one statement.

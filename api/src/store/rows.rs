@@ -121,7 +121,7 @@ impl ByPosition for interaction::Model {
 }
 
 impl ByPosition for customer::Model {
-    const COLUMNS: usize = 18;
+    const COLUMNS: usize = 19;
 
     /// `tier` is not a column of the customers table: it comes back `None`.
     fn read(c: &mut Columns<'_>) -> Result<Self, DbErr> {
@@ -136,6 +136,7 @@ impl ByPosition for customer::Model {
             industry: c.take()?,
             credit_code: c.take()?,
             channel: c.take()?,
+            website: c.take()?,
             tags: c.take()?,
             status: c.take()?,
             relationship_type: c.take()?,

@@ -728,6 +728,7 @@ mod tests {
                 industry: None,
                 credit_code: None,
                 channel: None,
+                website: None,
                 tags: serde_json::json!([]),
                 status: "PROSPECT".into(),
                 relationship_type: None,

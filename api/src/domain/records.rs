@@ -1,0 +1,121 @@
+//! What every kind of record (customer, interaction, complaint, key-account plan) declares once,
+//! and the reads derived from that declaration: a cursor's values and, for the records kept on
+//! a customer, finding, listing, counting and batched first pages within the caller's scope.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, ModelTrait};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Caller;
+use super::custom_fields::EntityKind;
+use crate::error::Result;
+use crate::query::{FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, SortField};
+use crate::store::records::{self as store, OfCustomer};
+
+/// A kind of record, as its sea-orm model.
+pub trait Record:
+    ModelTrait<Entity: EntityTrait<Column: FromStr, Model = Self>> + FromQueryResult + Clone + Send + Sync + 'static
+{
+    /// The GraphQL type, in global ids and the audit trail.
+    const TYPE_NAME: &'static str;
+    /// Which custom field definitions and validators apply.
+    const ENTITY: EntityKind;
+    /// The fields lists filter and sort on, `id` first; the store finds each one's column by
+    /// its name.
+    const FIELDS: &'static [FieldSpec];
+
+    /// The order of a list that asks for none.
+    fn default_order() -> Vec<OrderKey>;
+
+    /// The stored object of custom values.
+    fn custom_values(&self) -> &Value;
+
+    /// The value of a sortable field that is no column of the record's table (a customer's
+    /// tier, kept beside it).
+    fn value_beside_columns(&self, _name: &str) -> Scalar {
+        Scalar::Null
+    }
+}
+
+/// A record kept on a customer; who may see it follows from the customer.
+pub trait OnCustomer: Record<Entity: OfCustomer> {
+    /// `filter` narrowed to what `caller` may see.
+    fn scoped(caller: &Caller, filter: Filter) -> Filter;
+}
+
+/// The values of `order`'s keys for one row, for its cursor.
+#[must_use]
+pub fn order_values<R: Record>(row: &R, order: &[OrderKey]) -> Vec<Scalar> {
+    order
+        .iter()
+        .map(|k| match &k.field {
+            SortField::Custom(c) => c.scalar_in(row.custom_values()),
+            SortField::Field(f) => value_of(row, f.name),
+        })
+        .collect()
+}
+
+/// The value of the built-in field `name` of `row`; [`Scalar::Null`] when empty.
+fn value_of<R: Record>(row: &R, name: &str) -> Scalar {
+    use sea_orm::Value as V;
+    let Ok(column) = <R::Entity as EntityTrait>::Column::from_str(name) else { return row.value_beside_columns(name) };
+    match row.get(column) {
+        V::String(Some(s)) => Scalar::Str(s),
+        V::Uuid(Some(u)) => Scalar::Uuid(u),
+        V::ChronoDateTimeUtc(Some(t)) => Scalar::Time(t),
+        V::Int(Some(n)) => Scalar::Int(i64::from(n)),
+        V::BigInt(Some(n)) => Scalar::Int(n),
+        V::Bool(Some(b)) => Scalar::Bool(b),
+        _ => Scalar::Null,
+    }
+}
+
+/// The record `id` of the caller's tenant, whoever may see it: the caller checks.
+///
+/// # Errors
+/// Database failures.
+pub async fn find<R: OnCustomer>(conn: &impl ConnectionTrait, caller: &Caller, id: Uuid) -> Result<Option<R>> {
+    store::find::<R::Entity>(conn, caller.tenant_id, id).await
+}
+
+/// A page of the records the caller may see.
+///
+/// # Errors
+/// Database failures.
+pub async fn list<R: OnCustomer>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<R>> {
+    store::list::<R::Entity>(db, caller.tenant_id, &R::scoped(caller, filter), order, page).await
+}
+
+/// The first page of each customer's records the caller may see, in a few statements whatever
+/// the number of customers.
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer<R: OnCustomer>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, Page<R>>> {
+    let filter = R::scoped(caller, filter);
+    store::first_pages_per_customer::<R::Entity>(db, caller.tenant_id, &filter, order, page, customers).await
+}
+
+/// How many records the caller may see match `filter`.
+///
+/// # Errors
+/// Database failures.
+pub async fn count<R: OnCustomer>(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> Result<u64> {
+    store::count::<R::Entity>(db, caller.tenant_id, &R::scoped(caller, filter)).await
+}

@@ -1,0 +1,245 @@
+//! The write pipeline: the one sequence every change of a customer, an interaction, a complaint
+//! or a key-account plan goes through, so that none can skip a step.
+//!
+//! 1. [`Write::begin`]: the caller may write at all; the tenant's validators are compiled (before
+//!    the transaction, which must not wait on a compiler); the transaction begins; the custom
+//!    field definitions are read, their lock taken before any row's (see `custom_fields`).
+//! 2. The entity's own code, with [`Write::txn`]: lock and read the row, check the version, apply
+//!    the input, run the built-in checks and [`Write::custom_values`].
+//! 3. [`Write::commit`]: the plugin validators, then the entity's `persist`, then the customer's
+//!    figures or score queued, the audit entry, the outbox event (numbered last, see
+//!    `store::events::append`), the commit, and the scoring worker woken.
+//!
+//! Everything in step 3 is one transaction: the audit entry and the event exist exactly when the
+//! change committed.
+
+use chrono::{DateTime, Utc};
+use guanxi_entity::event;
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::custom_fields::{self, Definition, EntityKind};
+use super::input::Patch;
+use super::plugins::{self, Plugins};
+use super::{Caller, access, audit, custom_values, stats};
+use crate::error::{Result, Violation};
+use crate::store::{self, WriteTxn};
+
+/// A write in progress; dropped without [`Write::commit`], it rolls back.
+pub struct Write<'a> {
+    txn: WriteTxn,
+    caller: &'a Caller,
+    plugins: &'a Plugins,
+    entity: EntityKind,
+    /// `None` for a write that sets no field a definition or a validator governs (a delete, a
+    /// workflow step).
+    definitions: Option<Vec<Definition>>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Write<'a> {
+    /// Begins a write that sets fields: custom values are checked and validators run.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` for a caller who may not write; a validator that cannot be loaded; database
+    /// failures.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        plugins: &'a Plugins,
+        caller: &'a Caller,
+        entity: EntityKind,
+    ) -> Result<Self> {
+        access::ensure_can_write(caller)?;
+        plugins::prepare_validators(db, plugins, caller.tenant_id, entity).await?;
+        let mut write = Self::begin_plain(db, plugins, caller, entity).await?;
+        write.definitions = Some(custom_fields::for_write(&write.txn, caller.tenant_id, entity).await?);
+        Ok(write)
+    }
+
+    /// Begins a write that sets no field of the record's own (a delete, a workflow step, a plan's
+    /// action): no definitions are read and no validator runs.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` for a caller who may not write; database failures.
+    pub async fn begin_plain(
+        db: &DatabaseConnection,
+        plugins: &'a Plugins,
+        caller: &'a Caller,
+        entity: EntityKind,
+    ) -> Result<Self> {
+        access::ensure_can_write(caller)?;
+        let txn = store::begin_write(db).await?;
+        Ok(Self { txn, caller, plugins, entity, definitions: None, now: store::now() })
+    }
+
+    /// The transaction, for the entity's locks, reads and checks.
+    #[must_use]
+    pub fn txn(&self) -> &WriteTxn {
+        &self.txn
+    }
+
+    /// The time of this write: every timestamp it sets is this one.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The custom values after `input` over `stored`, checked against the definitions; problems
+    /// go to `violations`.
+    pub fn custom_values(&self, input: Patch<Value>, stored: Option<&Value>, violations: &mut Vec<Violation>) -> Value {
+        custom_values::apply(self.definitions(), input, stored, violations)
+    }
+
+    /// The definitions of the entity's custom fields (none for a plain write).
+    #[must_use]
+    pub fn definitions(&self) -> &[Definition] {
+        self.definitions.as_deref().unwrap_or_default()
+    }
+
+    /// Runs the validators, `persist`, the change's effect, the audit entry and the event, and
+    /// commits.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` from a validator; what `persist` returns; database failures. Nothing is
+    /// kept on error.
+    pub async fn commit(self, change: Change, persist: impl AsyncFnOnce(&WriteTxn) -> Result<()>) -> Result<()> {
+        let tenant_id = self.caller.tenant_id;
+        if let (Some(definitions), Some(after)) = (&self.definitions, &change.after) {
+            let txn: &sea_orm::DatabaseTransaction = &self.txn;
+            plugins::validate_write(
+                txn,
+                self.plugins,
+                tenant_id,
+                self.entity,
+                definitions,
+                after,
+                change.before.as_ref(),
+            )
+            .await?;
+        }
+        persist(&self.txn).await?;
+        match change.effect {
+            Effect::None => {}
+            Effect::Figures => stats::refresh(&self.txn, tenant_id, change.event.customer_id).await?,
+            Effect::Score => store::scoring::enqueue(&self.txn, tenant_id, &[change.event.customer_id]).await?,
+        }
+        let (record_type, record_id) = change.record;
+        let changed_fields = match change.event.fields {
+            Some(fields) => fields.iter().map(|f| Value::String((*f).to_owned())).collect(),
+            None => changed_fields(change.before.as_ref(), change.after.as_ref()),
+        };
+        audit::record(
+            &self.txn,
+            self.caller,
+            record_type,
+            record_id,
+            change.action,
+            change.before,
+            change.after,
+            self.now,
+        )
+        .await?;
+        let event = event::Model {
+            tenant_id,
+            id: 0,
+            name: change.event.name.to_owned(),
+            entity: change.event.entity.to_owned(),
+            entity_id: change.event.entity_id,
+            customer_id: Some(change.event.customer_id),
+            actor_id: Some(self.caller.user_id),
+            changed_fields: Value::Array(changed_fields),
+            at: self.now,
+        };
+        store::events::append(&self.txn, event).await?;
+        self.txn.commit().await?;
+        if change.effect != Effect::None {
+            self.plugins.wake_scorer();
+        }
+        Ok(())
+    }
+}
+
+/// The names of the fields that differ between two audit snapshots, in the order of `after`.
+fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<Value> {
+    match audit::diff(before, after) {
+        Value::Object(changes) => changes.into_iter().map(|(k, _)| Value::String(k)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a change does besides its own rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// The customer's figures (counts, totals, last contact) are computed again, and its score
+    /// queued with them.
+    Figures,
+    /// The customer's score is queued.
+    Score,
+}
+
+/// One change: what the audit trail records and the event it makes.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The audit trail's record: its type and id.
+    record: (&'static str, Uuid),
+    action: audit::Action,
+    before: Option<Value>,
+    after: Option<Value>,
+    event: Event,
+    effect: Effect,
+}
+
+/// The event of a change, as the outbox records it.
+#[derive(Debug, Clone)]
+struct Event {
+    name: &'static str,
+    entity: &'static str,
+    entity_id: Uuid,
+    customer_id: Uuid,
+    /// The fields it names; `None`: those whose audit snapshot changed.
+    fields: Option<&'static [&'static str]>,
+}
+
+impl Change {
+    /// `record_type` `id` of customer `customer` changed from `before` to `after` (`None` for
+    /// a create or a delete); the event is `event` on that record.
+    #[must_use]
+    pub fn new(
+        record_type: &'static str,
+        id: Uuid,
+        customer: Uuid,
+        event: &'static str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        let action = match (&before, &after) {
+            (None, _) => audit::Action::Create,
+            (Some(_), Some(_)) => audit::Action::Update,
+            (Some(_), None) => audit::Action::Delete,
+        };
+        Self {
+            record: (record_type, id),
+            action,
+            before,
+            after,
+            event: Event { name: event, entity: record_type, entity_id: id, customer_id: customer, fields: None },
+            effect: Effect::None,
+        }
+    }
+
+    /// The change also does `effect`.
+    #[must_use]
+    pub fn with(self, effect: Effect) -> Self {
+        Self { effect, ..self }
+    }
+
+    /// The event is of `entity_type` `entity_id` (a record the changed one belongs to, as a
+    /// plan's action belongs to its plan) and names `fields` of it.
+    #[must_use]
+    pub fn event_on(self, entity_type: &'static str, entity_id: Uuid, fields: &'static [&'static str]) -> Self {
+        let event = Event { entity: entity_type, entity_id, fields: Some(fields), ..self.event };
+        Self { event, ..self }
+    }
+}

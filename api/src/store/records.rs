@@ -1,0 +1,109 @@
+//! The queries every table of records kept on a customer (interactions, complaints, key-account
+//! plans) shares. A filter names fields by their GraphQL names, and sea-orm's columns answer to
+//! those names (`occurredAt` is `occurred_at`), so no table maps its names by hand.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
+use uuid::Uuid;
+
+use super::filter;
+use crate::error::Result;
+use crate::query::{Filter, OrderKey, Page, PageRequest};
+
+/// A table whose rows belong to a tenant and to one of its customers.
+pub trait OfCustomer: EntityTrait<Column: FromStr, Model: Send + Sync> + Default {
+    const TENANT: Self::Column;
+    const ID: Self::Column;
+    /// The customer a row is of.
+    fn customer_of(row: &Self::Model) -> Uuid;
+}
+
+impl OfCustomer for guanxi_entity::interaction::Entity {
+    const TENANT: Self::Column = guanxi_entity::interaction::Column::TenantId;
+    const ID: Self::Column = guanxi_entity::interaction::Column::Id;
+    fn customer_of(row: &Self::Model) -> Uuid {
+        row.customer_id
+    }
+}
+
+impl OfCustomer for guanxi_entity::complaint::Entity {
+    const TENANT: Self::Column = guanxi_entity::complaint::Column::TenantId;
+    const ID: Self::Column = guanxi_entity::complaint::Column::Id;
+    fn customer_of(row: &Self::Model) -> Uuid {
+        row.customer_id
+    }
+}
+
+impl OfCustomer for guanxi_entity::key_account_plan::Entity {
+    const TENANT: Self::Column = guanxi_entity::key_account_plan::Column::TenantId;
+    const ID: Self::Column = guanxi_entity::key_account_plan::Column::Id;
+    fn customer_of(row: &Self::Model) -> Uuid {
+        row.customer_id
+    }
+}
+
+/// The expression behind a field name: its column, or for `customerOwnerId` (how an AGENT's
+/// scope reaches these rows) the owner of the row's customer.
+fn column_of<E: OfCustomer>(name: &str) -> Option<Expr> {
+    if name == "customerOwnerId" {
+        let table = E::default().table_name();
+        return Some(Expr::cust(format!(
+            "(SELECT c.owner_id FROM customers c WHERE c.tenant_id = {table}.tenant_id AND c.id = {table}.customer_id)"
+        )));
+    }
+    E::Column::from_str(name).ok().map(|c| Expr::col((E::default(), c)))
+}
+
+fn in_tenant<E: OfCustomer>(tenant_id: Uuid) -> Select<E> {
+    E::find().filter(E::TENANT.eq(tenant_id))
+}
+
+/// The row `id` of the tenant.
+///
+/// # Errors
+/// Database failures.
+pub async fn find<E: OfCustomer>(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<Option<E::Model>> {
+    Ok(in_tenant::<E>(tenant_id).filter(E::ID.eq(id)).one(conn).await?)
+}
+
+/// A page of the tenant's rows matching `filter`.
+///
+/// # Errors
+/// Database failures.
+pub async fn list<E: OfCustomer>(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+) -> Result<Page<E::Model>> {
+    filter::list(db, in_tenant::<E>(tenant_id), filter, order, page, column_of::<E>).await
+}
+
+/// The first page of rows matching `filter` for each of `customers`, batched (see
+/// [`filter::first_pages`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn first_pages_per_customer<E: OfCustomer>(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    order: &[OrderKey],
+    page: &PageRequest,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, Page<E::Model>>> {
+    let parent = ("customerId", E::customer_of as fn(&E::Model) -> Uuid);
+    filter::first_pages(db, in_tenant::<E>(tenant_id), filter, order, page, column_of::<E>, parent, customers).await
+}
+
+/// How many of the tenant's rows match `filter`.
+///
+/// # Errors
+/// Database failures.
+pub async fn count<E: OfCustomer>(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
+    filter::count(db, in_tenant::<E>(tenant_id), filter, column_of::<E>).await
+}
