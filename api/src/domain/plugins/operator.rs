@@ -1,0 +1,89 @@
+//! What runs as the system rather than as a caller of a request: a tenant created on first
+//! sight, with the default scorers every new tenant starts with, and the operator's install
+//! from the command line. Apart because no token stands behind these: the caller is made here.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use guanxi_entity::{plugin, tenant};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::lifecycle::{InstallInput, install, prepare_install, store_install};
+use super::runtime::Plugins;
+use crate::domain::{Caller, Role};
+use crate::error::Result;
+use crate::store;
+
+/// The scorers every new tenant starts with: the RFM value score that ranks tiers,
+/// and the lifecycle stage with churn risk and loyalty. Built from `plugins/examples`.
+pub const DEFAULT_PLUGINS: [(&str, &[u8]); 2] = [
+    ("value-scorer", include_bytes!("../../../../plugins/examples/dist/value-scorer.wasm")),
+    ("lifecycle-scorer", include_bytes!("../../../../plugins/examples/dist/lifecycle-scorer.wasm")),
+];
+
+/// The caller that installs a new tenant's default plugins.
+fn system_caller(t: &tenant::Model) -> Caller {
+    Caller {
+        tenant_id: t.id,
+        tenant_slug: t.slug.clone(),
+        tenant_name: t.name.clone(),
+        user_id: Uuid::nil(),
+        subject: "guanxi".into(),
+        name: Some("Guanxi".into()),
+        email: None,
+        role: Role::Admin,
+    }
+}
+
+/// The tenant of `slug`, created on first sight, with the default plugins when `defaults`.
+///
+/// The tenant and its default plugins are stored in one transaction, so a tenant never exists
+/// without them, whatever fails or crashes in between; of concurrent first requests one creates
+/// the tenant and the others wait for it and find it.
+///
+/// # Errors
+/// Database failures; a default plugin that cannot be installed (a broken build).
+pub async fn tenant_for(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    slug: &str,
+    defaults: bool,
+) -> Result<tenant::Model> {
+    if let Some(t) = store::tenants::find_by_slug(db, slug).await? {
+        return Ok(t);
+    }
+    let txn = store::begin_write(db).await?;
+    let (t, created) = store::tenants::get_or_create(&txn, slug).await?;
+    let install_defaults = created && defaults;
+    if install_defaults {
+        let caller = system_caller(&t);
+        for (name, bytes) in DEFAULT_PLUGINS {
+            let input =
+                InstallInput { name: name.into(), wasm_base64: STANDARD.encode(bytes), ..InstallInput::default() };
+            let prepared = prepare_install(plugins, &caller, input).await?;
+            store_install(&txn, &caller, prepared).await?;
+        }
+    }
+    txn.commit().await?;
+    if install_defaults {
+        plugins.wake_scorer();
+        // Computed fields may have come or gone: their indexes too.
+        crate::domain::field_indexes::wake();
+    }
+    Ok(t)
+}
+
+/// Installs a plugin into the tenant of `slug` as the operator (the command line), creating
+/// the tenant, with its default plugins, if it is new.
+///
+/// # Errors
+/// As [`install`].
+pub async fn install_as_operator(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    slug: &str,
+    input: InstallInput,
+) -> Result<plugin::Model> {
+    let t = tenant_for(db, plugins, slug, true).await?;
+    install(db, plugins, &system_caller(&t), input).await
+}
