@@ -119,7 +119,7 @@ async fn every_committed_change_leaves_one_event_and_a_refused_one_none() {
     run(app, t, "mutation($id: ID!) { updateKeyAccountPlan(id: $id, input: {status: ACTIVE}) { id } }", plan).await;
     run(app, t, "mutation($id: ID!) { deleteCustomer(id: $id) }", customer).await;
 
-    let events = events_of(&app, &db, "acme").await;
+    let events = events_of(app, &db, "acme").await;
     assert_eq!(
         names(&events),
         [

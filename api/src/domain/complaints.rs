@@ -17,34 +17,78 @@ use super::records::{self, OnCustomer, Record};
 use super::settings::TenantSettings;
 use super::values::text;
 use super::write::{Change, Effect, Write};
-use super::{Caller, Role, access, ids, stats};
+use super::{Caller, Role, access, ids};
 use crate::error::{Error, Result, Violation};
 use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
 use crate::store::{self, WriteTxn};
 
 pub const TYPE_NAME: &str = "Complaint";
-pub const STATUSES: &[&str] = &["OPEN", "ACKNOWLEDGED", "IN_PROGRESS", "ESCALATED", "RESOLVED", "REOPENED", "CLOSED"];
 pub const CATEGORIES: &[&str] = &["PRODUCT_QUALITY", "SERVICE", "DELIVERY", "BILLING", "OTHER"];
 pub const SEVERITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "CRITICAL"];
 /// Tiers that get the green channel.
 pub const KEY_ACCOUNT_TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY"];
 
-/// May a complaint go from `from` to `to`? The workflow:
-/// `OPEN → ACKNOWLEDGED → IN_PROGRESS → RESOLVED → CLOSED`, `RESOLVED → REOPENED → IN_PROGRESS`,
-/// `ESCALATED` from any open state; an escalated case continues in progress or is resolved.
-#[must_use]
-pub fn allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("OPEN", "ACKNOWLEDGED")
-            | ("ACKNOWLEDGED", "IN_PROGRESS")
-            | ("IN_PROGRESS", "RESOLVED")
-            | ("RESOLVED", "CLOSED")
-            | ("RESOLVED", "REOPENED")
-            | ("REOPENED", "IN_PROGRESS")
-            | ("ESCALATED", "IN_PROGRESS")
-            | ("ESCALATED", "RESOLVED")
-    ) || (to == "ESCALATED" && from != "ESCALATED" && stats::OPEN_COMPLAINT_STATUSES.contains(&from))
+/// Where a complaint is in its workflow. Stored and shown as its SCREAMING_CASE name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Open,
+    Acknowledged,
+    InProgress,
+    Escalated,
+    Resolved,
+    Reopened,
+    Closed,
+}
+
+/// The names of [`Status`], in workflow order.
+pub const STATUSES: &[&str] = <Status as strum::VariantNames>::VARIANTS;
+
+impl Status {
+    /// Not yet resolved or closed.
+    #[must_use]
+    pub fn is_open(self) -> bool {
+        !matches!(self, Self::Resolved | Self::Closed)
+    }
+
+    /// May a complaint go from `self` to `to`? The workflow:
+    /// `OPEN → ACKNOWLEDGED → IN_PROGRESS → RESOLVED → CLOSED`, `RESOLVED → REOPENED → IN_PROGRESS`,
+    /// `ESCALATED` from any open state; an escalated case continues in progress or is resolved.
+    #[must_use]
+    pub fn may_go_to(self, to: Self) -> bool {
+        use Status::{Acknowledged, Closed, Escalated, InProgress, Open, Reopened, Resolved};
+        matches!(
+            (self, to),
+            (Open, Acknowledged)
+                | (Acknowledged, InProgress)
+                | (InProgress, Resolved)
+                | (Resolved, Closed | Reopened)
+                | (Reopened, InProgress)
+                | (Escalated, InProgress | Resolved)
+        ) || (to == Escalated && self != Escalated && self.is_open())
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The names of the open statuses.
+    #[must_use]
+    pub fn open_names() -> Vec<&'static str> {
+        <Self as strum::IntoEnumIterator>::iter().filter(|s| s.is_open()).map(Self::as_str).collect()
+    }
 }
 
 /// Response and resolution deadlines for a complaint filed at `filed` (halved for key accounts).
@@ -183,8 +227,7 @@ pub async fn open_of_customers(
     tenant_id: Uuid,
     customers: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
-    store::complaints::first_of_customers_in(db, tenant_id, customers, stats::OPEN_COMPLAINT_STATUSES, OPEN_LISTED)
-        .await
+    store::complaints::first_of_customers_in(db, tenant_id, customers, &Status::open_names(), OPEN_LISTED).await
 }
 
 /// Most transitions a complaint's history keeps. A complaint's whole life is a handful; a
@@ -351,7 +394,7 @@ pub async fn file(
         description: data.description,
         category: data.category,
         severity: data.severity,
-        status: "OPEN".into(),
+        status: Status::Open.as_str().into(),
         assignee_id: data.assignee_id,
         resolution: data.resolution,
         satisfaction: data.satisfaction,
@@ -484,6 +527,11 @@ pub async fn update(
     Ok(updated)
 }
 
+/// The status a complaint is stored with.
+fn stored_status(c: &complaint::Model) -> Result<Status> {
+    c.status.parse().map_err(|_| Error::Internal(anyhow::anyhow!("complaint {} has status {:?}", c.id, c.status)))
+}
+
 /// Moves a complaint through its workflow.
 ///
 /// # Errors
@@ -500,9 +548,9 @@ pub async fn transition_to(
     expected_version: Option<i32>,
 ) -> Result<complaint::Model> {
     access::ensure_can_write(caller)?;
-    if !STATUSES.contains(&to) {
+    let Ok(to) = to.parse::<Status>() else {
         return Err(Error::invalid("to", "INVALID_VALUE", format!("'{to}' is not a complaint status")));
-    }
+    };
     let note = match note.map(|n| text(&n, 0, 2000)) {
         Some(Ok(n)) if n.is_empty() => None,
         Some(Ok(n)) => Some(n),
@@ -512,7 +560,8 @@ pub async fn transition_to(
     let write = Write::begin_plain(db, plugins, caller, EntityKind::Complaint).await?;
     let (current, _) = writable(write.txn(), caller, id).await?;
     check_version("complaint", current.version, expected_version)?;
-    if !allowed(&current.status, to) {
+    let from = stored_status(&current)?;
+    if !from.may_go_to(to) {
         return Err(Error::Conflict {
             code: "ILLEGAL_TRANSITION",
             message: format!("a complaint cannot go from {} to {to}", current.status),
@@ -530,11 +579,11 @@ pub async fn transition_to(
     }
     let now = write.now();
     let updated = complaint::Model {
-        status: to.to_owned(),
+        status: to.as_str().to_owned(),
         responded_at: current.responded_at.or(Some(now)),
         resolved_at: match to {
-            "RESOLVED" => Some(now),
-            "REOPENED" => None,
+            Status::Resolved => Some(now),
+            Status::Reopened => None,
             _ => current.resolved_at,
         },
         version: current.version + 1,
@@ -571,9 +620,10 @@ mod tests {
             ("ESCALATED", "IN_PROGRESS"),
             ("ESCALATED", "RESOLVED"),
         ];
-        for from in STATUSES {
-            for to in STATUSES {
-                assert_eq!(allowed(from, to), legal.contains(&(*from, *to)), "{from} → {to}");
+        for from in <Status as strum::IntoEnumIterator>::iter() {
+            for to in <Status as strum::IntoEnumIterator>::iter() {
+                let (f, t) = (from.as_str(), to.as_str());
+                assert_eq!(from.may_go_to(to), legal.contains(&(f, t)), "{f} → {t}");
             }
         }
     }

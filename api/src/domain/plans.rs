@@ -23,7 +23,6 @@ use crate::store;
 
 pub const TYPE_NAME: &str = "KeyAccountPlan";
 pub const ACTION_TYPE_NAME: &str = "PlanAction";
-pub const STATUSES: &[&str] = &["DRAFT", "ACTIVE", "COMPLETED", "CANCELLED"];
 const MAX_OBJECTIVES: usize = 50;
 /// Most actions a plan holds. `KeyAccountPlan.actions` is a list, read whole wherever a plan is
 /// shown, so its length is bounded where it is written.
@@ -32,13 +31,42 @@ const MAX_TEAM: usize = 50;
 /// A visit every working day of ten years is far beyond any plan.
 const MAX_PLANNED_VISITS: i64 = 2600;
 
-/// `DRAFT → ACTIVE → COMPLETED | CANCELLED` (a draft may also be dropped).
-#[must_use]
-pub fn allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("DRAFT", "ACTIVE") | ("ACTIVE", "COMPLETED") | ("ACTIVE", "CANCELLED") | ("DRAFT", "CANCELLED")
-    )
+/// Where a plan is in its life. Stored and shown as its SCREAMING_CASE name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Draft,
+    Active,
+    Completed,
+    Cancelled,
+}
+
+/// The names of [`Status`].
+pub const STATUSES: &[&str] = <Status as strum::VariantNames>::VARIANTS;
+
+impl Status {
+    /// `DRAFT → ACTIVE → COMPLETED | CANCELLED` (a draft may also be dropped).
+    #[must_use]
+    pub fn may_go_to(self, to: Self) -> bool {
+        use Status::{Active, Cancelled, Completed, Draft};
+        matches!((self, to), (Draft, Active | Cancelled) | (Active, Completed | Cancelled))
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 const fn spec(name: &'static str, kind: FieldKind, nullable: bool, order: Option<&'static str>) -> FieldSpec {
@@ -343,7 +371,7 @@ pub async fn create(
         id: Uuid::now_v7(),
         customer_id: customer_id.unwrap_or_default(),
         title: String::new(),
-        status: "DRAFT".into(),
+        status: Status::Draft.as_str().into(),
         period_start: today,
         period_end: today,
         revenue_target: None,
@@ -359,7 +387,7 @@ pub async fn create(
     };
     apply(&mut plan, input, &mut v);
     match status {
-        Patch::Value(s) if s == "ACTIVE" || s == "DRAFT" => plan.status = s,
+        Patch::Value(s) if matches!(s.parse(), Ok(Status::Active | Status::Draft)) => plan.status = s,
         Patch::Value(s) => {
             v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")))
         }
@@ -390,6 +418,11 @@ async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Resul
     records::find::<key_account_plan::Model>(txn, caller, id).await?.ok_or_else(not_found)
 }
 
+/// The status a plan is stored with.
+fn stored_status(p: &key_account_plan::Model) -> Result<Status> {
+    p.status.parse().map_err(|_| Error::Internal(anyhow::anyhow!("plan {} has status {:?}", p.id, p.status)))
+}
+
 /// Changes a plan; a status change must follow the plan workflow.
 ///
 /// # Errors
@@ -415,18 +448,17 @@ pub async fn update(
     plan.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
     apply(&mut plan, input, &mut v);
     match status {
-        Patch::Value(to) if to != current.status => {
-            if !STATUSES.contains(&to.as_str()) {
-                v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status")));
-            } else if !allowed(&current.status, &to) {
+        Patch::Value(to) if to != current.status => match to.parse::<Status>() {
+            Err(_) => v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status"))),
+            Ok(next) if stored_status(&current)?.may_go_to(next) => plan.status = next.as_str().to_owned(),
+            Ok(_) => {
                 return Err(Error::Conflict {
                     code: "ILLEGAL_TRANSITION",
                     message: format!("a plan cannot go from {} to {to}", current.status),
                     field: Some("status".into()),
                 });
             }
-            plan.status = to;
-        }
+        },
         Patch::Null => v.push(Violation::new("status", "REQUIRED", "status cannot be null")),
         _ => {}
     }
@@ -535,11 +567,11 @@ mod tests {
 
     #[test]
     fn plan_workflow() {
-        for from in STATUSES {
-            for to in STATUSES {
-                let legal =
-                    [("DRAFT", "ACTIVE"), ("ACTIVE", "COMPLETED"), ("ACTIVE", "CANCELLED"), ("DRAFT", "CANCELLED")];
-                assert_eq!(allowed(from, to), legal.contains(&(*from, *to)), "{from} → {to}");
+        let legal = [("DRAFT", "ACTIVE"), ("ACTIVE", "COMPLETED"), ("ACTIVE", "CANCELLED"), ("DRAFT", "CANCELLED")];
+        for from in <Status as strum::IntoEnumIterator>::iter() {
+            for to in <Status as strum::IntoEnumIterator>::iter() {
+                let (f, t) = (from.as_str(), to.as_str());
+                assert_eq!(from.may_go_to(to), legal.contains(&(f, t)), "{f} → {t}");
             }
         }
     }

@@ -20,9 +20,6 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::store;
 
-/// Complaint statuses that count as open (not yet resolved or closed).
-pub const OPEN_COMPLAINT_STATUSES: &[&str] = &["OPEN", "ACKNOWLEDGED", "IN_PROGRESS", "ESCALATED", "REOPENED"];
-
 /// A customer's figures with nothing recorded.
 #[must_use]
 pub fn empty(tenant_id: Uuid, customer_id: Uuid) -> customer_stats::Model {
@@ -85,7 +82,7 @@ pub fn compute(
     let mut total: BTreeMap<&str, i64> = BTreeMap::new();
     for (severity, status) in complaints {
         *total.entry(severity).or_default() += 1;
-        if OPEN_COMPLAINT_STATUSES.contains(&status.as_str()) {
+        if status.parse::<super::complaints::Status>().is_ok_and(super::complaints::Status::is_open) {
             *open.entry(severity).or_default() += 1;
         }
     }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What a change to the write path costs: two builds of the server, each on a database of its own
+# seeded alike, driven in turns with `recordInteraction` (a write, the customer's figures, the
+# audit entry, the event) at 8 connections. Figures of one run are comparable; see BENCHMARKS.md.
+#
+#   BEFORE=/path/to/old/guanxi bash tests/load/writes.sh [sqlite|postgres]
+#   env: AFTER (default: this tree's release build), CUSTOMERS=10000 INTERACTIONS=5 ROUNDS=3
+#        DURATION=15s
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+which="${1:-postgres}"
+export CUSTOMERS="${CUSTOMERS:-10000}"
+interactions="${INTERACTIONS:-5}"
+rounds="${ROUNDS:-3}"
+duration="${DURATION:-15s}"
+port=18091
+source tests/load/common.sh
+before="${BEFORE:?BEFORE names the server binary to compare with}"
+after="${AFTER:-$bin}"
+connections=8
+
+database() { # label -> a fresh database URL for it
+  case "$which" in
+    sqlite) echo "sqlite://$work/$1.db?mode=rwc" ;;
+    *) new_pg_database "guanxi_writes_$1_$$" >&2; echo "$pg_url" ;;
+  esac
+}
+
+round() { # label binary database_url
+  local label=$1 url=$3
+  bin=$2
+  serve "$url"
+  ready
+  wait_scored "$url"
+  local token; token=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
+  gql "$token" '{ customers(first: 100) { nodes { id } } }' |
+    python3 -c 'import json,sys; [print(n["id"]) for n in json.load(sys.stdin)["data"]["customers"]["nodes"]]' > "$work/ids"
+  BODY='{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}' \
+    IDS_FILE="$work/ids" TOKEN="$token" wrk -t2 -c"$connections" -d"$duration" --latency -s tests/load/graphql.lua \
+    "http://127.0.0.1:$port/graphql" > "$work/wrk.txt"
+  local rate p99
+  rate=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
+  echo "$label: $rate req/s, p99 $p99$(grep -E 'Non-2xx' "$work/wrk.txt" | sed 's/^ */, /')"
+  stop
+}
+
+declare -A urls
+for label in before after; do
+  urls[$label]=$(database "$label")
+  binary=$before; [ "$label" = after ] && binary=$after
+  "$binary" seed --tenant bench --customers "$CUSTOMERS" --interactions "$interactions" --seed 1 \
+    --database-url "${urls[$label]}" > /dev/null
+done
+echo "=== recordInteraction, $connections connections, $duration a turn, $rounds rounds ($which)"
+for r in $(seq "$rounds"); do
+  round "before (round $r)" "$before" "${urls[before]}"
+  round "after  (round $r)" "$after" "${urls[after]}"
+done
