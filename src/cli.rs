@@ -169,13 +169,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let n = seed::customers(&db, &tenant, customers, s, interactions).await?;
             let secs = started.elapsed().as_secs_f64();
+            #[expect(clippy::cast_precision_loss, reason = "a row count far below 2^52")]
+            let rate = n.rows() as f64 / secs.max(1e-9);
             println!(
                 "seeded {} customers, {} interactions, {} complaints, {} plans into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
-                n.customers,
-                n.interactions,
-                n.complaints,
-                n.plans,
-                n.rows() as f64 / secs.max(1e-9)
+                n.customers, n.interactions, n.complaints, n.plans, rate
             );
             Ok(())
         }
@@ -207,7 +205,7 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
                 );
             }
             None => {
-                println!("\nGuanxi is running at {url}; the demo tenant is seeded. Mint tokens with your own key.\n")
+                println!("\nGuanxi is running at {url}; the demo tenant is seeded. Mint tokens with your own key.\n");
             }
         }
     } else {

@@ -3,6 +3,8 @@
 //! fragment bomb the walk refuses. `cargo bench -p guanxi-api --bench cost`; figures in
 //! BENCHMARKS.md.
 
+#![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
+
 use std::sync::Arc;
 
 use async_graphql::Variables;

@@ -4,6 +4,8 @@
 //! any server on this executor pays for parsing, validating and resolving the page's fields.
 //! `cargo bench -p guanxi-api --bench executor`; figures in BENCHMARKS.md.
 
+#![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
+
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, TypeRef,
 };

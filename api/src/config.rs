@@ -2,7 +2,7 @@
 //!
 //! Values clap can check (addresses, numbers) are typed here so that a bad one stops the start
 //! with clap's one-line message naming the flag. What needs more than parsing (that some JWT key is
-//! present, that the database answers) is checked by [`Config::jwt_keys`] and at connect time.
+//! present, that the database answers) is checked by [`crate::auth::Authenticator::from_config`] and at connect time.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -217,9 +217,9 @@ impl Config {
     pub fn defaults() -> Self {
         use clap::{Args, FromArgMatches};
         let cmd = Self::augment_args(clap::Command::new("guanxi").no_binary_name(true));
-        #[allow(clippy::expect_used)]
+        #[expect(clippy::expect_used, reason = "the defaults always parse; every test starts from them")]
         let matches = cmd.try_get_matches_from(Vec::<String>::new()).expect("defaults parse");
-        #[allow(clippy::expect_used)]
+        #[expect(clippy::expect_used, reason = "the defaults always parse; every test starts from them")]
         Self::from_arg_matches(&matches).expect("defaults parse")
     }
 

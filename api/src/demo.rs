@@ -81,7 +81,8 @@ pub async fn seed_tenant(db: &DatabaseConnection, plugins: &Plugins, default_plu
     Ok(())
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 

@@ -56,7 +56,11 @@ pub enum Error {
     /// held by another process or a long write): the statement that waited did not run.
     #[error("{0}")]
     Unavailable(String),
-    /// Anything the caller cannot fix; never shown beyond `INTERNAL`.
+    /// A database statement failed for a reason the caller cannot fix; never shown beyond
+    /// `INTERNAL`. A unique key a write raced into becomes a conflict with [`Error::on_unique`].
+    #[error("database: {0}")]
+    Database(sea_orm::DbErr),
+    /// Anything else the caller cannot fix; never shown beyond `INTERNAL`.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -101,7 +105,19 @@ impl Error {
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// `conflict()` in place of a unique-key violation (a write that raced another past the
+    /// check for a duplicate); any other error as it is.
+    #[must_use]
+    pub fn on_unique(self, conflict: impl FnOnce() -> Self) -> Self {
+        match &self {
+            Self::Database(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                conflict()
+            }
+            _ => self,
         }
     }
 }
@@ -111,7 +127,7 @@ impl From<sea_orm::DbErr> for Error {
         if is_busy(&err) {
             return Self::unavailable();
         }
-        Self::Internal(anyhow::Error::new(err))
+        Self::Database(err)
     }
 }
 
@@ -137,6 +153,8 @@ impl From<std::sync::Arc<Error>> for Error {
                     Self::RateLimited { bucket, points: *points, retry_after: *retry_after }
                 }
                 Self::Unavailable(m) => Self::Unavailable(m.clone()),
+                // Neither is Clone; the message and its causes are what the log shows.
+                Self::Database(e) => Self::Internal(anyhow::anyhow!("database: {e}")),
                 Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
             },
         }

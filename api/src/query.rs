@@ -146,6 +146,16 @@ pub struct FieldSpec {
     pub order: Option<&'static str>,
 }
 
+/// The spec named `name` among an entity's `fields`.
+///
+/// # Panics
+/// If there is none: the names are the code's own, and every test would catch a wrong one.
+#[must_use]
+#[expect(clippy::panic, reason = "a name missing from a declaration is a programming error, not input")]
+pub fn field_named(fields: &'static [FieldSpec], name: &str) -> &'static FieldSpec {
+    fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no field {name} in {fields:?}"))
+}
+
 /// A typed value a filter compares with or a cursor carries.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {

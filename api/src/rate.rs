@@ -59,7 +59,7 @@ impl BucketSpec {
     #[must_use]
     pub fn tenant_default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        #[allow(clippy::cast_precision_loss)] // a core count
+        #[expect(clippy::cast_precision_loss, reason = "a core count")]
         let restore_per_second = 500.0 * cores as f64;
         Self { capacity: 50_000.0, restore_per_second }
     }
@@ -132,7 +132,7 @@ impl Bucket {
     }
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, non-negative, floored
+#[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small, non-negative, floored")]
 fn as_points(x: f64) -> u64 {
     x.max(0.0).floor() as u64
 }
@@ -196,7 +196,7 @@ impl RateLimiter {
         let now = Instant::now();
         let user_spec = self.user_spec(caller.role);
         let tenant_spec = self.settings.tenants.get(&caller.tenant_slug).copied().unwrap_or(self.settings.tenant);
-        #[allow(clippy::cast_precision_loss)] // points far below 2^52
+        #[expect(clippy::cast_precision_loss, reason = "points far below 2^52")]
         let want = points as f64;
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(None) };
         if buckets.len() > PRUNE_ABOVE {
@@ -240,7 +240,7 @@ impl RateLimiter {
             return None;
         }
         let mut buckets = self.buckets.lock().ok()?;
-        #[allow(clippy::cast_precision_loss)] // points far below 2^52
+        #[expect(clippy::cast_precision_loss, reason = "points far below 2^52")]
         let delta = charged as f64 - actual as f64;
         for key in [Key::Tenant(caller.tenant_id), Key::User(caller.tenant_id, caller.user_id)] {
             if let Some(b) = buckets.get_mut(&key) {

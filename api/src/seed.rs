@@ -301,6 +301,7 @@ fn between(rng: &mut StdRng, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime
 
 /// Writes one batch of customers with their timelines, complaints, plans and figures, in one
 /// transaction (SQLite is far faster with few commits).
+#[expect(clippy::too_many_lines, reason = "one realistic customer's whole history, field by field")]
 async fn write_batch(
     db: &DatabaseConnection,
     rng: &mut StdRng,
@@ -325,6 +326,7 @@ async fn write_batch(
             if kind == "PURCHASE" {
                 // A long tail: most orders small, a few very large.
                 let u: f64 = rng.random_range(0.0..0.999);
+                #[expect(clippy::cast_possible_truncation, reason = "at most 1e10, well inside i64")]
                 let cents = (5_000.0 * (1.0 / (1.0 - u)).powf(1.6)).min(1e10) as i64;
                 amount = Some(rust_decimal::Decimal::new(cents, 2).to_string());
                 currency = Some(if rng.random_bool(0.05) { "USD" } else { "CNY" }.to_owned());

@@ -5,11 +5,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub tenant_id: Uuid,
-    /// Increasing per tenant in commit order (see `event_counters`).
-    #[sea_orm(primary_key, auto_increment = false)]
+    /// From one sequence: increasing, with gaps (see the migration that creates the table for
+    /// how a reader misses none).
+    #[sea_orm(primary_key)]
     pub id: i64,
+    pub tenant_id: Uuid,
     /// `interaction.recorded`, `complaint.transitioned`, …
     pub name: String,
     /// The GraphQL type of the record changed: `Customer`, `Interaction`, …
@@ -21,6 +21,8 @@ pub struct Model {
     /// The GraphQL names of the fields the change set, changed or cleared.
     pub changed_fields: Json,
     pub at: DateTimeUtc,
+    /// The writing transaction's id on PostgreSQL (set by the database); `None` on SQLite.
+    pub txid: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

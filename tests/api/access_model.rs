@@ -1138,13 +1138,7 @@ async fn run_write(app: &TestApp, a: &mut Tenant, b: &Tenant, step: usize, write
                         Some(who) => a.resolve(who),
                         None => (a.role(u) == Role::Agent).then_some(u),
                     };
-                    a.customers.push(Customer {
-                        id: created.clone(),
-                        n,
-                        owner,
-                        tier: None,
-                        region: format!("region-{n}"),
-                    });
+                    a.customers.push(Customer { id: created, n, owner, tier: None, region: format!("region-{n}") });
                     a.customers.len() - 1
                 }
                 Action::ReassignCustomer(who) => {

@@ -103,3 +103,24 @@ async fn concurrent_settings_changes_lose_nothing() {
         assert_eq!(low["responseMinutes"], minutes, "round {round}: {now}");
     }
 }
+
+/// Writers racing to give one credit code to two customers: one wins, every other is told the
+/// code is taken (`CONFLICT`, `DUPLICATE`), whether the check before the write saw the winner or
+/// only the unique key did (on PostgreSQL, writers of different customers run at once).
+#[tokio::test]
+async fn racing_writers_of_one_credit_code_get_one_winner_and_duplicates() {
+    let app = TestApp::shared().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let create = "mutation($n: String!) { createCustomer(input: {kind: ORGANIZATION, name: $n, creditCode: \"91350100M000100Y43\"}) { id } }";
+    let writers = (0..8).map(|i| {
+        let (app, t) = (&app, &t);
+        async move { app.gql(t, create, json!({ "n": format!("writer {i}") })).await }
+    });
+    let answers = futures_util::future::join_all(writers).await;
+    let won = answers.iter().filter(|r| r.get("errors").is_none()).count();
+    assert_eq!(won, 1, "{answers:?}");
+    for res in answers.iter().filter(|r| r.get("errors").is_some()) {
+        assert_eq!(res["errors"][0]["extensions"]["code"], "CONFLICT", "{res}");
+        assert_eq!(res["errors"][0]["extensions"]["reason"], "DUPLICATE", "{res}");
+    }
+}

@@ -1,6 +1,6 @@
 //! The outbox: every committed change of a customer, an interaction, a complaint or a plan leaves
-//! exactly one event, written in the change's own transaction and numbered per tenant without
-//! gaps; a write that is refused, or changes nothing, leaves none.
+//! exactly one event, written in the change's own transaction with an increasing id; a write
+//! that is refused, or changes nothing, leaves none.
 
 use guanxi_entity::event;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -138,8 +138,9 @@ async fn every_committed_change_leaves_one_event_and_a_refused_one_none() {
             "customer.deleted",
         ]
     );
-    let numbers: Vec<i64> = events.iter().map(|e| e.id).collect();
-    assert_eq!(numbers, (1..=13).collect::<Vec<i64>>(), "numbered from 1 without gaps");
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id));
+    let on_postgres = app.database_url.starts_with("postgres");
+    assert!(events.iter().all(|e| e.txid.is_some() == on_postgres), "PostgreSQL keeps the writing transaction");
     let customer_id = uuid_of(customer);
     assert!(events.iter().all(|e| e.customer_id == Some(customer_id)), "every event names the customer");
     let admin = app.gql(t, "{ viewer { user { id } } }", json!({})).await;
@@ -159,7 +160,7 @@ async fn every_committed_change_leaves_one_event_and_a_refused_one_none() {
 }
 
 #[tokio::test]
-async fn concurrent_writes_of_a_tenant_are_numbered_without_gaps_and_tenants_apart() {
+async fn concurrent_writes_each_leave_their_event_and_tenants_stay_apart() {
     let app = TestApp::shared().await;
     let db = sea_orm::Database::connect(&app.database_url).await.expect("database");
     let a = app.token("alpha", "ADMIN", "admin");
@@ -178,10 +179,8 @@ async fn concurrent_writes_of_a_tenant_are_numbered_without_gaps_and_tenants_apa
     }
 
     let events = events_of(&app, &db, "alpha").await;
-    let numbers: Vec<i64> = events.iter().map(|e| e.id).collect();
-    assert_eq!(numbers, (1..=45).collect::<Vec<i64>>(), "5 creates and 40 interactions, numbered 1 to 45");
+    assert_eq!(events.len(), 45, "5 creates and 40 interactions");
     assert_eq!(names(&events).iter().filter(|n| **n == "interaction.recorded").count(), 40);
     let beta = events_of(&app, &db, "beta").await;
-    assert_eq!(names(&beta), ["customer.created"]);
-    assert_eq!(beta[0].id, 1, "each tenant counts its own");
+    assert_eq!(names(&beta), ["customer.created"], "tenants apart");
 }

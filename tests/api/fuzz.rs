@@ -864,6 +864,7 @@ struct Case {
 }
 
 impl Case {
+    #[expect(clippy::needless_pass_by_value, reason = "built to be moved into the case by every caller")]
     fn post(query: String, variables: Value, operation: Option<String>) -> Case {
         let mut body = json!({ "query": query, "variables": variables });
         if let Some(name) = operation {
@@ -1332,6 +1333,7 @@ impl<'a> Gen<'a> {
     }
 
     /// An argument's value as written in the document: a literal or a variable.
+    #[expect(clippy::needless_pass_by_value, reason = "each value is written once, where it is made")]
     fn pass(&mut self, ty: &Ty, value: Lit) -> String {
         let variable = value.fits_variable() && (!value.fits_document() || self.chance(self.as_variable));
         if !variable {

@@ -105,7 +105,7 @@ async fn timeline_update_delete_and_versions() {
     let c = app.create_customer(&t, json!({ "kind": "INDIVIDUAL", "name": "Li Na" })).await;
     let mut ids = Vec::new();
     for (i, kind) in ["VISIT", "CALL", "EMAIL", "MEETING"].iter().enumerate() {
-        let at = (chrono::Utc::now() - chrono::Duration::days(10 - i as i64)).to_rfc3339();
+        let at = (chrono::Utc::now() - chrono::Duration::days(10 - i64::try_from(i).unwrap())).to_rfc3339();
         let res = record(&app, &t, json!({ "customerId": c, "kind": kind, "occurredAt": at })).await;
         ids.push(res["data"]["recordInteraction"]["id"].as_str().unwrap().to_owned());
     }

@@ -5,6 +5,9 @@
 //! database: SQLite in a temporary directory, or a fresh PostgreSQL database when
 //! `GUANXI_TEST_DATABASE_URL` is set. See `helpers.rs`.
 
+// A helper's failed expectation is the failure of the test that called it.
+#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail their test")]
+
 mod helpers;
 
 /// Builds the plugin components (examples and the host's test guests) for wasm32-wasip2.

@@ -84,6 +84,7 @@ async fn record(app: &TestApp, token: &str, customer: &str, live: &Live) -> Stri
     res["data"]["recordInteraction"]["id"].as_str().unwrap_or_else(|| panic!("{res}")).to_owned()
 }
 
+#[expect(clippy::cast_precision_loss, reason = "a handful of interactions")]
 fn expected(live: &[Live]) -> Value {
     let purchases: Vec<&Live> = live.iter().filter(|l| l.kind == "PURCHASE").collect();
     let mut totals: BTreeMap<&str, Decimal> = BTreeMap::new();

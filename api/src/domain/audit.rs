@@ -50,7 +50,7 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Value {
 ///
 /// # Errors
 /// Database failures.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "an entry's parts, each plain")]
 pub async fn record(
     conn: &impl ConnectionTrait,
     caller: &Caller,

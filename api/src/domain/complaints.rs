@@ -139,7 +139,7 @@ pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { t
 /// If `name` is not in [`FIELDS`] (a programming error).
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
-    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Complaint field {name}"))
+    crate::query::field_named(&FIELDS, name)
 }
 
 fn time(spec: &'static FieldSpec, op: fn(Scalar) -> Op, at: DateTime<Utc>) -> Filter {

@@ -100,7 +100,7 @@ pub static FIELDS: [FieldSpec; 18] = [
 /// If `name` is not in [`FIELDS`]: a programming error caught by every test.
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
-    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Customer field {name}"))
+    crate::query::field_named(&FIELDS, name)
 }
 
 impl Record for customer::Model {
@@ -456,13 +456,9 @@ pub async fn create(
 }
 
 fn map_unique(err: Error, model: &customer::Model) -> Error {
-    match (&err, &model.credit_code) {
-        (Error::Internal(e), Some(code))
-            if e.downcast_ref::<sea_orm::DbErr>().is_some_and(store::is_unique_violation) =>
-        {
-            duplicate_credit_code(code)
-        }
-        _ => err,
+    match &model.credit_code {
+        Some(code) => err.on_unique(|| duplicate_credit_code(code)),
+        None => err,
     }
 }
 

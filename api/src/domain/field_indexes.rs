@@ -134,7 +134,7 @@ pub async fn pass(db: &DatabaseConnection, max_per_table: usize) -> Result<usize
         let started = std::time::Instant::now();
         match store::custom_fields::build_index(db, index).await {
             Ok(()) => {
-                tracing::info!(index = %name, ms = started.elapsed().as_millis() as u64, "built a custom-field index");
+                tracing::info!(index = %name, ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "built a custom-field index");
                 existing.push((name.clone(), index.table, true));
                 marked += mark(db, &building, IndexState::Ready, None).await?;
             }

@@ -69,7 +69,7 @@ pub fn set_enum(
         Patch::Null => *target = None,
         Patch::Value(s) if allowed.contains(&s.as_str()) => *target = Some(s),
         Patch::Value(s) => {
-            v.push(Violation::new(field, "INVALID_VALUE", format!("'{s}' is not one of {}", allowed.join(", "))))
+            v.push(Violation::new(field, "INVALID_VALUE", format!("'{s}' is not one of {}", allowed.join(", "))));
         }
     }
 }

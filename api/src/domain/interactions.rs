@@ -58,7 +58,7 @@ pub static CUSTOMER_OWNER: FieldSpec =
 /// If `name` is not in [`FIELDS`] (a programming error).
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
-    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no Interaction field {name}"))
+    crate::query::field_named(&FIELDS, name)
 }
 
 /// What a record or update asks for.

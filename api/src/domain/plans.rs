@@ -88,7 +88,7 @@ pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { t
 /// If `name` is not in [`FIELDS`] (a programming error).
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
-    FIELDS.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no KeyAccountPlan field {name}"))
+    crate::query::field_named(&FIELDS, name)
 }
 
 impl Record for key_account_plan::Model {
@@ -389,7 +389,7 @@ pub async fn create(
     match status {
         Patch::Value(s) if matches!(s.parse(), Ok(Status::Active | Status::Draft)) => plan.status = s,
         Patch::Value(s) => {
-            v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")))
+            v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")));
         }
         _ => {}
     }

@@ -66,7 +66,7 @@ fn map<T: serde::de::DeserializeOwned + Default>(v: &Value) -> T {
     serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
-#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+#[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
 fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }

@@ -117,7 +117,7 @@ impl CreditCode {
         let mut values = Vec::with_capacity(18);
         for c in s.bytes() {
             match CREDIT_CODE_CHARSET.iter().position(|&x| x == c) {
-                Some(v) => values.push(v as u32),
+                Some(v) => values.push(u32::try_from(v).unwrap_or(u32::MAX)),
                 None => return Err(bad(format!("'{}' is not one of 0-9 A-H J-N P-R T U W-Y", c as char))),
             }
         }
@@ -136,7 +136,7 @@ impl CreditCode {
     pub fn check_char(first17: &str) -> Option<char> {
         let mut sum = 0u32;
         for (i, c) in first17.bytes().take(17).enumerate() {
-            let v = CREDIT_CODE_CHARSET.iter().position(|&x| x == c)? as u32;
+            let v = u32::try_from(CREDIT_CODE_CHARSET.iter().position(|&x| x == c)?).ok()?;
             sum += v * CREDIT_CODE_WEIGHTS[i];
         }
         let check = (31 - sum % 31) % 31;

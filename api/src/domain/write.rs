@@ -7,8 +7,8 @@
 //! 2. The entity's own code, with [`Write::txn`]: lock and read the row, check the version, apply
 //!    the input, run the built-in checks and [`Write::custom_values`].
 //! 3. [`Write::commit`]: the plugin validators, then the entity's `persist`, then the customer's
-//!    figures or score queued, the audit entry, the outbox event (numbered last, see
-//!    `store::events::append`), the commit, and the scoring worker woken.
+//!    figures or score queued, the audit entry, the outbox event, the commit, and the scoring
+//!    worker woken.
 //!
 //! Everything in step 3 is one transaction: the audit entry and the event exist exactly when the
 //! change committed.
@@ -141,8 +141,8 @@ impl<'a> Write<'a> {
         )
         .await?;
         let event = event::Model {
-            tenant_id,
             id: 0,
+            tenant_id,
             name: change.event.name.to_owned(),
             entity: change.event.entity.to_owned(),
             entity_id: change.event.entity_id,
@@ -150,6 +150,7 @@ impl<'a> Write<'a> {
             actor_id: Some(self.caller.user_id),
             changed_fields: Value::Array(changed_fields),
             at: self.now,
+            txid: None,
         };
         store::events::append(&self.txn, event).await?;
         self.txn.commit().await?;

@@ -16,6 +16,10 @@ impl ErrorExtensions for Error {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 "internal error".to_owned()
             }
+            Error::Database(err) => {
+                tracing::error!(error = %err, "database error");
+                "internal error".to_owned()
+            }
             other => other.to_string(),
         };
         async_graphql::Error::new(message).extend_with(|_, e| {
@@ -50,6 +54,7 @@ impl ErrorExtensions for Error {
 
 /// Maps a domain error to a GraphQL error.
 #[must_use]
+#[expect(clippy::needless_pass_by_value, reason = "taken by value to serve as `map_err(into_gql)`")]
 pub fn into_gql(err: Error) -> async_graphql::Error {
     err.extend()
 }

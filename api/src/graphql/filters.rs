@@ -108,7 +108,7 @@ pub fn entity_filter(entity: &str, fields: &[FieldSpec]) -> InputObject {
         .description(format!("Conditions on {entity}; all given conditions must hold."))
         .field(InputValue::new("and", TypeRef::named_nn_list(name.clone())))
         .field(InputValue::new("or", TypeRef::named_nn_list(name.clone())))
-        .field(InputValue::new("not", TypeRef::named(name.clone())));
+        .field(InputValue::new("not", TypeRef::named(name)));
     for f in fields {
         input = input.field(InputValue::new(f.name, TypeRef::named(filter_type(f.kind))));
     }
@@ -488,7 +488,7 @@ pub fn parse_order(
             }
             Some(field) => keys.push(OrderKey { field, descending }),
             None => {
-                violations.push(Violation::new(format!("orderBy.{i}.field"), "REQUIRED", "give the field to sort by"))
+                violations.push(Violation::new(format!("orderBy.{i}.field"), "REQUIRED", "give the field to sort by"));
             }
         }
     }

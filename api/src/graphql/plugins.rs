@@ -282,7 +282,7 @@ fn run_type() -> Object {
         .field(simple::<plugin_run::Model>("fuelUsed", TypeRef::named_nn("BigInt"), |r| Value::String(r.fuel_used.to_string())))
         .field(simple::<plugin_run::Model>("memoryPeakBytes", TypeRef::named_nn(TypeRef::INT), |r| Value::from(r.memory_peak_bytes)))
         .field(simple::<plugin_run::Model>("durationMs", TypeRef::named_nn(TypeRef::FLOAT), |r| {
-            #[allow(clippy::cast_precision_loss)] // durations far below 2^52 µs
+            #[expect(clippy::cast_precision_loss, reason = "durations far below 2^52 µs")]
             Value::from(r.duration_us as f64 / 1000.0)
         }))
         .field(
@@ -442,7 +442,6 @@ fn validator_field(name: &str, attach: bool, description: &str) -> Field {
     .description(description)
 }
 
-#[allow(clippy::too_many_lines)] // one field per plugin mutation
 fn mutations() -> Vec<Field> {
     let install = Field::new("installPlugin", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {

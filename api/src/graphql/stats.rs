@@ -101,7 +101,7 @@ pub fn register(types: &mut Types) {
                     if s.stats.satisfaction_count == 0 {
                         Value::Null
                     } else {
-                        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+                        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
                         Value::from(s.stats.satisfaction_sum as f64 / s.stats.satisfaction_count as f64)
                     }
                 })
@@ -112,7 +112,7 @@ pub fn register(types: &mut Types) {
                     if s.stats.would_buy_again_count == 0 {
                         Value::Null
                     } else {
-                        #[allow(clippy::cast_precision_loss)]
+                        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
                         Value::from(s.stats.would_buy_again_yes as f64 / s.stats.would_buy_again_count as f64)
                     }
                 })

@@ -331,7 +331,7 @@ pub fn first_per_customer<E: EntityTrait>(
 ///
 /// # Errors
 /// Database failures.
-#[allow(clippy::too_many_arguments)] // a query's parts, each plain
+#[expect(clippy::too_many_arguments, reason = "a query's parts, each plain")]
 pub async fn first_pages<E>(
     db: &sea_orm::DatabaseConnection,
     select: Select<E>,

@@ -35,7 +35,7 @@ use guanxi_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    ExecResult, QueryResult, SqlErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -211,7 +211,7 @@ fn writer_of(db: &DatabaseConnection) -> Arc<tokio::sync::Mutex<()>> {
 }
 
 /// Begins a transaction that will write. On SQLite it first waits for this process's turn at
-/// the database's only writer (see [`writer_of`]), then takes the write lock at `BEGIN`
+/// the database's only writer (see `writer_of`), then takes the write lock at `BEGIN`
 /// (`IMMEDIATE`): a deferred transaction that reads and then writes fails with SQLITE_BUSY when
 /// another writer committed in between, instead of waiting.
 ///
@@ -268,12 +268,6 @@ impl Clock {
     fn ahead(&self) -> chrono::Duration {
         chrono::Duration::milliseconds(self.0.load(std::sync::atomic::Ordering::Relaxed))
     }
-}
-
-/// Is this a unique-key violation?
-#[must_use]
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// Inserts rows in statements of at most `per_statement` rows (bulk loads: bind parameters are

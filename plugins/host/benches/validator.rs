@@ -3,6 +3,8 @@
 //! written natively, p50 and p99 over many calls; the scoring throughput of the example value
 //! scorer in batches. `cargo bench -p guanxi-plugin-host --bench validator`.
 
+#![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
+
 #[path = "../tests/support/guests.rs"]
 mod guests;
 #[path = "../tests/support/snapshots.rs"]
@@ -13,7 +15,12 @@ use std::time::{Duration, Instant};
 use guanxi_plugin_host::{CustomerSnapshot, Host, HostConfig, Limits, ValidationRequest};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "an index into a short list of timings"
+    )]
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
 }
@@ -117,7 +124,7 @@ fn main() {
             fuel = record.fuel_used;
         }
         let elapsed = started.elapsed();
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
         let rate = scored as f64 / elapsed.as_secs_f64();
         println!("value scorer: {scored} customers in {elapsed:?} in batches of 200, {rate:.0} customers/s, {fuel} fuel per batch");
     });

@@ -335,6 +335,7 @@ impl Host {
         Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
     }
 
+    #[expect(unsafe_code, reason = "reading back an artifact this host compiled; see SAFETY below")]
     fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Component, InstallError> {
         if let Some(path) = self.artifact_path(sha256)
             && path.exists()

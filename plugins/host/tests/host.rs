@@ -2,6 +2,8 @@
 //! as its config says, and one that imports the filesystem. Each failure must end in its named
 //! reason within its limits, and the host must stay usable for the next call.
 
+#![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

@@ -93,7 +93,7 @@ fn check_options(ty: FieldType, options: Option<Vec<String>>, v: &mut Vec<Violat
     for (i, o) in options.iter().enumerate() {
         match text(o, 1, MAX_OPTION_CHARS) {
             Ok(o) if clean.contains(&o) => {
-                v.push(Violation::new(format!("options.{i}"), "DUPLICATE", format!("'{o}' is listed twice")))
+                v.push(Violation::new(format!("options.{i}"), "DUPLICATE", format!("'{o}' is listed twice")));
             }
             Ok(o) => clean.push(o),
             Err((code, msg)) => v.push(Violation::new(format!("options.{i}"), code, msg)),

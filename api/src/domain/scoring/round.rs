@@ -215,7 +215,7 @@ struct Round {
 }
 
 /// Scores one batch of customers with the loaded scorers: the scores that changed, to write.
-#[allow(clippy::type_complexity)] // two JSON objects per customer, named where they are built
+#[expect(clippy::type_complexity, reason = "two JSON objects per customer, named where they are built")]
 async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<Vec<ScoreWrite>> {
     let Round { db, plugins, tenant_id, now, .. } = round;
     let (tenant_id, now) = (*tenant_id, *now);

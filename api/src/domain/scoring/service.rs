@@ -29,7 +29,7 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
     }
     let cuts = &settings.tier_cut_points;
     let bp = |percent: f64| {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ≤ percent ≤ 100, checked
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "0 ≤ percent ≤ 100, checked")]
         let bp = (percent * 100.0).round() as u32;
         bp
     };
