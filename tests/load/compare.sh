@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# What a change to the write path costs: two builds of the server, each on a database of its own
-# seeded alike, driven in turns with `recordInteraction` (a write, the customer's figures, the
-# audit entry, the event) at 8 connections. Figures of one run are comparable; see BENCHMARKS.md.
+# What a change costs: two builds of the server, each on a database of its own seeded alike,
+# driven in turns with one request. Figures of one run are comparable; see BENCHMARKS.md.
 #
-#   BEFORE=/path/to/old/guanxi bash tests/load/writes.sh [sqlite|postgres]
-#   env: AFTER (default: this tree's release build), CUSTOMERS=10000 INTERACTIONS=5 ROUNDS=3
+#   BEFORE=/path/to/old/guanxi bash tests/load/compare.sh [sqlite|postgres]
+#   env: PAGE=write (default: `recordInteraction` at 8 connections: the row, the customer's
+#        figures, the audit entry, the event) or PAGE=360 (the 360° page of 50 customers at 32),
+#        AFTER (default: this tree's release build), CUSTOMERS=10000 INTERACTIONS=5 ROUNDS=3
 #        DURATION=15s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,10 +15,20 @@ interactions="${INTERACTIONS:-5}"
 rounds="${ROUNDS:-3}"
 duration="${DURATION:-15s}"
 port=18091
+page="${PAGE:-write}"
 source tests/load/common.sh
 before="${BEFORE:?BEFORE names the server binary to compare with}"
 after="${AFTER:-$bin}"
-connections=8
+case "$page" in
+  write)
+    connections=8
+    body='{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}'
+    ;;
+  360)
+    body='{"query":"{ customers(first: 50, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME}]) { nodes { id name owner { name } interactions(first: 5) { nodes { kind occurredAt amount } } openComplaints { title severity slaBreached } activePlan { title progress { visitsDone visitsPlanned revenueActual revenueTarget actionsDone actionsDue openComplaints } } stats { purchaseCount purchaseTotal lastPurchaseAt purchasesLast90Days averageSatisfaction openComplaints } } } }"}'
+    ;;
+  *) echo "PAGE is write or 360" >&2; exit 2 ;;
+esac
 
 database() { # label -> a fresh database URL for it
   case "$which" in
@@ -35,8 +46,7 @@ round() { # label binary database_url
   local token; token=$("$bin" token --tenant bench --role MANAGER --user bench --secret "$secret")
   gql "$token" '{ customers(first: 100) { nodes { id } } }' |
     python3 -c 'import json,sys; [print(n["id"]) for n in json.load(sys.stdin)["data"]["customers"]["nodes"]]' > "$work/ids"
-  BODY='{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}' \
-    IDS_FILE="$work/ids" TOKEN="$token" wrk -t2 -c"$connections" -d"$duration" --latency -s tests/load/graphql.lua \
+  BODY="$body" IDS_FILE="$work/ids" TOKEN="$token" wrk -t2 -c"$connections" -d"$duration" --latency -s tests/load/graphql.lua \
     "http://127.0.0.1:$port/graphql" > "$work/wrk.txt"
   local rate p99
   rate=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
@@ -52,7 +62,7 @@ for label in before after; do
   "$binary" seed --tenant bench --customers "$CUSTOMERS" --interactions "$interactions" --seed 1 \
     --database-url "${urls[$label]}" > /dev/null
 done
-echo "=== recordInteraction, $connections connections, $duration a turn, $rounds rounds ($which)"
+echo "=== $page, $connections connections, $duration a turn, $rounds rounds ($which)"
 for r in $(seq "$rounds"); do
   round "before (round $r)" "$before" "${urls[before]}"
   round "after  (round $r)" "$after" "${urls[after]}"
