@@ -140,8 +140,8 @@ pub struct Config {
     #[arg(long, env = "GUANXI_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
-    /// Days the change events (the outbox subscriptions and webhooks read) are kept; older ones
-    /// are purged.
+    /// Days the change events (the outbox every write appends to) are kept; older ones are
+    /// purged.
     #[arg(long, env = "GUANXI_EVENT_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub event_retention_days: u32,
 

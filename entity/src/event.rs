@@ -15,7 +15,8 @@ pub struct Model {
     /// The GraphQL type of the record changed: `Customer`, `Interaction`, …
     pub entity: String,
     pub entity_id: Uuid,
-    /// The customer the record is of (the record itself for a customer): who may hear of it.
+    /// The customer the record is of (the record itself for a customer). Who may hear of an
+    /// event is decided when it is delivered, by the record's own visibility rules.
     pub customer_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     /// The GraphQL names of the fields the change set, changed or cleared.

@@ -17,6 +17,9 @@ pub struct Model {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When a write of the request first committed (in that write's transaction); `None` while
+    /// nothing has.
+    pub committed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

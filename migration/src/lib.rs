@@ -20,6 +20,7 @@ mod m20261206_000015_field_index_state;
 mod m20261206_000016_sweep_turns;
 mod m20261206_000017_create_events;
 mod m20261206_000018_customer_website;
+mod m20261206_000019_idempotency_committed;
 mod partial_index;
 pub mod statistics;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_sweep_turns::Migration),
             Box::new(m20261206_000017_create_events::Migration),
             Box::new(m20261206_000018_customer_website::Migration),
+            Box::new(m20261206_000019_idempotency_committed::Migration),
         ]
     }
 }

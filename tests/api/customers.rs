@@ -421,12 +421,16 @@ async fn a_website_is_checked_normalised_filterable_and_audited() {
     let id = res["data"]["createCustomer"]["id"].as_str().unwrap().to_owned();
     app.create_customer(&t, json!({ "kind": "ORGANIZATION", "name": "无官网" })).await;
 
+    // 600 characters as given, 5,400 once escaped.
+    let escaped_past_the_bound = format!("https://a.cn/{}", "官网".repeat(300));
     for bad in [
         "huaxin.cn",
         "ftp://huaxin.cn",
         "javascript:alert(1)",
         "https://",
+        "https://sales:secret@huaxin.cn/",
         &format!("https://a.cn/{}", "x".repeat(2000)),
+        &escaped_past_the_bound,
     ] {
         let res = app
             .gql(

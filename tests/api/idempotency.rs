@@ -262,3 +262,57 @@ async fn a_key_is_forgotten_after_24_hours() {
     assert_eq!(Entity::find().filter(Column::Key.eq("daily")).count(&db).await.unwrap(), 0);
     assert_eq!(send(&app, &t, "fresh", &create("新的")).await.1, kept, "a fresh key still answers");
 }
+
+/// A server that died after a request's change committed and before its answer was stored
+/// leaves a claim without an answer. Once that claim is old enough to be taken over, a retry is
+/// told what happened (409, `ANSWER_LOST`) and does not make the change again; a claim whose
+/// request committed nothing is still taken over and run.
+#[tokio::test]
+async fn a_retry_after_the_answer_was_lost_does_not_write_again() {
+    use guanxi_api::store::idempotency;
+    use guanxi_entity::idempotency_record::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use sha2::{Digest, Sha256};
+    let app = TestApp::shared().await;
+    let t = app.token("acme", "MANAGER", "mgr");
+    let (db, tenant, user) = store_keys(&app, &t).await;
+    let count = async || {
+        let res = app.gql(&t, "{ customers { totalCount } }", json!({})).await;
+        res["data"]["customers"]["totalCount"].as_i64().unwrap()
+    };
+    let lose_answer = async |key: &str| {
+        let three_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(3);
+        let lost = Entity::update_many()
+            .col_expr(Column::ResponseStatus, Expr::value(Option::<i32>::None))
+            .col_expr(Column::ResponseBody, Expr::value(Option::<String>::None))
+            .col_expr(Column::CreatedAt, Expr::value(three_minutes_ago))
+            .filter(Column::TenantId.eq(tenant))
+            .filter(Column::UserId.eq(user))
+            .filter(Column::Key.eq(key))
+            .exec(&db)
+            .await
+            .unwrap();
+        assert_eq!(lost.rows_affected, 1);
+    };
+
+    let body = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"只建一次\"}) { id } }" })
+        .to_string();
+    assert_eq!(send_raw(&app, &t, "lost", &body).await.status(), 200);
+    lose_answer("lost").await;
+    let retry = send_raw(&app, &t, "lost", &body).await;
+    assert_eq!(retry.status(), 409);
+    let res: Value = retry.json().await.unwrap();
+    assert_eq!(res["errors"][0]["extensions"]["code"], "CONFLICT", "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["reason"], "ANSWER_LOST", "{res}");
+    assert_eq!(count().await, 1, "the customer was created once");
+
+    // Claimed, then the server died before anything committed: the retry runs.
+    let other = json!({ "query": "mutation { createCustomer(input: {kind: INDIVIDUAL, name: \"第二个\"}) { id } }" })
+        .to_string();
+    let hash = format!("{:x}", Sha256::digest(other.as_bytes()));
+    assert_eq!(idempotency::begin(&db, tenant, user, "died", &hash).await.unwrap(), idempotency::Begin::Proceed);
+    lose_answer("died").await;
+    assert_eq!(send_raw(&app, &t, "died", &other).await.status(), 200);
+    assert_eq!(count().await, 2);
+}

@@ -364,8 +364,7 @@ pub async fn create(
     }
     let status = std::mem::take(&mut input.status);
     let custom = std::mem::take(&mut input.custom_fields);
-    let now = store::now();
-    let today = now.date_naive();
+    let today = store::now().date_naive();
     let mut plan = key_account_plan::Model {
         tenant_id: caller.tenant_id,
         id: Uuid::now_v7(),
@@ -382,8 +381,8 @@ pub async fn create(
         owner_id: Some(caller.user_id),
         custom_fields: json!({}),
         version: 1,
-        created_at: now,
-        updated_at: now,
+        created_at: chrono::DateTime::<Utc>::MIN_UTC,
+        updated_at: chrono::DateTime::<Utc>::MIN_UTC,
     };
     apply(&mut plan, input, &mut v);
     match status {
@@ -404,6 +403,7 @@ pub async fn create(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
+    (plan.created_at, plan.updated_at) = (write.now(), write.now());
     let change = Change::new(TYPE_NAME, plan.id, plan.customer_id, "plan.created", None, Some(audit_snapshot(&plan)));
     write.commit(change, async |txn| store::plans::insert(txn, &plan).await).await?;
     Ok(plan)

@@ -160,11 +160,21 @@ pub const MAX_URL_CHARS: usize = 2_000;
 pub fn web_address(raw: &str) -> Result<String, Refusal> {
     let s = text(raw, 1, MAX_URL_CHARS)
         .map_err(|(code, msg)| (if code == "TOO_SHORT" { "INVALID_URL" } else { code }, msg))?;
-    match url::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
-        Ok(_) => Err(("INVALID_URL", format!("'{s}' is not an http or https address"))),
-        Err(e) => Err(("INVALID_URL", format!("'{s}' is not a URL: {e}"))),
+    let u = match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        Ok(_) => return Err(("INVALID_URL", format!("'{s}' is not an http or https address"))),
+        Err(e) => return Err(("INVALID_URL", format!("'{s}' is not a URL: {e}"))),
+    };
+    // Whoever reads the record, and its audit trail, would read the password too.
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(("INVALID_URL", "an address must not carry a user name or password".into()));
     }
+    // Normalising escapes what it must (a Chinese path grows ninefold): the bound is on what is kept.
+    let n = u.as_str().chars().count();
+    if n > MAX_URL_CHARS {
+        return Err(("TOO_LONG", format!("must have at most {MAX_URL_CHARS} characters once escaped, has {n}")));
+    }
+    Ok(u.into())
 }
 
 /// Checks a free-text value's length in characters (not bytes, so Chinese counts fairly).

@@ -35,7 +35,9 @@ pub struct Write<'a> {
     /// `None` for a write that sets no field a definition or a validator governs (a delete, a
     /// workflow step).
     definitions: Option<Vec<Definition>>,
-    now: DateTime<Utc>,
+    /// Read once, at the first [`Write::now`]: the entity asks after it holds its row lock, so a
+    /// later version of a row never carries an earlier time.
+    now: std::sync::OnceLock<DateTime<Utc>>,
 }
 
 impl<'a> Write<'a> {
@@ -70,7 +72,7 @@ impl<'a> Write<'a> {
     ) -> Result<Self> {
         access::ensure_can_write(caller)?;
         let txn = store::begin_write(db).await?;
-        Ok(Self { txn, caller, plugins, entity, definitions: None, now: store::now() })
+        Ok(Self { txn, caller, plugins, entity, definitions: None, now: std::sync::OnceLock::new() })
     }
 
     /// The transaction, for the entity's locks, reads and checks.
@@ -79,10 +81,11 @@ impl<'a> Write<'a> {
         &self.txn
     }
 
-    /// The time of this write: every timestamp it sets is this one.
+    /// The time of this write: every timestamp it sets is this one. Ask for it once the row is
+    /// locked.
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
-        self.now
+        *self.now.get_or_init(store::now)
     }
 
     /// The custom values after `input` over `stored`, checked against the definitions; problems
@@ -124,22 +127,14 @@ impl<'a> Write<'a> {
             Effect::Figures => stats::refresh(&self.txn, tenant_id, change.event.customer_id).await?,
             Effect::Score => store::scoring::enqueue(&self.txn, tenant_id, &[change.event.customer_id]).await?,
         }
+        let now = self.now();
         let (record_type, record_id) = change.record;
         let changed_fields = match change.event.fields {
             Some(fields) => fields.iter().map(|f| Value::String((*f).to_owned())).collect(),
             None => changed_fields(change.before.as_ref(), change.after.as_ref()),
         };
-        audit::record(
-            &self.txn,
-            self.caller,
-            record_type,
-            record_id,
-            change.action,
-            change.before,
-            change.after,
-            self.now,
-        )
-        .await?;
+        audit::record(&self.txn, self.caller, record_type, record_id, change.action, change.before, change.after, now)
+            .await?;
         let event = event::Model {
             id: 0,
             tenant_id,
@@ -149,7 +144,7 @@ impl<'a> Write<'a> {
             customer_id: Some(change.event.customer_id),
             actor_id: Some(self.caller.user_id),
             changed_fields: Value::Array(changed_fields),
-            at: self.now,
+            at: now,
             txid: None,
         };
         store::events::append(&self.txn, event).await?;

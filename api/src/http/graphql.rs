@@ -279,9 +279,20 @@ async fn idempotent(
                 };
                 return reply(StatusCode::CONFLICT, media, &error_body(&err));
             }
+            Begin::Lost => {
+                let err = Error::Conflict {
+                    code: "ANSWER_LOST",
+                    message: "the request with this Idempotency-Key made its changes, but the server stopped before \
+                              answering; it is not run again: read the records to see them"
+                        .into(),
+                    field: None,
+                };
+                return reply(StatusCode::CONFLICT, media, &error_body(&err));
+            }
         }
     }
-    let outcome = execute(state, caller, request, media, false).await;
+    let claim = idempotency::Claim { tenant_id: tenant, user_id: user, key: key.to_owned() };
+    let outcome = idempotency::CLAIM.scope(claim, execute(state, caller, request, media, false)).await;
     let stored = if outcome.internal && !outcome.committed {
         // An internal failure that wrote nothing is not an answer to remember: let the retry
         // run for real. One that committed a write (the first of two mutations, say) is kept,

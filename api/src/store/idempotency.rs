@@ -2,12 +2,17 @@
 //!
 //! The first request with a key inserts a pending row (the primary key makes concurrent first
 //! requests race on the insert, and exactly one wins); it stores its response when done. Retries
-//! replay that response, or wait while it is still pending.
+//! replay that response, or wait while it is still pending. While the request runs, each of its
+//! write transactions marks the row committed before it commits ([`CLAIM`]), so a retry after
+//! the server died between a commit and the stored answer is told so instead of writing again.
 
 use chrono::{Duration, Utc};
 use guanxi_entity::idempotency_record::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -17,6 +22,36 @@ pub const RETENTION: Duration = Duration::hours(24);
 /// A pending row older than this belongs to a request that died (the request timeout is 30 s
 /// by default); the next retry takes it over.
 pub const ABANDONED_AFTER: Duration = Duration::seconds(120);
+
+tokio::task_local! {
+    /// The key an executing request claimed: every write transaction it commits marks the claim
+    /// in the same transaction (see `store::WriteTxn::commit`).
+    pub static CLAIM: Claim;
+}
+
+/// A claimed key.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub key: String,
+}
+
+/// Marks `claim` committed, inside the transaction about to commit.
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_committed(conn: &impl ConnectionTrait, claim: &Claim) -> std::result::Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::CommittedAt, Expr::value(super::now()))
+        .filter(Column::TenantId.eq(claim.tenant_id))
+        .filter(Column::UserId.eq(claim.user_id))
+        .filter(Column::Key.eq(claim.key.as_str()))
+        .filter(Column::CommittedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
 
 /// What to do with a request that carries a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +64,9 @@ pub enum Begin {
     Mismatch,
     /// The first request with this key is still running.
     InProgress,
+    /// The first request's writes committed, but its server stopped before storing the answer:
+    /// running it again would write twice.
+    Lost,
 }
 
 /// Claims `key` for a request whose body hashes to `hash`.
@@ -62,6 +100,7 @@ async fn begin_in(txn: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &s
         response_status: None,
         response_body: None,
         created_at: now,
+        committed_at: None,
     };
     let inserted = Entity::insert(pending.into_active_model().reset_all())
         .on_conflict(OnConflict::columns([Column::TenantId, Column::UserId, Column::Key]).do_nothing().to_owned())
@@ -79,6 +118,9 @@ async fn begin_in(txn: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &s
     }
     if let (Some(status), Some(body)) = (row.response_status, row.response_body) {
         return Ok(Begin::Replay { status: u16::try_from(status).unwrap_or(200), body });
+    }
+    if row.created_at < now - ABANDONED_AFTER && row.committed_at.is_some() {
+        return Ok(Begin::Lost);
     }
     if row.created_at < now - ABANDONED_AFTER {
         let taken = Entity::update_many()

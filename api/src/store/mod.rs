@@ -141,11 +141,15 @@ pub struct WriteTxn {
 }
 
 impl WriteTxn {
-    /// Commits, then lets the next writer go.
+    /// Commits, then lets the next writer go. Under a request's `Idempotency-Key`, marks the
+    /// key's claim committed in this same transaction first.
     ///
     /// # Errors
     /// The commit fails.
     pub async fn commit(self) -> std::result::Result<(), DbErr> {
+        if let Ok(claim) = idempotency::CLAIM.try_with(Clone::clone) {
+            idempotency::mark_committed(&self.txn, &claim).await?;
+        }
         self.txn.commit().await?;
         let _ = COMMITS.try_with(|n| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Ok(())
