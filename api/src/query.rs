@@ -112,6 +112,58 @@ impl FieldType {
     }
 }
 
+/// The entities that carry custom fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Customer,
+    Interaction,
+    Complaint,
+    KeyAccountPlan,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 4] =
+        [EntityKind::Customer, EntityKind::Interaction, EntityKind::Complaint, EntityKind::KeyAccountPlan];
+
+    /// The `EntityKind` enum value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "CUSTOMER",
+            EntityKind::Interaction => "INTERACTION",
+            EntityKind::Complaint => "COMPLAINT",
+            EntityKind::KeyAccountPlan => "KEY_ACCOUNT_PLAN",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The entity's GraphQL object type.
+    #[must_use]
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "Customer",
+            EntityKind::Interaction => "Interaction",
+            EntityKind::Complaint => "Complaint",
+            EntityKind::KeyAccountPlan => "KeyAccountPlan",
+        }
+    }
+
+    /// The table holding the entity's rows (and their `custom_fields` column).
+    #[must_use]
+    pub fn table(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "customers",
+            EntityKind::Interaction => "interactions",
+            EntityKind::Complaint => "complaints",
+            EntityKind::KeyAccountPlan => "key_account_plans",
+        }
+    }
+}
+
 /// Default and largest page sizes (docs/api.md, "Lists").
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;

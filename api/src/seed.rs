@@ -13,7 +13,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::Role;
-use crate::domain::identity::TokenIdentity;
 use crate::domain::values::CreditCode;
 use crate::error::Result;
 use crate::store;
@@ -116,14 +115,8 @@ pub async fn owners(db: &DatabaseConnection, tenant_slug: &str) -> Result<Vec<Uu
     let (tenant, _) = store::tenants::get_or_create(db, tenant_slug).await?;
     let mut ids = Vec::new();
     for (subject, name, email) in OWNERS {
-        let token = TokenIdentity {
-            tenant_slug: tenant_slug.to_owned(),
-            subject: (*subject).to_owned(),
-            role: Role::Agent,
-            name: Some((*name).to_owned()),
-            email: Some((*email).to_owned()),
-        };
-        ids.push(store::users::upsert(db, tenant.id, &token).await?.id);
+        let agent = store::users::Claimed { subject, role: Role::Agent.as_str(), name: Some(name), email: Some(email) };
+        ids.push(store::users::upsert(db, tenant.id, agent).await?.id);
     }
     Ok(ids)
 }

@@ -19,7 +19,7 @@ use super::values::text;
 use super::write::{Change, Effect, Write};
 use super::{Caller, Role, access, ids};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::query::{FieldKind, FieldSpec, Filter, Op, Scalar};
 use crate::store::{self, WriteTxn};
 
 pub const TYPE_NAME: &str = "Complaint";
@@ -133,7 +133,6 @@ pub static FIELDS: [FieldSpec; 11] = [
 /// Not GraphQL filters themselves; `slaBreached` and `dueBefore` are built from them.
 pub static RESPONDED_AT: FieldSpec = spec("respondedAt", FieldKind::DateTime, true, None);
 pub static RESOLVED_AT: FieldSpec = spec("resolvedAt", FieldKind::DateTime, true, None);
-pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { type_name: "User" }, true, None);
 
 /// # Panics
 /// If `name` is not in [`FIELDS`] (a programming error).
@@ -174,9 +173,7 @@ impl Record for complaint::Model {
     const ENTITY: EntityKind = EntityKind::Complaint;
     const FIELDS: &'static [FieldSpec] = &FIELDS;
 
-    fn default_order() -> Vec<OrderKey> {
-        vec![OrderKey::by(field("createdAt"), true)]
-    }
+    const DEFAULT_ORDER: (&'static str, bool) = ("createdAt", true);
 
     fn custom_values(&self) -> &Value {
         &self.custom_fields
@@ -189,7 +186,7 @@ impl OnCustomer for complaint::Model {
         match access::owner_scope(caller) {
             Some(me) => filter.and(Filter::Any(vec![
                 Filter::Field(field("assigneeId"), Op::Eq(Scalar::Uuid(me))),
-                Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me))),
+                Filter::Field(&records::CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me))),
             ])),
             None => filter,
         }

@@ -26,7 +26,7 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// quarter of that.
 pub const MAX_JSON_DEPTH: usize = 32;
 /// Bytes of a value in an indexed field: a PostgreSQL b-tree entry must fit a third of a page.
-pub const MAX_INDEXED_BYTES: usize = 2_000;
+pub const MAX_INDEXED_BYTES: usize = crate::store::custom_fields::MAX_INDEXED_BYTES;
 
 fn refuse(code: &'static str, msg: impl Into<String>) -> Refusal {
     (code, msg.into())

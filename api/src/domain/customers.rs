@@ -108,10 +108,8 @@ impl Record for customer::Model {
     const ENTITY: EntityKind = EntityKind::Customer;
     const FIELDS: &'static [FieldSpec] = &FIELDS;
 
-    /// By name, then id.
-    fn default_order() -> Vec<OrderKey> {
-        vec![OrderKey::by(field("name"), false)]
-    }
+    /// By name.
+    const DEFAULT_ORDER: (&'static str, bool) = ("name", false);
 
     fn custom_values(&self) -> &Value {
         &self.custom_fields

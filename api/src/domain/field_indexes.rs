@@ -96,7 +96,7 @@ pub async fn pass(db: &DatabaseConnection, max_per_table: usize) -> Result<usize
         if !def.wants_index() {
             continue;
         }
-        let index = store::custom_fields::index_of(backend, &def);
+        let index = def.index(backend);
         wanted.entry(index.name.clone()).or_insert_with(|| (index, Vec::new())).1.push(m);
     }
     let mut existing = store::custom_fields::existing_indexes(db).await?;

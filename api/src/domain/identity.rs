@@ -24,6 +24,19 @@ pub struct TokenIdentity {
     pub email: Option<String>,
 }
 
+impl TokenIdentity {
+    /// What the store keeps of it.
+    #[must_use]
+    pub fn claimed(&self) -> store::users::Claimed<'_> {
+        store::users::Claimed {
+            subject: &self.subject,
+            role: self.role.as_str(),
+            name: self.name.as_deref(),
+            email: self.email.as_deref(),
+        }
+    }
+}
+
 /// Identities resolved so far, keyed by (tenant slug, subject).
 #[derive(Debug, Default)]
 pub struct IdentityCache {
@@ -54,7 +67,7 @@ impl IdentityCache {
             return Ok(hit);
         }
         let tenant = super::plugins::tenant_for(db, plugins, &token.tenant_slug, default_plugins).await?;
-        let user = store::in_write(db, async |txn| store::users::upsert(txn, tenant.id, token).await).await?;
+        let user = store::in_write(db, async |txn| store::users::upsert(txn, tenant.id, token.claimed()).await).await?;
         let caller = Caller {
             tenant_id: tenant.id,
             tenant_slug: tenant.slug,

@@ -15,7 +15,7 @@ use super::records::{self, OnCustomer, Record};
 use super::write::{Change, Effect, Write};
 use super::{Caller, access, ids, money};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::query::{FieldKind, FieldSpec};
 use crate::store;
 
 pub const TYPE_NAME: &str = "Interaction";
@@ -49,10 +49,6 @@ pub static FIELDS: [FieldSpec; 12] = [
     FieldSpec { name: "createdAt", kind: FieldKind::DateTime, nullable: false, order: Some("CREATED_AT") },
     FieldSpec { name: "updatedAt", kind: FieldKind::DateTime, nullable: false, order: Some("UPDATED_AT") },
 ];
-
-/// Not a GraphQL filter: the owner of the interaction's customer, for AGENT scoping.
-pub static CUSTOMER_OWNER: FieldSpec =
-    FieldSpec { name: "customerOwnerId", kind: FieldKind::Id { type_name: "User" }, nullable: true, order: None };
 
 /// # Panics
 /// If `name` is not in [`FIELDS`] (a programming error).
@@ -195,24 +191,14 @@ impl Record for interaction::Model {
     const ENTITY: EntityKind = EntityKind::Interaction;
     const FIELDS: &'static [FieldSpec] = &FIELDS;
 
-    fn default_order() -> Vec<OrderKey> {
-        vec![OrderKey::by(field("occurredAt"), true)]
-    }
+    const DEFAULT_ORDER: (&'static str, bool) = ("occurredAt", true);
 
     fn custom_values(&self) -> &Value {
         &self.custom_fields
     }
 }
 
-impl OnCustomer for interaction::Model {
-    /// The caller's scope on lists.
-    fn scoped(caller: &Caller, filter: Filter) -> Filter {
-        match access::owner_scope(caller) {
-            Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
-            None => filter,
-        }
-    }
-}
+impl OnCustomer for interaction::Model {}
 
 /// # Errors
 /// Database failures.

@@ -18,7 +18,7 @@ use super::values::text;
 use super::write::{Change, Write};
 use super::{Caller, access, ids, money, stats};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Scalar};
+use crate::query::{FieldKind, FieldSpec};
 use crate::store;
 
 pub const TYPE_NAME: &str = "KeyAccountPlan";
@@ -82,7 +82,6 @@ pub static FIELDS: [FieldSpec; 7] = [
     spec("createdAt", FieldKind::DateTime, false, Some("CREATED_AT")),
     spec("updatedAt", FieldKind::DateTime, false, Some("UPDATED_AT")),
 ];
-pub static CUSTOMER_OWNER: FieldSpec = spec("customerOwnerId", FieldKind::Id { type_name: "User" }, true, None);
 
 /// # Panics
 /// If `name` is not in [`FIELDS`] (a programming error).
@@ -96,24 +95,14 @@ impl Record for key_account_plan::Model {
     const ENTITY: EntityKind = EntityKind::KeyAccountPlan;
     const FIELDS: &'static [FieldSpec] = &FIELDS;
 
-    fn default_order() -> Vec<OrderKey> {
-        vec![OrderKey::by(field("createdAt"), true)]
-    }
+    const DEFAULT_ORDER: (&'static str, bool) = ("createdAt", true);
 
     fn custom_values(&self) -> &Value {
         &self.custom_fields
     }
 }
 
-impl OnCustomer for key_account_plan::Model {
-    /// The caller's scope on lists.
-    fn scoped(caller: &Caller, filter: Filter) -> Filter {
-        match access::owner_scope(caller) {
-            Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, Op::Eq(Scalar::Uuid(me)))),
-            None => filter,
-        }
-    }
-}
+impl OnCustomer for key_account_plan::Model {}
 
 /// A list stored as JSON strings.
 #[must_use]

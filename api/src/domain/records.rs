@@ -27,8 +27,13 @@ pub trait Record:
     /// its name.
     const FIELDS: &'static [FieldSpec];
 
-    /// The order of a list that asks for none.
-    fn default_order() -> Vec<OrderKey>;
+    /// The field a list that asks for no order is sorted by, and whether descending.
+    const DEFAULT_ORDER: (&'static str, bool);
+
+    /// The order of a list that asks for none (then by id, as every order).
+    fn default_order() -> Vec<OrderKey> {
+        vec![OrderKey::by(crate::query::field_named(Self::FIELDS, Self::DEFAULT_ORDER.0), Self::DEFAULT_ORDER.1)]
+    }
 
     /// The stored object of custom values.
     fn custom_values(&self) -> &Value;
@@ -42,9 +47,23 @@ pub trait Record:
 
 /// A record kept on a customer; who may see it follows from the customer.
 pub trait OnCustomer: Record<Entity: OfCustomer> {
-    /// `filter` narrowed to what `caller` may see.
-    fn scoped(caller: &Caller, filter: Filter) -> Filter;
+    /// `filter` narrowed to what `caller` may see: an AGENT, the records of its own customers.
+    fn scoped(caller: &Caller, filter: Filter) -> Filter {
+        match super::access::owner_scope(caller) {
+            Some(me) => filter.and(Filter::Field(&CUSTOMER_OWNER, crate::query::Op::Eq(Scalar::Uuid(me)))),
+            None => filter,
+        }
+    }
 }
+
+/// Not a GraphQL filter: the owner of the customer a record is of, for an AGENT's scope (the
+/// store reads it through the record's customer).
+pub static CUSTOMER_OWNER: FieldSpec = FieldSpec {
+    name: "customerOwnerId",
+    kind: crate::query::FieldKind::Id { type_name: "User" },
+    nullable: true,
+    order: None,
+};
 
 /// The values of `order`'s keys for one row, for its cursor.
 #[must_use]

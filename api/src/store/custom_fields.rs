@@ -14,9 +14,9 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::custom_fields::{Definition, EntityKind, FieldType, Source};
 use crate::error::Result;
 use crate::query::CustomKey;
+use crate::query::{EntityKind, FieldType};
 
 pub use crate::query::{COMPUTED_COLUMN, CUSTOM_COLUMN};
 
@@ -39,6 +39,9 @@ fn compared(ty: FieldType) -> Compared {
     }
 }
 
+/// Bytes of a value in an indexed field: a PostgreSQL b-tree entry must fit a third of a page.
+pub const MAX_INDEXED_BYTES: usize = 2_000;
+
 /// The SQL of a value's expression over column `col` (already quoted). Keys are
 /// `[a-z][a-z0-9_]*`, checked at definition, so they are safe inside literals; they must be
 /// literals for PostgreSQL to match an expression index.
@@ -53,10 +56,9 @@ fn template(backend: DatabaseBackend, col: &str, key: &str, ty: FieldType, index
         |limit: usize| if indexed { format!("octet_length({col} ->> '{key}') <= {limit} AND ") } else { String::new() };
     match (backend, compared(ty)) {
         // Code-point order, like SQLite's BINARY and the cursor comparison.
-        (DatabaseBackend::Postgres, Compared::Text) if indexed => format!(
-            "((CASE WHEN {}TRUE THEN ({col} ->> '{key}') END) COLLATE \"C\")",
-            fits(crate::domain::custom_values::MAX_INDEXED_BYTES)
-        ),
+        (DatabaseBackend::Postgres, Compared::Text) if indexed => {
+            format!("((CASE WHEN {}TRUE THEN ({col} ->> '{key}') END) COLLATE \"C\")", fits(MAX_INDEXED_BYTES))
+        }
         (DatabaseBackend::Postgres, Compared::Text) => format!("(({col} ->> '{key}') COLLATE \"C\")"),
         (DatabaseBackend::Postgres, Compared::Number) => format!(
             "(CASE WHEN {}({col} ->> '{key}') ~ '^-?[0-9]+(\\.[0-9]+)?\\Z' THEN ({col} ->> '{key}')::numeric END)",
@@ -93,8 +95,8 @@ pub fn value_expr(backend: DatabaseBackend, stored: Expr, key: &CustomKey) -> Ex
 
 /// The table and JSON column holding a field's values: a plugin's computed values are in the
 /// customers' scores rows, the rest in the entity's own rows.
-fn storage(def: &Definition) -> (&'static str, &'static str) {
-    if def.source == Source::Plugin { ("customer_scores", "computed") } else { (def.entity.table(), "custom_fields") }
+fn storage(entity: EntityKind, computed: bool) -> (&'static str, &'static str) {
+    if computed { ("customer_scores", "computed") } else { (entity.table(), "custom_fields") }
 }
 
 /// The expression index a definition asks for. One index serves every tenant that indexes the
@@ -108,17 +110,18 @@ pub struct FieldIndex {
     expression: String,
 }
 
-/// The index `def` asks for when it is indexed.
+/// The index of the field `key` of type `ty` of `entity` (`computed`: a plugin's) when it is
+/// indexed.
 #[must_use]
-pub fn index_of(backend: DatabaseBackend, def: &Definition) -> FieldIndex {
-    let (table, col) = storage(def);
-    let pg = template(DatabaseBackend::Postgres, col, &def.key, def.ty, true);
+pub fn index_of(backend: DatabaseBackend, entity: EntityKind, key: &str, ty: FieldType, computed: bool) -> FieldIndex {
+    let (table, col) = storage(entity, computed);
+    let pg = template(DatabaseBackend::Postgres, col, key, ty, true);
     let digest = Sha256::digest(format!("{table}:{pg}"));
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     FieldIndex {
         name: format!("{table}{INDEX_INFIX}{hex}_idx"),
         table,
-        expression: template(backend, col, &def.key, def.ty, true),
+        expression: template(backend, col, key, ty, true),
     }
 }
 

@@ -1,58 +1,11 @@
-//! The entities that carry custom fields, and the built-in fields of each: the names a custom
-//! key may not shadow and the ones a validator plugin may check. Apart from the definitions
-//! because it is a fixed list that changes with the GraphQL schema, not with a tenant's fields.
+//! The built-in fields of each entity that carries custom fields: the names a custom key may not
+//! shadow and the ones a validator plugin may check. Apart from the definitions because it is a
+//! fixed list that changes with the GraphQL schema, not with a tenant's fields. (`EntityKind`
+//! itself is in `query`, which the store speaks too.)
 
-/// The entities that carry custom fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntityKind {
-    Customer,
-    Interaction,
-    Complaint,
-    KeyAccountPlan,
-}
+pub use crate::query::EntityKind;
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 4] =
-        [EntityKind::Customer, EntityKind::Interaction, EntityKind::Complaint, EntityKind::KeyAccountPlan];
-
-    /// The `EntityKind` enum value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::Customer => "CUSTOMER",
-            EntityKind::Interaction => "INTERACTION",
-            EntityKind::Complaint => "COMPLAINT",
-            EntityKind::KeyAccountPlan => "KEY_ACCOUNT_PLAN",
-        }
-    }
-
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-
-    /// The entity's GraphQL object type.
-    #[must_use]
-    pub fn type_name(self) -> &'static str {
-        match self {
-            EntityKind::Customer => "Customer",
-            EntityKind::Interaction => "Interaction",
-            EntityKind::Complaint => "Complaint",
-            EntityKind::KeyAccountPlan => "KeyAccountPlan",
-        }
-    }
-
-    /// The table holding the entity's rows (and their `custom_fields` column).
-    #[must_use]
-    pub fn table(self) -> &'static str {
-        match self {
-            EntityKind::Customer => "customers",
-            EntityKind::Interaction => "interactions",
-            EntityKind::Complaint => "complaints",
-            EntityKind::KeyAccountPlan => "key_account_plans",
-        }
-    }
-
     /// Is `name` a built-in field a write sets, which a validator plugin may check? (The names
     /// of the record validators receive, as the audit trail shows it.)
     #[must_use]

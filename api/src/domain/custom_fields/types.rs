@@ -169,14 +169,20 @@ impl Definition {
         self.indexed && !self.archived && self.ty.indexable()
     }
 
+    /// The expression index this definition asks for when it is indexed.
+    #[must_use]
+    pub fn index(&self, backend: sea_orm::DatabaseBackend) -> store::custom_fields::FieldIndex {
+        store::custom_fields::index_of(backend, self.entity, &self.key, self.ty, self.source == Source::Plugin)
+    }
+
     /// Sets where this version's index stands, given the version `before` it: the same index
     /// as before keeps its state (a label or default changed), another one is to be built, and
     /// none is `NONE`. The index builder takes it from there once the change commits.
     pub(super) fn settle_index_state(&mut self, before: Option<&Definition>) {
         let backend = sea_orm::DatabaseBackend::Postgres;
-        let same_index = before.filter(|b| b.wants_index() && self.wants_index()).is_some_and(|b| {
-            store::custom_fields::index_of(backend, b) == store::custom_fields::index_of(backend, self)
-        });
+        let same_index = before
+            .filter(|b| b.wants_index() && self.wants_index())
+            .is_some_and(|b| b.index(backend) == self.index(backend));
         if same_index {
             return;
         }
