@@ -156,7 +156,7 @@ impl<'a> Write<'a> {
     }
 }
 
-/// The names of the fields that differ between two audit snapshots, in the order of `after`.
+/// The names of the fields whose values differ between two audit snapshots.
 fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<Value> {
     match audit::diff(before, after) {
         Value::Object(changes) => changes.into_iter().map(|(k, _)| Value::String(k)).collect(),
