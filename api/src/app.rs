@@ -53,7 +53,7 @@ pub fn plugin_host(config: &Config) -> anyhow::Result<guanxi_plugin_host::Host> 
     guanxi_plugin_host::Host::new(host_config).map_err(|e| anyhow::anyhow!("GUANXI_PLUGIN_*: {e}"))
 }
 
-/// How often expired idempotency records are purged.
+/// How often expired idempotency records and old change events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Application {
