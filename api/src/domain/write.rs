@@ -54,7 +54,7 @@ impl<'a> Write<'a> {
     ) -> Result<Self> {
         access::ensure_can_write(caller)?;
         plugins::prepare_validators(db, plugins, caller.tenant_id, entity).await?;
-        let mut write = Self::begin_plain(db, plugins, caller, entity).await?;
+        let mut write = Self::open(db, plugins, caller, entity).await?;
         write.definitions = Some(custom_fields::for_write(&write.txn, caller.tenant_id, entity).await?);
         Ok(write)
     }
@@ -71,6 +71,16 @@ impl<'a> Write<'a> {
         entity: EntityKind,
     ) -> Result<Self> {
         access::ensure_can_write(caller)?;
+        Self::open(db, plugins, caller, entity).await
+    }
+
+    /// Begins the transaction, once the caller's role was checked.
+    async fn open(
+        db: &DatabaseConnection,
+        plugins: &'a Plugins,
+        caller: &'a Caller,
+        entity: EntityKind,
+    ) -> Result<Self> {
         let txn = store::begin_write(db).await?;
         Ok(Self { txn, caller, plugins, entity, definitions: None, now: std::sync::OnceLock::new() })
     }

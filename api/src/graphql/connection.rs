@@ -15,9 +15,7 @@ use super::error::into_gql;
 use super::ready;
 use crate::domain::records::{self, OnCustomer, Record};
 use crate::error::Result;
-use crate::query::{
-    FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order,
-};
+use crate::query::{Filter, Op, OrderKey, Page, PageRequest, Scalar, encode_cursor, page_request, total_order};
 
 /// Counts all rows matching the connection's filter, on demand.
 pub type Counter = Arc<dyn Fn() -> BoxFuture<'static, Result<u64>> + Send + Sync>;
@@ -166,33 +164,20 @@ pub type ListFn<T> = for<'a> fn(
 ) -> BoxFuture<'a, Result<Page<T>>>;
 pub type CountFn = fn(sea_orm::DatabaseConnection, crate::domain::Caller, Filter) -> BoxFuture<'static, Result<u64>>;
 
-/// Everything a connection field needs to know about an entity, so every list reads its
-/// arguments, pages and counts the same way.
+/// What a connection field needs beyond the record's own declaration ([`Record`]: fields,
+/// default order, cursor values), so every list reads its arguments, pages and counts the same
+/// way.
 pub struct Listing<T: 'static> {
-    pub entity: crate::domain::custom_fields::EntityKind,
-    pub fields: &'static [FieldSpec],
     /// Filter keys beyond the fields (e.g. `slaBreached`).
     pub extra: super::filters::ExtraKeys,
-    pub default_order: fn() -> Vec<OrderKey>,
-    pub id_field: &'static FieldSpec,
-    pub order_values: fn(&T, &[OrderKey]) -> Vec<Scalar>,
     pub list: ListFn<T>,
     pub count: CountFn,
 }
 
 impl<T: Record> Listing<T> {
-    /// The listing of a kind of record, as it declares itself, with `list` and `count`.
+    /// The listing of a kind of record, with `list` and `count`.
     pub const fn of(extra: super::filters::ExtraKeys, list: ListFn<T>, count: CountFn) -> Self {
-        Self {
-            entity: T::ENTITY,
-            fields: T::FIELDS,
-            extra,
-            default_order: T::default_order,
-            id_field: &T::FIELDS[0],
-            order_values: records::order_values::<T>,
-            list,
-            count,
-        }
+        Self { extra, list, count }
     }
 }
 
@@ -228,21 +213,21 @@ pub struct ListRequest {
     pub page: PageRequest,
 }
 
-impl<T: Any + Send + Sync> Listing<T> {
+impl<T: Record> Listing<T> {
     /// Reads `filter`, `orderBy` and the paging arguments; `scope` narrows the filter (e.g. to the
     /// parent customer).
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for bad filters, orders, sizes or cursors.
     pub fn request(&self, ctx: &ResolverContext<'_>, scope: Option<Filter>) -> Result<ListRequest> {
-        let custom = Some(super::filters::CustomScope { fields: &request(ctx)?.fields, entity: self.entity });
-        let mut filter = super::filters::parse_filter_with(ctx.args.get("filter"), self.fields, self.extra, custom)?;
+        let custom = Some(super::filters::CustomScope { fields: &request(ctx)?.fields, entity: T::ENTITY });
+        let mut filter = super::filters::parse_filter_with(ctx.args.get("filter"), T::FIELDS, self.extra, custom)?;
         if let Some(scope) = scope {
             filter = filter.and(scope);
         }
         let order = total_order(
-            super::filters::parse_order(ctx.args.get("orderBy"), self.fields, custom, (self.default_order)())?,
-            self.id_field,
+            super::filters::parse_order(ctx.args.get("orderBy"), T::FIELDS, custom, T::default_order())?,
+            &T::FIELDS[0],
         );
         let page = page_request(
             int_arg(ctx, "first"),
@@ -295,11 +280,10 @@ impl<T: Any + Send + Sync> Listing<T> {
     /// # Errors
     /// `INTERNAL` for an entity without a `customerId` field.
     pub fn of_customer(&self, req: ListRequest, customer: uuid::Uuid) -> Result<ListRequest> {
-        let field = self
-            .fields
+        let field = T::FIELDS
             .iter()
             .find(|f| f.name == "customerId")
-            .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("{:?} rows have no customer", self.entity)))?;
+            .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("{:?} rows have no customer", T::ENTITY)))?;
         Ok(ListRequest { filter: req.filter.and(Filter::Field(field, Op::Eq(Scalar::Uuid(customer)))), ..req })
     }
 
@@ -307,8 +291,8 @@ impl<T: Any + Send + Sync> Listing<T> {
     pub fn wrap(&self, rc: &RequestContext, req: ListRequest, rows: Page<T>) -> Connection<T> {
         let (db, caller, filter, count) = (rc.db.clone(), rc.caller.clone(), req.filter, self.count);
         let counter: Counter = Arc::new(move || count(db.clone(), caller.clone(), filter.clone()));
-        let (order_values, order) = (self.order_values, req.order);
-        Connection::new(rows, move |row| encode_cursor(&order, &order_values(row, &order)), counter)
+        let order = req.order;
+        Connection::new(rows, move |row| encode_cursor(&order, &records::order_values(row, &order)), counter)
     }
 
     /// A connection for a field: read the arguments, list, wrap.

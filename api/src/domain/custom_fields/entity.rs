@@ -55,29 +55,17 @@ impl EntityKind {
     }
 
     /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
-    /// not shadow? (A test checks the list against the schema.)
+    /// not shadow? Those a write sets ([`Self::is_writable_built_in`]), and those the server
+    /// keeps or derives. (A test checks them against the schema.)
     #[must_use]
     pub fn is_built_in(self, name: &str) -> bool {
         const COMMON: &[&str] =
             &["id", "custom", "customFields", "version", "createdAt", "updatedAt", "customer", "customerId"];
-        let own: &[&str] = match self {
+        let read_only: &[&str] = match self {
             EntityKind::Customer => &[
-                "kind",
-                "name",
-                "email",
-                "phone",
-                "region",
-                "industry",
-                "creditCode",
-                "channel",
-                "website",
-                "tags",
-                "status",
                 "lifecycleStage",
                 "tier",
-                "relationshipType",
                 "owner",
-                "ownerId",
                 "scores",
                 "score",
                 "stats",
@@ -88,29 +76,10 @@ impl EntityKind {
                 "openComplaints",
                 "activePlan",
             ],
-            EntityKind::Interaction => &[
-                "kind",
-                "channel",
-                "occurredAt",
-                "staff",
-                "staffId",
-                "summary",
-                "outcome",
-                "amount",
-                "currency",
-                "satisfaction",
-                "wouldBuyAgain",
-            ],
+            EntityKind::Interaction => &["staff", "staffId"],
             EntityKind::Complaint => &[
-                "title",
-                "description",
-                "category",
-                "severity",
                 "status",
                 "assignee",
-                "assigneeId",
-                "resolution",
-                "satisfaction",
                 "responseDueAt",
                 "resolutionDueAt",
                 "slaBreached",
@@ -120,23 +89,8 @@ impl EntityKind {
                 "closedAt",
                 "dueBefore",
             ],
-            EntityKind::KeyAccountPlan => &[
-                "owner",
-                "ownerId",
-                "team",
-                "teamIds",
-                "title",
-                "status",
-                "periodStart",
-                "periodEnd",
-                "revenueTarget",
-                "plannedVisits",
-                "objectives",
-                "actions",
-                "progress",
-                "currency",
-            ],
+            EntityKind::KeyAccountPlan => &["owner", "team", "teamIds", "status", "actions", "progress"],
         };
-        own.iter().chain(COMMON).any(|b| *b == name)
+        self.is_writable_built_in(name) || read_only.iter().chain(COMMON).any(|b| *b == name)
     }
 }
