@@ -66,3 +66,10 @@ settle() { # database_url: what autovacuum does after scoring rewrote every cust
     postgres*) psql "${1%%\?*}" -qc 'VACUUM ANALYZE' ;;
   esac
 }
+
+# Request bodies more than one script drives.
+# The 360° page: 50 customers with owner, latest interactions, open complaints, active plan, figures.
+page_360='{"query":"{ customers(first: 50, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME}]) { nodes { id name owner { name } interactions(first: 5) { nodes { kind occurredAt amount } } openComplaints { title severity slaBreached } activePlan { title progress { visitsDone visitsPlanned revenueActual revenueTarget actionsDone actionsDue openComplaints } } stats { purchaseCount purchaseTotal lastPurchaseAt purchasesLast90Days averageSatisfaction openComplaints } } } }"}'
+# A purchase recorded on the customer whose id replaces $ID: the row, the customer's figures,
+# the audit entry, the event.
+record_purchase='{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}'

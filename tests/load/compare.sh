@@ -22,10 +22,10 @@ after="${AFTER:-$bin}"
 case "$page" in
   write)
     connections=8
-    body='{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}'
+    body=$record_purchase
     ;;
   360)
-    body='{"query":"{ customers(first: 50, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME}]) { nodes { id name owner { name } interactions(first: 5) { nodes { kind occurredAt amount } } openComplaints { title severity slaBreached } activePlan { title progress { visitsDone visitsPlanned revenueActual revenueTarget actionsDone actionsDue openComplaints } } stats { purchaseCount purchaseTotal lastPurchaseAt purchasesLast90Days averageSatisfaction openComplaints } } } }"}'
+    body=$page_360
     ;;
   *) echo "PAGE is write or 360" >&2; exit 2 ;;
 esac

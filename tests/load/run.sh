@@ -48,10 +48,10 @@ bench() { # label database_url
   run_one "customers(first: 100, ACTIVE, NAME ASC) + totalCount" \
     '{"query":"{ customers(first: 100, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME, direction: ASC}]) { totalCount nodes { id name email status createdAt } } }"}'
   run_one "customer 360 page (first: 50)" \
-    '{"query":"{ customers(first: 50, filter: {status: {eq: ACTIVE}}, orderBy: [{field: NAME}]) { nodes { id name owner { name } interactions(first: 5) { nodes { kind occurredAt amount } } openComplaints { title severity slaBreached } activePlan { title progress { visitsDone visitsPlanned revenueActual revenueTarget actionsDone actionsDue openComplaints } } stats { purchaseCount purchaseTotal lastPurchaseAt purchasesLast90Days averageSatisfaction openComplaints } } } }"}'
+    "$page_360"
   CONNECTIONS_SAVED=$connections; connections=8
   run_one "recordInteraction (write + stats + audit), 8 connections" \
-    '{"query":"mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: PURCHASE, occurredAt: \"2026-01-15T08:00:00Z\", amount: \"99.50\", currency: \"CNY\"}) { id } }","variables":{"c":"$ID"}}' "$work/ids"
+    "$record_purchase" "$work/ids"
   connections=$CONNECTIONS_SAVED
   stop
 }
