@@ -56,6 +56,20 @@ pub fn plugin_host(config: &Config) -> anyhow::Result<guanxi_plugin_host::Host> 
 /// How often expired idempotency records and old change events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Cancels `closing` at SIGTERM or SIGINT, the signals that stop the server: sockets do not
+/// count as requests to drain, and their clients reconnect elsewhere.
+fn close_sockets_at_signal(tasks: &Tasks, closing: tokio_util::sync::CancellationToken) {
+    tasks.spawn("socket closer", |stop| async move {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+        tokio::select! {
+            () = stop.cancelled() => {}
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        closing.cancel();
+    });
+}
+
 impl Application {
     /// Checks the configuration, connects and migrates the database, and binds the listener.
     ///
@@ -115,6 +129,17 @@ impl Application {
         }
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let event_retention = chrono::Duration::days(i64::from(config.event_retention_days));
+        let feed =
+            crate::domain::feed::Feed::start(&tasks, &db, Duration::from_millis(config.event_poll_ms.max(10))).await?;
+        crate::domain::sla::spawn_checker(
+            &tasks,
+            db.clone(),
+            feed.clone(),
+            config.clock.clone(),
+            Duration::from_millis(config.sla_check_ms.max(10)),
+        );
+        let closing = tokio_util::sync::CancellationToken::new();
+        close_sockets_at_signal(&tasks, closing.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
@@ -125,6 +150,9 @@ impl Application {
             turns: config.in_flight(),
             config,
             metrics: http::metrics::handle(),
+            feed,
+            subscribers: http::ws::Subscribers::default(),
+            closing,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -208,6 +208,7 @@ fn identity(claims: Claims) -> Result<TokenIdentity, String> {
         role,
         name: claims.name.filter(|n| !n.trim().is_empty()),
         email: claims.email.filter(|e| !e.trim().is_empty()),
+        expires: claims.exp,
     })
 }
 

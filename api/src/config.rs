@@ -145,6 +145,22 @@ pub struct Config {
     #[arg(long, env = "GUANXI_EVENT_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub event_retention_days: u32,
 
+    /// Milliseconds between reads of the change events when nothing announced new ones: a
+    /// write on this server, or a NOTIFY from another replica on PostgreSQL, makes the read at
+    /// once, so this only bounds how late an event whose announcement was lost arrives.
+    #[arg(long, env = "GUANXI_EVENT_POLL_MS", default_value_t = 1000)]
+    pub event_poll_ms: u64,
+
+    /// Milliseconds between checks for complaint deadlines that passed unmet; each is told once
+    /// (`complaint.sla_breached`), by whichever replica checks first.
+    #[arg(long, env = "GUANXI_SLA_CHECK_MS", default_value_t = 10_000)]
+    pub sla_check_ms: u64,
+
+    /// Subscriptions one tenant may hold open on this server, over all its sockets (each socket
+    /// holds at most 100).
+    #[arg(long, env = "GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT", default_value_t = 10_000)]
+    pub max_subscriptions_per_tenant: usize,
+
     /// Seconds, at SIGTERM or SIGINT, that in-flight requests have to finish once the server
     /// stops accepting connections; then background tasks get as long to finish what they hold.
     #[arg(long, env = "GUANXI_SHUTDOWN_GRACE_SECS", default_value_t = 30)]

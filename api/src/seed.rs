@@ -402,6 +402,9 @@ async fn write_batch(
                 resolution_due_at,
                 responded_at,
                 resolved_at,
+                // Seeded history is not announced: deadlines already past count as told.
+                response_breach_told: responded_at.is_none() && response_due_at < now,
+                resolution_breach_told: resolved_at.is_none() && resolution_due_at < now,
                 custom_fields: serde_json::json!({}),
                 version: 1 + i32::try_from(path.len()).unwrap_or(0),
                 created_at: filed,

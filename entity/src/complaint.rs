@@ -24,6 +24,10 @@ pub struct Model {
     pub responded_at: Option<DateTimeUtc>,
     /// When it last reached RESOLVED.
     pub resolved_at: Option<DateTimeUtc>,
+    /// The response deadline passed unmet and `complaint.sla_breached` was announced.
+    pub response_breach_told: bool,
+    /// The resolution deadline passed unmet and `complaint.sla_breached` was announced.
+    pub resolution_breach_told: bool,
     /// Values of the tenant's custom fields, a JSON object keyed by definition key.
     pub custom_fields: Json,
     pub version: i32,

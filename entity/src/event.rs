@@ -19,6 +19,9 @@ pub struct Model {
     /// event is decided when it is delivered, by the record's own visibility rules.
     pub customer_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
+    /// The customer's owner when the change was made, for events of customers: once a customer
+    /// is deleted, nothing else tells who may hear of it.
+    pub owner_id: Option<Uuid>,
     /// The GraphQL names of the fields the change set, changed or cleared.
     pub changed_fields: Json,
     pub at: DateTimeUtc,

@@ -21,6 +21,8 @@ mod m20261206_000016_sweep_turns;
 mod m20261206_000017_create_events;
 mod m20261206_000018_customer_website;
 mod m20261206_000019_idempotency_committed;
+mod m20261207_000020_event_readers;
+mod m20261207_000021_sla_breaches_told;
 mod partial_index;
 pub mod statistics;
 
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_create_events::Migration),
             Box::new(m20261206_000018_customer_website::Migration),
             Box::new(m20261206_000019_idempotency_committed::Migration),
+            Box::new(m20261207_000020_event_readers::Migration),
+            Box::new(m20261207_000021_sla_breaches_told::Migration),
         ]
     }
 }

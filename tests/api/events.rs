@@ -1,6 +1,7 @@
 //! The outbox: every committed change of a customer, an interaction, a complaint or a plan leaves
 //! exactly one event, written in the change's own transaction with an increasing id; a write
-//! that is refused, or changes nothing, leaves none.
+//! that is refused, or changes nothing, leaves none. (Tenants here have no scorers: a scorer's
+//! tier moves are events too, `customer.scored`, which `subscriptions.rs` checks.)
 
 use guanxi_entity::event;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -56,7 +57,7 @@ async fn refused(app: &TestApp, t: &str, mutation: &str, id: &str, expected: &st
 
 #[tokio::test]
 async fn every_committed_change_leaves_one_event_and_a_refused_one_none() {
-    let app = TestApp::shared().await;
+    let app = TestApp::shared_bare().await;
     let db = sea_orm::Database::connect(&app.database_url).await.expect("database");
     let t = &app.token("acme", "ADMIN", "admin");
     let app = &app;
@@ -161,7 +162,7 @@ async fn every_committed_change_leaves_one_event_and_a_refused_one_none() {
 
 #[tokio::test]
 async fn concurrent_writes_each_leave_their_event_and_tenants_stay_apart() {
-    let app = TestApp::shared().await;
+    let app = TestApp::shared_bare().await;
     let db = sea_orm::Database::connect(&app.database_url).await.expect("database");
     let a = app.token("alpha", "ADMIN", "admin");
     let b = app.token("beta", "ADMIN", "admin");

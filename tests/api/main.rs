@@ -42,4 +42,5 @@ mod replicas;
 mod roles;
 mod snapshot;
 mod stats;
+mod subscriptions;
 mod tenancy;

@@ -397,6 +397,8 @@ pub async fn file(
         satisfaction: data.satisfaction,
         response_due_at,
         resolution_due_at,
+        response_breach_told: false,
+        resolution_breach_told: false,
         responded_at: None,
         resolved_at: None,
         custom_fields: data.custom_fields,

@@ -449,7 +449,7 @@ pub async fn create(
     let model = data.into_model(caller.tenant_id, id, None, write.now());
     let change = Change::new(TYPE_NAME, id, id, "customer.created", None, Some(audit_snapshot(&model)));
     let insert = async |txn: &WriteTxn| store::customers::insert(txn, &model).await.map_err(|e| map_unique(e, &model));
-    write.commit(change.with(Effect::Score), insert).await?;
+    write.commit(change.with(Effect::Score).owned_by(model.owner_id), insert).await?;
     Ok(model)
 }
 
@@ -507,7 +507,8 @@ pub async fn update(
             Err(stale(id))
         }
     };
-    write.commit(change.with(Effect::Score), persist).await?;
+    // The owner before the change: one who loses the customer hears that it moved away.
+    write.commit(change.with(Effect::Score).owned_by(current.owner_id), persist).await?;
     Ok(updated)
 }
 
@@ -532,7 +533,7 @@ pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller,
     };
     // Tiers are ranks among the customers there are: queued, the tenant is ranked again without
     // this one.
-    write.commit(change.with(Effect::Score), persist).await?;
+    write.commit(change.with(Effect::Score).owned_by(current.owner_id), persist).await?;
     Ok(id)
 }
 

@@ -22,6 +22,8 @@ pub struct TokenIdentity {
     pub role: Role,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// When the token expires, in seconds since the epoch: a socket it opened closes then.
+    pub expires: u64,
 }
 
 impl TokenIdentity {

@@ -153,6 +153,7 @@ impl<'a> Write<'a> {
             entity_id: change.event.entity_id,
             customer_id: Some(change.event.customer_id),
             actor_id: Some(self.caller.user_id),
+            owner_id: change.event.owner_id,
             changed_fields: Value::Array(changed_fields),
             at: now,
             txid: None,
@@ -206,6 +207,8 @@ struct Event {
     customer_id: Uuid,
     /// The fields it names; `None`: those whose audit snapshot changed.
     fields: Option<&'static [&'static str]>,
+    /// For a customer's change, its owner then.
+    owner_id: Option<Uuid>,
 }
 
 impl Change {
@@ -230,7 +233,14 @@ impl Change {
             action,
             before,
             after,
-            event: Event { name: event, entity: record_type, entity_id: id, customer_id: customer, fields: None },
+            event: Event {
+                name: event,
+                entity: record_type,
+                entity_id: id,
+                customer_id: customer,
+                fields: None,
+                owner_id: None,
+            },
             effect: Effect::None,
         }
     }
@@ -239,6 +249,14 @@ impl Change {
     #[must_use]
     pub fn with(self, effect: Effect) -> Self {
         Self { effect, ..self }
+    }
+
+    /// The change is of a customer owned by `owner` (after a create, before any other change),
+    /// so that who may hear of it can be told once the customer is gone or given to another.
+    #[must_use]
+    pub fn owned_by(self, owner: Option<Uuid>) -> Self {
+        let event = Event { owner_id: owner, ..self.event };
+        Self { event, ..self }
     }
 
     /// The event is of `entity_type` `entity_id` (a record the changed one belongs to, as a

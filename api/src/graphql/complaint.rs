@@ -191,7 +191,7 @@ pub fn customer_fields() -> [Field; 2] {
 }
 
 /// How complaints are listed.
-static LISTING: connection::Listing<complaint::Model> = connection::Listing::on_customer(extra_keys);
+pub(crate) static LISTING: connection::Listing<complaint::Model> = connection::Listing::on_customer(extra_keys);
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,

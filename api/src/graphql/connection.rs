@@ -303,6 +303,17 @@ impl<T: Record> Listing<T> {
         self.read(request(ctx)?, self.request(ctx, scope)?).await
     }
 
+    /// Whether record `id` is among those the caller may list with the field's `filter`
+    /// argument (a subscription's filter, matched against one changed record).
+    ///
+    /// # Errors
+    /// As [`Listing::request`], and database failures.
+    pub async fn lists(&self, ctx: &ResolverContext<'_>, id: uuid::Uuid) -> Result<bool> {
+        let rc = request(ctx)?;
+        let req = self.request(ctx, Some(Filter::Field(&T::FIELDS[0], Op::Eq(Scalar::Uuid(id)))))?;
+        Ok((self.count)(rc.db.clone(), rc.caller.clone(), req.filter).await? > 0)
+    }
+
     /// Lists a page for a request already read, and wraps it.
     async fn read(&self, rc: &RequestContext, req: ListRequest) -> Result<Connection<T>> {
         let rows = (self.list)(&rc.db, &rc.caller, req.filter.clone(), &req.order, &req.page).await?;

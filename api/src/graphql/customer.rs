@@ -128,7 +128,7 @@ fn customer_query() -> Field {
 }
 
 /// How customers are listed.
-static LISTING: connection::Listing<customer::Model> = connection::Listing::of(
+pub(crate) static LISTING: connection::Listing<customer::Model> = connection::Listing::of(
     super::filters::no_extra,
     |db, caller, filter, order, page| Box::pin(service::list(db, caller, filter, order, page)),
     |db, caller, filter| Box::pin(async move { service::count(&db, &caller, filter).await }),

@@ -22,6 +22,7 @@ pub mod plugins;
 pub mod scalars;
 pub mod settings;
 pub mod stats;
+pub mod subscription;
 pub mod viewer;
 
 use std::any::Any;
@@ -31,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, Interface, Object, ResolverContext, Schema, SchemaError, TypeRef,
+    Enum, Field, FieldFuture, FieldValue, InputObject, Interface, Object, ResolverContext, Schema, SchemaError,
+    Subscription, SubscriptionField, TypeRef,
 };
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -48,6 +50,7 @@ pub struct Types {
     pub interfaces: Vec<Interface>,
     pub query: Vec<Field>,
     pub mutation: Vec<Field>,
+    pub subscription: Vec<SubscriptionField>,
 }
 
 impl Types {
@@ -132,13 +135,16 @@ pub fn build(fields: &Arc<TenantFields>) -> Result<Schema, SchemaError> {
     audit::register(&mut types);
     plugins::register(&mut types);
     custom::register(&mut types, fields);
+    subscription::register(&mut types);
 
     let (shared_inputs, direction) = filters::shared_inputs();
     let query = types.query.drain(..).fold(Object::new("Query"), Object::field);
     let mutation = types.mutation.drain(..).fold(Object::new("Mutation"), Object::field);
-    let mut builder = Schema::build("Query", Some("Mutation"), None)
+    let subscription = types.subscription.drain(..).fold(Subscription::new("Subscription"), Subscription::field);
+    let mut builder = Schema::build("Query", Some("Mutation"), Some("Subscription"))
         .register(query)
         .register(mutation)
+        .register(subscription)
         .register(scalars::date_time())
         .register(scalars::json())
         .register(scalars::decimal())

@@ -23,6 +23,16 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
+    Ok(of_token(token, state).await?.0)
+}
+
+/// Verifies a bearer token (without its `Bearer ` prefix) and resolves its tenant and user; with
+/// the token's expiry, in seconds since the epoch.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for a bad token; database failures while resolving.
+pub async fn of_token(token: &str, state: &AppState) -> Result<(Caller, u64)> {
     let identity = state.auth.verify(token)?;
-    state.identities.resolve(&state.db, &state.plugins, state.config.default_plugins, &identity).await
+    let caller = state.identities.resolve(&state.db, &state.plugins, state.config.default_plugins, &identity).await?;
+    Ok((caller, identity.expires))
 }

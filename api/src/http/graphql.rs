@@ -172,8 +172,11 @@ pub async fn post(
     }
 }
 
-/// `GET /graphql`: queries only.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// `GET /graphql`: queries only, or a WebSocket for subscriptions (`super::ws`).
+pub async fn get(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    if super::ws::is_upgrade(&req) {
+        return super::ws::upgrade(req, body, state).await;
+    }
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,
@@ -403,6 +406,9 @@ async fn execute(
             state.schemas.invalidate(tenant_id);
         }
         let committed = commits.load(Ordering::Relaxed) > 0;
+        if committed {
+            state.feed.committed();
+        }
         let mut response = match response {
             Ok(r) => r,
             Err(_) => {
@@ -503,7 +509,7 @@ struct CostReport {
 }
 
 /// Objects in a response's data: what the operation returned, in the cost's points.
-fn objects_in(value: &async_graphql::Value) -> u64 {
+pub(crate) fn objects_in(value: &async_graphql::Value) -> u64 {
     fn count(value: &async_graphql::Value) -> u64 {
         match value {
             async_graphql::Value::Object(map) => map.values().map(count).fold(1, u64::saturating_add),

@@ -93,6 +93,8 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size.saturating_sub(idle)));
     metrics::gauge!("db_pool_max_connections").set(f64::from(state.config.db_max_connections));
+    #[expect(clippy::cast_precision_loss, reason = "subscriptions far below 2^52")]
+    metrics::gauge!("subscriptions").set(state.subscribers.total() as f64);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 mod state;
+pub mod ws;
 
 use actix_web::middleware::Compress;
 use actix_web::web;

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::domain::feed::Feed;
 use crate::domain::identity::IdentityCache;
 use crate::domain::plugins::Plugins;
 use crate::graphql::SchemaCache;
@@ -24,4 +25,11 @@ pub struct AppState {
     pub turns: InFlight,
     pub config: Config,
     pub metrics: PrometheusHandle,
+    /// The change events subscriptions hear of.
+    pub feed: Arc<Feed>,
+    /// Subscriptions held per tenant.
+    pub subscribers: super::ws::Subscribers,
+    /// Cancelled at SIGTERM or SIGINT: sockets close (1001) so their clients go elsewhere
+    /// while requests drain.
+    pub closing: tokio_util::sync::CancellationToken,
 }

@@ -174,3 +174,57 @@ pub async fn delete_of_customer(conn: &impl ConnectionTrait, tenant_id: Uuid, cu
         .await?;
     Ok(())
 }
+
+/// A deadline of a complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    Response,
+    Resolution,
+}
+
+impl Deadline {
+    /// Its columns: when it is due, when it was met, whether its breach was told.
+    const fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Response => ("response_due_at", "responded_at", "response_breach_told"),
+            Self::Resolution => ("resolution_due_at", "resolved_at", "resolution_breach_told"),
+        }
+    }
+}
+
+/// A complaint whose deadline passed unmet.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct Breach {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub customer_id: Uuid,
+}
+
+/// Marks as told up to `limit` complaints, of every tenant, whose `deadline` passed unmet before
+/// `now` and was not told yet, and returns them. Call in the write transaction that records what
+/// is told: on PostgreSQL replicas skip the rows another holds (`SKIP LOCKED`) and see them told
+/// once it commits, so each breach is told once.
+///
+/// # Errors
+/// Database failures.
+pub async fn tell_breaches(
+    conn: &impl ConnectionTrait,
+    deadline: Deadline,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<Breach>> {
+    use sea_orm::{DatabaseBackend, FromQueryResult, Statement};
+    let (due, done, told) = deadline.columns();
+    let backend = conn.get_database_backend();
+    let (param, skip_locked) =
+        if backend == DatabaseBackend::Postgres { ("$1", " FOR UPDATE SKIP LOCKED") } else { ("?", "") };
+    // `{told} = FALSE` as the partial index on the deadline says it, so both databases use it.
+    let sql = format!(
+        "UPDATE complaints SET {told} = TRUE WHERE (tenant_id, id) IN (\
+           SELECT tenant_id, id FROM complaints WHERE {done} IS NULL AND {told} = FALSE AND {due} < {param} \
+           ORDER BY {due} LIMIT {limit}{skip_locked}) \
+         RETURNING tenant_id, id, customer_id"
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [now.into()]);
+    Ok(Breach::find_by_statement(stmt).all(conn).await?)
+}

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use guanxi_entity::event::{self, Column, Entity};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    AccessMode, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    sea_query::ExprTrait,
 };
 
 use crate::error::Result;
@@ -20,6 +21,83 @@ pub async fn append(conn: &impl ConnectionTrait, event: event::Model) -> Result<
     row.txid = ActiveValue::NotSet;
     Entity::insert(row).exec_without_returning(conn).await?;
     Ok(())
+}
+
+/// Where a reader of the outbox stands: what it has read, so the next read returns each event
+/// committed since exactly once.
+#[derive(Debug, Clone)]
+pub enum Position {
+    /// SQLite commits one write at a time, so ids follow commits: every event up to this id.
+    Sqlite { last_id: i64 },
+    /// PostgreSQL: the last read's snapshot. Every transaction below `xmax` and not listed in
+    /// `in_progress` had ended by then, so all its events were read; the events still to come are
+    /// those of the transactions then in progress or not yet begun.
+    Postgres { xmax: i64, in_progress: Vec<i64> },
+}
+
+/// The position of a reader that starts now: it will read the events committed from now on.
+///
+/// # Errors
+/// Database failures.
+pub async fn start(db: &DatabaseConnection) -> Result<Position> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let txn = db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?;
+        let position = snapshot(&txn).await?;
+        txn.commit().await?;
+        return Ok(position);
+    }
+    let last =
+        Entity::find().select_only().column_as(Column::Id.max(), "max").into_tuple::<Option<i64>>().one(db).await?;
+    Ok(Position::Sqlite { last_id: last.flatten().unwrap_or(0) })
+}
+
+/// The transaction snapshot `conn` reads with, as a position.
+async fn snapshot(conn: &impl ConnectionTrait) -> Result<Position> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, \
+                    (SELECT COALESCE(string_agg(x::text, ','), '') FROM pg_snapshot_xip(s) AS x) AS in_progress \
+             FROM pg_current_snapshot() AS s",
+        ))
+        .await?
+        .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("pg_current_snapshot() returned no row")))?;
+    let listed: String = row.try_get("", "in_progress")?;
+    let in_progress = listed
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| crate::Error::Internal(anyhow::anyhow!("a transaction id from pg_snapshot_xip: {e}")))?;
+    Ok(Position::Postgres { xmax: row.try_get("", "xmax")?, in_progress })
+}
+
+/// The events committed since `position`, in id order (which is commit order for the events of
+/// one record), and the position after them.
+///
+/// # Errors
+/// Database failures.
+pub async fn read_since(db: &DatabaseConnection, position: &Position) -> Result<(Vec<event::Model>, Position)> {
+    match position {
+        Position::Sqlite { last_id } => {
+            let rows = Entity::find().filter(Column::Id.gt(*last_id)).order_by_asc(Column::Id).all(db).await?;
+            let last_id = rows.last().map_or(*last_id, |e| e.id);
+            Ok((rows, Position::Sqlite { last_id }))
+        }
+        Position::Postgres { xmax, in_progress } => {
+            // One snapshot for both statements: the rows read are exactly those the new position
+            // counts as read.
+            let txn = db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?;
+            let next = snapshot(&txn).await?;
+            let mut pending = Column::Txid.gte(*xmax);
+            if !in_progress.is_empty() {
+                pending = pending.or(Column::Txid.is_in(in_progress.iter().copied()));
+            }
+            let rows = Entity::find().filter(pending).order_by_asc(Column::Id).all(&txn).await?;
+            txn.commit().await?;
+            Ok((rows, next))
+        }
+    }
 }
 
 /// Events one purge transaction deletes: on SQLite a purge holds the only writer, so it goes in
@@ -65,6 +143,7 @@ mod tests {
             entity_id: ActiveValue::Set(Uuid::now_v7()),
             customer_id: ActiveValue::Set(None),
             actor_id: ActiveValue::Set(None),
+            owner_id: ActiveValue::Set(None),
             changed_fields: ActiveValue::Set(serde_json::json!(["name"])),
             at: ActiveValue::Set(at),
             txid: ActiveValue::NotSet,

@@ -25,12 +25,30 @@ struct NewTier {
     tier: String,
 }
 
+/// The `customer.scored` event of a customer whose tier moved.
+fn scored(tenant_id: Uuid, customer_id: Uuid, at: chrono::DateTime<chrono::Utc>) -> guanxi_entity::event::Model {
+    guanxi_entity::event::Model {
+        id: 0,
+        tenant_id,
+        name: "customer.scored".into(),
+        entity: "Customer".into(),
+        entity_id: customer_id,
+        customer_id: Some(customer_id),
+        actor_id: None,
+        owner_id: None,
+        changed_fields: serde_json::json!(["tier"]),
+        at,
+        txid: None,
+    }
+}
+
 /// Customers whose tiers one write transaction of [`rank_tiers`] changes.
 const TIERS_PER_WRITE: usize = 1_000;
 
 /// Ranks the tenant's customers by the number score `key` (highest first, ties by id) and sets
 /// each one's tier; a tier reaches `ceil(share × scored customers)` ranks. Customers without
-/// that score keep theirs. Returns how many tiers changed.
+/// that score keep theirs. Each tier that moves makes a `customer.scored` event, in the write
+/// that moves it. Returns how many tiers changed.
 ///
 /// The ranking is one read, outside any write transaction, and only the tiers that change are
 /// written, a thousand per transaction: ranking a whole tenant in one `UPDATE` held SQLite's
@@ -78,7 +96,16 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
         let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
         let stmt = Statement::from_sql_and_values(backend, sql, values);
-        crate::store::in_write(db, async |txn| Ok(txn.execute_raw(stmt).await?)).await?;
+        let at = crate::store::now();
+        crate::store::in_write(db, async |txn| {
+            txn.execute_raw(stmt).await?;
+            // A tier that moves is a change subscribers and webhooks hear of, told with it.
+            for moved in chunk {
+                crate::store::events::append(txn, scored(tenant_id, moved.id, at)).await?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     Ok(changes.len() as u64)
 }

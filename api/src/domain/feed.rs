@@ -1,0 +1,117 @@
+//! The change events this process hears, for the subscriptions it serves.
+//!
+//! One reader per process follows the outbox (`store::events`) and hands each new event to the
+//! subscribers of its tenant. It reads when a write of this process commits ([`Feed::committed`]),
+//! when another replica announces writes (PostgreSQL's NOTIFY, sent once the writes committed,
+//! carrying nothing), and every `GUANXI_EVENT_POLL_MS` (a second) whatever happens, so a lost
+//! notification delays an event by that much at most and never loses it.
+//!
+//! Each tenant has a bounded channel: a subscriber that falls [`BUFFERED`] events behind its
+//! tenant is told so ([`broadcast::error::RecvError::Lagged`]) and dropped by its connection,
+//! rather than buffered without bound.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use guanxi_entity::event;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, broadcast};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::store;
+use crate::tasks::Tasks;
+
+/// One event, shared by every subscriber that hears it.
+pub type Heard = Arc<event::Model>;
+
+/// Events a tenant's channel keeps for its slowest subscriber.
+pub const BUFFERED: usize = 256;
+
+/// The events of this process's subscribers' tenants, as they commit.
+pub struct Feed {
+    tenants: Mutex<HashMap<Uuid, broadcast::Sender<Heard>>>,
+    /// Rings the reader.
+    read: Notify,
+    /// Rings the announcer (PostgreSQL): other replicas should read.
+    announce: Notify,
+}
+
+impl Feed {
+    /// Starts following the outbox from now: the reader (which also reads every `poll` when
+    /// nothing rang it), and on PostgreSQL the listener and the announcer.
+    ///
+    /// # Errors
+    /// Database failures while finding where the outbox stands.
+    pub async fn start(tasks: &Tasks, db: &DatabaseConnection, poll: Duration) -> Result<Arc<Self>> {
+        let feed = Arc::new(Self { tenants: Mutex::default(), read: Notify::new(), announce: Notify::new() });
+        let position = store::events::start(db).await?;
+        let (reader, read_db) = (feed.clone(), db.clone());
+        tasks.spawn("event reader", |stop| async move {
+            let mut position = position;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = reader.read.notified() => {}
+                    () = tokio::time::sleep(poll) => {}
+                }
+                match store::events::read_since(&read_db, &position).await {
+                    Ok((events, next)) => {
+                        position = next;
+                        reader.dispatch(events);
+                    }
+                    Err(err) => tracing::warn!(error = %err, "reading change events"),
+                }
+            }
+        });
+        let heard = feed.clone();
+        store::notifications::listen_for_events(tasks, db, move || heard.read.notify_one());
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            let (announcer, announce_db) = (feed.clone(), db.clone());
+            tasks.spawn("event announcer", |stop| async move {
+                loop {
+                    // Commits that come while a NOTIFY is on its way share the next one.
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = announcer.announce.notified() => {}
+                    }
+                    if let Err(err) = store::notifications::announce_events(&announce_db).await {
+                        tracing::warn!(error = %err, "announcing change events");
+                    }
+                }
+            });
+        }
+        Ok(feed)
+    }
+
+    /// The events of `tenant` from now on.
+    pub fn subscribe(&self, tenant: Uuid) -> broadcast::Receiver<Heard> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants.entry(tenant).or_insert_with(|| broadcast::channel(BUFFERED).0).subscribe()
+    }
+
+    /// Writes of this process committed: read the outbox now, and tell the other replicas.
+    pub fn committed(&self) {
+        self.read.notify_one();
+        self.announce.notify_one();
+    }
+
+    /// Hands each event to its tenant's subscribers; a tenant nobody listens to any more is
+    /// forgotten.
+    fn dispatch(&self, events: Vec<event::Model>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for event in events {
+            let tenant = event.tenant_id;
+            if let Some(channel) = tenants.get(&tenant)
+                && channel.send(Arc::new(event)).is_err()
+            {
+                tenants.remove(&tenant);
+            }
+        }
+        tenants.retain(|_, channel| channel.receiver_count() > 0);
+    }
+}
