@@ -41,7 +41,7 @@ pub struct Authenticator {
 }
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
 
 /// Shortest HS256 secret accepted: 256 bits, the size of HS256's own output. Anyone who guesses
 /// the secret mints tokens for any tenant and role, and a short one can be found offline from a

@@ -2,12 +2,12 @@
 //! whatever tells others of changes. A purge keeps a few days.
 //!
 //! Ids come from one sequence, so they increase but have gaps, and two writes of one tenant may
-//! commit in the opposite order of their ids: an id is no cursor. On PostgreSQL a reader that
-//! must not skip an event keeps a horizon instead, `pg_snapshot_xmin(pg_current_snapshot())`:
-//! every transaction older than it has ended, so each read takes the events whose transaction
-//! (`txid`) lies between the last horizon and the new one, in id order, and none can appear
-//! behind it later. Changes of one record take its row lock, so its events are numbered in the
-//! order they committed. On SQLite, writes are one at a time and ids follow commits.
+//! commit in the opposite order of their ids: an id is no cursor. On PostgreSQL each event keeps
+//! its transaction's id (`txid`), and a reader keeps the snapshot of its last read instead
+//! (`api/src/store/events.rs`, `Position`): the next read takes the events of the transactions
+//! that snapshot saw in progress or not yet begun. Changes of one record take its row lock, so
+//! its events are numbered in the order they committed. On SQLite, writes are one at a time and
+//! ids follow commits.
 //!
 //! A per-tenant counter row would number events in commit order without gaps, but every write of
 //! a tenant would then hold that row through its commit: commits could no longer share a disk

@@ -194,6 +194,7 @@ async fn nothing_crosses_tenants_and_an_agent_hears_only_of_what_it_may_see() {
 
     let heard_a = pushed(ws_a, "c").await;
     assert_eq!(heard_a["data"]["customerChanged"]["customerId"], of_a.as_str(), "A hears only its own: {heard_a}");
+    assert_eq!(heard_a["data"]["customerChanged"]["actor"], Value::Null, "who changed what is for the audit trail");
     let heard_b = pushed(ws_b, "c").await;
     assert_eq!(heard_b["data"]["customerChanged"]["customerId"], of_b.as_str());
     assert_eq!(pushed(ws_b, "i").await["data"]["interactionRecorded"]["interaction"]["summary"], "拜访");
@@ -266,6 +267,18 @@ async fn a_subscription_that_cannot_run_is_answered_with_an_error_and_the_socket
         ("query", "{ viewer { id } }", json!({}), "BAD_USER_INPUT"),
         ("bad id", "subscription { interactionRecorded(customerId: \"nope\") { kind } }", json!({}), "BAD_USER_INPUT"),
         (
+            "two roots",
+            "subscription { customerChanged { kind } interactionRecorded { kind } }",
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "fragment",
+            "subscription { ...f } fragment f on Subscription { customerChanged { kind } }",
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
             "bad filter",
             "subscription($f: CustomerFilter) { customerChanged(filter: $f) { kind } }",
             json!({ "f": { "createdAt": { "gt": "yesterday" } } }),
@@ -302,6 +315,21 @@ async fn bad_missing_and_expired_tokens_close_the_socket_with_4403_and_the_proto
 
     let mut ws = open(&app).await;
     assert_eq!(closed_with(&mut ws, Duration::from_secs(6)).await.0, 4408, "no connection_init within 3 s");
+    // Messages that keep coming do not hold the deadline off.
+    let mut ws = open(&app).await;
+    let started = std::time::Instant::now();
+    let code = loop {
+        assert!(started.elapsed() < Duration::from_secs(6), "still open after 6 s of pings");
+        if ws.send(Message::text(json!({ "type": "ping" }).to_string())).await.is_err() {
+            break closed_with(&mut ws, Duration::from_secs(1)).await.0;
+        }
+        match tokio::time::timeout(Duration::from_millis(20), ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => break u16::from(frame.code),
+            Ok(Some(Ok(_))) | Err(_) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4408, "pings are no connection_init");
 
     let token = app.token("proto", "ADMIN", "admin");
     let mut ws = connect(&app, &token).await;
@@ -314,12 +342,13 @@ async fn bad_missing_and_expired_tokens_close_the_socket_with_4403_and_the_proto
         .await;
     assert_eq!(closed_with(&mut ws, Duration::from_secs(5)).await.0, 4429, "a second connection_init");
 
-    // A token that expires in two seconds: accepted, then the socket closes when it does.
+    // A token that expires in two seconds: accepted, then the socket closes when it does (with
+    // the 5 s of leeway a request gets).
     let short =
         guanxi_api::auth::mint(crate::helpers::SECRET, &app.slug("proto"), "ADMIN", "admin", 2, None).expect("token");
     let mut ws = connect(&app, &short).await;
     subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
-    let (code, reason) = closed_with(&mut ws, Duration::from_secs(5)).await;
+    let (code, reason) = closed_with(&mut ws, Duration::from_secs(10)).await;
     assert_eq!(code, 4403, "{reason}");
 
     // Without the subprotocol, no socket.

@@ -513,6 +513,9 @@ pub async fn update(
         assignee_id: data.assignee_id,
         resolution: data.resolution,
         satisfaction: data.satisfaction,
+        // A deadline that moves is told of again if the new one passes unmet.
+        response_breach_told: current.response_breach_told && response_due_at == current.response_due_at,
+        resolution_breach_told: current.resolution_breach_told && resolution_due_at == current.resolution_due_at,
         response_due_at,
         resolution_due_at,
         custom_fields: data.custom_fields,
@@ -522,7 +525,9 @@ pub async fn update(
     };
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
     let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.updated", Some(before), Some(after));
-    write.commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &updated).await).await?;
+    write
+        .commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &updated, &current).await)
+        .await?;
     Ok(updated)
 }
 
@@ -592,7 +597,7 @@ pub async fn transition_to(
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
     let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.transitioned", Some(before), Some(after));
     let persist = async |txn: &WriteTxn| {
-        store::complaints::update(txn, &updated).await?;
+        store::complaints::update(txn, &updated, &current).await?;
         store::complaints::insert_transition(txn, &transition(caller, &updated, Some(&current.status), note, now)).await
     };
     write.commit(change.with(Effect::Figures), persist).await?;

@@ -56,7 +56,8 @@ impl Feed {
                     () = reader.read.notified() => {}
                     () = tokio::time::sleep(poll) => {}
                 }
-                match store::events::read_since(&read_db, &position).await {
+                let tenants = reader.subscribed();
+                match store::events::read_since(&read_db, &position, &tenants).await {
                     Ok((events, next)) => {
                         position = next;
                         reader.dispatch(events);
@@ -95,6 +96,12 @@ impl Feed {
     pub fn committed(&self) {
         self.read.notify_one();
         self.announce.notify_one();
+    }
+
+    /// The tenants someone here listens to.
+    fn subscribed(&self) -> Vec<Uuid> {
+        let tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants.iter().filter(|(_, channel)| channel.receiver_count() > 0).map(|(tenant, _)| *tenant).collect()
     }
 
     /// Hands each event to its tenant's subscribers; a tenant nobody listens to any more is

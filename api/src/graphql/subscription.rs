@@ -110,12 +110,20 @@ fn event_type(name: &str, record_field: &str, record_type: &str) -> Object {
         )
         .field(simple::<Told>("kind", TypeRef::named_nn("ChangeKind"), |t| enum_value(kind_of(&t.event.name))))
         .field(simple::<Told>("at", TypeRef::named_nn("DateTime"), |t| time_value(&t.event.at)))
-        .field(Field::new("actor", TypeRef::named("User"), |ctx| {
-            resolve(async move {
-                let Some(actor) = parent::<Told>(&ctx)?.event.actor_id else { return Ok(None) };
-                Ok(request(&ctx)?.users.load_one(actor).await?.map(FieldValue::owned_any))
+        .field(
+            Field::new("actor", TypeRef::named("User"), |ctx| {
+                resolve(async move {
+                    let Some(actor) = parent::<Told>(&ctx)?.event.actor_id else { return Ok(None) };
+                    let rc = request(&ctx)?;
+                    // Who changed what is the audit trail's to tell.
+                    if access::ensure_can_read_audit(&rc.caller).is_err() {
+                        return Ok(None);
+                    }
+                    Ok(rc.users.load_one(actor).await?.map(FieldValue::owned_any))
+                })
             })
-        }))
+            .description("Who made the change: for ADMIN and MANAGER, who may read the audit trail; null for others and for changes the server made."),
+        )
         .field(simple::<Told>("customerId", TypeRef::named_nn(TypeRef::ID), |t| {
             Value::String(ids::encode(customers::TYPE_NAME, t.event.customer_id.unwrap_or(t.event.entity_id)))
         }))

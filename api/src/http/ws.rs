@@ -8,10 +8,12 @@
 //! hears of, the document runs again as a fresh read with that event (`graphql::subscription`):
 //! what the subscriber receives is decided by what it may see when the event is delivered.
 //!
-//! Limits: 100 subscriptions per socket, `GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT` per tenant on
-//! this server; each delivery is charged to the subscriber's rate buckets like a query and takes
-//! a turn among its tenant's operations. A socket that falls `feed::BUFFERED` events behind its
-//! tenant is closed with 1013 (try again later) instead of buffering without bound.
+//! Limits: 100 subscriptions per socket; per user on this server 20 sockets and 1,000
+//! subscriptions; per tenant `GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT`. Every run of a document is
+//! charged to the subscriber's rate buckets (a point, and what it returns) and takes a turn
+//! among its tenant's operations; a document refused costs what a refused request costs. A
+//! socket that falls `feed::BUFFERED` events behind its tenant, or does not take what it is sent
+//! within 5 seconds, is closed (1013) instead of buffering without bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
@@ -43,6 +45,13 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 const INIT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Subscriptions one socket may hold.
 pub const PER_SOCKET: usize = 100;
+/// Sockets and subscriptions one user may hold on one server.
+pub const SOCKETS_PER_USER: usize = 20;
+pub const SUBSCRIPTIONS_PER_USER: usize = 1_000;
+/// How long a message may wait for the client to take it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Points a refused document costs, as over HTTP.
+const REFUSED_POINTS: u64 = 100;
 /// How often the server pings an idle socket, and how long it waits for a sign of life.
 const KEEPALIVE: Duration = Duration::from_secs(30);
 const SILENCE: Duration = Duration::from_secs(75);
@@ -58,37 +67,101 @@ pub fn is_upgrade(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Subscriptions held per tenant on this server.
+/// Sockets and subscriptions held on this server, per tenant and per user.
 #[derive(Default)]
 pub struct Subscribers {
-    held: Mutex<HashMap<Uuid, usize>>,
+    held: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    per_tenant: HashMap<Uuid, usize>,
+    per_user: HashMap<Uuid, usize>,
+    sockets_per_user: HashMap<Uuid, usize>,
+}
+
+/// Takes one from a count, forgetting counts that reach zero.
+fn decrement(counts: &mut HashMap<Uuid, usize>, key: Uuid, by: usize) {
+    if let Some(n) = counts.get_mut(&key) {
+        *n = n.saturating_sub(by);
+        if *n == 0 {
+            counts.remove(&key);
+        }
+    }
 }
 
 impl Subscribers {
-    /// Takes a place for one more of `tenant`'s subscriptions, if it has fewer than `limit`.
-    fn take(&self, tenant: Uuid, limit: usize) -> bool {
-        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = held.entry(tenant).or_default();
-        if *n >= limit {
-            return false;
-        }
-        *n += 1;
-        true
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Subscriptions held on this server.
     #[must_use]
     pub fn total(&self) -> usize {
-        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().sum()
+        self.counts().per_tenant.values().sum()
+    }
+}
+
+/// What one socket holds of [`Subscribers`], given back when it is dropped (however the socket
+/// ends, a panic included).
+struct Held {
+    state: Arc<AppState>,
+    /// (tenant, user) once the socket is acknowledged.
+    owner: Option<(Uuid, Uuid)>,
+    subscriptions: usize,
+}
+
+impl Held {
+    /// Counts the socket for its user, if the user has fewer than [`SOCKETS_PER_USER`].
+    fn socket(&mut self, tenant: Uuid, user: Uuid) -> bool {
+        let mut counts = self.state.subscribers.counts();
+        let sockets = counts.sockets_per_user.entry(user).or_default();
+        if *sockets >= SOCKETS_PER_USER {
+            return false;
+        }
+        *sockets += 1;
+        self.owner = Some((tenant, user));
+        true
     }
 
-    fn give_back(&self, tenant: Uuid, places: usize) {
-        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = held.get_mut(&tenant) {
-            *n = n.saturating_sub(places);
-            if *n == 0 {
-                held.remove(&tenant);
-            }
+    /// Takes a place for one more subscription; the refusal says which limit it reached.
+    fn subscription(&mut self, per_tenant: usize) -> Result<(), String> {
+        let Some((tenant, user)) = self.owner else { return Err("the socket is not acknowledged".into()) };
+        let mut counts = self.state.subscribers.counts();
+        if self.subscriptions >= PER_SOCKET {
+            return Err(format!("a socket holds at most {PER_SOCKET} subscriptions"));
+        }
+        if counts.per_user.get(&user).copied().unwrap_or(0) >= SUBSCRIPTIONS_PER_USER {
+            return Err(format!("a user holds at most {SUBSCRIPTIONS_PER_USER} subscriptions on a server"));
+        }
+        if counts.per_tenant.get(&tenant).copied().unwrap_or(0) >= per_tenant {
+            return Err(format!("this tenant holds {per_tenant} subscriptions on this server, its limit"));
+        }
+        *counts.per_user.entry(user).or_default() += 1;
+        *counts.per_tenant.entry(tenant).or_default() += 1;
+        self.subscriptions += 1;
+        Ok(())
+    }
+
+    fn give_back_one(&mut self) {
+        if let Some((tenant, user)) = self.owner
+            && self.subscriptions > 0
+        {
+            let mut counts = self.state.subscribers.counts();
+            decrement(&mut counts.per_user, user, 1);
+            decrement(&mut counts.per_tenant, tenant, 1);
+            self.subscriptions -= 1;
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some((tenant, user)) = self.owner {
+            let mut counts = self.state.subscribers.counts();
+            decrement(&mut counts.per_user, user, self.subscriptions);
+            decrement(&mut counts.per_tenant, tenant, self.subscriptions);
+            decrement(&mut counts.sockets_per_user, user, 1);
         }
     }
 }
@@ -138,12 +211,15 @@ enum Incoming {
 
 /// A subscription the socket holds.
 struct Subscription {
+    /// Parsed once; each run starts from a copy.
+    document: async_graphql::parser::types::ExecutableDocument,
     query: String,
     variables: async_graphql::Variables,
     operation_name: Option<String>,
-    /// The records its root field hears of; `None` when the root could not be read plainly (a
-    /// fragment): every event is tried.
-    entity: Option<&'static str>,
+    /// The records its root field hears of.
+    entity: &'static str,
+    /// The customer its `customerId` argument narrows it to.
+    customer: Option<Uuid>,
 }
 
 /// Why a socket ends.
@@ -158,24 +234,22 @@ impl Closing {
 struct Socket {
     state: Arc<AppState>,
     session: Session,
-    /// The caller and when its token expires (seconds since the epoch), once acknowledged.
-    caller: Option<(Caller, u64)>,
+    /// The caller and when its token stops being valid, once acknowledged.
+    caller: Option<(Caller, tokio::time::Instant)>,
     subscriptions: BTreeMap<String, Subscription>,
+    held: Held,
 }
 
 impl Socket {
     fn new(state: Arc<AppState>, session: Session) -> Self {
-        Self { state, session, caller: None, subscriptions: BTreeMap::new() }
+        let held = Held { state: state.clone(), owner: None, subscriptions: 0 };
+        Self { state, session, caller: None, subscriptions: BTreeMap::new(), held }
     }
 
     async fn serve(mut self, mut messages: MessageStream) {
-        let closing = self.run(&mut messages).await;
-        if let Some((caller, _)) = &self.caller {
-            self.state.subscribers.give_back(caller.tenant_id, self.subscriptions.len());
-        }
-        let Closing(code, why) = closing;
+        let Closing(code, why) = self.run(&mut messages).await;
         let reason = CloseReason { code: CloseCode::Other(code), description: Some(why) };
-        let _ = self.session.close(Some(reason)).await;
+        let _ = tokio::time::timeout(SEND_TIMEOUT, self.session.close(Some(reason))).await;
     }
 
     /// Serves the socket until it must close, and says why.
@@ -185,18 +259,20 @@ impl Socket {
         let mut last_heard = opened;
         let mut keepalive = tokio::time::interval_at(opened + KEEPALIVE, KEEPALIVE);
         loop {
-            let expiry = match &self.caller {
-                None => opened + INIT_TIMEOUT,
-                Some((_, exp)) => until(*exp),
-            };
-            // The client's messages first: a subscription sent before a write is in place before
-            // the write's event is handled.
+            let expiry = self.expiry(opened);
+            // Shutdown and the deadlines first, whatever else is ready; then the client's
+            // messages, so a subscription sent before a write is in place before its event.
             tokio::select! {
                 biased;
+                () = self.state.closing.cancelled() => return Closing::new(1001, "the server is shutting down"),
+                () = tokio::time::sleep_until(expiry) => return self.expired(),
                 message = messages.next() => {
                     last_heard = tokio::time::Instant::now();
                     let message = match message {
                         None => return Closing::new(1000, "closed by the client"),
+                        Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                            return Closing::new(1009, format!("messages are at most {MAX_MESSAGE} bytes"));
+                        }
                         Some(Err(err)) => return Closing::new(1002, format!("protocol error: {err}")),
                         Some(Ok(m)) => m,
                     };
@@ -207,8 +283,9 @@ impl Socket {
                             }
                         }
                         Message::Ping(bytes) => {
-                            if self.session.pong(&bytes).await.is_err() {
-                                return Closing::new(1000, "gone");
+                            let mut session = self.session.clone();
+                            if !matches!(tokio::time::timeout(SEND_TIMEOUT, session.pong(&bytes)).await, Ok(Ok(()))) {
+                                return Closing::new(1013, "the client does not take what it is sent");
                             }
                         }
                         Message::Close(_) => return Closing::new(1000, "closed by the client"),
@@ -220,31 +297,38 @@ impl Socket {
                 }
                 heard = next_event(&mut events) => match heard {
                     Ok(event) => {
-                        if let Err(closing) = self.deliver(&event).await {
+                        if let Err(closing) = self.deliver(&event, expiry).await {
                             return closing;
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
                         return Closing::new(1013, format!("too slow: {missed} events behind; reconnect"));
                     }
-                    Err(RecvError::Closed) => return Closing::new(1011, "the event feed stopped"),
+                    Err(RecvError::Closed) => return Closing::new(1001, "the event feed stopped"),
                 },
-                () = tokio::time::sleep_until(expiry) => {
-                    return match self.caller {
-                        None => Closing::new(4408, "Connection initialisation timeout"),
-                        Some(_) => Closing::new(4403, "Forbidden: the token expired"),
-                    };
-                }
                 _ = keepalive.tick() => {
                     if last_heard.elapsed() > SILENCE {
                         return Closing::new(1001, "no sign of life");
                     }
-                    if self.session.ping(b"").await.is_err() {
-                        return Closing::new(1000, "gone");
+                    let mut session = self.session.clone();
+                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, session.ping(b"")).await, Ok(Ok(()))) {
+                        return Closing::new(1013, "the client does not take what it is sent");
                     }
                 }
-                () = self.state.closing.cancelled() => return Closing::new(1001, "the server is shutting down"),
             }
+        }
+    }
+
+    /// When the socket must close: 3 seconds after it opened until it is acknowledged, then
+    /// when its token stops being valid.
+    fn expiry(&self, opened: tokio::time::Instant) -> tokio::time::Instant {
+        self.caller.as_ref().map_or(opened + INIT_TIMEOUT, |(_, until)| *until)
+    }
+
+    fn expired(&self) -> Closing {
+        match self.caller {
+            None => Closing::new(4408, "Connection initialisation timeout"),
+            Some(_) => Closing::new(4403, "Forbidden: the token expired"),
         }
     }
 
@@ -261,8 +345,14 @@ impl Socket {
                     return Err(Closing::new(4429, "Too many initialisation requests"));
                 }
                 let (caller, exp) = self.authenticate(payload.as_ref()).await?;
+                if !self.held.socket(caller.tenant_id, caller.user_id) {
+                    return Err(Closing::new(
+                        4403,
+                        format!("Forbidden: a user holds at most {SOCKETS_PER_USER} sockets on a server"),
+                    ));
+                }
                 *events = Some(self.state.feed.subscribe(caller.tenant_id));
-                self.caller = Some((caller, exp));
+                self.caller = Some((caller, until(exp)));
                 self.send(&json!({ "type": "connection_ack" })).await
             }
             Incoming::Ping {} => self.send(&json!({ "type": "pong" })).await,
@@ -283,10 +373,8 @@ impl Socket {
                 }
             }
             Incoming::Complete { id } => {
-                if self.subscriptions.remove(&id).is_some()
-                    && let Some((caller, _)) = &self.caller
-                {
-                    self.state.subscribers.give_back(caller.tenant_id, 1);
+                if self.subscriptions.remove(&id).is_some() {
+                    self.held.give_back_one();
                 }
                 Ok(())
             }
@@ -307,77 +395,91 @@ impl Socket {
         match super::auth::of_token(token, &self.state).await {
             Ok(found) => Ok(found),
             Err(Error::Unauthenticated(why)) => Err(forbidden(&why)),
-            Err(err) => Err(Closing::new(4500, format!("internal error: {}", err.code()))),
+            // The database, most likely: a reconnect later may well succeed.
+            Err(err) => Err(Closing::new(1013, format!("try again later: {}", err.code()))),
         }
     }
 
     /// Checks a new subscription as a request is checked, and runs it once without an event so
     /// its arguments are checked too.
-    async fn start(&self, caller: &Caller, mut request: async_graphql::Request) -> Result<Subscription, Vec<Value>> {
-        let state = &self.state;
+    async fn start(
+        &mut self,
+        caller: &Caller,
+        mut request: async_graphql::Request,
+    ) -> Result<Subscription, Vec<Value>> {
+        let state = self.state.clone();
         let limits = state.config.query_limits();
         let refusal = |err: &Error| vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))];
-        if let Err(refused) = state.rates.admit(caller) {
-            return Err(refusal(&rate_limited(&refused)));
+        // A refused document is charged as a refused request is, so refusals in a loop cost too.
+        let refused = |err: &Error| match state.rates.charge(caller, REFUSED_POINTS) {
+            Err(limited) => refusal(&rate_limited(&limited)),
+            Ok(_) => refusal(err),
+        };
+        if let Err(limited) = state.rates.admit(caller) {
+            return Err(refusal(&rate_limited(&limited)));
         }
-        cost::scan(&request.query, &limits).map_err(|too| refusal(&Error::QueryTooComplex(too.message)))?;
+        cost::scan(&request.query, &limits).map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         let operation_name = request.operation_name.clone();
         let query = request.query.clone();
         let variables = std::mem::take(&mut request.variables);
-        let doc = request.parsed_query().map_err(|e| vec![error_json(&classified(e))])?;
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc,
+            Err(err) => return Err(refused(&Error::invalid("query", "BAD_REQUEST", classified(err).message))),
+        };
         let Some(operation) = cost::operation(doc, operation_name.as_deref()) else {
-            return Err(refusal(&Error::invalid("operationName", "BAD_REQUEST", "name the operation to run")));
+            return Err(refused(&Error::invalid("operationName", "BAD_REQUEST", "name the operation to run")));
         };
         if operation.node.ty != OperationType::Subscription {
-            return Err(refusal(&Error::invalid(
+            return Err(refused(&Error::invalid(
                 "query",
                 "BAD_REQUEST",
                 "only subscriptions are served here: send queries and mutations with POST /graphql",
             )));
         }
-        let entity = match operation.node.selection_set.node.items.as_slice() {
+        let root = match operation.node.selection_set.node.items.as_slice() {
             [item] => match &item.node {
-                Selection::Field(field) => listens_to(field.node.name.node.as_str()),
+                Selection::Field(field) => Some(field),
                 _ => None,
             },
             _ => None,
         };
+        let Some((field, entity)) = root.and_then(|f| listens_to(f.node.name.node.as_str()).map(|e| (f, e))) else {
+            return Err(refused(&Error::invalid(
+                "query",
+                "BAD_REQUEST",
+                "a subscription selects exactly one of the Subscription type's fields, without fragments",
+            )));
+        };
+        let customer = customer_argument(&field.node, &variables);
         let tenant = state.schemas.get(&state.db, caller.tenant_id).await.map_err(|e| refusal(&e))?;
         let measure = cost::walk(doc, operation_name.as_deref(), &variables, &tenant.shapes, &limits)
-            .map_err(|too| refusal(&Error::QueryTooComplex(too.message)))?;
-        if let Err(refused) = state.rates.charge(caller, measure.cost.max(1)) {
-            return Err(refusal(&rate_limited(&refused)));
+            .map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
+        if let Err(limited) = state.rates.charge(caller, measure.cost.max(1)) {
+            return Err(refusal(&rate_limited(&limited)));
         }
-        let subscription = Subscription { query, variables, operation_name, entity };
+        let document = doc.clone();
+        let subscription = Subscription { document, query, variables, operation_name, entity, customer };
         if let Some(errors) = self.execute(caller, &subscription, None).await.errors() {
             return Err(errors);
         }
-        if self.subscriptions.len() >= PER_SOCKET {
-            return Err(refusal(&Error::invalid(
-                "subscribe",
-                "TOO_MANY_SUBSCRIPTIONS",
-                format!("a socket holds at most {PER_SOCKET} subscriptions"),
-            )));
-        }
-        if !state.subscribers.take(caller.tenant_id, state.config.max_subscriptions_per_tenant) {
-            return Err(refusal(&Error::invalid(
-                "subscribe",
-                "TOO_MANY_SUBSCRIPTIONS",
-                format!(
-                    "this tenant holds {} subscriptions on this server, its limit",
-                    state.config.max_subscriptions_per_tenant
-                ),
-            )));
-        }
+        self.held
+            .subscription(state.config.max_subscriptions_per_tenant)
+            .map_err(|why| refusal(&Error::invalid("subscribe", "TOO_MANY_SUBSCRIPTIONS", why)))?;
         Ok(subscription)
     }
 
-    /// Runs every subscription that may hear of `event`, and sends what they answer.
-    async fn deliver(&self, event: &Heard) -> Result<(), Closing> {
+    /// Runs every subscription that may hear of `event`, and sends what they answer; stops at
+    /// the socket's deadline.
+    async fn deliver(&self, event: &Heard, expiry: tokio::time::Instant) -> Result<(), Closing> {
         let Some((caller, _)) = &self.caller else { return Ok(()) };
         for (id, subscription) in &self.subscriptions {
-            if subscription.entity.is_some_and(|e| e != event.entity) {
+            if subscription.entity != event.entity
+                || subscription.customer.is_some_and(|c| event.customer_id != Some(c))
+            {
                 continue;
+            }
+            if tokio::time::Instant::now() >= expiry {
+                return Err(self.expired());
             }
             let answer = self.execute(caller, subscription, Some(event)).await;
             if let Some(payload) = answer.payload() {
@@ -388,18 +490,34 @@ impl Socket {
         Ok(())
     }
 
-    /// One execution of a subscription's document, with `event` or (to check it) without.
+    /// One run of a subscription's document, with `event` or (to check it) without.
+    ///
+    /// A run for an event that fails before its root field decided (no turn, a timeout, the
+    /// database) is logged and sends nothing: telling the subscriber would tell it of a change
+    /// it may not have been allowed to hear of.
     async fn execute(&self, caller: &Caller, subscription: &Subscription, event: Option<&Heard>) -> Answer {
         let state = &self.state;
-        let internal = |err: Error| {
-            Answer::Failed(vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))])
+        let failed = |err: Error| {
+            if event.is_some() {
+                tracing::warn!(error = %err, tenant = %caller.tenant_slug, "a subscription's run failed");
+                Answer::Silent
+            } else {
+                Answer::Failed(vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))])
+            }
         };
+        if event.is_some()
+            && let Err(limited) = state.rates.charge(caller, 1)
+        {
+            return Answer::Failed(vec![error_json(
+                &rate_limited(&limited).extend().into_server_error(async_graphql::Pos::default()),
+            )]);
+        }
         let tenant = match state.schemas.get(&state.db, caller.tenant_id).await {
             Ok(t) => t,
-            Err(err) => return internal(err),
+            Err(err) => return failed(err),
         };
         let Ok(turn) = state.turns.enter(caller.tenant_id).await else {
-            return internal(Error::RateLimited { bucket: "inFlight", points: 1, retry_after: 1 });
+            return failed(Error::RateLimited { bucket: "inFlight", points: 1, retry_after: 1 });
         };
         let statements = Arc::new(AtomicU64::new(0));
         let context = Arc::new(crate::store::CLOCK.sync_scope(state.config.clock.clone(), || {
@@ -416,6 +534,7 @@ impl Socket {
             .variables(subscription.variables.clone())
             .data(context.clone());
         request.operation_name.clone_from(&subscription.operation_name);
+        request.set_parsed_query(subscription.document.clone());
         if let Some(event) = event {
             request = request.data(Delivery(event.clone()));
         }
@@ -428,23 +547,31 @@ impl Socket {
         let response = match tokio::time::timeout(timeout, run).await {
             Ok(Some(response)) => response,
             Ok(None) => return Answer::Silent,
-            Err(_) => return internal(Error::Internal(anyhow::anyhow!("delivery exceeded {} s", timeout.as_secs()))),
+            Err(_) => return failed(Error::Internal(anyhow::anyhow!("a run exceeded {} s", timeout.as_secs()))),
         };
         let mut errors = response.errors;
         errors.extend(std::mem::take(
             &mut *context.field_errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
         ));
         classify(&mut errors);
-        if event.is_some() {
-            let returned = super::graphql::objects_in(&response.data).max(1);
-            if let Err(refused) = state.rates.charge(caller, returned) {
-                let errors =
-                    vec![error_json(&rate_limited(&refused).extend().into_server_error(async_graphql::Pos::default()))];
-                return Answer::Failed(errors);
-            }
-        }
         if response.data == async_graphql::Value::Null && !errors.is_empty() {
+            if event.is_some() {
+                let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+                tracing::warn!(errors = ?messages, tenant = %caller.tenant_slug, "a subscription's root failed");
+                return Answer::Silent;
+            }
             return Answer::Failed(errors.iter().map(error_json).collect());
+        }
+        if event.is_some() {
+            // What it returned, as a query pays for it (the point it paid ahead counts).
+            let returned = super::graphql::objects_in(&response.data).saturating_sub(1);
+            if returned > 0
+                && let Err(limited) = state.rates.charge(caller, returned)
+            {
+                return Answer::Failed(vec![error_json(
+                    &rate_limited(&limited).extend().into_server_error(async_graphql::Pos::default()),
+                )]);
+            }
         }
         let data = serde_json::to_value(&response.data).unwrap_or(Value::Null);
         if errors.is_empty() {
@@ -454,10 +581,27 @@ impl Socket {
         }
     }
 
+    /// Sends a message, if the client takes it within [`SEND_TIMEOUT`].
     async fn send(&self, message: &Value) -> Result<(), Closing> {
         let mut session = self.session.clone();
-        session.text(message.to_string()).await.map_err(|_| Closing::new(1000, "gone"))
+        match tokio::time::timeout(SEND_TIMEOUT, session.text(message.to_string())).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Closing::new(1000, "gone")),
+            Err(_) => Err(Closing::new(1013, "the client does not take what it is sent")),
+        }
     }
+}
+
+/// The customer a root field's `customerId` argument names, when it names one plainly (a
+/// literal or a variable): events of other customers are passed over without running anything.
+fn customer_argument(
+    field: &async_graphql::parser::types::Field,
+    variables: &async_graphql::Variables,
+) -> Option<Uuid> {
+    let (_, value) = field.arguments.iter().find(|(name, _)| name.node.as_str() == "customerId")?;
+    let value = value.node.clone().into_const_with(|name| variables.get(&name).cloned().ok_or(())).ok()?;
+    let async_graphql::Value::String(id) = value else { return None };
+    crate::domain::ids::decode(crate::domain::customers::TYPE_NAME, &id).ok()
 }
 
 /// What one execution answered.
@@ -502,10 +646,12 @@ fn rate_limited(refusal: &crate::rate::Refusal) -> Error {
     Error::RateLimited { bucket: refusal.bucket, points: 1, retry_after: refusal.retry_after }
 }
 
-/// The instant a token that expires at `exp` (seconds since the epoch) stops being valid.
+/// The instant a token that expires at `exp` (seconds since the epoch) stops being valid: with
+/// the leeway HTTP requests get, and never further than a year ahead.
 fn until(exp: u64) -> tokio::time::Instant {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    tokio::time::Instant::now() + Duration::from_secs(exp.saturating_sub(now))
+    let left = exp.saturating_add(crate::auth::LEEWAY_SECS).saturating_sub(now).min(365 * 24 * 3600);
+    tokio::time::Instant::now() + Duration::from_secs(left)
 }
 
 /// The next event of the socket's tenant, once it has one.

@@ -92,11 +92,22 @@ pub async fn insert(conn: &impl ConnectionTrait, row: &complaint::Model) -> Resu
     Ok(())
 }
 
+/// Writes `row` over `before`, the complaint as the write read it. The breach flags belong to the
+/// SLA checker, which may set them while the write runs: each is written only when the deadline
+/// it tells of moved (and the write clears it).
+///
 /// # Errors
 /// Database failures.
-pub async fn update(conn: &impl ConnectionTrait, row: &complaint::Model) -> Result<()> {
+pub async fn update(conn: &impl ConnectionTrait, row: &complaint::Model, before: &complaint::Model) -> Result<()> {
+    let mut active = row.clone().into_active_model().reset_all();
+    if row.response_due_at == before.response_due_at {
+        active.response_breach_told = sea_orm::ActiveValue::NotSet;
+    }
+    if row.resolution_due_at == before.resolution_due_at {
+        active.resolution_breach_told = sea_orm::ActiveValue::NotSet;
+    }
     Entity::update_many()
-        .set(row.clone().into_active_model().reset_all())
+        .set(active)
         .filter(Column::TenantId.eq(row.tenant_id))
         .filter(Column::Id.eq(row.id))
         .exec(conn)

@@ -46,9 +46,14 @@ pub async fn start(db: &DatabaseConnection) -> Result<Position> {
         txn.commit().await?;
         return Ok(position);
     }
+    Ok(Position::Sqlite { last_id: newest_id(db).await? })
+}
+
+/// The id of the newest event (0 without events).
+async fn newest_id(db: &DatabaseConnection) -> Result<i64> {
     let last =
         Entity::find().select_only().column_as(Column::Id.max(), "max").into_tuple::<Option<i64>>().one(db).await?;
-    Ok(Position::Sqlite { last_id: last.flatten().unwrap_or(0) })
+    Ok(last.flatten().unwrap_or(0))
 }
 
 /// The transaction snapshot `conn` reads with, as a position.
@@ -72,17 +77,40 @@ async fn snapshot(conn: &impl ConnectionTrait) -> Result<Position> {
     Ok(Position::Postgres { xmax: row.try_get("", "xmax")?, in_progress })
 }
 
-/// The events committed since `position`, in id order (which is commit order for the events of
-/// one record), and the position after them.
+/// Tenants a read names at most; beyond that it reads every tenant's events.
+const TENANTS_NAMED: usize = 1_000;
+
+/// The events of `tenants` committed since `position`, in id order (which is commit order for
+/// the events of one record), and the position after them; those of other tenants are passed
+/// over. With no tenants, only the position moves.
 ///
 /// # Errors
 /// Database failures.
-pub async fn read_since(db: &DatabaseConnection, position: &Position) -> Result<(Vec<event::Model>, Position)> {
+pub async fn read_since(
+    db: &DatabaseConnection,
+    position: &Position,
+    tenants: &[uuid::Uuid],
+) -> Result<(Vec<event::Model>, Position)> {
+    if tenants.is_empty() {
+        return Ok((Vec::new(), start(db).await?));
+    }
+    let of_tenants = |select: sea_orm::Select<Entity>| {
+        if tenants.len() <= TENANTS_NAMED {
+            select.filter(Column::TenantId.is_in(tenants.iter().copied()))
+        } else {
+            select
+        }
+    };
     match position {
         Position::Sqlite { last_id } => {
-            let rows = Entity::find().filter(Column::Id.gt(*last_id)).order_by_asc(Column::Id).all(db).await?;
-            let last_id = rows.last().map_or(*last_id, |e| e.id);
-            Ok((rows, Position::Sqlite { last_id }))
+            // Every id up to the newest committed one belongs to a committed write (one writer at
+            // a time), so the position moves there, past the other tenants' events too.
+            let newest = newest_id(db).await?;
+            let rows = of_tenants(Entity::find().filter(Column::Id.gt(*last_id)).filter(Column::Id.lte(newest)))
+                .order_by_asc(Column::Id)
+                .all(db)
+                .await?;
+            Ok((rows, Position::Sqlite { last_id: std::cmp::max(newest, *last_id) }))
         }
         Position::Postgres { xmax, in_progress } => {
             // One snapshot for both statements: the rows read are exactly those the new position
@@ -93,7 +121,7 @@ pub async fn read_since(db: &DatabaseConnection, position: &Position) -> Result<
             if !in_progress.is_empty() {
                 pending = pending.or(Column::Txid.is_in(in_progress.iter().copied()));
             }
-            let rows = Entity::find().filter(pending).order_by_asc(Column::Id).all(&txn).await?;
+            let rows = of_tenants(Entity::find().filter(pending)).order_by_asc(Column::Id).all(&txn).await?;
             txn.commit().await?;
             Ok((rows, next))
         }

@@ -85,12 +85,13 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
                 "UPDATE customer_scores AS s SET tier = v.tier FROM (VALUES {tuples}) AS v(id, tier) \
-                 WHERE s.tenant_id = $1 AND s.customer_id = v.id"
+                 WHERE s.tenant_id = $1 AND s.customer_id = v.id RETURNING s.customer_id"
             ),
             _ => format!(
                 "UPDATE customer_scores SET tier = v.tier \
                  FROM (SELECT column1 AS id, column2 AS tier FROM (VALUES {tuples})) AS v \
-                 WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id"
+                 WHERE customer_scores.tenant_id = ? AND customer_scores.customer_id = v.id \
+                 RETURNING customer_scores.customer_id"
             ),
         };
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
@@ -98,10 +99,11 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         let stmt = Statement::from_sql_and_values(backend, sql, values);
         let at = crate::store::now();
         crate::store::in_write(db, async |txn| {
-            txn.execute_raw(stmt).await?;
-            // A tier that moves is a change subscribers and webhooks hear of, told with it.
-            for moved in chunk {
-                crate::store::events::append(txn, scored(tenant_id, moved.id, at)).await?;
+            // A tier that moves is a change subscribers hear of, told with it; a customer deleted
+            // since the ranking's read moves nothing and is not told.
+            for moved in txn.query_all_raw(stmt).await? {
+                let customer_id: Uuid = moved.try_get("", "customer_id")?;
+                crate::store::events::append(txn, scored(tenant_id, customer_id, at)).await?;
             }
             Ok(())
         })

@@ -1,0 +1,127 @@
+// Many subscribers at once, for tests/load/subscriptions.sh: opens SOCKETS sockets (one
+// subscription each) spread over TENANTS tenants, then either holds them (`idle`, until killed)
+// or records interactions at RATE per second for SECONDS and reports how long each change took
+// from its write to its push (`latency`).
+//
+//   BASE=http://127.0.0.1:18092 SECRET=… SOCKETS=1000 TENANTS=100 RATE=500 SECONDS=20 \
+//     node tests/clients/subscribers.mjs latency
+import crypto from 'node:crypto';
+import WebSocket from 'ws';
+
+const mode = process.argv[2];
+const env = process.env;
+const base = env.BASE;
+const sockets = Number(env.SOCKETS ?? 1000);
+const tenants = Number(env.TENANTS ?? 10);
+const rate = Number(env.RATE ?? 500);
+const seconds = Number(env.SECONDS ?? 20);
+
+const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+function token(tenant) {
+  const claims = { sub: 'load', tid: tenant, role: 'ADMIN', name: 'load', exp: Math.floor(Date.now() / 1000) + 7200 };
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${unsigned}.${crypto.createHmac('sha256', env.SECRET).update(unsigned).digest('base64url')}`;
+}
+
+async function gql(bearer, query, variables) {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+// A socket with one subscription, resolved once the server has handled it (the pong after it).
+function subscribe(bearer, query, variables, onNext) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${bearer}` } })));
+    ws.on('message', (data) => {
+      const message = JSON.parse(data);
+      if (message.type === 'connection_ack') {
+        ws.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query, variables } }));
+        ws.send(JSON.stringify({ type: 'ping' }));
+      } else if (message.type === 'pong') {
+        resolve(ws);
+      } else if (message.type === 'next') {
+        onNext(message.payload);
+      } else if (message.type === 'error') {
+        reject(new Error(JSON.stringify(message.payload)));
+      }
+    });
+    ws.on('close', (code, reason) => reject(new Error(`closed ${code} ${reason}`)));
+    ws.on('error', reject);
+  });
+}
+
+const places = [];
+for (let t = 0; t < tenants; t++) {
+  const bearer = token(`load-${t}`);
+  const created = await gql(bearer, 'mutation { createCustomer(input: {kind: ORGANIZATION, name: "负载客户"}) { id } }');
+  places.push({ bearer, customer: created.createCustomer.id });
+}
+
+const latencies = [];
+const query = 'subscription($c: ID) { interactionRecorded(customerId: $c) { eventId at interaction { kind } } }';
+const onNext = (payload) => {
+  const at = payload?.data?.interactionRecorded?.at;
+  if (at) latencies.push(Date.now() - Date.parse(at));
+};
+const opened = [];
+for (let i = 0; i < sockets; i += 200) {
+  const batch = [];
+  for (let j = i; j < Math.min(i + 200, sockets); j++) {
+    const place = places[j % tenants];
+    batch.push(subscribe(place.bearer, query, { c: place.customer }, onNext));
+  }
+  opened.push(...(await Promise.all(batch)));
+}
+console.log(JSON.stringify({ ready: opened.length }));
+
+if (mode === 'latency') {
+  const write = 'mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: "2026-01-15T08:00:00Z"}) { id } }';
+  let sent = 0;
+  let failed = 0;
+  const started = Date.now();
+  const perTick = rate / 100;
+  let owed = 0;
+  await new Promise((done) => {
+    const tick = setInterval(() => {
+      if (Date.now() - started >= seconds * 1000) {
+        clearInterval(tick);
+        done();
+        return;
+      }
+      owed += perTick;
+      for (; owed >= 1; owed--) {
+        const place = places[sent % tenants];
+        sent++;
+        gql(place.bearer, write, { c: place.customer }).catch(() => failed++);
+      }
+    }, 10);
+  });
+  await new Promise((r) => setTimeout(r, 3000));
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const expected = sent * (sockets / tenants);
+  console.log(
+    JSON.stringify({
+      writes: sent,
+      failedWrites: failed,
+      writesPerSecond: Math.round(sent / seconds),
+      pushes: latencies.length,
+      expectedPushes: expected,
+      p50ms: at(0.5),
+      p90ms: at(0.9),
+      p99ms: at(0.99),
+      maxMs: latencies[latencies.length - 1],
+    }),
+  );
+  for (const ws of opened) ws.terminate();
+  process.exit(0);
+}
+// idle: held until killed.
+setInterval(() => {}, 1 << 30);
