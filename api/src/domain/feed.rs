@@ -1,7 +1,7 @@
 //! The change events this process hears, for the subscriptions it serves.
 //!
 //! One reader per process follows the outbox (`store::events`) and hands each new event to the
-//! subscribers of its tenant. It reads when a write of this process commits ([`Feed::committed`]),
+//! subscribers of its tenant; while nobody on this process listens it reads nothing. It reads when a write of this process commits ([`Feed::committed`]),
 //! when another replica announces writes (PostgreSQL's NOTIFY, sent once the writes committed,
 //! carrying nothing), and every `GUANXI_EVENT_POLL_MS` (a second) whatever happens, so a lost
 //! notification delays an event by that much at most and never loses it.
@@ -31,39 +31,40 @@ pub const BUFFERED: usize = 256;
 
 /// The events of this process's subscribers' tenants, as they commit.
 pub struct Feed {
+    db: DatabaseConnection,
     tenants: Mutex<HashMap<Uuid, broadcast::Sender<Heard>>>,
+    /// Where the reader stands; `None` while nobody here listens, when it reads nothing.
+    position: tokio::sync::Mutex<Option<store::events::Position>>,
     /// Rings the reader.
     read: Notify,
     /// Rings the announcer (PostgreSQL): other replicas should read.
     announce: Notify,
 }
 
+/// The least time between two announcements of one replica: the commits in between share the
+/// second, so a busy replica sends at most 50 a second.
+const ANNOUNCE_GAP: Duration = Duration::from_millis(20);
+
 impl Feed {
-    /// Starts following the outbox from now: the reader (which also reads every `poll` when
-    /// nothing rang it), and on PostgreSQL the listener and the announcer.
-    ///
-    /// # Errors
-    /// Database failures while finding where the outbox stands.
-    pub async fn start(tasks: &Tasks, db: &DatabaseConnection, poll: Duration) -> Result<Arc<Self>> {
-        let feed = Arc::new(Self { tenants: Mutex::default(), read: Notify::new(), announce: Notify::new() });
-        let position = store::events::start(db).await?;
-        let (reader, read_db) = (feed.clone(), db.clone());
+    /// Starts the reader (which reads when rung, and every `poll`, while someone here listens),
+    /// and on PostgreSQL the listener and the announcer.
+    pub fn start(tasks: &Tasks, db: &DatabaseConnection, poll: Duration) -> Arc<Self> {
+        let feed = Arc::new(Self {
+            db: db.clone(),
+            tenants: Mutex::default(),
+            position: tokio::sync::Mutex::new(None),
+            read: Notify::new(),
+            announce: Notify::new(),
+        });
+        let reader = feed.clone();
         tasks.spawn("event reader", |stop| async move {
-            let mut position = position;
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = reader.read.notified() => {}
                     () = tokio::time::sleep(poll) => {}
                 }
-                let tenants = reader.subscribed();
-                match store::events::read_since(&read_db, &position, &tenants).await {
-                    Ok((events, next)) => {
-                        position = next;
-                        reader.dispatch(events);
-                    }
-                    Err(err) => tracing::warn!(error = %err, "reading change events"),
-                }
+                reader.read_new().await;
             }
         });
         let heard = feed.clone();
@@ -72,7 +73,6 @@ impl Feed {
             let (announcer, announce_db) = (feed.clone(), db.clone());
             tasks.spawn("event announcer", |stop| async move {
                 loop {
-                    // Commits that come while a NOTIFY is on its way share the next one.
                     tokio::select! {
                         () = stop.cancelled() => break,
                         () = announcer.announce.notified() => {}
@@ -80,16 +80,47 @@ impl Feed {
                     if let Err(err) = store::notifications::announce_events(&announce_db).await {
                         tracing::warn!(error = %err, "announcing change events");
                     }
+                    tokio::time::sleep(ANNOUNCE_GAP).await;
                 }
             });
         }
-        Ok(feed)
+        feed
     }
 
-    /// The events of `tenant` from now on.
-    pub fn subscribe(&self, tenant: Uuid) -> broadcast::Receiver<Heard> {
-        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        tenants.entry(tenant).or_insert_with(|| broadcast::channel(BUFFERED).0).subscribe()
+    /// Reads what committed since the last read and hands it out; forgets the position once
+    /// nobody listens.
+    async fn read_new(&self) {
+        let mut position = self.position.lock().await;
+        let Some(current) = position.as_ref() else { return };
+        let tenants = self.subscribed();
+        if tenants.is_empty() {
+            *position = None;
+            return;
+        }
+        match store::events::read_since(&self.db, current, &tenants).await {
+            Ok((events, next)) => {
+                *position = Some(next);
+                self.dispatch(events);
+            }
+            Err(err) => tracing::warn!(error = %err, "reading change events"),
+        }
+    }
+
+    /// The events of `tenant` from now on. While nobody here listens the reader reads nothing;
+    /// the first listener makes it start from now.
+    ///
+    /// # Errors
+    /// Database failures while finding where the outbox stands.
+    pub async fn subscribe(&self, tenant: Uuid) -> Result<broadcast::Receiver<Heard>> {
+        let receiver = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            tenants.entry(tenant).or_insert_with(|| broadcast::channel(BUFFERED).0).subscribe()
+        };
+        let mut position = self.position.lock().await;
+        if position.is_none() {
+            *position = Some(store::events::start(&self.db).await?);
+        }
+        Ok(receiver)
     }
 
     /// Writes of this process committed: read the outbox now, and tell the other replicas.

@@ -351,7 +351,10 @@ impl Socket {
                         format!("Forbidden: a user holds at most {SOCKETS_PER_USER} sockets on a server"),
                     ));
                 }
-                *events = Some(self.state.feed.subscribe(caller.tenant_id));
+                match self.state.feed.subscribe(caller.tenant_id).await {
+                    Ok(receiver) => *events = Some(receiver),
+                    Err(err) => return Err(Closing::new(1013, format!("try again later: {}", err.code()))),
+                }
                 self.caller = Some((caller, until(exp)));
                 self.send(&json!({ "type": "connection_ack" })).await
             }
