@@ -151,6 +151,7 @@ impl Application {
             metrics: http::metrics::handle(),
             feed,
             subscribers: http::ws::Subscribers::default(),
+            runs: http::ws::SharedRuns::default(),
             closing,
         });
         let server = HttpServer::new(move || {

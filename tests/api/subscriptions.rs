@@ -120,6 +120,13 @@ async fn a_change_is_pushed_within_a_second_through_the_normal_read_path() {
     let admin = app.token("push", "ADMIN", "admin");
     let mut ws = connect(&app, &admin).await;
     subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
+    // Another admin's socket with the same subscription (its run is shared), and an agent's
+    // (whose is not: it may not see what the admins see).
+    let mut other_admin = connect(&app, &app.token("push", "ADMIN", "second-admin")).await;
+    subscribe(&mut other_admin, "x", CUSTOMERS, json!({})).await;
+    let agent = app.token("push", "AGENT", "agent");
+    let mut agent_ws = connect(&app, &agent).await;
+    subscribe(&mut agent_ws, "a", CUSTOMERS, json!({})).await;
     // A subscription starts silently; the first write after it is heard.
     let customer = app.create_customer(&admin, json!({ "kind": "ORGANIZATION", "name": "上海明珠" })).await;
     let created = pushed(&mut ws, "1").await;
@@ -128,6 +135,15 @@ async fn a_change_is_pushed_within_a_second_through_the_normal_read_path() {
     assert_eq!(event["customerId"], customer.as_str());
     assert_eq!(event["customer"]["name"], "上海明珠");
     assert_eq!(event["actor"]["name"], "admin");
+    assert_eq!(pushed(&mut other_admin, "x").await, created, "the same answer for the same sight");
+    let own = app.create_customer(&agent, json!({ "kind": "INDIVIDUAL", "name": "代理的客户" })).await;
+    let heard = pushed(&mut agent_ws, "a").await;
+    assert_eq!(heard["data"]["customerChanged"]["customerId"], own.as_str(), "the agent heard only its own: {heard}");
+    assert_eq!(heard["data"]["customerChanged"]["actor"], Value::Null);
+    // The admins heard of the agent's customer too, with its actor.
+    let of_agent = pushed(&mut ws, "1").await;
+    assert_eq!(of_agent["data"]["customerChanged"]["customerId"], own.as_str());
+    assert_eq!(of_agent["data"]["customerChanged"]["actor"]["name"], "agent");
 
     let res = app
         .gql(

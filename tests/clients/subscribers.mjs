@@ -17,8 +17,8 @@ const rate = Number(env.RATE ?? 500);
 const seconds = Number(env.SECONDS ?? 20);
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function token(tenant) {
-  const claims = { sub: 'load', tid: tenant, role: 'ADMIN', name: 'load', exp: Math.floor(Date.now() / 1000) + 7200 };
+function token(tenant, user = 'load') {
+  const claims = { sub: user, tid: tenant, role: 'ADMIN', name: user, exp: Math.floor(Date.now() / 1000) + 7200 };
   const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
   return `${unsigned}.${crypto.createHmac('sha256', env.SECRET).update(unsigned).digest('base64url')}`;
 }
@@ -75,7 +75,9 @@ for (let i = 0; i < sockets; i += 200) {
   const batch = [];
   for (let j = i; j < Math.min(i + 200, sockets); j++) {
     const place = places[j % tenants];
-    batch.push(subscribe(place.bearer, query, { c: place.customer }, onNext));
+    // A user holds at most 20 sockets on a server: ten sockets per user.
+    const bearer = token(`load-${j % tenants}`, `subscriber-${Math.floor(j / 10)}`);
+    batch.push(subscribe(bearer, query, { c: place.customer }, onNext));
   }
   opened.push(...(await Promise.all(batch)));
 }

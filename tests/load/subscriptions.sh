@@ -14,7 +14,7 @@ which="${1:-postgres}"
 port=18092
 source tests/load/common.sh
 [ -d tests/clients/node_modules/ws ] || npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # 10,000 sockets on each side
 
 database() {
   case "$which" in

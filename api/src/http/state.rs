@@ -29,6 +29,8 @@ pub struct AppState {
     pub feed: Arc<Feed>,
     /// Subscriptions held per tenant.
     pub subscribers: super::ws::Subscribers,
+    /// Runs of subscriptions' documents, shared by those that would make the same one.
+    pub runs: super::ws::SharedRuns,
     /// Cancelled at SIGTERM or SIGINT: sockets close (1001) so their clients go elsewhere
     /// while requests drain.
     pub closing: tokio_util::sync::CancellationToken,

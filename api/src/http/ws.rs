@@ -213,8 +213,10 @@ enum Incoming {
 struct Subscription {
     /// Parsed once; each run starts from a copy.
     document: async_graphql::parser::types::ExecutableDocument,
-    query: String,
+    query: Arc<str>,
     variables: async_graphql::Variables,
+    /// The variables as JSON, for [`RunKey`].
+    variables_json: Arc<str>,
     operation_name: Option<String>,
     /// The records its root field hears of.
     entity: &'static str,
@@ -461,8 +463,10 @@ impl Socket {
             return Err(refusal(&rate_limited(&limited)));
         }
         let document = doc.clone();
-        let subscription = Subscription { document, query, variables, operation_name, entity, customer };
-        if let Some(errors) = self.execute(caller, &subscription, None).await.errors() {
+        let variables_json = serde_json::to_string(&variables).unwrap_or_default().into();
+        let subscription =
+            Subscription { document, query: query.into(), variables, variables_json, operation_name, entity, customer };
+        if let Some(errors) = self.execute(caller, &subscription, None).await.answer.errors() {
             return Err(errors);
         }
         self.held
@@ -484,7 +488,7 @@ impl Socket {
             if tokio::time::Instant::now() >= expiry {
                 return Err(self.expired());
             }
-            let answer = self.execute(caller, subscription, Some(event)).await;
+            let answer = self.delivered(caller, subscription, event).await;
             if let Some(payload) = answer.payload() {
                 metrics::counter!("subscription_deliveries_total").increment(1);
                 self.send(&json!({ "type": "next", "id": id, "payload": payload })).await?;
@@ -493,28 +497,52 @@ impl Socket {
         Ok(())
     }
 
+    /// What `subscription` answers for `event`, charged to the caller: a point for the run, and
+    /// what it returns, as a query pays. The run itself is shared with every subscription on
+    /// this server that would make the same one ([`SharedRuns`]).
+    async fn delivered(&self, caller: &Caller, subscription: &Subscription, event: &Heard) -> Answer {
+        let state = &self.state;
+        let limited = |refusal: &crate::rate::Refusal| {
+            Answer::Failed(vec![error_json(
+                &rate_limited(refusal).extend().into_server_error(async_graphql::Pos::default()),
+            )])
+        };
+        if let Err(refusal) = state.rates.charge(caller, 1) {
+            return limited(&refusal);
+        }
+        let key = RunKey {
+            event: event.id,
+            query: subscription.query.clone(),
+            variables: subscription.variables_json.clone(),
+            operation: subscription.operation_name.clone(),
+            sight: Sight::of(caller),
+        };
+        let ran = state.runs.run(key, || self.execute(caller, subscription, Some(event))).await;
+        if let Answer::Data(_) = &ran.answer
+            && ran.returned > 0
+            && let Err(refusal) = state.rates.charge(caller, ran.returned)
+        {
+            return limited(&refusal);
+        }
+        ran.answer.clone()
+    }
+
     /// One run of a subscription's document, with `event` or (to check it) without.
     ///
     /// A run for an event that fails before its root field decided (no turn, a timeout, the
     /// database) is logged and sends nothing: telling the subscriber would tell it of a change
     /// it may not have been allowed to hear of.
-    async fn execute(&self, caller: &Caller, subscription: &Subscription, event: Option<&Heard>) -> Answer {
+    async fn execute(&self, caller: &Caller, subscription: &Subscription, event: Option<&Heard>) -> Ran {
         let state = &self.state;
         let failed = |err: Error| {
-            if event.is_some() {
+            let answer = if event.is_some() {
                 tracing::warn!(error = %err, tenant = %caller.tenant_slug, "a subscription's run failed");
                 Answer::Silent
             } else {
                 Answer::Failed(vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))])
-            }
+            };
+            Ran { answer, returned: 0 }
         };
-        if event.is_some()
-            && let Err(limited) = state.rates.charge(caller, 1)
-        {
-            return Answer::Failed(vec![error_json(
-                &rate_limited(&limited).extend().into_server_error(async_graphql::Pos::default()),
-            )]);
-        }
         let tenant = match state.schemas.get(&state.db, caller.tenant_id).await {
             Ok(t) => t,
             Err(err) => return failed(err),
@@ -533,7 +561,7 @@ impl Socket {
                 Arc::new(turn),
             )
         }));
-        let mut request = async_graphql::Request::new(subscription.query.clone())
+        let mut request = async_graphql::Request::new(subscription.query.to_string())
             .variables(subscription.variables.clone())
             .data(context.clone());
         request.operation_name.clone_from(&subscription.operation_name);
@@ -549,7 +577,7 @@ impl Socket {
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let response = match tokio::time::timeout(timeout, run).await {
             Ok(Some(response)) => response,
-            Ok(None) => return Answer::Silent,
+            Ok(None) => return Ran { answer: Answer::Silent, returned: 0 },
             Err(_) => return failed(Error::Internal(anyhow::anyhow!("a run exceeded {} s", timeout.as_secs()))),
         };
         let mut errors = response.errors;
@@ -561,27 +589,19 @@ impl Socket {
             if event.is_some() {
                 let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
                 tracing::warn!(errors = ?messages, tenant = %caller.tenant_slug, "a subscription's root failed");
-                return Answer::Silent;
+                return Ran { answer: Answer::Silent, returned: 0 };
             }
-            return Answer::Failed(errors.iter().map(error_json).collect());
+            return Ran { answer: Answer::Failed(errors.iter().map(error_json).collect()), returned: 0 };
         }
-        if event.is_some() {
-            // What it returned, as a query pays for it (the point it paid ahead counts).
-            let returned = super::graphql::objects_in(&response.data).saturating_sub(1);
-            if returned > 0
-                && let Err(limited) = state.rates.charge(caller, returned)
-            {
-                return Answer::Failed(vec![error_json(
-                    &rate_limited(&limited).extend().into_server_error(async_graphql::Pos::default()),
-                )]);
-            }
-        }
+        // What it returned, as a query pays for it (the point paid ahead counts).
+        let returned = super::graphql::objects_in(&response.data).saturating_sub(1);
         let data = serde_json::to_value(&response.data).unwrap_or(Value::Null);
-        if errors.is_empty() {
+        let answer = if errors.is_empty() {
             Answer::Data(json!({ "data": data }))
         } else {
             Answer::Data(json!({ "data": data, "errors": errors.iter().map(error_json).collect::<Vec<_>>() }))
-        }
+        };
+        Ran { answer, returned }
     }
 
     /// Sends a message, if the client takes it within [`SEND_TIMEOUT`].
@@ -607,7 +627,8 @@ fn customer_argument(
     crate::domain::ids::decode(crate::domain::customers::TYPE_NAME, &id).ok()
 }
 
-/// What one execution answered.
+/// What one run answered.
+#[derive(Clone)]
 enum Answer {
     /// The subscriber does not hear of the event.
     Silent,
@@ -617,9 +638,9 @@ enum Answer {
 }
 
 impl Answer {
-    fn errors(self) -> Option<Vec<Value>> {
+    fn errors(&self) -> Option<Vec<Value>> {
         match self {
-            Answer::Failed(errors) => Some(errors),
+            Answer::Failed(errors) => Some(errors.clone()),
             Answer::Data(body) => body.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()).cloned(),
             Answer::Silent => None,
         }
@@ -631,6 +652,78 @@ impl Answer {
             Answer::Data(body) => Some(body),
             Answer::Failed(errors) => Some(json!({ "errors": errors })),
         }
+    }
+}
+
+/// A run and what it returned (objects, as a query is charged for them).
+struct Ran {
+    answer: Answer,
+    returned: u64,
+}
+
+/// What a caller may see, as far as a subscription's answer can tell: every role reads the
+/// tenant alike but for the audit trail (ADMIN, MANAGER) and its own customers (an AGENT).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Sight {
+    Role(crate::domain::Role),
+    Agent(Uuid),
+}
+
+impl Sight {
+    fn of(caller: &Caller) -> Self {
+        match crate::domain::access::owner_scope(caller) {
+            Some(agent) => Self::Agent(agent),
+            None => Self::Role(caller.role),
+        }
+    }
+}
+
+/// Runs that answer alike: one event, one document with the same variables, the same sight.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct RunKey {
+    event: i64,
+    query: Arc<str>,
+    variables: Arc<str>,
+    operation: Option<String>,
+    sight: Sight,
+}
+
+/// Runs most recently made, so the subscriptions that would make the same run for an event
+/// share one: a page held open by a hundred managers costs one read per change, not a hundred.
+/// Each subscriber is still charged for what it receives.
+#[derive(Default)]
+pub struct SharedRuns {
+    runs: Mutex<SharedInner>,
+}
+
+#[derive(Default)]
+struct SharedInner {
+    cells: HashMap<RunKey, Arc<tokio::sync::OnceCell<Arc<Ran>>>>,
+    order: std::collections::VecDeque<RunKey>,
+}
+
+/// Runs remembered; an older one asked for again is made again.
+const SHARED_RUNS: usize = 4_096;
+
+impl SharedRuns {
+    async fn run<F: std::future::Future<Output = Ran>>(&self, key: RunKey, run: impl FnOnce() -> F) -> Arc<Ran> {
+        let cell = {
+            let mut inner = self.runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(cell) = inner.cells.get(&key) {
+                cell.clone()
+            } else {
+                let cell = Arc::new(tokio::sync::OnceCell::new());
+                inner.cells.insert(key.clone(), cell.clone());
+                inner.order.push_back(key);
+                while inner.order.len() > SHARED_RUNS {
+                    if let Some(old) = inner.order.pop_front() {
+                        inner.cells.remove(&old);
+                    }
+                }
+                cell
+            }
+        };
+        cell.get_or_init(|| async { Arc::new(run().await) }).await.clone()
     }
 }
 
