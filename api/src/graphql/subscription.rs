@@ -20,6 +20,7 @@ use super::error::into_gql;
 use super::scalars::time_value;
 use super::{Types, enum_value, parent, simple};
 use crate::domain::feed::Heard;
+use crate::domain::records::{self, OnCustomer};
 use crate::domain::{access, complaints, customers, ids, interactions, plans};
 use crate::error::Result;
 
@@ -69,9 +70,11 @@ pub fn register(types: &mut Types) {
             ),
     );
     types.subscription.push(
-        root("interactionRecorded", "InteractionEvent", |ctx, heard| Box::pin(interaction_recorded(ctx, heard)))
-            .argument(InputValue::new("customerId", TypeRef::named(TypeRef::ID)))
-            .description("Interactions recorded, changed or deleted, of one customer or of all the caller may see."),
+        root("interactionRecorded", "InteractionEvent", |ctx, heard| {
+            Box::pin(on_customer::<guanxi_entity::interaction::Model>(ctx, heard))
+        })
+        .argument(InputValue::new("customerId", TypeRef::named(TypeRef::ID)))
+        .description("Interactions recorded, changed or deleted, of one customer or of all the caller may see."),
     );
     types.subscription.push(
         root("complaintChanged", "ComplaintEvent", |ctx, heard| Box::pin(complaint_changed(ctx, heard)))
@@ -82,9 +85,11 @@ pub fn register(types: &mut Types) {
             ),
     );
     types.subscription.push(
-        root("keyAccountPlanChanged", "KeyAccountPlanEvent", |ctx, heard| Box::pin(plan_changed(ctx, heard)))
-            .argument(InputValue::new("customerId", TypeRef::named(TypeRef::ID)))
-            .description("Key-account plans created or changed (their actions too), of one customer or of all."),
+        root("keyAccountPlanChanged", "KeyAccountPlanEvent", |ctx, heard| {
+            Box::pin(on_customer::<guanxi_entity::key_account_plan::Model>(ctx, heard))
+        })
+        .argument(InputValue::new("customerId", TypeRef::named(TypeRef::ID)))
+        .description("Key-account plans created or changed (their actions too), of one customer or of all."),
     );
 }
 
@@ -189,32 +194,21 @@ async fn complaint_changed<'a>(ctx: &'a ResolverContext<'a>, heard: Option<&'a H
     Ok(Some(Told::new(heard, Some(record))))
 }
 
-async fn interaction_recorded<'a>(ctx: &'a ResolverContext<'a>, heard: Option<&'a Heard>) -> Result<Option<Told>> {
-    let customer = customer_arg(ctx)?;
-    let Some(heard) = heard.filter(|h| h.entity == interactions::TYPE_NAME) else { return Ok(None) };
-    if customer.is_some_and(|c| heard.customer_id != Some(c)) {
+/// Interactions and plans: heard by those who see their customer's records, narrowed by the
+/// `customerId` argument; the record as it is now (`None` once deleted).
+async fn on_customer<'a, R: OnCustomer + Any + Send + Sync>(
+    ctx: &'a ResolverContext<'a>,
+    heard: Option<&'a Heard>,
+) -> Result<Option<Told>> {
+    let wanted = customer_arg(ctx)?;
+    let Some(heard) = heard.filter(|h| h.entity == R::TYPE_NAME) else { return Ok(None) };
+    let Some(customer) = heard.customer_id.filter(|c| wanted.is_none_or(|w| w == *c)) else { return Ok(None) };
+    let rc = request(ctx)?;
+    if !customers::can_see_records_of(&rc.db, &rc.caller, customer).await? {
         return Ok(None);
     }
-    let rc = request(ctx)?;
-    let record = interactions::get(&rc.db, &rc.caller, heard.entity_id).await?;
-    let hears = match (&record, heard.customer_id) {
-        (Some(_), _) => true,
-        // Deleted: told to those who see its customer's records.
-        (None, Some(customer)) => customers::can_see_records_of(&rc.db, &rc.caller, customer).await?,
-        (None, None) => false,
-    };
-    Ok(hears.then(|| Told::new(heard, record)))
-}
-
-async fn plan_changed<'a>(ctx: &'a ResolverContext<'a>, heard: Option<&'a Heard>) -> Result<Option<Told>> {
-    let customer = customer_arg(ctx)?;
-    let Some(heard) = heard.filter(|h| h.entity == plans::TYPE_NAME) else { return Ok(None) };
-    if customer.is_some_and(|c| heard.customer_id != Some(c)) {
-        return Ok(None);
-    }
-    let rc = request(ctx)?;
-    let Some(record) = plans::get(&rc.db, &rc.caller, heard.entity_id).await? else { return Ok(None) };
-    Ok(Some(Told::new(heard, Some(record))))
+    let record = records::find::<R>(&rc.db, &rc.caller, heard.entity_id).await?;
+    Ok(Some(Told::new(heard, record)))
 }
 
 /// What the socket checks before running a document for an event: the entity its root field

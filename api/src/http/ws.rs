@@ -299,7 +299,9 @@ impl Socket {
                 }
                 heard = next_event(&mut events) => match heard {
                     Ok(event) => {
-                        if let Err(closing) = self.deliver(&event, expiry).await {
+                        // Boxed, as the other large steps: an idle socket's task then holds only
+                        // the loop, not the largest state any step could need.
+                        if let Err(closing) = Box::pin(self.deliver(&event, expiry)).await {
                             return closing;
                         }
                     }
@@ -346,7 +348,7 @@ impl Socket {
                 if self.caller.is_some() {
                     return Err(Closing::new(4429, "Too many initialisation requests"));
                 }
-                let (caller, exp) = self.authenticate(payload.as_ref()).await?;
+                let (caller, exp) = Box::pin(self.authenticate(payload.as_ref())).await?;
                 if !self.held.socket(caller.tenant_id, caller.user_id) {
                     return Err(Closing::new(
                         4403,
@@ -369,7 +371,7 @@ impl Socket {
                 if self.subscriptions.contains_key(&id) {
                     return Err(Closing::new(4409, format!("Subscriber for {id} already exists")));
                 }
-                match self.start(&caller, *payload).await {
+                match Box::pin(self.start(&caller, *payload)).await {
                     Ok(subscription) => {
                         self.subscriptions.insert(id, subscription);
                         Ok(())
