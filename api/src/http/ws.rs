@@ -501,17 +501,10 @@ impl Socket {
 
     /// What `subscription` answers for `event`, charged to the caller: a point for the run, and
     /// what it returns, as a query pays. The run itself is shared with every subscription on
-    /// this server that would make the same one ([`SharedRuns`]).
+    /// this server that would make the same one ([`SharedRuns`]). A caller who cannot pay is
+    /// told so only for an event it would have heard of: the refusal must not tell of others.
     async fn delivered(&self, caller: &Caller, subscription: &Subscription, event: &Heard) -> Answer {
         let state = &self.state;
-        let limited = |refusal: &crate::rate::Refusal| {
-            Answer::Failed(vec![error_json(
-                &rate_limited(refusal).extend().into_server_error(async_graphql::Pos::default()),
-            )])
-        };
-        if let Err(refusal) = state.rates.charge(caller, 1) {
-            return limited(&refusal);
-        }
         let key = RunKey {
             event: event.id,
             query: subscription.query.clone(),
@@ -520,13 +513,13 @@ impl Socket {
             sight: Sight::of(caller),
         };
         let ran = state.runs.run(key, || self.execute(caller, subscription, Some(event))).await;
-        if let Answer::Data(_) = &ran.answer
-            && ran.returned > 0
-            && let Err(refusal) = state.rates.charge(caller, ran.returned)
-        {
-            return limited(&refusal);
+        match state.rates.charge(caller, 1 + ran.returned) {
+            Ok(_) => ran.answer.clone(),
+            Err(_) if matches!(ran.answer, Answer::Silent) => Answer::Silent,
+            Err(refusal) => Answer::Failed(vec![error_json(
+                &rate_limited(&refusal).extend().into_server_error(async_graphql::Pos::default()),
+            )]),
         }
-        ran.answer.clone()
     }
 
     /// One run of a subscription's document, with `event` or (to check it) without.
@@ -595,7 +588,7 @@ impl Socket {
             }
             return Ran { answer: Answer::Failed(errors.iter().map(error_json).collect()), returned: 0 };
         }
-        // What it returned, as a query pays for it (the point paid ahead counts).
+        // What it returned, as a query pays for it (the run itself is the point paid beside).
         let returned = super::graphql::objects_in(&response.data).saturating_sub(1);
         let data = serde_json::to_value(&response.data).unwrap_or(Value::Null);
         let answer = if errors.is_empty() {
