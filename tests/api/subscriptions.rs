@@ -539,3 +539,103 @@ async fn a_tier_the_scorer_moves_is_told_as_scored() {
     assert_eq!(event["changedFields"], json!(["tier"]));
     assert!(event["customer"]["tier"].is_string(), "{scored}");
 }
+
+#[tokio::test]
+async fn a_write_on_this_server_is_pushed_at_once_without_waiting_for_the_poll() {
+    // The poll is a minute away: only the wake after the commit can bring the event in time.
+    let app = TestApp::spawn_with(|c| {
+        c.event_poll_ms = 60_000;
+        c.default_plugins = false;
+    })
+    .await;
+    let admin = app.token("local", "ADMIN", "admin");
+    app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "先有租户" })).await;
+    let mut ws = connect(&app, &admin).await;
+    subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
+    let customer = app.create_customer(&admin, json!({ "kind": "ORGANIZATION", "name": "立即" })).await;
+    let heard =
+        pushed_where(&mut ws, "1", PUSHED_WITHIN, |p| p["data"]["customerChanged"]["customerId"] == customer.as_str())
+            .await;
+    assert_eq!(heard["data"]["customerChanged"]["kind"], "CREATED");
+}
+
+#[tokio::test]
+async fn limits_on_subscriptions_sockets_and_messages_hold() {
+    let app = TestApp::shared_bare().await;
+    let admin = app.token("limits", "ADMIN", "admin");
+    // A socket holds 100 subscriptions; the 101st is refused and the socket stays.
+    let mut ws = connect(&app, &admin).await;
+    for n in 0..100 {
+        send(&mut ws, json!({ "type": "subscribe", "id": format!("s{n}"), "payload": { "query": CUSTOMERS } })).await;
+    }
+    send(&mut ws, json!({ "type": "subscribe", "id": "one-too-many", "payload": { "query": CUSTOMERS } })).await;
+    let refused = next(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["id"], "one-too-many");
+    assert_eq!(refused["payload"][0]["extensions"]["violations"][0]["code"], "TOO_MANY_SUBSCRIPTIONS", "{refused}");
+    // Completing one gives its place back.
+    send(&mut ws, json!({ "type": "complete", "id": "s0" })).await;
+    subscribe(&mut ws, "again", CUSTOMERS, json!({})).await;
+
+    // A user holds 20 sockets on a server; the 21st is closed at connection_init.
+    let agent = app.token("limits", "AGENT", "many-sockets");
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(connect(&app, &agent).await);
+    }
+    let mut extra = open(&app).await;
+    send(&mut extra, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {agent}") } }))
+        .await;
+    let (code, reason) = closed_with(&mut extra, Duration::from_secs(5)).await;
+    assert_eq!(code, 4403, "{reason}");
+    // A socket closed gives its place back.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held.push(connect(&app, &agent).await);
+
+    // Not the protocol's JSON: 4400. Over 64 KiB: 1009.
+    let mut ws = connect(&app, &admin).await;
+    ws.send(Message::text("{\"type\":\"no such thing\"}")).await.expect("send");
+    assert_eq!(closed_with(&mut ws, Duration::from_secs(5)).await.0, 4400);
+    let mut ws = connect(&app, &admin).await;
+    let huge = json!({ "type": "subscribe", "id": "big", "payload": { "query": format!("# {}\n{CUSTOMERS}", "x".repeat(70_000)) } });
+    let _ = ws.send(Message::text(huge.to_string())).await;
+    assert_eq!(closed_with(&mut ws, Duration::from_secs(5)).await.0, 1009);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_cannot_pay_is_told_so_only_of_what_it_may_hear_of() {
+    let app = TestApp::spawn_with(|c| {
+        c.default_plugins = false;
+        c.rate_limits = "on".into();
+        c.rate_user = guanxi_api::rate::BucketSpec::parse("40/0.01").expect("bucket");
+    })
+    .await;
+    let agent = app.token("paying", "AGENT", "agent");
+    let manager = app.token("paying", "MANAGER", "manager");
+    let agent_id = ok(&app.gql(&agent, "{ viewer { user { id } } }", json!({})).await)["viewer"]["user"]["id"].clone();
+    let mut ws = connect(&app, &agent).await;
+    subscribe(&mut ws, "1", "subscription { customerChanged { kind customer { name } } }", json!({})).await;
+    // The agent spends its bucket, a point a request.
+    let mut spent = false;
+    for _ in 0..100 {
+        let res = app.gql(&agent, "{ viewer { role } }", json!({})).await;
+        if res["errors"][0]["extensions"]["code"] == "RATE_LIMITED" {
+            spent = true;
+            break;
+        }
+    }
+    assert!(spent, "the agent's bucket never ran out");
+    // Another's customer: the agent hears nothing, not even that it could not pay.
+    app.create_customer(&manager, json!({ "kind": "ORGANIZATION", "name": "别人的客户" })).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(1500), ws.next()).await;
+    assert!(matches!(quiet, Err(_) | Ok(Some(Ok(Message::Ping(_))))), "told of a change it may not hear of: {quiet:?}");
+    // Its own: told that it could not pay.
+    let give =
+        "mutation($o: ID!) { createCustomer(input: {kind: INDIVIDUAL, name: \"给代理的\", ownerId: $o}) { id } }";
+    ok(&app.gql(&manager, give, json!({ "o": agent_id })).await);
+    let told = pushed(&mut ws, "1").await;
+    assert_eq!(told["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{told}");
+    assert!(told["errors"][0].get("locations").is_none(), "no place in the document: {told}");
+    assert!(told.get("data").is_none(), "{told}");
+}

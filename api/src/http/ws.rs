@@ -729,8 +729,16 @@ fn classified(err: ServerError) -> ServerError {
     err
 }
 
+/// An error as the protocol's payloads carry it; without a location when it has none (a
+/// refusal of the whole document, not of a place in it).
 fn error_json(err: &ServerError) -> Value {
-    serde_json::to_value(err).unwrap_or_else(|_| json!({ "message": "internal error" }))
+    let mut value = serde_json::to_value(err).unwrap_or_else(|_| json!({ "message": "internal error" }));
+    if err.locations.iter().all(|at| at.line == 0)
+        && let Some(fields) = value.as_object_mut()
+    {
+        fields.remove("locations");
+    }
+    value
 }
 
 fn rate_limited(refusal: &crate::rate::Refusal) -> Error {
