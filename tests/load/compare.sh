@@ -30,10 +30,11 @@ case "$page" in
   *) echo "PAGE is write or 360" >&2; exit 2 ;;
 esac
 
-database() { # label -> a fresh database URL for it
+database() { # label: sets db_url to a fresh database for it. Not called in $(…): the database
+  # must be recorded in this shell for the cleanup to drop it.
   case "$which" in
-    sqlite) echo "sqlite://$work/$1.db?mode=rwc" ;;
-    *) new_pg_database "guanxi_writes_$1_$$" >&2; echo "$pg_url" ;;
+    sqlite) db_url="sqlite://$work/$1.db?mode=rwc" ;;
+    *) new_pg_database "guanxi_writes_$1_$$"; db_url="$pg_url" ;;
   esac
 }
 
@@ -57,7 +58,8 @@ round() { # label binary database_url
 
 declare -A urls
 for label in before after; do
-  urls[$label]=$(database "$label")
+  database "$label"
+  urls[$label]=$db_url
   binary=$before; [ "$label" = after ] && binary=$after
   "$binary" seed --tenant bench --customers "$CUSTOMERS" --interactions "$interactions" --seed 1 \
     --database-url "${urls[$label]}" > /dev/null

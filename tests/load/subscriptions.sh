@@ -16,15 +16,12 @@ source tests/load/common.sh
 [ -d tests/clients/node_modules/ws ] || npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
 ulimit -n "$(ulimit -Hn)"   # 10,000 sockets on each side
 
-database() {
-  case "$which" in
-    sqlite) echo "sqlite://$work/subscriptions.db?mode=rwc" ;;
-    *) new_pg_database "guanxi_subscriptions_$$" >&2; echo "$pg_url" ;;
-  esac
-}
+case "$which" in  # in this shell, not in $(…), so the cleanup knows the database to drop
+  sqlite) url="sqlite://$work/subscriptions.db?mode=rwc" ;;
+  *) new_pg_database "guanxi_subscriptions_$$"; url="$pg_url" ;;
+esac
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 
-url=$(database)
 serve "$url"
 ready
 echo "== idle subscriptions ($which)"
