@@ -13,7 +13,8 @@ use crate::store::scoring::CutPoints;
 
 pub const RUN_TYPE_NAME: &str = "ScoreRun";
 
-/// Ranks the tenant's customers into tiers by its tier score, if an enabled scorer computes it.
+/// Ranks the tenant's customers into tiers by its tier score, if an enabled scorer computes it,
+/// and announces the tiers that moved.
 ///
 /// # Errors
 /// Database failures.
@@ -38,7 +39,13 @@ pub async fn rank(db: &DatabaseConnection, tenant_id: Uuid) -> Result<u64> {
         key_secondary: bp(cuts.key_secondary),
         ordinary: bp(cuts.ordinary),
     };
-    store::scoring::rank_tiers(db, tenant_id, &key, cuts).await
+    let moved = store::scoring::rank_tiers(db, tenant_id, &key, cuts).await?;
+    if moved > 0 {
+        // Each move is a `customer.scored` event: every replica's subscriptions should read now
+        // (on SQLite, with one process, its reader finds them at its next poll).
+        store::notifications::announce_events(db).await?;
+    }
+    Ok(moved)
 }
 
 /// Re-scores every customer of the caller's tenant (`pluginId`: check that this scorer is
