@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use guanxi_entity::event;
 use sea_orm::DatabaseConnection;
 
 use super::feed::Feed;
@@ -36,19 +35,14 @@ pub async fn tell_breaches(db: &DatabaseConnection) -> Result<usize> {
             full |= breaches.len() as u64 == BATCH;
             told += breaches.len();
             for breach in breaches {
-                let event = event::Model {
-                    id: 0,
-                    tenant_id: breach.tenant_id,
-                    name: "complaint.sla_breached".into(),
-                    entity: super::complaints::TYPE_NAME.into(),
-                    entity_id: breach.id,
-                    customer_id: Some(breach.customer_id),
-                    actor_id: None,
-                    owner_id: None,
-                    changed_fields: serde_json::json!([field]),
-                    at: now,
-                    txid: None,
-                };
+                let event = store::events::by_the_server(
+                    breach.tenant_id,
+                    "complaint.sla_breached",
+                    (super::complaints::TYPE_NAME, breach.id),
+                    breach.customer_id,
+                    field,
+                    now,
+                );
                 store::events::append(&txn, event).await?;
             }
         }

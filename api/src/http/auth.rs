@@ -19,11 +19,16 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller> {
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .and_then(bearer)
         .ok_or_else(|| Error::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
     Ok(of_token(token, state).await?.0)
+}
+
+/// The token of an `Authorization` value `Bearer <token>`, wherever it came from (a header, a
+/// socket's `connection_init`).
+#[must_use]
+pub fn bearer(value: &str) -> Option<&str> {
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Verifies a bearer token (without its `Bearer ` prefix) and resolves its tenant and user; with

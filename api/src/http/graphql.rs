@@ -523,7 +523,7 @@ pub(crate) fn objects_in(value: &async_graphql::Value) -> u64 {
 
 /// Points a refused document costs: reading and parsing up to the token limit is work too, so
 /// sending refused documents in a loop is rate-limited like any other.
-const REFUSED_POINTS: u64 = 100;
+pub(super) const REFUSED_POINTS: u64 = 100;
 
 /// Charges a document the cost guard refused, then answers why (or that the bucket is empty).
 fn refused(

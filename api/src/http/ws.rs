@@ -50,8 +50,6 @@ pub const SOCKETS_PER_USER: usize = 20;
 pub const SUBSCRIPTIONS_PER_USER: usize = 1_000;
 /// How long a message may wait for the client to take it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
-/// Points a refused document costs, as over HTTP.
-const REFUSED_POINTS: u64 = 100;
 /// How often the server pings an idle socket, and how long it waits for a sign of life.
 const KEEPALIVE: Duration = Duration::from_secs(30);
 const SILENCE: Duration = Duration::from_secs(75);
@@ -394,11 +392,7 @@ impl Socket {
             .and_then(|p| p.get("Authorization").or_else(|| p.get("authorization")))
             .and_then(Value::as_str)
             .ok_or_else(|| forbidden("connection_init needs {\"Authorization\": \"Bearer <token>\"}"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| forbidden("Authorization must be `Bearer <token>`"))?;
+        let token = super::auth::bearer(header).ok_or_else(|| forbidden("Authorization must be `Bearer <token>`"))?;
         match super::auth::of_token(token, &self.state).await {
             Ok(found) => Ok(found),
             Err(Error::Unauthenticated(why)) => Err(forbidden(&why)),
@@ -418,7 +412,7 @@ impl Socket {
         let limits = state.config.query_limits();
         let refusal = |err: &Error| vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))];
         // A refused document is charged as a refused request is, so refusals in a loop cost too.
-        let refused = |err: &Error| match state.rates.charge(caller, REFUSED_POINTS) {
+        let refused = |err: &Error| match state.rates.charge(caller, super::graphql::REFUSED_POINTS) {
             Err(limited) => refusal(&rate_limited(&limited)),
             Ok(_) => refusal(err),
         };

@@ -82,7 +82,7 @@ const TENANTS_NAMED: usize = 1_000;
 
 /// The events of `tenants` committed since `position`, in id order (which is commit order for
 /// the events of one record), and the position after them; those of other tenants are passed
-/// over. With no tenants, only the position moves.
+/// over.
 ///
 /// # Errors
 /// Database failures.
@@ -91,9 +91,6 @@ pub async fn read_since(
     position: &Position,
     tenants: &[uuid::Uuid],
 ) -> Result<(Vec<event::Model>, Position)> {
-    if tenants.is_empty() {
-        return Ok((Vec::new(), start(db).await?));
-    }
     let of_tenants = |select: sea_orm::Select<Entity>| {
         if tenants.len() <= TENANTS_NAMED {
             select.filter(Column::TenantId.is_in(tenants.iter().copied()))
@@ -125,6 +122,33 @@ pub async fn read_since(
             txn.commit().await?;
             Ok((rows, next))
         }
+    }
+}
+
+/// An event the server makes itself (no user acted, no owner is kept): `name` of the record
+/// `entity` `entity_id` of customer `customer_id`, naming `field`, at `at`. Append it with
+/// [`append`].
+#[must_use]
+pub fn by_the_server(
+    tenant_id: uuid::Uuid,
+    name: &str,
+    (entity, entity_id): (&str, uuid::Uuid),
+    customer_id: uuid::Uuid,
+    field: &str,
+    at: DateTime<Utc>,
+) -> event::Model {
+    event::Model {
+        id: 0,
+        tenant_id,
+        name: name.to_owned(),
+        entity: entity.to_owned(),
+        entity_id,
+        customer_id: Some(customer_id),
+        actor_id: None,
+        owner_id: None,
+        changed_fields: serde_json::json!([field]),
+        at,
+        txid: None,
     }
 }
 

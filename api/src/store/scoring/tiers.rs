@@ -25,23 +25,6 @@ struct NewTier {
     tier: String,
 }
 
-/// The `customer.scored` event of a customer whose tier moved.
-fn scored(tenant_id: Uuid, customer_id: Uuid, at: chrono::DateTime<chrono::Utc>) -> guanxi_entity::event::Model {
-    guanxi_entity::event::Model {
-        id: 0,
-        tenant_id,
-        name: "customer.scored".into(),
-        entity: "Customer".into(),
-        entity_id: customer_id,
-        customer_id: Some(customer_id),
-        actor_id: None,
-        owner_id: None,
-        changed_fields: serde_json::json!(["tier"]),
-        at,
-        txid: None,
-    }
-}
-
 /// Customers whose tiers one write transaction of [`rank_tiers`] changes.
 const TIERS_PER_WRITE: usize = 1_000;
 
@@ -103,7 +86,15 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
             // since the ranking's read moves nothing and is not told.
             for moved in txn.query_all_raw(stmt).await? {
                 let customer_id: Uuid = moved.try_get("", "customer_id")?;
-                crate::store::events::append(txn, scored(tenant_id, customer_id, at)).await?;
+                let scored = crate::store::events::by_the_server(
+                    tenant_id,
+                    "customer.scored",
+                    ("Customer", customer_id),
+                    customer_id,
+                    "tier",
+                    at,
+                );
+                crate::store::events::append(txn, scored).await?;
             }
             Ok(())
         })
