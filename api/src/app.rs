@@ -53,7 +53,7 @@ pub fn plugin_host(config: &Config) -> anyhow::Result<guanxi_plugin_host::Host> 
     guanxi_plugin_host::Host::new(host_config).map_err(|e| anyhow::anyhow!("GUANXI_PLUGIN_*: {e}"))
 }
 
-/// How often expired idempotency records and old change events are purged.
+/// How often expired idempotency records, old change events and webhook deliveries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Cancels `closing` at SIGTERM or SIGINT, the signals that stop the server: sockets do not
@@ -137,6 +137,15 @@ impl Application {
             config.clock.clone(),
             Duration::from_millis(config.sla_check_ms.max(10)),
         );
+        let webhooks = Arc::new(config.webhook_rules());
+        store::webhooks::start_reader(&db).await?;
+        crate::domain::webhooks::sender::spawn(
+            &tasks,
+            db.clone(),
+            feed.clone(),
+            webhooks.clone(),
+            config.webhook_sending(),
+        )?;
         let closing = tokio_util::sync::CancellationToken::new();
         close_sockets_at_signal(&tasks, closing.clone());
         let state = web::Data::new(AppState {
@@ -152,6 +161,7 @@ impl Application {
             feed,
             subscribers: http::ws::Subscribers::default(),
             runs: http::ws::SharedRuns::default(),
+            webhooks,
             closing,
         });
         let server = HttpServer::new(move || {
@@ -175,8 +185,12 @@ impl Application {
                 if let Err(err) = store::idempotency::purge_expired(&purge_db).await {
                     tracing::warn!(error = %err, "purging idempotency records");
                 }
-                if let Err(err) = store::events::purge_before(&purge_db, chrono::Utc::now() - event_retention).await {
+                let cutoff = chrono::Utc::now() - event_retention;
+                if let Err(err) = store::events::purge_before(&purge_db, cutoff).await {
                     tracing::warn!(error = %err, "purging change events");
+                }
+                if let Err(err) = store::webhooks::purge_before(&purge_db, cutoff).await {
+                    tracing::warn!(error = %err, "purging webhook deliveries");
                 }
             }
         });

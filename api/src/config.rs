@@ -156,6 +156,39 @@ pub struct Config {
     #[arg(long, env = "GUANXI_SLA_CHECK_MS", default_value_t = 10_000)]
     pub sla_check_ms: u64,
 
+    /// Let webhooks go to loopback, private and link-local addresses, and over plain http: for
+    /// development and tests only. Otherwise such addresses are refused when a webhook is
+    /// registered and again at every delivery.
+    #[arg(long, env = "GUANXI_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// Seconds a webhook receiver has to answer a delivery; no 2xx by then is a failed attempt.
+    #[arg(long, env = "GUANXI_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout_secs: u64,
+
+    /// Milliseconds before a failed webhook delivery is tried again; each further failure
+    /// doubles the wait (up to an hour), less a random part up to half.
+    #[arg(long, env = "GUANXI_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_base_ms: u64,
+
+    /// Seconds a webhook delivery is retried before it is FAILED.
+    #[arg(long, env = "GUANXI_WEBHOOK_RETRY_FOR_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub webhook_retry_for_secs: u64,
+
+    /// Webhook deliveries of one tenant in flight on this server at once: a slow receiver holds
+    /// up its own tenant's deliveries, not the others'.
+    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY_PER_TENANT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub webhook_concurrency_per_tenant: u64,
+
+    /// Webhook deliveries in flight on this server at once, over all tenants.
+    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub webhook_concurrency: u64,
+
+    /// Hours a webhook's previous secret keeps signing deliveries (beside the new one) after
+    /// `rotateWebhookSecret`.
+    #[arg(long, env = "GUANXI_WEBHOOK_SECRET_GRACE_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=720))]
+    pub webhook_secret_grace_hours: u64,
+
     /// Subscriptions one tenant may hold open on this server, over all its sockets (each socket
     /// holds at most 100).
     #[arg(long, env = "GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT", default_value_t = 10_000)]
@@ -302,6 +335,32 @@ impl Config {
             tenants.insert(slug.to_owned(), spec);
         }
         Ok(crate::rate::RateSettings { enabled: self.rate_limits == "on", user, tenant: self.rate_tenant, tenants })
+    }
+
+    /// The rules webhooks are registered and sent by.
+    #[must_use]
+    pub fn webhook_rules(&self) -> crate::domain::webhooks::Rules {
+        let hours = i64::try_from(self.webhook_secret_grace_hours).unwrap_or(24);
+        let retry_for = i64::try_from(self.webhook_retry_for_secs).unwrap_or(86_400);
+        crate::domain::webhooks::Rules {
+            allow_private: self.webhook_allow_private,
+            retry_for: chrono::Duration::seconds(retry_for),
+            secret_grace: chrono::Duration::hours(hours),
+            bell: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// How the webhook sender works.
+    #[must_use]
+    pub fn webhook_sending(&self) -> crate::domain::webhooks::sender::Settings {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        crate::domain::webhooks::sender::Settings {
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_secs),
+            retry_base: std::time::Duration::from_millis(self.webhook_retry_base_ms),
+            per_tenant: count(self.webhook_concurrency_per_tenant),
+            in_flight: count(self.webhook_concurrency),
+            poll: std::time::Duration::from_millis(self.event_poll_ms.max(10)),
+        }
     }
 
     /// Each tenant's turns: none bounded when rate limits are off (a single trusted client).

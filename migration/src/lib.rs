@@ -23,6 +23,7 @@ mod m20261206_000018_customer_website;
 mod m20261206_000019_idempotency_committed;
 mod m20261207_000020_event_readers;
 mod m20261207_000021_sla_breaches_told;
+mod m20261207_000022_create_webhooks;
 mod partial_index;
 pub mod statistics;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_idempotency_committed::Migration),
             Box::new(m20261207_000020_event_readers::Migration),
             Box::new(m20261207_000021_sla_breaches_told::Migration),
+            Box::new(m20261207_000022_create_webhooks::Migration),
         ]
     }
 }

@@ -82,6 +82,9 @@ fn test_config(database_url: String) -> Config {
     config.sql_statements_header = true;
     // Suites send many requests as one user; the rate-limit tests turn limits back on.
     config.rate_limits = "off".into();
+    // Webhook tests receive on loopback, and retry without waiting long.
+    config.webhook_allow_private = true;
+    config.webhook_retry_base_ms = 200;
     config
 }
 

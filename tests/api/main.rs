@@ -44,3 +44,4 @@ mod snapshot;
 mod stats;
 mod subscriptions;
 mod tenancy;
+mod webhooks;

@@ -209,8 +209,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// The server binary serving `database_url`, ready for requests.
-async fn serve(database_url: &str) -> (tokio::process::Child, String) {
+/// The server binary serving `database_url` with `settings` (environment variables) beside the
+/// tests' own, ready for requests.
+pub async fn serve(database_url: &str, settings: &[(&str, &str)]) -> (tokio::process::Child, String) {
     let port = free_port();
     let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_guanxi"))
         .args(["serve", "--database-url", database_url, "--listen", &format!("127.0.0.1:{port}")])
@@ -222,6 +223,7 @@ async fn serve(database_url: &str) -> (tokio::process::Child, String) {
         .env("GUANXI_SCORE_POLL_MS", "100")
         .env("GUANXI_DB_MAX_CONNECTIONS", "8")
         .env("GUANXI_PLUGIN_CACHE_DIR", std::env::temp_dir().join("guanxi-test-plugin-cache"))
+        .envs(settings.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -246,8 +248,8 @@ async fn serve(database_url: &str) -> (tokio::process::Child, String) {
 async fn writers_in_two_processes_share_one_database() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = crate::helpers::fresh_database(dir.path()).await;
-    let (mut one, one_base) = serve(&database_url).await;
-    let (mut two, two_base) = serve(&database_url).await;
+    let (mut one, one_base) = serve(&database_url, &[]).await;
+    let (mut two, two_base) = serve(&database_url, &[]).await;
     let token = guanxi_api::auth::mint(SECRET, "acme", "ADMIN", "admin", 3600, Some("admin")).expect("token");
     let client = reqwest::Client::new();
     let create = |base: &str, name: String| {

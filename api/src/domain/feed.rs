@@ -39,6 +39,8 @@ pub struct Feed {
     read: Notify,
     /// Rings the announcer (PostgreSQL): other replicas should read.
     announce: Notify,
+    /// Rings the webhook sender, which reads the outbox whether anyone here listens or not.
+    written: Notify,
 }
 
 /// The least time between two announcements of one replica: the commits in between share the
@@ -55,6 +57,7 @@ impl Feed {
             position: tokio::sync::Mutex::new(None),
             read: Notify::new(),
             announce: Notify::new(),
+            written: Notify::new(),
         });
         let reader = feed.clone();
         tasks.spawn("event reader", |stop| async move {
@@ -68,7 +71,10 @@ impl Feed {
             }
         });
         let heard = feed.clone();
-        store::notifications::listen_for_events(tasks, db, move || heard.read.notify_one());
+        store::notifications::listen_for_events(tasks, db, move || {
+            heard.read.notify_one();
+            heard.written.notify_one();
+        });
         if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             let (announcer, announce_db) = (feed.clone(), db.clone());
             tasks.spawn("event announcer", |stop| async move {
@@ -127,6 +133,13 @@ impl Feed {
     pub fn committed(&self) {
         self.read.notify_one();
         self.announce.notify_one();
+        self.written.notify_one();
+    }
+
+    /// Waits until events may have been written: a write here committed, or another replica
+    /// announced writes. (For the webhook sender, which also reads on a timer.)
+    pub async fn written(&self) {
+        self.written.notified().await;
     }
 
     /// The tenants someone here listens to.

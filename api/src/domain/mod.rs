@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod tenant;
 pub mod values;
+pub mod webhooks;
 pub mod write;
 
 use uuid::Uuid;

@@ -33,10 +33,11 @@ const DEFAULT_PAGE: u64 = 20;
 /// Lists of records read whole, each with the most items it can hold (bounded where it is
 /// written, or where it is read): costed at that bound, not at a page. Other lists hold a few
 /// items by construction (a plan's team, a customer's scores, the tenant's plugins).
-const BOUNDED_LISTS: [(&str, &str, u64); 3] = [
+const BOUNDED_LISTS: [(&str, &str, u64); 4] = [
     ("Complaint", "history", crate::domain::complaints::MAX_TRANSITIONS),
     ("KeyAccountPlan", "actions", crate::domain::plans::MAX_ACTIONS),
     ("Customer", "openComplaints", crate::domain::complaints::OPEN_LISTED),
+    ("WebhookDelivery", "attempts", super::webhooks::MAX_ATTEMPTS),
 ];
 
 fn bounded_list(parent: Option<&str>, name: &str) -> Option<u64> {

@@ -24,6 +24,7 @@ pub mod settings;
 pub mod stats;
 pub mod subscription;
 pub mod viewer;
+pub mod webhooks;
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -134,6 +135,7 @@ pub fn build(fields: &Arc<TenantFields>) -> Result<Schema, SchemaError> {
     settings::register(&mut types);
     audit::register(&mut types);
     plugins::register(&mut types);
+    webhooks::register(&mut types);
     custom::register(&mut types, fields);
     subscription::register(&mut types);
 

@@ -391,7 +391,7 @@ async fn execute(
             let turn = Arc::new(turn);
             RequestContext::new(caller, state.db.clone(), state.plugins.clone(), tenant.fields.clone(), statements.clone(), turn)
         }));
-        let request = request.data(context.clone());
+        let request = request.data(context.clone()).data(state.webhooks.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let commits = Arc::new(AtomicU64::new(0));
         let run = crate::store::COMMITS.scope(

@@ -31,6 +31,8 @@ pub struct AppState {
     pub subscribers: super::ws::Subscribers,
     /// Runs of subscriptions' documents, shared by those that would make the same one.
     pub runs: super::ws::SharedRuns,
+    /// How webhooks are registered and sent; rings the sender.
+    pub webhooks: Arc<crate::domain::webhooks::Rules>,
     /// Cancelled at SIGTERM or SIGINT: sockets close (1001) so their clients go elsewhere
     /// while requests drain.
     pub closing: tokio_util::sync::CancellationToken,

@@ -35,6 +35,38 @@ pub enum Position {
     Postgres { xmax: i64, in_progress: Vec<i64> },
 }
 
+impl Position {
+    /// The position as `outbox_readers` keeps it: `sqlite:<last id>` or
+    /// `pg:<xmax>:<in-progress ids, comma-separated>`.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Sqlite { last_id } => format!("sqlite:{last_id}"),
+            Self::Postgres { xmax, in_progress } => {
+                let listed: Vec<String> = in_progress.iter().map(i64::to_string).collect();
+                format!("pg:{xmax}:{}", listed.join(","))
+            }
+        }
+    }
+
+    /// Reads what [`Position::to_text`] wrote.
+    ///
+    /// # Errors
+    /// `INTERNAL` for anything else (a damaged row).
+    pub fn from_text(text: &str) -> Result<Self> {
+        let damaged = || crate::Error::Internal(anyhow::anyhow!("an outbox position that cannot be read: {text:?}"));
+        let number = |s: &str| s.parse::<i64>().map_err(|_| damaged());
+        match text.split(':').collect::<Vec<_>>().as_slice() {
+            ["sqlite", last] => Ok(Self::Sqlite { last_id: number(last)? }),
+            ["pg", xmax, listed] => Ok(Self::Postgres {
+                xmax: number(xmax)?,
+                in_progress: listed.split(',').filter(|x| !x.is_empty()).map(number).collect::<Result<_>>()?,
+            }),
+            _ => Err(damaged()),
+        }
+    }
+}
+
 /// The position of a reader that starts now: it will read the events committed from now on.
 ///
 /// # Errors
@@ -50,14 +82,14 @@ pub async fn start(db: &DatabaseConnection) -> Result<Position> {
 }
 
 /// The id of the newest event (0 without events).
-async fn newest_id(db: &DatabaseConnection) -> Result<i64> {
+pub(crate) async fn newest_id(db: &impl ConnectionTrait) -> Result<i64> {
     let last =
         Entity::find().select_only().column_as(Column::Id.max(), "max").into_tuple::<Option<i64>>().one(db).await?;
     Ok(last.flatten().unwrap_or(0))
 }
 
-/// The transaction snapshot `conn` reads with, as a position.
-async fn snapshot(conn: &impl ConnectionTrait) -> Result<Position> {
+/// The transaction snapshot `conn` reads with, as a position (PostgreSQL).
+pub(crate) async fn snapshot(conn: &impl ConnectionTrait) -> Result<Position> {
     let row = conn
         .query_one_raw(Statement::from_string(
             DatabaseBackend::Postgres,
@@ -114,15 +146,24 @@ pub async fn read_since(
             // counts as read.
             let txn = db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?;
             let next = snapshot(&txn).await?;
-            let mut pending = Column::Txid.gte(*xmax);
-            if !in_progress.is_empty() {
-                pending = pending.or(Column::Txid.is_in(in_progress.iter().copied()));
-            }
-            let rows = of_tenants(Entity::find().filter(pending)).order_by_asc(Column::Id).all(&txn).await?;
+            let rows = of_tenants(Entity::find().filter(committed_after(*xmax, in_progress)))
+                .order_by_asc(Column::Id)
+                .all(&txn)
+                .await?;
             txn.commit().await?;
             Ok((rows, next))
         }
     }
+}
+
+/// The events of the transactions a PostgreSQL snapshot (`xmax`, `in_progress`) had not seen
+/// end: read in a later snapshot, exactly those committed since.
+pub(crate) fn committed_after(xmax: i64, in_progress: &[i64]) -> sea_orm::sea_query::Expr {
+    let mut pending = Column::Txid.gte(xmax);
+    if !in_progress.is_empty() {
+        pending = pending.or(Column::Txid.is_in(in_progress.iter().copied()));
+    }
+    pending
 }
 
 /// An event the server makes itself (no user acted, no owner is kept): `name` of the record
@@ -200,6 +241,21 @@ mod tests {
             at: ActiveValue::Set(at),
             txid: ActiveValue::NotSet,
         }
+    }
+
+    #[test]
+    fn positions_are_kept_as_text_and_read_back() {
+        for position in [
+            Position::Sqlite { last_id: 42 },
+            Position::Postgres { xmax: 900, in_progress: vec![] },
+            Position::Postgres { xmax: 900, in_progress: vec![897, 899] },
+        ] {
+            let text = position.to_text();
+            let back = Position::from_text(&text).expect("readable");
+            assert_eq!(back.to_text(), text);
+        }
+        assert!(Position::from_text("pg:x:").is_err());
+        assert!(Position::from_text("").is_err());
     }
 
     #[tokio::test]

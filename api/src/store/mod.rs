@@ -20,6 +20,7 @@ pub mod scoring;
 pub mod stats;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 /// Planner statistics: one function for the server and the migrations.
 pub use guanxi_migration::statistics::analyze;
