@@ -524,20 +524,28 @@ async fn a_deadline_passing_unmet_is_told_once_even_with_two_replicas_checking()
 }
 
 #[tokio::test]
-async fn a_tier_the_scorer_moves_is_told_as_scored() {
-    // The shared server's tenants get the default scorers, which rank every new customer.
+async fn a_tier_and_a_stage_the_scorer_moves_are_told_as_scored() {
+    // The shared server's tenants get the default scorers, which give every new customer a
+    // lifecycle stage and rank it into a tier.
     let app = TestApp::shared().await;
     let admin = app.token("scored", "ADMIN", "admin");
     let mut ws = connect(&app, &admin).await;
-    subscribe(&mut ws, "1", "subscription { customerChanged { kind changedFields customer { tier } } }", json!({}))
-        .await;
+    let query = "subscription { customerChanged { kind changedFields customer { tier lifecycleStage } } }";
+    subscribe(&mut ws, "1", query, json!({})).await;
     app.create_customer(&admin, json!({ "kind": "ORGANIZATION", "name": "新客户" })).await;
     assert_eq!(pushed(&mut ws, "1").await["data"]["customerChanged"]["kind"], "CREATED");
-    let scored = next(&mut ws, Duration::from_secs(10)).await;
-    let event = &scored["payload"]["data"]["customerChanged"];
-    assert_eq!(event["kind"], "SCORED", "{scored}");
-    assert_eq!(event["changedFields"], json!(["tier"]));
-    assert!(event["customer"]["tier"].is_string(), "{scored}");
+    let mut told = Vec::new();
+    for _ in 0..2 {
+        let scored = next(&mut ws, Duration::from_secs(10)).await;
+        let event = &scored["payload"]["data"]["customerChanged"];
+        assert_eq!(event["kind"], "SCORED", "{scored}");
+        // The record is read as the event is delivered: what moved has its new value.
+        let moved = if event["changedFields"] == json!(["tier"]) { "tier" } else { "lifecycleStage" };
+        assert!(event["customer"][moved].is_string(), "{scored}");
+        told.push(event["changedFields"].clone());
+    }
+    told.sort_by_key(ToString::to_string);
+    assert_eq!(told, [json!(["lifecycleStage"]), json!(["tier"])]);
 }
 
 #[tokio::test]

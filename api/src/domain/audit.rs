@@ -114,10 +114,13 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, entity_id: Option<U
 pub const REDACTED: &str = "[redacted]";
 
 /// Is a changed field one whose values only an ADMIN may read? A plugin's `config` (ADMIN-only on
-/// `Plugin`, and where API keys for a scorer's services go), and anything named like a secret.
+/// `Plugin`, and where API keys for a scorer's services go), everything of a webhook, and anything
+/// named like a secret.
 fn is_confidential(entity_kind: &str, field: &str) -> bool {
     let lower = field.to_ascii_lowercase();
-    (entity_kind == super::plugins::TYPE_NAME && field == "config")
+    // A webhook's address may carry a token in its path (chat services' incoming webhooks do).
+    entity_kind == super::webhooks::TYPE_NAME
+        || (entity_kind == super::plugins::TYPE_NAME && field == "config")
         || ["secret", "password", "token", "apikey", "api_key", "credential"].iter().any(|s| lower.contains(s))
 }
 

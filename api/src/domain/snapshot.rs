@@ -137,7 +137,8 @@ pub async fn build(
 }
 
 /// [`build`], also returning the customer rows it read with the fingerprints of their stored
-/// scores (the scoring worker writes only the scores that changed).
+/// scores (the scoring worker writes only the scores that changed) and their lifecycle stage
+/// (a move is told as `customer.scored`).
 ///
 /// # Errors
 /// Database failures.
@@ -147,10 +148,10 @@ pub async fn build_with_rows(
     customer_ids: &[Uuid],
     base_currency: &str,
     now: DateTime<Utc>,
-) -> Result<(Vec<Snapshot>, Vec<(customer::Model, store::customers::ScoreHashes)>)> {
+) -> Result<(Vec<Snapshot>, Vec<store::customers::ScoringRow>)> {
     // The four reads are independent: side by side, a batch waits for one round trip.
     let (rows, fields, mut figures, windows) = futures_util::try_join!(
-        store::customers::find_many_for_scoring(db, tenant_id, customer_ids),
+        store::customers::find_many_for_scoring(db, tenant_id, customer_ids, super::scoring::LIFECYCLE_KEY),
         store::custom_fields::of_entity(db, tenant_id, EntityKind::Customer),
         store::stats::find_many(db, tenant_id, customer_ids),
         store::interactions::purchase_windows(db, tenant_id, customer_ids, now),
@@ -162,7 +163,7 @@ pub async fn build_with_rows(
         .into_iter()
         .filter(|d| !d.archived)
         .collect();
-    let by_id: BTreeMap<Uuid, &customer::Model> = rows.iter().map(|(c, _)| (c.id, c)).collect();
+    let by_id: BTreeMap<Uuid, &customer::Model> = rows.iter().map(|r| (r.customer.id, &r.customer)).collect();
     let snapshots = customer_ids
         .iter()
         .filter_map(|id| {

@@ -26,7 +26,7 @@ pub const TYPE_NAME: &str = service::TYPE_NAME;
 pub const LIFECYCLE_STAGES: [&str; 6] = ["PROSPECT", "NEW", "ACTIVE", "LOYAL", "AT_RISK", "CHURNED"];
 
 /// The score key `Customer.lifecycleStage` reads.
-pub const LIFECYCLE_KEY: &str = "lifecycle_stage";
+pub const LIFECYCLE_KEY: &str = scoring::LIFECYCLE_KEY;
 
 /// The `CustomerOrderField` that sorts by [`LIFECYCLE_KEY`].
 pub const LIFECYCLE_ORDER: &str = "LIFECYCLE_STAGE";

@@ -98,9 +98,17 @@ pub struct ScoreHashes {
     pub details: Option<i64>,
 }
 
-/// Customers of many ids at once for the scoring worker: each with its tier and the
-/// fingerprints of its stored scores, but without the computed values, which a snapshot
-/// leaves out, and which the worker compares by fingerprint.
+/// What the scoring worker reads of a customer: the row, its tier, the fingerprints of its
+/// stored scores, and the stored value of one computed field it watches for moves.
+pub struct ScoringRow {
+    pub customer: customer::Model,
+    pub hashes: ScoreHashes,
+    pub watched: Option<String>,
+}
+
+/// Customers of many ids at once for the scoring worker ([`ScoringRow`]), without the computed
+/// values, which a snapshot leaves out and the worker compares by fingerprint, but the one
+/// named `watched` (a computed field's key: lowercase letters, digits and `_`).
 ///
 /// # Errors
 /// Database failures.
@@ -108,30 +116,35 @@ pub async fn find_many_for_scoring(
     conn: &impl ConnectionTrait,
     tenant_id: Uuid,
     ids: &[Uuid],
-) -> Result<Vec<(customer::Model, ScoreHashes)>> {
+    watched: &'static str,
+) -> Result<Vec<ScoringRow>> {
+    debug_assert!(watched.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+    // `->>` reads a JSON member as text on both databases (SQLite 3.38 and later).
+    let stage = Expr::cust(format!("customer_scores.computed ->> '{watched}'"));
     let rows = in_tenant(tenant_id)
         .filter(Column::Id.is_in(ids.iter().copied()))
         .expr_as(Expr::col((Scores, customer_score::Column::Tier)), "scored_tier")
         .expr_as(Expr::col((Scores, customer_score::Column::ValuesHash)), "scored_values_hash")
         .expr_as(Expr::col((Scores, customer_score::Column::DetailsHash)), "scored_details_hash")
+        .expr_as(stage, "scored_watched")
         .into_model::<ForScoring>()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// A customer row with its tier and score fingerprints.
-struct ForScoring(customer::Model, ScoreHashes);
+/// A customer row read for scoring ([`ScoringRow`]).
+struct ForScoring(ScoringRow);
 
 impl FromQueryResult for ForScoring {
     /// By position, as [`Scored`]: the scoring worker reads every customer of a re-score, and
     /// decoding by name was a tenth of its time.
     fn from_query_result(res: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
-        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 3)?;
-        let mut model = customer::Model::read(columns)?;
-        model.tier = columns.take()?;
+        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 4)?;
+        let mut customer = customer::Model::read(columns)?;
+        customer.tier = columns.take()?;
         let hashes = ScoreHashes { values: columns.take()?, details: columns.take()? };
-        Ok(Self(model, hashes))
+        Ok(Self(ScoringRow { customer, hashes, watched: columns.take()? }))
     }
 }
 

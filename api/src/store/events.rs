@@ -23,6 +23,20 @@ pub async fn append(conn: &impl ConnectionTrait, event: event::Model) -> Result<
     Ok(())
 }
 
+/// Appends `events`, a few hundred per statement (see [`append`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn append_all(conn: &impl ConnectionTrait, events: Vec<event::Model>) -> Result<()> {
+    let rows = events.into_iter().map(|event| {
+        let mut row: event::ActiveModel = event.into();
+        row.id = ActiveValue::NotSet;
+        row.txid = ActiveValue::NotSet;
+        row
+    });
+    super::insert_all(conn, rows.collect(), 500).await
+}
+
 /// Where a reader of the outbox stands: what it has read, so the next read returns each event
 /// committed since exactly once.
 #[derive(Debug, Clone)]

@@ -198,6 +198,10 @@ pub async fn redeliver(
     active.next_attempt_at = ActiveValue::Set(Some(now));
     active.retry_until = ActiveValue::Set(retry_until);
     active.delivered_at = ActiveValue::Set(None);
+    // An attempt in flight no longer holds it: its outcome is not recorded (it is listed as
+    // lost), and the delivery is sent again now under its new window.
+    active.lease_until = ActiveValue::Set(None);
+    active.claim = ActiveValue::Set(None);
     Ok(webhook_delivery::Entity::update(active).exec(conn).await?)
 }
 
@@ -234,6 +238,9 @@ pub async fn start_reader(db: &DatabaseConnection) -> Result<()> {
 /// Rows one statement inserts.
 const INSERT_BATCH: usize = 1_000;
 
+/// Events one read of the outbox for webhooks takes at a time.
+const EVENTS_PER_PAGE: u64 = 2_000;
+
 /// Reads the events committed since the webhook reader's position and makes a PENDING delivery
 /// of each to every enabled webhook of its tenant that asks for it (and existed when it
 /// happened), due now and retried until `retry_for` from now; moves the position past them.
@@ -263,13 +270,24 @@ pub async fn dispatch(db: &DatabaseConnection, retry_for: chrono::Duration) -> R
             return Err(crate::Error::Internal(anyhow::anyhow!("a SQLite outbox position on PostgreSQL")));
         };
         let next = super::events::snapshot(&txn).await?;
-        let events = event::Entity::find()
-            .filter(super::events::committed_after(xmax, &in_progress))
-            .filter(event::Column::TenantId.in_subquery(enabled_tenants))
-            .order_by_asc(event::Column::Id)
-            .all(&txn)
-            .await?;
-        let made = make_deliveries(&txn, &events, retry_for).await?;
+        let mut made = 0;
+        let mut after = 0;
+        // A page at a time, all in the one snapshot: memory stays bounded after a backlog.
+        loop {
+            let events = event::Entity::find()
+                .filter(super::events::committed_after(xmax, &in_progress))
+                .filter(event::Column::TenantId.in_subquery(enabled_tenants.clone()))
+                .filter(event::Column::Id.gt(after))
+                .order_by_asc(event::Column::Id)
+                .limit(EVENTS_PER_PAGE)
+                .all(&txn)
+                .await?;
+            made += make_deliveries(&txn, &events, retry_for).await?;
+            match events.last() {
+                Some(last) if events.len() as u64 == EVENTS_PER_PAGE => after = last.id,
+                _ => break,
+            }
+        }
         let text = next.to_text();
         if text != reader.position {
             move_reader(&txn, text).await?;
@@ -281,21 +299,34 @@ pub async fn dispatch(db: &DatabaseConnection, retry_for: chrono::Duration) -> R
     if sqlite_position(db).await? >= super::events::newest_id(db).await? {
         return Ok(Some(0));
     }
-    let txn = super::begin_write(db).await?;
-    let last_id = sqlite_position(&txn).await?;
-    // One writer at a time: every id up to the newest belongs to a committed write.
-    let newest = super::events::newest_id(&txn).await?;
-    let events = event::Entity::find()
-        .filter(event::Column::Id.gt(last_id))
-        .filter(event::Column::Id.lte(newest))
-        .filter(event::Column::TenantId.in_subquery(enabled_tenants))
-        .order_by_asc(event::Column::Id)
-        .all(&txn)
-        .await?;
-    let made = make_deliveries(&txn, &events, retry_for).await?;
-    move_reader(&txn, Position::Sqlite { last_id: newest }.to_text()).await?;
-    txn.commit().await?;
-    Ok(Some(made))
+    // A page per transaction: the one writer is held briefly, whatever the backlog.
+    let mut made = 0;
+    loop {
+        let txn = super::begin_write(db).await?;
+        let last_id = sqlite_position(&txn).await?;
+        // One writer at a time: every id up to the newest belongs to a committed write.
+        let newest = super::events::newest_id(&txn).await?;
+        let events = event::Entity::find()
+            .filter(event::Column::Id.gt(last_id))
+            .filter(event::Column::Id.lte(newest))
+            .filter(event::Column::TenantId.in_subquery(enabled_tenants.clone()))
+            .order_by_asc(event::Column::Id)
+            .limit(EVENTS_PER_PAGE)
+            .all(&txn)
+            .await?;
+        made += make_deliveries(&txn, &events, retry_for).await?;
+        let full = events.len() as u64 == EVENTS_PER_PAGE;
+        let read_to = match events.last() {
+            Some(last) if full => last.id,
+            _ => newest,
+        };
+        move_reader(&txn, Position::Sqlite { last_id: read_to }.to_text()).await?;
+        txn.commit().await?;
+        if !full {
+            return Ok(Some(made));
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The webhook reader's position on SQLite: the last event id it read.
@@ -451,7 +482,8 @@ pub async fn claim(
     );
     let values = [lease_until.into(), claim.into(), tenant_id.into(), now.into(), now.into()];
     let stmt = Statement::from_sql_and_values(backend, sql, values);
-    Ok(webhook_delivery::Model::find_by_statement(stmt).all(db).await?)
+    // On SQLite a write takes its turn at the one writer.
+    super::in_write(db, async |txn| Ok(webhook_delivery::Model::find_by_statement(stmt).all(txn).await?)).await
 }
 
 /// What became of one attempt.
@@ -605,40 +637,36 @@ pub async fn to_send(db: &DatabaseConnection, deliveries: &[webhook_delivery::Mo
 /// Rows one purge transaction deletes (see `events::purge_before`).
 const PURGE_BATCH: u64 = 5_000;
 
-/// Deletes the finished deliveries made before `cutoff`, and the attempts made before it.
+/// Deletes the finished deliveries made before `cutoff` with their attempts, a batch per
+/// transaction. A PENDING delivery keeps its attempts until it ends, however long it retries.
 ///
 /// # Errors
 /// Database failures.
 pub async fn purge_before(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let p = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
+    // Found through the index on created_at; deleted through the primary keys.
+    let finished = format!(
+        "SELECT tenant_id, id FROM webhook_deliveries WHERE created_at < {p} AND status <> 'PENDING' \
+         ORDER BY created_at LIMIT {PURGE_BATCH}"
+    );
+    let attempts = format!(
+        "DELETE FROM webhook_attempts WHERE (tenant_id, delivery_id) IN (SELECT tenant_id, id FROM ({finished}) AS f)"
+    );
+    let deliveries = format!(
+        "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM ({finished}) AS f)"
+    );
     let mut purged = 0;
     loop {
-        let oldest = webhook_delivery::Entity::find()
-            .select_only()
-            .column(webhook_delivery::Column::Id)
-            .filter(webhook_delivery::Column::CreatedAt.lt(cutoff))
-            .filter(webhook_delivery::Column::Status.ne(PENDING))
-            .order_by_asc(webhook_delivery::Column::Id)
-            .limit(PURGE_BATCH);
-        let delete = webhook_delivery::Entity::delete_many()
-            .filter(webhook_delivery::Column::Id.in_subquery(sea_orm::QueryTrait::into_query(oldest)));
-        let n = super::in_write(db, async |txn| Ok(delete.exec(txn).await?)).await?.rows_affected;
+        let n = super::in_write(db, async |txn| {
+            txn.execute_raw(Statement::from_sql_and_values(backend, attempts.clone(), [cutoff.into()])).await?;
+            let done =
+                txn.execute_raw(Statement::from_sql_and_values(backend, deliveries.clone(), [cutoff.into()])).await?;
+            Ok(done.rows_affected())
+        })
+        .await?;
         purged += n;
         if n < PURGE_BATCH {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    loop {
-        let oldest = webhook_attempt::Entity::find()
-            .select_only()
-            .column(webhook_attempt::Column::DeliveryId)
-            .filter(webhook_attempt::Column::At.lt(cutoff))
-            .limit(PURGE_BATCH);
-        let delete = webhook_attempt::Entity::delete_many()
-            .filter(webhook_attempt::Column::At.lt(cutoff))
-            .filter(webhook_attempt::Column::DeliveryId.in_subquery(sea_orm::QueryTrait::into_query(oldest)));
-        let n = super::in_write(db, async |txn| Ok(delete.exec(txn).await?)).await?.rows_affected;
-        if n == 0 {
             return Ok(purged);
         }
         tokio::task::yield_now().await;

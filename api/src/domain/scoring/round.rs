@@ -195,10 +195,29 @@ pub async fn score_customers(
     Ok(changed)
 }
 
-/// Writes scores, values and details together or neither.
+/// Writes scores, values and details together or neither, with a `customer.scored` event for
+/// each customer whose lifecycle stage moved; then tells the other replicas of those.
 async fn write(db: &DatabaseConnection, tenant_id: Uuid, writes: &[ScoreWrite]) -> Result<()> {
-    if !writes.is_empty() {
-        store::in_write(db, async |txn| store::scoring::write_scores(txn, tenant_id, writes).await).await?;
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let at = store::now();
+    let moved: Vec<_> = writes
+        .iter()
+        .filter(|w| w.stage_moved)
+        .map(|w| {
+            let record = (crate::domain::customers::TYPE_NAME, w.customer_id);
+            store::events::by_the_server(tenant_id, "customer.scored", record, w.customer_id, "lifecycleStage", at)
+        })
+        .collect();
+    let told = !moved.is_empty();
+    store::in_write(db, async |txn| {
+        store::scoring::write_scores(txn, tenant_id, writes).await?;
+        store::events::append_all(txn, moved).await
+    })
+    .await?;
+    if told {
+        store::notifications::announce_events(db).await?;
     }
     Ok(())
 }
@@ -257,12 +276,15 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<Vec<ScoreWr
             }
         }
     }
-    let stored: HashMap<Uuid, ScoreHashes> = rows.iter().map(|(c, hashes)| (c.id, *hashes)).collect();
+    let stored: HashMap<Uuid, (ScoreHashes, Option<&str>)> =
+        rows.iter().map(|r| (r.customer.id, (r.hashes, r.watched.as_deref()))).collect();
     let writes: Vec<ScoreWrite> = writes
         .into_iter()
         .filter_map(|(customer, (values, mut details))| {
             let customer_id = ids::decode(crate::domain::customers::TYPE_NAME, &customer).ok()?;
-            let current = stored.get(&customer_id)?;
+            let (current, stage) = stored.get(&customer_id)?;
+            let new_stage = values.get(super::LIFECYCLE_KEY).and_then(Value::as_str);
+            let stage_moved = new_stage.is_some() && new_stage != *stage;
             let values = Value::Object(values);
             let hashes = ScoreHashes { values: Some(fingerprint(&values)), details: Some(fingerprint(&details)) };
             // Unchanged scores are not written again (their computedAt stays when they were
@@ -283,6 +305,7 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<Vec<ScoreWr
                 values: (!same_values).then_some(values),
                 details: Value::Object(details),
                 hashes,
+                stage_moved,
             })
         })
         .collect();

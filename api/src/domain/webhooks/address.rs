@@ -50,7 +50,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     match segments[0] {
         // NAT64, 64:ff9b::/96: the IPv4 address is the last 32 bits.
-        0x64 if segments[1] == 0xff9b => return is_public_v4(embedded(segments[6], segments[7])),
+        0x64 if segments[1] == 0xff9b && segments[2..6].iter().all(|s| *s == 0) => {
+            return is_public_v4(embedded(segments[6], segments[7]));
+        }
+        // Local-use NAT64, 64:ff9b:1::/48: translated inside the network.
+        0x64 if segments[1] == 0xff9b && segments[2] == 1 => return false,
         // 6to4, 2002::/16: the IPv4 address follows the prefix.
         0x2002 => return is_public_v4(embedded(segments[1], segments[2])),
         _ => {}
@@ -182,6 +186,7 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a0a:a0a",
             "2002:c0a8:0101::1",
             "ff02::1",
         ] {

@@ -108,6 +108,14 @@ fn check_events(names: &[String], v: &mut Vec<Violation>) -> Value {
     if names.is_empty() {
         v.push(Violation::new("events", "REQUIRED", "name at least one event, or \"*\" for all"));
     }
+    if names.len() > EVENT_NAMES.len() {
+        v.push(Violation::new(
+            "events",
+            "TOO_MANY",
+            format!("at most {} names: there are no more events", EVENT_NAMES.len()),
+        ));
+        return json!([]);
+    }
     let mut kept: Vec<&str> = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let name = name.trim();

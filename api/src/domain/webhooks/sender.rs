@@ -112,7 +112,7 @@ pub fn spawn(
             let read_outbox = tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                Some(done) = pass.sending.join_next() => {
+                Some(done) = pass.sending.join_next_with_id() => {
                     pass.settle(&done);
                     Read::No
                 }
@@ -120,7 +120,7 @@ pub fn spawn(
                 () = sender.rules.bell.notified() => Read::No,
                 _ = poll.tick() => Read::Poll,
             };
-            while let Some(done) = pass.sending.try_join_next() {
+            while let Some(done) = pass.sending.try_join_next_with_id() {
                 pass.settle(&done);
             }
             match read_outbox {
@@ -148,7 +148,7 @@ pub fn spawn(
             }
         }
         // The deliveries in hand finish (each within its timeout) and are recorded.
-        while let Some(done) = pass.sending.join_next().await {
+        while let Some(done) = pass.sending.join_next_with_id().await {
             pass.settle(&done);
         }
     });
@@ -165,21 +165,28 @@ struct Sender {
 /// What the sender's loop keeps between passes.
 #[derive(Default)]
 struct Pass {
-    /// Deliveries in flight; each ends with its tenant.
-    sending: JoinSet<Uuid>,
+    /// Deliveries in flight.
+    sending: JoinSet<()>,
+    /// The tenant of each delivery in flight, by its task (also when the task panicked).
+    tenant_of: HashMap<tokio::task::Id, Uuid>,
     /// Deliveries in flight per tenant.
     busy: HashMap<Uuid, usize>,
-    /// The tenant the last pass ended with: the next goes on after it.
+    /// The last tenant a pass claimed for: the next goes on after it.
     after: Option<Uuid>,
 }
 
 impl Pass {
-    fn settle(&mut self, done: &Result<Uuid, tokio::task::JoinError>) {
-        let Ok(tenant) = done else { return };
-        if let Some(n) = self.busy.get_mut(tenant) {
+    fn settle(&mut self, done: &Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let task = match done {
+            Ok((task, ())) => *task,
+            Err(err) => err.id(),
+        };
+        if let Some(tenant) = self.tenant_of.remove(&task)
+            && let Some(n) = self.busy.get_mut(&tenant)
+        {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.busy.remove(tenant);
+                self.busy.remove(&tenant);
             }
         }
         self.show();
@@ -228,11 +235,14 @@ impl Sender {
         if room == 0 {
             return Ok(());
         }
-        let after = pass.after.unwrap_or(Uuid::nil());
-        let tenants = store::webhooks::tenants_with_pending(&self.db, after, TENANTS_PER_PASS).await?;
-        // Fewer than asked: the turn reached the last tenant, and the next pass starts again.
-        pass.after = if tenants.len() < TENANTS_PER_PASS as usize { None } else { tenants.last().copied() };
-        let now = store::now();
+        // Tenants in turn: those after the last one served, then from the first again.
+        let start = pass.after.unwrap_or(Uuid::nil());
+        let mut tenants = store::webhooks::tenants_with_pending(&self.db, start, TENANTS_PER_PASS).await?;
+        let found = u32::try_from(tenants.len()).unwrap_or(u32::MAX);
+        if found < TENANTS_PER_PASS && !start.is_nil() {
+            let again = store::webhooks::tenants_with_pending(&self.db, Uuid::nil(), TENANTS_PER_PASS - found).await?;
+            tenants.extend(again.into_iter().filter(|t| *t <= start));
+        }
         let lease = chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or(chrono::Duration::MAX);
         for tenant in tenants {
             let free = self.settings.per_tenant.saturating_sub(pass.busy.get(&tenant).copied().unwrap_or(0));
@@ -240,25 +250,29 @@ impl Sender {
             if limit == 0 {
                 continue;
             }
+            // Each claim's lease starts when it is taken.
+            let now = store::now();
             let claimed = store::webhooks::claim(&self.db, tenant, now, now + lease, Uuid::now_v7(), limit).await?;
             if claimed.is_empty() {
                 continue;
             }
-            room -= claimed.len();
-            *pass.busy.entry(tenant).or_default() += claimed.len();
+            // Should this fail, the claims return when their lease ends.
             let context = store::webhooks::to_send(&self.db, &claimed).await?;
+            room -= claimed.len();
+            pass.after = Some(tenant);
             for delivery in claimed {
                 let job = self.job(delivery, &context);
                 let (db, client, settings) = (self.db.clone(), self.client.clone(), self.settings.clone());
                 let allow_private = self.rules.allow_private;
-                pass.sending.spawn(async move {
+                let task = pass.sending.spawn(async move {
                     let Job { delivery, request } = job;
                     match request {
                         Ok(request) => send(&db, &client, &settings, allow_private, &delivery, request).await,
                         Err(why) => fail_unsent(&db, &delivery, why).await,
                     }
-                    delivery.tenant_id
                 });
+                pass.tenant_of.insert(task.id(), tenant);
+                *pass.busy.entry(tenant).or_default() += 1;
             }
             if room == 0 {
                 break;

@@ -17,6 +17,8 @@ pub struct ScoreWrite {
     pub values: Option<serde_json::Value>,
     pub details: serde_json::Value,
     pub hashes: crate::store::customers::ScoreHashes,
+    /// The customer's lifecycle stage moved (or was first set): the write is told as an event.
+    pub stage_moved: bool,
 }
 
 /// Gives new customers their (empty) scores rows, which every customer read joins.
