@@ -176,12 +176,13 @@ pub struct Config {
     pub webhook_retry_for_secs: u64,
 
     /// Webhook deliveries of one tenant in flight on this server at once: a slow receiver holds
-    /// up its own tenant's deliveries, not the others'.
-    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY_PER_TENANT", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    /// up its own tenant's deliveries, not the others'. At 4, ten tenants' deliveries to a
+    /// receiver on loopback fell behind at about 540 a second (BENCHMARKS.md).
+    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY_PER_TENANT", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub webhook_concurrency_per_tenant: u64,
 
     /// Webhook deliveries in flight on this server at once, over all tenants.
-    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, env = "GUANXI_WEBHOOK_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub webhook_concurrency: u64,
 
     /// Hours a webhook's previous secret keeps signing deliveries (beside the new one) after
