@@ -5,8 +5,8 @@
 //
 //   BASE=http://127.0.0.1:18092 SECRET=… SOCKETS=1000 TENANTS=100 RATE=500 SECONDS=20 \
 //     node tests/clients/subscribers.mjs latency
-import crypto from 'node:crypto';
 import WebSocket from 'ws';
+import { RECORD, gql as call, paced, token as sign } from './load.mjs';
 
 const mode = process.argv[2];
 const env = process.env;
@@ -15,24 +15,9 @@ const sockets = Number(env.SOCKETS ?? 1000);
 const tenants = Number(env.TENANTS ?? 10);
 const rate = Number(env.RATE ?? 500);
 const seconds = Number(env.SECONDS ?? 20);
+const token = (tenant, user) => sign(env.SECRET, tenant, user);
+const gql = (bearer, query, variables) => call(base, bearer, query, variables);
 
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function token(tenant, user = 'load') {
-  const claims = { sub: user, tid: tenant, role: 'ADMIN', name: user, exp: Math.floor(Date.now() / 1000) + 7200 };
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
-  return `${unsigned}.${crypto.createHmac('sha256', env.SECRET).update(unsigned).digest('base64url')}`;
-}
-
-async function gql(bearer, query, variables) {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 // A socket with one subscription, resolved once the server has handled it (the pong after it).
 function subscribe(bearer, query, variables, onNext) {
@@ -84,36 +69,19 @@ for (let i = 0; i < sockets; i += 200) {
 console.log(JSON.stringify({ ready: opened.length }));
 
 if (mode === 'latency') {
-  const write = 'mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: "2026-01-15T08:00:00Z"}) { id } }';
-  let sent = 0;
-  let failed = 0;
-  const started = Date.now();
-  const perTick = rate / 100;
-  let owed = 0;
-  await new Promise((done) => {
-    const tick = setInterval(() => {
-      if (Date.now() - started >= seconds * 1000) {
-        clearInterval(tick);
-        done();
-        return;
-      }
-      owed += perTick;
-      for (; owed >= 1; owed--) {
-        const place = places[sent % tenants];
-        sent++;
-        gql(place.bearer, write, { c: place.customer }).catch(() => failed++);
-      }
-    }, 10);
+  const counts = await paced(rate, seconds, (n) => {
+    const place = places[n % tenants];
+    return gql(place.bearer, RECORD, { c: place.customer });
   });
   await new Promise((r) => setTimeout(r, 3000));
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  const expected = sent * (sockets / tenants);
+  const expected = counts.sent * (sockets / tenants);
   console.log(
     JSON.stringify({
-      writes: sent,
-      failedWrites: failed,
-      writesPerSecond: Math.round(sent / seconds),
+      writes: counts.sent,
+      failedWrites: counts.failed,
+      writesPerSecond: Math.round(counts.sent / seconds),
       pushes: latencies.length,
       expectedPushes: expected,
       p50ms: at(0.5),

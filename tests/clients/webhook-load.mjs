@@ -7,6 +7,7 @@
 //   BASE=http://127.0.0.1:18093 SECRET=… TENANTS=10 HOOKS=5 RATE=200 SECONDS=20 node tests/clients/webhook-load.mjs
 import crypto from 'node:crypto';
 import { createServer } from 'node:http';
+import { RECORD, gql as call, paced, token as sign } from './load.mjs';
 
 const env = process.env;
 const base = env.BASE;
@@ -14,24 +15,9 @@ const tenants = Number(env.TENANTS ?? 10);
 const hooks = Number(env.HOOKS ?? 5);
 const rate = Number(env.RATE ?? 200);
 const seconds = Number(env.SECONDS ?? 20);
+const token = (tenant) => sign(env.SECRET, tenant);
+const gql = (bearer, query, variables) => call(base, bearer, query, variables);
 
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function token(tenant) {
-  const claims = { sub: 'load', tid: tenant, role: 'ADMIN', name: 'load', exp: Math.floor(Date.now() / 1000) + 7200 };
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
-  return `${unsigned}.${crypto.createHmac('sha256', env.SECRET).update(unsigned).digest('base64url')}`;
-}
-
-async function gql(bearer, query, variables) {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 const secrets = new Set();
 const latencies = [];
@@ -76,39 +62,23 @@ for (let t = 0; t < tenants; t++) {
 }
 console.log(JSON.stringify({ ready: tenants * hooks }));
 
-const write = 'mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: "2026-01-15T08:00:00Z"}) { id } }';
-let sent = 0;
-let failed = 0;
 const started = Date.now();
-const perTick = rate / 100;
-let owed = 0;
-await new Promise((done) => {
-  const tick = setInterval(() => {
-    if (Date.now() - started >= seconds * 1000) {
-      clearInterval(tick);
-      done();
-      return;
-    }
-    owed += perTick;
-    for (; owed >= 1; owed--) {
-      const place = places[sent % tenants];
-      sent++;
-      gql(place.bearer, write, { c: place.customer }).catch(() => failed++);
-    }
-  }, 10);
+const counts = await paced(rate, seconds, (n) => {
+  const place = places[n % tenants];
+  return gql(place.bearer, RECORD, { c: place.customer });
 });
 const writesEnded = Date.now();
 const receivedByEnd = latencies.length;
-const expected = (sent - failed) * hooks;
+const expected = (counts.sent - counts.failed) * hooks;
 while (latencies.length < expected && Date.now() - writesEnded < 120_000) await new Promise((r) => setTimeout(r, 100));
 const drained = Date.now();
 latencies.sort((a, b) => a - b);
 const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
 console.log(
   JSON.stringify({
-    writes: sent,
-    failedWrites: failed,
-    writesPerSecond: Math.round(sent / seconds),
+    writes: counts.sent,
+    failedWrites: counts.failed,
+    writesPerSecond: Math.round(counts.sent / seconds),
     expectedDeliveries: expected,
     deliveries: latencies.length,
     duplicates,
