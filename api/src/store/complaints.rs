@@ -224,11 +224,10 @@ pub async fn tell_breaches(
     now: chrono::DateTime<chrono::Utc>,
     limit: u64,
 ) -> Result<Vec<Breach>> {
-    use sea_orm::{DatabaseBackend, FromQueryResult, Statement};
+    use sea_orm::{FromQueryResult, Statement};
     let (due, done, told) = deadline.columns();
     let backend = conn.get_database_backend();
-    let (param, skip_locked) =
-        if backend == DatabaseBackend::Postgres { ("$1", " FOR UPDATE SKIP LOCKED") } else { ("?", "") };
+    let (param, skip_locked) = (super::sql::param(backend, 1), super::sql::skip_locked(backend));
     // `{told} = FALSE` as the partial index on the deadline says it, so both databases use it.
     let sql = format!(
         "UPDATE complaints SET {told} = TRUE WHERE (tenant_id, id) IN (\

@@ -17,6 +17,7 @@ pub mod plugins;
 pub mod records;
 pub mod rows;
 pub mod scoring;
+mod sql;
 pub mod stats;
 pub mod tenants;
 pub mod users;

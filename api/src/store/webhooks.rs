@@ -426,7 +426,7 @@ struct TenantRow {
 /// Database failures.
 pub async fn tenants_with_pending(db: &DatabaseConnection, after: Uuid, limit: u32) -> Result<Vec<Uuid>> {
     let backend = db.get_database_backend();
-    let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
+    let p = |n| super::sql::param(backend, n);
     // `status = 'PENDING'` as the partial index says it, so both databases use it.
     let sql = format!(
         "WITH RECURSIVE t(tenant_id, n) AS (\
@@ -459,11 +459,8 @@ pub async fn claim(
     limit: usize,
 ) -> Result<Vec<webhook_delivery::Model>> {
     let backend = db.get_database_backend();
-    let (p, skip_locked): (fn(usize) -> String, &str) = if backend == DatabaseBackend::Postgres {
-        (|n| format!("${n}"), " FOR UPDATE OF d SKIP LOCKED")
-    } else {
-        (|_| "?".to_owned(), "")
-    };
+    let p = |n| super::sql::param(backend, n);
+    let skip_locked = super::sql::skip_locked(backend);
     let sql = format!(
         "UPDATE webhook_deliveries SET attempt = attempt + 1, lease_until = {lease}, claim = {claim} \
          WHERE (tenant_id, id) IN (\
@@ -644,7 +641,7 @@ const PURGE_BATCH: u64 = 5_000;
 /// Database failures.
 pub async fn purge_before(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64> {
     let backend = db.get_database_backend();
-    let p = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
+    let p = super::sql::param(backend, 1);
     // Found through the index on created_at; deleted through the primary keys.
     let finished = format!(
         "SELECT tenant_id, id FROM webhook_deliveries WHERE created_at < {p} AND status <> 'PENDING' \

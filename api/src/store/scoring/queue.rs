@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement, Value};
 use uuid::Uuid;
 
-use super::sql::{Count, param};
+use super::sql::{Count, param, skip_locked};
 use crate::error::Result;
 
 /// One claimed queue row.
@@ -58,7 +58,7 @@ pub async fn claim(
     limit: u64,
 ) -> Result<Vec<Claimed>> {
     let backend = conn.get_database_backend();
-    let skip_locked = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let skip_locked = skip_locked(backend);
     let sql = format!(
         "UPDATE score_queue SET claimed_until = {} WHERE (tenant_id, customer_id) IN (\
            SELECT tenant_id, customer_id FROM score_queue \

@@ -1,27 +1,13 @@
-//! The pieces the scoring tables' statements share: one way to write a parameter for either
-//! database (`$n`, cast where PostgreSQL needs it, or `?`), VALUES lists of customers with the
-//! tenant's parameter, and counts of a tenant's rows. Apart so that the statements written for
-//! both databases build their placeholders one way.
+//! The pieces the scoring tables' statements share beside the store's placeholders
+//! ([`crate::store::sql`]): VALUES lists of customers with the tenant's parameter, and counts of
+//! a tenant's rows.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement, Value};
 use uuid::Uuid;
 
 use crate::error::Result;
 
-/// `$n` on PostgreSQL, `?` on SQLite.
-pub(super) fn param(backend: DatabaseBackend, n: usize) -> String {
-    typed_param(backend, n, None)
-}
-
-/// As [`param`], cast to `ty` on PostgreSQL (`$n::ty`), which otherwise reads the parameters of
-/// a VALUES list as text; SQLite has no such casts.
-pub(super) fn typed_param(backend: DatabaseBackend, n: usize, ty: Option<&str>) -> String {
-    match (backend, ty) {
-        (DatabaseBackend::Postgres, Some(ty)) => format!("${n}::{ty}"),
-        (DatabaseBackend::Postgres, None) => format!("${n}"),
-        _ => "?".to_owned(),
-    }
-}
+pub(super) use crate::store::sql::{param, skip_locked, typed_param};
 
 /// `(customer id, value)` rows of a VALUES list and their parameters: the tenant first, then
 /// each row's. `ty` types the value on PostgreSQL (`Some("jsonb")`, or `None` for text).

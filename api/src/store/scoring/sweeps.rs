@@ -4,12 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 use uuid::Uuid;
 
-use super::sql::{Count, count_of_tenant, param};
+use super::sql::{Count, count_of_tenant, param, skip_locked};
 use crate::error::Result;
 
 /// A tenant's sweep: every customer scored again, in id order. One row per tenant stands for
@@ -78,7 +77,7 @@ pub async fn claim_sweep(
     other_than: Option<Uuid>,
 ) -> Result<Option<Sweep>> {
     let backend = conn.get_database_backend();
-    let skip_locked = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let skip_locked = skip_locked(backend);
     let mut values: Vec<Value> = vec![lease_until.into(), worker.into(), now.into(), now.into()];
     let other = match other_than {
         Some(tenant_id) => {
