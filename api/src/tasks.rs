@@ -1,7 +1,7 @@
 //! The server's background tasks and their owner. Every task the server starts (the scoring
 //! worker, the re-scorer, the index builder, the plugin run log, the purge of idempotency
 //! records and old change events, the schema and event listeners, the event reader and
-//! announcer, the SLA checker, the socket closer) is spawned here, so that shutdown can tell
+//! announcer, the SLA checker, the socket closer, the webhook sender) is spawned here, so that shutdown can tell
 //! each to stop and wait for it: a task stops between units of work, never in the middle of a
 //! transaction.
 

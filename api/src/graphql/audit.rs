@@ -5,12 +5,12 @@ use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, O
 use guanxi_entity::audit_entry;
 
 use super::connection::{self, Connection};
-use super::context::{int_arg, request, resolve, str_arg};
+use super::context::{request, resolve, str_arg};
 use super::scalars::time_value;
 use super::{Types, parent};
 use crate::domain::{audit, ids};
 use crate::error::Error;
-use crate::query::{Scalar, encode_cursor, page_request};
+use crate::query::{Scalar, encode_cursor};
 
 pub fn register(types: &mut Types) {
     types.enums.push(Enum::new("AuditAction").item("CREATE").item("UPDATE").item("DELETE"));
@@ -81,13 +81,7 @@ pub fn register(types: &mut Types) {
                 None => None,
             };
             let order = audit::order();
-            let page = page_request(
-                int_arg(&ctx, "first"),
-                str_arg(&ctx, "after").as_deref(),
-                int_arg(&ctx, "last"),
-                str_arg(&ctx, "before").as_deref(),
-                &order,
-            )?;
+            let page = connection::paging(&ctx, &order)?;
             let rows = audit::list(&rc.db, &rc.caller, entity_id, &page).await?;
             let count: connection::Counter = {
                 let (db, caller) = (rc.db.clone(), rc.caller.clone());

@@ -154,6 +154,20 @@ pub fn with_paging(field: Field) -> Field {
         .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
 }
 
+/// The page the arguments [`with_paging`] adds ask for, in `order`.
+///
+/// # Errors
+/// As [`page_request`].
+pub fn paging(ctx: &ResolverContext<'_>, order: &[OrderKey]) -> Result<PageRequest> {
+    page_request(
+        int_arg(ctx, "first"),
+        str_arg(ctx, "after").as_deref(),
+        int_arg(ctx, "last"),
+        str_arg(ctx, "before").as_deref(),
+        order,
+    )
+}
+
 /// Lists one entity for a connection field: a domain service's list and count behind pointers.
 pub type ListFn<T> = for<'a> fn(
     &'a sea_orm::DatabaseConnection,
@@ -229,13 +243,7 @@ impl<T: Record> Listing<T> {
             super::filters::parse_order(ctx.args.get("orderBy"), T::FIELDS, custom, T::default_order())?,
             &T::FIELDS[0],
         );
-        let page = page_request(
-            int_arg(ctx, "first"),
-            str_arg(ctx, "after").as_deref(),
-            int_arg(ctx, "last"),
-            str_arg(ctx, "before").as_deref(),
-            &order,
-        )?;
+        let page = paging(ctx, &order)?;
         Ok(ListRequest { filter, order, page })
     }
 

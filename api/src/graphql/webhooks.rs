@@ -8,13 +8,13 @@ use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, O
 use guanxi_entity::{webhook, webhook_attempt, webhook_delivery};
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, int_arg, list_first, list_first_arg, request, resolve, str_arg};
+use super::context::{id_arg, list_first, list_first_arg, request, resolve};
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::webhooks::{self as service, CreateInput, DELIVERY_TYPE_NAME, Rules, TYPE_NAME, UpdateInput};
 use crate::error::{Error, Result};
-use crate::query::{Scalar, encode_cursor, page_request};
+use crate::query::{Scalar, encode_cursor};
 
 /// The most attempts `WebhookDelivery.attempts` lists.
 pub const MAX_ATTEMPTS: u64 = 100;
@@ -91,13 +91,7 @@ fn webhook_type() -> Object {
             let rc = request(&ctx)?;
             let hook_id = parent::<webhook::Model>(&ctx)?.id;
             let order = crate::store::webhooks::delivery_order();
-            let page = page_request(
-                int_arg(&ctx, "first"),
-                str_arg(&ctx, "after").as_deref(),
-                int_arg(&ctx, "last"),
-                str_arg(&ctx, "before").as_deref(),
-                &order,
-            )?;
+            let page = connection::paging(&ctx, &order)?;
             let rows = service::deliveries(&rc.db, &rc.caller, hook_id, &page).await?;
             let count: connection::Counter = {
                 let (db, caller) = (rc.db.clone(), rc.caller.clone());
