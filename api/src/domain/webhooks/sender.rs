@@ -198,12 +198,6 @@ impl Pass {
     }
 }
 
-/// One delivery to send: the request, or why none can be made.
-struct Job {
-    delivery: webhook_delivery::Model,
-    request: Result<Request, String>,
-}
-
 /// What a delivery is sent with.
 struct Request {
     url: String,
@@ -230,7 +224,7 @@ impl Sender {
 
     /// Claims due deliveries for the next tenants in turn, as far as there is room, and starts
     /// sending them.
-    async fn claim(&self, pass: &mut Pass) -> crate::error::Result<()> {
+    async fn claim(self: &Arc<Self>, pass: &mut Pass) -> crate::error::Result<()> {
         let mut room = self.settings.in_flight.saturating_sub(pass.sending.len());
         if room == 0 {
             return Ok(());
@@ -261,14 +255,12 @@ impl Sender {
             room -= claimed.len();
             pass.after = Some(tenant);
             for delivery in claimed {
-                let job = self.job(delivery, &context);
-                let (db, client, settings) = (self.db.clone(), self.client.clone(), self.settings.clone());
-                let allow_private = self.rules.allow_private;
+                let request = request(&delivery, &context);
+                let sender = Arc::clone(self);
                 let task = pass.sending.spawn(async move {
-                    let Job { delivery, request } = job;
                     match request {
-                        Ok(request) => send(&db, &client, &settings, allow_private, &delivery, request).await,
-                        Err(why) => fail_unsent(&db, &delivery, why).await,
+                        Ok(request) => sender.send(&delivery, request).await,
+                        Err(why) => sender.fail_unsent(&delivery, why).await,
                     }
                 });
                 pass.tenant_of.insert(task.id(), tenant);
@@ -282,10 +274,91 @@ impl Sender {
         Ok(())
     }
 
-    /// The request a delivery makes, or why it cannot be made.
-    fn job(&self, delivery: webhook_delivery::Model, context: &store::webhooks::ToSend) -> Job {
-        let request = request(&delivery, context);
-        Job { delivery, request }
+    /// Sends one delivery and records what came of it.
+    async fn send(&self, delivery: &webhook_delivery::Model, request: Request) {
+        let at = store::now();
+        let started = Instant::now();
+        let answer = self.post(delivery, request).await;
+        let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let (response_status, error) = match answer {
+            Ok(status) if (200..300).contains(&status) => (Some(status), None),
+            Ok(status) => (Some(status), Some(format!("answered HTTP {status}"))),
+            Err(why) => (None, Some(why)),
+        };
+        let (status, next_attempt_at) = if error.is_none() {
+            (store::webhooks::DELIVERED, None)
+        } else {
+            let wait = backoff(self.settings.retry_base, delivery.attempt);
+            let next = at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+            if next <= delivery.retry_until {
+                (store::webhooks::PENDING, Some(next))
+            } else {
+                (store::webhooks::FAILED, None)
+            }
+        };
+        self.record(delivery, &Outcome { at, response_status, error, duration_ms, status, next_attempt_at }).await;
+    }
+
+    /// Fails a delivery that cannot be sent at all.
+    async fn fail_unsent(&self, delivery: &webhook_delivery::Model, why: String) {
+        let outcome = Outcome {
+            at: store::now(),
+            response_status: None,
+            error: Some(why),
+            duration_ms: 0,
+            status: store::webhooks::FAILED,
+            next_attempt_at: None,
+        };
+        self.record(delivery, &outcome).await;
+    }
+
+    async fn record(&self, delivery: &webhook_delivery::Model, outcome: &Outcome) {
+        let told = match outcome.status {
+            store::webhooks::DELIVERED => "delivered",
+            store::webhooks::PENDING => "retry",
+            _ => "failed",
+        };
+        metrics::counter!("webhook_deliveries_total", "outcome" => told).increment(1);
+        match store::webhooks::record(&self.db, delivery, outcome).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(delivery = %delivery.id, "a webhook delivery's lease ran out before its outcome");
+            }
+            Err(err) => tracing::warn!(error = %err, delivery = %delivery.id, "recording a webhook delivery"),
+        }
+    }
+
+    /// POSTs the delivery; the answer's status, or why none came.
+    async fn post(&self, delivery: &webhook_delivery::Model, request: Request) -> Result<i32, String> {
+        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("the address is no URL: {e}"))?;
+        // Addresses written as IPs are connected to without the resolver, which checks names.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !self.rules.allow_private && literal.is_some_and(|ip| !address::is_public(ip)) {
+            let host = url.host_str().unwrap_or_default();
+            return Err(format!("{host} is a loopback, private or link-local address"));
+        }
+        let secrets: Vec<&str> = request.secrets.iter().map(String::as_str).collect();
+        let signed = signature::header(store::now().timestamp(), &request.body, &secrets);
+        let answer = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Guanxi-Event-Id", delivery.event_id.to_string())
+            .header("Guanxi-Delivery-Id", ids::encode(super::DELIVERY_TYPE_NAME, delivery.id))
+            .header("Guanxi-Delivery-Attempt", delivery.attempt.to_string())
+            .header("Guanxi-Signature", signed)
+            .body(request.body)
+            .send()
+            .await;
+        match answer {
+            Ok(response) => Ok(i32::from(response.status().as_u16())),
+            Err(err) if err.is_timeout() => Err(format!("no answer within {} s", self.settings.timeout.as_secs())),
+            Err(err) => Err(describe(&err)),
+        }
     }
 }
 
@@ -325,104 +398,6 @@ pub fn body(event: &event::Model, tenant_slug: &str) -> Vec<u8> {
 
 fn is_serialization_failure(err: &crate::Error) -> bool {
     matches!(err, crate::Error::Database(db) if db.to_string().contains("could not serialize"))
-}
-
-/// Sends one delivery and records what came of it.
-async fn send(
-    db: &DatabaseConnection,
-    client: &reqwest::Client,
-    settings: &Settings,
-    allow_private: bool,
-    delivery: &webhook_delivery::Model,
-    request: Request,
-) {
-    let at = store::now();
-    let started = Instant::now();
-    let answer = post(client, settings, allow_private, delivery, &request).await;
-    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let (response_status, error) = match answer {
-        Ok(status) if (200..300).contains(&status) => (Some(status), None),
-        Ok(status) => (Some(status), Some(format!("answered HTTP {status}"))),
-        Err(why) => (None, Some(why)),
-    };
-    let outcome = if error.is_none() {
-        Outcome { at, response_status, error, duration_ms, status: store::webhooks::DELIVERED, next_attempt_at: None }
-    } else {
-        let next = at
-            + chrono::Duration::from_std(backoff(settings.retry_base, delivery.attempt))
-                .unwrap_or(chrono::Duration::MAX);
-        let (status, next_attempt_at) = if next <= delivery.retry_until {
-            (store::webhooks::PENDING, Some(next))
-        } else {
-            (store::webhooks::FAILED, None)
-        };
-        Outcome { at, response_status, error, duration_ms, status, next_attempt_at }
-    };
-    record(db, delivery, &outcome).await;
-}
-
-/// Fails a delivery that cannot be sent at all.
-async fn fail_unsent(db: &DatabaseConnection, delivery: &webhook_delivery::Model, why: String) {
-    let outcome = Outcome {
-        at: store::now(),
-        response_status: None,
-        error: Some(why),
-        duration_ms: 0,
-        status: store::webhooks::FAILED,
-        next_attempt_at: None,
-    };
-    record(db, delivery, &outcome).await;
-}
-
-async fn record(db: &DatabaseConnection, delivery: &webhook_delivery::Model, outcome: &Outcome) {
-    let told = match outcome.status {
-        store::webhooks::DELIVERED => "delivered",
-        store::webhooks::PENDING => "retry",
-        _ => "failed",
-    };
-    metrics::counter!("webhook_deliveries_total", "outcome" => told).increment(1);
-    match store::webhooks::record(db, delivery, outcome).await {
-        Ok(true) => {}
-        Ok(false) => tracing::info!(delivery = %delivery.id, "a webhook delivery's lease ran out before its outcome"),
-        Err(err) => tracing::warn!(error = %err, delivery = %delivery.id, "recording a webhook delivery"),
-    }
-}
-
-/// POSTs the delivery; the answer's status, or why none came.
-async fn post(
-    client: &reqwest::Client,
-    settings: &Settings,
-    allow_private: bool,
-    delivery: &webhook_delivery::Model,
-    request: &Request,
-) -> Result<i32, String> {
-    let url = reqwest::Url::parse(&request.url).map_err(|e| format!("the address is no URL: {e}"))?;
-    // Addresses written as IPs are connected to without the resolver, which checks names.
-    let literal = match url.host() {
-        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-        _ => None,
-    };
-    if !allow_private && literal.is_some_and(|ip| !address::is_public(ip)) {
-        return Err(format!("{} is a loopback, private or link-local address", url.host_str().unwrap_or_default()));
-    }
-    let t = store::now().timestamp();
-    let secrets: Vec<&str> = request.secrets.iter().map(String::as_str).collect();
-    let answer = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("Guanxi-Event-Id", delivery.event_id.to_string())
-        .header("Guanxi-Delivery-Id", ids::encode(super::DELIVERY_TYPE_NAME, delivery.id))
-        .header("Guanxi-Delivery-Attempt", delivery.attempt.to_string())
-        .header("Guanxi-Signature", signature::header(t, &request.body, &secrets))
-        .body(request.body.clone())
-        .send()
-        .await;
-    match answer {
-        Ok(response) => Ok(i32::from(response.status().as_u16())),
-        Err(err) if err.is_timeout() => Err(format!("no answer within {} s", settings.timeout.as_secs())),
-        Err(err) => Err(describe(&err)),
-    }
 }
 
 /// What went wrong, as a receiver's operator would want it: the innermost cause, which names
