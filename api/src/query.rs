@@ -168,12 +168,16 @@ impl EntityKind {
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// What a field holds, which decides its filter operators and how cursors encode it.
+/// What a field holds: its GraphQL type, its filter operators and how cursors encode it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     String,
     Int,
+    Boolean,
     DateTime,
+    Date,
+    /// Exact decimal text (money), never compared as a number by the database.
+    Decimal,
     /// One of a fixed list of SCREAMING_CASE names; the GraphQL enum type is named here.
     Enum {
         type_name: &'static str,
@@ -185,10 +189,50 @@ pub enum FieldKind {
     },
     /// A list of strings (tags): filtered by membership, never sorted.
     StringList,
+    /// A list of references (a plan's team), stored as a JSON array of uuids.
+    IdList {
+        type_name: &'static str,
+    },
 }
 
-/// One filterable (and maybe sortable) field of an entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a value is refused: a violation code and a message.
+pub type Refusal = (&'static str, String);
+
+/// How an input value of a field is checked before it is stored.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// Taken as its type allows: an enum within its values, an id of its type, a time, a date,
+    /// a boolean.
+    Plain,
+    /// Trimmed text of 1 to `max` characters; blank clears it (or is refused, if it is required).
+    Text(usize),
+    /// Blank clears it; otherwise what the parser makes of it, canonical.
+    Parsed(fn(&str) -> Result<String, Refusal>),
+    /// A whole number from `.0` to `.1`.
+    Range(i64, i64),
+    /// At most `items` distinct entries (texts of 1 to `chars` characters, or ids).
+    List { items: usize, chars: usize },
+}
+
+/// How a create or an update sets a field.
+#[derive(Debug, Clone, Copy)]
+pub struct Input {
+    pub check: Check,
+    /// A create must give it (its create input type is non-null).
+    pub required: bool,
+    /// Only a create may give it: a record stays with its customer.
+    pub create_only: bool,
+    /// Only an update may give it (a complaint's resolution).
+    pub update_only: bool,
+    /// Shown on the input field.
+    pub doc: Option<&'static str>,
+}
+
+/// One built-in field of an entity, declared once. From the entity's list of these come its
+/// GraphQL object fields, filter and order inputs, create and update inputs and how they are
+/// read and checked, cursor values and audit snapshots; the store maps the same name to its
+/// column (sea-orm's columns answer to the GraphQL names).
+#[derive(Debug, Clone, Copy)]
 pub struct FieldSpec {
     /// The GraphQL name (camelCase); the store maps it to its column.
     pub name: &'static str,
@@ -196,6 +240,138 @@ pub struct FieldSpec {
     pub nullable: bool,
     /// The `<Entity>OrderField` value that sorts by it, if it is sortable.
     pub order: Option<&'static str>,
+    /// In the entity's `<Entity>Filter`.
+    pub filter: bool,
+    /// A field of the GraphQL object. References are not: the object shows the record itself.
+    pub shown: bool,
+    /// Set by creates and updates; `None`: the server keeps it.
+    pub input: Option<Input>,
+    /// In the audit trail's snapshots of the record.
+    pub audited: bool,
+    /// Shown on the object field.
+    pub doc: Option<&'static str>,
+}
+
+/// Two specs are the same field if they have the same name and kind.
+impl PartialEq for FieldSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.kind == other.kind
+    }
+}
+
+impl Eq for FieldSpec {}
+
+impl FieldSpec {
+    /// A field the server keeps: non-null, filterable, shown unless it is a reference, not
+    /// audited. The builders below say what else it is.
+    #[must_use]
+    pub const fn new(name: &'static str, kind: FieldKind) -> Self {
+        let reference = matches!(kind, FieldKind::Id { .. } | FieldKind::IdList { .. });
+        Self {
+            name,
+            kind,
+            nullable: false,
+            order: None,
+            filter: true,
+            shown: !reference,
+            input: None,
+            audited: false,
+            doc: None,
+        }
+    }
+
+    /// The record's own global `id`.
+    #[must_use]
+    pub const fn id(type_name: &'static str) -> Self {
+        let mut id = Self::new("id", FieldKind::Id { type_name });
+        id.shown = true;
+        id
+    }
+
+    #[must_use]
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+
+    /// Sortable, as `<Entity>OrderField.value`.
+    #[must_use]
+    pub const fn order(mut self, value: &'static str) -> Self {
+        self.order = Some(value);
+        self
+    }
+
+    /// Not offered in `<Entity>Filter`.
+    #[must_use]
+    pub const fn unfiltered(mut self) -> Self {
+        self.filter = false;
+        self
+    }
+
+    /// Not a field of the GraphQL object (the entity shows it its own way, or not at all).
+    #[must_use]
+    pub const fn hidden(mut self) -> Self {
+        self.shown = false;
+        self
+    }
+
+    #[must_use]
+    pub const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = Some(doc);
+        self
+    }
+
+    /// Recorded in audit snapshots without being an input (a status moved by its own mutation).
+    #[must_use]
+    pub const fn audited(mut self) -> Self {
+        self.audited = true;
+        self
+    }
+
+    /// Set by creates and updates, checked by `check`; audited.
+    #[must_use]
+    pub const fn input(mut self, check: Check) -> Self {
+        self.input = Some(Input { check, required: false, create_only: false, update_only: false, doc: None });
+        self.audited = true;
+        self
+    }
+
+    /// An input a create must give.
+    #[must_use]
+    pub const fn required(mut self) -> Self {
+        if let Some(input) = &mut self.input {
+            input.required = true;
+        }
+        self
+    }
+
+    /// An input only a create may give (and must).
+    #[must_use]
+    pub const fn create_only(mut self) -> Self {
+        if let Some(input) = &mut self.input {
+            input.required = true;
+            input.create_only = true;
+        }
+        self
+    }
+
+    /// An input only an update may give.
+    #[must_use]
+    pub const fn update_only(mut self) -> Self {
+        if let Some(input) = &mut self.input {
+            input.update_only = true;
+        }
+        self
+    }
+
+    /// Shown on the input field.
+    #[must_use]
+    pub const fn input_doc(mut self, doc: &'static str) -> Self {
+        if let Some(input) = &mut self.input {
+            input.doc = Some(doc);
+        }
+        self
+    }
 }
 
 /// The spec named `name` among an entity's `fields`.
@@ -513,7 +689,9 @@ fn scalar_from_json(kind: FieldKind, v: &serde_json::Value) -> Option<Scalar> {
         FieldKind::Int => Scalar::Int(v.as_i64()?),
         FieldKind::DateTime => Scalar::Time(DateTime::parse_from_rfc3339(v.as_str()?).ok()?.with_timezone(&Utc)),
         FieldKind::Id { .. } => Scalar::Uuid(Uuid::parse_str(v.as_str()?).ok()?),
-        FieldKind::StringList => return None,
+        FieldKind::Boolean => Scalar::Bool(v.as_bool()?),
+        FieldKind::Date | FieldKind::Decimal => Scalar::Str(v.as_str()?.to_owned()),
+        FieldKind::StringList | FieldKind::IdList { .. } => return None,
     })
 }
 
@@ -535,7 +713,7 @@ mod tests {
 
     #[test]
     fn empty_ors_and_ins_match_nothing_where_an_and_needs_them() {
-        static NAME: FieldSpec = FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: None };
+        static NAME: FieldSpec = FieldSpec::new("name", FieldKind::String);
         let name_in = |v: Vec<Scalar>| Filter::Field(&NAME, Op::In(v));
         let some = || name_in(vec![Scalar::Str("x".into())]);
         assert!(Filter::Any(vec![]).matches_nothing());
@@ -547,9 +725,8 @@ mod tests {
         assert!(!Filter::Not(Box::new(Filter::Any(vec![]))).matches_nothing());
     }
 
-    static NAME: FieldSpec = FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: Some("NAME") };
-    static ID: FieldSpec =
-        FieldSpec { name: "id", kind: FieldKind::Id { type_name: "Customer" }, nullable: false, order: None };
+    static NAME: FieldSpec = FieldSpec::new("name", FieldKind::String).order("NAME");
+    static ID: FieldSpec = FieldSpec::id("Customer");
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_order() {

@@ -442,7 +442,7 @@ async fn write_batch(
                 currency: "CNY".into(),
                 planned_visits: rng.random_range(4..=12),
                 objectives: json!(["续约", "交叉销售"]),
-                team: json!(c.owner_id.map(|o| vec![o.to_string()]).unwrap_or_default()),
+                team_ids: json!(c.owner_id.map(|o| vec![o.to_string()]).unwrap_or_default()),
                 owner_id: c.owner_id.or_else(|| owners.first().copied()),
                 custom_fields: serde_json::json!({}),
                 version: 1,

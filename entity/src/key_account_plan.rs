@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "key_account_plans")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -22,7 +22,8 @@ pub struct Model {
     /// A JSON array of strings.
     pub objectives: Json,
     /// A JSON array of user ids (the dedicated team, 专门机构).
-    pub team: Json,
+    #[sea_orm(column_name = "team")]
+    pub team_ids: Json,
     pub owner_id: Option<Uuid>,
     /// Values of the tenant's custom fields, a JSON object keyed by definition key.
     pub custom_fields: Json,

@@ -217,3 +217,4 @@ async fn interactions_follow_customer_access() {
         .await;
     assert_eq!(none["data"], json!({ "interaction": null, "interactions": { "totalCount": 0 } }));
 }
+

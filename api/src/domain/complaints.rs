@@ -7,19 +7,19 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use guanxi_entity::{complaint, complaint_transition, customer};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
-use super::input::{Patch, check_version, set_required_enum, set_text};
+use super::input::{Input, check_version};
 use super::plugins::Plugins;
-use super::records::{self, OnCustomer, Record};
+use super::records::{self, OnCustomer, Record, audit_snapshot};
 use super::settings::TenantSettings;
 use super::values::text;
 use super::write::{Change, Effect, Write};
 use super::{Caller, Role, access, ids};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, Scalar};
+use crate::query::{Check, FieldKind, FieldSpec, Filter, Op, Scalar};
 use crate::store::{self, WriteTxn};
 
 pub const TYPE_NAME: &str = "Complaint";
@@ -113,26 +113,39 @@ pub fn sla_breached(c: &complaint::Model, now: DateTime<Utc>) -> bool {
     missed(c.responded_at, c.response_due_at) || missed(c.resolved_at, c.resolution_due_at)
 }
 
-const fn spec(name: &'static str, kind: FieldKind, nullable: bool, order: Option<&'static str>) -> FieldSpec {
-    FieldSpec { name, kind, nullable, order }
-}
-
-pub static FIELDS: [FieldSpec; 11] = [
-    spec("id", FieldKind::Id { type_name: TYPE_NAME }, false, None),
-    spec("customerId", FieldKind::Id { type_name: "Customer" }, false, None),
-    spec("title", FieldKind::String, false, None),
-    spec("category", FieldKind::Enum { type_name: "ComplaintCategory", values: CATEGORIES }, false, None),
-    spec("severity", FieldKind::Enum { type_name: "Severity", values: SEVERITIES }, false, Some("SEVERITY")),
-    spec("status", FieldKind::Enum { type_name: "ComplaintStatus", values: STATUSES }, false, Some("STATUS")),
-    spec("assigneeId", FieldKind::Id { type_name: "User" }, true, None),
-    spec("responseDueAt", FieldKind::DateTime, false, Some("RESPONSE_DUE_AT")),
-    spec("resolutionDueAt", FieldKind::DateTime, false, Some("RESOLUTION_DUE_AT")),
-    spec("createdAt", FieldKind::DateTime, false, Some("CREATED_AT")),
-    spec("updatedAt", FieldKind::DateTime, false, Some("UPDATED_AT")),
+/// Complaint, declared once: see [`FieldSpec`].
+pub static FIELDS: [FieldSpec; 17] = [
+    FieldSpec::id(TYPE_NAME),
+    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
+    FieldSpec::new("title", FieldKind::String).input(Check::Text(200)).required(),
+    FieldSpec::new("description", FieldKind::String).nullable().unfiltered().input(Check::Text(5000)),
+    FieldSpec::new("category", FieldKind::Enum { type_name: "ComplaintCategory", values: CATEGORIES })
+        .input(Check::Plain)
+        .required(),
+    FieldSpec::new("severity", FieldKind::Enum { type_name: "Severity", values: SEVERITIES })
+        .order("SEVERITY")
+        .input(Check::Plain)
+        .required(),
+    FieldSpec::new("status", FieldKind::Enum { type_name: "ComplaintStatus", values: STATUSES })
+        .order("STATUS")
+        .audited(),
+    FieldSpec::new("assigneeId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    FieldSpec::new("resolution", FieldKind::String).nullable().unfiltered().input(Check::Text(5000)).update_only(),
+    FieldSpec::new("satisfaction", FieldKind::Int)
+        .nullable()
+        .unfiltered()
+        .input(Check::Range(1, 5))
+        .update_only()
+        .input_doc("1 to 5: the customer's satisfaction with the handling"),
+    FieldSpec::new("responseDueAt", FieldKind::DateTime).order("RESPONSE_DUE_AT"),
+    FieldSpec::new("resolutionDueAt", FieldKind::DateTime).order("RESOLUTION_DUE_AT"),
+    // Not filters themselves: `slaBreached` and `dueBefore` are built from them.
+    FieldSpec::new("respondedAt", FieldKind::DateTime).nullable().unfiltered(),
+    FieldSpec::new("resolvedAt", FieldKind::DateTime).nullable().unfiltered(),
+    FieldSpec::new("version", FieldKind::Int).unfiltered(),
+    FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
+    FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
 ];
-/// Not GraphQL filters themselves; `slaBreached` and `dueBefore` are built from them.
-pub static RESPONDED_AT: FieldSpec = spec("respondedAt", FieldKind::DateTime, true, None);
-pub static RESOLVED_AT: FieldSpec = spec("resolvedAt", FieldKind::DateTime, true, None);
 
 /// # Panics
 /// If `name` is not in [`FIELDS`] (a programming error).
@@ -155,7 +168,10 @@ pub fn breached_filter(breached: bool, now: DateTime<Utc>) -> Filter {
             Filter::Field(done, Op::GtField(due)),
         ])
     };
-    let any = Filter::Any(vec![missed(&RESPONDED_AT, "responseDueAt"), missed(&RESOLVED_AT, "resolutionDueAt")]);
+    let any = Filter::Any(vec![
+        missed(field("respondedAt"), "responseDueAt"),
+        missed(field("resolvedAt"), "resolutionDueAt"),
+    ]);
     if breached { any } else { Filter::Not(Box::new(any)) }
 }
 
@@ -163,8 +179,14 @@ pub fn breached_filter(breached: bool, now: DateTime<Utc>) -> Filter {
 #[must_use]
 pub fn due_before_filter(at: DateTime<Utc>) -> Filter {
     Filter::Any(vec![
-        Filter::All(vec![Filter::Field(&RESPONDED_AT, Op::IsNull(true)), time(field("responseDueAt"), Op::Lt, at)]),
-        Filter::All(vec![Filter::Field(&RESOLVED_AT, Op::IsNull(true)), time(field("resolutionDueAt"), Op::Lt, at)]),
+        Filter::All(vec![
+            Filter::Field(field("respondedAt"), Op::IsNull(true)),
+            time(field("responseDueAt"), Op::Lt, at),
+        ]),
+        Filter::All(vec![
+            Filter::Field(field("resolvedAt"), Op::IsNull(true)),
+            time(field("resolutionDueAt"), Op::Lt, at),
+        ]),
     ])
 }
 
@@ -231,96 +253,14 @@ pub async fn open_of_customers(
 /// hundred means it is being cycled, and each reader of its history would pay for every one.
 pub const MAX_TRANSITIONS: u64 = 100;
 
-/// What a filing or an update asks for.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ComplaintInput {
-    pub customer_id: Patch<String>,
-    pub title: Patch<String>,
-    pub description: Patch<String>,
-    pub category: Patch<String>,
-    pub severity: Patch<String>,
-    pub assignee_id: Patch<String>,
-    pub resolution: Patch<String>,
-    pub satisfaction: Patch<i64>,
-    /// An object keyed by custom field key; checked against the tenant's definitions.
-    pub custom_fields: Patch<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Data {
-    title: String,
-    description: Option<String>,
-    category: String,
-    severity: String,
-    assignee_id: Option<Uuid>,
-    resolution: Option<String>,
-    satisfaction: Option<i32>,
-    custom_fields: Value,
-}
-
-impl Data {
-    fn of(c: &complaint::Model) -> Self {
-        Self {
-            title: c.title.clone(),
-            description: c.description.clone(),
-            category: c.category.clone(),
-            severity: c.severity.clone(),
-            assignee_id: c.assignee_id,
-            resolution: c.resolution.clone(),
-            satisfaction: c.satisfaction,
-            custom_fields: c.custom_fields.clone(),
-        }
-    }
-}
-
-fn apply(data: &mut Data, input: ComplaintInput, v: &mut Vec<Violation>) {
-    match input.title {
-        Patch::Absent => {}
-        Patch::Null => v.push(Violation::new("title", "REQUIRED", "title cannot be null")),
-        Patch::Value(t) => match text(&t, 1, 200) {
-            Ok(t) => data.title = t,
-            Err((code, msg)) => v.push(Violation::new("title", code, msg)),
-        },
-    }
-    set_text(v, "description", input.description, &mut data.description, 5000);
-    set_required_enum(v, "category", input.category, CATEGORIES, &mut data.category);
-    set_required_enum(v, "severity", input.severity, SEVERITIES, &mut data.severity);
-    match input.assignee_id {
-        Patch::Absent => {}
-        Patch::Null => data.assignee_id = None,
-        Patch::Value(g) => match ids::decode("User", &g) {
-            Ok(id) => data.assignee_id = Some(id),
-            Err((code, msg)) => v.push(Violation::new("assigneeId", code, msg)),
-        },
-    }
-    set_text(v, "resolution", input.resolution, &mut data.resolution, 5000);
-    match input.satisfaction {
-        Patch::Absent => {}
-        Patch::Null => data.satisfaction = None,
-        Patch::Value(n) if (1..=5).contains(&n) => data.satisfaction = i32::try_from(n).ok(),
-        Patch::Value(n) => v.push(Violation::new("satisfaction", "OUT_OF_RANGE", format!("must be 1 to 5, got {n}"))),
-    }
-}
-
-/// The complaint as the audit trail records it.
-#[must_use]
-pub fn audit_snapshot(c: &complaint::Model) -> Value {
-    json!({
-        "customerId": ids::encode("Customer", c.customer_id), "title": c.title, "description": c.description,
-        "category": c.category, "severity": c.severity, "status": c.status,
-        "assigneeId": c.assignee_id.map(|id| ids::encode("User", id)), "resolution": c.resolution,
-        "satisfaction": c.satisfaction, "customFields": c.custom_fields,
-    })
-}
-
 async fn check_assignee(
     txn: &DatabaseTransaction,
     caller: &Caller,
-    data: &Data,
+    row: &complaint::Model,
     before: Option<Uuid>,
     v: &mut Vec<Violation>,
 ) -> Result<()> {
-    let Some(assignee) = data.assignee_id else { return Ok(()) };
+    let Some(assignee) = row.assignee_id else { return Ok(()) };
     if Some(assignee) == before {
         return Ok(());
     }
@@ -342,70 +282,32 @@ pub async fn file(
     db: &DatabaseConnection,
     plugins: &Plugins,
     caller: &Caller,
-    mut input: ComplaintInput,
+    input: Input,
     settings: &TenantSettings,
 ) -> Result<complaint::Model> {
     access::ensure_can_write(caller)?;
+    let mut row = complaint::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
+        status: Status::Open.as_str().into(),
+        version: 1,
+        ..Default::default()
+    };
     let mut v = Vec::new();
-    let customer_id = match &input.customer_id {
-        Patch::Value(g) => {
-            ids::decode("Customer", g).map_err(|(code, msg)| v.push(Violation::new("customerId", code, msg))).ok()
-        }
-        _ => {
-            v.push(Violation::new("customerId", "REQUIRED", "customerId is required"));
-            None
-        }
-    };
-    if input.title == Patch::Absent {
-        v.push(Violation::new("title", "REQUIRED", "title is required"));
-    }
-    let mut data = Data {
-        title: String::new(),
-        description: None,
-        category: "OTHER".into(),
-        severity: "MEDIUM".into(),
-        assignee_id: None,
-        resolution: None,
-        satisfaction: None,
-        custom_fields: json!({}),
-    };
-    let custom = std::mem::take(&mut input.custom_fields);
-    apply(&mut data, input, &mut v);
     let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
-    data.custom_fields = write.custom_values(custom, None, &mut v);
-    let customer = match customer_id {
-        Some(id) => customer_for_write(write.txn(), caller, id, &mut v).await?,
-        None => None,
+    write.apply(&mut row, input, true, &mut v)?;
+    let customer = if v.iter().all(|x| x.field != "customerId") {
+        customer_for_write(write.txn(), caller, row.customer_id, &mut v).await?
+    } else {
+        None
     };
-    check_assignee(write.txn(), caller, &data, None, &mut v).await?;
+    check_assignee(write.txn(), caller, &row, None, &mut v).await?;
     let (Some(customer), true) = (customer, v.is_empty()) else {
         return Err(Error::Invalid(v));
     };
     let now = write.now();
-    let (response_due_at, resolution_due_at) = deadlines(now, &data.severity, customer.tier.as_deref(), settings);
-    let row = complaint::Model {
-        tenant_id: caller.tenant_id,
-        id: Uuid::now_v7(),
-        customer_id: customer.id,
-        title: data.title,
-        description: data.description,
-        category: data.category,
-        severity: data.severity,
-        status: Status::Open.as_str().into(),
-        assignee_id: data.assignee_id,
-        resolution: data.resolution,
-        satisfaction: data.satisfaction,
-        response_due_at,
-        resolution_due_at,
-        response_breach_told: false,
-        resolution_breach_told: false,
-        responded_at: None,
-        resolved_at: None,
-        custom_fields: data.custom_fields,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    (row.response_due_at, row.resolution_due_at) = deadlines(now, &row.severity, customer.tier.as_deref(), settings);
+    (row.created_at, row.updated_at) = (now, now);
     let change = Change::new(TYPE_NAME, row.id, customer.id, "complaint.filed", None, Some(audit_snapshot(&row)));
     let persist = async |txn: &WriteTxn| {
         store::complaints::insert(txn, &row).await?;
@@ -477,58 +379,37 @@ pub async fn update(
     plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
-    mut input: ComplaintInput,
+    input: Input,
     expected_version: Option<i32>,
     settings: &TenantSettings,
 ) -> Result<complaint::Model> {
-    let mut v = Vec::new();
-    if input.customer_id != Patch::Absent {
-        v.push(Violation::new("customerId", "NOT_ALLOWED", "a complaint stays with its customer"));
-        input.customer_id = Patch::Absent;
-    }
     let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
     let (current, customer) = writable(write.txn(), caller, id).await?;
     check_version("complaint", current.version, expected_version)?;
-    let mut data = Data::of(&current);
-    let custom = std::mem::take(&mut input.custom_fields);
-    data.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
-    apply(&mut data, input, &mut v);
-    check_assignee(write.txn(), caller, &data, current.assignee_id, &mut v).await?;
+    let mut row = current.clone();
+    let mut v = Vec::new();
+    write.apply(&mut row, input, false, &mut v)?;
+    check_assignee(write.txn(), caller, &row, current.assignee_id, &mut v).await?;
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    if data == Data::of(&current) {
+    if row == current {
         return Ok(current);
     }
-    let (response_due_at, resolution_due_at) = if data.severity == current.severity {
-        (current.response_due_at, current.resolution_due_at)
-    } else {
-        deadlines(current.created_at, &data.severity, customer.tier.as_deref(), settings)
-    };
-    let updated = complaint::Model {
-        title: data.title,
-        description: data.description,
-        category: data.category,
-        severity: data.severity,
-        assignee_id: data.assignee_id,
-        resolution: data.resolution,
-        satisfaction: data.satisfaction,
+    if row.severity != current.severity {
+        (row.response_due_at, row.resolution_due_at) =
+            deadlines(current.created_at, &row.severity, customer.tier.as_deref(), settings);
         // A deadline that moves is told of again if the new one passes unmet.
-        response_breach_told: current.response_breach_told && response_due_at == current.response_due_at,
-        resolution_breach_told: current.resolution_breach_told && resolution_due_at == current.resolution_due_at,
-        response_due_at,
-        resolution_due_at,
-        custom_fields: data.custom_fields,
-        version: current.version + 1,
-        updated_at: write.now(),
-        ..current.clone()
-    };
-    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
+        row.response_breach_told &= row.response_due_at == current.response_due_at;
+        row.resolution_breach_told &= row.resolution_due_at == current.resolution_due_at;
+    }
+    (row.version, row.updated_at) = (current.version + 1, write.now());
+    let (before, after) = (audit_snapshot(&current), audit_snapshot(&row));
     let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.updated", Some(before), Some(after));
     write
-        .commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &updated, &current).await)
+        .commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &row, &current).await)
         .await?;
-    Ok(updated)
+    Ok(row)
 }
 
 /// The status a complaint is stored with.

@@ -2,21 +2,20 @@
 //! creates, changes, deletes and lists them. Every write runs in one transaction that checks the
 //! version, writes the row and appends the audit entry.
 
-use chrono::{DateTime, Utc};
 use guanxi_entity::customer;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
-use super::input::{Patch, check_version, set_enum, set_parsed, set_required_enum, set_text};
+use super::input::{Input, check_version};
 use super::plugins::Plugins;
-use super::records::Record;
-use super::values::{CreditCode, Email, Phone, text, web_address};
+use super::records::{Record, audit_snapshot};
+use super::values;
 use super::write::{Change, Effect, Write};
 use super::{Caller, access, custom_values, ids};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
+use crate::query::{Check, FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
 use crate::store::{self, WriteTxn};
 
 /// The GraphQL type name, used in global ids and the audit trail.
@@ -47,51 +46,44 @@ pub const MAX_TAG_CHARS: usize = 50;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_TEXT_CHARS: usize = 200;
 
-const fn string(name: &'static str) -> FieldSpec {
-    FieldSpec { name, kind: FieldKind::String, nullable: true, order: None }
-}
-
-/// The filterable fields of Customer, in GraphQL names. The store maps each to its column.
+/// Customer, declared once: see [`FieldSpec`].
 pub static FIELDS: [FieldSpec; 18] = [
-    FieldSpec { name: "id", kind: FieldKind::Id { type_name: TYPE_NAME }, nullable: false, order: None },
-    FieldSpec {
-        name: "kind",
-        kind: FieldKind::Enum { type_name: "CustomerKind", values: KINDS },
-        nullable: false,
-        order: None,
-    },
-    FieldSpec { name: "name", kind: FieldKind::String, nullable: false, order: Some("NAME") },
-    string("email"),
-    string("phone"),
-    string("region"),
-    string("industry"),
-    string("creditCode"),
-    string("channel"),
-    string("website"),
-    FieldSpec { name: "tags", kind: FieldKind::StringList, nullable: false, order: None },
-    FieldSpec {
-        name: "status",
-        kind: FieldKind::Enum { type_name: "CustomerStatus", values: STATUSES },
-        nullable: false,
-        order: Some("STATUS"),
-    },
-    FieldSpec {
-        name: "relationshipType",
-        kind: FieldKind::Enum { type_name: "RelationshipType", values: RELATIONSHIP_TYPES },
-        nullable: true,
-        order: None,
-    },
-    FieldSpec { name: "ownerId", kind: FieldKind::Id { type_name: "User" }, nullable: true, order: None },
-    FieldSpec { name: "createdAt", kind: FieldKind::DateTime, nullable: false, order: Some("CREATED_AT") },
-    FieldSpec { name: "updatedAt", kind: FieldKind::DateTime, nullable: false, order: Some("UPDATED_AT") },
-    FieldSpec { name: "version", kind: FieldKind::Int, nullable: false, order: None },
-    FieldSpec {
-        name: "tier",
-        kind: FieldKind::Enum { type_name: "ValueTier", values: TIERS },
-        nullable: true,
-        // Ascending is the pyramid top down (the names sort that way); unranked customers last.
-        order: Some("TIER"),
-    },
+    FieldSpec::id(TYPE_NAME),
+    FieldSpec::new("kind", FieldKind::Enum { type_name: "CustomerKind", values: KINDS }).input(Check::Plain).required(),
+    FieldSpec::new("name", FieldKind::String).order("NAME").input(Check::Text(MAX_NAME_CHARS)).required(),
+    FieldSpec::new("email", FieldKind::String).nullable().input(Check::Parsed(values::email)),
+    FieldSpec::new("phone", FieldKind::String)
+        .nullable()
+        .input(Check::Parsed(values::phone))
+        .input_doc("E.164 (+8613812345678) or a mainland mobile number"),
+    FieldSpec::new("region", FieldKind::String).nullable().input(Check::Text(MAX_TEXT_CHARS)),
+    FieldSpec::new("industry", FieldKind::String).nullable().input(Check::Text(MAX_TEXT_CHARS)),
+    FieldSpec::new("creditCode", FieldKind::String)
+        .nullable()
+        .doc("Unified social credit code (统一社会信用代码) of an organization.")
+        .input(Check::Parsed(values::credit_code))
+        .input_doc("18 characters, GB 32100-2015; organizations only"),
+    FieldSpec::new("channel", FieldKind::String).nullable().input(Check::Text(MAX_TEXT_CHARS)),
+    FieldSpec::new("website", FieldKind::String)
+        .nullable()
+        .input(Check::Parsed(values::web_address))
+        .input_doc("An http or https address (官网); an empty string clears it."),
+    FieldSpec::new("tags", FieldKind::StringList)
+        .input(Check::List { items: MAX_TAGS, chars: MAX_TAG_CHARS })
+        .input_doc("At most 50 tags of at most 50 characters"),
+    FieldSpec::new("status", FieldKind::Enum { type_name: "CustomerStatus", values: STATUSES })
+        .order("STATUS")
+        .input(Check::Plain),
+    FieldSpec::new("relationshipType", FieldKind::Enum { type_name: "RelationshipType", values: RELATIONSHIP_TYPES })
+        .nullable()
+        .input(Check::Plain),
+    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    // Ascending is the pyramid top down (the names sort that way); unranked customers last.
+    FieldSpec::new("tier", FieldKind::Enum { type_name: "ValueTier", values: TIERS }).nullable().order("TIER"),
+    FieldSpec::new("version", FieldKind::Int)
+        .doc("Increases with every change; pass it as expectedVersion to refuse lost updates."),
+    FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
+    FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
 ];
 
 /// The field spec named `name`.
@@ -123,167 +115,15 @@ impl Record for customer::Model {
     }
 }
 
-/// What a create or update asks for; `Absent` fields keep their value (or default, on create).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CustomerInput {
-    pub kind: Patch<String>,
-    pub name: Patch<String>,
-    pub email: Patch<String>,
-    pub phone: Patch<String>,
-    pub region: Patch<String>,
-    pub industry: Patch<String>,
-    pub credit_code: Patch<String>,
-    pub channel: Patch<String>,
-    pub website: Patch<String>,
-    pub tags: Patch<Vec<String>>,
-    pub status: Patch<String>,
-    pub relationship_type: Patch<String>,
-    /// A global User id.
-    pub owner_id: Patch<String>,
-    /// An object keyed by custom field key; checked against the tenant's definitions.
-    pub custom_fields: Patch<Value>,
-}
-
-/// The fields a caller can change, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CustomerData {
-    kind: String,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    region: Option<String>,
-    industry: Option<String>,
-    credit_code: Option<String>,
-    channel: Option<String>,
-    website: Option<String>,
-    tags: Vec<String>,
-    status: String,
-    relationship_type: Option<String>,
-    owner_id: Option<Uuid>,
-    custom_fields: Value,
-}
-
-impl CustomerData {
-    fn from_model(m: &customer::Model) -> Self {
-        Self {
-            kind: m.kind.clone(),
-            name: m.name.clone(),
-            email: m.email.clone(),
-            phone: m.phone.clone(),
-            region: m.region.clone(),
-            industry: m.industry.clone(),
-            credit_code: m.credit_code.clone(),
-            channel: m.channel.clone(),
-            website: m.website.clone(),
-            tags: tags_of(m),
-            status: m.status.clone(),
-            relationship_type: m.relationship_type.clone(),
-            owner_id: m.owner_id,
-            custom_fields: m.custom_fields.clone(),
-        }
-    }
-
-    /// The row to store: these fields over `current` (whose server-kept fields, like the tier,
-    /// stay), or a new row `id` when there is none.
-    fn into_model(
-        self,
-        tenant_id: Uuid,
-        id: Uuid,
-        current: Option<&customer::Model>,
-        now: DateTime<Utc>,
-    ) -> customer::Model {
-        customer::Model {
-            tenant_id,
-            id,
-            tier: current.and_then(|c| c.tier.clone()),
-            kind: self.kind,
-            name: self.name,
-            email: self.email,
-            phone: self.phone,
-            region: self.region,
-            industry: self.industry,
-            credit_code: self.credit_code,
-            channel: self.channel,
-            website: self.website,
-            tags: json!(self.tags),
-            status: self.status,
-            relationship_type: self.relationship_type,
-            owner_id: self.owner_id,
-            custom_fields: self.custom_fields,
-            version: current.map_or(1, |c| c.version + 1),
-            created_at: current.map_or(now, |c| c.created_at),
-            updated_at: now,
-        }
-    }
-}
-
 /// The tags of a stored customer.
 #[must_use]
 pub fn tags_of(m: &customer::Model) -> Vec<String> {
     m.tags.as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
-/// The customer as the audit trail records it: GraphQL names, global ids.
-#[must_use]
-pub fn audit_snapshot(m: &customer::Model) -> Value {
-    json!({
-        "kind": m.kind, "name": m.name, "email": m.email, "phone": m.phone, "region": m.region,
-        "industry": m.industry, "creditCode": m.credit_code, "channel": m.channel, "website": m.website,
-        "tags": tags_of(m),
-        "status": m.status, "relationshipType": m.relationship_type,
-        "ownerId": m.owner_id.map(|id| ids::encode("User", id)), "customFields": m.custom_fields,
-    })
-}
-
-/// Applies `input` over `data`, collecting every violation.
-fn apply(data: &mut CustomerData, input: CustomerInput, violations: &mut Vec<Violation>) {
-    let v = violations;
-    set_required_enum(v, "kind", input.kind, KINDS, &mut data.kind);
-    match input.name {
-        Patch::Absent => {}
-        Patch::Null => v.push(Violation::new("name", "REQUIRED", "name cannot be null")),
-        Patch::Value(s) => match text(&s, 1, MAX_NAME_CHARS) {
-            Ok(s) => data.name = s,
-            Err((code, msg)) => v.push(Violation::new("name", code, msg)),
-        },
-    }
-    set_parsed(v, "email", input.email, &mut data.email, Email::parse, Email::into_inner);
-    set_parsed(v, "phone", input.phone, &mut data.phone, Phone::parse, Phone::into_inner);
-    set_text(v, "region", input.region, &mut data.region, MAX_TEXT_CHARS);
-    set_text(v, "industry", input.industry, &mut data.industry, MAX_TEXT_CHARS);
-    set_parsed(v, "creditCode", input.credit_code, &mut data.credit_code, CreditCode::parse, CreditCode::into_inner);
-    set_text(v, "channel", input.channel, &mut data.channel, MAX_TEXT_CHARS);
-    set_parsed(v, "website", input.website, &mut data.website, web_address, String::from);
-    match input.tags {
-        Patch::Absent => {}
-        Patch::Null => data.tags.clear(),
-        Patch::Value(tags) => {
-            if tags.len() > MAX_TAGS {
-                v.push(Violation::new("tags", "TOO_MANY", format!("at most {MAX_TAGS} tags, got {}", tags.len())));
-            }
-            let mut clean: Vec<String> = Vec::with_capacity(tags.len());
-            for (i, tag) in tags.iter().enumerate() {
-                match text(tag, 1, MAX_TAG_CHARS) {
-                    // Repeating a tag is harmless; keep the first.
-                    Ok(t) if !clean.contains(&t) => clean.push(t),
-                    Ok(_) => {}
-                    Err((code, msg)) => v.push(Violation::new(format!("tags.{i}"), code, msg)),
-                }
-            }
-            data.tags = clean;
-        }
-    }
-    set_required_enum(v, "status", input.status, STATUSES, &mut data.status);
-    set_enum(v, "relationshipType", input.relationship_type, RELATIONSHIP_TYPES, &mut data.relationship_type);
-    match input.owner_id {
-        Patch::Absent => {}
-        Patch::Null => data.owner_id = None,
-        Patch::Value(g) => match ids::decode("User", &g) {
-            Ok(id) => data.owner_id = Some(id),
-            Err((code, msg)) => v.push(Violation::new("ownerId", code, msg)),
-        },
-    }
-    if data.kind != "ORGANIZATION" && data.credit_code.is_some() {
+/// The rules beyond each field's own.
+fn rules(row: &customer::Model, v: &mut Vec<Violation>) {
+    if row.kind != "ORGANIZATION" && row.credit_code.is_some() {
         v.push(Violation::new("creditCode", "NOT_ALLOWED", "only an ORGANIZATION has a unified social credit code"));
     }
 }
@@ -292,17 +132,16 @@ fn apply(data: &mut CustomerData, input: CustomerInput, violations: &mut Vec<Vio
 async fn check_references(
     conn: &impl ConnectionTrait,
     caller: &Caller,
-    data: &CustomerData,
-    id: Uuid,
+    row: &customer::Model,
     violations: &mut Vec<Violation>,
 ) -> Result<()> {
-    if let Some(owner) = data.owner_id
+    if let Some(owner) = row.owner_id
         && store::users::find(conn, caller.tenant_id, owner).await?.is_none()
     {
         violations.push(Violation::new("ownerId", "NOT_FOUND", "no such user in this tenant"));
     }
-    if let Some(code) = &data.credit_code
-        && store::customers::credit_code_taken(conn, caller.tenant_id, code, id).await?
+    if let Some(code) = &row.credit_code
+        && store::customers::credit_code_taken(conn, caller.tenant_id, code, row.id).await?
     {
         return Err(duplicate_credit_code(code));
     }
@@ -408,49 +247,35 @@ pub async fn create(
     db: &DatabaseConnection,
     plugins: &Plugins,
     caller: &Caller,
-    mut input: CustomerInput,
+    input: Input,
 ) -> Result<customer::Model> {
     access::ensure_can_write(caller)?;
-    if access::owner_scope(caller).is_some() && input.owner_id == Patch::Absent {
-        input.owner_id = Patch::Value(ids::encode("User", caller.user_id));
-    }
-    let mut data = CustomerData {
-        kind: "INDIVIDUAL".into(),
-        name: String::new(),
-        email: None,
-        phone: None,
-        region: None,
-        industry: None,
-        credit_code: None,
-        channel: None,
-        website: None,
-        tags: Vec::new(),
+    let mut row = customer::Model {
+        tenant_id: caller.tenant_id,
+        id: Uuid::now_v7(),
         status: "PROSPECT".into(),
-        relationship_type: None,
-        owner_id: None,
-        custom_fields: json!({}),
+        tags: json!([]),
+        // An AGENT owns what it creates unless it names another owner (which it may not).
+        owner_id: access::owner_scope(caller).map(|_| caller.user_id),
+        version: 1,
+        ..Default::default()
     };
-    let custom = std::mem::take(&mut input.custom_fields);
     let mut violations = Vec::new();
-    if input.name == Patch::Absent {
-        violations.push(Violation::new("name", "REQUIRED", "name is required"));
-    }
-    apply(&mut data, input, &mut violations);
-    if violations.iter().all(|v| v.field != "ownerId") {
-        access::ensure_can_assign_if_scoped(caller, data.owner_id)?;
-    }
-    let id = Uuid::now_v7();
     let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
-    data.custom_fields = write.custom_values(custom, None, &mut violations);
-    check_references(write.txn(), caller, &data, id, &mut violations).await?;
+    write.apply(&mut row, input, true, &mut violations)?;
+    rules(&row, &mut violations);
+    if violations.iter().all(|v| v.field != "ownerId") {
+        access::ensure_can_assign_if_scoped(caller, row.owner_id)?;
+    }
+    check_references(write.txn(), caller, &row, &mut violations).await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
     }
-    let model = data.into_model(caller.tenant_id, id, None, write.now());
-    let change = Change::new(TYPE_NAME, id, id, "customer.created", None, Some(audit_snapshot(&model)));
-    let insert = async |txn: &WriteTxn| store::customers::insert(txn, &model).await.map_err(|e| map_unique(e, &model));
-    write.commit(change.with(Effect::Score).owned_by(model.owner_id), insert).await?;
-    Ok(model)
+    (row.created_at, row.updated_at) = (write.now(), write.now());
+    let change = Change::new(TYPE_NAME, row.id, row.id, "customer.created", None, Some(audit_snapshot(&row)));
+    let insert = async |txn: &WriteTxn| store::customers::insert(txn, &row).await.map_err(|e| map_unique(e, &row));
+    write.commit(change.with(Effect::Score).owned_by(row.owner_id), insert).await?;
+    Ok(row)
 }
 
 fn map_unique(err: Error, model: &customer::Model) -> Error {
@@ -471,29 +296,28 @@ pub async fn update(
     plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
-    mut input: CustomerInput,
+    input: Input,
     expected_version: Option<i32>,
 ) -> Result<customer::Model> {
     let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
     let current = visible_for_write(write.txn(), caller, id).await?;
     check_version("customer", current.version, expected_version)?;
-    let mut data = CustomerData::from_model(&current);
+    let mut updated = current.clone();
     let mut violations = Vec::new();
-    let custom = std::mem::take(&mut input.custom_fields);
-    data.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut violations);
-    apply(&mut data, input, &mut violations);
-    if data.owner_id != current.owner_id && violations.iter().all(|v| v.field != "ownerId") {
-        access::ensure_can_assign_if_scoped(caller, data.owner_id)?;
+    write.apply(&mut updated, input, false, &mut violations)?;
+    rules(&updated, &mut violations);
+    if updated.owner_id != current.owner_id && violations.iter().all(|v| v.field != "ownerId") {
+        access::ensure_can_assign_if_scoped(caller, updated.owner_id)?;
     }
-    check_references(write.txn(), caller, &data, id, &mut violations).await?;
+    check_references(write.txn(), caller, &updated, &mut violations).await?;
     if !violations.is_empty() {
         return Err(Error::Invalid(violations));
     }
-    if data == CustomerData::from_model(&current) {
+    if updated == current {
         // Nothing changes: no new version, no audit line.
         return Ok(current);
     }
-    let updated = data.into_model(caller.tenant_id, id, Some(&current), write.now());
+    (updated.version, updated.updated_at) = (current.version + 1, write.now());
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
     let change = Change::new(TYPE_NAME, id, id, "customer.updated", Some(before), Some(after));
     let row = customer::Model {

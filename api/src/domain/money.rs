@@ -32,6 +32,14 @@ pub fn currency(raw: &str) -> Result<String, Refusal> {
     }
 }
 
+/// [`amount`] as the canonical text it is stored as.
+///
+/// # Errors
+/// As [`amount`].
+pub fn amount_text(raw: &str) -> Result<String, Refusal> {
+    amount(raw).map(|a| a.to_string())
+}
+
 /// A positive amount with at most four decimal places.
 ///
 /// # Errors

@@ -11,14 +11,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
-use super::input::Patch;
+use super::input::{Input, Patch};
 use super::plugins::Plugins;
-use super::records::{self, OnCustomer, Record};
+use super::records::{self, OnCustomer, Record, audit_snapshot};
 use super::values::text;
 use super::write::{Change, Write};
 use super::{Caller, access, ids, money, stats};
 use crate::error::{Error, Result, Violation};
-use crate::query::{FieldKind, FieldSpec};
+use crate::query::{Check, FieldKind, FieldSpec};
 use crate::store;
 
 pub const TYPE_NAME: &str = "KeyAccountPlan";
@@ -69,18 +69,34 @@ impl Status {
     }
 }
 
-const fn spec(name: &'static str, kind: FieldKind, nullable: bool, order: Option<&'static str>) -> FieldSpec {
-    FieldSpec { name, kind, nullable, order }
-}
-
-pub static FIELDS: [FieldSpec; 7] = [
-    spec("id", FieldKind::Id { type_name: TYPE_NAME }, false, None),
-    spec("customerId", FieldKind::Id { type_name: "Customer" }, false, None),
-    spec("title", FieldKind::String, false, Some("TITLE")),
-    spec("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES }, false, Some("STATUS")),
-    spec("ownerId", FieldKind::Id { type_name: "User" }, true, None),
-    spec("createdAt", FieldKind::DateTime, false, Some("CREATED_AT")),
-    spec("updatedAt", FieldKind::DateTime, false, Some("UPDATED_AT")),
+/// KeyAccountPlan, declared once: see [`FieldSpec`].
+pub static FIELDS: [FieldSpec; 15] = [
+    FieldSpec::id(TYPE_NAME),
+    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
+    FieldSpec::new("title", FieldKind::String).order("TITLE").input(Check::Text(200)).required(),
+    // Set through the workflow (`create`, `update`), not as a plain input.
+    FieldSpec::new("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES })
+        .order("STATUS")
+        .input(Check::Plain),
+    FieldSpec::new("periodStart", FieldKind::Date).unfiltered().input(Check::Plain).required(),
+    FieldSpec::new("periodEnd", FieldKind::Date).unfiltered().input(Check::Plain).required(),
+    FieldSpec::new("revenueTarget", FieldKind::Decimal)
+        .nullable()
+        .unfiltered()
+        .input(Check::Parsed(money::amount_text))
+        .input_doc("In the tenant's base currency"),
+    FieldSpec::new("currency", FieldKind::String).unfiltered().audited(),
+    FieldSpec::new("plannedVisits", FieldKind::Int).unfiltered().input(Check::Range(0, MAX_PLANNED_VISITS)),
+    FieldSpec::new("objectives", FieldKind::StringList)
+        .unfiltered()
+        .input(Check::List { items: MAX_OBJECTIVES, chars: 500 }),
+    FieldSpec::new("teamIds", FieldKind::IdList { type_name: "User" })
+        .unfiltered()
+        .input(Check::List { items: MAX_TEAM, chars: 0 }),
+    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    FieldSpec::new("version", FieldKind::Int).unfiltered(),
+    FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
+    FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
 ];
 
 /// # Panics
@@ -113,7 +129,7 @@ pub fn strings(v: &Value) -> Vec<String> {
 /// The team's user ids.
 #[must_use]
 pub fn team(plan: &key_account_plan::Model) -> Vec<Uuid> {
-    strings(&plan.team).iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
+    strings(&plan.team_ids).iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
 }
 
 /// Computed progress: visits, revenue, actions and open complaints.
@@ -174,105 +190,10 @@ pub fn progress(
     }
 }
 
-/// What a create or update asks for.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PlanInput {
-    pub customer_id: Patch<String>,
-    pub title: Patch<String>,
-    pub period_start: Patch<NaiveDate>,
-    pub period_end: Patch<NaiveDate>,
-    pub revenue_target: Patch<String>,
-    pub planned_visits: Patch<i64>,
-    pub objectives: Patch<Vec<String>>,
-    pub team_ids: Patch<Vec<String>>,
-    pub owner_id: Patch<String>,
-    pub status: Patch<String>,
-    /// An object keyed by custom field key; checked against the tenant's definitions.
-    pub custom_fields: Patch<Value>,
-}
-
-fn apply(plan: &mut key_account_plan::Model, input: PlanInput, v: &mut Vec<Violation>) {
-    match input.title {
-        Patch::Absent => {}
-        Patch::Null => v.push(Violation::new("title", "REQUIRED", "title cannot be null")),
-        Patch::Value(t) => match text(&t, 1, 200) {
-            Ok(t) => plan.title = t,
-            Err((code, msg)) => v.push(Violation::new("title", code, msg)),
-        },
-    }
-    for (name, patch, slot) in [
-        ("periodStart", input.period_start, &mut plan.period_start),
-        ("periodEnd", input.period_end, &mut plan.period_end),
-    ] {
-        match patch {
-            Patch::Absent => {}
-            Patch::Null => v.push(Violation::new(name, "REQUIRED", format!("{name} cannot be null"))),
-            Patch::Value(d) => *slot = d,
-        }
-    }
+/// The rules beyond each field's own.
+fn rules(plan: &key_account_plan::Model, v: &mut Vec<Violation>) {
     if plan.period_end < plan.period_start {
         v.push(Violation::new("periodEnd", "BEFORE_START", "periodEnd must not be before periodStart"));
-    }
-    match input.revenue_target {
-        Patch::Absent => {}
-        Patch::Null => plan.revenue_target = None,
-        Patch::Value(raw) => match money::amount(&raw) {
-            Ok(d) => plan.revenue_target = Some(d.to_string()),
-            Err((code, msg)) => v.push(Violation::new("revenueTarget", code, msg)),
-        },
-    }
-    match input.planned_visits {
-        Patch::Absent => {}
-        Patch::Null => plan.planned_visits = 0,
-        Patch::Value(n) if (0..=MAX_PLANNED_VISITS).contains(&n) => plan.planned_visits = i32::try_from(n).unwrap_or(0),
-        Patch::Value(n) => v.push(Violation::new(
-            "plannedVisits",
-            "OUT_OF_RANGE",
-            format!("must be 0 to {MAX_PLANNED_VISITS}, got {n}"),
-        )),
-    }
-    match input.objectives {
-        Patch::Absent => {}
-        Patch::Null => plan.objectives = json!([]),
-        Patch::Value(list) => {
-            if list.len() > MAX_OBJECTIVES {
-                v.push(Violation::new("objectives", "TOO_MANY", format!("at most {MAX_OBJECTIVES} objectives")));
-            }
-            let mut clean = Vec::new();
-            for (i, o) in list.iter().enumerate() {
-                match text(o, 1, 500) {
-                    Ok(o) => clean.push(o),
-                    Err((code, msg)) => v.push(Violation::new(format!("objectives.{i}"), code, msg)),
-                }
-            }
-            plan.objectives = json!(clean);
-        }
-    }
-    match input.team_ids {
-        Patch::Absent => {}
-        Patch::Null => plan.team = json!([]),
-        Patch::Value(list) => {
-            if list.len() > MAX_TEAM {
-                v.push(Violation::new("teamIds", "TOO_MANY", format!("at most {MAX_TEAM} members")));
-            }
-            let mut team: Vec<String> = Vec::new();
-            for (i, g) in list.iter().enumerate() {
-                match ids::decode("User", g) {
-                    Ok(id) if !team.contains(&id.to_string()) => team.push(id.to_string()),
-                    Ok(_) => {}
-                    Err((code, msg)) => v.push(Violation::new(format!("teamIds.{i}"), code, msg)),
-                }
-            }
-            plan.team = json!(team);
-        }
-    }
-    match input.owner_id {
-        Patch::Absent => {}
-        Patch::Null => plan.owner_id = None,
-        Patch::Value(g) => match ids::decode("User", &g) {
-            Ok(id) => plan.owner_id = Some(id),
-            Err((code, msg)) => v.push(Violation::new("ownerId", code, msg)),
-        },
     }
 }
 
@@ -299,18 +220,6 @@ async fn check_users(
     Ok(())
 }
 
-#[must_use]
-pub fn audit_snapshot(p: &key_account_plan::Model) -> Value {
-    json!({
-        "customerId": ids::encode("Customer", p.customer_id), "title": p.title, "status": p.status,
-        "periodStart": p.period_start.to_string(), "periodEnd": p.period_end.to_string(),
-        "revenueTarget": p.revenue_target, "currency": p.currency, "plannedVisits": p.planned_visits,
-        "objectives": p.objectives,
-        "teamIds": team(p).into_iter().map(|id| ids::encode("User", id)).collect::<Vec<_>>(),
-        "ownerId": p.owner_id.map(|id| ids::encode("User", id)), "customFields": p.custom_fields,
-    })
-}
-
 /// # Errors
 /// Database failures.
 pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<key_account_plan::Model>> {
@@ -333,58 +242,34 @@ pub async fn create(
     db: &DatabaseConnection,
     plugins: &Plugins,
     caller: &Caller,
-    mut input: PlanInput,
+    mut input: Input,
     base_currency: &str,
 ) -> Result<key_account_plan::Model> {
     access::ensure_can_write(caller)?;
     let mut v = Vec::new();
-    let customer_id = match &input.customer_id {
-        Patch::Value(g) => ids::decode("Customer", g).map_err(|(c, m)| v.push(Violation::new("customerId", c, m))).ok(),
-        _ => None,
-    };
-    for (name, absent) in [
-        ("title", input.title == Patch::Absent),
-        ("periodStart", input.period_start == Patch::Absent),
-        ("periodEnd", input.period_end == Patch::Absent),
-    ] {
-        if absent {
-            v.push(Violation::new(name, "REQUIRED", format!("{name} is required")));
-        }
-    }
-    let status = std::mem::take(&mut input.status);
-    let custom = std::mem::take(&mut input.custom_fields);
-    let today = store::now().date_naive();
     let mut plan = key_account_plan::Model {
         tenant_id: caller.tenant_id,
         id: Uuid::now_v7(),
-        customer_id: customer_id.unwrap_or_default(),
-        title: String::new(),
-        status: Status::Draft.as_str().into(),
-        period_start: today,
-        period_end: today,
-        revenue_target: None,
+        status: match input.take_text("status") {
+            Patch::Value(s) if matches!(s.parse(), Ok(Status::Active | Status::Draft)) => s,
+            Patch::Value(s) => {
+                v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")));
+                s
+            }
+            Patch::Absent | Patch::Null => Status::Draft.as_str().into(),
+        },
         currency: base_currency.to_owned(),
-        planned_visits: 0,
         objectives: json!([]),
-        team: json!([]),
+        team_ids: json!([]),
         owner_id: Some(caller.user_id),
-        custom_fields: json!({}),
         version: 1,
-        created_at: chrono::DateTime::<Utc>::MIN_UTC,
-        updated_at: chrono::DateTime::<Utc>::MIN_UTC,
+        ..Default::default()
     };
-    apply(&mut plan, input, &mut v);
-    match status {
-        Patch::Value(s) if matches!(s.parse(), Ok(Status::Active | Status::Draft)) => plan.status = s,
-        Patch::Value(s) => {
-            v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")));
-        }
-        _ => {}
-    }
     let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
-    plan.custom_fields = write.custom_values(custom, None, &mut v);
-    if let Some(id) = customer_id
-        && customer_for_write(write.txn(), caller, id).await?.is_none()
+    write.apply(&mut plan, input, true, &mut v)?;
+    rules(&plan, &mut v);
+    if v.iter().all(|x| x.field != "customerId")
+        && customer_for_write(write.txn(), caller, plan.customer_id).await?.is_none()
     {
         v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
     }
@@ -421,21 +306,17 @@ pub async fn update(
     plugins: &Plugins,
     caller: &Caller,
     id: Uuid,
-    mut input: PlanInput,
+    mut input: Input,
     expected_version: Option<i32>,
 ) -> Result<key_account_plan::Model> {
-    let mut v = Vec::new();
-    if input.customer_id != Patch::Absent {
-        v.push(Violation::new("customerId", "NOT_ALLOWED", "a plan stays with its customer"));
-    }
-    let status = std::mem::take(&mut input.status);
-    let custom = std::mem::take(&mut input.custom_fields);
+    let status = input.take_text("status");
     let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
     let current = writable(write.txn(), caller, id).await?;
     super::input::check_version("plan", current.version, expected_version)?;
     let mut plan = current.clone();
-    plan.custom_fields = write.custom_values(custom, Some(&current.custom_fields), &mut v);
-    apply(&mut plan, input, &mut v);
+    let mut v = Vec::new();
+    write.apply(&mut plan, input, false, &mut v)?;
+    rules(&plan, &mut v);
     match status {
         Patch::Value(to) if to != current.status => match to.parse::<Status>() {
             Err(_) => v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status"))),

@@ -9,10 +9,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Caller;
 use super::custom_fields::EntityKind;
+use super::{Caller, ids};
 use crate::error::Result;
-use crate::query::{FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, SortField};
+use crate::query::{FieldKind, FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, SortField};
 use crate::store::records::{self as store, OfCustomer};
 
 /// A kind of record, as its sea-orm model.
@@ -58,12 +58,46 @@ pub trait OnCustomer: Record<Entity: OfCustomer> {
 
 /// Not a GraphQL filter: the owner of the customer a record is of, for an AGENT's scope (the
 /// store reads it through the record's customer).
-pub static CUSTOMER_OWNER: FieldSpec = FieldSpec {
-    name: "customerOwnerId",
-    kind: crate::query::FieldKind::Id { type_name: "User" },
-    nullable: true,
-    order: None,
-};
+pub static CUSTOMER_OWNER: FieldSpec =
+    FieldSpec::new("customerOwnerId", FieldKind::Id { type_name: "User" }).nullable();
+
+/// The record as the audit trail records it: its audited fields by GraphQL name (references as
+/// global ids, times in RFC 3339) and its custom values.
+#[must_use]
+pub fn audit_snapshot<R: Record>(row: &R) -> Value {
+    let mut snapshot = serde_json::Map::new();
+    for spec in R::FIELDS.iter().filter(|f| f.audited) {
+        let value = <R::Entity as EntityTrait>::Column::from_str(spec.name).map(|c| row.get(c));
+        snapshot.insert(spec.name.to_owned(), value.map_or(Value::Null, |v| json_of(spec.kind, v)));
+    }
+    snapshot.insert("customFields".to_owned(), row.custom_values().clone());
+    Value::Object(snapshot)
+}
+
+fn json_of(kind: FieldKind, value: sea_orm::Value) -> Value {
+    use sea_orm::Value as V;
+    let global = |id: &str| match kind {
+        FieldKind::Id { type_name } | FieldKind::IdList { type_name } => {
+            Uuid::parse_str(id).map_or(Value::Null, |id| Value::String(ids::encode(type_name, id)))
+        }
+        _ => Value::String(id.to_owned()),
+    };
+    match value {
+        V::String(Some(s)) => Value::String(s),
+        V::Uuid(Some(id)) => global(&id.to_string()),
+        V::ChronoDateTimeUtc(Some(t)) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        V::ChronoDate(Some(d)) => Value::String(d.to_string()),
+        V::Int(Some(n)) => Value::from(n),
+        V::Bool(Some(b)) => Value::Bool(b),
+        V::Json(Some(json)) => match (kind, *json) {
+            (FieldKind::IdList { .. }, Value::Array(items)) => {
+                items.iter().filter_map(Value::as_str).map(global).collect()
+            }
+            (_, json) => json,
+        },
+        _ => Value::Null,
+    }
+}
 
 /// The values of `order`'s keys for one row, for its cursor.
 #[must_use]

@@ -2,7 +2,7 @@
 //! callers attach the field name, so one input can report every problem at once.
 
 /// Why a value was refused: a stable code and a sentence.
-pub type Refusal = (&'static str, String);
+pub use crate::query::Refusal;
 
 /// An e-mail address: `local@domain` with a dotted domain, at most 254 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +151,30 @@ impl CreditCode {
 
 /// Characters of a web address.
 pub const MAX_URL_CHARS: usize = 2_000;
+
+/// [`Email::parse`], as the text stored.
+///
+/// # Errors
+/// As [`Email::parse`].
+pub fn email(raw: &str) -> Result<String, Refusal> {
+    Email::parse(raw).map(Email::into_inner)
+}
+
+/// [`Phone::parse`], as the text stored.
+///
+/// # Errors
+/// As [`Phone::parse`].
+pub fn phone(raw: &str) -> Result<String, Refusal> {
+    Phone::parse(raw).map(Phone::into_inner)
+}
+
+/// [`CreditCode::parse`], as the text stored.
+///
+/// # Errors
+/// As [`CreditCode::parse`].
+pub fn credit_code(raw: &str) -> Result<String, Refusal> {
+    CreditCode::parse(raw).map(CreditCode::into_inner)
+}
 
 /// An http or https address with a host, normalised (`https://Example.com` reads back as
 /// `https://example.com/`).

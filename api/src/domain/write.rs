@@ -20,10 +20,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::{self, Definition, EntityKind};
-use super::input::Patch;
+use std::str::FromStr;
+
+use sea_orm::EntityTrait;
+
+use super::input::{self, Input, Patch};
 use super::plugins::{self, Plugins};
+use super::records::Record;
 use super::{Caller, access, audit, custom_values, stats};
-use crate::error::{Result, Violation};
+use crate::error::{Error, Result, Violation};
+use crate::query::CUSTOM_COLUMN;
 use crate::store::{self, WriteTxn};
 
 /// A write in progress; dropped without [`Write::commit`], it rolls back.
@@ -102,6 +108,28 @@ impl<'a> Write<'a> {
     /// go to `violations`.
     pub fn custom_values(&self, input: Patch<Value>, stored: Option<&Value>, violations: &mut Vec<Violation>) -> Value {
         custom_values::apply(self.definitions(), input, stored, violations)
+    }
+
+    /// Applies `input` over `row`: its built-in fields as the record's declaration says, then its
+    /// custom values checked against the definitions. A create (`creating`) must give the
+    /// required fields, an update may not give the create-only ones. Problems go to `violations`.
+    ///
+    /// # Errors
+    /// `INTERNAL` for a declaration that does not fit the record's columns.
+    pub fn apply<R: Record>(
+        &self,
+        row: &mut R,
+        mut input: Input,
+        creating: bool,
+        violations: &mut Vec<Violation>,
+    ) -> Result<()> {
+        let stored = (!creating).then(|| row.custom_values().clone());
+        let custom = self.custom_values(std::mem::take(&mut input.custom_fields), stored.as_ref(), violations);
+        input::apply(row, &mut input, creating, violations)?;
+        let column = <R::Entity as EntityTrait>::Column::from_str(CUSTOM_COLUMN)
+            .map_err(|_| Error::Internal(anyhow::anyhow!("{} keeps no custom values", R::TYPE_NAME)))?;
+        row.try_set(column, sea_orm::Value::Json(Some(Box::new(custom))))?;
+        Ok(())
     }
 
     /// The definitions of the entity's custom fields (none for a plain write).

@@ -3,18 +3,16 @@
 
 use async_graphql::Value;
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
-    ValueAccessor,
+    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef, ValueAccessor,
 };
 use guanxi_entity::{complaint, complaint_transition};
 
 use super::connection::{self, Connection};
 use super::context::{customer_parent, id_arg, list_first, list_first_arg, request, resolve, str_arg};
-use super::filters::{entity_filter, entity_order, enum_filter};
+use super::fields::read_input;
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
-use crate::domain::complaints::{self as service, CATEGORIES, ComplaintInput, FIELDS, SEVERITIES, STATUSES, TYPE_NAME};
-use crate::domain::ids;
+use crate::domain::complaints::{self as service, TYPE_NAME};
 use crate::error::Result;
 use crate::query::Filter;
 
@@ -36,14 +34,13 @@ fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
 }
 
 pub fn register(types: &mut Types) {
-    types.enums.push(STATUSES.iter().fold(Enum::new("ComplaintStatus"), |e, v| e.item(*v)));
-    types.enums.push(CATEGORIES.iter().fold(Enum::new("ComplaintCategory"), |e, v| e.item(*v)));
-    types.enums.push(SEVERITIES.iter().fold(Enum::new("Severity"), |e, v| e.item(*v)));
-    for e in ["ComplaintStatus", "ComplaintCategory", "Severity"] {
-        types.inputs.push(enum_filter(e));
-    }
-    types.inputs.push(
-        entity_filter(TYPE_NAME, &FIELDS)
+    super::fields::register::<complaint::Model>(
+        types,
+        "A complaint (投诉): a case with a workflow and SLA deadlines.",
+        complaint_fields,
+    );
+    types.extend_input("ComplaintFilter", |filter| {
+        filter
             .field(
                 InputValue::new("slaBreached", TypeRef::named(TypeRef::BOOLEAN))
                     .description("A deadline was missed (or met late)."),
@@ -51,15 +48,14 @@ pub fn register(types: &mut Types) {
             .field(
                 InputValue::new("dueBefore", TypeRef::named("DateTime"))
                     .description("A deadline still to meet falls before this time."),
-            ),
-    );
-    let (order_field, order) = entity_order(TYPE_NAME, &FIELDS);
-    types.enums.push(order_field);
-    types.inputs.push(order);
-    types.inputs.extend(input_types());
+            )
+    });
+    types.inputs.extend(super::fields::input_types::<complaint::Model>(
+        "FileComplaintInput",
+        "UpdateComplaintInput",
+        "Absent fields stay as they are; null clears. A new severity moves the deadlines.",
+    ));
     types.objects.push(transition_type());
-    types.objects.push(complaint_type());
-    types.objects.extend(connection::types::<complaint::Model>(TYPE_NAME));
     types.query.push(
         Field::new("complaint", TypeRef::named(TYPE_NAME), |ctx| {
             resolve(async move {
@@ -98,45 +94,23 @@ fn transition_type() -> Object {
         }))
 }
 
-fn opt_time(t: Option<&chrono::DateTime<chrono::Utc>>) -> Value {
-    t.map_or(Value::Null, time_value)
-}
-
-fn complaint_type() -> Object {
+/// What Complaint shows beyond its declared fields.
+fn complaint_fields(object: Object) -> Object {
     type C = complaint::Model;
-    Object::new(TYPE_NAME)
-        .description("A complaint (投诉): a case with a workflow and SLA deadlines.")
-        .implement("Node")
-        .field(simple::<C>("id", TypeRef::named_nn(TypeRef::ID), |c| Value::String(ids::encode(TYPE_NAME, c.id))))
+    object
         .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
             resolve(async move {
                 let c = parent::<C>(&ctx)?;
-                let rc = request(&ctx)?;
-                let customer = rc.customer_of_record(c.customer_id).await?;
+                let customer = request(&ctx)?.customer_of_record(c.customer_id).await?;
                 Ok(Some(FieldValue::owned_any(customer)))
             })
         }))
-        .field(simple::<C>("title", TypeRef::named_nn(TypeRef::STRING), |c| Value::String(c.title.clone())))
-        .field(simple::<C>("description", TypeRef::named(TypeRef::STRING), |c| opt_str(c.description.as_deref())))
-        .field(simple::<C>("category", TypeRef::named_nn("ComplaintCategory"), |c| enum_value(&c.category)))
-        .field(simple::<C>("severity", TypeRef::named_nn("Severity"), |c| enum_value(&c.severity)))
-        .field(simple::<C>("status", TypeRef::named_nn("ComplaintStatus"), |c| enum_value(&c.status)))
         .field(Field::new("assignee", TypeRef::named("User"), |ctx| {
             resolve(async move {
-                let c = parent::<C>(&ctx)?;
-                let Some(a) = c.assignee_id else { return Ok(None) };
-                let user = request(&ctx)?.users.load_one(a).await?;
-                Ok(user.map(FieldValue::owned_any))
+                let Some(a) = parent::<C>(&ctx)?.assignee_id else { return Ok(None) };
+                Ok(request(&ctx)?.users.load_one(a).await?.map(FieldValue::owned_any))
             })
         }))
-        .field(simple::<C>("resolution", TypeRef::named(TypeRef::STRING), |c| opt_str(c.resolution.as_deref())))
-        .field(simple::<C>("satisfaction", TypeRef::named(TypeRef::INT), |c| {
-            c.satisfaction.map_or(Value::Null, Value::from)
-        }))
-        .field(simple::<C>("responseDueAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.response_due_at)))
-        .field(simple::<C>("resolutionDueAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.resolution_due_at)))
-        .field(simple::<C>("respondedAt", TypeRef::named("DateTime"), |c| opt_time(c.responded_at.as_ref())))
-        .field(simple::<C>("resolvedAt", TypeRef::named("DateTime"), |c| opt_time(c.resolved_at.as_ref())))
         .field(
             Field::new("slaBreached", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
                 FieldFuture::new(async move {
@@ -160,9 +134,6 @@ fn complaint_type() -> Object {
             .argument(list_first_arg(service::MAX_TRANSITIONS))
             .description("Every transition, oldest first; a complaint keeps at most 100."),
         )
-        .field(simple::<C>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version)))
-        .field(simple::<C>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
-        .field(simple::<C>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)))
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
@@ -202,55 +173,19 @@ async fn connection_of(
     LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.complaints_per_customer).await
 }
 
-fn input_types() -> [InputObject; 2] {
-    let common = |input: InputObject| {
-        input
-            .field(InputValue::new("description", TypeRef::named(TypeRef::STRING)))
-            .field(InputValue::new("assigneeId", TypeRef::named(TypeRef::ID)))
-    };
-    let file = common(
-        InputObject::new("FileComplaintInput")
-            .field(InputValue::new("customerId", TypeRef::named_nn(TypeRef::ID)))
-            .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
-            .field(InputValue::new("category", TypeRef::named_nn("ComplaintCategory")))
-            .field(InputValue::new("severity", TypeRef::named_nn("Severity"))),
-    );
-    let update = common(
-        InputObject::new("UpdateComplaintInput")
-            .description("Absent fields stay as they are; null clears. A new severity moves the deadlines.")
-            .field(InputValue::new("title", TypeRef::named(TypeRef::STRING)))
-            .field(InputValue::new("category", TypeRef::named("ComplaintCategory")))
-            .field(InputValue::new("severity", TypeRef::named("Severity")))
-            .field(InputValue::new("resolution", TypeRef::named(TypeRef::STRING)))
-            .field(
-                InputValue::new("satisfaction", TypeRef::named(TypeRef::INT))
-                    .description("1 to 5: the customer's satisfaction with the handling"),
-            ),
-    );
-    [file, update]
-}
-
-fn complaint_input(obj: &ObjectAccessor<'_>) -> ComplaintInput {
-    ComplaintInput {
-        customer_id: inputs::string(obj, "customerId"),
-        title: inputs::string(obj, "title"),
-        description: inputs::string(obj, "description"),
-        category: inputs::string(obj, "category"),
-        severity: inputs::string(obj, "severity"),
-        assignee_id: inputs::string(obj, "assigneeId"),
-        resolution: inputs::string(obj, "resolution"),
-        satisfaction: inputs::int(obj, "satisfaction"),
-        custom_fields: inputs::json(obj, "customFields"),
-    }
-}
-
 fn mutations() -> [Field; 3] {
     let file = Field::new("fileComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
             let settings = rc.settings().await?;
-            let row =
-                service::file(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, complaint_input)?, settings).await?;
+            let row = service::file(
+                &rc.db,
+                &rc.plugins,
+                &rc.caller,
+                inputs::input(&ctx, read_input::<complaint::Model>)?,
+                settings,
+            )
+            .await?;
             Ok(Some(FieldValue::owned_any(row)))
         })
     })
@@ -266,7 +201,7 @@ fn mutations() -> [Field; 3] {
                 &rc.plugins,
                 &rc.caller,
                 id,
-                inputs::input(&ctx, complaint_input)?,
+                inputs::input(&ctx, read_input::<complaint::Model>)?,
                 expected,
                 settings,
             )

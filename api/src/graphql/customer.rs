@@ -4,38 +4,29 @@
 use async_graphql::Value;
 use std::collections::BTreeSet;
 
-use async_graphql::dynamic::{
-    Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
-};
+use async_graphql::dynamic::{Field, FieldValue, InputValue, Object, ResolverContext, TypeRef};
 use guanxi_entity::customer;
 
 use super::connection::{self};
 use super::context::{RequestContext, id_arg, request, resolve};
-use super::filters::{entity_filter, entity_order, enum_filter};
-use super::scalars::{opt_enum, opt_str, time_value};
-use super::{Types, enum_value, inputs, parent, simple};
-use crate::domain::customers::{
-    self as service, CustomerInput, FIELDS, KINDS, RELATIONSHIP_TYPES, STATUSES, TYPE_NAME,
-};
+use super::fields::read_input;
+use super::{Types, enum_value, inputs, parent};
+use crate::domain::customers::{self as service, TYPE_NAME};
 use crate::domain::ids;
 use uuid::Uuid;
 
 /// Every type the Customer part of the schema needs.
 pub fn register(types: &mut Types) {
-    types.enums.push(KINDS.iter().fold(Enum::new("CustomerKind"), |e, v| e.item(*v)));
-    types.enums.push(STATUSES.iter().fold(Enum::new("CustomerStatus"), |e, v| e.item(*v)));
-    types.enums.push(RELATIONSHIP_TYPES.iter().fold(Enum::new("RelationshipType"), |e, v| e.item(*v)));
-    types.enums.push(service::TIERS.iter().fold(Enum::new("ValueTier"), |e, v| e.item(*v)));
-    for e in ["CustomerKind", "CustomerStatus", "RelationshipType", "ValueTier"] {
-        types.inputs.push(enum_filter(e));
-    }
-    types.inputs.push(entity_filter(TYPE_NAME, &FIELDS));
-    let (order_field, order) = entity_order(TYPE_NAME, &FIELDS);
-    types.enums.push(order_field);
-    types.inputs.push(order);
-    types.inputs.extend(inputs());
-    types.objects.push(customer_type());
-    types.objects.extend(connection::types::<customer::Model>(TYPE_NAME));
+    super::fields::register::<customer::Model>(
+        types,
+        "A customer (客户): an individual or an organization.",
+        customer_fields,
+    );
+    types.inputs.extend(super::fields::input_types::<customer::Model>(
+        "CreateCustomerInput",
+        "UpdateCustomerInput",
+        "Absent fields stay as they are; null clears.",
+    ));
     types.query.push(customer_query());
     types.query.push(customers_query());
     types.objects.push(
@@ -64,55 +55,18 @@ pub fn register(types: &mut Types) {
     types.mutation.extend(mutations());
 }
 
-fn customer_type() -> Object {
-    let object = Object::new(TYPE_NAME)
-        .description("A customer (客户): an individual or an organization.")
-        .implement("Node")
-        .field(simple::<customer::Model>("id", TypeRef::named_nn(TypeRef::ID), |c| {
-            Value::String(ids::encode(TYPE_NAME, c.id))
-        }))
-        .field(simple::<customer::Model>("kind", TypeRef::named_nn("CustomerKind"), |c| enum_value(&c.kind)))
-        .field(simple::<customer::Model>("name", TypeRef::named_nn(TypeRef::STRING), |c| Value::String(c.name.clone())))
-        .field(simple::<customer::Model>("email", TypeRef::named(TypeRef::STRING), |c| opt_str(c.email.as_deref())))
-        .field(simple::<customer::Model>("phone", TypeRef::named(TypeRef::STRING), |c| opt_str(c.phone.as_deref())))
-        .field(simple::<customer::Model>("region", TypeRef::named(TypeRef::STRING), |c| opt_str(c.region.as_deref())))
-        .field(simple::<customer::Model>("industry", TypeRef::named(TypeRef::STRING), |c| {
-            opt_str(c.industry.as_deref())
-        }))
-        .field(
-            simple::<customer::Model>("creditCode", TypeRef::named(TypeRef::STRING), |c| {
-                opt_str(c.credit_code.as_deref())
-            })
-            .description("Unified social credit code (统一社会信用代码) of an organization."),
-        )
-        .field(simple::<customer::Model>("channel", TypeRef::named(TypeRef::STRING), |c| opt_str(c.channel.as_deref())))
-        .field(simple::<customer::Model>("website", TypeRef::named(TypeRef::STRING), |c| opt_str(c.website.as_deref())))
-        .field(simple::<customer::Model>("tags", TypeRef::named_nn_list_nn(TypeRef::STRING), |c| {
-            Value::List(service::tags_of(c).into_iter().map(Value::String).collect())
-        }))
-        .field(simple::<customer::Model>("status", TypeRef::named_nn("CustomerStatus"), |c| enum_value(&c.status)))
-        .field(simple::<customer::Model>("relationshipType", TypeRef::named("RelationshipType"), |c| {
-            opt_enum(c.relationship_type.as_deref())
-        }))
+/// What Customer shows beyond its declared fields.
+fn customer_fields(object: Object) -> Object {
+    let object = object
         .field(Field::new("owner", TypeRef::named("User"), |ctx| {
             resolve(async move {
-                let c = parent::<customer::Model>(&ctx)?;
-                let Some(owner) = c.owner_id else { return Ok(None) };
-                let rc = request(&ctx)?;
-                let user = rc.users.load_one(owner).await?;
-                Ok(user.map(FieldValue::owned_any))
+                let Some(owner) = parent::<customer::Model>(&ctx)?.owner_id else { return Ok(None) };
+                Ok(request(&ctx)?.users.load_one(owner).await?.map(FieldValue::owned_any))
             })
         }))
         .field(super::interaction::customer_field())
         .field(super::stats::customer_field())
-        .field(super::stats::snapshot_field())
-        .field(simple::<customer::Model>("tier", TypeRef::named("ValueTier"), |c| opt_enum(c.tier.as_deref())))
-        .field(
-            simple::<customer::Model>("version", TypeRef::named_nn(TypeRef::INT), |c| Value::from(c.version))
-                .description("Increases with every change; pass it as expectedVersion to refuse lost updates."),
-        )
-        .field(simple::<customer::Model>("createdAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.created_at)))
-        .field(simple::<customer::Model>("updatedAt", TypeRef::named_nn("DateTime"), |c| time_value(&c.updated_at)));
+        .field(super::stats::snapshot_field());
     super::complaint::customer_fields().into_iter().chain(super::plan::customer_fields()).fold(object, Object::field)
 }
 
@@ -244,70 +198,13 @@ fn latest_size(field: &async_graphql::SelectionField<'_>) -> Option<u64> {
     Some(first + 1)
 }
 
-fn inputs() -> [InputObject; 2] {
-    let fields = |input: InputObject, create: bool| {
-        let req = |t: &str| if create { TypeRef::named_nn(t) } else { TypeRef::named(t) };
-        input
-            .field(InputValue::new("kind", req("CustomerKind")))
-            .field(InputValue::new("name", req(TypeRef::STRING)))
-            .field(InputValue::new("email", TypeRef::named(TypeRef::STRING)))
-            .field(
-                InputValue::new("phone", TypeRef::named(TypeRef::STRING))
-                    .description("E.164 (+8613812345678) or a mainland mobile number"),
-            )
-            .field(InputValue::new("region", TypeRef::named(TypeRef::STRING)))
-            .field(InputValue::new("industry", TypeRef::named(TypeRef::STRING)))
-            .field(
-                InputValue::new("creditCode", TypeRef::named(TypeRef::STRING))
-                    .description("18 characters, GB 32100-2015; organizations only"),
-            )
-            .field(InputValue::new("channel", TypeRef::named(TypeRef::STRING)))
-            .field(
-                InputValue::new("website", TypeRef::named(TypeRef::STRING))
-                    .description("An http or https address (官网); an empty string clears it."),
-            )
-            .field(
-                InputValue::new("tags", TypeRef::named_nn_list(TypeRef::STRING))
-                    .description("At most 50 tags of at most 50 characters"),
-            )
-            .field(InputValue::new("status", TypeRef::named("CustomerStatus")))
-            .field(InputValue::new("relationshipType", TypeRef::named("RelationshipType")))
-            .field(InputValue::new("ownerId", TypeRef::named(TypeRef::ID)))
-    };
-    [
-        fields(InputObject::new("CreateCustomerInput"), true),
-        fields(
-            InputObject::new("UpdateCustomerInput").description("Absent fields stay as they are; null clears."),
-            false,
-        ),
-    ]
-}
-
-fn customer_input(obj: &ObjectAccessor<'_>) -> CustomerInput {
-    CustomerInput {
-        kind: inputs::string(obj, "kind"),
-        name: inputs::string(obj, "name"),
-        email: inputs::string(obj, "email"),
-        phone: inputs::string(obj, "phone"),
-        region: inputs::string(obj, "region"),
-        industry: inputs::string(obj, "industry"),
-        credit_code: inputs::string(obj, "creditCode"),
-        channel: inputs::string(obj, "channel"),
-        website: inputs::string(obj, "website"),
-        tags: inputs::strings(obj, "tags"),
-        status: inputs::string(obj, "status"),
-        relationship_type: inputs::string(obj, "relationshipType"),
-        owner_id: inputs::string(obj, "ownerId"),
-        custom_fields: inputs::json(obj, "customFields"),
-    }
-}
-
 fn mutations() -> [Field; 3] {
     let create = Field::new("createCustomer", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
             let created =
-                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, customer_input)?).await?;
+                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, read_input::<customer::Model>)?)
+                    .await?;
             Ok(Some(FieldValue::owned_any(created)))
         })
     })
@@ -317,9 +214,15 @@ fn mutations() -> [Field; 3] {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
-            let updated =
-                service::update(&rc.db, &rc.plugins, &rc.caller, id, inputs::input(&ctx, customer_input)?, expected)
-                    .await?;
+            let updated = service::update(
+                &rc.db,
+                &rc.plugins,
+                &rc.caller,
+                id,
+                inputs::input(&ctx, read_input::<customer::Model>)?,
+                expected,
+            )
+            .await?;
             Ok(Some(FieldValue::owned_any(updated)))
         })
     })

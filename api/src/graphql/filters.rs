@@ -97,6 +97,11 @@ fn filter_type(kind: FieldKind) -> String {
         FieldKind::Id { .. } => "IDFilter".into(),
         FieldKind::Enum { type_name, .. } => format!("{type_name}Filter"),
         FieldKind::StringList => "StringListFilter".into(),
+        FieldKind::Boolean => "BooleanFilter".into(),
+        // Never offered as filters (`FieldSpec::unfiltered`): stored as text, or as JSON.
+        FieldKind::Date => "DateFilter".into(),
+        FieldKind::Decimal => "DecimalFilter".into(),
+        FieldKind::IdList { .. } => "IDListFilter".into(),
     }
 }
 
@@ -109,7 +114,7 @@ pub fn entity_filter(entity: &str, fields: &[FieldSpec]) -> InputObject {
         .field(InputValue::new("and", TypeRef::named_nn_list(name.clone())))
         .field(InputValue::new("or", TypeRef::named_nn_list(name.clone())))
         .field(InputValue::new("not", TypeRef::named(name)));
-    for f in fields {
+    for f in fields.iter().filter(|f| f.filter) {
         input = input.field(InputValue::new(f.name, TypeRef::named(filter_type(f.kind))));
     }
     input
@@ -147,6 +152,9 @@ fn scalar(kind: FieldKind, v: &ValueAccessor<'_>, path: &str, violations: &mut V
             Ok(id) => Some(Scalar::Uuid(id)),
             Err((code, msg)) => bad(violations, code, msg),
         },
+        FieldKind::Boolean => v.boolean().ok().map(Scalar::Bool),
+        // Not offered as filters: never read.
+        FieldKind::Date | FieldKind::Decimal | FieldKind::IdList { .. } => None,
     }
 }
 
@@ -347,7 +355,7 @@ fn parse_into(
                 }
             }
             field => {
-                if let (Some(spec), Ok(o)) = (fields.iter().find(|f| f.name == field), v.object()) {
+                if let (Some(spec), Ok(o)) = (fields.iter().find(|f| f.filter && f.name == field), v.object()) {
                     let kind = spec.kind;
                     let read = |v: &ValueAccessor<'_>, p: &str, vs: &mut Vec<Violation>| scalar(kind, v, p, vs);
                     all.extend(ops(&o, &p, violations, &read, &|op| Filter::Field(spec, op)));

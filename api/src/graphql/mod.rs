@@ -13,6 +13,7 @@ pub mod cost;
 pub mod custom;
 pub mod customer;
 pub mod error;
+pub mod fields;
 pub mod filters;
 pub mod inputs;
 pub mod interaction;

@@ -2,18 +2,16 @@
 //! and `Customer.keyAccountPlans` / `Customer.activePlan` (batched for 360° pages).
 
 use async_graphql::Value;
-use async_graphql::dynamic::{
-    Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, ResolverContext, TypeRef,
-};
+use async_graphql::dynamic::{Field, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef};
 use guanxi_entity::{key_account_plan, plan_action};
 
 use super::connection::{self, Connection};
 use super::context::{id_arg, list_first, list_first_arg, request, resolve};
-use super::filters::{entity_filter, entity_order, enum_filter};
-use super::scalars::{opt_str, time_value};
-use super::{Types, enum_value, inputs, parent, simple};
+use super::fields::read_input;
+use super::scalars::time_value;
+use super::{Types, inputs, parent, simple};
 use crate::domain::ids;
-use crate::domain::plans::{self as service, ACTION_TYPE_NAME, FIELDS, PlanInput, Progress, STATUSES, TYPE_NAME};
+use crate::domain::plans::{self as service, ACTION_TYPE_NAME, Progress, TYPE_NAME};
 
 use crate::error::Result;
 
@@ -27,13 +25,18 @@ fn user_field(name: &'static str, id: fn(&plan_action::Model) -> Option<uuid::Uu
 }
 
 pub fn register(types: &mut Types) {
-    types.enums.push(STATUSES.iter().fold(Enum::new("PlanStatus"), |e, v| e.item(*v)));
-    types.inputs.push(enum_filter("PlanStatus"));
-    types.inputs.push(entity_filter(TYPE_NAME, &FIELDS));
-    let (order_field, order) = entity_order(TYPE_NAME, &FIELDS);
-    types.enums.push(order_field);
-    types.inputs.push(order);
-    types.inputs.extend(input_types());
+    super::fields::register::<key_account_plan::Model>(types, "A key-account plan (大客户计划).", plan_fields);
+    types.inputs.extend(super::fields::input_types::<key_account_plan::Model>(
+        "CreateKeyAccountPlanInput",
+        "UpdateKeyAccountPlanInput",
+        "Absent fields stay as they are. status follows DRAFT → ACTIVE → COMPLETED | CANCELLED.",
+    ));
+    types.inputs.push(
+        InputObject::new("PlanActionInput")
+            .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("dueDate", TypeRef::named("Date")))
+            .field(InputValue::new("assigneeId", TypeRef::named(TypeRef::ID))),
+    );
     type A = plan_action::Model;
     types.objects.push(
         Object::new(ACTION_TYPE_NAME)
@@ -70,8 +73,6 @@ pub fn register(types: &mut Types) {
             .field(simple::<P>("actionsTotal", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_total)))
             .field(simple::<P>("openComplaints", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.open_complaints))),
     );
-    types.objects.push(plan_type());
-    types.objects.extend(connection::types::<key_account_plan::Model>(TYPE_NAME));
     types.query.push(
         Field::new("keyAccountPlan", TypeRef::named(TYPE_NAME), |ctx| {
             resolve(async move {
@@ -86,17 +87,14 @@ pub fn register(types: &mut Types) {
     types.mutation.extend(mutations());
 }
 
-fn plan_type() -> Object {
+/// What KeyAccountPlan shows beyond its declared fields.
+fn plan_fields(object: Object) -> Object {
     type K = key_account_plan::Model;
-    Object::new(TYPE_NAME)
-        .description("A key-account plan (大客户计划).")
-        .implement("Node")
-        .field(simple::<K>("id", TypeRef::named_nn(TypeRef::ID), |p| Value::String(ids::encode(TYPE_NAME, p.id))))
+    object
         .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
             resolve(async move {
                 let p = parent::<K>(&ctx)?;
-                let rc = request(&ctx)?;
-                let customer = rc.customer_of_record(p.customer_id).await?;
+                let customer = request(&ctx)?.customer_of_record(p.customer_id).await?;
                 Ok(Some(FieldValue::owned_any(customer)))
             })
         }))
@@ -114,16 +112,6 @@ fn plan_type() -> Object {
                     ids.iter().filter_map(|id| users.get(id).cloned()).map(FieldValue::owned_any),
                 )))
             })
-        }))
-        .field(simple::<K>("title", TypeRef::named_nn(TypeRef::STRING), |p| Value::String(p.title.clone())))
-        .field(simple::<K>("status", TypeRef::named_nn("PlanStatus"), |p| enum_value(&p.status)))
-        .field(simple::<K>("periodStart", TypeRef::named_nn("Date"), |p| Value::String(p.period_start.to_string())))
-        .field(simple::<K>("periodEnd", TypeRef::named_nn("Date"), |p| Value::String(p.period_end.to_string())))
-        .field(simple::<K>("revenueTarget", TypeRef::named("Decimal"), |p| opt_str(p.revenue_target.as_deref())))
-        .field(simple::<K>("currency", TypeRef::named_nn(TypeRef::STRING), |p| Value::String(p.currency.clone())))
-        .field(simple::<K>("plannedVisits", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.planned_visits)))
-        .field(simple::<K>("objectives", TypeRef::named_nn_list_nn(TypeRef::STRING), |p| {
-            Value::List(service::strings(&p.objectives).into_iter().map(Value::String).collect())
         }))
         .field(
             Field::new("actions", TypeRef::named_nn_list_nn(ACTION_TYPE_NAME), |ctx| {
@@ -159,9 +147,6 @@ fn plan_type() -> Object {
                 Ok(Some(FieldValue::owned_any(progress)))
             })
         }))
-        .field(simple::<K>("version", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.version)))
-        .field(simple::<K>("createdAt", TypeRef::named_nn("DateTime"), |p| time_value(&p.created_at)))
-        .field(simple::<K>("updatedAt", TypeRef::named_nn("DateTime"), |p| time_value(&p.updated_at)))
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
@@ -197,63 +182,19 @@ async fn connection_of(
     LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.plans_per_customer).await
 }
 
-fn input_types() -> [InputObject; 3] {
-    let common = |input: InputObject| {
-        input
-            .field(
-                InputValue::new("revenueTarget", TypeRef::named("Decimal"))
-                    .description("In the tenant's base currency"),
-            )
-            .field(InputValue::new("plannedVisits", TypeRef::named(TypeRef::INT)))
-            .field(InputValue::new("objectives", TypeRef::named_nn_list(TypeRef::STRING)))
-            .field(InputValue::new("teamIds", TypeRef::named_nn_list(TypeRef::ID)))
-            .field(InputValue::new("ownerId", TypeRef::named(TypeRef::ID)))
-            .field(InputValue::new("status", TypeRef::named("PlanStatus")))
-    };
-    let create = common(
-        InputObject::new("CreateKeyAccountPlanInput")
-            .field(InputValue::new("customerId", TypeRef::named_nn(TypeRef::ID)))
-            .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
-            .field(InputValue::new("periodStart", TypeRef::named_nn("Date")))
-            .field(InputValue::new("periodEnd", TypeRef::named_nn("Date"))),
-    );
-    let update = common(
-        InputObject::new("UpdateKeyAccountPlanInput")
-            .description("Absent fields stay as they are. status follows DRAFT → ACTIVE → COMPLETED | CANCELLED.")
-            .field(InputValue::new("title", TypeRef::named(TypeRef::STRING)))
-            .field(InputValue::new("periodStart", TypeRef::named("Date")))
-            .field(InputValue::new("periodEnd", TypeRef::named("Date"))),
-    );
-    let action = InputObject::new("PlanActionInput")
-        .field(InputValue::new("title", TypeRef::named_nn(TypeRef::STRING)))
-        .field(InputValue::new("dueDate", TypeRef::named("Date")))
-        .field(InputValue::new("assigneeId", TypeRef::named(TypeRef::ID)));
-    [create, update, action]
-}
-
-fn plan_input(obj: &ObjectAccessor<'_>) -> PlanInput {
-    PlanInput {
-        customer_id: inputs::string(obj, "customerId"),
-        title: inputs::string(obj, "title"),
-        period_start: inputs::date(obj, "periodStart"),
-        period_end: inputs::date(obj, "periodEnd"),
-        revenue_target: inputs::decimal(obj, "revenueTarget"),
-        planned_visits: inputs::int(obj, "plannedVisits"),
-        objectives: inputs::strings(obj, "objectives"),
-        team_ids: inputs::strings(obj, "teamIds"),
-        owner_id: inputs::string(obj, "ownerId"),
-        status: inputs::string(obj, "status"),
-        custom_fields: inputs::json(obj, "customFields"),
-    }
-}
-
 fn mutations() -> [Field; 4] {
     let create = Field::new("createKeyAccountPlan", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;
             let base = rc.settings().await?.base_currency.clone();
-            let plan =
-                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, plan_input)?, &base).await?;
+            let plan = service::create(
+                &rc.db,
+                &rc.plugins,
+                &rc.caller,
+                inputs::input(&ctx, read_input::<key_account_plan::Model>)?,
+                &base,
+            )
+            .await?;
             Ok(Some(FieldValue::owned_any(plan)))
         })
     })
@@ -263,8 +204,15 @@ fn mutations() -> [Field; 4] {
             let rc = request(&ctx)?;
             let id = id_arg(&ctx, "id", TYPE_NAME)?;
             let expected = inputs::expected_version(&ctx)?;
-            let plan = service::update(&rc.db, &rc.plugins, &rc.caller, id, inputs::input(&ctx, plan_input)?, expected)
-                .await?;
+            let plan = service::update(
+                &rc.db,
+                &rc.plugins,
+                &rc.caller,
+                id,
+                inputs::input(&ctx, read_input::<key_account_plan::Model>)?,
+                expected,
+            )
+            .await?;
             Ok(Some(FieldValue::owned_any(plan)))
         })
     })

@@ -9,11 +9,10 @@ use uuid::Uuid;
 
 use super::filter;
 use crate::error::Result;
-use crate::query::{FieldKind, FieldSpec, OrderKey, Page, PageRequest};
+use crate::query::{FieldSpec, OrderKey, Page, PageRequest};
 
 /// Audit entries are read newest first; their v7 ids order them by time.
-pub static ID_FIELD: FieldSpec =
-    FieldSpec { name: "id", kind: FieldKind::Id { type_name: "AuditEntry" }, nullable: false, order: None };
+pub static ID_FIELD: FieldSpec = FieldSpec::id("AuditEntry");
 
 /// The one order of the audit log.
 #[must_use]

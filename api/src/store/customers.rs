@@ -46,7 +46,7 @@ struct Scored(customer::Model);
 impl FromQueryResult for Scored {
     /// By position (see [`super::rows`]): a page of customers is read on every list.
     fn from_query_result(res: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
-        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 2)?;
+        let columns = &mut super::rows::Columns::of(res, customer::Model::width() + 2)?;
         let mut model = customer::Model::read(columns)?;
         model.tier = columns.take()?;
         let computed: serde_json::Value = columns.take()?;
@@ -140,7 +140,7 @@ impl FromQueryResult for ForScoring {
     /// By position, as [`Scored`]: the scoring worker reads every customer of a re-score, and
     /// decoding by name was a tenth of its time.
     fn from_query_result(res: &QueryResult, _pre: &str) -> std::result::Result<Self, DbErr> {
-        let columns = &mut super::rows::Columns::of(res, <customer::Model as ByPosition>::COLUMNS + 4)?;
+        let columns = &mut super::rows::Columns::of(res, customer::Model::width() + 4)?;
         let mut customer = customer::Model::read(columns)?;
         customer.tier = columns.take()?;
         let hashes = ScoreHashes { values: columns.take()?, details: columns.take()? };

@@ -6,9 +6,8 @@
 //! driver's own decoders instead (the ones sea-orm calls), in the order the select lists the
 //! columns: an entity's columns as declared, then any extra ones.
 
-use guanxi_entity::{customer, customer_stats, interaction};
 use sea_orm::sqlx::{self, Row as _};
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
+use sea_orm::{ColumnTrait, ColumnType, DbErr, EntityTrait, FromQueryResult, Iterable, ModelTrait, QueryResult, Value};
 
 /// A value both drivers decode, as sea-orm reads it (`Option<T>` for a nullable column).
 pub trait Decodable:
@@ -73,10 +72,11 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// A model read from its entity's columns, in their declared order.
+/// A model read from its entity's columns, in their declared order, each decoded as the type its
+/// column declares: a column added to an entity is read with no change here.
 pub trait ByPosition: Sized {
     /// How many columns the entity declares.
-    const COLUMNS: usize;
+    fn width() -> usize;
 
     /// Reads the model's columns.
     ///
@@ -85,111 +85,48 @@ pub trait ByPosition: Sized {
     fn read(columns: &mut Columns<'_>) -> Result<Self, DbErr>;
 }
 
+impl<M: ModelTrait + Default> ByPosition for M {
+    fn width() -> usize {
+        <M::Entity as EntityTrait>::Column::iter().count()
+    }
+
+    fn read(c: &mut Columns<'_>) -> Result<Self, DbErr> {
+        let mut model = M::default();
+        for column in <M::Entity as EntityTrait>::Column::iter() {
+            let value = match column.def().get_column_type() {
+                ColumnType::Uuid => Value::Uuid(c.take()?),
+                ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_) => Value::String(c.take()?),
+                ColumnType::TimestampWithTimeZone => Value::ChronoDateTimeUtc(c.take()?),
+                ColumnType::Date => Value::ChronoDate(c.take()?),
+                ColumnType::Integer => Value::Int(c.take()?),
+                ColumnType::BigInteger => Value::BigInt(c.take()?),
+                ColumnType::Boolean => Value::Bool(c.take()?),
+                ColumnType::Json | ColumnType::JsonBinary => {
+                    Value::Json(c.take::<Option<serde_json::Value>>()?.map(Box::new))
+                }
+                other => return Err(DbErr::Type(format!("no reader by position for a {other:?} column"))),
+            };
+            model.try_set(column, value)?;
+        }
+        Ok(model)
+    }
+}
+
 /// A model decoded by position, for `find_by_statement` and `into_model`.
 pub struct Positional<M>(pub M);
 
 impl<M: ByPosition> FromQueryResult for Positional<M> {
     fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
-        M::read(&mut Columns::of(res, M::COLUMNS)?).map(Self)
-    }
-}
-
-impl ByPosition for interaction::Model {
-    const COLUMNS: usize = 17;
-
-    fn read(c: &mut Columns<'_>) -> Result<Self, DbErr> {
-        Ok(Self {
-            tenant_id: c.take()?,
-            id: c.take()?,
-            customer_id: c.take()?,
-            kind: c.take()?,
-            channel: c.take()?,
-            occurred_at: c.take()?,
-            staff_id: c.take()?,
-            summary: c.take()?,
-            outcome: c.take()?,
-            amount: c.take()?,
-            currency: c.take()?,
-            satisfaction: c.take()?,
-            would_buy_again: c.take()?,
-            custom_fields: c.take()?,
-            version: c.take()?,
-            created_at: c.take()?,
-            updated_at: c.take()?,
-        })
-    }
-}
-
-impl ByPosition for customer::Model {
-    const COLUMNS: usize = 19;
-
-    /// `tier` is not a column of the customers table: it comes back `None`.
-    fn read(c: &mut Columns<'_>) -> Result<Self, DbErr> {
-        Ok(Self {
-            tenant_id: c.take()?,
-            id: c.take()?,
-            kind: c.take()?,
-            name: c.take()?,
-            email: c.take()?,
-            phone: c.take()?,
-            region: c.take()?,
-            industry: c.take()?,
-            credit_code: c.take()?,
-            channel: c.take()?,
-            website: c.take()?,
-            tags: c.take()?,
-            status: c.take()?,
-            relationship_type: c.take()?,
-            owner_id: c.take()?,
-            tier: None,
-            custom_fields: c.take()?,
-            version: c.take()?,
-            created_at: c.take()?,
-            updated_at: c.take()?,
-        })
-    }
-}
-
-impl ByPosition for customer_stats::Model {
-    const COLUMNS: usize = 15;
-
-    fn read(c: &mut Columns<'_>) -> Result<Self, DbErr> {
-        Ok(Self {
-            tenant_id: c.take()?,
-            customer_id: c.take()?,
-            purchase_count: c.take()?,
-            purchase_totals: c.take()?,
-            first_purchase_at: c.take()?,
-            last_purchase_at: c.take()?,
-            interaction_count: c.take()?,
-            interaction_counts: c.take()?,
-            last_interaction_at: c.take()?,
-            satisfaction_sum: c.take()?,
-            satisfaction_count: c.take()?,
-            would_buy_again_yes: c.take()?,
-            would_buy_again_count: c.take()?,
-            complaints_open: c.take()?,
-            complaints_total: c.take()?,
-        })
+        M::read(&mut Columns::of(res, M::width())?).map(Self)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, Database, EntityTrait, Iterable, Statement};
+    use guanxi_entity::interaction;
+    use sea_orm::{ConnectionTrait, Database, Statement};
 
     use super::*;
-
-    fn width<E: EntityTrait>() -> usize {
-        E::Column::iter().count()
-    }
-
-    #[test]
-    fn readers_know_how_many_columns_their_entities_declare() {
-        assert_eq!(<interaction::Model as ByPosition>::COLUMNS, width::<interaction::Entity>());
-        assert_eq!(<customer::Model as ByPosition>::COLUMNS, width::<customer::Entity>());
-        assert_eq!(<customer_stats::Model as ByPosition>::COLUMNS, width::<customer_stats::Entity>());
-    }
 
     /// Every column distinct and set, then every nullable one NULL: a reader that reads columns
     /// in another order than declared, or mishandles NULL, decodes differently from sea-orm.

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::events::Position;
 use super::filter;
 use crate::error::Result;
-use crate::query::{FieldKind, FieldSpec, OrderKey, Page, PageRequest};
+use crate::query::{FieldSpec, OrderKey, Page, PageRequest};
 
 /// Delivery states, as stored.
 pub const PENDING: &str = "PENDING";
@@ -106,8 +106,7 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> R
 }
 
 /// Deliveries are read newest first; their v7 ids order them by time.
-pub static DELIVERY_ID: FieldSpec =
-    FieldSpec { name: "id", kind: FieldKind::Id { type_name: "WebhookDelivery" }, nullable: false, order: None };
+pub static DELIVERY_ID: FieldSpec = FieldSpec::id("WebhookDelivery");
 
 /// The one order of a webhook's deliveries.
 #[must_use]

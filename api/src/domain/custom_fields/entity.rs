@@ -1,70 +1,38 @@
 //! The built-in fields of each entity that carries custom fields: the names a custom key may not
-//! shadow and the ones a validator plugin may check. Apart from the definitions because it is a
-//! fixed list that changes with the GraphQL schema, not with a tenant's fields. (`EntityKind`
+//! shadow and the ones a validator plugin may check, from the entities' declarations. (`EntityKind`
 //! itself is in `query`, which the store speaks too.)
 
 pub use crate::query::EntityKind;
+use crate::query::FieldSpec;
 
 impl EntityKind {
-    /// Is `name` a built-in field a write sets, which a validator plugin may check? (The names
-    /// of the record validators receive, as the audit trail shows it.)
+    /// The entity's declared built-in fields.
+    #[must_use]
+    pub fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            EntityKind::Customer => &crate::domain::customers::FIELDS,
+            EntityKind::Interaction => &crate::domain::interactions::FIELDS,
+            EntityKind::Complaint => &crate::domain::complaints::FIELDS,
+            EntityKind::KeyAccountPlan => &crate::domain::plans::FIELDS,
+        }
+    }
+
+    /// Is `name` a built-in field a validator plugin may check: one of the record's fields
+    /// validators receive, as the audit trail shows it?
     #[must_use]
     pub fn is_writable_built_in(self, name: &str) -> bool {
-        let fields: &[&str] = match self {
-            EntityKind::Customer => &[
-                "kind",
-                "name",
-                "email",
-                "phone",
-                "region",
-                "industry",
-                "creditCode",
-                "channel",
-                "website",
-                "tags",
-                "status",
-                "relationshipType",
-                "ownerId",
-            ],
-            EntityKind::Interaction => &[
-                "kind",
-                "channel",
-                "occurredAt",
-                "summary",
-                "outcome",
-                "amount",
-                "currency",
-                "satisfaction",
-                "wouldBuyAgain",
-            ],
-            EntityKind::Complaint => {
-                &["title", "description", "category", "severity", "assigneeId", "resolution", "satisfaction"]
-            }
-            EntityKind::KeyAccountPlan => &[
-                "title",
-                "periodStart",
-                "periodEnd",
-                "revenueTarget",
-                "currency",
-                "plannedVisits",
-                "objectives",
-                "ownerId",
-            ],
-        };
-        fields.contains(&name)
+        self.fields().iter().any(|f| f.audited && f.name == name)
     }
 
     /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
-    /// not shadow? Those a write sets ([`Self::is_writable_built_in`]), and those the server
-    /// keeps or derives. (A test checks them against the schema.)
+    /// not shadow? Its declared fields, and the relations and computed fields its object shows
+    /// beside them. (A test checks them against the schema.)
     #[must_use]
     pub fn is_built_in(self, name: &str) -> bool {
-        const COMMON: &[&str] =
-            &["id", "custom", "customFields", "version", "createdAt", "updatedAt", "customer", "customerId"];
-        let read_only: &[&str] = match self {
+        const COMMON: &[&str] = &["custom", "customFields", "customer"];
+        let beside: &[&str] = match self {
             EntityKind::Customer => &[
                 "lifecycleStage",
-                "tier",
                 "owner",
                 "scores",
                 "score",
@@ -76,21 +44,10 @@ impl EntityKind {
                 "openComplaints",
                 "activePlan",
             ],
-            EntityKind::Interaction => &["staff", "staffId"],
-            EntityKind::Complaint => &[
-                "status",
-                "assignee",
-                "responseDueAt",
-                "resolutionDueAt",
-                "slaBreached",
-                "history",
-                "respondedAt",
-                "resolvedAt",
-                "closedAt",
-                "dueBefore",
-            ],
-            EntityKind::KeyAccountPlan => &["owner", "team", "teamIds", "status", "actions", "progress"],
+            EntityKind::Interaction => &["staff"],
+            EntityKind::Complaint => &["assignee", "slaBreached", "history", "closedAt", "dueBefore"],
+            EntityKind::KeyAccountPlan => &["owner", "team", "actions", "progress"],
         };
-        self.is_writable_built_in(name) || read_only.iter().chain(COMMON).any(|b| *b == name)
+        self.fields().iter().any(|f| f.name == name) || beside.iter().chain(COMMON).any(|b| *b == name)
     }
 }

@@ -1,0 +1,172 @@
+//! The GraphQL side of each record's declaration (`Record::FIELDS`): its enums, filter and order
+//! inputs, the plain fields of its object, its create and update inputs and how they are read.
+//! An entity's module adds only what the declaration cannot say: relations, computed fields,
+//! queries and mutations.
+
+use std::str::FromStr;
+
+use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef};
+use async_graphql::{Name, Value};
+use sea_orm::{EntityTrait, Value as DbValue};
+
+use super::filters::{entity_filter, entity_order, enum_filter};
+use super::{Types, connection, inputs, ready};
+use crate::domain::ids;
+use crate::domain::input::{Given, Input, Patch};
+use crate::domain::records::Record;
+use crate::query::{FieldKind, FieldSpec, Scalar};
+
+/// Registers what `R`'s declaration gives: each enum its fields use (once per schema) with its
+/// filter, `<Type>Filter`, `<Type>Order`, the connection types, and the object `R` shows, with
+/// its plain fields first; `extend` adds the rest.
+pub fn register<R: Record>(types: &mut Types, description: &str, extend: impl FnOnce(Object) -> Object) {
+    for spec in R::FIELDS {
+        if let FieldKind::Enum { type_name, values } = spec.kind
+            && !types.enums.iter().any(|e| e.type_name() == type_name)
+        {
+            types.enums.push(values.iter().fold(Enum::new(type_name), |e, v| e.item(*v)));
+            types.inputs.push(enum_filter(type_name));
+        }
+    }
+    types.inputs.push(entity_filter(R::TYPE_NAME, R::FIELDS));
+    let (order_field, order) = entity_order(R::TYPE_NAME, R::FIELDS);
+    types.enums.push(order_field);
+    types.inputs.push(order);
+    types.objects.extend(connection::types::<R>(R::TYPE_NAME));
+    let object = Object::new(R::TYPE_NAME).description(description).implement("Node");
+    let object = R::FIELDS.iter().filter(|f| f.shown).fold(object, |o, spec| o.field(object_field::<R>(spec)));
+    types.objects.push(extend(object));
+}
+
+/// The GraphQL type of a field's values, without nullability.
+fn type_name(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::String | FieldKind::StringList => TypeRef::STRING,
+        FieldKind::Int => TypeRef::INT,
+        FieldKind::Boolean => TypeRef::BOOLEAN,
+        FieldKind::DateTime => "DateTime",
+        FieldKind::Date => "Date",
+        FieldKind::Decimal => "Decimal",
+        FieldKind::Enum { type_name, .. } => type_name,
+        FieldKind::Id { .. } | FieldKind::IdList { .. } => TypeRef::ID,
+    }
+}
+
+fn is_list(kind: FieldKind) -> bool {
+    matches!(kind, FieldKind::StringList | FieldKind::IdList { .. })
+}
+
+fn object_field<R: Record>(spec: &'static FieldSpec) -> Field {
+    let name = type_name(spec.kind);
+    let ty = match (is_list(spec.kind), spec.nullable) {
+        (true, _) => TypeRef::named_nn_list_nn(name),
+        (false, true) => TypeRef::named(name),
+        (false, false) => TypeRef::named_nn(name),
+    };
+    // Found once, here: resolving a page of records reads thousands of these fields.
+    let column = <R::Entity as EntityTrait>::Column::from_str(spec.name).ok();
+    let field = Field::new(spec.name, ty, move |ctx| {
+        ready(ctx.parent_value.try_downcast_ref::<R>().map(|row| {
+            let value = match column {
+                Some(column) => output(spec, row.get(column)),
+                None => beside_columns(row.value_beside_columns(spec.name)),
+            };
+            // Null as "no value": custom scalars' validators would refuse an explicit null.
+            (value != Value::Null).then(|| FieldValue::value(value))
+        }))
+    });
+    match spec.doc {
+        Some(doc) => field.description(doc),
+        None => field,
+    }
+}
+
+/// A stored value as the field shows it.
+fn output(spec: &FieldSpec, value: DbValue) -> Value {
+    match (spec.kind, value) {
+        (FieldKind::Enum { .. }, DbValue::String(Some(s))) => Value::Enum(Name::new(s)),
+        (_, DbValue::String(Some(s))) => Value::String(s),
+        (FieldKind::Id { type_name }, DbValue::Uuid(Some(id))) => Value::String(ids::encode(type_name, id)),
+        (_, DbValue::ChronoDateTimeUtc(Some(t))) => super::scalars::time_value(&t),
+        (_, DbValue::ChronoDate(Some(d))) => Value::String(d.to_string()),
+        (_, DbValue::Int(Some(n))) => Value::from(n),
+        (_, DbValue::Bool(Some(b))) => Value::Boolean(b),
+        (_, DbValue::Json(Some(list))) => match *list {
+            serde_json::Value::Array(items) => Value::List(
+                items
+                    .into_iter()
+                    .filter_map(|i| if let serde_json::Value::String(s) = i { Some(Value::String(s)) } else { None })
+                    .collect(),
+            ),
+            _ => Value::List(Vec::new()),
+        },
+        _ => Value::Null,
+    }
+}
+
+/// A value kept beside the record's columns (a customer's tier, an enum).
+fn beside_columns(value: Scalar) -> Value {
+    match value {
+        Scalar::Str(s) => Value::Enum(Name::new(s)),
+        _ => Value::Null,
+    }
+}
+
+/// `<create>` and `<update>`: the inputs of the fields a create or an update may set. A create
+/// must give the required ones; an update gives what changes (absent stays, null clears).
+pub fn input_types<R: Record>(create: &str, update: &str, update_doc: &str) -> [InputObject; 2] {
+    let fields = |mut input: InputObject, creating: bool| {
+        for spec in R::FIELDS {
+            let Some(rule) = spec.input else { continue };
+            if (creating && rule.update_only) || (!creating && rule.create_only) {
+                continue;
+            }
+            let name = type_name(spec.kind);
+            let ty = match (is_list(spec.kind), creating && rule.required) {
+                (true, _) => TypeRef::named_nn_list(name),
+                (false, true) => TypeRef::named_nn(name),
+                (false, false) => TypeRef::named(name),
+            };
+            let value = InputValue::new(spec.name, ty);
+            input = input.field(match rule.doc {
+                Some(doc) => value.description(doc),
+                None => value,
+            });
+        }
+        input
+    };
+    [fields(InputObject::new(create), true), fields(InputObject::new(update).description(update_doc), false)]
+}
+
+/// Reads a create or update input of `R`.
+#[must_use]
+pub fn read_input<R: Record>(obj: &ObjectAccessor<'_>) -> Input {
+    let given = R::FIELDS
+        .iter()
+        .filter(|spec| spec.input.is_some())
+        .map(|spec| {
+            let name = spec.name;
+            let patch = match spec.kind {
+                FieldKind::Int => map(inputs::int(obj, name), Given::Int),
+                FieldKind::Boolean => map(inputs::boolean(obj, name), Given::Bool),
+                FieldKind::DateTime => map(inputs::date_time(obj, name), Given::Time),
+                FieldKind::Date => map(inputs::date(obj, name), Given::Date),
+                FieldKind::Decimal => map(inputs::decimal(obj, name), Given::Text),
+                FieldKind::StringList | FieldKind::IdList { .. } => map(inputs::strings(obj, name), Given::List),
+                FieldKind::String | FieldKind::Enum { .. } | FieldKind::Id { .. } => {
+                    map(inputs::string(obj, name), Given::Text)
+                }
+            };
+            (name, patch)
+        })
+        .collect();
+    Input::new(given, inputs::json(obj, "customFields"))
+}
+
+fn map<T>(patch: Patch<T>, into: fn(T) -> Given) -> Patch<Given> {
+    match patch {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(v) => Patch::Value(into(v)),
+    }
+}
