@@ -24,6 +24,8 @@ pub struct Model {
     /// SURVEY: 1–5.
     pub satisfaction: Option<i32>,
     pub would_buy_again: Option<bool>,
+    /// How long it took, in minutes (1 to 1440).
+    pub duration_minutes: Option<i32>,
     /// Values of the tenant's custom fields, a JSON object keyed by definition key.
     pub custom_fields: Json,
     pub version: i32,

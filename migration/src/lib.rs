@@ -24,6 +24,7 @@ mod m20261206_000019_idempotency_committed;
 mod m20261207_000020_event_readers;
 mod m20261207_000021_sla_breaches_told;
 mod m20261207_000022_create_webhooks;
+mod m20261207_000023_interaction_duration;
 mod partial_index;
 pub mod statistics;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_event_readers::Migration),
             Box::new(m20261207_000021_sla_breaches_told::Migration),
             Box::new(m20261207_000022_create_webhooks::Migration),
+            Box::new(m20261207_000023_interaction_duration::Migration),
         ]
     }
 }

@@ -26,7 +26,7 @@ pub const MAX_FUTURE: Duration = Duration::minutes(5);
 const MAX_NOTE_CHARS: usize = 2000;
 
 /// Interaction, declared once: see [`FieldSpec`].
-pub static FIELDS: [FieldSpec; 15] = [
+pub static FIELDS: [FieldSpec; 16] = [
     FieldSpec::id(TYPE_NAME),
     FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
     FieldSpec::new("kind", FieldKind::Enum { type_name: "InteractionKind", values: KINDS })
@@ -56,6 +56,7 @@ pub static FIELDS: [FieldSpec; 15] = [
         .unfiltered()
         .input(Check::Plain)
         .input_doc("SURVEY only"),
+    FieldSpec::new("durationMinutes", FieldKind::Int).nullable().order("DURATION").input(Check::Range(1, 1440)),
     FieldSpec::new("version", FieldKind::Int).unfiltered(),
     FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
     FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),

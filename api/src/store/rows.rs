@@ -137,7 +137,7 @@ mod tests {
         db.execute_unprepared(
             "CREATE TABLE interactions (tenant_id BLOB, id BLOB, customer_id BLOB, kind TEXT, channel TEXT, \
              occurred_at TEXT, staff_id BLOB, summary TEXT, outcome TEXT, amount TEXT, currency TEXT, \
-             satisfaction INTEGER, would_buy_again BOOLEAN, custom_fields TEXT, version INTEGER, \
+             satisfaction INTEGER, would_buy_again BOOLEAN, duration_minutes INTEGER, custom_fields TEXT, version INTEGER, \
              created_at TEXT, updated_at TEXT)",
         )
         .await
@@ -146,14 +146,14 @@ mod tests {
         let full = Statement::from_sql_and_values(
             backend,
             "INSERT INTO interactions VALUES (?, ?, ?, 'SURVEY', 'PHONE', '2026-01-02T03:04:05Z', ?, 'summary', \
-             'outcome', '12.50', 'CNY', 4, 1, '{\"a\":1}', 3, '2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z')",
+             'outcome', '12.50', 'CNY', 4, 1, 45, '{\"a\":1}', 3, '2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z')",
             ids.clone(),
         );
         db.execute_raw(full).await.unwrap();
         let sparse = Statement::from_sql_and_values(
             backend,
             "INSERT INTO interactions VALUES (?, ?, ?, 'NOTE', NULL, '2026-01-02T03:04:05Z', NULL, NULL, NULL, \
-             NULL, NULL, NULL, NULL, '{}', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+             NULL, NULL, NULL, NULL, NULL, '{}', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
             vec![ids[0].clone(), ids[3].clone(), ids[2].clone()],
         );
         db.execute_raw(sparse).await.unwrap();
@@ -171,6 +171,6 @@ mod tests {
         let db = Database::connect("sqlite::memory:").await.unwrap();
         let stmt = Statement::from_string(db.get_database_backend(), "SELECT 1 AS a, 2 AS b");
         let err = Positional::<interaction::Model>::find_by_statement(stmt).one(&db).await.err().unwrap();
-        assert!(err.to_string().contains("a row of 2 columns where 17 were expected"), "{err}");
+        assert!(err.to_string().contains("a row of 2 columns where 18 were expected"), "{err}");
     }
 }
