@@ -308,13 +308,6 @@ impl FieldSpec {
         self
     }
 
-    /// Not a field of the GraphQL object (the entity shows it its own way, or not at all).
-    #[must_use]
-    pub const fn hidden(mut self) -> Self {
-        self.shown = false;
-        self
-    }
-
     #[must_use]
     pub const fn doc(mut self, doc: &'static str) -> Self {
         self.doc = Some(doc);

@@ -310,7 +310,7 @@ pub async fn file(
     (row.created_at, row.updated_at) = (now, now);
     let change = Change::new(TYPE_NAME, row.id, customer.id, "complaint.filed", None, Some(audit_snapshot(&row)));
     let persist = async |txn: &WriteTxn| {
-        store::complaints::insert(txn, &row).await?;
+        store::records::insert::<complaint::Entity>(txn, &row).await?;
         store::complaints::insert_transition(txn, &transition(caller, &row, None, None, now)).await
     };
     write.commit(change.with(Effect::Figures), persist).await?;

@@ -2,7 +2,7 @@
 //! creates, changes, deletes and lists them. Every write runs in one transaction that checks the
 //! version, writes the row and appends the audit entry.
 
-use guanxi_entity::customer;
+use guanxi_entity::{customer, interaction};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -348,7 +348,7 @@ pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller,
     let tenant_id = caller.tenant_id;
     let persist = async |txn: &WriteTxn| {
         // The timeline goes with the customer; the audit trail keeps what it was.
-        store::interactions::delete_of_customer(txn, tenant_id, id).await?;
+        store::records::delete_of_customer::<interaction::Entity>(txn, tenant_id, id).await?;
         store::complaints::delete_of_customer(txn, tenant_id, id).await?;
         store::plans::delete_of_customer(txn, tenant_id, id).await?;
         store::stats::delete(txn, tenant_id, id).await?;

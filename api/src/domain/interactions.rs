@@ -165,7 +165,11 @@ pub async fn record(
     (row.created_at, row.updated_at) = (write.now(), write.now());
     let change =
         Change::new(TYPE_NAME, row.id, row.customer_id, "interaction.recorded", None, Some(audit_snapshot(&row)));
-    write.commit(change.with(Effect::Figures), async |txn| store::interactions::insert(txn, &row).await).await?;
+    write
+        .commit(change.with(Effect::Figures), async |txn| {
+            store::records::insert::<interaction::Entity>(txn, &row).await
+        })
+        .await?;
     Ok(row)
 }
 
@@ -209,7 +213,11 @@ pub async fn update(
     (row.version, row.updated_at) = (current.version + 1, write.now());
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&row));
     let change = Change::new(TYPE_NAME, id, current.customer_id, "interaction.updated", Some(before), Some(after));
-    write.commit(change.with(Effect::Figures), async |txn| store::interactions::update(txn, &row).await).await?;
+    write
+        .commit(change.with(Effect::Figures), async |txn| {
+            store::records::update::<interaction::Entity>(txn, &row).await
+        })
+        .await?;
     Ok(row)
 }
 
@@ -225,7 +233,9 @@ pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller,
         Change::new(TYPE_NAME, id, current.customer_id, "interaction.deleted", Some(audit_snapshot(&current)), None);
     let tenant_id = caller.tenant_id;
     write
-        .commit(change.with(Effect::Figures), async |txn| store::interactions::delete(txn, tenant_id, id).await)
+        .commit(change.with(Effect::Figures), async |txn| {
+            store::records::delete::<interaction::Entity>(txn, tenant_id, id).await
+        })
         .await?;
     Ok(id)
 }

@@ -279,7 +279,7 @@ pub async fn create(
     }
     (plan.created_at, plan.updated_at) = (write.now(), write.now());
     let change = Change::new(TYPE_NAME, plan.id, plan.customer_id, "plan.created", None, Some(audit_snapshot(&plan)));
-    write.commit(change, async |txn| store::plans::insert(txn, &plan).await).await?;
+    write.commit(change, async |txn| store::records::insert::<key_account_plan::Entity>(txn, &plan).await).await?;
     Ok(plan)
 }
 
@@ -343,7 +343,7 @@ pub async fn update(
     plan.updated_at = write.now();
     let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
     let change = Change::new(TYPE_NAME, id, current.customer_id, "plan.updated", Some(before), Some(after));
-    write.commit(change, async |txn| store::plans::update(txn, &plan).await).await?;
+    write.commit(change, async |txn| store::records::update::<key_account_plan::Entity>(txn, &plan).await).await?;
     Ok(plan)
 }
 

@@ -9,7 +9,7 @@ use guanxi_entity::{complaint, complaint_transition};
 
 use super::connection::{self, Connection};
 use super::context::{customer_parent, id_arg, list_first, list_first_arg, request, resolve, str_arg};
-use super::fields::read_input;
+use super::fields;
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::complaints::{self as service, TYPE_NAME};
@@ -56,16 +56,9 @@ pub fn register(types: &mut Types) {
         "Absent fields stay as they are; null clears. A new severity moves the deadlines.",
     ));
     types.objects.push(transition_type());
-    types.query.push(
-        Field::new("complaint", TypeRef::named(TYPE_NAME), |ctx| {
-            resolve(async move {
-                let id = id_arg(&ctx, "id", TYPE_NAME)?;
-                let rc = request(&ctx)?;
-                Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
-            })
-        })
-        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
-    );
+    types
+        .query
+        .push(fields::get::<complaint::Model>("complaint", |rc, id| Box::pin(service::get(&rc.db, &rc.caller, id))));
     types
         .query
         .push(list_field("complaints", false).description("The complaint queue the caller may see, newest first."));
@@ -174,44 +167,15 @@ async fn connection_of(
 }
 
 fn mutations() -> [Field; 3] {
-    let file = Field::new("fileComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let settings = rc.settings().await?;
-            let row = service::file(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                inputs::input(&ctx, read_input::<complaint::Model>)?,
-                settings,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(row)))
+    type C = complaint::Model;
+    let file = fields::create::<C>("fileComplaint", "FileComplaintInput", |rc, input| {
+        Box::pin(async move { service::file(&rc.db, &rc.plugins, &rc.caller, input, rc.settings().await?).await })
+    });
+    let update = fields::update::<C>("updateComplaint", "UpdateComplaintInput", |rc, id, input, expected| {
+        Box::pin(async move {
+            service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected, rc.settings().await?).await
         })
-    })
-    .argument(InputValue::new("input", TypeRef::named_nn("FileComplaintInput")));
-    let update = Field::new("updateComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let expected = inputs::expected_version(&ctx)?;
-            let settings = rc.settings().await?;
-            let row = service::update(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                id,
-                inputs::input(&ctx, read_input::<complaint::Model>)?,
-                expected,
-                settings,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(row)))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("input", TypeRef::named_nn("UpdateComplaintInput")))
-    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
+    });
     let transition = Field::new("transitionComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;

@@ -8,11 +8,10 @@ use async_graphql::dynamic::{Field, FieldValue, InputValue, Object, ResolverCont
 use guanxi_entity::customer;
 
 use super::connection::{self};
-use super::context::{RequestContext, id_arg, request, resolve};
-use super::fields::read_input;
-use super::{Types, enum_value, inputs, parent};
-use crate::domain::customers::{self as service, TYPE_NAME};
-use crate::domain::ids;
+use super::context::{RequestContext, request, resolve};
+use super::fields;
+use super::{Types, enum_value, parent};
+use crate::domain::customers::{self as service};
 use uuid::Uuid;
 
 /// Every type the Customer part of the schema needs.
@@ -27,7 +26,9 @@ pub fn register(types: &mut Types) {
         "UpdateCustomerInput",
         "Absent fields stay as they are; null clears.",
     ));
-    types.query.push(customer_query());
+    types
+        .query
+        .push(fields::get::<customer::Model>("customer", |rc, id| Box::pin(service::get(&rc.db, &rc.caller, id))));
     types.query.push(customers_query());
     types.objects.push(
         Object::new("TierCount")
@@ -68,17 +69,6 @@ fn customer_fields(object: Object) -> Object {
         .field(super::stats::customer_field())
         .field(super::stats::snapshot_field());
     super::complaint::customer_fields().into_iter().chain(super::plan::customer_fields()).fold(object, Object::field)
-}
-
-fn customer_query() -> Field {
-    Field::new("customer", TypeRef::named(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let rc = request(&ctx)?;
-            Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
 }
 
 /// How customers are listed.
@@ -199,45 +189,15 @@ fn latest_size(field: &async_graphql::SelectionField<'_>) -> Option<u64> {
 }
 
 fn mutations() -> [Field; 3] {
-    let create = Field::new("createCustomer", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let created =
-                service::create(&rc.db, &rc.plugins, &rc.caller, inputs::input(&ctx, read_input::<customer::Model>)?)
-                    .await?;
-            Ok(Some(FieldValue::owned_any(created)))
-        })
-    })
-    .argument(InputValue::new("input", TypeRef::named_nn("CreateCustomerInput")));
-    let update = Field::new("updateCustomer", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let expected = inputs::expected_version(&ctx)?;
-            let updated = service::update(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                id,
-                inputs::input(&ctx, read_input::<customer::Model>)?,
-                expected,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(updated)))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("input", TypeRef::named_nn("UpdateCustomerInput")))
-    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
-    let delete = Field::new("deleteCustomer", TypeRef::named_nn(TypeRef::ID), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let deleted = service::delete(&rc.db, &rc.plugins, &rc.caller, id).await?;
-            Ok(Some(FieldValue::value(ids::encode(TYPE_NAME, deleted))))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .description("Deletes the customer; its last state stays in the audit log.");
-    [create, update, delete]
+    type C = customer::Model;
+    [
+        fields::create::<C>("createCustomer", "CreateCustomerInput", |rc, input| {
+            Box::pin(service::create(&rc.db, &rc.plugins, &rc.caller, input))
+        }),
+        fields::update::<C>("updateCustomer", "UpdateCustomerInput", |rc, id, input, expected| {
+            Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
+        }),
+        fields::delete::<C>("deleteCustomer", |rc, id| Box::pin(service::delete(&rc.db, &rc.plugins, &rc.caller, id)))
+            .description("Deletes the customer; its last state stays in the audit log."),
+    ]
 }

@@ -1,7 +1,7 @@
 //! The GraphQL side of each record's declaration (`Record::FIELDS`): its enums, filter and order
-//! inputs, the plain fields of its object, its create and update inputs and how they are read.
-//! An entity's module adds only what the declaration cannot say: relations, computed fields,
-//! queries and mutations.
+//! inputs, the plain fields of its object, its create and update inputs and how they are read,
+//! and the shapes of its get, create, update and delete fields. An entity's module adds what the
+//! declaration cannot say: relations, computed fields, and which service each field calls.
 
 use std::str::FromStr;
 
@@ -9,11 +9,15 @@ use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, O
 use async_graphql::{Name, Value};
 use sea_orm::{EntityTrait, Value as DbValue};
 
+use uuid::Uuid;
+
+use super::context::{RequestContext, id_arg, request, resolve};
 use super::filters::{entity_filter, entity_order, enum_filter};
 use super::{Types, connection, inputs, ready};
 use crate::domain::ids;
 use crate::domain::input::{Given, Input, Patch};
 use crate::domain::records::Record;
+use crate::error::Result;
 use crate::query::{FieldKind, FieldSpec, Scalar};
 
 /// Registers what `R`'s declaration gives: each enum its fields use (once per schema) with its
@@ -169,4 +173,60 @@ fn map<T>(patch: Patch<T>, into: fn(T) -> Given) -> Patch<Given> {
         Patch::Null => Patch::Null,
         Patch::Value(v) => Patch::Value(into(v)),
     }
+}
+
+/// A service call made by a resolver, borrowing the request while it runs.
+pub type Run<'a, T> = futures_util::future::BoxFuture<'a, Result<T>>;
+
+/// `<name>(id: ID!): <Type>`: the record, if the caller may see it.
+pub fn get<R: Record>(name: &str, run: for<'a> fn(&'a RequestContext, Uuid) -> Run<'a, Option<R>>) -> Field {
+    Field::new(name, TypeRef::named(R::TYPE_NAME), move |ctx| {
+        resolve(async move {
+            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
+            Ok(run(request(&ctx)?, id).await?.map(FieldValue::owned_any))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+}
+
+/// `<name>(input: <input>!): <Type>!`
+pub fn create<R: Record>(name: &str, input: &str, run: for<'a> fn(&'a RequestContext, Input) -> Run<'a, R>) -> Field {
+    Field::new(name, TypeRef::named_nn(R::TYPE_NAME), move |ctx| {
+        resolve(async move {
+            let given = inputs::input(&ctx, read_input::<R>)?;
+            Ok(Some(FieldValue::owned_any(run(request(&ctx)?, given).await?)))
+        })
+    })
+    .argument(InputValue::new("input", TypeRef::named_nn(input)))
+}
+
+/// `<name>(id: ID!, input: <input>!, expectedVersion: Int): <Type>!`
+pub fn update<R: Record>(
+    name: &str,
+    input: &str,
+    run: for<'a> fn(&'a RequestContext, Uuid, Input, Option<i32>) -> Run<'a, R>,
+) -> Field {
+    Field::new(name, TypeRef::named_nn(R::TYPE_NAME), move |ctx| {
+        resolve(async move {
+            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
+            let expected = inputs::expected_version(&ctx)?;
+            let given = inputs::input(&ctx, read_input::<R>)?;
+            Ok(Some(FieldValue::owned_any(run(request(&ctx)?, id, given, expected).await?)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+    .argument(InputValue::new("input", TypeRef::named_nn(input)))
+    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)))
+}
+
+/// `<name>(id: ID!): ID!`: the id of the record deleted.
+pub fn delete<R: Record>(name: &str, run: for<'a> fn(&'a RequestContext, Uuid) -> Run<'a, Uuid>) -> Field {
+    Field::new(name, TypeRef::named_nn(TypeRef::ID), move |ctx| {
+        resolve(async move {
+            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
+            let deleted = run(request(&ctx)?, id).await?;
+            Ok(Some(FieldValue::value(ids::encode(R::TYPE_NAME, deleted))))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
 }

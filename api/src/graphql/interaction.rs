@@ -1,14 +1,13 @@
 //! The `Interaction` type, `interactions`, `Customer.interactions` and the interaction mutations.
 
-use async_graphql::dynamic::{Field, FieldValue, InputValue, ResolverContext, TypeRef};
+use async_graphql::dynamic::{Field, FieldValue, ResolverContext, TypeRef};
 use guanxi_entity::interaction;
 
 use super::connection::{self, Connection};
-use super::context::{id_arg, request, resolve};
-use super::fields::read_input;
-use super::{Types, inputs, parent};
-use crate::domain::ids;
-use crate::domain::interactions::{self as service, TYPE_NAME};
+use super::context::{request, resolve};
+use super::fields;
+use super::{Types, parent};
+use crate::domain::interactions::{self as service};
 use crate::error::Result;
 use crate::query::PageRequest;
 
@@ -34,16 +33,9 @@ pub fn register(types: &mut Types) {
         "UpdateInteractionInput",
         "Absent fields stay as they are; null clears.",
     ));
-    types.query.push(
-        Field::new("interaction", TypeRef::named(TYPE_NAME), |ctx| {
-            resolve(async move {
-                let id = id_arg(&ctx, "id", TYPE_NAME)?;
-                let rc = request(&ctx)?;
-                Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
-            })
-        })
-        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
-    );
+    types.query.push(fields::get::<interaction::Model>("interaction", |rc, id| {
+        Box::pin(service::get(&rc.db, &rc.caller, id))
+    }));
     types.query.push(list_field("interactions", false).description("Interactions the caller may see, newest first."));
     types.mutation.extend(mutations());
 }
@@ -91,48 +83,16 @@ async fn batched_latest(
 }
 
 fn mutations() -> [Field; 3] {
-    let record = Field::new("recordInteraction", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let row = service::record(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                inputs::input(&ctx, read_input::<interaction::Model>)?,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(row)))
-        })
-    })
-    .argument(InputValue::new("input", TypeRef::named_nn("RecordInteractionInput")));
-    let update = Field::new("updateInteraction", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let expected = inputs::expected_version(&ctx)?;
-            let row = service::update(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                id,
-                inputs::input(&ctx, read_input::<interaction::Model>)?,
-                expected,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(row)))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("input", TypeRef::named_nn("UpdateInteractionInput")))
-    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
-    let delete = Field::new("deleteInteraction", TypeRef::named_nn(TypeRef::ID), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let deleted = service::delete(&rc.db, &rc.plugins, &rc.caller, id).await?;
-            Ok(Some(FieldValue::value(ids::encode(TYPE_NAME, deleted))))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)));
-    [record, update, delete]
+    type I = interaction::Model;
+    [
+        fields::create::<I>("recordInteraction", "RecordInteractionInput", |rc, input| {
+            Box::pin(service::record(&rc.db, &rc.plugins, &rc.caller, input))
+        }),
+        fields::update::<I>("updateInteraction", "UpdateInteractionInput", |rc, id, input, expected| {
+            Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
+        }),
+        fields::delete::<I>("deleteInteraction", |rc, id| {
+            Box::pin(service::delete(&rc.db, &rc.plugins, &rc.caller, id))
+        }),
+    ]
 }

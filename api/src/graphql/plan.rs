@@ -7,7 +7,7 @@ use guanxi_entity::{key_account_plan, plan_action};
 
 use super::connection::{self, Connection};
 use super::context::{id_arg, list_first, list_first_arg, request, resolve};
-use super::fields::read_input;
+use super::fields;
 use super::scalars::time_value;
 use super::{Types, inputs, parent, simple};
 use crate::domain::ids;
@@ -73,16 +73,9 @@ pub fn register(types: &mut Types) {
             .field(simple::<P>("actionsTotal", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_total)))
             .field(simple::<P>("openComplaints", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.open_complaints))),
     );
-    types.query.push(
-        Field::new("keyAccountPlan", TypeRef::named(TYPE_NAME), |ctx| {
-            resolve(async move {
-                let id = id_arg(&ctx, "id", TYPE_NAME)?;
-                let rc = request(&ctx)?;
-                Ok(service::get(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
-            })
-        })
-        .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
-    );
+    types.query.push(fields::get::<key_account_plan::Model>("keyAccountPlan", |rc, id| {
+        Box::pin(service::get(&rc.db, &rc.caller, id))
+    }));
     types.query.push(list_field("keyAccountPlans", false));
     types.mutation.extend(mutations());
 }
@@ -183,42 +176,16 @@ async fn connection_of(
 }
 
 fn mutations() -> [Field; 4] {
-    let create = Field::new("createKeyAccountPlan", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
+    type K = key_account_plan::Model;
+    let create = fields::create::<K>("createKeyAccountPlan", "CreateKeyAccountPlanInput", |rc, input| {
+        Box::pin(async move {
             let base = rc.settings().await?.base_currency.clone();
-            let plan = service::create(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                inputs::input(&ctx, read_input::<key_account_plan::Model>)?,
-                &base,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(plan)))
+            service::create(&rc.db, &rc.plugins, &rc.caller, input, &base).await
         })
-    })
-    .argument(InputValue::new("input", TypeRef::named_nn("CreateKeyAccountPlanInput")));
-    let update = Field::new("updateKeyAccountPlan", TypeRef::named_nn(TYPE_NAME), |ctx| {
-        resolve(async move {
-            let rc = request(&ctx)?;
-            let id = id_arg(&ctx, "id", TYPE_NAME)?;
-            let expected = inputs::expected_version(&ctx)?;
-            let plan = service::update(
-                &rc.db,
-                &rc.plugins,
-                &rc.caller,
-                id,
-                inputs::input(&ctx, read_input::<key_account_plan::Model>)?,
-                expected,
-            )
-            .await?;
-            Ok(Some(FieldValue::owned_any(plan)))
-        })
-    })
-    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
-    .argument(InputValue::new("input", TypeRef::named_nn("UpdateKeyAccountPlanInput")))
-    .argument(InputValue::new("expectedVersion", TypeRef::named(TypeRef::INT)));
+    });
+    let update = fields::update::<K>("updateKeyAccountPlan", "UpdateKeyAccountPlanInput", |rc, id, input, expected| {
+        Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
+    });
     let add = Field::new("addPlanAction", TypeRef::named_nn(ACTION_TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;

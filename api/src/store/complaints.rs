@@ -85,13 +85,6 @@ pub async fn first_of_customers_in(
     Ok(out)
 }
 
-/// # Errors
-/// Database failures.
-pub async fn insert(conn: &impl ConnectionTrait, row: &complaint::Model) -> Result<()> {
-    Entity::insert(row.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
-    Ok(())
-}
-
 /// Writes `row` over `before`, the complaint as the write read it. The breach flags belong to the
 /// SLA checker, which may set them while the write runs: each is written only when the deadline
 /// it tells of moved (and the write clears it).

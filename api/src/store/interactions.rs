@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use guanxi_entity::interaction::{self, Column, Entity};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
-    Iterable, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -129,59 +129,6 @@ fn windows_select(tenant_id: Uuid, customer_ids: &[Uuid], now: DateTime<Utc>) ->
         .filter(Column::OccurredAt.lte(now))
         .group_by(Column::CustomerId)
         .order_by_asc(Column::CustomerId)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn insert(conn: &impl ConnectionTrait, row: &interaction::Model) -> Result<()> {
-    Entity::insert(row.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
-    Ok(())
-}
-
-/// Inserts many rows in one statement (seeding).
-///
-/// # Errors
-/// Database failures.
-pub async fn insert_many(conn: &impl ConnectionTrait, rows: Vec<interaction::Model>) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    Entity::insert_many(rows.into_iter().map(|m| m.into_active_model().reset_all()))
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
-
-/// # Errors
-/// Database failures.
-pub async fn update(conn: &impl ConnectionTrait, row: &interaction::Model) -> Result<()> {
-    Entity::update_many()
-        .set(row.clone().into_active_model().reset_all())
-        .filter(Column::TenantId.eq(row.tenant_id))
-        .filter(Column::Id.eq(row.id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// # Errors
-/// Database failures.
-pub async fn delete(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<()> {
-    Entity::delete_many().filter(Column::TenantId.eq(tenant_id)).filter(Column::Id.eq(id)).exec(conn).await?;
-    Ok(())
-}
-
-/// Deletes every interaction of a customer (when the customer is deleted).
-///
-/// # Errors
-/// Database failures.
-pub async fn delete_of_customer(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: Uuid) -> Result<()> {
-    Entity::delete_many()
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::CustomerId.eq(customer_id))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 /// VISIT and PURCHASE interactions of customers between two instants (plan progress).

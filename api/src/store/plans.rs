@@ -37,25 +37,6 @@ pub async fn active_of_customers(
 
 /// # Errors
 /// Database failures.
-pub async fn insert(conn: &impl ConnectionTrait, plan: &key_account_plan::Model) -> Result<()> {
-    Entity::insert(plan.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
-    Ok(())
-}
-
-/// # Errors
-/// Database failures.
-pub async fn update(conn: &impl ConnectionTrait, plan: &key_account_plan::Model) -> Result<()> {
-    Entity::update_many()
-        .set(plan.clone().into_active_model().reset_all())
-        .filter(Column::TenantId.eq(plan.tenant_id))
-        .filter(Column::Id.eq(plan.id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// # Errors
-/// Database failures.
 pub async fn insert_action(conn: &impl ConnectionTrait, action: &plan_action::Model) -> Result<()> {
     plan_action::Entity::insert(action.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
     Ok(())

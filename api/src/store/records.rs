@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Select};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait,
+    QueryFilter, Select,
+};
 use uuid::Uuid;
 
 use super::filter;
@@ -14,9 +17,12 @@ use crate::error::Result;
 use crate::query::{Filter, OrderKey, Page, PageRequest};
 
 /// A table whose rows belong to a tenant and to one of its customers.
-pub trait OfCustomer: EntityTrait<Column: FromStr, Model: Send + Sync> + Default {
+pub trait OfCustomer:
+    EntityTrait<Column: FromStr, Model: Send + Sync + Clone + IntoActiveModel<Self::ActiveModel>> + Default
+{
     const TENANT: Self::Column;
     const ID: Self::Column;
+    const CUSTOMER: Self::Column;
     /// The customer a row is of.
     fn customer_of(row: &Self::Model) -> Uuid;
 }
@@ -24,6 +30,7 @@ pub trait OfCustomer: EntityTrait<Column: FromStr, Model: Send + Sync> + Default
 impl OfCustomer for guanxi_entity::interaction::Entity {
     const TENANT: Self::Column = guanxi_entity::interaction::Column::TenantId;
     const ID: Self::Column = guanxi_entity::interaction::Column::Id;
+    const CUSTOMER: Self::Column = guanxi_entity::interaction::Column::CustomerId;
     fn customer_of(row: &Self::Model) -> Uuid {
         row.customer_id
     }
@@ -32,6 +39,7 @@ impl OfCustomer for guanxi_entity::interaction::Entity {
 impl OfCustomer for guanxi_entity::complaint::Entity {
     const TENANT: Self::Column = guanxi_entity::complaint::Column::TenantId;
     const ID: Self::Column = guanxi_entity::complaint::Column::Id;
+    const CUSTOMER: Self::Column = guanxi_entity::complaint::Column::CustomerId;
     fn customer_of(row: &Self::Model) -> Uuid {
         row.customer_id
     }
@@ -40,6 +48,7 @@ impl OfCustomer for guanxi_entity::complaint::Entity {
 impl OfCustomer for guanxi_entity::key_account_plan::Entity {
     const TENANT: Self::Column = guanxi_entity::key_account_plan::Column::TenantId;
     const ID: Self::Column = guanxi_entity::key_account_plan::Column::Id;
+    const CUSTOMER: Self::Column = guanxi_entity::key_account_plan::Column::CustomerId;
     fn customer_of(row: &Self::Model) -> Uuid {
         row.customer_id
     }
@@ -106,4 +115,49 @@ pub async fn first_pages_per_customer<E: OfCustomer>(
 /// Database failures.
 pub async fn count<E: OfCustomer>(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
     filter::count(db, in_tenant::<E>(tenant_id), filter, column_of::<E>).await
+}
+
+/// Inserts `row`.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert<E: OfCustomer>(conn: &impl ConnectionTrait, row: &E::Model) -> Result<()> {
+    E::insert(row.clone().into_active_model().reset_all()).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// Writes every column of `row` over the stored row.
+///
+/// # Errors
+/// Database failures.
+pub async fn update<E: OfCustomer>(conn: &impl ConnectionTrait, row: &E::Model) -> Result<()> {
+    E::update_many()
+        .set(row.clone().into_active_model().reset_all())
+        .filter(E::TENANT.eq(row.get(E::TENANT)))
+        .filter(E::ID.eq(row.get(E::ID)))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the row `id` of the tenant.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete<E: OfCustomer>(conn: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    E::delete_many().filter(E::TENANT.eq(tenant_id)).filter(E::ID.eq(id)).exec(conn).await?;
+    Ok(())
+}
+
+/// Deletes every row of one customer (when the customer is deleted).
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_of_customer<E: OfCustomer>(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    customer: Uuid,
+) -> Result<()> {
+    E::delete_many().filter(E::TENANT.eq(tenant_id)).filter(E::CUSTOMER.eq(customer)).exec(conn).await?;
+    Ok(())
 }
