@@ -262,7 +262,8 @@ impl PartialEq for FieldSpec {
 impl Eq for FieldSpec {}
 
 impl FieldSpec {
-    /// A field the server keeps: non-null, filterable, shown unless it is a reference, not
+    /// A field the server keeps: non-null, filterable if its kind can be (dates, decimals and
+    /// id lists are stored as text or JSON and cannot), shown unless it is a reference, not
     /// audited. The builders below say what else it is.
     #[must_use]
     pub const fn new(name: &'static str, kind: FieldKind) -> Self {
@@ -272,7 +273,7 @@ impl FieldSpec {
             kind,
             nullable: false,
             order: None,
-            filter: true,
+            filter: !matches!(kind, FieldKind::Date | FieldKind::Decimal | FieldKind::IdList { .. }),
             shown: !reference,
             input: None,
             audited: false,

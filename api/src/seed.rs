@@ -343,11 +343,11 @@ async fn write_batch(
                 currency,
                 satisfaction,
                 would_buy_again: again,
-                duration_minutes: None,
                 custom_fields: serde_json::json!({}),
                 version: 1,
                 created_at: at,
                 updated_at: at,
+                ..Default::default()
             });
         }
         let mut mine_complaints = Vec::new();

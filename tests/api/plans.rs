@@ -131,6 +131,14 @@ async fn progress_matches_a_hand_computed_example() {
         )
         .await;
     assert_eq!(code(&stale), "CONFLICT");
+    // Null is no visits planned; repeated objectives are kept once.
+    let m = "mutation($id: ID!) { updateKeyAccountPlan(id: $id, input: {plannedVisits: null, objectives: [\"续约\", \"续约\", \"扩量\"]}) { plannedVisits objectives } }";
+    let cleared = app.gql(&t, m, json!({ "id": id })).await;
+    assert_eq!(
+        cleared["data"]["updateKeyAccountPlan"],
+        json!({ "plannedVisits": 0, "objectives": ["续约", "扩量"] }),
+        "{cleared}"
+    );
 }
 
 #[tokio::test]

@@ -77,6 +77,16 @@ impl Input {
         }
     }
 
+    /// Takes the patch of `name` out if it is null: for a field whose null the entity reads
+    /// its own way (a plan's `plannedVisits: null` is no visits).
+    pub fn take_null(&mut self, name: &str) -> bool {
+        let null = self.given.iter().any(|(n, p)| *n == name && *p == Patch::Null);
+        if null {
+            self.take(name);
+        }
+        null
+    }
+
     /// Is `name` given (a value or null)?
     #[must_use]
     pub fn gives(&self, name: &str) -> bool {
@@ -150,12 +160,10 @@ fn stored(
             DbValue::String(Some(s))
         }
         (FieldKind::Id { type_name }, _, Given::Text(s)) => DbValue::Uuid(Some(ids::decode(type_name, &s)?)),
-        (FieldKind::Int, Check::Range(lo, hi), Given::Int(n)) => {
-            if !(lo..=hi).contains(&n) {
-                return Err(("OUT_OF_RANGE", format!("must be {lo} to {hi}, got {n}")));
-            }
-            DbValue::Int(i32::try_from(n).ok())
-        }
+        (FieldKind::Int, Check::Range(lo, hi), Given::Int(n)) => match i32::try_from(n) {
+            Ok(small) if (lo..=hi).contains(&n) => DbValue::Int(Some(small)),
+            _ => return Err(("OUT_OF_RANGE", format!("must be {lo} to {hi}, got {n}"))),
+        },
         (FieldKind::Boolean, _, Given::Bool(b)) => DbValue::Bool(Some(b)),
         // Both databases keep microseconds; truncating here makes what is read back equal.
         (FieldKind::DateTime, _, Given::Time(t)) => DbValue::ChronoDateTimeUtc(Some(t.trunc_subsecs(6))),
@@ -186,20 +194,23 @@ fn null_of(spec: &FieldSpec) -> Option<DbValue> {
 }
 
 /// The distinct entries of a list (texts, or the uuids of global ids), the first of each kept;
-/// a violation, at `field.i`, for each refused entry.
+/// a violation, at `field.i`, for each refused entry. A list over `items` is refused whole,
+/// before its entries are read.
 fn distinct(spec: &FieldSpec, list: &[String], items: usize, chars: usize, v: &mut Vec<Violation>) -> Vec<String> {
     let name = spec.name;
     if list.len() > items {
-        v.push(Violation::new(name, "TOO_MANY", format!("at most {items} entries, got {}", list.len())));
+        v.push(Violation::new(name, "TOO_MANY", format!("at most {items} {name}, got {}", list.len())));
+        return Vec::new();
     }
-    let mut clean: Vec<String> = Vec::with_capacity(list.len());
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
+    let mut clean = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
         let entry = match spec.kind {
             FieldKind::IdList { type_name } => ids::decode(type_name, entry).map(|id| id.to_string()),
             _ => text(entry, 1, chars),
         };
         match entry {
-            Ok(e) if !clean.contains(&e) => clean.push(e),
+            Ok(e) if seen.insert(e.clone()) => clean.push(e),
             Ok(_) => {}
             Err((code, msg)) => v.push(Violation::new(format!("{name}.{i}"), code, msg)),
         }

@@ -40,7 +40,6 @@ pub static FIELDS: [FieldSpec; 16] = [
     FieldSpec::new("outcome", FieldKind::String).nullable().input(Check::Text(MAX_NOTE_CHARS)),
     FieldSpec::new("amount", FieldKind::Decimal)
         .nullable()
-        .unfiltered()
         .input(Check::Parsed(money::amount_text))
         .input_doc("PURCHASE only: positive, at most 4 decimals"),
     FieldSpec::new("currency", FieldKind::String)
@@ -61,13 +60,6 @@ pub static FIELDS: [FieldSpec; 16] = [
     FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
     FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
 ];
-
-/// # Panics
-/// If `name` is not in [`FIELDS`] (a programming error).
-#[must_use]
-pub fn field(name: &str) -> &'static FieldSpec {
-    crate::query::field_named(&FIELDS, name)
-}
 
 /// The rules beyond each field's own: not in the future, and what each kind carries
 /// (purchases carry money, surveys a score).

@@ -78,11 +78,10 @@ pub static FIELDS: [FieldSpec; 15] = [
     FieldSpec::new("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES })
         .order("STATUS")
         .input(Check::Plain),
-    FieldSpec::new("periodStart", FieldKind::Date).unfiltered().input(Check::Plain).required(),
-    FieldSpec::new("periodEnd", FieldKind::Date).unfiltered().input(Check::Plain).required(),
+    FieldSpec::new("periodStart", FieldKind::Date).input(Check::Plain).required(),
+    FieldSpec::new("periodEnd", FieldKind::Date).input(Check::Plain).required(),
     FieldSpec::new("revenueTarget", FieldKind::Decimal)
         .nullable()
-        .unfiltered()
         .input(Check::Parsed(money::amount_text))
         .input_doc("In the tenant's base currency"),
     FieldSpec::new("currency", FieldKind::String).unfiltered().audited(),
@@ -90,21 +89,12 @@ pub static FIELDS: [FieldSpec; 15] = [
     FieldSpec::new("objectives", FieldKind::StringList)
         .unfiltered()
         .input(Check::List { items: MAX_OBJECTIVES, chars: 500 }),
-    FieldSpec::new("teamIds", FieldKind::IdList { type_name: "User" })
-        .unfiltered()
-        .input(Check::List { items: MAX_TEAM, chars: 0 }),
+    FieldSpec::new("teamIds", FieldKind::IdList { type_name: "User" }).input(Check::List { items: MAX_TEAM, chars: 0 }),
     FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
     FieldSpec::new("version", FieldKind::Int).unfiltered(),
     FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
     FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
 ];
-
-/// # Panics
-/// If `name` is not in [`FIELDS`] (a programming error).
-#[must_use]
-pub fn field(name: &str) -> &'static FieldSpec {
-    crate::query::field_named(&FIELDS, name)
-}
 
 impl Record for key_account_plan::Model {
     const TYPE_NAME: &'static str = TYPE_NAME;
@@ -265,6 +255,8 @@ pub async fn create(
         version: 1,
         ..Default::default()
     };
+    // Null is no visits planned, the default.
+    input.take_null("plannedVisits");
     let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
     write.apply(&mut plan, input, true, &mut v)?;
     rules(&plan, &mut v);
@@ -314,6 +306,9 @@ pub async fn update(
     let current = writable(write.txn(), caller, id).await?;
     super::input::check_version("plan", current.version, expected_version)?;
     let mut plan = current.clone();
+    if input.take_null("plannedVisits") {
+        plan.planned_visits = 0;
+    }
     let mut v = Vec::new();
     write.apply(&mut plan, input, false, &mut v)?;
     rules(&plan, &mut v);

@@ -151,11 +151,11 @@ mod tests {
             currency: Some(currency.into()),
             satisfaction: None,
             would_buy_again: None,
-            duration_minutes: None,
             custom_fields: serde_json::json!({}),
             version: 1,
             created_at: at,
             updated_at: at,
+            ..Default::default()
         }
     }
 

@@ -17,11 +17,11 @@ impl EntityKind {
         }
     }
 
-    /// Is `name` a built-in field a validator plugin may check: one of the record's fields
-    /// validators receive, as the audit trail shows it?
+    /// Is `name` a built-in field a validator plugin may check: one an update may set (and so
+    /// every write that sets it runs the validator)?
     #[must_use]
     pub fn is_writable_built_in(self, name: &str) -> bool {
-        self.fields().iter().any(|f| f.audited && f.name == name)
+        self.fields().iter().any(|f| f.name == name && f.input.is_some_and(|i| !i.create_only))
     }
 
     /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
@@ -29,7 +29,7 @@ impl EntityKind {
     /// beside them. (A test checks them against the schema.)
     #[must_use]
     pub fn is_built_in(self, name: &str) -> bool {
-        const COMMON: &[&str] = &["custom", "customFields", "customer"];
+        const COMMON: &[&str] = &["custom", "customFields", "customer", "customerId"];
         let beside: &[&str] = match self {
             EntityKind::Customer => &[
                 "lifecycleStage",
