@@ -4,7 +4,6 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::guests;
 use crate::helpers::{SECRET, TestApp};
 
 fn guanxi() -> Command {
@@ -153,7 +152,7 @@ async fn seeded_data_is_consistent() {
 
 #[tokio::test]
 async fn plugin_check_and_run_report_what_an_author_needs() {
-    let dir = guests::components();
+    let dir = guanxi_test_programs::components();
     let out = guanxi().args(["plugin", "check"]).arg(dir.join("value_scorer.wasm")).output().expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
@@ -201,7 +200,7 @@ async fn plugin_check_and_run_report_what_an_author_needs() {
 async fn plugin_install_puts_a_plugin_into_a_tenant_a_server_then_uses() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/install.db?mode=rwc", dir.path().display());
-    let card = guests::components().join("card_validator.wasm");
+    let card = guanxi_test_programs::components().join("card_validator.wasm");
     let out = guanxi()
         .args(["plugin", "install"])
         .arg(&card)
@@ -217,7 +216,7 @@ async fn plugin_install_puts_a_plugin_into_a_tenant_a_server_then_uses() {
     // Refused components say why and leave nothing behind.
     let out = guanxi()
         .args(["plugin", "install"])
-        .arg(guests::components().join("fs_reader.wasm"))
+        .arg(guanxi_test_programs::components().join("fs_reader.wasm"))
         .args(["--tenant", "acme", "--database-url", &db])
         .output()
         .expect("runs");

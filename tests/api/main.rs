@@ -10,10 +10,6 @@
 
 mod helpers;
 
-/// Builds the plugin components (examples and the host's test guests) for wasm32-wasip2.
-#[path = "../../plugins/host/tests/support/guests.rs"]
-mod guests;
-
 mod access;
 mod access_model;
 mod auth;

@@ -9,12 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::guests;
 use crate::helpers::{TestApp, code, violations};
 
 /// A built component (an example or a test guest), base64-encoded.
 pub fn wasm(name: &str) -> String {
-    let path = guests::components().join(format!("{}.wasm", name.replace('-', "_")));
+    let path = guanxi_test_programs::components().join(format!("{}.wasm", name.replace('-', "_")));
     STANDARD.encode(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 

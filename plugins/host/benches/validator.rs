@@ -5,8 +5,6 @@
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
 
-#[path = "../tests/support/guests.rs"]
-mod guests;
 #[path = "../tests/support/snapshots.rs"]
 mod snapshots;
 
@@ -36,7 +34,7 @@ fn report(what: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
-    let dir = guests::components();
+    let dir = guanxi_test_programs::components();
     for name in ["value_scorer", "lifecycle_scorer", "cn_id_validator", "card_validator", "hostile"] {
         let wasm = std::fs::read(dir.join(format!("{name}.wasm"))).expect("built");
         let cache = std::env::temp_dir().join(format!("guanxi-bench-artifacts-{}", std::process::id()));

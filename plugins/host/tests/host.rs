@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use guanxi_plugin_host::{Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest};
 
-#[path = "support/guests.rs"]
-mod guests;
 #[path = "support/snapshots.rs"]
 mod snapshots;
-use guests::components;
+use guanxi_test_programs::components;
 use snapshots::snapshot;
 
 fn bytes(name: &str) -> Vec<u8> {
