@@ -21,20 +21,20 @@ fn main() {
             .arg(manifest)
             .arg("--target-dir")
             .arg(&target)
-            // The outer build's flags are for the host, not for wasm.
+            // The outer build's flags and wrappers are for the host crates: under `cargo clippy`
+            // they would lint the guests with clippy-driver instead of building them.
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("CLIPPY_ARGS")
+            .env_remove("CLIPPY_CONF_DIR")
             .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => {
-                println!(
-                    "cargo::error=building {} failed ({other:?}); is `rustup target add wasm32-wasip2` done?",
-                    manifest.display()
-                );
-                return;
-            }
+        if !status.is_ok_and(|s| s.success()) {
+            // Exiting with a failure makes cargo show the guests' build output above.
+            eprintln!("building {} failed; is `rustup target add wasm32-wasip2` done?", manifest.display());
+            std::process::exit(1);
         }
         if let Some(dir) = manifest.parent() {
             rerun_if_changed(dir);
