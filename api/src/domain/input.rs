@@ -86,12 +86,6 @@ impl Input {
         }
         null
     }
-
-    /// Is `name` given (a value or null)?
-    #[must_use]
-    pub fn gives(&self, name: &str) -> bool {
-        self.given.iter().any(|(n, p)| *n == name && *p != Patch::Absent)
-    }
 }
 
 /// Applies `input` over `row` field by field, as each field's declaration in `R::FIELDS` says,
