@@ -6,20 +6,23 @@
 //! Dependencies point one way: `app` → `http` → `graphql` → `domain` → `store`, and all of them
 //! speak `query` (filters, orders, pages), a leaf that imports none of them. The domain never sees
 //! actix or GraphQL types; GraphQL reaches the database only through the domain.
+//!
+//! Modules only this crate uses are `pub(crate)`; the command line, the black-box tests and the
+//! benches reach the rest (and the re-exports below).
 
-pub mod app;
+pub(crate) mod app;
 pub mod auth;
-pub mod config;
+pub(crate) mod config;
 pub mod demo;
 pub mod domain;
-pub mod error;
+pub(crate) mod error;
 pub mod graphql;
-pub mod http;
+pub(crate) mod http;
 pub mod query;
 pub mod rate;
 pub mod seed;
 pub mod store;
-pub mod tasks;
+pub(crate) mod tasks;
 
 pub use app::Application;
 pub use config::Config;

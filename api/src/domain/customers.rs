@@ -47,7 +47,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_TEXT_CHARS: usize = 200;
 
 /// Customer, declared once: see [`FieldSpec`].
-pub static FIELDS: [FieldSpec; 18] = [
+pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::id(TYPE_NAME),
     FieldSpec::new("kind", FieldKind::Enum { type_name: "CustomerKind", values: KINDS }).input(Check::Plain).required(),
     FieldSpec::new("name", FieldKind::String).order("NAME").input(Check::Text(MAX_NAME_CHARS)).required(),
@@ -92,13 +92,13 @@ pub static FIELDS: [FieldSpec; 18] = [
 /// If `name` is not in [`FIELDS`]: a programming error caught by every test.
 #[must_use]
 pub fn field(name: &str) -> &'static FieldSpec {
-    crate::query::field_named(&FIELDS, name)
+    crate::query::field_named(FIELDS, name)
 }
 
 impl Record for customer::Model {
     const TYPE_NAME: &'static str = TYPE_NAME;
     const ENTITY: EntityKind = EntityKind::Customer;
-    const FIELDS: &'static [FieldSpec] = &FIELDS;
+    const FIELDS: &'static [FieldSpec] = FIELDS;
 
     /// By name.
     const DEFAULT_ORDER: (&'static str, bool) = ("name", false);

@@ -26,7 +26,7 @@ pub const MAX_FUTURE: Duration = Duration::minutes(5);
 const MAX_NOTE_CHARS: usize = 2000;
 
 /// Interaction, declared once: see [`FieldSpec`].
-pub static FIELDS: [FieldSpec; 16] = [
+pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::id(TYPE_NAME),
     FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
     FieldSpec::new("kind", FieldKind::Enum { type_name: "InteractionKind", values: KINDS })
@@ -93,7 +93,7 @@ fn rules(row: &interaction::Model, now: DateTime<Utc>, v: &mut Vec<Violation>) {
 impl Record for interaction::Model {
     const TYPE_NAME: &'static str = TYPE_NAME;
     const ENTITY: EntityKind = EntityKind::Interaction;
-    const FIELDS: &'static [FieldSpec] = &FIELDS;
+    const FIELDS: &'static [FieldSpec] = FIELDS;
 
     const DEFAULT_ORDER: (&'static str, bool) = ("occurredAt", true);
 

@@ -70,7 +70,7 @@ impl Status {
 }
 
 /// KeyAccountPlan, declared once: see [`FieldSpec`].
-pub static FIELDS: [FieldSpec; 15] = [
+pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::id(TYPE_NAME),
     FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
     FieldSpec::new("title", FieldKind::String).order("TITLE").input(Check::Text(200)).required(),
@@ -99,7 +99,7 @@ pub static FIELDS: [FieldSpec; 15] = [
 impl Record for key_account_plan::Model {
     const TYPE_NAME: &'static str = TYPE_NAME;
     const ENTITY: EntityKind = EntityKind::KeyAccountPlan;
-    const FIELDS: &'static [FieldSpec] = &FIELDS;
+    const FIELDS: &'static [FieldSpec] = FIELDS;
 
     const DEFAULT_ORDER: (&'static str, bool) = ("createdAt", true);
 

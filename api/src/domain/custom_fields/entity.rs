@@ -10,10 +10,10 @@ impl EntityKind {
     #[must_use]
     pub fn fields(self) -> &'static [FieldSpec] {
         match self {
-            EntityKind::Customer => &crate::domain::customers::FIELDS,
-            EntityKind::Interaction => &crate::domain::interactions::FIELDS,
-            EntityKind::Complaint => &crate::domain::complaints::FIELDS,
-            EntityKind::KeyAccountPlan => &crate::domain::plans::FIELDS,
+            EntityKind::Customer => crate::domain::customers::FIELDS,
+            EntityKind::Interaction => crate::domain::interactions::FIELDS,
+            EntityKind::Complaint => crate::domain::complaints::FIELDS,
+            EntityKind::KeyAccountPlan => crate::domain::plans::FIELDS,
         }
     }
 

@@ -221,22 +221,13 @@ mod tests {
                 id,
                 kind: "INDIVIDUAL".into(),
                 name: format!("Customer {i}"),
-                email: None,
-                phone: None,
-                region: None,
-                industry: None,
-                credit_code: None,
-                channel: None,
-                website: None,
                 tags: serde_json::json!([]),
                 status: "PROSPECT".into(),
-                relationship_type: None,
-                owner_id: None,
-                tier: None,
                 custom_fields: serde_json::json!({}),
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                ..Default::default()
             };
             crate::store::customers::insert(db, &customer).await.unwrap();
             ids.push(id);
