@@ -111,8 +111,7 @@ impl Record for key_account_plan::Model {
 impl OnCustomer for key_account_plan::Model {}
 
 /// A list stored as JSON strings.
-#[must_use]
-pub fn strings(v: &Value) -> Vec<String> {
+fn strings(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 

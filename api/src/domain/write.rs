@@ -13,17 +13,15 @@
 //! Everything in step 3 is one transaction: the audit entry and the event exist exactly when the
 //! change committed.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use guanxi_entity::event;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::{self, Definition, EntityKind};
-use std::str::FromStr;
-
-use sea_orm::EntityTrait;
-
 use super::input::{self, Input, Patch};
 use super::plugins::{self, Plugins};
 use super::records::Record;

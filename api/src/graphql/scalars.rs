@@ -59,9 +59,3 @@ pub fn time_value(t: &chrono::DateTime<chrono::Utc>) -> Value {
 pub fn opt_str(s: Option<&str>) -> Value {
     s.map_or(Value::Null, |s| Value::String(s.to_owned()))
 }
-
-/// An optional enum output value.
-#[must_use]
-pub fn opt_enum(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, |s| Value::Enum(async_graphql::Name::new(s)))
-}

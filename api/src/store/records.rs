@@ -23,35 +23,32 @@ pub trait OfCustomer:
     const TENANT: Self::Column;
     const ID: Self::Column;
     const CUSTOMER: Self::Column;
-    /// The customer a row is of.
-    fn customer_of(row: &Self::Model) -> Uuid;
+
+    /// The customer a row is of (its `CUSTOMER` column, which is never null).
+    fn customer_of(row: &Self::Model) -> Uuid {
+        match row.get(Self::CUSTOMER) {
+            sea_orm::Value::Uuid(Some(id)) => id,
+            _ => Uuid::nil(),
+        }
+    }
 }
 
 impl OfCustomer for guanxi_entity::interaction::Entity {
     const TENANT: Self::Column = guanxi_entity::interaction::Column::TenantId;
     const ID: Self::Column = guanxi_entity::interaction::Column::Id;
     const CUSTOMER: Self::Column = guanxi_entity::interaction::Column::CustomerId;
-    fn customer_of(row: &Self::Model) -> Uuid {
-        row.customer_id
-    }
 }
 
 impl OfCustomer for guanxi_entity::complaint::Entity {
     const TENANT: Self::Column = guanxi_entity::complaint::Column::TenantId;
     const ID: Self::Column = guanxi_entity::complaint::Column::Id;
     const CUSTOMER: Self::Column = guanxi_entity::complaint::Column::CustomerId;
-    fn customer_of(row: &Self::Model) -> Uuid {
-        row.customer_id
-    }
 }
 
 impl OfCustomer for guanxi_entity::key_account_plan::Entity {
     const TENANT: Self::Column = guanxi_entity::key_account_plan::Column::TenantId;
     const ID: Self::Column = guanxi_entity::key_account_plan::Column::Id;
     const CUSTOMER: Self::Column = guanxi_entity::key_account_plan::Column::CustomerId;
-    fn customer_of(row: &Self::Model) -> Uuid {
-        row.customer_id
-    }
 }
 
 /// The expression behind a field name: its column, or for `customerOwnerId` (how an AGENT's
