@@ -250,6 +250,8 @@ pub struct FieldSpec {
     pub audited: bool,
     /// Shown on the object field.
     pub doc: Option<&'static str>,
+    /// For a reference, the object field showing what it references (`staffId` shows `staff`).
+    pub shows: Option<&'static str>,
 }
 
 /// Two specs are the same field if they have the same name and kind.
@@ -278,6 +280,7 @@ impl FieldSpec {
             input: None,
             audited: false,
             doc: None,
+            shows: None,
         }
     }
 
@@ -312,6 +315,13 @@ impl FieldSpec {
     #[must_use]
     pub const fn doc(mut self, doc: &'static str) -> Self {
         self.doc = Some(doc);
+        self
+    }
+
+    /// A reference the object shows as field `name`: the user or customer it references.
+    #[must_use]
+    pub const fn shows(mut self, name: &'static str) -> Self {
+        self.shows = Some(name);
         self
     }
 

@@ -11,13 +11,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
-use super::input::{Input, check_version};
+use super::input::check_version;
 use super::plugins::Plugins;
 use super::records::{self, OnCustomer, Record, audit_snapshot};
 use super::settings::TenantSettings;
 use super::values::text;
+use super::write::Lifecycle;
 use super::write::{Change, Effect, Write};
-use super::{Caller, Role, access, ids};
+use super::{Caller, Role, access};
 use crate::error::{Error, Result, Violation};
 use crate::query::{Check, FieldKind, FieldSpec, Filter, Op, Scalar};
 use crate::store::{self, WriteTxn};
@@ -116,7 +117,10 @@ pub fn sla_breached(c: &complaint::Model, now: DateTime<Utc>) -> bool {
 /// Complaint, declared once: see [`FieldSpec`].
 pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::id(TYPE_NAME),
-    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
+    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" })
+        .shows("customer")
+        .input(Check::Plain)
+        .create_only(),
     FieldSpec::new("title", FieldKind::String).input(Check::Text(200)).required(),
     FieldSpec::new("description", FieldKind::String).nullable().unfiltered().input(Check::Text(5000)),
     FieldSpec::new("category", FieldKind::Enum { type_name: "ComplaintCategory", values: CATEGORIES })
@@ -129,7 +133,7 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::new("status", FieldKind::Enum { type_name: "ComplaintStatus", values: STATUSES })
         .order("STATUS")
         .audited(),
-    FieldSpec::new("assigneeId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    FieldSpec::new("assigneeId", FieldKind::Id { type_name: "User" }).nullable().shows("assignee").input(Check::Plain),
     FieldSpec::new("resolution", FieldKind::String).nullable().unfiltered().input(Check::Text(5000)).update_only(),
     FieldSpec::new("satisfaction", FieldKind::Int)
         .nullable()
@@ -215,22 +219,6 @@ impl OnCustomer for complaint::Model {
     }
 }
 
-fn visible(caller: &Caller, c: &complaint::Model, customer_owner: Option<Uuid>) -> bool {
-    access::owner_scope(caller).is_none_or(|me| c.assignee_id == Some(me) || customer_owner == Some(me))
-}
-
-/// # Errors
-/// Database failures.
-pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<complaint::Model>> {
-    let Some(row) = records::find::<complaint::Model>(db, caller, id).await? else { return Ok(None) };
-    let owner = if access::owner_scope(caller).is_some() {
-        store::customers::find(db, caller.tenant_id, row.customer_id).await?.and_then(|c| c.owner_id)
-    } else {
-        None
-    };
-    Ok(visible(caller, &row, owner).then_some(row))
-}
-
 /// Most open complaints `Customer.openComplaints` lists, oldest first: a 360° page shows what
 /// needs doing, and the `complaints` connection pages through any more. A bound keeps a customer
 /// with thousands of open complaints from making every page that shows it that much larger.
@@ -273,48 +261,62 @@ async fn check_assignee(
     Ok(())
 }
 
-/// Files a complaint on a customer the caller may change.
-///
-/// # Errors
-/// `FORBIDDEN` per role, `BAD_USER_INPUT` listing every problem.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
-pub async fn file(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    input: Input,
-    settings: &TenantSettings,
-) -> Result<complaint::Model> {
-    access::ensure_can_write(caller)?;
-    let mut row = complaint::Model {
-        tenant_id: caller.tenant_id,
-        id: Uuid::now_v7(),
-        status: Status::Open.as_str().into(),
-        version: 1,
-        ..Default::default()
-    };
-    let mut v = Vec::new();
-    let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
-    write.apply(&mut row, input, true, &mut v)?;
-    let customer = if v.iter().all(|x| x.field != "customerId") {
-        customer_for_write(write.txn(), caller, row.customer_id, &mut v).await?
-    } else {
-        None
-    };
-    check_assignee(write.txn(), caller, &row, None, &mut v).await?;
-    let (Some(customer), true) = (customer, v.is_empty()) else {
-        return Err(Error::Invalid(v));
-    };
-    let now = write.now();
-    (row.response_due_at, row.resolution_due_at) = deadlines(now, &row.severity, customer.tier.as_deref(), settings);
-    (row.created_at, row.updated_at) = (now, now);
-    let change = Change::new(TYPE_NAME, row.id, customer.id, "complaint.filed", None, Some(audit_snapshot(&row)));
-    let persist = async |txn: &WriteTxn| {
-        store::records::insert::<complaint::Entity>(txn, &row).await?;
-        store::complaints::insert_transition(txn, &transition(caller, &row, None, None, now)).await
-    };
-    write.commit(change.with(Effect::Figures), persist).await?;
-    Ok(row)
+impl Lifecycle for complaint::Model {
+    const NOUN: &'static str = "complaint";
+    const EVENTS: [&'static str; 3] = ["complaint.filed", "complaint.updated", "complaint.deleted"];
+    const EFFECT: Effect = Effect::Figures;
+
+    fn fresh(caller: &Caller) -> Self {
+        Self {
+            tenant_id: caller.tenant_id,
+            id: Uuid::now_v7(),
+            status: Status::Open.as_str().into(),
+            version: 1,
+            ..Default::default()
+        }
+    }
+
+    /// AGENTs see complaints assigned to them besides those of customers they own.
+    fn visible(&self, caller: &Caller, customer_owner: Option<Uuid>) -> bool {
+        access::owner_scope(caller).is_none_or(|me| self.assignee_id == Some(me) || customer_owner == Some(me))
+    }
+
+    /// The assignee, and the deadlines: set when the complaint is filed, moved with its severity.
+    async fn check(
+        &mut self,
+        write: &Write<'_>,
+        before: Option<&Self>,
+        customer: Option<&customer::Model>,
+        v: &mut Vec<Violation>,
+    ) -> Result<()> {
+        let caller = write.caller();
+        check_assignee(write.txn(), caller, self, before.and_then(|b| b.assignee_id), v).await?;
+        let Some(customer) = customer else { return Ok(()) };
+        let filed = match before {
+            None => write.now(),
+            Some(before) if before.severity != self.severity => before.created_at,
+            Some(_) => return Ok(()),
+        };
+        let settings = super::tenant::settings(write.txn(), caller.tenant_id).await?;
+        (self.response_due_at, self.resolution_due_at) =
+            deadlines(filed, &self.severity, customer.tier.as_deref(), &settings);
+        if let Some(before) = before {
+            // A deadline that moves is told of again if the new one passes unmet.
+            self.response_breach_told &= self.response_due_at == before.response_due_at;
+            self.resolution_breach_told &= self.resolution_due_at == before.resolution_due_at;
+        }
+        Ok(())
+    }
+
+    /// With the first entry of its history.
+    async fn save_new(&self, txn: &WriteTxn, caller: &Caller) -> Result<()> {
+        store::records::insert::<complaint::Entity>(txn, self).await?;
+        store::complaints::insert_transition(txn, &transition(caller, self, None, None, self.created_at)).await
+    }
+
+    async fn save_change(&self, txn: &WriteTxn, before: &Self) -> Result<()> {
+        store::complaints::update(txn, self, before).await
+    }
 }
 
 fn transition(
@@ -334,82 +336,6 @@ fn transition(
         note,
         at,
     }
-}
-
-/// Locks the customer (serialising its timeline and figures) if the caller may change it.
-async fn customer_for_write(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    id: Uuid,
-    v: &mut Vec<Violation>,
-) -> Result<Option<customer::Model>> {
-    access::ensure_can_write(caller)?;
-    let customer = store::customers::find_for_update(txn, caller.tenant_id, id).await?;
-    // A customer the caller may not see is answered like one that does not exist.
-    match customer.filter(|c| access::can_read_owned(caller, c.owner_id)) {
-        Some(customer) => Ok(Some(customer)),
-        None => {
-            v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
-            Ok(None)
-        }
-    }
-}
-
-/// The complaint `id` for a change: visible to the caller, its customer locked.
-async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<(complaint::Model, customer::Model)> {
-    let not_found = || Error::NotFound(format!("no complaint {}", ids::encode(TYPE_NAME, id)));
-    let row = records::find::<complaint::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
-    let customer =
-        store::customers::find_for_update(txn, caller.tenant_id, row.customer_id).await?.ok_or_else(not_found)?;
-    if !visible(caller, &row, customer.owner_id) {
-        return Err(not_found());
-    }
-    access::ensure_can_write(caller)?;
-    let row = records::find::<complaint::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
-    Ok((row, customer))
-}
-
-/// Changes a complaint's details; a new severity moves its deadlines.
-///
-/// # Errors
-/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version).
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, complaint = %id))]
-pub async fn update(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    id: Uuid,
-    input: Input,
-    expected_version: Option<i32>,
-    settings: &TenantSettings,
-) -> Result<complaint::Model> {
-    let write = Write::begin(db, plugins, caller, EntityKind::Complaint).await?;
-    let (current, customer) = writable(write.txn(), caller, id).await?;
-    check_version("complaint", current.version, expected_version)?;
-    let mut row = current.clone();
-    let mut v = Vec::new();
-    write.apply(&mut row, input, false, &mut v)?;
-    check_assignee(write.txn(), caller, &row, current.assignee_id, &mut v).await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
-    if row == current {
-        return Ok(current);
-    }
-    if row.severity != current.severity {
-        (row.response_due_at, row.resolution_due_at) =
-            deadlines(current.created_at, &row.severity, customer.tier.as_deref(), settings);
-        // A deadline that moves is told of again if the new one passes unmet.
-        row.response_breach_told &= row.response_due_at == current.response_due_at;
-        row.resolution_breach_told &= row.resolution_due_at == current.resolution_due_at;
-    }
-    (row.version, row.updated_at) = (current.version + 1, write.now());
-    let (before, after) = (audit_snapshot(&current), audit_snapshot(&row));
-    let change = Change::new(TYPE_NAME, id, current.customer_id, "complaint.updated", Some(before), Some(after));
-    write
-        .commit(change.with(Effect::Figures), async |txn| store::complaints::update(txn, &row, &current).await)
-        .await?;
-    Ok(row)
 }
 
 /// The status a complaint is stored with.
@@ -443,7 +369,7 @@ pub async fn transition_to(
         None => None,
     };
     let write = Write::begin_plain(db, plugins, caller, EntityKind::Complaint).await?;
-    let (current, _) = writable(write.txn(), caller, id).await?;
+    let (current, _) = complaint::Model::writable(&write, id).await?;
     check_version("complaint", current.version, expected_version)?;
     let from = stored_status(&current)?;
     if !from.may_go_to(to) {

@@ -2,17 +2,18 @@
 //! creates, changes, deletes and lists them. Every write runs in one transaction that checks the
 //! version, writes the row and appends the audit entry.
 
+use std::borrow::Cow;
+
 use guanxi_entity::{customer, interaction};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::custom_fields::EntityKind;
-use super::input::{Input, check_version};
-use super::plugins::Plugins;
-use super::records::{Record, audit_snapshot};
+use super::custom_fields::{Definition, EntityKind};
+use super::records::Record;
 use super::values;
-use super::write::{Change, Effect, Write};
+use super::write::{self, Lifecycle};
+use super::write::{Effect, Write};
 use super::{Caller, access, custom_values, ids};
 use crate::error::{Error, Result, Violation};
 use crate::query::{Check, FieldKind, FieldSpec, Filter, Op, OrderKey, Page, PageRequest, Scalar};
@@ -77,7 +78,7 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::new("relationshipType", FieldKind::Enum { type_name: "RelationshipType", values: RELATIONSHIP_TYPES })
         .nullable()
         .input(Check::Plain),
-    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().shows("owner").input(Check::Plain),
     // Ascending is the pyramid top down (the names sort that way); unranked customers last.
     FieldSpec::new("tier", FieldKind::Enum { type_name: "ValueTier", values: TIERS }).nullable().order("TIER"),
     FieldSpec::new("version", FieldKind::Int)
@@ -121,48 +122,12 @@ pub fn tags_of(m: &customer::Model) -> Vec<String> {
     m.tags.as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
-/// The rules beyond each field's own.
-fn rules(row: &customer::Model, v: &mut Vec<Violation>) {
-    if row.kind != "ORGANIZATION" && row.credit_code.is_some() {
-        v.push(Violation::new("creditCode", "NOT_ALLOWED", "only an ORGANIZATION has a unified social credit code"));
-    }
-}
-
-/// Checks what needs the database: the owner exists in the tenant, the credit code is unused.
-async fn check_references(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    row: &customer::Model,
-    violations: &mut Vec<Violation>,
-) -> Result<()> {
-    if let Some(owner) = row.owner_id
-        && store::users::find(conn, caller.tenant_id, owner).await?.is_none()
-    {
-        violations.push(Violation::new("ownerId", "NOT_FOUND", "no such user in this tenant"));
-    }
-    if let Some(code) = &row.credit_code
-        && store::customers::credit_code_taken(conn, caller.tenant_id, code, row.id).await?
-    {
-        return Err(duplicate_credit_code(code));
-    }
-    Ok(())
-}
-
 fn duplicate_credit_code(code: &str) -> Error {
     Error::Conflict {
         code: "DUPLICATE",
         message: format!("another customer already has credit code {code}"),
         field: Some("creditCode".into()),
     }
-}
-
-/// The customer `id`, if the caller may see it.
-///
-/// # Errors
-/// Database failures.
-pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<customer::Model>> {
-    let row = store::customers::find(db, caller.tenant_id, id).await?;
-    Ok(row.filter(|c| access::can_read_owned(caller, c.owner_id)))
 }
 
 /// What a caller who may not read a customer still sees of it when a record it handles leads
@@ -237,45 +202,120 @@ pub async fn count(db: &DatabaseConnection, caller: &Caller, filter: Filter) -> 
     store::customers::count(db, caller.tenant_id, &scoped(caller, filter)).await
 }
 
-/// Creates a customer. AGENTs own what they create.
-///
-/// # Errors
-/// `FORBIDDEN` for VIEWERs or an AGENT naming another owner; `BAD_USER_INPUT` listing every
-/// problem; `CONFLICT` for a credit code already in use.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
-pub async fn create(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    input: Input,
-) -> Result<customer::Model> {
-    access::ensure_can_write(caller)?;
-    let mut row = customer::Model {
-        tenant_id: caller.tenant_id,
-        id: Uuid::now_v7(),
-        status: "PROSPECT".into(),
-        tags: json!([]),
-        // An AGENT owns what it creates unless it names another owner (which it may not).
-        owner_id: access::owner_scope(caller).map(|_| caller.user_id),
-        version: 1,
-        ..Default::default()
-    };
-    let mut violations = Vec::new();
-    let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
-    write.apply(&mut row, input, true, &mut violations)?;
-    rules(&row, &mut violations);
-    if violations.iter().all(|v| v.field != "ownerId") {
-        access::ensure_can_assign_if_scoped(caller, row.owner_id)?;
+impl Lifecycle for customer::Model {
+    const NOUN: &'static str = "customer";
+    const EVENTS: [&'static str; 3] = ["customer.created", "customer.updated", "customer.deleted"];
+    /// Tiers are ranks among the customers there are: every change queues the tenant's ranking.
+    const EFFECT: Effect = Effect::Score;
+
+    /// An AGENT owns what it creates unless it names another owner (which it may not).
+    fn fresh(caller: &Caller) -> Self {
+        Self {
+            tenant_id: caller.tenant_id,
+            id: Uuid::now_v7(),
+            status: "PROSPECT".into(),
+            tags: json!([]),
+            owner_id: access::owner_scope(caller).map(|_| caller.user_id),
+            version: 1,
+            ..Default::default()
+        }
     }
-    check_references(write.txn(), caller, &row, &mut violations).await?;
-    if !violations.is_empty() {
-        return Err(Error::Invalid(violations));
+
+    /// The credit code only for organizations, and unused; the owner a user of the tenant whom
+    /// the caller may give customers to.
+    async fn check(
+        &mut self,
+        write: &Write<'_>,
+        before: Option<&Self>,
+        _customer: Option<&customer::Model>,
+        v: &mut Vec<Violation>,
+    ) -> Result<()> {
+        let (txn, caller) = (write.txn(), write.caller());
+        if self.kind != "ORGANIZATION" && self.credit_code.is_some() {
+            v.push(Violation::new(
+                "creditCode",
+                "NOT_ALLOWED",
+                "only an ORGANIZATION has a unified social credit code",
+            ));
+        }
+        if before.is_none_or(|b| b.owner_id != self.owner_id) && v.iter().all(|x| x.field != "ownerId") {
+            access::ensure_can_assign_if_scoped(caller, self.owner_id)?;
+        }
+        if let Some(owner) = self.owner_id
+            && store::users::find(txn, caller.tenant_id, owner).await?.is_none()
+        {
+            v.push(Violation::new("ownerId", "NOT_FOUND", "no such user in this tenant"));
+        }
+        if let Some(code) = &self.credit_code
+            && store::customers::credit_code_taken(txn, caller.tenant_id, code, self.id).await?
+        {
+            return Err(duplicate_credit_code(code));
+        }
+        Ok(())
     }
-    (row.created_at, row.updated_at) = (write.now(), write.now());
-    let change = Change::new(TYPE_NAME, row.id, row.id, "customer.created", None, Some(audit_snapshot(&row)));
-    let insert = async |txn: &WriteTxn| store::customers::insert(txn, &row).await.map_err(|e| map_unique(e, &row));
-    write.commit(change.with(Effect::Score).owned_by(row.owner_id), insert).await?;
-    Ok(row)
+
+    fn find(
+        conn: &impl ConnectionTrait,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        store::customers::find(conn, tenant_id, id)
+    }
+
+    fn customer_owner(&self, _conn: &impl ConnectionTrait) -> impl Future<Output = Result<Option<Uuid>>> + Send {
+        std::future::ready(Ok(self.owner_id))
+    }
+
+    async fn writable(write: &Write<'_>, id: Uuid) -> Result<(Self, customer::Model)> {
+        let (txn, caller) = (write.txn(), write.caller());
+        let not_found = || write::not_found::<Self>(id);
+        let current = store::customers::find_for_update(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
+        access::ensure_can_write_owned(caller, current.owner_id, not_found)?;
+        Ok((current.clone(), current))
+    }
+
+    /// A new customer is kept on no other.
+    fn customer_for_create(
+        &self,
+        _write: &Write<'_>,
+        _v: &mut Vec<Violation>,
+    ) -> impl Future<Output = Result<Option<customer::Model>>> + Send {
+        std::future::ready(Ok(None))
+    }
+
+    /// Without the computed values, which the scores row keeps.
+    fn stored(&self, definitions: &[Definition]) -> Cow<'_, Self> {
+        let custom_fields = custom_values::stored_in_row(definitions, &self.custom_fields);
+        Cow::Owned(customer::Model { custom_fields, ..self.clone() })
+    }
+
+    async fn save_new(&self, txn: &WriteTxn, _caller: &Caller) -> Result<()> {
+        store::customers::insert(txn, self).await.map_err(|e| map_unique(e, self))
+    }
+
+    async fn save_change(&self, txn: &WriteTxn, before: &Self) -> Result<()> {
+        if store::customers::update(txn, self, before.version).await.map_err(|e| map_unique(e, self))? {
+            Ok(())
+        } else {
+            Err(stale(self.id))
+        }
+    }
+
+    /// The timeline goes with the customer; the audit trail keeps what it was.
+    async fn remove(&self, txn: &WriteTxn) -> Result<()> {
+        let (tenant_id, id) = (self.tenant_id, self.id);
+        store::records::delete_of_customer::<interaction::Entity>(txn, tenant_id, id).await?;
+        store::complaints::delete_of_customer(txn, tenant_id, id).await?;
+        store::plans::delete_of_customer(txn, tenant_id, id).await?;
+        store::stats::delete(txn, tenant_id, id).await?;
+        store::scoring::delete_row(txn, tenant_id, id).await?;
+        store::customers::delete(txn, tenant_id, id).await
+    }
+
+    /// Who may hear of a change of a customer follows its owner.
+    fn event_owner(&self) -> Option<Uuid> {
+        self.owner_id
+    }
 }
 
 fn map_unique(err: Error, model: &customer::Model) -> Error {
@@ -283,89 +323,6 @@ fn map_unique(err: Error, model: &customer::Model) -> Error {
         Some(code) => err.on_unique(|| duplicate_credit_code(code)),
         None => err,
     }
-}
-
-/// Changes a customer. With `expected_version`, refuses if someone changed it since.
-///
-/// # Errors
-/// `NOT_FOUND` if the caller cannot see it, `FORBIDDEN` per role, `BAD_USER_INPUT` listing every
-/// problem, `CONFLICT` for a stale version or a duplicate credit code.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, customer = %id))]
-pub async fn update(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    id: Uuid,
-    input: Input,
-    expected_version: Option<i32>,
-) -> Result<customer::Model> {
-    let write = Write::begin(db, plugins, caller, EntityKind::Customer).await?;
-    let current = visible_for_write(write.txn(), caller, id).await?;
-    check_version("customer", current.version, expected_version)?;
-    let mut updated = current.clone();
-    let mut violations = Vec::new();
-    write.apply(&mut updated, input, false, &mut violations)?;
-    rules(&updated, &mut violations);
-    if updated.owner_id != current.owner_id && violations.iter().all(|v| v.field != "ownerId") {
-        access::ensure_can_assign_if_scoped(caller, updated.owner_id)?;
-    }
-    check_references(write.txn(), caller, &updated, &mut violations).await?;
-    if !violations.is_empty() {
-        return Err(Error::Invalid(violations));
-    }
-    if updated == current {
-        // Nothing changes: no new version, no audit line.
-        return Ok(current);
-    }
-    (updated.version, updated.updated_at) = (current.version + 1, write.now());
-    let (before, after) = (audit_snapshot(&current), audit_snapshot(&updated));
-    let change = Change::new(TYPE_NAME, id, id, "customer.updated", Some(before), Some(after));
-    let row = customer::Model {
-        custom_fields: custom_values::stored_in_row(write.definitions(), &updated.custom_fields),
-        ..updated.clone()
-    };
-    let persist = async |txn: &WriteTxn| {
-        if store::customers::update(txn, &row, current.version).await.map_err(|e| map_unique(e, &updated))? {
-            Ok(())
-        } else {
-            Err(stale(id))
-        }
-    };
-    // The owner before the change: one who loses the customer hears that it moved away.
-    write.commit(change.with(Effect::Score).owned_by(current.owner_id), persist).await?;
-    Ok(updated)
-}
-
-/// Deletes a customer; its last state stays in the audit trail.
-///
-/// # Errors
-/// `NOT_FOUND` if the caller cannot see it, `FORBIDDEN` per role.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug, customer = %id))]
-pub async fn delete(db: &DatabaseConnection, plugins: &Plugins, caller: &Caller, id: Uuid) -> Result<Uuid> {
-    let write = Write::begin_plain(db, plugins, caller, EntityKind::Customer).await?;
-    let current = visible_for_write(write.txn(), caller, id).await?;
-    let change = Change::new(TYPE_NAME, id, id, "customer.deleted", Some(audit_snapshot(&current)), None);
-    let tenant_id = caller.tenant_id;
-    let persist = async |txn: &WriteTxn| {
-        // The timeline goes with the customer; the audit trail keeps what it was.
-        store::records::delete_of_customer::<interaction::Entity>(txn, tenant_id, id).await?;
-        store::complaints::delete_of_customer(txn, tenant_id, id).await?;
-        store::plans::delete_of_customer(txn, tenant_id, id).await?;
-        store::stats::delete(txn, tenant_id, id).await?;
-        store::scoring::delete_row(txn, tenant_id, id).await?;
-        store::customers::delete(txn, tenant_id, id).await
-    };
-    // Tiers are ranks among the customers there are: queued, the tenant is ranked again without
-    // this one.
-    write.commit(change.with(Effect::Score).owned_by(current.owner_id), persist).await?;
-    Ok(id)
-}
-
-async fn visible_for_write(txn: &sea_orm::DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<customer::Model> {
-    let not_found = || Error::NotFound(format!("no customer {}", ids::encode(TYPE_NAME, id)));
-    let current = store::customers::find_for_update(txn, caller.tenant_id, id).await?.ok_or_else(not_found)?;
-    access::ensure_can_write_owned(caller, current.owner_id, not_found)?;
-    Ok(current)
 }
 
 fn stale(id: Uuid) -> Error {

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use guanxi_entity::{customer_stats, interaction, key_account_plan, plan_action};
+use guanxi_entity::{customer, customer_stats, interaction, key_account_plan, plan_action};
 use rust_decimal::Decimal;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
@@ -13,9 +13,10 @@ use uuid::Uuid;
 use super::custom_fields::EntityKind;
 use super::input::{Input, Patch};
 use super::plugins::Plugins;
-use super::records::{self, OnCustomer, Record, audit_snapshot};
+use super::records::{OnCustomer, Record};
 use super::values::text;
-use super::write::{Change, Write};
+use super::write::Lifecycle;
+use super::write::{Change, Effect, Write};
 use super::{Caller, access, ids, money, stats};
 use crate::error::{Error, Result, Violation};
 use crate::query::{Check, FieldKind, FieldSpec};
@@ -72,7 +73,10 @@ impl Status {
 /// KeyAccountPlan, declared once: see [`FieldSpec`].
 pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::id(TYPE_NAME),
-    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" }).input(Check::Plain).create_only(),
+    FieldSpec::new("customerId", FieldKind::Id { type_name: "Customer" })
+        .shows("customer")
+        .input(Check::Plain)
+        .create_only(),
     FieldSpec::new("title", FieldKind::String).order("TITLE").input(Check::Text(200)).required(),
     // Set through the workflow (`create`, `update`), not as a plain input.
     FieldSpec::new("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES })
@@ -89,8 +93,10 @@ pub static FIELDS: &[FieldSpec] = &[
     FieldSpec::new("objectives", FieldKind::StringList)
         .unfiltered()
         .input(Check::List { items: MAX_OBJECTIVES, chars: 500 }),
-    FieldSpec::new("teamIds", FieldKind::IdList { type_name: "User" }).input(Check::List { items: MAX_TEAM, chars: 0 }),
-    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().input(Check::Plain),
+    FieldSpec::new("teamIds", FieldKind::IdList { type_name: "User" })
+        .shows("team")
+        .input(Check::List { items: MAX_TEAM, chars: 0 }),
+    FieldSpec::new("ownerId", FieldKind::Id { type_name: "User" }).nullable().shows("owner").input(Check::Plain),
     FieldSpec::new("version", FieldKind::Int).unfiltered(),
     FieldSpec::new("createdAt", FieldKind::DateTime).order("CREATED_AT"),
     FieldSpec::new("updatedAt", FieldKind::DateTime).order("UPDATED_AT"),
@@ -179,13 +185,6 @@ pub fn progress(
     }
 }
 
-/// The rules beyond each field's own.
-fn rules(plan: &key_account_plan::Model, v: &mut Vec<Violation>) {
-    if plan.period_end < plan.period_start {
-        v.push(Violation::new("periodEnd", "BEFORE_START", "periodEnd must not be before periodStart"));
-    }
-}
-
 async fn check_users(
     txn: &DatabaseTransaction,
     caller: &Caller,
@@ -209,136 +208,78 @@ async fn check_users(
     Ok(())
 }
 
-/// # Errors
-/// Database failures.
-pub async fn get(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Result<Option<key_account_plan::Model>> {
-    let Some(plan) = records::find::<key_account_plan::Model>(db, caller, id).await? else { return Ok(None) };
-    Ok(super::customers::can_see_records_of(db, caller, plan.customer_id).await?.then_some(plan))
-}
-
-async fn customer_for_write(txn: &DatabaseTransaction, caller: &Caller, customer_id: Uuid) -> Result<Option<Uuid>> {
-    access::ensure_can_write(caller)?;
-    let customer = store::customers::find_for_update(txn, caller.tenant_id, customer_id).await?;
-    // A customer the caller may not see is answered like one that does not exist.
-    Ok(customer.filter(|c| access::can_read_owned(caller, c.owner_id)).map(|c| c.id))
-}
-
-/// Creates a plan (DRAFT unless a status is given) in the tenant's base currency.
-///
-/// # Errors
-/// `FORBIDDEN` per role; `BAD_USER_INPUT` listing every problem.
-pub async fn create(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    mut input: Input,
-    base_currency: &str,
-) -> Result<key_account_plan::Model> {
-    access::ensure_can_write(caller)?;
-    let mut v = Vec::new();
-    let mut plan = key_account_plan::Model {
-        tenant_id: caller.tenant_id,
-        id: Uuid::now_v7(),
-        status: match input.take_text("status") {
-            Patch::Value(s) if matches!(s.parse(), Ok(Status::Active | Status::Draft)) => s,
-            Patch::Value(s) => {
-                v.push(Violation::new("status", "INVALID_VALUE", format!("a new plan is DRAFT or ACTIVE, not {s}")));
-                s
-            }
-            Patch::Absent | Patch::Null => Status::Draft.as_str().into(),
-        },
-        currency: base_currency.to_owned(),
-        objectives: json!([]),
-        team_ids: json!([]),
-        owner_id: Some(caller.user_id),
-        version: 1,
-        ..Default::default()
-    };
-    // Null is no visits planned, the default.
-    input.take_null("plannedVisits");
-    let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
-    write.apply(&mut plan, input, true, &mut v)?;
-    rules(&plan, &mut v);
-    if v.iter().all(|x| x.field != "customerId")
-        && customer_for_write(write.txn(), caller, plan.customer_id).await?.is_none()
-    {
-        v.push(Violation::new("customerId", "NOT_FOUND", "no such customer"));
-    }
-    check_users(write.txn(), caller, &plan, &mut v).await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
-    }
-    (plan.created_at, plan.updated_at) = (write.now(), write.now());
-    let change = Change::new(TYPE_NAME, plan.id, plan.customer_id, "plan.created", None, Some(audit_snapshot(&plan)));
-    write.commit(change, async |txn| store::records::insert::<key_account_plan::Entity>(txn, &plan).await).await?;
-    Ok(plan)
-}
-
-async fn writable(txn: &DatabaseTransaction, caller: &Caller, id: Uuid) -> Result<key_account_plan::Model> {
-    let not_found = || Error::NotFound(format!("no key-account plan {}", ids::encode(TYPE_NAME, id)));
-    let plan = records::find::<key_account_plan::Model>(txn, caller, id).await?.ok_or_else(not_found)?;
-    let customer =
-        store::customers::find_for_update(txn, caller.tenant_id, plan.customer_id).await?.ok_or_else(not_found)?;
-    access::ensure_can_write_owned(caller, customer.owner_id, not_found)?;
-    records::find::<key_account_plan::Model>(txn, caller, id).await?.ok_or_else(not_found)
-}
-
 /// The status a plan is stored with.
 fn stored_status(p: &key_account_plan::Model) -> Result<Status> {
     p.status.parse().map_err(|_| Error::Internal(anyhow::anyhow!("plan {} has status {:?}", p.id, p.status)))
 }
 
-/// Changes a plan; a status change must follow the plan workflow.
-///
-/// # Errors
-/// `NOT_FOUND`, `FORBIDDEN`, `BAD_USER_INPUT`, `CONFLICT` (stale version, illegal status change).
-pub async fn update(
-    db: &DatabaseConnection,
-    plugins: &Plugins,
-    caller: &Caller,
-    id: Uuid,
-    mut input: Input,
-    expected_version: Option<i32>,
-) -> Result<key_account_plan::Model> {
-    let status = input.take_text("status");
-    let write = Write::begin(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
-    let current = writable(write.txn(), caller, id).await?;
-    super::input::check_version("plan", current.version, expected_version)?;
-    let mut plan = current.clone();
-    if input.take_null("plannedVisits") {
-        plan.planned_visits = 0;
+impl Lifecycle for key_account_plan::Model {
+    const NOUN: &'static str = "key-account plan";
+    const EVENTS: [&'static str; 3] = ["plan.created", "plan.updated", "plan.deleted"];
+    const EFFECT: Effect = Effect::None;
+
+    fn fresh(caller: &Caller) -> Self {
+        Self {
+            tenant_id: caller.tenant_id,
+            id: Uuid::now_v7(),
+            status: Status::Draft.as_str().into(),
+            objectives: json!([]),
+            team_ids: json!([]),
+            owner_id: Some(caller.user_id),
+            version: 1,
+            ..Default::default()
+        }
     }
-    let mut v = Vec::new();
-    write.apply(&mut plan, input, false, &mut v)?;
-    rules(&plan, &mut v);
-    match status {
-        Patch::Value(to) if to != current.status => match to.parse::<Status>() {
-            Err(_) => v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status"))),
-            Ok(next) if stored_status(&current)?.may_go_to(next) => plan.status = next.as_str().to_owned(),
-            Ok(_) => {
-                return Err(Error::Conflict {
-                    code: "ILLEGAL_TRANSITION",
-                    message: format!("a plan cannot go from {} to {to}", current.status),
-                    field: Some("status".into()),
-                });
-            }
-        },
-        Patch::Null => v.push(Violation::new("status", "REQUIRED", "status cannot be null")),
-        _ => {}
+
+    /// A new plan is DRAFT or ACTIVE; a change of status follows the workflow. `plannedVisits:
+    /// null` is no visits.
+    fn take_own(&mut self, input: &mut Input, creating: bool, v: &mut Vec<Violation>) -> Result<()> {
+        if input.take_null("plannedVisits") {
+            self.planned_visits = 0;
+        }
+        match input.take_text("status") {
+            Patch::Value(to) if to == self.status => {}
+            Patch::Value(to) => match (to.parse::<Status>(), creating) {
+                (Ok(Status::Draft | Status::Active), true) => self.status = to,
+                (_, true) => {
+                    let message = format!("a new plan is DRAFT or ACTIVE, not {to}");
+                    v.push(Violation::new("status", "INVALID_VALUE", message));
+                }
+                (Err(_), false) => {
+                    v.push(Violation::new("status", "INVALID_VALUE", format!("'{to}' is not a plan status")));
+                }
+                (Ok(next), false) if stored_status(self)?.may_go_to(next) => self.status = to,
+                (Ok(_), false) => {
+                    return Err(Error::Conflict {
+                        code: "ILLEGAL_TRANSITION",
+                        message: format!("a plan cannot go from {} to {to}", self.status),
+                        field: Some("status".into()),
+                    });
+                }
+            },
+            Patch::Null if !creating => v.push(Violation::new("status", "REQUIRED", "status cannot be null")),
+            Patch::Null | Patch::Absent => {}
+        }
+        Ok(())
     }
-    check_users(write.txn(), caller, &plan, &mut v).await?;
-    if !v.is_empty() {
-        return Err(Error::Invalid(v));
+
+    /// The period, the users named, and a new plan's currency: the tenant's base currency.
+    async fn check(
+        &mut self,
+        write: &Write<'_>,
+        before: Option<&Self>,
+        _customer: Option<&customer::Model>,
+        v: &mut Vec<Violation>,
+    ) -> Result<()> {
+        if self.period_end < self.period_start {
+            v.push(Violation::new("periodEnd", "BEFORE_START", "periodEnd must not be before periodStart"));
+        }
+        check_users(write.txn(), write.caller(), self, v).await?;
+        if before.is_none() {
+            self.currency = super::tenant::settings(write.txn(), write.caller().tenant_id).await?.base_currency;
+        }
+        Ok(())
     }
-    if plan == current {
-        return Ok(current);
-    }
-    plan.version = current.version + 1;
-    plan.updated_at = write.now();
-    let (before, after) = (audit_snapshot(&current), audit_snapshot(&plan));
-    let change = Change::new(TYPE_NAME, id, current.customer_id, "plan.updated", Some(before), Some(after));
-    write.commit(change, async |txn| store::records::update::<key_account_plan::Entity>(txn, &plan).await).await?;
-    Ok(plan)
 }
 
 /// Adds a planned action.
@@ -360,7 +301,7 @@ pub async fn add_action(
     let assignee_id = assignee
         .and_then(|g| ids::decode("User", &g).map_err(|(c, m)| v.push(Violation::new("assigneeId", c, m))).ok());
     let write = Write::begin_plain(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
-    let plan = writable(write.txn(), caller, plan_id).await?;
+    let (plan, _) = key_account_plan::Model::writable(&write, plan_id).await?;
     // The customer is locked (`writable`), so concurrent additions count one after another.
     if store::plans::count_actions(write.txn(), caller.tenant_id, plan.id).await? >= MAX_ACTIONS {
         v.push(Violation::new("planId", "TOO_MANY", format!("a plan holds at most {MAX_ACTIONS} actions")));
@@ -404,9 +345,9 @@ pub async fn complete_action(
     let not_found = || Error::NotFound(format!("no plan action {}", ids::encode(ACTION_TYPE_NAME, id)));
     let write = Write::begin_plain(db, plugins, caller, EntityKind::KeyAccountPlan).await?;
     let action = store::plans::find_action(write.txn(), caller.tenant_id, id).await?.ok_or_else(not_found)?;
-    let plan = match writable(write.txn(), caller, action.plan_id).await {
+    let plan = match key_account_plan::Model::writable(&write, action.plan_id).await {
         Err(Error::NotFound(_)) => return Err(not_found()),
-        other => other?,
+        other => other?.0,
     };
     if action.done {
         return Ok(action);

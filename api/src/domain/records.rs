@@ -10,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
+use super::write::Lifecycle;
 use super::{Caller, ids};
 use crate::error::Result;
 use crate::query::{FieldKind, FieldSpec, Filter, OrderKey, Page, PageRequest, Scalar, SortField};
@@ -124,6 +125,17 @@ fn value_of<R: Record>(row: &R, name: &str) -> Scalar {
         V::Bool(Some(b)) => Scalar::Bool(b),
         _ => Scalar::Null,
     }
+}
+
+/// The record `id`, if the caller may see it.
+///
+/// # Errors
+/// Database failures.
+pub async fn get<R: Lifecycle>(conn: &impl ConnectionTrait, caller: &Caller, id: Uuid) -> Result<Option<R>> {
+    let Some(row) = R::find(conn, caller.tenant_id, id).await? else { return Ok(None) };
+    // Only an AGENT's view depends on who owns the customer.
+    let owner = if super::access::owner_scope(caller).is_some() { row.customer_owner(conn).await? } else { None };
+    Ok(row.visible(caller, owner).then_some(row))
 }
 
 /// The record `id` of the caller's tenant, whoever may see it: the caller checks.

@@ -12,7 +12,7 @@ use crate::store;
 ///
 /// # Errors
 /// Database failures.
-pub async fn settings(db: &DatabaseConnection, tenant_id: Uuid) -> Result<TenantSettings> {
+pub async fn settings(db: &impl sea_orm::ConnectionTrait, tenant_id: Uuid) -> Result<TenantSettings> {
     let tenant = store::tenants::find(db, tenant_id).await?.ok_or_else(|| Error::NotFound("no such tenant".into()))?;
     Ok(TenantSettings::from_json(&tenant.settings))
 }

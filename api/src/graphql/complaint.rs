@@ -2,18 +2,15 @@
 //! `Customer.openComplaints` (batched for 360° pages).
 
 use async_graphql::Value;
-use async_graphql::dynamic::{
-    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef, ValueAccessor,
-};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, TypeRef, ValueAccessor};
 use guanxi_entity::{complaint, complaint_transition};
 
-use super::connection::{self, Connection};
+use super::connection;
 use super::context::{customer_parent, id_arg, list_first, list_first_arg, request, resolve, str_arg};
 use super::fields;
 use super::scalars::{opt_str, time_value};
 use super::{Types, enum_value, inputs, parent, simple};
 use crate::domain::complaints::{self as service, TYPE_NAME};
-use crate::error::Result;
 use crate::query::Filter;
 
 fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
@@ -56,9 +53,7 @@ pub fn register(types: &mut Types) {
         "Absent fields stay as they are; null clears. A new severity moves the deadlines.",
     ));
     types.objects.push(transition_type());
-    types
-        .query
-        .push(fields::get::<complaint::Model>("complaint", |rc, id| Box::pin(service::get(&rc.db, &rc.caller, id))));
+    types.query.push(fields::get::<complaint::Model>("complaint"));
     types
         .query
         .push(list_field("complaints", false).description("The complaint queue the caller may see, newest first."));
@@ -91,19 +86,6 @@ fn transition_type() -> Object {
 fn complaint_fields(object: Object) -> Object {
     type C = complaint::Model;
     object
-        .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
-            resolve(async move {
-                let c = parent::<C>(&ctx)?;
-                let customer = request(&ctx)?.customer_of_record(c.customer_id).await?;
-                Ok(Some(FieldValue::owned_any(customer)))
-            })
-        }))
-        .field(Field::new("assignee", TypeRef::named("User"), |ctx| {
-            resolve(async move {
-                let Some(a) = parent::<C>(&ctx)?.assignee_id else { return Ok(None) };
-                Ok(request(&ctx)?.users.load_one(a).await?.map(FieldValue::owned_any))
-            })
-        }))
         .field(
             Field::new("slaBreached", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
                 FieldFuture::new(async move {
@@ -130,7 +112,7 @@ fn complaint_fields(object: Object) -> Object {
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
-    connection::list_field(name, "Complaint", nested, |ctx, customer| Box::pin(connection_of(ctx, customer)))
+    connection::list_field(name, "Complaint", nested, |ctx, customer| Box::pin(LISTING.on(ctx, customer)))
 }
 
 /// `Customer.complaints` and `Customer.openComplaints`.
@@ -155,27 +137,13 @@ pub fn customer_fields() -> [Field; 2] {
 }
 
 /// How complaints are listed.
-pub(crate) static LISTING: connection::Listing<complaint::Model> = connection::Listing::on_customer(extra_keys);
-
-async fn connection_of(
-    ctx: &ResolverContext<'_>,
-    customer: Option<uuid::Uuid>,
-) -> Result<Connection<complaint::Model>> {
-    let Some(id) = customer else { return LISTING.connection(ctx, None).await };
-    let rc = request(ctx)?;
-    LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.complaints_per_customer).await
-}
+pub(crate) static LISTING: connection::Listing<complaint::Model> =
+    connection::Listing::on_customer(extra_keys, |rc| &rc.complaints_per_customer);
 
 fn mutations() -> [Field; 3] {
     type C = complaint::Model;
-    let file = fields::create::<C>("fileComplaint", "FileComplaintInput", |rc, input| {
-        Box::pin(async move { service::file(&rc.db, &rc.plugins, &rc.caller, input, rc.settings().await?).await })
-    });
-    let update = fields::update::<C>("updateComplaint", "UpdateComplaintInput", |rc, id, input, expected| {
-        Box::pin(async move {
-            service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected, rc.settings().await?).await
-        })
-    });
+    let file = fields::create::<C>("fileComplaint", "FileComplaintInput");
+    let update = fields::update::<C>("updateComplaint", "UpdateComplaintInput");
     let transition = Field::new("transitionComplaint", TypeRef::named_nn(TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;

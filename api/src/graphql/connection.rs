@@ -186,19 +186,34 @@ pub struct Listing<T: 'static> {
     pub extra: super::filters::ExtraKeys,
     pub list: ListFn<T>,
     pub count: CountFn,
+    /// For records kept on a customer: the request's loader of a page of customers' first pages.
+    pub per_customer: Option<PerCustomer<T>>,
 }
+
+/// The loader, in a request, of many customers' first pages of `T`.
+pub type PerCustomer<T> = fn(&RequestContext) -> &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>;
 
 impl<T: Record> Listing<T> {
     /// The listing of a kind of record, with `list` and `count`.
     pub const fn of(extra: super::filters::ExtraKeys, list: ListFn<T>, count: CountFn) -> Self {
-        Self { extra, list, count }
+        Self { extra, list, count, per_customer: None }
     }
 }
 
 impl<T: OnCustomer> Listing<T> {
-    /// The listing of a kind of record kept on a customer, read within the caller's scope.
-    pub const fn on_customer(extra: super::filters::ExtraKeys) -> Self {
-        Self::of(extra, list_on_customer::<T>, count_on_customer::<T>)
+    /// The listing of a kind of record kept on a customer, read within the caller's scope;
+    /// `per_customer` reads a page of customers' first pages together.
+    pub const fn on_customer(extra: super::filters::ExtraKeys, per_customer: PerCustomer<T>) -> Self {
+        Self { extra, list: list_on_customer::<T>, count: count_on_customer::<T>, per_customer: Some(per_customer) }
+    }
+
+    /// The connection of a field at the root or, under a customer (`customer`), of its records.
+    ///
+    /// # Errors
+    /// As [`Listing::request`], and database failures.
+    pub async fn on(&self, ctx: &ResolverContext<'_>, customer: Option<uuid::Uuid>) -> Result<Connection<T>> {
+        let Some(id) = customer else { return self.connection(ctx, None).await };
+        self.nested(request(ctx)?, self.request(ctx, None)?, id).await
     }
 }
 
@@ -247,26 +262,21 @@ impl<T: Record> Listing<T> {
         Ok(ListRequest { filter, order, page })
     }
 
-    /// The connection of one customer's rows for `req` (read without a scope), through
-    /// `batch`: a first page (no cursor, forwards) is loaded together with its siblings' (every
+    /// The connection of one customer's rows for `req` (read without a scope), through the
+    /// listing's `per_customer` loader: a first page (no cursor, forwards) is loaded together with its siblings' (every
     /// customer of a page asking the same arguments), so a page of customers costs one
     /// statement, not one per customer. Any other page is read alone.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn nested(
-        &self,
-        rc: &RequestContext,
-        req: ListRequest,
-        customer: uuid::Uuid,
-        batch: &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>,
-    ) -> Result<Connection<T>>
+    pub async fn nested(&self, rc: &RequestContext, req: ListRequest, customer: uuid::Uuid) -> Result<Connection<T>>
     where
         T: OnCustomer,
     {
-        if req.page.cursor.is_some() || req.page.backward {
-            return self.read(rc, self.of_customer(req, customer)?).await;
-        }
+        let batch = match self.per_customer {
+            Some(loader) if req.page.cursor.is_none() && !req.page.backward => loader(rc),
+            _ => return self.read(rc, self.of_customer(req, customer)?).await,
+        };
         let signature: Arc<str> = format!("{:?}|{:?}|{}", req.filter, req.order, req.page.size).into();
         if let Ok(mut queries) = batch.loader().queries.lock() {
             queries.entry(signature.clone()).or_insert_with(|| super::loaders::NestedQuery {

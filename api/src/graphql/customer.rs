@@ -10,7 +10,7 @@ use guanxi_entity::customer;
 use super::connection::{self};
 use super::context::{RequestContext, request, resolve};
 use super::fields;
-use super::{Types, enum_value, parent};
+use super::{Types, enum_value};
 use crate::domain::customers::{self as service};
 use uuid::Uuid;
 
@@ -26,9 +26,7 @@ pub fn register(types: &mut Types) {
         "UpdateCustomerInput",
         "Absent fields stay as they are; null clears.",
     ));
-    types
-        .query
-        .push(fields::get::<customer::Model>("customer", |rc, id| Box::pin(service::get(&rc.db, &rc.caller, id))));
+    types.query.push(fields::get::<customer::Model>("customer"));
     types.query.push(customers_query());
     types.objects.push(
         Object::new("TierCount")
@@ -59,12 +57,6 @@ pub fn register(types: &mut Types) {
 /// What Customer shows beyond its declared fields.
 fn customer_fields(object: Object) -> Object {
     let object = object
-        .field(Field::new("owner", TypeRef::named("User"), |ctx| {
-            resolve(async move {
-                let Some(owner) = parent::<customer::Model>(&ctx)?.owner_id else { return Ok(None) };
-                Ok(request(&ctx)?.users.load_one(owner).await?.map(FieldValue::owned_any))
-            })
-        }))
         .field(super::interaction::customer_field())
         .field(super::stats::customer_field())
         .field(super::stats::snapshot_field());
@@ -191,13 +183,9 @@ fn latest_size(field: &async_graphql::SelectionField<'_>) -> Option<u64> {
 fn mutations() -> [Field; 3] {
     type C = customer::Model;
     [
-        fields::create::<C>("createCustomer", "CreateCustomerInput", |rc, input| {
-            Box::pin(service::create(&rc.db, &rc.plugins, &rc.caller, input))
-        }),
-        fields::update::<C>("updateCustomer", "UpdateCustomerInput", |rc, id, input, expected| {
-            Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
-        }),
-        fields::delete::<C>("deleteCustomer", |rc, id| Box::pin(service::delete(&rc.db, &rc.plugins, &rc.caller, id)))
+        fields::create::<C>("createCustomer", "CreateCustomerInput"),
+        fields::update::<C>("updateCustomer", "UpdateCustomerInput"),
+        fields::delete::<C>("deleteCustomer")
             .description("Deletes the customer; its last state stays in the audit log."),
     ]
 }

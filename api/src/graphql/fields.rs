@@ -8,16 +8,15 @@ use std::str::FromStr;
 use async_graphql::dynamic::{Enum, Field, FieldValue, InputObject, InputValue, Object, ObjectAccessor, TypeRef};
 use async_graphql::{Name, Value};
 use sea_orm::{EntityTrait, Value as DbValue};
-
 use uuid::Uuid;
 
-use super::context::{RequestContext, id_arg, request, resolve};
+use super::context::{id_arg, request, resolve};
 use super::filters::{entity_filter, entity_order, enum_filter};
-use super::{Types, connection, inputs, ready};
+use super::{Types, connection, inputs, parent, ready};
 use crate::domain::ids;
 use crate::domain::input::{Given, Input, Patch};
-use crate::domain::records::Record;
-use crate::error::Result;
+use crate::domain::records::{self, Record};
+use crate::domain::write::{self, Lifecycle};
 use crate::query::{FieldKind, FieldSpec, Scalar};
 
 /// Registers what `R`'s declaration gives: each enum its fields use (once per schema) with its
@@ -39,7 +38,47 @@ pub fn register<R: Record>(types: &mut Types, description: &str, extend: impl Fn
     types.objects.extend(connection::types::<R>(R::TYPE_NAME));
     let object = Object::new(R::TYPE_NAME).description(description).implement("Node");
     let object = R::FIELDS.iter().filter(|f| f.shown).fold(object, |o, spec| o.field(object_field::<R>(spec)));
+    let object = R::FIELDS.iter().fold(object, |o, spec| match spec.shows {
+        Some(name) => o.field(reference_field::<R>(spec, name)),
+        None => o,
+    });
     types.objects.push(extend(object));
+}
+
+/// The field showing what reference `spec` references: users from the request's users loader,
+/// a record's customer (whole, or as the case view the caller may see of it).
+fn reference_field<R: Record>(spec: &'static FieldSpec, name: &str) -> Field {
+    let (FieldKind::Id { type_name } | FieldKind::IdList { type_name }) = spec.kind else {
+        unreachable!("{}.{} shows no reference", R::TYPE_NAME, spec.name)
+    };
+    let ty = match (spec.kind, spec.nullable) {
+        (FieldKind::IdList { .. }, _) => TypeRef::named_nn_list_nn(type_name),
+        (_, true) => TypeRef::named(type_name),
+        (_, false) => TypeRef::named_nn(type_name),
+    };
+    let column = <R::Entity as EntityTrait>::Column::from_str(spec.name).ok();
+    Field::new(name, ty, move |ctx| {
+        resolve(async move {
+            let rc = request(&ctx)?;
+            let value = column.map(|c| parent::<R>(&ctx).map(|row| row.get(c))).transpose()?;
+            Ok(match (type_name, value) {
+                ("Customer", Some(DbValue::Uuid(Some(id)))) => {
+                    Some(FieldValue::owned_any(rc.customer_of_record(id).await?))
+                }
+                (_, Some(DbValue::Uuid(Some(id)))) => rc.users.load_one(id).await?.map(FieldValue::owned_any),
+                (_, Some(DbValue::Json(Some(list)))) => {
+                    // In the list's order, without users no longer in the tenant.
+                    let ids: Vec<Uuid> =
+                        list.as_array().into_iter().flatten().filter_map(|v| v.as_str()?.parse().ok()).collect();
+                    let users = rc.users.load_many(ids.iter().copied()).await?;
+                    Some(FieldValue::list(
+                        ids.iter().filter_map(|id| users.get(id).cloned()).map(FieldValue::owned_any),
+                    ))
+                }
+                _ => None,
+            })
+        })
+    })
 }
 
 /// The GraphQL type of a field's values, without nullability.
@@ -175,43 +214,38 @@ fn map<T>(patch: Patch<T>, into: fn(T) -> Given) -> Patch<Given> {
     }
 }
 
-/// A service call made by a resolver, borrowing the request while it runs.
-pub type Run<'a, T> = futures_util::future::BoxFuture<'a, Result<T>>;
-
 /// `<name>(id: ID!): <Type>`: the record, if the caller may see it.
-pub fn get<R: Record>(name: &str, run: for<'a> fn(&'a RequestContext, Uuid) -> Run<'a, Option<R>>) -> Field {
+pub fn get<R: Lifecycle>(name: &str) -> Field {
     Field::new(name, TypeRef::named(R::TYPE_NAME), move |ctx| {
         resolve(async move {
-            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
-            Ok(run(request(&ctx)?, id).await?.map(FieldValue::owned_any))
+            let (rc, id) = (request(&ctx)?, id_arg(&ctx, "id", R::TYPE_NAME)?);
+            Ok(records::get::<R>(&rc.db, &rc.caller, id).await?.map(FieldValue::owned_any))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
 }
 
 /// `<name>(input: <input>!): <Type>!`
-pub fn create<R: Record>(name: &str, input: &str, run: for<'a> fn(&'a RequestContext, Input) -> Run<'a, R>) -> Field {
+pub fn create<R: Lifecycle>(name: &str, input: &str) -> Field {
     Field::new(name, TypeRef::named_nn(R::TYPE_NAME), move |ctx| {
         resolve(async move {
-            let given = inputs::input(&ctx, read_input::<R>)?;
-            Ok(Some(FieldValue::owned_any(run(request(&ctx)?, given).await?)))
+            let (rc, given) = (request(&ctx)?, inputs::input(&ctx, read_input::<R>)?);
+            let row = write::create::<R>(&rc.db, &rc.plugins, &rc.caller, given).await?;
+            Ok(Some(FieldValue::owned_any(row)))
         })
     })
     .argument(InputValue::new("input", TypeRef::named_nn(input)))
 }
 
 /// `<name>(id: ID!, input: <input>!, expectedVersion: Int): <Type>!`
-pub fn update<R: Record>(
-    name: &str,
-    input: &str,
-    run: for<'a> fn(&'a RequestContext, Uuid, Input, Option<i32>) -> Run<'a, R>,
-) -> Field {
+pub fn update<R: Lifecycle>(name: &str, input: &str) -> Field {
     Field::new(name, TypeRef::named_nn(R::TYPE_NAME), move |ctx| {
         resolve(async move {
-            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
+            let (rc, id) = (request(&ctx)?, id_arg(&ctx, "id", R::TYPE_NAME)?);
             let expected = inputs::expected_version(&ctx)?;
             let given = inputs::input(&ctx, read_input::<R>)?;
-            Ok(Some(FieldValue::owned_any(run(request(&ctx)?, id, given, expected).await?)))
+            let row = write::update::<R>(&rc.db, &rc.plugins, &rc.caller, id, given, expected).await?;
+            Ok(Some(FieldValue::owned_any(row)))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
@@ -220,11 +254,11 @@ pub fn update<R: Record>(
 }
 
 /// `<name>(id: ID!): ID!`: the id of the record deleted.
-pub fn delete<R: Record>(name: &str, run: for<'a> fn(&'a RequestContext, Uuid) -> Run<'a, Uuid>) -> Field {
+pub fn delete<R: Lifecycle>(name: &str) -> Field {
     Field::new(name, TypeRef::named_nn(TypeRef::ID), move |ctx| {
         resolve(async move {
-            let id = id_arg(&ctx, "id", R::TYPE_NAME)?;
-            let deleted = run(request(&ctx)?, id).await?;
+            let (rc, id) = (request(&ctx)?, id_arg(&ctx, "id", R::TYPE_NAME)?);
+            let deleted = write::delete::<R>(&rc.db, &rc.plugins, &rc.caller, id).await?;
             Ok(Some(FieldValue::value(ids::encode(R::TYPE_NAME, deleted))))
         })
     })

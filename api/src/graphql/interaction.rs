@@ -1,41 +1,23 @@
 //! The `Interaction` type, `interactions`, `Customer.interactions` and the interaction mutations.
 
-use async_graphql::dynamic::{Field, FieldValue, ResolverContext, TypeRef};
+use async_graphql::dynamic::{Field, ResolverContext};
 use guanxi_entity::interaction;
 
+use super::Types;
 use super::connection::{self, Connection};
-use super::context::{request, resolve};
+use super::context::request;
 use super::fields;
-use super::{Types, parent};
-use crate::domain::interactions::{self as service};
 use crate::error::Result;
 use crate::query::PageRequest;
 
 pub fn register(types: &mut Types) {
-    super::fields::register::<interaction::Model>(types, "A touch point on a customer's timeline (互动).", |object| {
-        object
-            .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
-                resolve(async move {
-                    let i = parent::<interaction::Model>(&ctx)?;
-                    let customer = request(&ctx)?.customer_of_record(i.customer_id).await?;
-                    Ok(Some(FieldValue::owned_any(customer)))
-                })
-            }))
-            .field(Field::new("staff", TypeRef::named("User"), |ctx| {
-                resolve(async move {
-                    let Some(staff) = parent::<interaction::Model>(&ctx)?.staff_id else { return Ok(None) };
-                    Ok(request(&ctx)?.users.load_one(staff).await?.map(FieldValue::owned_any))
-                })
-            }))
-    });
+    super::fields::register::<interaction::Model>(types, "A touch point on a customer's timeline (互动).", |o| o);
     types.inputs.extend(super::fields::input_types::<interaction::Model>(
         "RecordInteractionInput",
         "UpdateInteractionInput",
         "Absent fields stay as they are; null clears.",
     ));
-    types.query.push(fields::get::<interaction::Model>("interaction", |rc, id| {
-        Box::pin(service::get(&rc.db, &rc.caller, id))
-    }));
+    types.query.push(fields::get::<interaction::Model>("interaction"));
     types.query.push(list_field("interactions", false).description("Interactions the caller may see, newest first."));
     types.mutation.extend(mutations());
 }
@@ -53,7 +35,8 @@ pub fn customer_field() -> Field {
 }
 
 /// How interactions are listed.
-static LISTING: connection::Listing<interaction::Model> = connection::Listing::on_customer(super::filters::no_extra);
+static LISTING: connection::Listing<interaction::Model> =
+    connection::Listing::on_customer(super::filters::no_extra, |rc| &rc.interactions_per_customer);
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,
@@ -64,7 +47,7 @@ async fn connection_of(
     let req = LISTING.request(ctx, None)?;
     let rc = request(ctx)?;
     if !(plain && req.page.cursor.is_none() && !req.page.backward) {
-        return LISTING.nested(rc, req, id, &rc.interactions_per_customer).await;
+        return LISTING.nested(rc, req, id).await;
     }
     // The parent customer was visible, so its timeline is too.
     let rows = batched_latest(rc, id, &req.page).await?;
@@ -85,14 +68,8 @@ async fn batched_latest(
 fn mutations() -> [Field; 3] {
     type I = interaction::Model;
     [
-        fields::create::<I>("recordInteraction", "RecordInteractionInput", |rc, input| {
-            Box::pin(service::record(&rc.db, &rc.plugins, &rc.caller, input))
-        }),
-        fields::update::<I>("updateInteraction", "UpdateInteractionInput", |rc, id, input, expected| {
-            Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
-        }),
-        fields::delete::<I>("deleteInteraction", |rc, id| {
-            Box::pin(service::delete(&rc.db, &rc.plugins, &rc.caller, id))
-        }),
+        fields::create::<I>("recordInteraction", "RecordInteractionInput"),
+        fields::update::<I>("updateInteraction", "UpdateInteractionInput"),
+        fields::delete::<I>("deleteInteraction"),
     ]
 }

@@ -2,18 +2,16 @@
 //! and `Customer.keyAccountPlans` / `Customer.activePlan` (batched for 360° pages).
 
 use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef};
+use async_graphql::dynamic::{Field, FieldValue, InputObject, InputValue, Object, TypeRef};
 use guanxi_entity::{key_account_plan, plan_action};
 
-use super::connection::{self, Connection};
+use super::connection;
 use super::context::{id_arg, list_first, list_first_arg, request, resolve};
 use super::fields;
 use super::scalars::time_value;
 use super::{Types, inputs, parent, simple};
 use crate::domain::ids;
 use crate::domain::plans::{self as service, ACTION_TYPE_NAME, Progress, TYPE_NAME};
-
-use crate::error::Result;
 
 fn user_field(name: &'static str, id: fn(&plan_action::Model) -> Option<uuid::Uuid>) -> Field {
     Field::new(name, TypeRef::named("User"), move |ctx| {
@@ -73,9 +71,7 @@ pub fn register(types: &mut Types) {
             .field(simple::<P>("actionsTotal", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.actions_total)))
             .field(simple::<P>("openComplaints", TypeRef::named_nn(TypeRef::INT), |p| Value::from(p.open_complaints))),
     );
-    types.query.push(fields::get::<key_account_plan::Model>("keyAccountPlan", |rc, id| {
-        Box::pin(service::get(&rc.db, &rc.caller, id))
-    }));
+    types.query.push(fields::get::<key_account_plan::Model>("keyAccountPlan"));
     types.query.push(list_field("keyAccountPlans", false));
     types.mutation.extend(mutations());
 }
@@ -84,28 +80,6 @@ pub fn register(types: &mut Types) {
 fn plan_fields(object: Object) -> Object {
     type K = key_account_plan::Model;
     object
-        .field(Field::new("customer", TypeRef::named_nn("Customer"), |ctx| {
-            resolve(async move {
-                let p = parent::<K>(&ctx)?;
-                let customer = request(&ctx)?.customer_of_record(p.customer_id).await?;
-                Ok(Some(FieldValue::owned_any(customer)))
-            })
-        }))
-        .field(Field::new("owner", TypeRef::named("User"), |ctx| {
-            resolve(async move {
-                let Some(owner) = parent::<K>(&ctx)?.owner_id else { return Ok(None) };
-                Ok(request(&ctx)?.users.load_one(owner).await?.map(FieldValue::owned_any))
-            })
-        }))
-        .field(Field::new("team", TypeRef::named_nn_list_nn("User"), |ctx| {
-            resolve(async move {
-                let ids = service::team(parent::<K>(&ctx)?);
-                let users = request(&ctx)?.users.load_many(ids.iter().copied()).await?;
-                Ok(Some(FieldValue::list(
-                    ids.iter().filter_map(|id| users.get(id).cloned()).map(FieldValue::owned_any),
-                )))
-            })
-        }))
         .field(
             Field::new("actions", TypeRef::named_nn_list_nn(ACTION_TYPE_NAME), |ctx| {
                 resolve(async move {
@@ -143,7 +117,7 @@ fn plan_fields(object: Object) -> Object {
 }
 
 fn list_field(name: &str, nested: bool) -> Field {
-    connection::list_field(name, "KeyAccountPlan", nested, |ctx, customer| Box::pin(connection_of(ctx, customer)))
+    connection::list_field(name, "KeyAccountPlan", nested, |ctx, customer| Box::pin(LISTING.on(ctx, customer)))
 }
 
 /// `Customer.keyAccountPlans` and `Customer.activePlan`.
@@ -164,28 +138,12 @@ pub fn customer_fields() -> [Field; 2] {
 
 /// How plans are listed.
 static LISTING: connection::Listing<key_account_plan::Model> =
-    connection::Listing::on_customer(super::filters::no_extra);
-
-async fn connection_of(
-    ctx: &ResolverContext<'_>,
-    customer: Option<uuid::Uuid>,
-) -> Result<Connection<key_account_plan::Model>> {
-    let Some(id) = customer else { return LISTING.connection(ctx, None).await };
-    let rc = request(ctx)?;
-    LISTING.nested(rc, LISTING.request(ctx, None)?, id, &rc.plans_per_customer).await
-}
+    connection::Listing::on_customer(super::filters::no_extra, |rc| &rc.plans_per_customer);
 
 fn mutations() -> [Field; 4] {
     type K = key_account_plan::Model;
-    let create = fields::create::<K>("createKeyAccountPlan", "CreateKeyAccountPlanInput", |rc, input| {
-        Box::pin(async move {
-            let base = rc.settings().await?.base_currency.clone();
-            service::create(&rc.db, &rc.plugins, &rc.caller, input, &base).await
-        })
-    });
-    let update = fields::update::<K>("updateKeyAccountPlan", "UpdateKeyAccountPlanInput", |rc, id, input, expected| {
-        Box::pin(service::update(&rc.db, &rc.plugins, &rc.caller, id, input, expected))
-    });
+    let create = fields::create::<K>("createKeyAccountPlan", "CreateKeyAccountPlanInput");
+    let update = fields::update::<K>("updateKeyAccountPlan", "UpdateKeyAccountPlanInput");
     let add = Field::new("addPlanAction", TypeRef::named_nn(ACTION_TYPE_NAME), |ctx| {
         resolve(async move {
             let rc = request(&ctx)?;

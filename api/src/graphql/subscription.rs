@@ -167,7 +167,7 @@ async fn customer_changed<'a>(ctx: &'a ResolverContext<'a>, heard: Option<&'a He
         return Ok(None);
     }
     let rc = request(ctx)?;
-    let record = customers::get(&rc.db, &rc.caller, heard.entity_id).await?;
+    let record = records::get::<guanxi_entity::customer::Model>(&rc.db, &rc.caller, heard.entity_id).await?;
     let hears = match &record {
         Some(_) if has_filter(ctx) => listing.lists(ctx, heard.entity_id).await?,
         Some(_) => true,
@@ -187,7 +187,10 @@ async fn complaint_changed<'a>(ctx: &'a ResolverContext<'a>, heard: Option<&'a H
         return Ok(None);
     }
     let rc = request(ctx)?;
-    let Some(record) = complaints::get(&rc.db, &rc.caller, heard.entity_id).await? else { return Ok(None) };
+    let Some(record) = records::get::<guanxi_entity::complaint::Model>(&rc.db, &rc.caller, heard.entity_id).await?
+    else {
+        return Ok(None);
+    };
     if has_filter(ctx) && !listing.lists(ctx, heard.entity_id).await? {
         return Ok(None);
     }

@@ -4,11 +4,13 @@ use async_graphql::Value;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputValue, Interface, InterfaceField, Object, TypeRef,
 };
-use guanxi_entity::user;
+use guanxi_entity::{complaint, customer, interaction, key_account_plan, user};
 
-use super::context::{request, resolve};
+use super::context::{RequestContext, request, resolve};
 use super::scalars::opt_str;
 use super::{Types, parent};
+use crate::domain::records;
+use crate::domain::write::Lifecycle;
 use crate::domain::{Caller, Role, complaints, customers, ids, interactions, plans};
 
 struct Viewer(Caller);
@@ -96,19 +98,19 @@ pub fn register(types: &mut Types) {
                 let Some((ty, id)) = ids::decode_any(raw) else {
                     return Err(crate::Error::invalid("id", "INVALID_ID", format!("'{raw}' is not an id")));
                 };
+                async fn node<R: Lifecycle>(
+                    rc: &RequestContext,
+                    id: uuid::Uuid,
+                ) -> crate::Result<Option<FieldValue<'static>>> {
+                    Ok(records::get::<R>(&rc.db, &rc.caller, id)
+                        .await?
+                        .map(|r| FieldValue::owned_any(r).with_type(R::TYPE_NAME)))
+                }
                 Ok(match ty.as_str() {
-                    customers::TYPE_NAME => customers::get(&rc.db, &rc.caller, id)
-                        .await?
-                        .map(|c| FieldValue::owned_any(c).with_type(customers::TYPE_NAME)),
-                    interactions::TYPE_NAME => interactions::get(&rc.db, &rc.caller, id)
-                        .await?
-                        .map(|i| FieldValue::owned_any(i).with_type(interactions::TYPE_NAME)),
-                    complaints::TYPE_NAME => complaints::get(&rc.db, &rc.caller, id)
-                        .await?
-                        .map(|c| FieldValue::owned_any(c).with_type(complaints::TYPE_NAME)),
-                    plans::TYPE_NAME => plans::get(&rc.db, &rc.caller, id)
-                        .await?
-                        .map(|p| FieldValue::owned_any(p).with_type(plans::TYPE_NAME)),
+                    customers::TYPE_NAME => node::<customer::Model>(rc, id).await?,
+                    interactions::TYPE_NAME => node::<interaction::Model>(rc, id).await?,
+                    complaints::TYPE_NAME => node::<complaint::Model>(rc, id).await?,
+                    plans::TYPE_NAME => node::<key_account_plan::Model>(rc, id).await?,
                     "User" => crate::domain::related::user(&rc.db, rc.caller.tenant_id, id)
                         .await?
                         .map(|u| FieldValue::owned_any(u).with_type("User")),

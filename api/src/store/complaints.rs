@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use guanxi_entity::complaint::{self, Column, Entity};
 use guanxi_entity::complaint_transition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::filter;
 use crate::error::Result;
 
 fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
@@ -37,8 +36,7 @@ pub async fn severity_and_status(
 }
 
 /// The oldest `n` complaints in one of `statuses` of each customer, oldest first, in one
-/// statement. On PostgreSQL an index scan per customer that stops after `n` rows (LATERAL); on
-/// SQLite, which has no LATERAL, a window over the customers' complaints in those statuses.
+/// statement.
 ///
 /// # Errors
 /// Database failures.
@@ -49,40 +47,9 @@ pub async fn first_of_customers_in(
     statuses: &[&str],
     n: u64,
 ) -> Result<HashMap<Uuid, Vec<complaint::Model>>> {
-    use sea_orm::Iterable;
-    if customer_ids.is_empty() || statuses.is_empty() || n == 0 {
-        return Ok(HashMap::new());
-    }
-    let backend = db.get_database_backend();
-    let limit = i64::try_from(n).unwrap_or(i64::MAX);
-    let statement = if backend == sea_orm::DatabaseBackend::Postgres {
-        let customers: String =
-            (0..customer_ids.len()).map(|i| format!("(${}::uuid)", i + 3)).collect::<Vec<_>>().join(", ");
-        let first_status = 3 + customer_ids.len();
-        let statuses_in: String =
-            (0..statuses.len()).map(|i| format!("${}", first_status + i)).collect::<Vec<_>>().join(", ");
-        let columns: String =
-            Column::iter().map(|c| format!("x.\"{}\"", sea_orm::IdenStatic::as_str(&c))).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT {columns} FROM (VALUES {customers}) AS c(id) CROSS JOIN LATERAL \
-             (SELECT * FROM complaints WHERE tenant_id = $1 AND customer_id = c.id AND status IN ({statuses_in}) \
-              ORDER BY created_at, id LIMIT $2) AS x ORDER BY x.customer_id, x.created_at, x.id"
-        );
-        let mut params: Vec<sea_orm::Value> = vec![tenant_id.into(), limit.into()];
-        params.extend(customer_ids.iter().map(|id| sea_orm::Value::from(*id)));
-        params.extend(statuses.iter().map(|s| sea_orm::Value::from(*s)));
-        sea_orm::Statement::from_sql_and_values(backend, sql, params)
-    } else {
-        let select = in_tenant(tenant_id)
-            .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
-            .filter(Column::Status.is_in(statuses.iter().copied()));
-        backend.build(&filter::first_per_customer(select, &[("created_at", false), ("id", false)], n))
-    };
-    let mut out: HashMap<Uuid, Vec<complaint::Model>> = HashMap::new();
-    for row in Entity::find().from_raw_sql(statement).all(db).await? {
-        out.entry(row.customer_id).or_default().push(row);
-    }
-    Ok(out)
+    let condition = Condition::all().add(Column::Status.is_in(statuses.iter().copied()));
+    let order = [("created_at", false), ("id", false)];
+    super::records::first_per_customer::<Entity>(db, tenant_id, customer_ids, condition, &order, n).await
 }
 
 /// Writes `row` over `before`, the complaint as the write read it. The breach flags belong to the

@@ -6,12 +6,10 @@ use chrono::{DateTime, Utc};
 use guanxi_entity::interaction::{self, Column, Entity};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::filter;
 use crate::error::Result;
 
 fn in_tenant(tenant_id: Uuid) -> sea_orm::Select<Entity> {
@@ -30,8 +28,8 @@ pub async fn all_of_customer(
     Ok(in_tenant(tenant_id).filter(Column::CustomerId.eq(customer_id)).all(conn).await?)
 }
 
-/// The newest `n` interactions of each customer, in one statement (a window over the
-/// `(tenant, customer, occurred_at)` index), newest first.
+/// The newest `n` interactions of each customer, in one statement (over the `(tenant, customer,
+/// occurred_at)` index), newest first.
 ///
 /// # Errors
 /// Database failures.
@@ -41,45 +39,8 @@ pub async fn latest_per_customer(
     customer_ids: &[Uuid],
     n: u64,
 ) -> Result<HashMap<Uuid, Vec<interaction::Model>>> {
-    if customer_ids.is_empty() || n == 0 {
-        return Ok(HashMap::new());
-    }
-    let backend = db.get_database_backend();
-    let statement = if backend == sea_orm::DatabaseBackend::Postgres {
-        // Per customer, an index scan that stops after n rows; the window form below sorts every
-        // interaction of every customer in the batch (5.5 ms for 50 customers × 20).
-        let values: String =
-            (0..customer_ids.len()).map(|i| format!("(${}::uuid)", i + 3)).collect::<Vec<_>>().join(", ");
-        let columns: String =
-            Column::iter().map(|c| format!("i.\"{}\"", sea_orm::IdenStatic::as_str(&c))).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT {columns} FROM (VALUES {values}) AS c(id) CROSS JOIN LATERAL \
-             (SELECT * FROM interactions WHERE tenant_id = $1 AND customer_id = c.id \
-              ORDER BY occurred_at DESC, id DESC LIMIT $2) AS i ORDER BY i.customer_id, i.occurred_at DESC, i.id DESC"
-        );
-        let mut params: Vec<sea_orm::Value> = vec![tenant_id.into(), i64::try_from(n).unwrap_or(i64::MAX).into()];
-        params.extend(customer_ids.iter().map(|id| sea_orm::Value::from(*id)));
-        sea_orm::Statement::from_sql_and_values(backend, sql, params)
-    } else {
-        window_statement(backend, tenant_id, customer_ids, n)
-    };
-    let rows = super::rows::Positional::<interaction::Model>::find_by_statement(statement).all(db).await?;
-    let mut out: HashMap<Uuid, Vec<interaction::Model>> = HashMap::new();
-    for super::rows::Positional(row) in rows {
-        out.entry(row.customer_id).or_default().push(row);
-    }
-    Ok(out)
-}
-
-/// Latest n per customer with a window function (SQLite has no LATERAL).
-fn window_statement(
-    backend: sea_orm::DatabaseBackend,
-    tenant_id: Uuid,
-    customer_ids: &[Uuid],
-    n: u64,
-) -> sea_orm::Statement {
-    let select = in_tenant(tenant_id).filter(Column::CustomerId.is_in(customer_ids.iter().copied()));
-    backend.build(&filter::first_per_customer(select, &[("occurred_at", true), ("id", true)], n))
+    let order = [("occurred_at", true), ("id", true)];
+    super::records::first_per_customer::<Entity>(db, tenant_id, customer_ids, Condition::all(), &order, n).await
 }
 
 /// Purchases of each customer in the 90 and 365 days before `now`, in one statement.

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, ModelTrait,
-    QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    ModelTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
@@ -18,7 +18,8 @@ use crate::query::{Filter, OrderKey, Page, PageRequest};
 
 /// A table whose rows belong to a tenant and to one of its customers.
 pub trait OfCustomer:
-    EntityTrait<Column: FromStr, Model: Send + Sync + Clone + IntoActiveModel<Self::ActiveModel>> + Default
+    EntityTrait<Column: FromStr, Model: Send + Sync + Clone + IntoActiveModel<Self::ActiveModel>, ActiveModel: Send>
+    + Default
 {
     const TENANT: Self::Column;
     const ID: Self::Column;
@@ -33,23 +34,18 @@ pub trait OfCustomer:
     }
 }
 
-impl OfCustomer for guanxi_entity::interaction::Entity {
-    const TENANT: Self::Column = guanxi_entity::interaction::Column::TenantId;
-    const ID: Self::Column = guanxi_entity::interaction::Column::Id;
-    const CUSTOMER: Self::Column = guanxi_entity::interaction::Column::CustomerId;
+macro_rules! of_customer {
+    ($($table:ident: $customer:ident),*) => {$(
+        impl OfCustomer for guanxi_entity::$table::Entity {
+            const TENANT: Self::Column = guanxi_entity::$table::Column::TenantId;
+            const ID: Self::Column = guanxi_entity::$table::Column::Id;
+            const CUSTOMER: Self::Column = guanxi_entity::$table::Column::$customer;
+        }
+    )*};
 }
 
-impl OfCustomer for guanxi_entity::complaint::Entity {
-    const TENANT: Self::Column = guanxi_entity::complaint::Column::TenantId;
-    const ID: Self::Column = guanxi_entity::complaint::Column::Id;
-    const CUSTOMER: Self::Column = guanxi_entity::complaint::Column::CustomerId;
-}
-
-impl OfCustomer for guanxi_entity::key_account_plan::Entity {
-    const TENANT: Self::Column = guanxi_entity::key_account_plan::Column::TenantId;
-    const ID: Self::Column = guanxi_entity::key_account_plan::Column::Id;
-    const CUSTOMER: Self::Column = guanxi_entity::key_account_plan::Column::CustomerId;
-}
+// A customer's row is its own customer's: its writes lock and tell of it as of their customer.
+of_customer!(customer: Id, interaction: CustomerId, complaint: CustomerId, key_account_plan: CustomerId);
 
 /// The expression behind a field name: its column, or for `customerOwnerId` (how an AGENT's
 /// scope reaches these rows) the owner of the row's customer.
@@ -112,6 +108,64 @@ pub async fn first_pages_per_customer<E: OfCustomer>(
 /// Database failures.
 pub async fn count<E: OfCustomer>(db: &DatabaseConnection, tenant_id: Uuid, filter: &Filter) -> Result<u64> {
     filter::count(db, in_tenant::<E>(tenant_id), filter, column_of::<E>).await
+}
+
+/// The first `n` rows of each of `customers` matching `condition`, in `order` (columns, each
+/// descending or not), in one statement. On PostgreSQL, an index scan per customer that stops
+/// after `n` rows (LATERAL over the list of customers); on SQLite, which has no LATERAL, a window
+/// over the customers' matching rows ([`filter::first_per_customer`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn first_per_customer<E: OfCustomer<Model: super::rows::ByPosition>>(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customers: &[Uuid],
+    condition: Condition,
+    order: &[(&'static str, bool)],
+    n: u64,
+) -> Result<HashMap<Uuid, Vec<E::Model>>> {
+    use sea_orm::{FromQueryResult, Iterable, QueryOrder, QuerySelect, QueryTrait};
+    if customers.is_empty() || n == 0 {
+        return Ok(HashMap::new());
+    }
+    let backend = db.get_database_backend();
+    let select = in_tenant::<E>(tenant_id).filter(condition);
+    let statement = if backend == sea_orm::DatabaseBackend::Postgres {
+        let table = E::default().table_name();
+        let mut inner = select.filter(Expr::cust(format!("{table}.customer_id = c.id"))).limit(n);
+        for (column, descending) in order {
+            let by = Expr::col((E::default(), sea_orm::sea_query::Alias::new(*column)));
+            inner = inner.order_by(by, if *descending { sea_orm::Order::Desc } else { sea_orm::Order::Asc });
+        }
+        let inner = inner.build(backend);
+        let first = inner.values.as_ref().map_or(0, |v| v.0.len()) + 1;
+        let list: Vec<String> = (first..first + customers.len()).map(|i| format!("(${i}::uuid)")).collect();
+        let columns: Vec<String> =
+            E::Column::iter().map(|c| format!("x.\"{}\"", sea_orm::IdenStatic::as_str(&c))).collect();
+        let keys: Vec<String> =
+            order.iter().map(|(c, desc)| format!("x.{c}{}", if *desc { " DESC" } else { "" })).collect();
+        let sql = format!(
+            "SELECT {} FROM (VALUES {}) AS c(id) CROSS JOIN LATERAL ({}) AS x ORDER BY x.customer_id, {}",
+            columns.join(", "),
+            list.join(", "),
+            inner.sql,
+            keys.join(", ")
+        );
+        let mut values = inner.values.map(|v| v.0).unwrap_or_default();
+        values.extend(customers.iter().map(|id| sea_orm::Value::from(*id)));
+        sea_orm::Statement::from_sql_and_values(backend, sql, values)
+    } else {
+        let select = select.filter(E::CUSTOMER.is_in(customers.iter().copied()));
+        backend.build(&filter::first_per_customer(select, order, n))
+    };
+    let mut out: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
+    for super::rows::Positional(row) in
+        super::rows::Positional::<E::Model>::find_by_statement(statement).all(db).await?
+    {
+        out.entry(E::customer_of(&row)).or_default().push(row);
+    }
+    Ok(out)
 }
 
 /// Inserts `row`.

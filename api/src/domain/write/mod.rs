@@ -4,14 +4,22 @@
 //! 1. [`Write::begin`]: the caller may write at all; the tenant's validators are compiled (before
 //!    the transaction, which must not wait on a compiler); the transaction begins; the custom
 //!    field definitions are read, their lock taken before any row's (see `custom_fields`).
-//! 2. The entity's own code, with [`Write::txn`]: lock and read the row, check the version, apply
-//!    the input, run the built-in checks and [`Write::custom_values`].
-//! 3. [`Write::commit`]: the plugin validators, then the entity's `persist`, then the customer's
+//! 2. With [`Write::txn`]: lock the record's customer and read the record, check the version,
+//!    apply the input ([`Write::apply`]: the declared fields and the custom values), run the
+//!    kind's own checks.
+//! 3. [`Write::commit`]: the plugin validators, then the rows written, then the customer's
 //!    figures or score queued, the audit entry, the outbox event, the commit, and the scoring
 //!    worker woken.
 //!
-//! Everything in step 3 is one transaction: the audit entry and the event exist exactly when the
-//! change committed.
+//! Everything from step 1's transaction on is one transaction: the audit entry and the event
+//! exist exactly when the change committed.
+//!
+//! [`create`], [`update`] and [`delete`] run these steps for every kind of record, in one order;
+//! what differs between kinds is their [`Lifecycle`]. The workflow steps (a complaint's
+//! transition, a plan's actions) and the other writes (settings, definitions, plugins) call the
+//! same [`Write`] themselves.
+
+mod record;
 
 use std::str::FromStr;
 
@@ -20,6 +28,8 @@ use guanxi_entity::event;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
+
+pub use record::{Lifecycle, create, delete, not_found, update};
 
 use super::custom_fields::{self, Definition, EntityKind};
 use super::input::{self, Input, Patch};
@@ -93,6 +103,12 @@ impl<'a> Write<'a> {
     #[must_use]
     pub fn txn(&self) -> &WriteTxn {
         &self.txn
+    }
+
+    /// Who writes.
+    #[must_use]
+    pub fn caller(&self) -> &'a Caller {
+        self.caller
     }
 
     /// The time of this write: every timestamp it sets is this one. Ask for it once the row is
