@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
+use super::customers::Tier;
 use super::input::check_version;
 use super::plugins::Plugins;
 use super::records::{self, OnCustomer, Record, audit_snapshot};
@@ -24,37 +25,19 @@ use crate::query::{Check, FieldKind, FieldSpec, Filter, Op, Scalar};
 use crate::store::{self, WriteTxn};
 
 pub const TYPE_NAME: &str = "Complaint";
-pub const CATEGORIES: &[&str] = &["PRODUCT_QUALITY", "SERVICE", "DELIVERY", "BILLING", "OTHER"];
-pub const SEVERITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+stored_enum!(
+    pub enum Category, CATEGORIES { ProductQuality, Service, Delivery, Billing, Other }
+);
+stored_enum!(
+    pub enum Severity, SEVERITIES { Low, Medium, High, Critical }
+);
 /// Tiers that get the green channel.
-pub const KEY_ACCOUNT_TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY"];
+pub const KEY_ACCOUNT_TIERS: [Tier; 2] = [Tier::KeyPrimary, Tier::KeySecondary];
 
-/// Where a complaint is in its workflow. Stored and shown as its SCREAMING_CASE name.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-    strum::EnumIter,
-)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Open,
-    Acknowledged,
-    InProgress,
-    Escalated,
-    Resolved,
-    Reopened,
-    Closed,
-}
-
-/// The names of [`Status`], in workflow order.
-pub const STATUSES: &[&str] = <Status as strum::VariantNames>::VARIANTS;
+stored_enum!(
+    /// Where a complaint is in its workflow.
+    pub enum Status, STATUSES { Open, Acknowledged, InProgress, Escalated, Resolved, Reopened, Closed }
+);
 
 impl Status {
     /// Not yet resolved or closed.
@@ -80,11 +63,6 @@ impl Status {
         ) || (to == Escalated && self != Escalated && self.is_open())
     }
 
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The names of the open statuses.
     #[must_use]
     pub fn open_names() -> Vec<&'static str> {
@@ -101,7 +79,7 @@ pub fn deadlines(
     settings: &TenantSettings,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
     let terms = settings.sla_for(severity);
-    let green = tier.is_some_and(|t| KEY_ACCOUNT_TIERS.contains(&t));
+    let green = tier.is_some_and(|t| KEY_ACCOUNT_TIERS.iter().any(|k| k.as_str() == t));
     // Halving in seconds keeps odd minute counts exact.
     let span = |minutes: i64| if green { Duration::seconds(minutes * 30) } else { Duration::minutes(minutes) };
     (filed + span(terms.response_minutes), filed + span(terms.resolution_minutes))
@@ -453,7 +431,7 @@ mod tests {
             assert_eq!(deadlines(t0, severity, Some("ORDINARY"), &settings).0, t0 + Duration::hours(response_h));
             for tier in KEY_ACCOUNT_TIERS {
                 assert_eq!(
-                    deadlines(t0, severity, Some(tier), &settings),
+                    deadlines(t0, severity, Some(tier.as_str()), &settings),
                     (t0 + Duration::minutes(response_h * 30), t0 + Duration::minutes(resolution_h * 30))
                 );
             }

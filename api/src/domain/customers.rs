@@ -22,23 +22,22 @@ use crate::store::{self, WriteTxn};
 /// The GraphQL type name, used in global ids and the audit trail.
 pub const TYPE_NAME: &str = "Customer";
 
-pub const KINDS: &[&str] = &["INDIVIDUAL", "ORGANIZATION"];
-pub const STATUSES: &[&str] = &["PROSPECT", "TARGET", "ACTIVE", "LOST", "NON_CUSTOMER"];
-pub const RELATIONSHIP_TYPES: &[&str] = &[
-    "TRANSACTIONAL",
-    "COOPERATIVE",
-    "LOYAL",
-    "COMMUNITY",
-    "PERSONALIZED",
-    "ADVISORY",
-    "EMOTIONAL",
-    "SUPPORT",
-    "EDUCATIONAL",
-    "INTERACTIVE",
-];
-
-/// Value tiers (客户金字塔), top to bottom.
-pub const TIERS: &[&str] = &["KEY_PRIMARY", "KEY_SECONDARY", "ORDINARY", "SMALL"];
+stored_enum!(
+    pub enum Kind, KINDS { Individual, Organization }
+);
+stored_enum!(
+    pub enum Status, STATUSES { Prospect, Target, Active, Lost, NonCustomer }
+);
+stored_enum!(
+    pub enum RelationshipType, RELATIONSHIP_TYPES {
+        Transactional, Cooperative, Loyal, Community, Personalized, Advisory, Emotional, Support, Educational,
+        Interactive,
+    }
+);
+stored_enum!(
+    /// Value tiers (客户金字塔), top to bottom.
+    pub enum Tier, TIERS { KeyPrimary, KeySecondary, Ordinary, Small }
+);
 
 /// Tags per customer and characters per tag.
 pub const MAX_TAGS: usize = 50;
@@ -213,7 +212,7 @@ impl Lifecycle for customer::Model {
         Self {
             tenant_id: caller.tenant_id,
             id: Uuid::now_v7(),
-            status: "PROSPECT".into(),
+            status: Status::Prospect.as_str().into(),
             tags: json!([]),
             owner_id: access::owner_scope(caller).map(|_| caller.user_id),
             version: 1,
@@ -231,7 +230,7 @@ impl Lifecycle for customer::Model {
         v: &mut Vec<Violation>,
     ) -> Result<()> {
         let (txn, caller) = (write.txn(), write.caller());
-        if self.kind != "ORGANIZATION" && self.credit_code.is_some() {
+        if self.kind != Kind::Organization && self.credit_code.is_some() {
             v.push(Violation::new(
                 "creditCode",
                 "NOT_ALLOWED",

@@ -17,8 +17,9 @@ use crate::error::{Result, Violation};
 use crate::query::{Check, FieldKind, FieldSpec};
 
 pub const TYPE_NAME: &str = "Interaction";
-pub const KINDS: &[&str] =
-    &["VISIT", "CALL", "EMAIL", "MEETING", "MESSAGE", "FOLLOW_UP", "SURVEY", "CARE", "SUPPORT", "EVENT", "PURCHASE"];
+stored_enum!(
+    pub enum Kind, KINDS { Visit, Call, Email, Meeting, Message, FollowUp, Survey, Care, Support, Event, Purchase }
+);
 /// How far in the future `occurredAt` may be: clocks of phones and laptops drift.
 pub const MAX_FUTURE: Duration = Duration::minutes(5);
 const MAX_NOTE_CHARS: usize = 2000;
@@ -68,17 +69,17 @@ fn rules(row: &interaction::Model, now: DateTime<Utc>, v: &mut Vec<Violation>) {
     if row.occurred_at > now + MAX_FUTURE {
         v.push(Violation::new("occurredAt", "IN_THE_FUTURE", "must not be more than 5 minutes in the future"));
     }
-    let mut only = |field: &str, present: bool, kind: &str| {
+    let mut only = |field: &str, present: bool, kind: Kind| {
         if present && row.kind != kind {
             v.push(Violation::new(field, "NOT_ALLOWED", format!("only a {kind} has {field}")));
         }
     };
-    only("amount", row.amount.is_some(), "PURCHASE");
-    only("currency", row.currency.is_some(), "PURCHASE");
-    only("satisfaction", row.satisfaction.is_some(), "SURVEY");
-    only("wouldBuyAgain", row.would_buy_again.is_some(), "SURVEY");
+    only("amount", row.amount.is_some(), Kind::Purchase);
+    only("currency", row.currency.is_some(), Kind::Purchase);
+    only("satisfaction", row.satisfaction.is_some(), Kind::Survey);
+    only("wouldBuyAgain", row.would_buy_again.is_some(), Kind::Survey);
     let already = |v: &Vec<Violation>, f: &str| v.iter().any(|x| x.field == f);
-    if row.kind == "PURCHASE" {
+    if row.kind == Kind::Purchase {
         if row.amount.is_none() && !already(v, "amount") {
             v.push(Violation::new("amount", "REQUIRED", "a PURCHASE needs a positive amount"));
         }
@@ -86,7 +87,7 @@ fn rules(row: &interaction::Model, now: DateTime<Utc>, v: &mut Vec<Violation>) {
             v.push(Violation::new("currency", "REQUIRED", "a PURCHASE needs an ISO 4217 currency"));
         }
     }
-    if row.kind == "SURVEY" && row.satisfaction.is_none() && !already(v, "satisfaction") {
+    if row.kind == Kind::Survey && row.satisfaction.is_none() && !already(v, "satisfaction") {
         v.push(Violation::new("satisfaction", "REQUIRED", "a SURVEY needs a satisfaction from 1 to 5"));
     }
 }

@@ -1,6 +1,37 @@
 //! Domain rules and services: who may do what, what a valid customer is, how lists are asked
 //! for. No actix and no GraphQL types here; resolvers are thin and call these services.
 
+/// A closed set of names a column stores and GraphQL shows as an enum, in SCREAMING_SNAKE_CASE:
+/// a Rust enum, so a misspelt name does not compile. `$names` lists the names in order for the
+/// field's declaration; the stored text compares with a variant (`row.kind == Kind::Purchase`).
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident, $names:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::IntoStaticStr,
+            strum::VariantNames, strum::EnumIter,
+        )]
+        #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+        $vis enum $name { $($variant),+ }
+
+        #[doc = concat!("The names of [`", stringify!($name), "`], in order.")]
+        $vis const $names: &[&str] = <$name as strum::VariantNames>::VARIANTS;
+
+        impl $name {
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod audit;
 pub mod complaints;

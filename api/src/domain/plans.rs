@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::custom_fields::EntityKind;
 use super::input::{Input, Patch};
+use super::interactions::Kind;
 use super::plugins::Plugins;
 use super::records::{OnCustomer, Record};
 use super::values::text;
@@ -32,29 +33,10 @@ const MAX_TEAM: usize = 50;
 /// A visit every working day of ten years is far beyond any plan.
 const MAX_PLANNED_VISITS: i64 = 2600;
 
-/// Where a plan is in its life. Stored and shown as its SCREAMING_CASE name.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-    strum::EnumIter,
-)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Draft,
-    Active,
-    Completed,
-    Cancelled,
-}
-
-/// The names of [`Status`].
-pub const STATUSES: &[&str] = <Status as strum::VariantNames>::VARIANTS;
+stored_enum!(
+    /// Where a plan is in its life.
+    pub enum Status, STATUSES { Draft, Active, Completed, Cancelled }
+);
 
 impl Status {
     /// `DRAFT → ACTIVE → COMPLETED | CANCELLED` (a draft may also be dropped).
@@ -62,11 +44,6 @@ impl Status {
     pub fn may_go_to(self, to: Self) -> bool {
         use Status::{Active, Cancelled, Completed, Draft};
         matches!((self, to), (Draft, Active | Cancelled) | (Active, Completed | Cancelled))
-    }
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        self.into()
     }
 }
 
@@ -160,9 +137,9 @@ pub fn progress(
     let mine = interactions.iter().filter(|i| i.customer_id == plan.customer_id && in_period(plan, i.occurred_at));
     let (mut visits, mut revenue) = (0, Decimal::ZERO);
     for i in mine {
-        match i.kind.as_str() {
-            "VISIT" => visits += 1,
-            "PURCHASE" if i.currency.as_deref() == Some(plan.currency.as_str()) => {
+        match i.kind.parse() {
+            Ok(Kind::Visit) => visits += 1,
+            Ok(Kind::Purchase) if i.currency.as_deref() == Some(plan.currency.as_str()) => {
                 revenue += i.amount.as_deref().and_then(|a| Decimal::from_str(a).ok()).unwrap_or_default();
             }
             _ => {}

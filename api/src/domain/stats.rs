@@ -57,7 +57,7 @@ pub fn compute(
         s.interaction_count += 1;
         *counts.entry(i.kind.clone()).or_default() += 1;
         s.last_interaction_at = s.last_interaction_at.max(Some(i.occurred_at));
-        if i.kind == "PURCHASE" {
+        if i.kind == super::interactions::Kind::Purchase {
             s.purchase_count += 1;
             s.first_purchase_at = Some(s.first_purchase_at.map_or(i.occurred_at, |f| f.min(i.occurred_at)));
             s.last_purchase_at = s.last_purchase_at.max(Some(i.occurred_at));
