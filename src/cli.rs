@@ -7,8 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 
-use guanxi_api::domain::plugins::Plugins;
-use guanxi_api::{Application, Config, auth, demo, domain, seed, store};
+use guanxi_api::{Application, Config, Plugins, auth, demo, seed};
 use guanxi_migration::{Migrator, MigratorTrait};
 use guanxi_plugin_host::{Host, HostConfig};
 
@@ -129,9 +128,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo, mut config } => serve(demo, &mut config).await,
         Command::Migrate { action, database_url } => {
-            let db = store::connect(&database_url, 1).await?;
+            let db = guanxi_api::connect(&database_url, 1).await?;
             match action {
-                MigrateAction::Up => store::migrate(&db).await?,
+                MigrateAction::Up => guanxi_api::migrate(&db).await?,
                 MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
                 MigrateAction::Status => {
                     for m in Migrator::get_migration_with_status(&db).await? {
@@ -162,10 +161,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !auth::is_tenant_slug(&tenant) {
                 bail!("--tenant must match [a-z0-9-]{{1,63}}");
             }
-            let db = store::connect(&database_url, 4).await?;
-            store::migrate(&db).await?;
+            let db = guanxi_api::connect(&database_url, 4).await?;
+            guanxi_api::migrate(&db).await?;
             let plugins = Plugins::new(Arc::new(Host::new(HostConfig::default()).map_err(anyhow::Error::msg)?));
-            domain::plugins::tenant_for(&db, &plugins, &tenant, true).await?;
+            guanxi_api::tenant_for(&db, &plugins, &tenant, true).await?;
             let started = std::time::Instant::now();
             let n = seed::customers(&db, &tenant, customers, s, interactions).await?;
             let secs = started.elapsed().as_secs_f64();

@@ -188,7 +188,7 @@ pub async fn install(
     database_url: &str,
 ) -> anyhow::Result<()> {
     use base64::Engine as _;
-    use guanxi_api::domain::plugins::{self, InstallInput, Plugins};
+    use guanxi_api::{InstallInput, Plugins, install_as_operator};
     if !guanxi_api::auth::is_tenant_slug(tenant) {
         bail!("--tenant must match [a-z0-9-]{{1,63}}");
     }
@@ -200,8 +200,8 @@ pub async fn install(
     let name = name.unwrap_or_else(|| {
         path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-").to_lowercase()
     });
-    let db = guanxi_api::store::connect(database_url, 2).await?;
-    guanxi_api::store::migrate(&db).await?;
+    let db = guanxi_api::connect(database_url, 2).await?;
+    guanxi_api::migrate(&db).await?;
     let host = std::sync::Arc::new(host()?);
     let runtime = Plugins::new(host);
     let input = InstallInput {
@@ -210,7 +210,7 @@ pub async fn install(
         config,
         ..InstallInput::default()
     };
-    let p = plugins::install_as_operator(&db, &runtime, tenant, input).await.map_err(|e| match e {
+    let p = install_as_operator(&db, &runtime, tenant, input).await.map_err(|e| match e {
         guanxi_api::Error::Invalid(v) => anyhow::anyhow!(
             "refused: {}",
             v.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; ")
@@ -220,7 +220,7 @@ pub async fn install(
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
-            "id": guanxi_api::domain::ids::encode(plugins::TYPE_NAME, p.id),
+            "id": guanxi_api::global_id(guanxi_api::PLUGIN_TYPE_NAME, p.id),
             "tenant": tenant, "name": p.name, "version": p.version, "sha256": p.sha256,
             "capabilities": p.capabilities, "scoreKeys": p.score_keys,
         }))?

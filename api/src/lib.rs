@@ -7,24 +7,35 @@
 //! speak `query` (filters, orders, pages), a leaf that imports none of them. The domain never sees
 //! actix or GraphQL types; GraphQL reaches the database only through the domain.
 //!
-//! Modules only this crate uses are `pub(crate)`; the command line, the black-box tests and the
-//! benches reach the rest (and the re-exports below).
+//! The crate's interface is what the command line needs: [`Application`] and [`Config`], the
+//! operator's tasks re-exported below, and the small `auth`, `demo` and `seed` modules. Everything
+//! else is crate-private. The `internals` feature makes `domain`, `graphql`, `query`, `rate` and
+//! `store` public for the black-box tests' white-box corners and the benches; it is not an API.
+
+/// Declares modules that are crate-private unless the `internals` feature is on.
+macro_rules! internal_modules {
+    ($($name:ident),+) => {$(
+        #[cfg(feature = "internals")]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    )+};
+}
 
 pub(crate) mod app;
 pub mod auth;
 pub(crate) mod config;
 pub mod demo;
-pub mod domain;
 pub(crate) mod error;
-pub mod graphql;
 pub(crate) mod http;
-pub mod query;
-pub mod rate;
 pub mod seed;
-pub mod store;
 pub(crate) mod tasks;
+internal_modules!(domain, graphql, query, rate, store);
 
 pub use app::Application;
 pub use config::Config;
+pub use domain::ids::encode as global_id;
+pub use domain::plugins::{InstallInput, Plugins, TYPE_NAME as PLUGIN_TYPE_NAME, install_as_operator, tenant_for};
 pub use error::{Error, Result};
 pub use http::AppState;
+pub use store::{connect, migrate};

@@ -126,6 +126,7 @@ pub fn from_parts<'a>(
 ///
 /// # Errors
 /// Database failures.
+#[cfg(feature = "internals")]
 pub async fn build(
     db: &DatabaseConnection,
     tenant_id: Uuid,

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use guanxi_entity::{customer_stats, interaction};
 use rust_decimal::Decimal;
 use sea_orm::ConnectionTrait;
@@ -128,11 +127,12 @@ pub struct StatsView {
     pub base_currency: String,
     pub purchases_last_90_days: i64,
     pub purchases_last_365_days: i64,
-    pub now: DateTime<Utc>,
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
 
     fn purchase(amount: &str, currency: &str, days_ago: i64) -> interaction::Model {

@@ -368,19 +368,12 @@ fn parse_into(
     Filter::All(all)
 }
 
-/// The domain filter for a `filter` argument (absent: everything).
+/// The domain filter for a `filter` argument (absent: everything), with the entity's extra keys
+/// and, for entities with custom fields, the tenant's definitions.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for ids of the wrong type, unparsable timestamps, lists longer than
 /// [`MAX_LIST_VALUES`] or more than [`MAX_FILTER_VALUES`] values in all, each listed.
-pub fn parse_filter(arg: Option<ValueAccessor<'_>>, fields: &'static [FieldSpec]) -> Result<Filter> {
-    parse_filter_with(arg, fields, no_extra, None)
-}
-
-/// [`parse_filter`] for an entity with extra keys.
-///
-/// # Errors
-/// As [`parse_filter`].
 pub fn parse_filter_with(
     arg: Option<ValueAccessor<'_>>,
     fields: &'static [FieldSpec],

@@ -173,7 +173,6 @@ pub fn customer_field() -> Field {
                 base_currency: rc.settings().await?.base_currency.clone(),
                 purchases_last_90_days: loaded.windows.0,
                 purchases_last_365_days: loaded.windows.1,
-                now: loaded.now,
                 stats: loaded.stats,
             };
             Ok(Some(FieldValue::owned_any(view)))

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::query::CustomKey;
 use crate::query::{EntityKind, FieldType};
 
-pub use crate::query::{COMPUTED_COLUMN, CUSTOM_COLUMN};
+pub use crate::query::COMPUTED_COLUMN;
 
 /// How a custom value is compared: as text, as a number or as a boolean; lists and JSON only
 /// by presence (and lists by containment, elsewhere).

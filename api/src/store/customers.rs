@@ -163,7 +163,8 @@ pub async fn list(
     Ok(filter::finish_page(rows.into_iter().map(|s| s.0).collect(), page))
 }
 
-/// The statement [`list`] runs, for `EXPLAIN` (tests and operators checking index use).
+/// The statement [`list`] runs, for `EXPLAIN` (tests checking index use).
+#[cfg(feature = "internals")]
 #[must_use]
 pub fn list_statement(
     backend: sea_orm::DatabaseBackend,

@@ -60,7 +60,8 @@ pub async fn purchase_windows(
     Ok(rows.into_iter().map(|(id, d90, d365)| (id, (d90, d365))).collect())
 }
 
-/// The statement [`purchase_windows`] runs, for `EXPLAIN` (tests and operators checking index use).
+/// The statement [`purchase_windows`] runs, for `EXPLAIN` (tests checking index use).
+#[cfg(feature = "internals")]
 #[must_use]
 pub fn purchase_windows_statement(
     backend: sea_orm::DatabaseBackend,

@@ -114,15 +114,3 @@ pub async fn delete_of_customer(conn: &impl ConnectionTrait, tenant_id: Uuid, cu
         .await?;
     Ok(())
 }
-
-/// Plans of many ids at once (loaders).
-///
-/// # Errors
-/// Database failures.
-pub async fn find_many(
-    conn: &impl ConnectionTrait,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> Result<Vec<key_account_plan::Model>> {
-    Ok(in_tenant(tenant_id).filter(Column::Id.is_in(ids.iter().copied())).all(conn).await?)
-}

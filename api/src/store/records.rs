@@ -132,8 +132,9 @@ pub async fn first_per_customer<E: OfCustomer<Model: super::rows::ByPosition>>(
     let backend = db.get_database_backend();
     let select = in_tenant::<E>(tenant_id).filter(condition);
     let statement = if backend == sea_orm::DatabaseBackend::Postgres {
-        let table = E::default().table_name();
-        let mut inner = select.filter(Expr::cust(format!("{table}.customer_id = c.id"))).limit(n);
+        let (table, customer) = (E::default().table_name(), sea_orm::IdenStatic::as_str(&E::CUSTOMER));
+        // Bound as an i64: no page comes near it.
+        let mut inner = select.filter(Expr::cust(format!("{table}.{customer} = c.id"))).limit(n.min(1 << 32));
         for (column, descending) in order {
             let by = Expr::col((E::default(), sea_orm::sea_query::Alias::new(*column)));
             inner = inner.order_by(by, if *descending { sea_orm::Order::Desc } else { sea_orm::Order::Asc });

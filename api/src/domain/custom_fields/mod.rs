@@ -18,7 +18,4 @@ mod types;
 pub(crate) use computed::sync_computed;
 pub use entity::EntityKind;
 pub use service::{DefineInput, UpdateInput, archive, define, for_write, list, restore, tenant_fields, update};
-pub use types::{
-    Definition, FieldType, IndexState, MAX_DESCRIPTION_CHARS, MAX_FIELDS_PER_ENTITY, MAX_LABEL_CHARS, MAX_OPTION_CHARS,
-    MAX_OPTIONS, Source, TYPE_NAME, TenantFields, camel_case, key_is_valid,
-};
+pub use types::{Definition, FieldType, IndexState, Source, TYPE_NAME, TenantFields, camel_case, key_is_valid};

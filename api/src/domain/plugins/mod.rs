@@ -23,14 +23,11 @@ mod runtime;
 mod stored;
 mod validators;
 
-pub use checks::check_keys_free;
 pub use lifecycle::{
     ConfigureInput, InstallInput, TYPE_NAME, configure, get, install, installed, last_runs, list, set_enabled,
     uninstall, upgrade,
 };
-pub use operator::{DEFAULT_PLUGINS, install_as_operator, tenant_for};
-pub use runtime::{Plugins, call_failed, config_json, limits_of};
-pub use stored::{KeySpec, LimitOverrides, capabilities, is_scorer, is_validator, overrides, score_keys};
-pub use validators::{
-    Target, VALIDATION_BUDGET, VALIDATOR_TIMEOUT, attach, attachments, detach, prepare_validators, validate_write,
-};
+pub use operator::{install_as_operator, tenant_for};
+pub use runtime::{Plugins, config_json, limits_of};
+pub use stored::{KeySpec, capabilities, is_scorer, score_keys};
+pub use validators::{Target, attach, attachments, detach, prepare_validators, validate_write};

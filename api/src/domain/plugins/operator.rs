@@ -77,7 +77,8 @@ pub async fn tenant_for(
 /// the tenant, with its default plugins, if it is new.
 ///
 /// # Errors
-/// As [`install`].
+/// As an ADMIN's install: `BAD_USER_INPUT` for bad input or a component the host refuses,
+/// `PLUGIN_ERROR` if a scorer fails to declare its keys, `CONFLICT` for a name or score key in use.
 pub async fn install_as_operator(
     db: &DatabaseConnection,
     plugins: &Plugins,

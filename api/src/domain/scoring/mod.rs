@@ -20,9 +20,8 @@ mod round;
 mod service;
 mod worker;
 
-pub use round::{score_customers, to_wit};
 pub use service::{RUN_TYPE_NAME, progress, rank, recompute};
-pub use worker::{Pipeline, Ranked, Taken, Work, Worked, spawn_rescorer, spawn_worker, work_once};
+pub use worker::{Work, spawn_rescorer, spawn_worker};
 
 /// The score key of the lifecycle scorer's stage (`Customer.lifecycleStage`); a round that
 /// moves it tells `customer.scored`.

@@ -133,7 +133,9 @@ pub trait Lifecycle: Record<Entity: OfCustomer> + PartialEq {
         store::records::update::<Self::Entity>(txn, self)
     }
 
-    /// Deletes the record (and what goes with it).
+    /// Deletes the record. A kind with rows of its own beside it (a complaint's history, a plan's
+    /// actions) must delete those too: complaints and plans have no delete today, and the
+    /// default deletes the one row.
     fn remove(&self, txn: &WriteTxn) -> impl Future<Output = Result<()>> + Send {
         store::records::delete::<Self::Entity>(txn, tenant_of(self), id_of(self))
     }
