@@ -9,15 +9,14 @@ use futures_util::future::BoxFuture;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
-use guanxi_entity::{plugin, plugin_validator};
+use guanxi_entity::{
+    complaint, complaint_transition, customer, interaction, key_account_plan, plan_action, plugin, plugin_validator, user,
+};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::into_gql;
-use super::loaders::{
-    ActivePlans, ComplaintHistories, CustomersById, LatestInteractions, NestedPages, OpenComplaints, PlanActions,
-    PlanTimeline, ScoresByCustomer, StatsByCustomer, UsersById,
-};
+use super::loaders::{self, Latest, LoadedStats, NestedPages, PlanKey, Related};
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
 use crate::domain::settings::TenantSettings;
@@ -58,17 +57,17 @@ pub struct RequestContext {
     /// Errors of nullable fields, which answered null (see `error::FieldErrors`); the HTTP
     /// layer adds them to the response.
     pub field_errors: std::sync::Mutex<Vec<async_graphql::ServerError>>,
-    pub users: Cached<UsersById>,
-    pub customers: Cached<CustomersById>,
-    pub latest_interactions: Cached<LatestInteractions>,
-    pub stats: Cached<StatsByCustomer>,
-    pub open_complaints: Cached<OpenComplaints>,
-    pub plan_actions: Cached<PlanActions>,
+    pub users: Cached<Related<Uuid, user::Model>>,
+    pub customers: Cached<Related<Uuid, customer::Model>>,
+    pub latest_interactions: Cached<Related<(Uuid, u64), Latest>>,
+    pub stats: Cached<Related<Uuid, LoadedStats>>,
+    pub open_complaints: Cached<Related<Uuid, Vec<complaint::Model>>>,
+    pub plan_actions: Cached<Related<Uuid, Vec<plan_action::Model>>>,
     /// Not cached, like the nested pages below: a transition's answer shows the history after it.
-    pub complaint_histories: DataLoader<ComplaintHistories>,
-    pub plan_timeline: Cached<PlanTimeline>,
-    pub active_plans: Cached<ActivePlans>,
-    pub scores: Cached<ScoresByCustomer>,
+    pub complaint_histories: DataLoader<Related<Uuid, Vec<complaint_transition::Model>>>,
+    pub plan_timeline: Cached<Related<PlanKey, Vec<interaction::Model>>>,
+    pub active_plans: Cached<Related<Uuid, Option<key_account_plan::Model>>>,
+    pub scores: Cached<Related<Uuid, Option<serde_json::Value>>>,
     /// `Customer.keyAccountPlans`, `Customer.complaints` and `Customer.interactions` (beyond a
     /// plain latest page) under a page of customers. Not cached: a mutation's answer reads the
     /// lists as they are after it, not as an earlier field of the request saw them.
@@ -111,16 +110,16 @@ impl RequestContext {
             }
         };
         Self {
-            users: cached(UsersById { db: db.clone(), tenant_id }, spawner()),
-            customers: cached(CustomersById { db: db.clone(), tenant_id }, spawner()),
-            latest_interactions: cached(LatestInteractions { db: db.clone(), tenant_id }, spawner()),
-            stats: cached(StatsByCustomer { db: db.clone(), tenant_id }, spawner()),
-            scores: cached(ScoresByCustomer { db: db.clone(), tenant_id }, spawner()),
-            open_complaints: cached(OpenComplaints { db: db.clone(), tenant_id }, spawner()),
-            plan_actions: cached(PlanActions { db: db.clone(), tenant_id }, spawner()),
-            complaint_histories: DataLoader::new(ComplaintHistories { db: db.clone(), tenant_id }, spawner()),
-            plan_timeline: cached(PlanTimeline { db: db.clone(), tenant_id }, spawner()),
-            active_plans: cached(ActivePlans { db: db.clone(), tenant_id }, spawner()),
+            users: cached(Related::new(&db, tenant_id, loaders::users), spawner()),
+            customers: cached(Related::new(&db, tenant_id, loaders::customers), spawner()),
+            latest_interactions: cached(Related::new(&db, tenant_id, loaders::latest_interactions), spawner()),
+            stats: cached(Related::new(&db, tenant_id, loaders::stats), spawner()),
+            scores: cached(Related::new(&db, tenant_id, loaders::scores), spawner()),
+            open_complaints: cached(Related::new(&db, tenant_id, loaders::open_complaints), spawner()),
+            plan_actions: cached(Related::new(&db, tenant_id, loaders::plan_actions), spawner()),
+            complaint_histories: DataLoader::new(Related::new(&db, tenant_id, loaders::complaint_histories), spawner()),
+            plan_timeline: cached(Related::new(&db, tenant_id, loaders::plan_timeline), spawner()),
+            active_plans: cached(Related::new(&db, tenant_id, loaders::active_plans), spawner()),
             plans_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
             complaints_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
             interactions_per_customer: DataLoader::new(nested(&db, &caller), spawner()),

@@ -1,178 +1,167 @@
-//! DataLoaders: one per relation, each a single `IN (…)` query per batch.
+//! DataLoaders: one per relation, each a batch of keys read in one statement (two for a
+//! customer's figures, run together). A relation is a [`Related`] loader and the function that
+//! fetches its batch; every key gets an answer (empty, or `None`), so the request's cache
+//! remembers misses too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use guanxi_entity::user;
+use futures_util::future::BoxFuture;
+use guanxi_entity::{complaint, complaint_transition, customer, customer_stats, interaction, key_account_plan};
+use guanxi_entity::{plan_action, user};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::domain::related;
-use crate::error::Error;
+use crate::error::{Error, Result};
 
-/// Users of one tenant by id (customer owners, audit actors).
-pub struct UsersById {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
+/// Reads one batch of a relation within a tenant.
+pub type Fetch<K, V> = for<'a> fn(&'a DatabaseConnection, Uuid, &'a [K]) -> Batch<'a, K, V>;
+
+/// A batch being read: each key's answer.
+pub type Batch<'a, K, V> = BoxFuture<'a, Result<HashMap<K, V>>>;
+
+/// A customer's newest interactions, shared: the cache hands out a pointer, not a copy of every
+/// row, on each ask.
+pub type Latest = Arc<Vec<interaction::Model>>;
+
+/// The loader of one relation in one tenant.
+pub struct Related<K, V> {
+    db: DatabaseConnection,
+    tenant_id: Uuid,
+    fetch: Fetch<K, V>,
 }
 
-impl Loader<Uuid> for UsersById {
-    type Value = user::Model;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = related::users(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+impl<K, V> Related<K, V> {
+    pub fn new(db: &DatabaseConnection, tenant_id: Uuid, fetch: Fetch<K, V>) -> Self {
+        Self { db: db.clone(), tenant_id, fetch }
     }
 }
 
-/// Customers of one tenant by id, as stored: visibility is the caller's to apply (see
-/// [`crate::domain::customers::reached_from_record`]), so one batch serves every edge that leads to a
-/// customer (`Complaint.customer`, `Interaction.customer`, `KeyAccountPlan.customer`).
-pub struct CustomersById {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<Uuid> for CustomersById {
-    type Value = guanxi_entity::customer::Model;
+impl<K, V> Loader<K> for Related<K, V>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    type Value = V;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = related::customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    async fn load(&self, keys: &[K]) -> std::result::Result<HashMap<K, V>, Self::Error> {
+        (self.fetch)(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
     }
 }
 
-/// The newest `n` interactions of customers, keyed by (customer, n): one statement per distinct n.
-pub struct LatestInteractions {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
+/// Each key's rows from a batch grouped by key; an empty list for a key without any.
+fn each<K: std::hash::Hash + Eq + Clone, V>(keys: &[K], mut found: HashMap<K, Vec<V>>) -> HashMap<K, Vec<V>> {
+    keys.iter().map(|k| (k.clone(), found.remove(k).unwrap_or_default())).collect()
 }
 
-impl Loader<(Uuid, u64)> for LatestInteractions {
-    /// Shared: the cache hands out a pointer, not a copy of every row, on each ask.
-    type Value = Arc<Vec<guanxi_entity::interaction::Model>>;
-    type Error = Arc<Error>;
+/// Users by id (owners, assignees, teams, audit actors).
+pub fn users<'a>(db: &'a DatabaseConnection, tenant: Uuid, keys: &'a [Uuid]) -> Batch<'a, Uuid, user::Model> {
+    Box::pin(async move { Ok(related::users(db, tenant, keys).await?.into_iter().map(|u| (u.id, u)).collect()) })
+}
 
-    async fn load(&self, keys: &[(Uuid, u64)]) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
+/// Customers by id, as stored: visibility is the caller's to apply (see
+/// [`crate::domain::customers::reached_from_record`]), so one batch serves every edge that leads
+/// to a customer (`Complaint.customer`, `Interaction.customer`, `KeyAccountPlan.customer`).
+pub fn customers<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, customer::Model> {
+    Box::pin(async move { Ok(related::customers(db, tenant, keys).await?.into_iter().map(|c| (c.id, c)).collect()) })
+}
+
+/// The newest `n` interactions of customers, keyed by (customer, n): one statement per distinct
+/// n.
+pub fn latest_interactions<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [(Uuid, u64)],
+) -> Batch<'a, (Uuid, u64), Latest> {
+    Box::pin(async move {
         let mut by_n: HashMap<u64, Vec<Uuid>> = HashMap::new();
         for (customer, n) in keys {
             by_n.entry(*n).or_default().push(*customer);
         }
         let mut out = HashMap::new();
         for (n, customers) in by_n {
-            let mut rows =
-                related::latest_interactions(&self.db, self.tenant_id, &customers, n).await.map_err(Arc::new)?;
+            let mut rows = related::latest_interactions(db, tenant, &customers, n).await?;
             for customer in customers {
                 out.insert((customer, n), Arc::new(rows.remove(&customer).unwrap_or_default()));
             }
         }
         Ok(out)
-    }
-}
-
-/// Customers' figures with the clock-dependent purchase windows: two statements per batch, run
-/// together.
-pub struct StatsByCustomer {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
+    })
 }
 
 /// Stored figures and (purchases in 90 days, in 365 days), as of the batch's `now`. The figures
 /// are shared: the cache hands out a pointer on each ask rather than a copy of their JSON maps.
 #[derive(Clone)]
 pub struct LoadedStats {
-    pub stats: Arc<guanxi_entity::customer_stats::Model>,
+    pub stats: Arc<customer_stats::Model>,
     pub windows: (i64, i64),
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-impl Loader<Uuid> for StatsByCustomer {
-    type Value = LoadedStats;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+/// Customers' figures with the clock-dependent purchase windows: two statements, run together.
+pub fn stats<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, LoadedStats> {
+    Box::pin(async move {
         let now = crate::store::now();
-        let found = related::stats(&self.db, self.tenant_id, keys, now).await.map_err(Arc::new)?;
-        Ok(found
-            .into_iter()
-            .map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows, now }))
-            .collect())
-    }
+        let found = related::stats(db, tenant, keys, now).await?;
+        Ok(found.into_iter().map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows, now })).collect())
+    })
 }
 
-/// The score details of customers (`Customer.scores`, `score(key)`): one statement per batch.
-pub struct ScoresByCustomer {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<Uuid> for ScoresByCustomer {
-    /// `None` for a customer not scored yet: every key gets an answer, so the request's cache
-    /// remembers misses too.
-    type Value = Option<serde_json::Value>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = related::score_details(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+/// The score details of customers (`Customer.scores`, `score(key)`); `None` when not scored yet.
+pub fn scores<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, Option<serde_json::Value>> {
+    Box::pin(async move {
+        let mut found = related::score_details(db, tenant, keys).await?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
-    }
+    })
 }
 
-/// Open complaints of customers, oldest first: one statement per batch.
-pub struct OpenComplaints {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<Uuid> for OpenComplaints {
-    type Value = Vec<guanxi_entity::complaint::Model>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows =
-            crate::domain::complaints::open_of_customers(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
-    }
+/// Open complaints of customers, oldest first.
+pub fn open_complaints<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, Vec<complaint::Model>> {
+    Box::pin(async move { Ok(each(keys, crate::domain::complaints::open_of_customers(db, tenant, keys).await?)) })
 }
 
 /// Histories of complaints (oldest first), by complaint id. The complaints were read through the
 /// caller's scope; their histories go with them.
-pub struct ComplaintHistories {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
+pub fn complaint_histories<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, Vec<complaint_transition::Model>> {
+    Box::pin(async move { Ok(each(keys, related::complaint_histories(db, tenant, keys).await?)) })
 }
 
-impl Loader<Uuid> for ComplaintHistories {
-    type Value = Vec<guanxi_entity::complaint_transition::Model>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows = related::complaint_histories(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        Ok(keys.iter().map(|k| (*k, rows.remove(k).unwrap_or_default())).collect())
-    }
-}
-
-/// Actions of plans, by plan id.
-pub struct PlanActions {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<Uuid> for PlanActions {
-    type Value = Vec<guanxi_entity::plan_action::Model>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = related::plan_actions(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
-        let mut out: HashMap<Uuid, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(row.plan_id).or_default().push(row);
+/// Actions of plans, by plan id, oldest first.
+pub fn plan_actions<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, Vec<plan_action::Model>> {
+    Box::pin(async move {
+        let mut by_plan: HashMap<Uuid, Vec<plan_action::Model>> = HashMap::new();
+        for row in related::plan_actions(db, tenant, keys).await? {
+            by_plan.entry(row.plan_id).or_default().push(row);
         }
-        Ok(out)
-    }
+        Ok(each(keys, by_plan))
+    })
 }
 
 /// A plan as a loader key: equal and hashed by id, carrying the period to look at.
@@ -193,45 +182,35 @@ impl std::hash::Hash for PlanKey {
     }
 }
 
-/// Visits and purchases of plans' customers within the plans' periods: one statement per batch.
-pub struct PlanTimeline {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<PlanKey> for PlanTimeline {
-    type Value = Vec<guanxi_entity::interaction::Model>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[PlanKey]) -> Result<HashMap<PlanKey, Self::Value>, Self::Error> {
+/// Visits and purchases of plans' customers within the plans' periods.
+pub fn plan_timeline<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [PlanKey],
+) -> Batch<'a, PlanKey, Vec<interaction::Model>> {
+    Box::pin(async move {
         let customers: Vec<Uuid> = keys.iter().map(|k| k.0.customer_id).collect();
         let day = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let from = keys.iter().filter_map(|k| day(k.0.period_start)).min().unwrap_or_default();
         let until = keys.iter().filter_map(|k| day(k.0.period_end + chrono::Days::new(1))).max().unwrap_or_default();
-        let rows =
-            related::visits_and_purchases(&self.db, self.tenant_id, &customers, from, until).await.map_err(Arc::new)?;
+        let rows = related::visits_and_purchases(db, tenant, &customers, from, until).await?;
         Ok(keys
             .iter()
             .map(|k| (k.clone(), rows.iter().filter(|r| r.customer_id == k.0.customer_id).cloned().collect()))
             .collect())
-    }
+    })
 }
 
-/// The newest ACTIVE plan of customers: one statement per batch.
-pub struct ActivePlans {
-    pub db: DatabaseConnection,
-    pub tenant_id: Uuid,
-}
-
-impl Loader<Uuid> for ActivePlans {
-    /// `None` for a customer without an active plan (most of them), so misses are cached too.
-    type Value = Option<guanxi_entity::key_account_plan::Model>;
-    type Error = Arc<Error>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = related::active_plans(&self.db, self.tenant_id, keys).await.map_err(Arc::new)?;
+/// The newest ACTIVE plan of customers; `None` for the many without one.
+pub fn active_plans<'a>(
+    db: &'a DatabaseConnection,
+    tenant: Uuid,
+    keys: &'a [Uuid],
+) -> Batch<'a, Uuid, Option<key_account_plan::Model>> {
+    Box::pin(async move {
+        let mut found = related::active_plans(db, tenant, keys).await?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
-    }
+    })
 }
 
 /// What a nested connection asked for: its filter (without the parent), order and first page.
@@ -258,7 +237,10 @@ impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedP
     type Value = crate::query::Page<T>;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[(Arc<str>, Uuid)]) -> Result<HashMap<(Arc<str>, Uuid), Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[(Arc<str>, Uuid)],
+    ) -> std::result::Result<HashMap<(Arc<str>, Uuid), Self::Value>, Self::Error> {
         let mut by_query: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
         for (signature, parent) in keys {
             by_query.entry(signature.clone()).or_default().push(*parent);
