@@ -1,6 +1,6 @@
 //! Time the cost guard adds to a request: the token scan, the parse (which async-graphql does
 //! anyway) and the walk, for `customer(id)`, the 360° page of `tests/load/run.sh`, and a
-//! fragment bomb the walk refuses. `cargo bench -p guanxi-api --bench cost`; figures in
+//! fragment bomb the walk refuses. `cargo bench -p guanxi-api --features internals --bench cost`; figures in
 //! BENCHMARKS.md.
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]

@@ -2,7 +2,7 @@
 //! query run by async-graphql's dynamic executor over a schema of the same shape whose
 //! resolvers answer from memory, with no database, loader or domain code. What is left is what
 //! any server on this executor pays for parsing, validating and resolving the page's fields.
-//! `cargo bench -p guanxi-api --bench executor`; figures in BENCHMARKS.md.
+//! `cargo bench -p guanxi-api --features internals --bench executor`; figures in BENCHMARKS.md.
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
 

@@ -1,5 +1,5 @@
 //! Time to build a tenant's GraphQL schema with 0, 50 and 200 custom fields.
-//! `cargo bench -p guanxi-api --bench schema`; figures in BENCHMARKS.md.
+//! `cargo bench -p guanxi-api --features internals --bench schema`; figures in BENCHMARKS.md.
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
 

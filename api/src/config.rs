@@ -2,7 +2,7 @@
 //!
 //! Values clap can check (addresses, numbers) are typed here so that a bad one stops the start
 //! with clap's one-line message naming the flag. What needs more than parsing (that some JWT key is
-//! present, that the database answers) is checked by [`crate::auth::Authenticator::from_config`] and at connect time.
+//! present, that the database answers) is checked when the token verifier is built from it (`auth`) and at connect time.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -276,7 +276,7 @@ impl Config {
     /// The database URL with any password hidden, safe to print.
     #[must_use]
     pub fn database_url_redacted(&self) -> String {
-        redact_url(&self.database_url)
+        crate::store::redact_url(&self.database_url)
     }
 
     /// The cost walk's limits.
@@ -387,21 +387,6 @@ impl Config {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` with `***`.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +454,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
+        use crate::store::redact_url;
         assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://guanxi.db"), "sqlite://guanxi.db");

@@ -1,5 +1,5 @@
-//! Customers (客户): what a valid one is, who may see and change which, and the service that
-//! creates, changes, deletes and lists them. Every write runs in one transaction that checks the
+//! Customers (客户): what a valid one is, who may see and change which, how they are listed,
+//! and their [`Lifecycle`] through the write pipeline's create, update and delete. Every write runs in one transaction that checks the
 //! version, writes the row and appends the audit entry.
 
 use std::borrow::Cow;

@@ -55,7 +55,7 @@ pub static FIELDS: &[FieldSpec] = &[
         .input(Check::Plain)
         .create_only(),
     FieldSpec::new("title", FieldKind::String).order("TITLE").input(Check::Text(200)).required(),
-    // Set through the workflow (`create`, `update`), not as a plain input.
+    // Applied by the plan's workflow (`Lifecycle::take_own`), not as a plain input.
     FieldSpec::new("status", FieldKind::Enum { type_name: "PlanStatus", values: STATUSES })
         .order("STATUS")
         .input(Check::Plain),

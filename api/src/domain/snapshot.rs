@@ -1,7 +1,7 @@
 //! The scoring snapshot: a deterministic picture of
 //! one customer — its fields, custom fields and figures at an evaluation time `now` — that scorer
-//! plugins receive. [`build`] makes them for a batch of customers in three statements; the
-//! `Customer.scoringSnapshot` field shows the same figures as `Customer.stats`.
+//! plugins receive. [`build_with_rows`] makes them for a batch of customers in four
+//! statements; the `Customer.scoringSnapshot` field shows the same figures as `Customer.stats`.
 //!
 //! Deterministic: maps are ordered, money is exact decimal text, times are RFC 3339 UTC with
 //! microseconds; the same records and `now` give the same bytes.
@@ -121,8 +121,7 @@ pub fn from_parts<'a>(
     }
 }
 
-/// Snapshots of a batch of customers as of `now`, in the order of `customer_ids` (unknown ids
-/// are skipped): four statements whatever the batch size, run together.
+/// The snapshots of [`build_with_rows`], for tests.
 ///
 /// # Errors
 /// Database failures.
@@ -137,9 +136,10 @@ pub async fn build(
     Ok(build_with_rows(db, tenant_id, customer_ids, base_currency, now).await?.0)
 }
 
-/// [`build`], also returning the customer rows it read with the fingerprints of their stored
-/// scores (the scoring worker writes only the scores that changed) and their lifecycle stage
-/// (a move is told as `customer.scored`).
+/// Snapshots of a batch of customers as of `now`, in the order of `customer_ids` (unknown ids
+/// are skipped): four statements whatever the batch size, run together. Also the customer rows
+/// read, with the fingerprints of their stored scores (the scoring worker writes only the scores
+/// that changed) and their lifecycle stage (a move is told as `customer.scored`).
 ///
 /// # Errors
 /// Database failures.

@@ -1,5 +1,5 @@
 //! The `Customer` type, its queries and its mutations. Resolvers only translate between GraphQL
-//! and [`crate::domain::customers`].
+//! and the domain ([`crate::domain::customers`], and `domain::write` for the mutations).
 
 use async_graphql::Value;
 use std::collections::BTreeSet;

@@ -1,7 +1,8 @@
 //! The GraphQL side of each record's declaration (`Record::FIELDS`): its enums, filter and order
-//! inputs, the plain fields of its object, its create and update inputs and how they are read,
-//! and the shapes of its get, create, update and delete fields. An entity's module adds what the
-//! declaration cannot say: relations, computed fields, and which service each field calls.
+//! inputs, the plain fields of its object and the references they show, its create and update
+//! inputs and how they are read, and its get, create, update and delete fields (through
+//! `domain::records::get` and `domain::write`). An entity's module adds what the declaration
+//! cannot say: lists, computed fields, workflow mutations.
 
 use std::str::FromStr;
 
@@ -21,7 +22,7 @@ use crate::query::{FieldKind, FieldSpec, Scalar};
 
 /// Registers what `R`'s declaration gives: each enum its fields use (once per schema) with its
 /// filter, `<Type>Filter`, `<Type>Order`, the connection types, and the object `R` shows, with
-/// its plain fields first; `extend` adds the rest.
+/// its plain fields first, then the references they show; `extend` adds the rest.
 pub fn register<R: Record>(types: &mut Types, description: &str, extend: impl FnOnce(Object) -> Object) {
     for spec in R::FIELDS {
         if let FieldKind::Enum { type_name, values } = spec.kind

@@ -1,7 +1,8 @@
 //! DataLoaders: one per relation, each a batch of keys read in one statement (two for a
 //! customer's figures, run together). A relation is a [`Related`] loader and the function that
-//! fetches its batch; every key gets an answer (empty, or `None`), so the request's cache
-//! remembers misses too.
+//! fetches its batch. The lists and optional rows answer every key (empty, or `None`), so the
+//! request's cache remembers those misses too; a user or customer that is not there has no
+//! entry (a reference to one is rare: it was deleted).
 
 use std::collections::HashMap;
 use std::sync::Arc;

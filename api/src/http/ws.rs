@@ -1,5 +1,6 @@
 //! Subscriptions: `GET /graphql` upgraded to a WebSocket speaking `graphql-transport-ws`, the
-//! protocol of the `graphql-ws` library.
+//! protocol of the `graphql-ws` library. (Over 600 lines on purpose: one socket's loop, its
+//! messages, deadlines and limits are one state machine, read best in one place.)
 //!
 //! The token comes in `connection_init`'s payload (`{"Authorization": "Bearer <JWT>"}`); a bad
 //! one closes the socket with 4403, and so does the token's `exp` when it passes. Each

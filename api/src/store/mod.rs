@@ -103,7 +103,7 @@ async fn connect_with(url: &str, max_connections: u32, custom_plans: bool) -> an
         });
     let mut db = Database::connect(options)
         .await
-        .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", crate::config::redact_url(url)))?;
+        .with_context(|| format!("GUANXI_DATABASE_URL: cannot connect to {}", redact_url(url)))?;
     db.set_metric_callback(|info| {
         tracing::trace!(target: "guanxi_api::sql", elapsed_us = info.elapsed.as_micros(), "{}", info.statement.sql);
         metrics::counter!("db_statements_total").increment(1);
@@ -292,6 +292,21 @@ where
         <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(conn).await?;
     }
     Ok(())
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]

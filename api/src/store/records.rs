@@ -1,5 +1,5 @@
 //! The queries every table of records kept on a customer (interactions, complaints, key-account
-//! plans) shares. A filter names fields by their GraphQL names, and sea-orm's columns answer to
+//! plans) shares; a customer's own row counts as kept on itself, for the writes. A filter names fields by their GraphQL names, and sea-orm's columns answer to
 //! those names (`occurredAt` is `occurred_at`), so no table maps its names by hand.
 
 use std::collections::HashMap;
@@ -147,7 +147,7 @@ pub async fn first_per_customer<E: OfCustomer<Model: super::rows::ByPosition>>(
         let keys: Vec<String> =
             order.iter().map(|(c, desc)| format!("x.{c}{}", if *desc { " DESC" } else { "" })).collect();
         let sql = format!(
-            "SELECT {} FROM (VALUES {}) AS c(id) CROSS JOIN LATERAL ({}) AS x ORDER BY x.customer_id, {}",
+            "SELECT {} FROM (VALUES {}) AS c(id) CROSS JOIN LATERAL ({}) AS x ORDER BY x.{customer}, {}",
             columns.join(", "),
             list.join(", "),
             inner.sql,

@@ -25,15 +25,14 @@ impl EntityKind {
     }
 
     /// Is `name` one of the entity's own GraphQL fields or input names, which a custom key may
-    /// not shadow? Its declared fields, and the relations and computed fields its object shows
-    /// beside them. (A test checks them against the schema.)
+    /// not shadow? Its declared fields and the references they show, and the relations and
+    /// computed fields its object shows beside them. (A test checks them against the schema.)
     #[must_use]
     pub fn is_built_in(self, name: &str) -> bool {
         const COMMON: &[&str] = &["custom", "customFields", "customer", "customerId"];
         let beside: &[&str] = match self {
             EntityKind::Customer => &[
                 "lifecycleStage",
-                "owner",
                 "scores",
                 "score",
                 "stats",
@@ -44,10 +43,11 @@ impl EntityKind {
                 "openComplaints",
                 "activePlan",
             ],
-            EntityKind::Interaction => &["staff"],
-            EntityKind::Complaint => &["assignee", "slaBreached", "history", "closedAt", "dueBefore"],
-            EntityKind::KeyAccountPlan => &["owner", "team", "actions", "progress"],
+            EntityKind::Interaction => &[],
+            EntityKind::Complaint => &["slaBreached", "history", "closedAt", "dueBefore"],
+            EntityKind::KeyAccountPlan => &["actions", "progress"],
         };
-        self.fields().iter().any(|f| f.name == name) || beside.iter().chain(COMMON).any(|b| *b == name)
+        self.fields().iter().any(|f| f.name == name || f.shows == Some(name))
+            || beside.iter().chain(COMMON).any(|b| *b == name)
     }
 }

@@ -15,9 +15,10 @@
 //! exist exactly when the change committed.
 //!
 //! [`create`], [`update`] and [`delete`] run these steps for every kind of record, in one order;
-//! what differs between kinds is their [`Lifecycle`]. The workflow steps (a complaint's
-//! transition, a plan's actions) and the other writes (settings, definitions, plugins) call the
-//! same [`Write`] themselves.
+//! what differs between kinds is their [`Lifecycle`]. A create has no version and applies its
+//! input before it locks the customer it names. The workflow steps (a complaint's transition, a
+//! plan's actions) call [`Write`] themselves; configuration (settings, definitions, plugins)
+//! keeps transactions of its own and makes no event.
 
 mod record;
 

@@ -81,8 +81,9 @@ pub trait Lifecycle: Record<Entity: OfCustomer> + PartialEq {
         async move { Ok(store::customers::find(conn, tenant_id, customer).await?.and_then(|c| c.owner_id)) }
     }
 
-    /// The record `id` for a change, and its customer, both locked (the customer first: every
-    /// write of one customer's records takes turns); `NOT_FOUND` when the caller may not see it.
+    /// The record `id` for a change, read again once its customer is locked (every write of one
+    /// customer's records takes turns), and the customer; `NOT_FOUND` when the caller may not see
+    /// it.
     fn writable(write: &Write<'_>, id: Uuid) -> impl Future<Output = Result<(Self, customer::Model)>> + Send {
         async move {
             let (txn, caller) = (write.txn(), write.caller());
