@@ -202,7 +202,7 @@ pub struct Config {
 
     /// The clock requests read; not a setting (tests move it to pass deadlines).
     #[arg(skip)]
-    pub clock: crate::store::Clock,
+    pub clock: crate::clock::Clock,
 
     /// How long a tenant's cached schema is trusted before its schema version is read again.
     /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.

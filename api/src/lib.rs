@@ -4,13 +4,14 @@
 //! crate. [`Application::build`] connects and migrates the database, binds the listener and returns
 //! a server that [`Application::run_until_stopped`] drives until SIGTERM/SIGINT, draining requests.
 //! Dependencies point one way: `app` → `http` → `graphql` → `domain` → `store`, and all of them
-//! speak `query` (filters, orders, pages), a leaf that imports none of them. The domain never sees
+//! speak `query` (filters, orders, pages) and read `clock` (the request's time and counters),
+//! leaves that import none of them. The domain never sees
 //! actix or GraphQL types; GraphQL reaches the database only through the domain.
 //!
 //! The crate's interface is what the command line needs: [`Application`] and [`Config`], the
 //! operator's tasks re-exported below, and the small `auth`, `demo` and `seed` modules. Everything
-//! else is crate-private. The `internals` feature makes `domain`, `graphql`, `query`, `rate` and
-//! `store` public for the black-box tests' white-box corners and the benches; it is not an API.
+//! else is crate-private. The `internals` feature makes `clock`, `domain`, `graphql`, `query`,
+//! `rate` and `store` public for the black-box tests' white-box corners and the benches; it is not an API.
 
 /// Declares modules that are crate-private unless the `internals` feature is on.
 macro_rules! internal_modules {
@@ -30,7 +31,7 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub mod seed;
 pub(crate) mod tasks;
-internal_modules!(domain, graphql, query, rate, store);
+internal_modules!(clock, domain, graphql, query, rate, store);
 
 pub use app::Application;
 pub use config::Config;

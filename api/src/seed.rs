@@ -304,7 +304,7 @@ async fn write_batch(
     seeded: &mut Seeded,
 ) -> Result<()> {
     use sea_orm::IntoActiveModel;
-    let now = store::now();
+    let now = crate::clock::now();
     let settings = crate::domain::settings::TenantSettings::default();
     let (mut interactions, mut complaints, mut transitions, mut plans, mut actions, mut stats) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

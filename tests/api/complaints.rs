@@ -284,7 +284,7 @@ async fn key_accounts_get_the_green_channel() {
 /// instead of waiting hours.
 #[tokio::test]
 async fn a_deadline_that_passes_unmet_is_a_breach_wherever_the_complaint_is_read() {
-    let clock = guanxi_api::store::Clock::default();
+    let clock = guanxi_api::clock::Clock::default();
     let server_clock = clock.clone();
     let app = TestApp::spawn_with(move |c| c.clock = server_clock).await;
     let t = app.token("acme", "MANAGER", "mgr");

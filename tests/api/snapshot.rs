@@ -70,7 +70,7 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
         let (db, uuids) = (db.clone(), uuids[..n].to_vec());
         async move {
             let statements = Arc::new(AtomicU64::new(0));
-            let snaps = guanxi_api::store::STATEMENTS
+            let snaps = guanxi_api::clock::STATEMENTS
                 .scope(statements.clone(), guanxi_api::domain::snapshot::build(&db, tenant, &uuids, "CNY", now))
                 .await
                 .unwrap();

@@ -471,7 +471,7 @@ async fn the_graphql_ws_reference_client_subscribes_and_is_refused_with_a_bad_to
 
 #[tokio::test]
 async fn a_deadline_passing_unmet_is_told_once_even_with_two_replicas_checking() {
-    let clock = guanxi_api::store::Clock::default();
+    let clock = guanxi_api::clock::Clock::default();
     let (clock_a, clock_b) = (clock.clone(), clock.clone());
     let a = TestApp::spawn_with(move |c| {
         c.clock = clock_a;

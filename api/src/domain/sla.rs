@@ -14,7 +14,8 @@ use sea_orm::DatabaseConnection;
 use super::feed::Feed;
 use crate::error::Result;
 use crate::store::complaints::Deadline;
-use crate::store::{self, Clock};
+use crate::clock::Clock;
+use crate::store;
 use crate::tasks::Tasks;
 
 /// Breaches one transaction tells, per deadline.
@@ -27,7 +28,7 @@ const BATCH: u64 = 500;
 pub async fn tell_breaches(db: &DatabaseConnection) -> Result<usize> {
     let mut told = 0;
     loop {
-        let now = store::now();
+        let now = crate::clock::now();
         let txn = store::begin_write(db).await?;
         let mut full = false;
         for (deadline, field) in [(Deadline::Response, "responseDueAt"), (Deadline::Resolution, "resolutionDueAt")] {
@@ -63,7 +64,7 @@ pub fn spawn_checker(tasks: &Tasks, db: DatabaseConnection, feed: Arc<Feed>, clo
                 () = stop.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match store::CLOCK.scope(clock.clone(), tell_breaches(&db)).await {
+            match crate::clock::CLOCK.scope(clock.clone(), tell_breaches(&db)).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::info!(breaches = n, "told of breached deadlines");

@@ -100,7 +100,7 @@ pub async fn update_settings(db: &DatabaseConnection, caller: &Caller, input: Se
         audit::Action::Update,
         Some(before.to_json()),
         Some(after.to_json()),
-        store::now(),
+        crate::clock::now(),
     )
     .await?;
     txn.commit().await?;

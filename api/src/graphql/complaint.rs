@@ -19,7 +19,7 @@ fn extra_keys(name: &str, v: &ValueAccessor<'_>) -> Option<Filter> {
         // and is read in one batch (`Customer.complaints(filter: {slaBreached: true})`).
         "slaBreached" => v.boolean().ok().map(|b| {
             use chrono::SubsecRound;
-            service::breached_filter(b, crate::store::now().trunc_subsecs(0))
+            service::breached_filter(b, crate::clock::now().trunc_subsecs(0))
         }),
         "dueBefore" => v
             .string()
@@ -91,7 +91,7 @@ fn complaint_fields(object: Object) -> Object {
                 FieldFuture::new(async move {
                     Ok(Some(Value::Boolean(service::sla_breached(
                         ctx.parent_value.try_downcast_ref::<C>()?,
-                        crate::store::now(),
+                        crate::clock::now(),
                     ))))
                 })
             })

@@ -96,13 +96,13 @@ impl RequestContext {
         // Each loader caches per request, so fields that need the same rows share one batch.
         // So does the request's clock. A batch outlives a request that timed out; it holds the
         // turn meanwhile, so a tenant's timed-out operations still count against its turns.
-        let clock = crate::store::CLOCK.try_with(Clone::clone).unwrap_or_default();
+        let clock = crate::clock::CLOCK.try_with(Clone::clone).unwrap_or_default();
         let spawner = move || {
             let (statements, clock, turn) = (statements.clone(), clock.clone(), turn.clone());
             move |fut: BoxFuture<'static, ()>| {
                 let turn = turn.clone();
                 let fut =
-                    crate::store::STATEMENTS.scope(statements.clone(), crate::store::CLOCK.scope(clock.clone(), fut));
+                    crate::clock::STATEMENTS.scope(statements.clone(), crate::clock::CLOCK.scope(clock.clone(), fut));
                 tokio::spawn(async move {
                     fut.await;
                     drop(turn);
@@ -177,8 +177,7 @@ impl RequestContext {
         let row = self
             .customers
             .load_one(customer_id)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("loading customers: {e}")))?
+            .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("a record without its customer")))?;
         Ok(crate::domain::customers::reached_from_record(&self.caller, row))
     }

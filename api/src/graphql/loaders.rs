@@ -113,7 +113,7 @@ pub fn stats<'a>(
     keys: &'a [Uuid],
 ) -> Batch<'a, Uuid, LoadedStats> {
     Box::pin(async move {
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let found = related::stats(db, tenant, keys, now).await?;
         Ok(found.into_iter().map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows, now })).collect())
     })

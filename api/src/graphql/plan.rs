@@ -103,7 +103,7 @@ fn plan_fields(object: Object) -> Object {
                     rc.plan_actions.load_one(p.id),
                     rc.stats.load_one(p.customer_id),
                 )?;
-                let today = crate::store::now().date_naive();
+                let today = crate::clock::now().date_naive();
                 let progress = service::progress(
                     p,
                     &timeline.unwrap_or_default(),

@@ -90,7 +90,7 @@ fn webhook_type() -> Object {
         resolve(async move {
             let rc = request(&ctx)?;
             let hook_id = parent::<webhook::Model>(&ctx)?.id;
-            let order = crate::store::webhooks::delivery_order();
+            let order = crate::domain::webhooks::delivery_order();
             let page = connection::paging(&ctx, &order)?;
             let rows = service::deliveries(&rc.db, &rc.caller, hook_id, &page).await?;
             let count: connection::Counter = {
@@ -117,7 +117,7 @@ fn webhook_type() -> Object {
         .field(simple::<webhook::Model>("enabled", TypeRef::named_nn(TypeRef::BOOLEAN), |w| Value::from(w.enabled)))
         .field(
             simple::<webhook::Model>("previousSecretExpiresAt", TypeRef::named("DateTime"), |w| {
-                opt_time(w.previous_secret_until.as_ref().filter(|until| **until > crate::store::now()))
+                opt_time(w.previous_secret_until.as_ref().filter(|until| **until > crate::clock::now()))
             })
             .description("While a rotated secret still signs beside the new one: until when."),
         )

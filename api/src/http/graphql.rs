@@ -387,18 +387,18 @@ async fn execute(
         let tenant_id = caller.tenant_id;
         let payer = caller.clone();
         // Made under the request's clock, which its loaders' tasks take along.
-        let context = Arc::new(crate::store::CLOCK.sync_scope(state.config.clock.clone(), || {
+        let context = Arc::new(crate::clock::CLOCK.sync_scope(state.config.clock.clone(), || {
             let turn = Arc::new(turn);
             RequestContext::new(caller, state.db.clone(), state.plugins.clone(), tenant.fields.clone(), statements.clone(), turn)
         }));
         let request = request.data(context.clone()).data(state.webhooks.clone());
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let commits = Arc::new(AtomicU64::new(0));
-        let run = crate::store::COMMITS.scope(
+        let run = crate::clock::COMMITS.scope(
             commits.clone(),
-            crate::store::STATEMENTS.scope(
+            crate::clock::STATEMENTS.scope(
                 statements.clone(),
-                crate::store::CLOCK.scope(state.config.clock.clone(), tenant.schema.execute(request)),
+                crate::clock::CLOCK.scope(state.config.clock.clone(), tenant.schema.execute(request)),
             ),
         );
         let response = tokio::time::timeout(timeout, run).await;

@@ -541,7 +541,7 @@ impl Socket {
             return failed(Error::RateLimited { bucket: "inFlight", points: 1, retry_after: 1 });
         };
         let statements = Arc::new(AtomicU64::new(0));
-        let context = Arc::new(crate::store::CLOCK.sync_scope(state.config.clock.clone(), || {
+        let context = Arc::new(crate::clock::CLOCK.sync_scope(state.config.clock.clone(), || {
             RequestContext::new(
                 caller.clone(),
                 state.db.clone(),
@@ -559,9 +559,9 @@ impl Socket {
         if let Some(event) = event {
             request = request.data(Delivery(event.clone()));
         }
-        let run = crate::store::STATEMENTS.scope(
+        let run = crate::clock::STATEMENTS.scope(
             statements,
-            crate::store::CLOCK
+            crate::clock::CLOCK
                 .scope(state.config.clock.clone(), async { tenant.schema.execute_stream(request).next().await }),
         );
         let timeout = Duration::from_secs(state.config.request_timeout_secs);

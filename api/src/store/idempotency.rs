@@ -43,7 +43,7 @@ pub struct Claim {
 /// Database failures.
 pub async fn mark_committed(conn: &impl ConnectionTrait, claim: &Claim) -> std::result::Result<(), DbErr> {
     Entity::update_many()
-        .col_expr(Column::CommittedAt, Expr::value(super::now()))
+        .col_expr(Column::CommittedAt, Expr::value(crate::clock::now()))
         .filter(Column::TenantId.eq(claim.tenant_id))
         .filter(Column::UserId.eq(claim.user_id))
         .filter(Column::Key.eq(claim.key.as_str()))
@@ -78,7 +78,7 @@ pub async fn begin(db: &DatabaseConnection, tenant_id: Uuid, user_id: Uuid, key:
 }
 
 async fn begin_in(txn: &super::WriteTxn, tenant_id: Uuid, user_id: Uuid, key: &str, hash: &str) -> Result<Begin> {
-    let now = super::now();
+    let now = crate::clock::now();
     let this = || {
         Entity::find()
             .filter(Column::TenantId.eq(tenant_id))

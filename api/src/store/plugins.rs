@@ -21,7 +21,7 @@ pub async fn put_binary(conn: &impl ConnectionTrait, sha256: &str, bytes: &[u8])
         sha256: sha256.to_owned(),
         bytes: bytes.to_vec(),
         size: i32::try_from(bytes.len()).unwrap_or(i32::MAX),
-        created_at: super::now(),
+        created_at: crate::clock::now(),
     };
     plugin_binary::Entity::insert(row.into_active_model().reset_all())
         .on_conflict(OnConflict::column(plugin_binary::Column::Sha256).do_nothing().to_owned())

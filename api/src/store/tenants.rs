@@ -22,7 +22,7 @@ pub async fn get_or_create(conn: &impl ConnectionTrait, slug: &str) -> Result<(t
         name: slug.to_owned(),
         schema_version: 1,
         settings: serde_json::json!({}),
-        created_at: super::now(),
+        created_at: crate::clock::now(),
     };
     let inserted = Entity::insert(model.into_active_model().reset_all())
         .on_conflict(OnConflict::column(Column::Slug).do_nothing().to_owned())

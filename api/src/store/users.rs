@@ -75,7 +75,7 @@ pub async fn upsert(conn: &impl ConnectionTrait, tenant_id: Uuid, token: Claimed
         name: token.name.map(str::to_owned),
         email: token.email.map(str::to_owned),
         role: token.role.to_owned(),
-        created_at: super::now(),
+        created_at: crate::clock::now(),
     };
     Entity::insert(model.into_active_model().reset_all())
         .on_conflict(OnConflict::columns([Column::TenantId, Column::Subject]).do_nothing().to_owned())

@@ -225,7 +225,7 @@ pub async fn start_reader(db: &DatabaseConnection) -> Result<()> {
     let row = outbox_reader::ActiveModel {
         name: ActiveValue::Set(READER.into()),
         position: ActiveValue::Set(position.to_text()),
-        updated_at: ActiveValue::Set(super::now()),
+        updated_at: ActiveValue::Set(crate::clock::now()),
     };
     // Another replica starting at once may have written it: either position is "now".
     outbox_reader::Entity::insert(row)
@@ -341,7 +341,7 @@ async fn sqlite_position(conn: &impl ConnectionTrait) -> Result<i64> {
 async fn move_reader(conn: &impl ConnectionTrait, position: String) -> Result<()> {
     outbox_reader::Entity::update_many()
         .col_expr(outbox_reader::Column::Position, Expr::value(position))
-        .col_expr(outbox_reader::Column::UpdatedAt, Expr::value(super::now()))
+        .col_expr(outbox_reader::Column::UpdatedAt, Expr::value(crate::clock::now()))
         .filter(outbox_reader::Column::Name.eq(READER))
         .exec(conn)
         .await?;
@@ -370,7 +370,7 @@ async fn make_deliveries(
         .filter(webhook::Column::Enabled.eq(true))
         .all(conn)
         .await?;
-    let now = super::now();
+    let now = crate::clock::now();
     let rows: Vec<webhook_delivery::ActiveModel> = events
         .iter()
         .flat_map(|e| {

@@ -40,7 +40,7 @@ pub(crate) async fn sync_computed(
         }
     }
     for spec in declared {
-        let at = store::now();
+        let at = crate::clock::now();
         let ty = spec.field_type();
         let description = Some(spec.description.clone()).filter(|d| !d.trim().is_empty());
         let name = camel_case(&spec.key);
@@ -121,7 +121,7 @@ async fn save_computed(
     before: Option<&Definition>,
     mut def: Definition,
 ) -> Result<()> {
-    let at = store::now();
+    let at = crate::clock::now();
     def.version += 1;
     def.updated_at = at;
     def.settle_index_state(before);

@@ -163,7 +163,7 @@ pub async fn define(db: &DatabaseConnection, caller: &Caller, input: DefineInput
     if entity.is_built_in(&key) || entity.is_built_in(&name) {
         v.push(Violation::new("key", "RESERVED", format!("'{key}' is a built-in field of {}", entity.type_name())));
     }
-    let at = store::now();
+    let at = crate::clock::now();
     let mut def = Definition {
         id: Uuid::now_v7(),
         entity,
@@ -426,7 +426,7 @@ async fn save_change(
     before: &Definition,
     mut def: Definition,
 ) -> Result<Definition> {
-    let at = store::now();
+    let at = crate::clock::now();
     def.version += 1;
     def.updated_at = at;
     def.settle_index_state(Some(before));

@@ -129,7 +129,7 @@ pub(super) async fn prepare_install(plugins: &Plugins, caller: &Caller, input: I
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    let at = store::now();
+    let at = crate::clock::now();
     let mut row = plugin::Model {
         tenant_id: caller.tenant_id,
         id: Uuid::now_v7(),
@@ -269,7 +269,7 @@ async fn save_change(
     row: &mut plugin::Model,
 ) -> Result<()> {
     row.revision = before.revision + 1;
-    row.updated_at = store::now();
+    row.updated_at = crate::clock::now();
     store::plugins::update(txn, row).await?;
     let (old, new) = (Some(audit_snapshot(before)), Some(audit_snapshot(row)));
     audit::record(txn, caller, TYPE_NAME, row.id, audit::Action::Update, old, new, row.updated_at).await
@@ -376,7 +376,7 @@ pub async fn uninstall(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Re
         audit::Action::Delete,
         Some(audit_snapshot(&before)),
         None,
-        store::now(),
+        crate::clock::now(),
     )
     .await?;
     txn.commit().await?;

@@ -141,7 +141,7 @@ impl Plugins {
             memory_peak_bytes: i64::try_from(run.peak_memory).unwrap_or(i64::MAX),
             duration_us: i64::try_from(run.duration.as_micros()).unwrap_or(i64::MAX),
             logs: run.logs.clone(),
-            at: store::now(),
+            at: crate::clock::now(),
         };
         if tx.try_send(row).is_err() {
             tracing::warn!(plugin = %p.name, "plugin run log is full; a run record was dropped");

@@ -81,7 +81,7 @@ pub async fn attach(
     }
     let t = target(&txn, caller, entity, field).await?;
     let (entity, field) = target_parts(&t);
-    let at = store::now();
+    let at = crate::clock::now();
     let row = plugin_validator::Model {
         tenant_id: caller.tenant_id,
         entity: entity.as_str().to_owned(),
@@ -119,7 +119,7 @@ pub async fn detach(
         )));
     }
     let before = json!({ "attachedTo": format!("{}.{field}", entity.as_str()) });
-    audit::record(&txn, caller, TYPE_NAME, plugin_id, audit::Action::Update, Some(before), None, store::now()).await?;
+    audit::record(&txn, caller, TYPE_NAME, plugin_id, audit::Action::Update, Some(before), None, crate::clock::now()).await?;
     txn.commit().await?;
     Ok(t)
 }

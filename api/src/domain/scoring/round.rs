@@ -201,7 +201,7 @@ async fn write(db: &DatabaseConnection, tenant_id: Uuid, writes: &[ScoreWrite]) 
     if writes.is_empty() {
         return Ok(());
     }
-    let at = store::now();
+    let at = crate::clock::now();
     let moved: Vec<_> = writes
         .iter()
         .filter(|w| w.stage_moved)

@@ -78,7 +78,7 @@ pub async fn recompute(
         id: Uuid::now_v7(),
         plugin_id,
         total: 0,
-        started_at: store::now(),
+        started_at: crate::clock::now(),
     };
     let txn = store::begin_write(db).await?;
     store::scoring::sweep_all(&txn, caller.tenant_id, run.id).await?;

@@ -121,7 +121,7 @@ impl Default for Pipeline {
 /// there is room, the next stretch of the sweep the worker goes on with (`holding`, if it is
 /// still its own) or of one it claims.
 async fn take(db: &DatabaseConnection, worker: Uuid, n: u64, holding: Option<Sweep>) -> Result<Taken> {
-    let now = store::now();
+    let now = crate::clock::now();
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::minutes(2));
     // The worker's writes take their turn at SQLite's writer like every other write.
     store::in_write(db, async |txn| {
@@ -189,7 +189,7 @@ pub async fn work_once(
     if taken.queued.is_empty() && taken.stretch.is_none() {
         return Ok(Worked { queued: 0, swept: 0 });
     }
-    let now = store::now();
+    let now = crate::clock::now();
     let holding = taken.stretch.as_ref().map_or(taken.kept, Stretch::next);
     let next_db = db.clone();
     pipeline.taken_ahead = Some(tokio::spawn(async move { take(&next_db, worker, work.claim, holding).await }));
@@ -334,7 +334,7 @@ mod tests {
         let (tenant, worker) = (Uuid::now_v7(), Uuid::now_v7());
         let ticket = Uuid::now_v7();
         store::scoring::sweep_all(&db, tenant, ticket).await.unwrap();
-        let now = store::now();
+        let now = crate::clock::now();
         let held =
             store::scoring::claim_sweep(&db, worker, now, now + chrono::Duration::minutes(2), None).await.unwrap();
         let held = held.expect("the sweep");

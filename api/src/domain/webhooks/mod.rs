@@ -20,6 +20,9 @@ use crate::error::{Error, Result, Violation};
 use crate::query::{Page, PageRequest};
 use crate::store;
 
+/// The one order a webhook's deliveries are listed in (their cursors encode it).
+pub use crate::store::webhooks::delivery_order;
+
 pub const TYPE_NAME: &str = "Webhook";
 pub const DELIVERY_TYPE_NAME: &str = "WebhookDelivery";
 
@@ -162,7 +165,7 @@ pub async fn create(
     let url = check_url(&input.url, rules, &mut v).await;
     let events = check_events(&input.events, &mut v);
     let Some(url) = url.filter(|_| v.is_empty()) else { return Err(Error::Invalid(v)) };
-    let now = store::now();
+    let now = crate::clock::now();
     let secret = signature::new_secret();
     let hook = webhook::Model {
         tenant_id: caller.tenant_id,
@@ -229,7 +232,7 @@ pub async fn update(
     if after == before {
         return Ok(before);
     }
-    after.updated_at = store::now();
+    after.updated_at = crate::clock::now();
     store::webhooks::update(&txn, &after).await?;
     let (old, new) = (Some(audit_snapshot(&before)), Some(audit_snapshot(&after)));
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Update, old, new, after.updated_at).await?;
@@ -246,7 +249,7 @@ pub async fn delete(db: &DatabaseConnection, caller: &Caller, id: Uuid) -> Resul
     let txn = store::begin_write(db).await?;
     let before = store::webhooks::find_for_update(&txn, caller.tenant_id, id).await?.ok_or_else(|| not_found(id))?;
     store::webhooks::delete(&txn, caller.tenant_id, id).await?;
-    let at = store::now();
+    let at = crate::clock::now();
     audit::record(&txn, caller, TYPE_NAME, id, audit::Action::Delete, Some(audit_snapshot(&before)), None, at).await?;
     txn.commit().await?;
     Ok(())
@@ -266,7 +269,7 @@ pub async fn rotate_secret(
     ensure_admin(caller)?;
     let txn = store::begin_write(db).await?;
     let before = store::webhooks::find_for_update(&txn, caller.tenant_id, id).await?.ok_or_else(|| not_found(id))?;
-    let now = store::now();
+    let now = crate::clock::now();
     let secret = signature::new_secret();
     let after = webhook::Model {
         secret: secret.clone(),
@@ -356,7 +359,7 @@ pub async fn redeliver(
             field: Some("deliveryId".into()),
         });
     }
-    let now = store::now();
+    let now = crate::clock::now();
     let again = store::webhooks::redeliver(&txn, &delivery, now, now + rules.retry_for).await?;
     let change = json!({ "redelivered": { "deliveryId": ids::encode(DELIVERY_TYPE_NAME, delivery_id),
                                           "eventId": delivery.event_id.to_string() } });

@@ -137,7 +137,7 @@ pub fn spawn(
             }
             if expired.elapsed() >= EXPIRE_EVERY {
                 expired = Instant::now();
-                match store::webhooks::expire(&sender.db, store::now()).await {
+                match store::webhooks::expire(&sender.db, crate::clock::now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deliveries = n, "webhook deliveries failed: retries ran out"),
                     Err(err) => tracing::warn!(error = %err, "failing expired webhook deliveries"),
@@ -245,7 +245,7 @@ impl Sender {
                 continue;
             }
             // Each claim's lease starts when it is taken.
-            let now = store::now();
+            let now = crate::clock::now();
             let claimed = store::webhooks::claim(&self.db, tenant, now, now + lease, Uuid::now_v7(), limit).await?;
             if claimed.is_empty() {
                 continue;
@@ -276,7 +276,7 @@ impl Sender {
 
     /// Sends one delivery and records what came of it.
     async fn send(&self, delivery: &webhook_delivery::Model, request: Request) {
-        let at = store::now();
+        let at = crate::clock::now();
         let started = Instant::now();
         let answer = self.post(delivery, request).await;
         let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
@@ -302,7 +302,7 @@ impl Sender {
     /// Fails a delivery that cannot be sent at all.
     async fn fail_unsent(&self, delivery: &webhook_delivery::Model, why: String) {
         let outcome = Outcome {
-            at: store::now(),
+            at: crate::clock::now(),
             response_status: None,
             error: Some(why),
             duration_ms: 0,
@@ -342,7 +342,7 @@ impl Sender {
             return Err(format!("{host} is a loopback, private or link-local address"));
         }
         let secrets: Vec<&str> = request.secrets.iter().map(String::as_str).collect();
-        let signed = signature::header(store::now().timestamp(), &request.body, &secrets);
+        let signed = signature::header(crate::clock::now().timestamp(), &request.body, &secrets);
         let answer = self
             .client
             .post(url)
@@ -371,7 +371,7 @@ fn request(delivery: &webhook_delivery::Model, context: &store::webhooks::ToSend
         .find(|e| e.id == delivery.event_id)
         .ok_or("the event is past retention and can no longer be sent")?;
     let slug = context.tenants.iter().find(|t| t.id == delivery.tenant_id).map_or("", |t| t.slug.as_str());
-    let secrets = super::signing_secrets(hook, store::now()).into_iter().map(str::to_owned).collect();
+    let secrets = super::signing_secrets(hook, crate::clock::now()).into_iter().map(str::to_owned).collect();
     Ok(Request { url: hook.url.clone(), body: body(event, slug), secrets })
 }
 

@@ -116,7 +116,7 @@ impl<'a> Write<'a> {
     /// locked.
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
-        *self.now.get_or_init(store::now)
+        *self.now.get_or_init(crate::clock::now)
     }
 
     /// The custom values after `input` over `stored`, checked against the definitions; problems

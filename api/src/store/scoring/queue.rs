@@ -166,7 +166,7 @@ mod tests {
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         enqueue(&db, tenant, &[a, b]).await.unwrap();
         enqueue(&db, other, &[c]).await.unwrap();
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let claimed = claim(&db, now, now + chrono::Duration::minutes(2), 10).await.unwrap();
         assert_eq!(claimed.len(), 3);
         enqueue(&db, tenant, &[a]).await.unwrap(); // a changes while it is scored

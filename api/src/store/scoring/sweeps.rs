@@ -215,7 +215,7 @@ mod tests {
     async fn customers(db: &DatabaseConnection, tenant_id: Uuid, n: usize) -> Vec<Uuid> {
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
-            let (id, now) = (Uuid::now_v7(), crate::store::now());
+            let (id, now) = (Uuid::now_v7(), crate::clock::now());
             let customer = guanxi_entity::customer::Model {
                 tenant_id,
                 id,
@@ -245,7 +245,7 @@ mod tests {
         let tenant = Uuid::now_v7();
         let ids = customers(&db, tenant, 5).await;
         let (w1, w2) = (Uuid::now_v7(), Uuid::now_v7());
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let lease = now + chrono::Duration::minutes(2);
         let before = Uuid::now_v7();
         let first = Uuid::now_v7();

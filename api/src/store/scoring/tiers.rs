@@ -80,7 +80,7 @@ pub async fn rank_tiers(db: &DatabaseConnection, tenant_id: Uuid, key: &str, cut
         // SQLite binds in order of appearance: the UPDATE's tenant comes after the rows.
         let values = if backend == DatabaseBackend::Postgres { values } else { tenant_last(values) };
         let stmt = Statement::from_sql_and_values(backend, sql, values);
-        let at = crate::store::now();
+        let at = crate::clock::now();
         crate::store::in_write(db, async |txn| {
             // A tier that moves is a change subscribers hear of, told with it; a customer deleted
             // since the ranking's read moves nothing and is not told.
