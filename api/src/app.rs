@@ -33,6 +33,25 @@ pub struct Application {
     tasks: Tasks,
     /// How long in-flight requests, then background tasks, may take to finish at shutdown.
     grace: Duration,
+    /// Cancelled when the server is told to stop: sockets close at once (1001).
+    closing: tokio_util::sync::CancellationToken,
+}
+
+/// Stops a running server as SIGTERM does, for a process that embeds it (or a test): open
+/// sockets close with 1001, in-flight requests drain, then [`Application::run_until_stopped`]
+/// stops the background tasks and returns.
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    closing: tokio_util::sync::CancellationToken,
+}
+
+impl Stopper {
+    /// Begins the shutdown and waits until requests have drained.
+    pub async fn stop(&self) {
+        self.closing.cancel();
+        self.server.stop(true).await;
+    }
 }
 
 /// The plugin host the configuration asks for.
@@ -148,6 +167,7 @@ impl Application {
         )?;
         let closing = tokio_util::sync::CancellationToken::new();
         close_sockets_at_signal(&tasks, closing.clone());
+        let sockets_closing = closing.clone();
         let state = web::Data::new(AppState {
             db: db.clone(),
             auth,
@@ -194,13 +214,19 @@ impl Application {
                 }
             }
         });
-        Ok(Self { port, server, db, plugins, tasks, grace })
+        Ok(Self { port, server, db, plugins, tasks, grace, closing: sockets_closing })
     }
 
     /// The plugin runtime (for seeding the demo tenant with its default plugins).
     #[must_use]
     pub fn plugins(&self) -> &Plugins {
         &self.plugins
+    }
+
+    /// A handle that stops the server as SIGTERM does.
+    #[must_use]
+    pub fn stopper(&self) -> Stopper {
+        Stopper { server: self.server.handle(), closing: self.closing.clone() }
     }
 
     /// The bound port (useful when listening on port 0).

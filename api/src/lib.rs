@@ -33,7 +33,7 @@ pub mod seed;
 pub(crate) mod tasks;
 internal_modules!(clock, domain, graphql, query, rate, store);
 
-pub use app::Application;
+pub use app::{Application, Stopper};
 pub use config::Config;
 pub use domain::ids::encode as global_id;
 pub use domain::plugins::{InstallInput, Plugins, TYPE_NAME as PLUGIN_TYPE_NAME, install_as_operator, tenant_for};

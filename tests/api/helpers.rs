@@ -25,7 +25,12 @@ pub struct TestApp {
     suffix: String,
     /// The SQLite database of a server of the test's own, removed with the handle.
     _dir: Option<tempfile::TempDir>,
+    /// A server of the test's own: how to stop it, and its task, which ends once it stopped.
+    running: Option<(guanxi_api::Stopper, std::sync::Mutex<Option<ServerTask>>)>,
 }
+
+/// The task a server of the test's own runs in.
+type ServerTask = tokio::task::JoinHandle<std::io::Result<()>>;
 
 /// Server logs stay silent unless `TEST_LOG` is set (to a tracing filter, e.g. `info`).
 fn init_logs() {
@@ -185,6 +190,7 @@ impl TestApp {
             database_url: server.database_url.clone(),
             suffix,
             _dir: None,
+            running: None,
         }
     }
 
@@ -209,8 +215,20 @@ impl TestApp {
         let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        Self { base, client: http_client(), database_url, suffix: String::new(), _dir: Some(dir) }
+        let stopper = app.stopper();
+        let task = tokio::spawn(app.run_until_stopped());
+        let running = Some((stopper, std::sync::Mutex::new(Some(task))));
+        Self { base, client: http_client(), database_url, suffix: String::new(), _dir: Some(dir), running }
+    }
+
+    /// Stops a server of the test's own as SIGTERM does, and waits until it has stopped: its
+    /// requests drained, its background tasks ended, its database closed.
+    pub async fn stop(&self) {
+        let (stopper, task) = self.running.as_ref().expect("a shared server is not the test's to stop");
+        stopper.stop().await;
+        let task = task.lock().expect("lock").take().expect("stopped once");
+        let served = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
+        served.expect("stopped within 30 s").expect("the server task").expect("served without error");
     }
 
     /// Another server on this one's database, as a second replica behind a load balancer

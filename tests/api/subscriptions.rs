@@ -375,6 +375,27 @@ async fn bad_missing_and_expired_tokens_close_the_socket_with_4403_and_the_proto
 }
 
 #[tokio::test]
+async fn stopping_the_server_closes_its_sockets_with_1001_then_it_stops() {
+    let app = TestApp::spawn_bare().await;
+    let admin = app.token("stopping", "ADMIN", "admin");
+    let mut ws = connect(&app, &admin).await;
+    subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
+    let mut idle = connect(&app, &app.token("stopping", "VIEWER", "viewer")).await;
+    // An open socket is no request to drain: the stop closes it at once, and then completes.
+    let (closed, other, ()) = tokio::join!(
+        closed_with(&mut ws, Duration::from_secs(10)),
+        closed_with(&mut idle, Duration::from_secs(10)),
+        app.stop(),
+    );
+    for (code, reason) in [closed, other] {
+        assert_eq!(code, 1001, "{reason}");
+        assert!(reason.contains("shutting down"), "{reason}");
+    }
+    let after = app.client.get(format!("{}/readyz", app.base)).send().await;
+    assert!(after.is_err(), "a stopped server still answers: {after:?}");
+}
+
+#[tokio::test]
 async fn a_write_through_one_replica_is_pushed_by_another() {
     // On PostgreSQL replicas read the outbox only when told (NOTIFY) or once a minute here: only
     // the notification can bring the event in time. SQLite serves one process; a second one on
