@@ -396,6 +396,50 @@ async fn stopping_the_server_closes_its_sockets_with_1001_then_it_stops() {
 }
 
 #[tokio::test]
+async fn a_subscriber_that_falls_too_far_behind_is_closed_with_1013_not_buffered() {
+    // A server of its own: the flood below is every subscriber's of the tenant.
+    let app = TestApp::spawn().await;
+    let admin = app.token("flood", "ADMIN", "admin");
+    // More customers than a tenant's channel keeps (256 events) for its slowest subscriber.
+    let inputs: Vec<Value> = (0..400).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户{i}") })).collect();
+    app.create_all(&admin, "createCustomer", "CreateCustomerInput", &inputs).await;
+    let ranked = async {
+        loop {
+            let dist = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+            let counts = dist["data"]["tierDistribution"].as_array().cloned().unwrap_or_default();
+            if counts.iter().filter_map(|t| t["count"].as_i64()).sum::<i64>() == 400 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), ranked).await.expect("every customer ranked within 60 s");
+    let mut ws = connect(&app, &admin).await;
+    subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
+    // Everyone to the top tier: one ranking moves nearly every tier, each move an event, all
+    // committed at once; the socket cannot run the subscription that fast.
+    let res = app
+        .gql(
+            &admin,
+            "mutation { updateTenantSettings(input: { tierCutPoints: { keyPrimary: 100, keySecondary: 0, ordinary: 0 } }) { baseCurrency } }",
+            json!({}),
+        )
+        .await;
+    assert!(res["errors"].is_null(), "{res}");
+    let (code, reason) = closed_with(&mut ws, Duration::from_secs(30)).await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("too slow"), "{reason}");
+    // The server goes on: a new socket hears the next change.
+    let mut again = connect(&app, &admin).await;
+    subscribe(&mut again, "2", CUSTOMERS, json!({})).await;
+    app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "之后" })).await;
+    let heard =
+        pushed_where(&mut again, "2", Duration::from_secs(10), |p| p["data"]["customerChanged"]["kind"] == "CREATED")
+            .await;
+    assert_eq!(heard["data"]["customerChanged"]["customer"]["name"], "之后", "{heard}");
+}
+
+#[tokio::test]
 async fn a_write_through_one_replica_is_pushed_by_another() {
     // On PostgreSQL replicas read the outbox only when told (NOTIFY) or once a minute here: only
     // the notification can bring the event in time. SQLite serves one process; a second one on
