@@ -263,9 +263,9 @@ impl<T: Record> Listing<T> {
     }
 
     /// The connection of one customer's rows for `req` (read without a scope), through the
-    /// listing's `per_customer` loader: a first page (no cursor, forwards) is loaded together with its siblings' (every
-    /// customer of a page asking the same arguments), so a page of customers costs one
-    /// statement, not one per customer. Any other page is read alone.
+    /// listing's `per_customer` loader: a first page (no cursor, forwards) is loaded together
+    /// with its siblings' (every customer of a page asking the same arguments), so a page of
+    /// customers costs one statement, not one per customer. Any other page is read alone.
     ///
     /// # Errors
     /// Database failures.

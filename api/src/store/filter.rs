@@ -365,20 +365,8 @@ where
             column_of,
             backend,
         );
-        let built = backend.build(&branch.into_query());
-        let (branch_sql, branch_values) = (built.sql, built.values.unwrap_or(sea_orm::Values(Vec::new())));
-        for chunk in parents.chunks(1_000) {
-            let bound = branch_values.0.len();
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("(${}::uuid)", bound + i)).collect();
-            let sql = format!(
-                "SELECT \"page\".* FROM (VALUES {}) AS \"parents\"(\"id\") CROSS JOIN LATERAL ({branch_sql}) AS \"page\"",
-                list.join(", ")
-            );
-            let mut values = branch_values.clone();
-            values.0.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
-            rows.extend(
-                E::find().from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values)).all(db).await?,
-            );
+        for statement in lateral_over_parents(backend.build(&branch.into_query()), parents, None) {
+            rows.extend(E::find().from_raw_sql(statement).all(db).await?);
         }
     } else {
         rows = union_of_branches(db, filtered, order, page_request, column_of, &parent_column, parents).await?;
@@ -388,6 +376,34 @@ where
         by_parent.entry(parent_of(&row)).or_default().push(row);
     }
     Ok(parents.iter().map(|id| (*id, finish_page(by_parent.remove(id).unwrap_or_default(), page_request))).collect())
+}
+
+/// `branch`, the query of one parent that reads its parent's id as `"parents"."id"`, joined
+/// LATERALly to a VALUES list of `parents` (PostgreSQL), a statement per thousand parents:
+/// planned once, run as one index scan per parent. Its rows are `"page"`'s, ordered by
+/// `order_by` if given.
+pub fn lateral_over_parents(
+    branch: sea_orm::Statement,
+    parents: &[uuid::Uuid],
+    order_by: Option<&str>,
+) -> Vec<sea_orm::Statement> {
+    let values = branch.values.unwrap_or(sea_orm::Values(Vec::new()));
+    let order_by = order_by.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
+    parents
+        .chunks(1_000)
+        .map(|chunk| {
+            let bound = values.0.len();
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("(${}::uuid)", bound + i)).collect();
+            let sql = format!(
+                "SELECT \"page\".* FROM (VALUES {}) AS \"parents\"(\"id\") CROSS JOIN LATERAL ({}) AS \"page\"{order_by}",
+                list.join(", "),
+                branch.sql
+            );
+            let mut values = values.clone();
+            values.0.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
+            sea_orm::Statement::from_sql_and_values(branch.db_backend, sql, values)
+        })
+        .collect()
 }
 
 /// [`first_pages`] on SQLite, which has no LATERAL: one branch per parent, each the very query a

@@ -1,6 +1,7 @@
 //! The queries every table of records kept on a customer (interactions, complaints, key-account
-//! plans) shares; a customer's own row counts as kept on itself, for the writes. A filter names fields by their GraphQL names, and sea-orm's columns answer to
-//! those names (`occurredAt` is `occurred_at`), so no table maps its names by hand.
+//! plans) shares; a customer's own row counts as kept on itself, for the writes. A filter names
+//! fields by their GraphQL names, and sea-orm's columns answer to those names (`occurredAt` is
+//! `occurred_at`), so no table maps its names by hand.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -27,10 +28,25 @@ pub trait OfCustomer:
 
     /// The customer a row is of (its `CUSTOMER` column, which is never null).
     fn customer_of(row: &Self::Model) -> Uuid {
-        match row.get(Self::CUSTOMER) {
-            sea_orm::Value::Uuid(Some(id)) => id,
-            _ => Uuid::nil(),
-        }
+        uuid_at(row, Self::CUSTOMER)
+    }
+
+    /// The row's id.
+    fn id_of(row: &Self::Model) -> Uuid {
+        uuid_at(row, Self::ID)
+    }
+
+    /// The tenant the row is of.
+    fn tenant_of(row: &Self::Model) -> Uuid {
+        uuid_at(row, Self::TENANT)
+    }
+}
+
+/// A uuid column of a row; these columns are never null.
+fn uuid_at<M: ModelTrait>(row: &M, column: <M::Entity as EntityTrait>::Column) -> Uuid {
+    match row.get(column) {
+        sea_orm::Value::Uuid(Some(id)) => id,
+        _ => Uuid::nil(),
     }
 }
 
@@ -125,46 +141,32 @@ pub async fn first_per_customer<E: OfCustomer<Model: super::rows::ByPosition>>(
     order: &[(&'static str, bool)],
     n: u64,
 ) -> Result<HashMap<Uuid, Vec<E::Model>>> {
-    use sea_orm::{FromQueryResult, Iterable, QueryOrder, QuerySelect, QueryTrait};
+    use sea_orm::{FromQueryResult, QueryOrder, QuerySelect, QueryTrait};
     if customers.is_empty() || n == 0 {
         return Ok(HashMap::new());
     }
     let backend = db.get_database_backend();
     let select = in_tenant::<E>(tenant_id).filter(condition);
-    let statement = if backend == sea_orm::DatabaseBackend::Postgres {
-        let (table, customer) = (E::default().table_name(), sea_orm::IdenStatic::as_str(&E::CUSTOMER));
+    let statements = if backend == sea_orm::DatabaseBackend::Postgres {
+        let customer = Expr::col((E::default(), E::CUSTOMER));
         // Bound as an i64: no page comes near it.
-        let mut inner = select.filter(Expr::cust(format!("{table}.{customer} = c.id"))).limit(n.min(1 << 32));
+        let mut branch = select.filter(sea_orm::sea_query::ExprTrait::eq(customer, Expr::cust("\"parents\".\"id\""))).limit(n.min(1 << 32));
+        let mut keys = vec![format!("\"page\".\"{}\"", sea_orm::IdenStatic::as_str(&E::CUSTOMER))];
         for (column, descending) in order {
             let by = Expr::col((E::default(), sea_orm::sea_query::Alias::new(*column)));
-            inner = inner.order_by(by, if *descending { sea_orm::Order::Desc } else { sea_orm::Order::Asc });
+            branch = branch.order_by(by, if *descending { sea_orm::Order::Desc } else { sea_orm::Order::Asc });
+            keys.push(format!("\"page\".\"{column}\"{}", if *descending { " DESC" } else { "" }));
         }
-        let inner = inner.build(backend);
-        let first = inner.values.as_ref().map_or(0, |v| v.0.len()) + 1;
-        let list: Vec<String> = (first..first + customers.len()).map(|i| format!("(${i}::uuid)")).collect();
-        let columns: Vec<String> =
-            E::Column::iter().map(|c| format!("x.\"{}\"", sea_orm::IdenStatic::as_str(&c))).collect();
-        let keys: Vec<String> =
-            order.iter().map(|(c, desc)| format!("x.{c}{}", if *desc { " DESC" } else { "" })).collect();
-        let sql = format!(
-            "SELECT {} FROM (VALUES {}) AS c(id) CROSS JOIN LATERAL ({}) AS x ORDER BY x.{customer}, {}",
-            columns.join(", "),
-            list.join(", "),
-            inner.sql,
-            keys.join(", ")
-        );
-        let mut values = inner.values.map(|v| v.0).unwrap_or_default();
-        values.extend(customers.iter().map(|id| sea_orm::Value::from(*id)));
-        sea_orm::Statement::from_sql_and_values(backend, sql, values)
+        filter::lateral_over_parents(branch.build(backend), customers, Some(&keys.join(", ")))
     } else {
         let select = select.filter(E::CUSTOMER.is_in(customers.iter().copied()));
-        backend.build(&filter::first_per_customer(select, order, n))
+        vec![backend.build(&filter::first_per_customer(select, order, n))]
     };
     let mut out: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
-    for super::rows::Positional(row) in
-        super::rows::Positional::<E::Model>::find_by_statement(statement).all(db).await?
-    {
-        out.entry(E::customer_of(&row)).or_default().push(row);
+    for statement in statements {
+        for super::rows::Positional(row) in super::rows::Positional::<E::Model>::find_by_statement(statement).all(db).await? {
+            out.entry(E::customer_of(&row)).or_default().push(row);
+        }
     }
     Ok(out)
 }

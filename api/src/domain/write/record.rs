@@ -249,19 +249,12 @@ fn customer_of<R: Lifecycle>(row: &R) -> Uuid {
     R::Entity::customer_of(row)
 }
 
-fn uuid_at<R: Lifecycle>(row: &R, column: <R::Entity as EntityTrait>::Column) -> Uuid {
-    match row.get(column) {
-        sea_orm::Value::Uuid(Some(id)) => id,
-        _ => Uuid::nil(),
-    }
-}
-
 fn id_of<R: Lifecycle>(row: &R) -> Uuid {
-    uuid_at(row, R::Entity::ID)
+    R::Entity::id_of(row)
 }
 
 fn tenant_of<R: Lifecycle>(row: &R) -> Uuid {
-    uuid_at(row, R::Entity::TENANT)
+    R::Entity::tenant_of(row)
 }
 
 /// Sets the column behind field `name` of every kind of record (`version`, `createdAt`, …).
