@@ -148,7 +148,12 @@ impl Application {
         }
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let event_retention = chrono::Duration::days(i64::from(config.event_retention_days));
-        let feed = crate::domain::feed::Feed::start(&tasks, &db, Duration::from_millis(config.event_poll_ms.max(10)));
+        let feed = crate::domain::feed::Feed::start(
+            &tasks,
+            &db,
+            Duration::from_millis(config.event_poll_ms.max(10)),
+            usize::try_from(config.event_buffer).unwrap_or(usize::MAX),
+        );
         crate::domain::sla::spawn_checker(
             &tasks,
             db.clone(),

@@ -151,6 +151,13 @@ pub struct Config {
     #[arg(long, env = "GUANXI_EVENT_POLL_MS", default_value_t = 1000)]
     pub event_poll_ms: u64,
 
+    /// Reads of the change events a tenant's subscribers on this server may fall behind before
+    /// the slowest is closed (1013, "too slow") instead of buffered further. A read hands each
+    /// tenant one batch, whatever its size, so one large change (a ranking that moves thousands
+    /// of tiers) is one read, and a socket that listens to none of it passes over it at once.
+    #[arg(long, env = "GUANXI_EVENT_BUFFER", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub event_buffer: u64,
+
     /// Milliseconds between checks for complaint deadlines that passed unmet; each is told once
     /// (`complaint.sla_breached`), by whichever replica checks first.
     #[arg(long, env = "GUANXI_SLA_CHECK_MS", default_value_t = 10_000)]

@@ -395,37 +395,101 @@ async fn stopping_the_server_closes_its_sockets_with_1001_then_it_stops() {
     assert!(after.is_err(), "a stopped server still answers: {after:?}");
 }
 
-#[tokio::test]
-async fn a_subscriber_that_falls_too_far_behind_is_closed_with_1013_not_buffered() {
-    // A server of its own: the flood below is every subscriber's of the tenant.
-    let app = TestApp::spawn().await;
-    let admin = app.token("flood", "ADMIN", "admin");
-    // More customers than a tenant's channel keeps (256 events) for its slowest subscriber.
-    let inputs: Vec<Value> = (0..400).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户{i}") })).collect();
-    app.create_all(&admin, "createCustomer", "CreateCustomerInput", &inputs).await;
+/// `count` customers of a new tenant, once the scorer has ranked every one; how many were ranked
+/// below the top tier.
+async fn ranked_customers(app: &TestApp, admin: &str, count: usize) -> i64 {
+    let inputs: Vec<Value> = (0..count).map(|i| json!({ "kind": "INDIVIDUAL", "name": format!("客户{i}") })).collect();
+    app.create_all(admin, "createCustomer", "CreateCustomerInput", &inputs).await;
     let ranked = async {
         loop {
-            let dist = app.gql(&admin, "{ tierDistribution { tier count } }", json!({})).await;
+            let dist = app.gql(admin, "{ tierDistribution { tier count } }", json!({})).await;
             let counts = dist["data"]["tierDistribution"].as_array().cloned().unwrap_or_default();
-            if counts.iter().filter_map(|t| t["count"].as_i64()).sum::<i64>() == 400 {
-                break;
+            if counts.iter().filter_map(|t| t["count"].as_i64()).sum::<i64>()
+                == i64::try_from(count).unwrap_or(i64::MAX)
+            {
+                return counts
+                    .iter()
+                    .filter(|t| t["tier"] != "KEY_PRIMARY")
+                    .filter_map(|t| t["count"].as_i64())
+                    .sum::<i64>();
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), ranked).await.expect("every customer ranked within 60 s");
-    let mut ws = connect(&app, &admin).await;
-    subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
-    // Everyone to the top tier: one ranking moves nearly every tier, each move an event, all
-    // committed at once; the socket cannot run the subscription that fast.
+    tokio::time::timeout(Duration::from_secs(60), ranked).await.expect("every customer ranked within 60 s")
+}
+
+/// Moves every customer of the caller's tenant to the top tier: one ranking, every move an
+/// event, all committed at once.
+async fn everyone_to_the_top_tier(app: &TestApp, admin: &str) {
     let res = app
         .gql(
-            &admin,
+            admin,
             "mutation { updateTenantSettings(input: { tierCutPoints: { keyPrimary: 100, keySecondary: 0, ordinary: 0 } }) { baseCurrency } }",
             json!({}),
         )
         .await;
     assert!(res["errors"].is_null(), "{res}");
+}
+
+#[tokio::test]
+async fn a_ranking_that_moves_hundreds_of_tiers_reaches_its_listeners_whole_and_passes_the_others_by() {
+    // A server of its own: the ranking below is heard by every subscriber of the tenant.
+    let app = TestApp::spawn().await;
+    let admin = app.token("flood", "ADMIN", "admin");
+    let moving = ranked_customers(&app, &admin, 400).await;
+    assert!(moving > 300, "most customers start below the top tier: {moving}");
+    let mut listener = connect(&app, &admin).await;
+    subscribe(&mut listener, "1", CUSTOMERS, json!({})).await;
+    let mut bystander = connect(&app, &admin).await;
+    subscribe(&mut bystander, "2", "subscription { interactionRecorded { kind customerId } }", json!({})).await;
+    everyone_to_the_top_tier(&app, &admin).await;
+
+    // Every move is pushed to the socket that listens to customers: none is dropped, the
+    // socket is not closed.
+    let mut moved = std::collections::HashSet::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    while moved.len() < usize::try_from(moving).unwrap_or(0) {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        let message = next(&mut listener, left).await;
+        assert_eq!(message["type"], "next", "{message}");
+        let event = &message["payload"]["data"]["customerChanged"];
+        if event["kind"] == "SCORED" && event["changedFields"].as_array().is_some_and(|f| f.contains(&json!("tier"))) {
+            moved.insert(event["customerId"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    // The socket that listens to interactions heard none of it, is still open, and hears the
+    // next interaction at once.
+    let customer = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "之后" })).await;
+    let res = app
+        .gql(
+            &admin,
+            "mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: \"2026-01-05T10:00:00Z\"}) { id } }",
+            json!({ "c": customer }),
+        )
+        .await;
+    ok(&res);
+    let heard = pushed(&mut bystander, "2").await;
+    assert_eq!(heard["data"]["interactionRecorded"]["customerId"], customer.as_str(), "{heard}");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_too_far_behind_is_closed_with_1013_not_buffered() {
+    // A server of its own that keeps one read of events for its slowest subscriber.
+    let app = TestApp::spawn_with(|c| c.event_buffer = 1).await;
+    let admin = app.token("behind", "ADMIN", "admin");
+    ranked_customers(&app, &admin, 400).await;
+    let mut ws = connect(&app, &admin).await;
+    subscribe(&mut ws, "1", CUSTOMERS, json!({})).await;
+    everyone_to_the_top_tier(&app, &admin).await;
+    // The socket is going through the ranking's hundreds of runs; two more reads of the
+    // outbox meanwhile are more than the server keeps for it.
+    let first =
+        pushed_where(&mut ws, "1", Duration::from_secs(30), |p| p["data"]["customerChanged"]["kind"] == "SCORED").await;
+    assert_eq!(first["data"]["customerChanged"]["kind"], "SCORED");
+    for i in 0..3 {
+        app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": format!("又一个{i}") })).await;
+    }
     let (code, reason) = closed_with(&mut ws, Duration::from_secs(30)).await;
     assert_eq!(code, 1013, "{reason}");
     assert!(reason.contains("too slow"), "{reason}");

@@ -6,9 +6,12 @@
 //! carrying nothing), and every `GUANXI_EVENT_POLL_MS` (a second) whatever happens, so a lost
 //! notification delays an event by that much at most and never loses it.
 //!
-//! Each tenant has a bounded channel: a subscriber that falls [`BUFFERED`] events behind its
-//! tenant is told so ([`broadcast::error::RecvError::Lagged`]) and dropped by its connection,
-//! rather than buffered without bound.
+//! Each read hands each tenant's subscribers one [`Batch`], whatever its size: one large change
+//! (a ranking that moves thousands of tiers) is one batch, shared by every subscriber, which a
+//! socket listening to none of it passes over at once. A tenant's channel keeps
+//! `GUANXI_EVENT_BUFFER` batches: a subscriber that falls further behind is told so
+//! ([`broadcast::error::RecvError::Lagged`]) and dropped by its connection, rather than
+//! buffered without bound.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +29,15 @@ use crate::tasks::Tasks;
 /// One event, shared by every subscriber that hears it.
 pub type Heard = Arc<event::Model>;
 
-/// Events a tenant's channel keeps for its slowest subscriber.
-pub const BUFFERED: usize = 256;
+/// The events of one tenant that one read found, in commit order per record.
+pub type Batch = Arc<[Heard]>;
 
 /// The events of this process's subscribers' tenants, as they commit.
 pub struct Feed {
     db: DatabaseConnection,
-    tenants: Mutex<HashMap<Uuid, broadcast::Sender<Heard>>>,
+    tenants: Mutex<HashMap<Uuid, broadcast::Sender<Batch>>>,
+    /// Batches a tenant's channel keeps for its slowest subscriber.
+    buffered: usize,
     /// Where the reader stands; `None` while nobody here listens, when it reads nothing.
     position: tokio::sync::Mutex<Option<store::events::Position>>,
     /// Rings the reader.
@@ -50,10 +55,11 @@ const ANNOUNCE_GAP: Duration = Duration::from_millis(20);
 impl Feed {
     /// Starts the reader (which reads when rung, and every `poll`, while someone here listens),
     /// and on PostgreSQL the listener and the announcer.
-    pub fn start(tasks: &Tasks, db: &DatabaseConnection, poll: Duration) -> Arc<Self> {
+    pub fn start(tasks: &Tasks, db: &DatabaseConnection, poll: Duration, buffered: usize) -> Arc<Self> {
         let feed = Arc::new(Self {
             db: db.clone(),
             tenants: Mutex::default(),
+            buffered: buffered.max(1),
             position: tokio::sync::Mutex::new(None),
             read: Notify::new(),
             announce: Notify::new(),
@@ -117,10 +123,10 @@ impl Feed {
     ///
     /// # Errors
     /// Database failures while finding where the outbox stands.
-    pub async fn subscribe(&self, tenant: Uuid) -> Result<broadcast::Receiver<Heard>> {
+    pub async fn subscribe(&self, tenant: Uuid) -> Result<broadcast::Receiver<Batch>> {
         let receiver = {
             let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            tenants.entry(tenant).or_insert_with(|| broadcast::channel(BUFFERED).0).subscribe()
+            tenants.entry(tenant).or_insert_with(|| broadcast::channel(self.buffered).0).subscribe()
         };
         let mut position = self.position.lock().await;
         if position.is_none() {
@@ -148,17 +154,20 @@ impl Feed {
         tenants.iter().filter(|(_, channel)| channel.receiver_count() > 0).map(|(tenant, _)| *tenant).collect()
     }
 
-    /// Hands each event to its tenant's subscribers; a tenant nobody listens to any more is
-    /// forgotten.
+    /// Hands each tenant's subscribers its events of this read, as one batch; a tenant nobody
+    /// listens to any more is forgotten.
     fn dispatch(&self, events: Vec<event::Model>) {
         if events.is_empty() {
             return;
         }
-        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut batches: HashMap<Uuid, Vec<Heard>> = HashMap::new();
         for event in events {
-            let tenant = event.tenant_id;
+            batches.entry(event.tenant_id).or_default().push(Arc::new(event));
+        }
+        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (tenant, batch) in batches {
             if let Some(channel) = tenants.get(&tenant)
-                && channel.send(Arc::new(event)).is_err()
+                && channel.send(batch.into()).is_err()
             {
                 tenants.remove(&tenant);
             }

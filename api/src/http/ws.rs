@@ -13,8 +13,10 @@
 //! subscriptions; per tenant `GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT`. Every run of a document is
 //! charged to the subscriber's rate buckets (a point, and what it returns) and takes a turn
 //! among its tenant's operations; a document refused costs what a refused request costs. A
-//! socket that falls `feed::BUFFERED` events behind its tenant, or does not take what it is sent
-//! within 5 seconds, is closed (1013) instead of buffering without bound.
+//! socket that falls `GUANXI_EVENT_BUFFER` reads of the outbox behind its tenant, or does not
+//! take what it is sent within 5 seconds, is closed (1013) instead of buffering without bound.
+//! Events none of a socket's subscriptions listens to are passed over without a run, so a flood
+//! of one kind (a ranking that moves thousands of tiers) costs the other subscribers nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
@@ -33,7 +35,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::domain::Caller;
-use crate::domain::feed::Heard;
+use crate::domain::feed::{Batch, Heard};
 use crate::error::Error;
 use crate::graphql::context::RequestContext;
 use crate::graphql::cost;
@@ -223,6 +225,43 @@ struct Subscription {
     customer: Option<Uuid>,
 }
 
+impl Subscription {
+    /// Might this subscription hear of `event`? (Its run decides; this passes over the rest
+    /// without one.)
+    fn listens_to(&self, event: &guanxi_entity::event::Model) -> bool {
+        self.entity == event.entity && self.customer.is_none_or(|c| event.customer_id == Some(c))
+    }
+}
+
+/// The socket's place in its tenant's events: the batch it is going through, and the channel
+/// the next batches come on.
+struct Inbox {
+    batches: tokio::sync::broadcast::Receiver<Batch>,
+    batch: Batch,
+    next: usize,
+}
+
+impl Inbox {
+    fn new(batches: tokio::sync::broadcast::Receiver<Batch>) -> Self {
+        Self { batches, batch: Arc::new([]), next: 0 }
+    }
+
+    /// The next event one of `subscriptions` listens to. Cancel-safe: an event is taken only
+    /// when it is returned.
+    async fn next(&mut self, subscriptions: &BTreeMap<String, Subscription>) -> Result<Heard, RecvError> {
+        loop {
+            while let Some(event) = self.batch.get(self.next) {
+                self.next += 1;
+                if subscriptions.values().any(|s| s.listens_to(event)) {
+                    return Ok(event.clone());
+                }
+            }
+            self.batch = self.batches.recv().await?;
+            self.next = 0;
+        }
+    }
+}
+
 /// Why a socket ends.
 struct Closing(u16, String);
 
@@ -256,7 +295,7 @@ impl Socket {
     /// Serves the socket until it must close, and says why.
     async fn run(&mut self, messages: &mut MessageStream) -> Closing {
         let opened = tokio::time::Instant::now();
-        let mut events = None;
+        let mut inbox = None;
         let mut last_heard = opened;
         let mut keepalive = tokio::time::interval_at(opened + KEEPALIVE, KEEPALIVE);
         loop {
@@ -279,7 +318,7 @@ impl Socket {
                     };
                     match message {
                         Message::Text(text) => {
-                            if let Err(closing) = self.on_text(&text, &mut events).await {
+                            if let Err(closing) = self.on_text(&text, &mut inbox).await {
                                 return closing;
                             }
                         }
@@ -296,7 +335,7 @@ impl Socket {
                         Message::Pong(_) | Message::Nop => {}
                     }
                 }
-                heard = next_event(&mut events) => match heard {
+                heard = next_heard(&mut inbox, &self.subscriptions) => match heard {
                     Ok(event) => {
                         // Boxed, as the other large steps: an idle socket's task then holds only
                         // the loop, not the largest state any step could need.
@@ -305,7 +344,7 @@ impl Socket {
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
-                        return Closing::new(1013, format!("too slow: {missed} events behind; reconnect"));
+                        return Closing::new(1013, format!("too slow: {missed} reads of events behind; reconnect"));
                     }
                     Err(RecvError::Closed) => return Closing::new(1001, "the event feed stopped"),
                 },
@@ -335,11 +374,7 @@ impl Socket {
         }
     }
 
-    async fn on_text(
-        &mut self,
-        text: &str,
-        events: &mut Option<tokio::sync::broadcast::Receiver<Heard>>,
-    ) -> Result<(), Closing> {
+    async fn on_text(&mut self, text: &str, inbox: &mut Option<Inbox>) -> Result<(), Closing> {
         let message: Incoming =
             serde_json::from_str(text).map_err(|e| Closing::new(4400, format!("invalid message: {e}")))?;
         match message {
@@ -355,7 +390,7 @@ impl Socket {
                     ));
                 }
                 match self.state.feed.subscribe(caller.tenant_id).await {
-                    Ok(receiver) => *events = Some(receiver),
+                    Ok(receiver) => *inbox = Some(Inbox::new(receiver)),
                     Err(err) => return Err(Closing::new(1013, format!("try again later: {}", err.code()))),
                 }
                 self.caller = Some((caller, until(exp)));
@@ -477,9 +512,7 @@ impl Socket {
     async fn deliver(&self, event: &Heard, expiry: tokio::time::Instant) -> Result<(), Closing> {
         let Some((caller, _)) = &self.caller else { return Ok(()) };
         for (id, subscription) in &self.subscriptions {
-            if subscription.entity != event.entity
-                || subscription.customer.is_some_and(|c| event.customer_id != Some(c))
-            {
+            if !subscription.listens_to(event) {
                 continue;
             }
             if tokio::time::Instant::now() >= expiry {
@@ -748,10 +781,14 @@ fn until(exp: u64) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(left)
 }
 
-/// The next event of the socket's tenant, once it has one.
-async fn next_event(events: &mut Option<tokio::sync::broadcast::Receiver<Heard>>) -> Result<Heard, RecvError> {
-    match events {
-        Some(events) => events.recv().await,
+/// The next event of the socket's tenant that one of its subscriptions listens to, once it has
+/// one.
+async fn next_heard(
+    inbox: &mut Option<Inbox>,
+    subscriptions: &BTreeMap<String, Subscription>,
+) -> Result<Heard, RecvError> {
+    match inbox {
+        Some(inbox) => inbox.next(subscriptions).await,
         None => std::future::pending().await,
     }
 }
