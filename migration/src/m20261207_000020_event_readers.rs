@@ -1,6 +1,9 @@
 //! What readers of the outbox need: the owner a customer had when it changed (after a delete,
 //! nothing else tells who may hear of it), and on PostgreSQL an index on `txid`, which each
-//! read of new events ranges over.
+//! read of new events ranges over. The outbox may be large by now, and migrations run in one
+//! transaction, where the index could not be built without blocking writes: the server's index
+//! builder makes it `CONCURRENTLY` after the migrations (`store::deferred_indexes` in the api
+//! crate). A database that ran the first form of this migration has it already.
 
 use sea_orm_migration::prelude::*;
 
@@ -16,7 +19,6 @@ impl MigrationName for Migration {
 enum Events {
     Table,
     OwnerId,
-    Txid,
 }
 
 #[async_trait::async_trait]
@@ -29,18 +31,14 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(Events::OwnerId).uuid().null())
                     .to_owned(),
             )
-            .await?;
-        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager
-                .create_index(Index::create().name("events_txid_idx").table(Events::Table).col(Events::Txid).to_owned())
-                .await?;
-        }
-        Ok(())
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            manager.drop_index(Index::drop().name("events_txid_idx").table(Events::Table).to_owned()).await?;
+            manager
+                .drop_index(Index::drop().name("events_txid_idx").table(Events::Table).if_exists().to_owned())
+                .await?;
         }
         manager.alter_table(Table::alter().table(Events::Table).drop_column(Events::OwnerId).to_owned()).await
     }

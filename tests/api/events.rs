@@ -185,3 +185,67 @@ async fn concurrent_writes_each_leave_their_event_and_tenants_stay_apart() {
     let beta = events_of(&app, &db, "beta").await;
     assert_eq!(names(&beta), ["customer.created"], "tenants apart");
 }
+
+/// The indexes of the outbox and of the SLA check, and whether each is valid.
+async fn deferred_indexes(db: &sea_orm::DatabaseConnection) -> Vec<(String, bool)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let names = guanxi_api::store::deferred_indexes::DEFERRED
+        .iter()
+        .map(|d| format!("'{}'", d.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+        format!(
+            "SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ({names}) ORDER BY 1"
+        )
+    } else {
+        format!("SELECT name, TRUE AS valid FROM sqlite_master WHERE type = 'index' AND name IN ({names}) ORDER BY 1")
+    };
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.expect("indexes");
+    rows.iter()
+        .map(|r| (r.try_get::<String>("", "name").expect("name"), r.try_get::<bool>("", "valid").expect("valid")))
+        .collect()
+}
+
+/// Waits until every deferred index is there and valid.
+async fn all_deferred_indexes_valid(db: &sea_orm::DatabaseConnection, why: &str) {
+    // SQLite reads the outbox by id: it has no `txid`, nor its index.
+    let wanted = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        guanxi_api::store::deferred_indexes::DEFERRED.len()
+    } else {
+        guanxi_api::store::deferred_indexes::DEFERRED.iter().filter(|d| d.table != "events").count()
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let found = deferred_indexes(db).await;
+        if found.len() == wanted && found.iter().all(|(_, valid)| *valid) {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{why}: {found:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn indexes_on_large_tables_are_built_without_blocking_writes_and_an_invalid_one_again() {
+    // A server of its own: on PostgreSQL the test spoils one of its database's indexes.
+    let app = TestApp::spawn().await;
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    // SQLite builds them in the migration; PostgreSQL's migrations leave them to the index
+    // builder, which builds them CONCURRENTLY once the server runs.
+    all_deferred_indexes_valid(&db, "the indexes of the outbox and the SLA check").await;
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return;
+    }
+    // A concurrent build stopped halfway leaves an invalid index, which PostgreSQL keeps
+    // updating but never reads: the builder drops it and builds it again.
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("UPDATE pg_index SET indisvalid = FALSE WHERE indexrelid = 'events_txid_idx'::regclass")
+        .await
+        .expect("spoil the index");
+    assert!(deferred_indexes(&db).await.contains(&("events_txid_idx".to_owned(), false)));
+    guanxi_api::domain::field_indexes::wake();
+    all_deferred_indexes_valid(&db, "the invalid index built again").await;
+}

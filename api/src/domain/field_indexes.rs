@@ -8,6 +8,9 @@
 //! Each pass compares the indexes the definitions want with those the database has, so a
 //! restart, a crash halfway or two replicas at once all end in the same place: indexes no live
 //! definition wants are dropped, and an invalid one a failed concurrent build left is rebuilt.
+//!
+//! On PostgreSQL each pass also builds the indexes migrations leave to it
+//! (`store::deferred_indexes`): those on tables already large when the migration runs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +80,9 @@ pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize
 async fn pass_in_turn(db: &DatabaseConnection, max_per_table: usize) -> Result<usize> {
     use sea_orm::ConnectionTrait;
     db.execute_unprepared(&format!("SELECT pg_advisory_lock({BUILDERS_LOCK})")).await?;
+    if let Err(err) = store::deferred_indexes::build_missing(db).await {
+        tracing::warn!(error = %err, "building the indexes the migrations left to the builder");
+    }
     let done = pass(db, max_per_table).await;
     db.execute_unprepared(&format!("SELECT pg_advisory_unlock({BUILDERS_LOCK})")).await?;
     done

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod complaints;
 pub mod custom_fields;
 pub mod customers;
+pub mod deferred_indexes;
 pub mod events;
 pub mod filter;
 pub mod idempotency;
