@@ -6,9 +6,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
@@ -189,16 +190,41 @@ impl Application {
             webhooks,
             closing,
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(http::metrics::track))
-                .wrap(TracingLogger::default())
-                .configure(|cfg| http::routes(cfg, state.clone()))
-        })
-        .listen(listener)?
-        .workers(workers)
-        .shutdown_timeout(grace.as_secs())
-        .run();
+        // What actix-web's `HttpServer` builds, with its settings, plus one thing it does not
+        // offer: WebSocket upgrades handed over with the connection itself (`http::ws::upgrade`).
+        let builder = actix_server::Server::build();
+        let draining = builder.graceful_shutdown_signal();
+        let server = builder
+            .listen("guanxi", listener, move || {
+                let sockets = state.clone();
+                let draining = draining.clone();
+                let app = App::new()
+                    .wrap(from_fn(http::metrics::track))
+                    .wrap(TracingLogger::default())
+                    .configure(|cfg| http::routes(cfg, state.clone()));
+                actix_http::HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let draining = draining.clone();
+                        async move { draining.notified().await }
+                    })
+                    .keep_alive(actix_http::KeepAlive::Timeout(Duration::from_secs(5)))
+                    .client_request_timeout(Duration::from_secs(5))
+                    // Lingers a second after an answer that closes the connection (a body too
+                    // large), so the client reads it instead of a reset.
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .upgrade(actix_service::fn_service(move |(req, framed)| {
+                        let sockets = sockets.clone().into_inner();
+                        // Boxed, so that every connection's task is not as large as a socket's.
+                        Box::pin(async move {
+                            http::ws::upgrade(sockets, req, framed).await.map_err(actix_web::Error::from)
+                        })
+                    }))
+                    .h1(actix_service::map_config(app, |()| AppConfig::default()))
+                    .tcp()
+            })?
+            .workers(workers)
+            .shutdown_timeout(grace.as_secs())
+            .run();
         let purge_db = db.clone();
         tasks.spawn("purge", |stop| async move {
             let mut tick = tokio::time::interval(PURGE_EVERY);

@@ -1,7 +1,8 @@
 // Many subscribers at once, for tests/load/subscriptions.sh: opens SOCKETS sockets (one
 // subscription each) spread over TENANTS tenants, then either holds them (`idle`, until killed)
 // or records interactions at RATE per second for SECONDS and reports how long each change took
-// from its write to its push (`latency`).
+// from its write to its push (`latency`), or records one interaction per tenant, then only
+// listens for SECONDS (plus 3) to events something else commits, and reports the same (`listen`).
 //
 //   BASE=http://127.0.0.1:18092 SECRET=… SOCKETS=1000 TENANTS=100 RATE=500 SECONDS=20 \
 //     node tests/clients/subscribers.mjs latency
@@ -47,6 +48,7 @@ for (let t = 0; t < tenants; t++) {
   const bearer = token(`load-${t}`);
   const created = await gql(bearer, 'mutation { createCustomer(input: {kind: ORGANIZATION, name: "负载客户"}) { id } }');
   places.push({ bearer, customer: created.createCustomer.id });
+  if (mode === 'listen') await gql(bearer, RECORD, { c: created.createCustomer.id });
 }
 
 const latencies = [];
@@ -68,11 +70,14 @@ for (let i = 0; i < sockets; i += 200) {
 }
 console.log(JSON.stringify({ ready: opened.length }));
 
-if (mode === 'latency') {
-  const counts = await paced(rate, seconds, (n) => {
-    const place = places[n % tenants];
-    return gql(place.bearer, RECORD, { c: place.customer });
-  });
+if (mode === 'latency' || mode === 'listen') {
+  const counts =
+    mode === 'latency'
+      ? await paced(rate, seconds, (n) => {
+          const place = places[n % tenants];
+          return gql(place.bearer, RECORD, { c: place.customer });
+        })
+      : await new Promise((r) => setTimeout(() => r({ sent: Number(env.EVENTS ?? 0), failed: 0 }), seconds * 1000));
   await new Promise((r) => setTimeout(r, 3000));
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];

@@ -173,9 +173,13 @@ pub async fn post(
 }
 
 /// `GET /graphql`: queries only, or a WebSocket for subscriptions (`super::ws`).
-pub async fn get(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // A handshake with `Connection: upgrade` never reaches here (`super::ws::upgrade` takes it).
     if super::ws::is_upgrade(&req) {
-        return super::ws::upgrade(req, body, state).await;
+        return HttpResponse::BadRequest().content_type("application/json").body(
+            json!({ "errors": [ { "message": "a WebSocket handshake needs `Connection: upgrade`", "extensions": { "code": "BAD_REQUEST" } } ] })
+                .to_string(),
+        );
     }
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let caller = match auth::caller(&req, &state).await {

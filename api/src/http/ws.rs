@@ -18,19 +18,26 @@
 //! Events none of a socket's subscriptions listens to are passed over without a run, so a flood
 //! of one kind (a ranking that moves thousands of tiers) costs the other subscribers nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
+use actix_codec::Framed;
+use actix_http::body::BodySize;
+use actix_http::header::{self, HeaderValue};
+use actix_http::{HttpMessage, Method, Request, Response, StatusCode, h1};
 use async_graphql::parser::types::{OperationType, Selection};
 use async_graphql::{ErrorExtensions, ServerError};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
 use uuid::Uuid;
 
 use super::AppState;
@@ -58,10 +65,14 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 const SILENCE: Duration = Duration::from_secs(75);
 /// The largest message a client may send.
 const MAX_MESSAGE: usize = 64 * 1024;
+/// What a socket reads at once: the protocol's messages are small, and an idle socket keeps
+/// this much (a larger message grows it while it is read).
+const READ_BUFFER: usize = 1024;
 
-/// Is this request a WebSocket upgrade?
+/// Is this request a WebSocket upgrade? (actix-http hands those with `Connection: upgrade` to
+/// [`upgrade`]; this catches the rest.)
 #[must_use]
-pub fn is_upgrade(req: &HttpRequest) -> bool {
+pub fn is_upgrade(req: &actix_web::HttpRequest) -> bool {
     req.headers()
         .get(actix_web::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -167,28 +178,81 @@ impl Drop for Held {
     }
 }
 
-/// Upgrades `GET /graphql` to a socket, once the client offers the subprotocol.
-pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+/// The socket's side of an upgraded connection.
+type Connection = WebSocketStream<TcpStream>;
+
+/// Serves a WebSocket upgrade request, which actix-http hands over with the connection itself
+/// (`HttpService::upgrade`): `GET /graphql` offering the subprotocol becomes a socket; anything
+/// else is answered and the connection closed. Taken out of the HTTP/1.1 dispatcher, the
+/// connection leaves its two 8 KiB buffers behind, and an idle socket keeps only what it needs
+/// (BENCHMARKS.md, "Idle sockets").
+///
+/// # Errors
+/// The connection fails while the answer to the handshake is written.
+pub async fn upgrade(
+    state: Arc<AppState>,
+    req: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> std::io::Result<()> {
+    if req.path() != "/graphql" {
+        return refuse(&mut framed, StatusCode::NOT_FOUND, "NOT_FOUND", "WebSockets are served at /graphql".into())
+            .await;
+    }
+    if req.method() != Method::GET {
+        return refuse(&mut framed, StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST", "a WebSocket opens with GET".into())
+            .await;
+    }
     let offered = req
         .headers()
-        .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
     if !offered {
-        return HttpResponse::BadRequest().content_type("application/json").body(
-            json!({ "errors": [ { "message": format!("subscriptions speak the {PROTOCOL} subprotocol: offer it in Sec-WebSocket-Protocol"), "extensions": { "code": "BAD_USER_INPUT" } } ] })
-                .to_string(),
-        );
+        let why = format!("subscriptions speak the {PROTOCOL} subprotocol: offer it in Sec-WebSocket-Protocol");
+        return refuse(&mut framed, StatusCode::BAD_REQUEST, "BAD_USER_INPUT", why).await;
     }
-    match actix_ws::handle_with_protocols(&req, body, &[PROTOCOL]) {
-        Ok((response, session, messages)) => {
-            let messages = messages.max_frame_size(MAX_MESSAGE);
-            actix_web::rt::spawn(Socket::new(state.into_inner(), session).serve(messages));
-            response
+    let mut accepted = match actix_http::ws::handshake(req.head()) {
+        Ok(mut accepted) => accepted.finish().drop_body(),
+        Err(err) => {
+            let why = format!("not a WebSocket handshake: {err}");
+            return refuse(&mut framed, StatusCode::BAD_REQUEST, "BAD_REQUEST", why).await;
         }
-        Err(err) => err.error_response(),
-    }
+    };
+    accepted.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(PROTOCOL));
+    framed.send((accepted, BodySize::None).into()).await.map_err(std::io::Error::other)?;
+    // Neither the request nor the HTTP buffers are needed any more: an idle socket would keep
+    // them (6 KiB and 16 KiB) for as long as it is open.
+    drop(req);
+    let actix_codec::FramedParts { io, read_buf, .. } = framed.into_parts();
+    let read = read_buf.to_vec();
+    drop(read_buf);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    // What the client sent after its handshake is already in the HTTP read buffer.
+    let connection = WebSocketStream::from_partially_read(io, read, Role::Server, Some(config)).await;
+    Socket::new(state, connection).serve().await;
+    Ok(())
+}
+
+/// Answers a request that does not become a socket, as a GraphQL error, and closes.
+async fn refuse(
+    framed: &mut Framed<TcpStream, h1::Codec>,
+    status: StatusCode,
+    code: &str,
+    why: String,
+) -> std::io::Result<()> {
+    let body = json!({ "errors": [ { "message": why, "extensions": { "code": code } } ] }).to_string();
+    let mut res = Response::with_body(status, ());
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.head_mut().set_connection_type(actix_http::ConnectionType::Close);
+    let len = u64::try_from(body.len()).unwrap_or(u64::MAX);
+    framed.send((res, BodySize::Sized(len)).into()).await.map_err(std::io::Error::other)?;
+    framed.send(h1::Message::Chunk(Some(body.into()))).await.map_err(std::io::Error::other)?;
+    framed.send(h1::Message::Chunk(None)).await.map_err(std::io::Error::other)
 }
 
 /// A message of the protocol.
@@ -213,10 +277,10 @@ enum Incoming {
 /// A subscription the socket holds.
 struct Subscription {
     /// Parsed once; each run starts from a copy.
-    document: async_graphql::parser::types::ExecutableDocument,
-    query: Arc<str>,
-    variables: async_graphql::Variables,
-    /// The variables as JSON, for [`RunKey`].
+    /// Parsed once, and shared with every subscription of the same text on this server.
+    document: Arc<Document>,
+    /// The variables as JSON: the key of shared runs ([`RunKey`]), and read again for each run
+    /// (an idle socket keeps the text, not the parsed map).
     variables_json: Arc<str>,
     operation_name: Option<String>,
     /// The records its root field hears of.
@@ -230,6 +294,38 @@ impl Subscription {
     /// without one.)
     fn listens_to(&self, event: &guanxi_entity::event::Model) -> bool {
         self.entity == event.entity && self.customer.is_none_or(|c| event.customer_id == Some(c))
+    }
+}
+
+/// A socket's subscriptions by the client's id, in the order they started. A list grown one at
+/// a time: most sockets hold one or two, and a map's first node would hold room for eleven.
+#[derive(Default)]
+struct Subscriptions(Vec<(String, Subscription)>);
+
+impl Subscriptions {
+    fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|(held, _)| held == id)
+    }
+
+    fn insert(&mut self, id: String, subscription: Subscription) {
+        self.0.reserve_exact(1);
+        self.0.push((id, subscription));
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Subscription> {
+        let at = self.0.iter().position(|(held, _)| held == id)?;
+        let (_, subscription) = self.0.remove(at);
+        self.0.shrink_to_fit();
+        Some(subscription)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &Subscription)> {
+        self.0.iter().map(|(id, subscription)| (id, subscription))
+    }
+
+    /// Does one of them listen to `event`?
+    fn listen_to(&self, event: &guanxi_entity::event::Model) -> bool {
+        self.0.iter().any(|(_, s)| s.listens_to(event))
     }
 }
 
@@ -248,11 +344,11 @@ impl Inbox {
 
     /// The next event one of `subscriptions` listens to. Cancel-safe: an event is taken only
     /// when it is returned.
-    async fn next(&mut self, subscriptions: &BTreeMap<String, Subscription>) -> Result<Heard, RecvError> {
+    async fn next(&mut self, subscriptions: &Subscriptions) -> Result<Heard, RecvError> {
         loop {
             while let Some(event) = self.batch.get(self.next) {
                 self.next += 1;
-                if subscriptions.values().any(|s| s.listens_to(event)) {
+                if subscriptions.listen_to(event) {
                     return Ok(event.clone());
                 }
             }
@@ -273,27 +369,54 @@ impl Closing {
 
 struct Socket {
     state: Arc<AppState>,
-    session: Session,
+    /// Where messages go; the socket's steps send from `&self`.
+    outgoing: tokio::sync::Mutex<futures_util::stream::SplitSink<Connection, Message>>,
+    /// Where the client's messages come from, until the socket's loop takes it.
+    incoming: Option<futures_util::stream::SplitStream<Connection>>,
     /// The caller and when its token stops being valid, once acknowledged.
     caller: Option<(Caller, tokio::time::Instant)>,
-    subscriptions: BTreeMap<String, Subscription>,
+    subscriptions: Subscriptions,
     held: Held,
 }
 
 impl Socket {
-    fn new(state: Arc<AppState>, session: Session) -> Self {
+    fn new(state: Arc<AppState>, connection: Connection) -> Self {
         let held = Held { state: state.clone(), owner: None, subscriptions: 0 };
-        Self { state, session, caller: None, subscriptions: BTreeMap::new(), held }
+        let (outgoing, incoming) = connection.split();
+        Self {
+            state,
+            outgoing: tokio::sync::Mutex::new(outgoing),
+            incoming: Some(incoming),
+            caller: None,
+            subscriptions: Subscriptions::default(),
+            held,
+        }
     }
 
-    async fn serve(mut self, mut messages: MessageStream) {
-        let Closing(code, why) = self.run(&mut messages).await;
-        let reason = CloseReason { code: CloseCode::Other(code), description: Some(why) };
-        let _ = tokio::time::timeout(SEND_TIMEOUT, self.session.close(Some(reason))).await;
+    async fn serve(mut self) {
+        let Some(mut messages) = self.incoming.take() else { return };
+        let Closing(code, mut why) = self.run(&mut messages).await;
+        // A close frame carries at most 123 bytes of reason (RFC 6455, 5.5).
+        if why.len() > 123 {
+            let mut end = 120;
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            why.truncate(end);
+            why.push('…');
+        }
+        let frame = CloseFrame { code: code.into(), reason: why.into() };
+        let mut outgoing = self.outgoing.lock().await;
+        let _ = tokio::time::timeout(SEND_TIMEOUT, async {
+            let _ = outgoing.send(Message::Close(Some(frame))).await;
+            // The client answers with its close; the connection ends when it does.
+            while let Some(Ok(_)) = messages.next().await {}
+        })
+        .await;
     }
 
     /// Serves the socket until it must close, and says why.
-    async fn run(&mut self, messages: &mut MessageStream) -> Closing {
+    async fn run(&mut self, messages: &mut futures_util::stream::SplitStream<Connection>) -> Closing {
         let opened = tokio::time::Instant::now();
         let mut inbox = None;
         let mut last_heard = opened;
@@ -310,29 +433,29 @@ impl Socket {
                     last_heard = tokio::time::Instant::now();
                     let message = match message {
                         None => return Closing::new(1000, "closed by the client"),
-                        Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                        Some(Err(tungstenite::Error::Capacity(_))) => {
                             return Closing::new(1009, format!("messages are at most {MAX_MESSAGE} bytes"));
                         }
+                        Some(Err(
+                            tungstenite::Error::ConnectionClosed
+                            | tungstenite::Error::AlreadyClosed
+                            | tungstenite::Error::Io(_),
+                        )) => return Closing::new(1000, "gone"),
                         Some(Err(err)) => return Closing::new(1002, format!("protocol error: {err}")),
                         Some(Ok(m)) => m,
                     };
                     match message {
                         Message::Text(text) => {
-                            if let Err(closing) = self.on_text(&text, &mut inbox).await {
+                            // Boxed: a socket's task holds the state of its largest step only
+                            // while the step runs.
+                            if let Err(closing) = Box::pin(self.on_text(&text, &mut inbox)).await {
                                 return closing;
                             }
                         }
-                        Message::Ping(bytes) => {
-                            let mut session = self.session.clone();
-                            if !matches!(tokio::time::timeout(SEND_TIMEOUT, session.pong(&bytes)).await, Ok(Ok(()))) {
-                                return Closing::new(1013, "the client does not take what it is sent");
-                            }
-                        }
+                        // tungstenite answers pings itself, with the next read or write.
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                         Message::Close(_) => return Closing::new(1000, "closed by the client"),
-                        Message::Binary(_) | Message::Continuation(_) => {
-                            return Closing::new(4400, "messages are JSON text");
-                        }
-                        Message::Pong(_) | Message::Nop => {}
+                        Message::Binary(_) => return Closing::new(4400, "messages are JSON text"),
                     }
                 }
                 heard = next_heard(&mut inbox, &self.subscriptions) => match heard {
@@ -352,9 +475,8 @@ impl Socket {
                     if last_heard.elapsed() > SILENCE {
                         return Closing::new(1001, "no sign of life");
                     }
-                    let mut session = self.session.clone();
-                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, session.ping(b"")).await, Ok(Ok(()))) {
-                        return Closing::new(1013, "the client does not take what it is sent");
+                    if let Err(closing) = self.send_message(Message::Ping(tungstenite::Bytes::new())).await {
+                        return closing;
                     }
                 }
             }
@@ -402,7 +524,7 @@ impl Socket {
                 let Some((caller, _)) = self.caller.clone() else {
                     return Err(Closing::new(4401, "Unauthorized"));
                 };
-                if self.subscriptions.contains_key(&id) {
+                if self.subscriptions.contains(&id) {
                     return Err(Closing::new(4409, format!("Subscriber for {id} already exists")));
                 }
                 match Box::pin(self.start(&caller, *payload)).await {
@@ -494,10 +616,9 @@ impl Socket {
         if let Err(limited) = state.rates.charge(caller, measure.cost.max(1)) {
             return Err(refusal(&rate_limited(&limited)));
         }
-        let document = doc.clone();
+        let document = state.runs.document(query, doc);
         let variables_json = serde_json::to_string(&variables).unwrap_or_default().into();
-        let subscription =
-            Subscription { document, query: query.into(), variables, variables_json, operation_name, entity, customer };
+        let subscription = Subscription { document, variables_json, operation_name, entity, customer };
         if let Some(errors) = self.execute(caller, &subscription, None).await.answer.errors() {
             return Err(errors);
         }
@@ -511,7 +632,7 @@ impl Socket {
     /// the socket's deadline.
     async fn deliver(&self, event: &Heard, expiry: tokio::time::Instant) -> Result<(), Closing> {
         let Some((caller, _)) = &self.caller else { return Ok(()) };
-        for (id, subscription) in &self.subscriptions {
+        for (id, subscription) in self.subscriptions.iter() {
             if !subscription.listens_to(event) {
                 continue;
             }
@@ -535,7 +656,7 @@ impl Socket {
         let state = &self.state;
         let key = RunKey {
             event: event.id,
-            query: subscription.query.clone(),
+            query: subscription.document.text.clone(),
             variables: subscription.variables_json.clone(),
             operation: subscription.operation_name.clone(),
             sight: Sight::of(caller),
@@ -584,11 +705,11 @@ impl Socket {
                 Arc::new(turn),
             )
         }));
-        let mut request = async_graphql::Request::new(subscription.query.to_string())
-            .variables(subscription.variables.clone())
+        let mut request = async_graphql::Request::new(subscription.document.text.to_string())
+            .variables(serde_json::from_str(&subscription.variables_json).unwrap_or_default())
             .data(context.clone());
         request.operation_name.clone_from(&subscription.operation_name);
-        request.set_parsed_query(subscription.document.clone());
+        request.set_parsed_query(subscription.document.parsed.clone());
         if let Some(event) = event {
             request = request.data(Delivery(event.clone()));
         }
@@ -629,8 +750,12 @@ impl Socket {
 
     /// Sends a message, if the client takes it within [`SEND_TIMEOUT`].
     async fn send(&self, message: &Value) -> Result<(), Closing> {
-        let mut session = self.session.clone();
-        match tokio::time::timeout(SEND_TIMEOUT, session.text(message.to_string())).await {
+        self.send_message(Message::text(message.to_string())).await
+    }
+
+    async fn send_message(&self, message: Message) -> Result<(), Closing> {
+        let mut outgoing = self.outgoing.lock().await;
+        match tokio::time::timeout(SEND_TIMEOUT, outgoing.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Closing::new(1000, "gone")),
             Err(_) => Err(Closing::new(1013, "the client does not take what it is sent")),
@@ -717,6 +842,22 @@ struct RunKey {
 #[derive(Default)]
 pub struct SharedRuns {
     runs: Mutex<SharedInner>,
+    documents: Mutex<Documents>,
+}
+
+/// A subscription's document: its text and its parse.
+struct Document {
+    text: Arc<str>,
+    parsed: async_graphql::parser::types::ExecutableDocument,
+}
+
+/// The documents subscriptions on this server hold, by text: a page held open by a thousand
+/// clients sends one document a thousand times, and the server keeps it once.
+#[derive(Default)]
+struct Documents {
+    held: HashMap<Arc<str>, std::sync::Weak<Document>>,
+    /// How many entries before the next sweep of documents nobody holds.
+    sweep_at: usize,
 }
 
 #[derive(Default)]
@@ -729,6 +870,23 @@ struct SharedInner {
 const SHARED_RUNS: usize = 4_096;
 
 impl SharedRuns {
+    /// The document of `text`, parsed as `parsed`: the one already held, if a subscription here
+    /// holds it.
+    fn document(&self, text: String, parsed: &async_graphql::parser::types::ExecutableDocument) -> Arc<Document> {
+        let mut documents = self.documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(held) = documents.held.get(text.as_str()).and_then(std::sync::Weak::upgrade) {
+            return held;
+        }
+        let text: Arc<str> = text.into();
+        let document = Arc::new(Document { text: text.clone(), parsed: parsed.clone() });
+        documents.held.insert(text, Arc::downgrade(&document));
+        if documents.held.len() >= documents.sweep_at {
+            documents.held.retain(|_, held| held.strong_count() > 0);
+            documents.sweep_at = (documents.held.len() * 2).max(64);
+        }
+        document
+    }
+
     async fn run<F: std::future::Future<Output = Ran>>(&self, key: RunKey, run: impl FnOnce() -> F) -> Arc<Ran> {
         let cell = {
             let mut inner = self.runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -783,10 +941,7 @@ fn until(exp: u64) -> tokio::time::Instant {
 
 /// The next event of the socket's tenant that one of its subscriptions listens to, once it has
 /// one.
-async fn next_heard(
-    inbox: &mut Option<Inbox>,
-    subscriptions: &BTreeMap<String, Subscription>,
-) -> Result<Heard, RecvError> {
+async fn next_heard(inbox: &mut Option<Inbox>, subscriptions: &Subscriptions) -> Result<Heard, RecvError> {
     match inbox {
         Some(inbox) => inbox.next(subscriptions).await,
         None => std::future::pending().await,
