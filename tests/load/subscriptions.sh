@@ -63,19 +63,19 @@ until grep -q ready "$work/listen.out" 2>/dev/null; do
 done
 db="${url%%\?*}"
 # One interaction per load tenant (the listener recorded them), numbered for the script.
-psql "$db" -qc "DROP TABLE IF EXISTS bench_places; CREATE TABLE bench_places AS
+psql "$db" -qc "CREATE TABLE bench_places AS
   SELECT (row_number() OVER (ORDER BY i.tenant_id) - 1)::int AS n, i.tenant_id, i.id, i.customer_id
   FROM interactions i JOIN tenants t ON t.id = i.tenant_id WHERE t.slug LIKE 'load-%'"
 cat > "$work/event.sql" <<SQL
 \\set n random(0, ${TENANTS:-100} - 1)
 BEGIN;
 INSERT INTO events (tenant_id, name, entity, entity_id, customer_id, changed_fields, at)
-  SELECT tenant_id, 'interaction.created', 'interaction', id, customer_id, '[]', clock_timestamp()
+  SELECT tenant_id, 'interaction.recorded', 'Interaction', id, customer_id, '[]', clock_timestamp()
   FROM bench_places WHERE n = :n;
 NOTIFY guanxi_events;
 COMMIT;
 SQL
-pgbench -n -q -c 4 -j 2 -R "$rate" -T "$seconds" -f "$work/event.sql" "$db" > "$work/pgbench.out" 2>&1 \
+pgbench -n -c 4 -j 2 -R "$rate" -T "$seconds" -f "$work/event.sql" "$db" > "$work/pgbench.out" 2>&1 \
   || { cat "$work/pgbench.out" >&2; exit 1; }
 wait "$listener"
 grep -E "^number of transactions actually processed" "$work/pgbench.out" || true
