@@ -246,6 +246,25 @@ async fn indexes_on_large_tables_are_built_without_blocking_writes_and_an_invali
         .await
         .expect("spoil the index");
     assert!(deferred_indexes(&db).await.contains(&("events_txid_idx".to_owned(), false)));
+    // Another replica's builder holds the turn. This one must not wait for it inside a statement:
+    // a session waiting for the lock holds a snapshot, which the holder's concurrent build
+    // waits for in turn, and PostgreSQL ends that build as a deadlock.
+    let other = sea_orm::Database::connect(&app.database_url).await.expect("db");
+    let lock = guanxi_api::domain::field_indexes::BUILDERS_LOCK;
+    other.execute_unprepared(&format!("SELECT pg_advisory_lock({lock})")).await.expect("the builders' turn");
     guanxi_api::domain::field_indexes::wake();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let waiting = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ))
+        .await
+        .expect("locks")
+        .and_then(|r| r.try_get::<i64>("", "n").ok());
+    assert_eq!(waiting, Some(0), "a builder waits for the builders' lock");
+    assert!(deferred_indexes(&db).await.contains(&("events_txid_idx".to_owned(), false)), "built out of turn");
+    other.execute_unprepared(&format!("SELECT pg_advisory_unlock({lock})")).await.expect("the turn given back");
     all_deferred_indexes_valid(&db, "the invalid index built again").await;
 }

@@ -773,6 +773,63 @@ async fn a_subscriber_that_cannot_pay_is_told_so_only_of_what_it_may_hear_of() {
     ok(&app.gql(&manager, give, json!({ "o": agent_id })).await);
     let told = pushed(&mut ws, "1").await;
     assert_eq!(told["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{told}");
+    // What the delivery would have cost: a point for the run, and one for the object it returns
+    // beyond the event (its customer).
+    assert_eq!(told["errors"][0]["extensions"]["points"], 2, "{told}");
+    assert!(told["errors"][0]["message"].as_str().is_some_and(|m| m.contains("costs 2 points")), "{told}");
     assert!(told["errors"][0].get("locations").is_none(), "no place in the document: {told}");
     assert!(told.get("data").is_none(), "{told}");
+}
+
+#[tokio::test]
+async fn a_client_that_pings_without_reading_does_not_pile_answers_up_on_the_server() {
+    use tokio::io::AsyncWriteExt;
+    // A server of its own: the flood below would slow the others' tests.
+    let app = TestApp::spawn().await;
+    let admin = app.token("pinger", "ADMIN", "admin");
+    // A client that takes almost nothing: each pong the server owes it stays on the server.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer");
+    let address = app.base.trim_start_matches("http://").parse().expect("address");
+    let stream = socket.connect(address).await.expect("connect");
+    let url = format!("{}/graphql", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await.expect("the socket opens");
+    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {admin}") } }))
+        .await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await["type"], "connection_ack");
+    // Pings of 125 bytes (the most a control frame holds), masked as a client's are, written
+    // straight to the connection and never an answer read.
+    let mut frame = vec![0x89, 0x80 | 125, 1, 2, 3, 4];
+    frame.extend((0..125u8).map(|i| i ^ [1, 2, 3, 4][usize::from(i) % 4]));
+    let pings: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * 1000).collect();
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_mut() else { unreachable!("a plain connection") };
+    // The server runs in this process: what it keeps shows in this process's memory.
+    let resident = || {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .expect("VmRSS")
+            >> 10
+    };
+    let before = resident();
+    let mut sent = 0usize;
+    let flood = async {
+        while sent < 384 << 20 {
+            if tcp.write_all(&pings).await.is_err() {
+                break;
+            }
+            sent += pings.len();
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(60), flood).await;
+    let grown = resident().saturating_sub(before);
+    // Each ping owes a pong of 127 bytes: kept, they would be about as much as was sent. The
+    // server keeps at most 128 KiB waiting and one pong more.
+    assert!(sent >= 64 << 20, "only {} MiB of pings went out", sent >> 20);
+    assert!(grown < 96, "{grown} MiB more memory after {} MiB of pings whose answers nobody read", sent >> 20);
 }

@@ -6,10 +6,10 @@
 //! carrying nothing), and every `GUANXI_EVENT_POLL_MS` (a second) whatever happens, so a lost
 //! notification delays an event by that much at most and never loses it.
 //!
-//! Each read hands each tenant's subscribers one [`Batch`], whatever its size: one large change
-//! (a ranking that moves thousands of tiers) is one batch, shared by every subscriber, which a
-//! socket listening to none of it passes over at once. A tenant's channel keeps
-//! `GUANXI_EVENT_BUFFER` batches: a subscriber that falls further behind is told so
+//! Each read hands each tenant's subscribers one [`Batch`] (of at most [`BATCH`] events): one
+//! large change (a ranking that moves thousands of tiers) is one or a few batches, shared by
+//! every subscriber, which a socket listening to none of it passes over at once. A tenant's
+//! channel keeps `GUANXI_EVENT_BUFFER` batches: a subscriber that falls further behind is told so
 //! ([`broadcast::error::RecvError::Lagged`]) and dropped by its connection, rather than
 //! buffered without bound.
 
@@ -29,8 +29,14 @@ use crate::tasks::Tasks;
 /// One event, shared by every subscriber that hears it.
 pub type Heard = Arc<event::Model>;
 
-/// The events of one tenant that one read found, in commit order per record.
+/// The events of one tenant that one read found, in commit order per record (at most
+/// [`BATCH`]).
 pub type Batch = Arc<[Heard]>;
+
+/// The most events in one batch: a read that found more for a tenant hands them out in batches
+/// of this many, so what a tenant's channel keeps for its slowest socket is at most
+/// `GUANXI_EVENT_BUFFER` × `BATCH` events (128 × 1,024 by default) however large its changes.
+pub const BATCH: usize = 1024;
 
 /// The events of this process's subscribers' tenants, as they commit.
 pub struct Feed {
@@ -154,8 +160,8 @@ impl Feed {
         tenants.iter().filter(|(_, channel)| channel.receiver_count() > 0).map(|(tenant, _)| *tenant).collect()
     }
 
-    /// Hands each tenant's subscribers its events of this read, as one batch; a tenant nobody
-    /// listens to any more is forgotten.
+    /// Hands each tenant's subscribers its events of this read, as one batch (or several of
+    /// [`BATCH`]); a tenant nobody listens to any more is forgotten.
     fn dispatch(&self, events: Vec<event::Model>) {
         if events.is_empty() {
             return;
@@ -165,10 +171,9 @@ impl Feed {
             batches.entry(event.tenant_id).or_default().push(Arc::new(event));
         }
         let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (tenant, batch) in batches {
-            if let Some(channel) = tenants.get(&tenant)
-                && channel.send(batch.into()).is_err()
-            {
+        for (tenant, events) in batches {
+            let Some(channel) = tenants.get(&tenant) else { continue };
+            if events.chunks(BATCH).any(|batch| channel.send(batch.into()).is_err()) {
                 tenants.remove(&tenant);
             }
         }

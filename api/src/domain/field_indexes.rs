@@ -39,11 +39,14 @@ pub fn wake() {
 /// stopped replica left `BUILDING`.
 const POLL: Duration = Duration::from_secs(10);
 
+/// How soon a builder looks again when another replica's pass held the turn.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
 /// The longest failure message kept on a definition.
 const MAX_ERROR_CHARS: usize = 300;
 
 /// The session lock the builders of all replicas take turns at (PostgreSQL).
-const BUILDERS_LOCK: i64 = 0x6775_616e_7869_0001;
+pub const BUILDERS_LOCK: i64 = 0x6775_616e_7869_0001;
 
 /// Starts the builder on `db` (on PostgreSQL a connection of its own: a build takes as long as
 /// the table is large, and must not take one from the requests' pool meanwhile).
@@ -54,11 +57,17 @@ pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize
             let done = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
                 pass_in_turn(&db, max_per_table).await
             } else {
-                pass(&db, max_per_table).await
+                pass(&db, max_per_table).await.map(Some)
             };
-            if let Err(err) = done {
-                tracing::warn!(error = %err, "building custom-field indexes");
-            }
+            let wait = match done {
+                Ok(Some(_)) => POLL,
+                // Another replica's pass is under way: look again soon, for what it did not see.
+                Ok(None) => BUSY_RETRY,
+                Err(err) => {
+                    tracing::warn!(error = %err, "building custom-field indexes");
+                    POLL
+                }
+            };
             let rung = BELL.notified();
             tokio::pin!(rung);
             rung.as_mut().enable();
@@ -68,7 +77,7 @@ pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = rung => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     });
@@ -77,15 +86,31 @@ pub fn spawn_builder(tasks: &Tasks, db: DatabaseConnection, max_per_table: usize
 /// A pass while holding the builders' lock, so that replicas take turns: two concurrent builds
 /// of one index wait for each other, and PostgreSQL ended one of them as a deadlock, which
 /// marked the definition `FAILED`. The lock is the session's: `db` holds one connection.
-async fn pass_in_turn(db: &DatabaseConnection, max_per_table: usize) -> Result<usize> {
+///
+/// The lock is only tried, never waited for: a replica waiting in `pg_advisory_lock` holds a
+/// snapshot, which a `CREATE INDEX CONCURRENTLY` of the holder waits for in turn, and
+/// PostgreSQL ended that build as a deadlock after it had read the whole table. `None` when
+/// another replica holds the turn.
+async fn pass_in_turn(db: &DatabaseConnection, max_per_table: usize) -> Result<Option<usize>> {
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared(&format!("SELECT pg_advisory_lock({BUILDERS_LOCK})")).await?;
+    let taken = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!("SELECT pg_try_advisory_lock({BUILDERS_LOCK}) AS taken"),
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "taken"))
+        .transpose()?
+        .unwrap_or(false);
+    if !taken {
+        return Ok(None);
+    }
     if let Err(err) = store::deferred_indexes::build_missing(db).await {
         tracing::warn!(error = %err, "building the indexes the migrations left to the builder");
     }
     let done = pass(db, max_per_table).await;
     db.execute_unprepared(&format!("SELECT pg_advisory_unlock({BUILDERS_LOCK})")).await?;
-    done
+    done.map(Some)
 }
 
 /// One pass: drops the field indexes nobody wants, then builds (or finds) each wanted one and

@@ -42,8 +42,9 @@ impl ErrorExtensions for Error {
                     e.set("plugin", plugin.as_str());
                     e.set("reason", *reason);
                 }
-                Error::RateLimited { bucket, retry_after, .. } => {
+                Error::RateLimited { bucket, points, retry_after } => {
                     e.set("bucket", *bucket);
+                    e.set("points", *points);
                     e.set("retryAfter", *retry_after);
                 }
                 _ => {}

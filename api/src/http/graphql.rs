@@ -174,13 +174,7 @@ pub async fn post(
 
 /// `GET /graphql`: queries only, or a WebSocket for subscriptions (`super::ws`).
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    // A handshake with `Connection: upgrade` never reaches here (`super::ws::upgrade` takes it).
-    if super::ws::is_upgrade(&req) {
-        return HttpResponse::BadRequest().content_type("application/json").body(
-            json!({ "errors": [ { "message": "a WebSocket handshake needs `Connection: upgrade`", "extensions": { "code": "BAD_REQUEST" } } ] })
-                .to_string(),
-        );
-    }
+    // A WebSocket handshake never reaches here: `super::ws::upgrade` takes it.
     let Some(media) = negotiate(&req) else { return not_acceptable() };
     let caller = match auth::caller(&req, &state).await {
         Ok(c) => c,

@@ -68,16 +68,11 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// What a socket reads at once: the protocol's messages are small, and an idle socket keeps
 /// this much (a larger message grows it while it is read).
 const READ_BUFFER: usize = 1024;
-
-/// Is this request a WebSocket upgrade? (actix-http hands those with `Connection: upgrade` to
-/// [`upgrade`]; this catches the rest.)
-#[must_use]
-pub fn is_upgrade(req: &actix_web::HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
+/// What may wait to be written to a client that does not read: a message being sent, and the
+/// answers to its pings. Past it, tungstenite keeps only the answer to the latest ping, so a
+/// client that pings without reading costs the server this much, not a pong per ping; it is
+/// closed (1013) when the next message or keepalive ping cannot be sent within 5 seconds.
+const MAX_UNSENT: usize = 2 * MAX_MESSAGE;
 
 /// Sockets and subscriptions held on this server, per tenant and per user.
 #[derive(Default)]
@@ -181,9 +176,10 @@ impl Drop for Held {
 /// The socket's side of an upgraded connection.
 type Connection = WebSocketStream<TcpStream>;
 
-/// Serves a WebSocket upgrade request, which actix-http hands over with the connection itself
-/// (`HttpService::upgrade`): `GET /graphql` offering the subprotocol becomes a socket; anything
-/// else is answered and the connection closed. Taken out of the HTTP/1.1 dispatcher, the
+/// Serves a request that asks for a WebSocket (`Upgrade: websocket`, on any path) or a `CONNECT`,
+/// which actix-http hands over with the connection itself (`HttpService::upgrade`), before the
+/// routes and their middlewares: `GET /graphql` offering the subprotocol becomes a socket;
+/// anything else is answered with a JSON error and the connection closed. Taken out of the HTTP/1.1 dispatcher, the
 /// connection leaves its two 8 KiB buffers behind, and an idle socket keeps only what it needs
 /// (BENCHMARKS.md, "Idle sockets").
 ///
@@ -230,6 +226,7 @@ pub async fn upgrade(
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
+        .max_write_buffer_size(MAX_UNSENT)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     // What the client sent after its handshake is already in the HTTP read buffer.
@@ -352,8 +349,10 @@ impl Inbox {
                     return Ok(event.clone());
                 }
             }
-            self.batch = self.batches.recv().await?;
+            // A socket waiting for events keeps none of those it has gone through.
+            self.batch = Arc::new([]);
             self.next = 0;
+            self.batch = self.batches.recv().await?;
         }
     }
 }
@@ -436,6 +435,10 @@ impl Socket {
                         Some(Err(tungstenite::Error::Capacity(_))) => {
                             return Closing::new(1009, format!("messages are at most {MAX_MESSAGE} bytes"));
                         }
+                        Some(Err(tungstenite::Error::WriteBufferFull(_))) => {
+                            return Closing::new(1013, "the client does not take what it is sent");
+                        }
+                        Some(Err(tungstenite::Error::Utf8(_))) => return Closing::new(1007, "text must be UTF-8"),
                         Some(Err(
                             tungstenite::Error::ConnectionClosed
                             | tungstenite::Error::AlreadyClosed
@@ -571,11 +574,11 @@ impl Socket {
         let refusal = |err: &Error| vec![error_json(&err.extend().into_server_error(async_graphql::Pos::default()))];
         // A refused document is charged as a refused request is, so refusals in a loop cost too.
         let refused = |err: &Error| match state.rates.charge(caller, super::graphql::REFUSED_POINTS) {
-            Err(limited) => refusal(&rate_limited(&limited)),
+            Err(limited) => refusal(&rate_limited(&limited, super::graphql::REFUSED_POINTS)),
             Ok(_) => refusal(err),
         };
         if let Err(limited) = state.rates.admit(caller) {
-            return Err(refusal(&rate_limited(&limited)));
+            return Err(refusal(&rate_limited(&limited, 1)));
         }
         cost::scan(&request.query, &limits).map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         let operation_name = request.operation_name.clone();
@@ -614,7 +617,7 @@ impl Socket {
         let measure = cost::walk(doc, operation_name.as_deref(), &variables, &tenant.shapes, &limits)
             .map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         if let Err(limited) = state.rates.charge(caller, measure.cost.max(1)) {
-            return Err(refusal(&rate_limited(&limited)));
+            return Err(refusal(&rate_limited(&limited, measure.cost.max(1))));
         }
         let document = state.runs.document(query, doc);
         let variables_json = serde_json::to_string(&variables).unwrap_or_default().into();
@@ -662,11 +665,12 @@ impl Socket {
             sight: Sight::of(caller),
         };
         let ran = state.runs.run(key, || self.execute(caller, subscription, Some(event))).await;
-        match state.rates.charge(caller, 1 + ran.returned) {
+        let points = 1 + ran.returned;
+        match state.rates.charge(caller, points) {
             Ok(_) => ran.answer.clone(),
             Err(_) if matches!(ran.answer, Answer::Silent) => Answer::Silent,
             Err(refusal) => Answer::Failed(vec![error_json(
-                &rate_limited(&refusal).extend().into_server_error(async_graphql::Pos::default()),
+                &rate_limited(&refusal, points).extend().into_server_error(async_graphql::Pos::default()),
             )]),
         }
     }
@@ -927,8 +931,9 @@ fn error_json(err: &ServerError) -> Value {
     value
 }
 
-fn rate_limited(refusal: &crate::rate::Refusal) -> Error {
-    Error::RateLimited { bucket: refusal.bucket, points: 1, retry_after: refusal.retry_after }
+/// The refusal of `points` a bucket could not pay, as a request's refusal says it.
+fn rate_limited(refusal: &crate::rate::Refusal, points: u64) -> Error {
+    Error::RateLimited { bucket: refusal.bucket, points, retry_after: refusal.retry_after }
 }
 
 /// The instant a token that expires at `exp` (seconds since the epoch) stops being valid: with
