@@ -62,10 +62,13 @@ until grep -q ready "$work/listen.out" 2>/dev/null; do
   sleep 0.5
 done
 db="${url%%\?*}"
-# One interaction per load tenant (the listener recorded them), numbered for the script.
+# The interaction the listener recorded last in each load tenant (ids follow time), numbered for
+# the script: the customers the sockets listen to (an earlier stage's are not).
 psql "$db" -qc "CREATE TABLE bench_places AS
-  SELECT (row_number() OVER (ORDER BY i.tenant_id) - 1)::int AS n, i.tenant_id, i.id, i.customer_id
-  FROM interactions i JOIN tenants t ON t.id = i.tenant_id WHERE t.slug LIKE 'load-%'"
+  SELECT (row_number() OVER (ORDER BY tenant_id) - 1)::int AS n, tenant_id, id, customer_id
+  FROM (SELECT DISTINCT ON (i.tenant_id) i.tenant_id, i.id, i.customer_id
+        FROM interactions i JOIN tenants t ON t.id = i.tenant_id WHERE t.slug LIKE 'load-%'
+        ORDER BY i.tenant_id, i.id DESC) latest"
 cat > "$work/event.sql" <<SQL
 \\set n random(0, ${TENANTS:-100} - 1)
 BEGIN;
