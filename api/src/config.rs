@@ -151,10 +151,12 @@ pub struct Config {
     #[arg(long, env = "GUANXI_EVENT_POLL_MS", default_value_t = 1000)]
     pub event_poll_ms: u64,
 
-    /// Reads of the change events a tenant's subscribers on this server may fall behind before
-    /// the slowest is closed (1013, "too slow") instead of buffered further. A read hands each
-    /// tenant one batch, whatever its size, so one large change (a ranking that moves thousands
-    /// of tiers) is one read, and a socket that listens to none of it passes over it at once.
+    /// Batches of change events a tenant's subscribers on this server may fall behind before
+    /// the slowest is closed (1013, "too slow") instead of buffered further. A read of the
+    /// outbox hands each tenant one batch of at most 1,024 events (several when it found more),
+    /// so one large change (a ranking that moves thousands of tiers) is one or a few batches,
+    /// and a socket that listens to none of it passes over them at once. Rounded up to a power
+    /// of two.
     #[arg(long, env = "GUANXI_EVENT_BUFFER", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub event_buffer: u64,
 

@@ -2,10 +2,12 @@
 // subscription each) spread over TENANTS tenants, then either holds them (`idle`, until killed)
 // or records interactions at RATE per second for SECONDS and reports how long each change took
 // from its write to its push (`latency`), or records one interaction per tenant, then only
-// listens for SECONDS (plus 3) to events something else commits, and reports the same (`listen`).
+// listens to events something else commits until it writes their number to EVENTS_FILE (and 3 s
+// more), and reports the same (`listen`).
 //
 //   BASE=http://127.0.0.1:18092 SECRET=… SOCKETS=1000 TENANTS=100 RATE=500 SECONDS=20 \
 //     node tests/clients/subscribers.mjs latency
+import { existsSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { RECORD, gql as call, paced, token as sign } from './load.mjs';
 
@@ -43,6 +45,16 @@ function subscribe(bearer, query, variables, onNext) {
   });
 }
 
+// In `listen` mode the events are committed by someone else, who writes how many to EVENTS_FILE
+// once done.
+async function committedElsewhere() {
+  for (;;) {
+    const written = existsSync(env.EVENTS_FILE) ? readFileSync(env.EVENTS_FILE, 'utf8').trim() : '';
+    if (written) return { sent: Number(written), failed: 0 };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const places = [];
 for (let t = 0; t < tenants; t++) {
   const bearer = token(`load-${t}`);
@@ -77,7 +89,7 @@ if (mode === 'latency' || mode === 'listen') {
           const place = places[n % tenants];
           return gql(place.bearer, RECORD, { c: place.customer });
         })
-      : await new Promise((r) => setTimeout(() => r({ sent: Number(env.EVENTS ?? 0), failed: 0 }), seconds * 1000));
+      : await committedElsewhere();
   await new Promise((r) => setTimeout(r, 3000));
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];

@@ -1,13 +1,19 @@
 # Shared set-up of the load scripts (sourced): the release binary, wrk, a work dir cleaned on
-# exit, and the settings every script reads from the environment.
+# exit, and the settings every script reads from the environment. GUANXI_BIN names a server
+# binary to drive instead of this tree's release build (another commit's, built with
+# `git worktree add /tmp/old <commit> && cd /tmp/old && cargo build --release`).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/guanxi-target}"
 customers="${CUSTOMERS:-100000}"
 connections="${CONNECTIONS:-32}"
 pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 secret="load-test-secret-0123456789abcdef"
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --bin guanxi -q
-bin="$CARGO_TARGET_DIR/release/guanxi"
+if [ -n "${GUANXI_BIN:-}" ]; then
+  bin="$GUANXI_BIN"
+else
+  cargo build --release --bin guanxi -q
+  bin="$CARGO_TARGET_DIR/release/guanxi"
+fi
 work=$(mktemp -d)
 pg_databases=()
 cleanup() { # the server, the PostgreSQL databases a script made, the work dir: also on failure

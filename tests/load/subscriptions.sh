@@ -5,9 +5,10 @@
 #   2. latency: SOCKETS sockets over TENANTS tenants (each hearing its tenant's one customer's
 #      interactions), while interactions are recorded at RATE per second for SECONDS; how long
 #      each change took from its write to its push.
-#   3. (PostgreSQL) the push path alone: the same sockets, while pgbench commits RATE events a
-#      second straight into the outbox (each naming one of the tenants' interactions, with a
-#      NOTIFY as the server sends after its writes), so the write path's own cost is left out.
+#   3. (PostgreSQL; needs psql and pgbench) the push path alone: the same sockets, while pgbench
+#      commits RATE events a second straight into the outbox (each naming one of the tenants'
+#      interactions, with a NOTIFY as the server sends after its writes), so the write path's
+#      own cost is left out.
 #
 #   bash tests/load/subscriptions.sh [sqlite|postgres]
 #   env: SOCKETS_IDLE=10000 SOCKETS=1000 TENANTS=100 RATE=500 SECONDS_LOAD=20 STAGES="idle latency outbox"
@@ -55,7 +56,7 @@ if [[ " $stages " == *" outbox "* && "$which" == postgres ]]; then
 echo "== commit-to-push latency, events committed straight into the outbox ($which)"
 rate="${RATE:-500}"; seconds="${SECONDS_LOAD:-20}"
 BASE="http://127.0.0.1:$port" SECRET="$secret" SOCKETS="${SOCKETS:-1000}" TENANTS="${TENANTS:-100}" \
-  SECONDS="$seconds" EVENTS=$((rate * seconds)) node tests/clients/subscribers.mjs listen > "$work/listen.out" &
+  SECONDS="$seconds" EVENTS_FILE="$work/events" node tests/clients/subscribers.mjs listen > "$work/listen.out" &
 listener=$!
 until grep -q ready "$work/listen.out" 2>/dev/null; do
   kill -0 "$listener" 2>/dev/null || { echo "the subscribers failed" >&2; exit 1; }
@@ -80,8 +81,10 @@ COMMIT;
 SQL
 pgbench -n -c 4 -j 2 -R "$rate" -T "$seconds" -f "$work/event.sql" "$db" > "$work/pgbench.out" 2>&1 \
   || { cat "$work/pgbench.out" >&2; exit 1; }
+# The events committed, for the listener's expected pushes.
+awk '/^number of transactions actually processed/ {print $NF}' "$work/pgbench.out" | cut -d/ -f1 > "$work/events.part"
+mv "$work/events.part" "$work/events"
 wait "$listener"
-grep -E "^number of transactions actually processed" "$work/pgbench.out" || true
 tail -1 "$work/listen.out"
 fi
 stop

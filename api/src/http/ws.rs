@@ -195,8 +195,13 @@ pub async fn upgrade(
             .await;
     }
     if req.method() != Method::GET {
-        return refuse(&mut framed, StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST", "a WebSocket opens with GET".into())
-            .await;
+        return refuse(
+            &mut framed,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "a WebSocket opens with GET".into(),
+        )
+        .await;
     }
     let offered = req
         .headers()
@@ -212,7 +217,7 @@ pub async fn upgrade(
         Ok(mut accepted) => accepted.finish().drop_body(),
         Err(err) => {
             let why = format!("not a WebSocket handshake: {err}");
-            return refuse(&mut framed, StatusCode::BAD_REQUEST, "BAD_REQUEST", why).await;
+            return refuse(&mut framed, StatusCode::BAD_REQUEST, "BAD_USER_INPUT", why).await;
         }
     };
     accepted.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(PROTOCOL));
@@ -577,8 +582,9 @@ impl Socket {
             Err(limited) => refusal(&rate_limited(&limited, super::graphql::REFUSED_POINTS)),
             Ok(_) => refusal(err),
         };
+        // Refused before it is measured, as over HTTP: no points named.
         if let Err(limited) = state.rates.admit(caller) {
-            return Err(refusal(&rate_limited(&limited, 1)));
+            return Err(refusal(&rate_limited(&limited, 0)));
         }
         cost::scan(&request.query, &limits).map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         let operation_name = request.operation_name.clone();
