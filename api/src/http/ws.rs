@@ -13,7 +13,7 @@
 //! subscriptions; per tenant `GUANXI_MAX_SUBSCRIPTIONS_PER_TENANT`. Every run of a document is
 //! charged to the subscriber's rate buckets (a point, and what it returns) and takes a turn
 //! among its tenant's operations; a document refused costs what a refused request costs. A
-//! socket that falls `GUANXI_EVENT_BUFFER` reads of the outbox behind its tenant, or does not
+//! socket that falls `GUANXI_EVENT_BUFFER` batches of events behind its tenant, or does not
 //! take what it is sent within 5 seconds, is closed (1013) instead of buffering without bound.
 //! Events none of a socket's subscriptions listens to are passed over without a run, so a flood
 //! of one kind (a ranking that moves thousands of tiers) costs the other subscribers nothing.
@@ -179,9 +179,9 @@ type Connection = WebSocketStream<TcpStream>;
 /// Serves a request that asks for a WebSocket (`Upgrade: websocket`, on any path) or a `CONNECT`,
 /// which actix-http hands over with the connection itself (`HttpService::upgrade`), before the
 /// routes and their middlewares: `GET /graphql` offering the subprotocol becomes a socket;
-/// anything else is answered with a JSON error and the connection closed. Taken out of the HTTP/1.1 dispatcher, the
-/// connection leaves its two 8 KiB buffers behind, and an idle socket keeps only what it needs
-/// (BENCHMARKS.md, "Idle sockets").
+/// anything else is answered with a JSON error and the connection closed. Taken out of the
+/// HTTP/1.1 dispatcher, the connection leaves its two 8 KiB buffers behind, and an idle socket
+/// keeps only what it needs (BENCHMARKS.md, "Subscriptions at 10,000 sockets").
 ///
 /// # Errors
 /// The connection fails while the answer to the handshake is written.
@@ -278,8 +278,7 @@ enum Incoming {
 
 /// A subscription the socket holds.
 struct Subscription {
-    /// Parsed once; each run starts from a copy.
-    /// Parsed once, and shared with every subscription of the same text on this server.
+    /// Parsed once (each run starts from a copy), and shared with every subscription of the same text on this server.
     document: Arc<Document>,
     /// The variables as JSON: the key of shared runs ([`RunKey`]), and read again for each run
     /// (an idle socket keeps the text, not the parsed map).
@@ -475,7 +474,7 @@ impl Socket {
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
-                        return Closing::new(1013, format!("too slow: {missed} reads of events behind; reconnect"));
+                        return Closing::new(1013, format!("too slow: {missed} batches of events behind; reconnect"));
                     }
                     Err(RecvError::Closed) => return Closing::new(1001, "the event feed stopped"),
                 },
