@@ -171,14 +171,7 @@ async fn a_change_is_pushed_within_a_second_through_the_normal_read_path() {
     send(&mut ws, json!({ "type": "complete", "id": "1" })).await;
     subscribe(&mut ws, "2", "subscription { interactionRecorded { kind } }", json!({})).await;
     let other = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "王芳" })).await;
-    let res = app
-        .gql(
-            &admin,
-            "mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: \"2026-01-05T10:00:00Z\"}) { id } }",
-            json!({ "c": other }),
-        )
-        .await;
-    ok(&res);
+    record_call(&app, &admin, &other).await;
     assert_eq!(pushed(&mut ws, "2").await["data"]["interactionRecorded"]["kind"], "CREATED");
 }
 
@@ -395,6 +388,12 @@ async fn stopping_the_server_closes_its_sockets_with_1001_then_it_stops() {
     assert!(after.is_err(), "a stopped server still answers: {after:?}");
 }
 
+/// Records a call with `customer`, as `token`.
+async fn record_call(app: &TestApp, token: &str, customer: &str) {
+    let record = "mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: \"2026-01-05T10:00:00Z\"}) { id } }";
+    ok(&app.gql(token, record, json!({ "c": customer })).await);
+}
+
 /// `count` customers of a new tenant, once the scorer has ranked every one; how many were ranked
 /// below the top tier.
 async fn ranked_customers(app: &TestApp, admin: &str, count: usize) -> i64 {
@@ -461,14 +460,7 @@ async fn a_ranking_that_moves_hundreds_of_tiers_reaches_its_listeners_whole_and_
     // The socket that listens to interactions heard none of it, is still open, and hears the
     // next interaction at once.
     let customer = app.create_customer(&admin, json!({ "kind": "INDIVIDUAL", "name": "之后" })).await;
-    let res = app
-        .gql(
-            &admin,
-            "mutation($c: ID!) { recordInteraction(input: {customerId: $c, kind: CALL, occurredAt: \"2026-01-05T10:00:00Z\"}) { id } }",
-            json!({ "c": customer }),
-        )
-        .await;
-    ok(&res);
+    record_call(&app, &admin, &customer).await;
     let heard = pushed(&mut bystander, "2").await;
     assert_eq!(heard["data"]["interactionRecorded"]["customerId"], customer.as_str(), "{heard}");
 }

@@ -64,9 +64,7 @@ pub async fn build_missing(db: &DatabaseConnection) -> Result<usize> {
     for index in &DEFERRED {
         match found.iter().find(|f| f.name == index.name) {
             Some(Found { valid: true, .. }) => continue,
-            Some(Found { valid: false, .. }) => {
-                db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name)).await?;
-            }
+            Some(Found { valid: false, .. }) => super::custom_fields::drop_index(db, index.name).await?,
             None => {}
         }
         let started = std::time::Instant::now();
