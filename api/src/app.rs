@@ -178,6 +178,7 @@ impl Application {
             db: db.clone(),
             auth,
             identities: IdentityCache::default(),
+            documents: crate::domain::documents::Documents::default(),
             schemas,
             plugins: plugins.clone(),
             rates,

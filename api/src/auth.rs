@@ -25,6 +25,9 @@ pub struct Claims {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The user's language (`zh-CN`, `en`): messages follow it rather than `Accept-Language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 enum Keys {
@@ -208,6 +211,8 @@ fn identity(claims: Claims) -> Result<TokenIdentity, String> {
         role,
         name: claims.name.filter(|n| !n.trim().is_empty()),
         email: claims.email.filter(|e| !e.trim().is_empty()),
+        // A language the server does not speak is no preference.
+        locale: claims.locale.as_deref().and_then(crate::locale::Locale::parse),
         expires: claims.exp,
     })
 }
@@ -237,6 +242,7 @@ pub fn mint(
         exp: jsonwebtoken::get_current_timestamp() + ttl_secs,
         name: name.map(str::to_owned),
         email: None,
+        locale: None,
     };
     Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
 }

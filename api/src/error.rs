@@ -48,6 +48,13 @@ pub enum Error {
     /// The query is deeper, more complex or uses more aliases than allowed.
     #[error("{0}")]
     QueryTooComplex(String),
+    /// A persisted query's hash the tenant does not know: the client sends the document with it
+    /// (Apollo's clients look for this message and code).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// The tenant runs only its trusted documents, and this is not one (`FORBIDDEN`).
+    #[error("this tenant runs only its trusted documents, and this document is not one of them")]
+    UntrustedDocument,
     /// The caller's `bucket` (`user` or `tenant`) cannot pay `points` now; it could in
     /// `retry_after` seconds (HTTP 429). `inFlight`: the tenant's turns are all taken.
     #[error("{}", rate_limited_message(bucket, *points, *retry_after))]
@@ -103,6 +110,8 @@ impl Error {
             Self::Conflict { .. } => "CONFLICT",
             Self::Plugin { .. } => "PLUGIN_ERROR",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::UntrustedDocument => "FORBIDDEN",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
@@ -149,6 +158,8 @@ impl From<std::sync::Arc<Error>> for Error {
                     Self::Plugin { plugin: plugin.clone(), reason, message: message.clone() }
                 }
                 Self::QueryTooComplex(m) => Self::QueryTooComplex(m.clone()),
+                Self::PersistedQueryNotFound => Self::PersistedQueryNotFound,
+                Self::UntrustedDocument => Self::UntrustedDocument,
                 Self::RateLimited { bucket, points, retry_after } => {
                     Self::RateLimited { bucket, points: *points, retry_after: *retry_after }
                 }

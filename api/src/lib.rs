@@ -4,8 +4,8 @@
 //! crate. [`Application::build`] connects and migrates the database, binds the listener and returns
 //! a server that [`Application::run_until_stopped`] drives until SIGTERM/SIGINT, draining requests.
 //! Dependencies point one way: `app` → `http` → `graphql` → `domain` → `store`, and all of them
-//! speak `query` (filters, orders, pages) and read `clock` (the request's time and counters),
-//! leaves that import none of them. The domain never sees
+//! speak `query` (filters, orders, pages), read `clock` (the request's time and counters) and
+//! `locale` (messages in the caller's language), leaves that import none of them. The domain never sees
 //! actix or GraphQL types; GraphQL reaches the database only through the domain.
 //!
 //! The crate's interface is what the command line needs: [`Application`] and [`Config`], the
@@ -31,7 +31,7 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub mod seed;
 pub(crate) mod tasks;
-internal_modules!(clock, domain, graphql, query, rate, store);
+internal_modules!(clock, domain, graphql, locale, query, rate, store);
 
 pub use app::{Application, Stopper};
 pub use config::Config;

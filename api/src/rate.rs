@@ -344,6 +344,7 @@ mod tests {
             name: None,
             email: None,
             role,
+            locale: None,
         }
     }
 

@@ -11,7 +11,7 @@ pub struct Model {
     pub user_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
-    /// sha256 of the request body, hex.
+    /// sha256 of what the request asks (document, operation name, variables), hex.
     pub request_hash: String,
     /// The HTTP status and body of the first response; `None` while that request is running.
     pub response_status: Option<i32>,

@@ -16,6 +16,7 @@ pub mod idempotency_record;
 pub mod interaction;
 pub mod key_account_plan;
 pub mod outbox_reader;
+pub mod persisted_document;
 pub mod plan_action;
 pub mod plugin;
 pub mod plugin_binary;

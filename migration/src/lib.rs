@@ -25,6 +25,7 @@ mod m20261207_000020_event_readers;
 mod m20261207_000021_sla_breaches_told;
 mod m20261207_000022_create_webhooks;
 mod m20261207_000023_interaction_duration;
+mod m20261207_000024_persisted_documents;
 mod partial_index;
 pub mod statistics;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_sla_breaches_told::Migration),
             Box::new(m20261207_000022_create_webhooks::Migration),
             Box::new(m20261207_000023_interaction_duration::Migration),
+            Box::new(m20261207_000024_persisted_documents::Migration),
         ]
     }
 }

@@ -13,13 +13,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::TestApp;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a pushed change may take.
 const PUSHED_WITHIN: Duration = Duration::from_secs(1);
 
 /// A socket on `/graphql` offering the subprotocol, not yet initialised.
-async fn open(app: &TestApp) -> Ws {
+pub(crate) async fn open(app: &TestApp) -> Ws {
     let url = format!("{}/graphql", app.base.replace("http://", "ws://"));
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
@@ -31,12 +31,12 @@ async fn open(app: &TestApp) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, message: Value) {
+pub(crate) async fn send(ws: &mut Ws, message: Value) {
     ws.send(Message::text(message.to_string())).await.expect("send");
 }
 
 /// The next protocol message, within `within`; panics on a close.
-async fn next(ws: &mut Ws, within: Duration) -> Value {
+pub(crate) async fn next(ws: &mut Ws, within: Duration) -> Value {
     loop {
         let message = tokio::time::timeout(within, ws.next())
             .await
@@ -66,7 +66,7 @@ async fn closed_with(ws: &mut Ws, within: Duration) -> (u16, String) {
 }
 
 /// A socket initialised with `token`.
-async fn connect(app: &TestApp, token: &str) -> Ws {
+pub(crate) async fn connect(app: &TestApp, token: &str) -> Ws {
     let mut ws = open(app).await;
     send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
         .await;

@@ -22,6 +22,8 @@ pub struct TokenIdentity {
     pub role: Role,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The language the token's `locale` claim asks for.
+    pub locale: Option<crate::locale::Locale>,
     /// When the token expires, in seconds since the epoch: a socket it opened closes then.
     pub expires: u64,
 }
@@ -66,7 +68,8 @@ impl IdentityCache {
             && hit.name == token.name
             && hit.email == token.email
         {
-            return Ok(hit);
+            // The cache is keyed by user; the language is the token's own.
+            return Ok(Caller { locale: token.locale, ..hit });
         }
         let tenant = super::plugins::tenant_for(db, plugins, &token.tenant_slug, default_plugins).await?;
         let user = store::in_write(db, async |txn| store::users::upsert(txn, tenant.id, token.claimed()).await).await?;
@@ -79,6 +82,7 @@ impl IdentityCache {
             name: token.name.clone(),
             email: token.email.clone(),
             role: token.role,
+            locale: token.locale,
         };
         if let Ok(mut map) = self.entries.write() {
             if map.len() >= MAX_CACHED_IDENTITIES {

@@ -38,6 +38,7 @@ pub mod complaints;
 pub mod custom_fields;
 pub mod custom_values;
 pub mod customers;
+pub mod documents;
 pub mod feed;
 pub mod field_indexes;
 pub mod identity;
@@ -104,4 +105,6 @@ pub struct Caller {
     pub name: Option<String>,
     pub email: Option<String>,
     pub role: Role,
+    /// The language the token asks for, if it names one.
+    pub locale: Option<crate::locale::Locale>,
 }

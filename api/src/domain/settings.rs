@@ -51,6 +51,8 @@ pub struct TenantSettings {
     pub tier_cut_points: TierCutPoints,
     /// The number score customers are ranked by into tiers.
     pub tier_score_key: String,
+    /// Only the trusted documents run, for every role but ADMIN (`setTrustedDocuments`).
+    pub enforce_trusted_documents: bool,
 }
 
 const HOUR: i64 = 60;
@@ -69,6 +71,7 @@ impl Default for TenantSettings {
             ]),
             tier_cut_points: TierCutPoints::default(),
             tier_score_key: "value_score".into(),
+            enforce_trusted_documents: false,
         }
     }
 }

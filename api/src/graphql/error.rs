@@ -38,6 +38,7 @@ impl ErrorExtensions for Error {
                         e.set("field", field.as_str());
                     }
                 }
+                Error::UntrustedDocument => e.set("reason", "UNTRUSTED_DOCUMENT"),
                 Error::Plugin { plugin, reason, .. } => {
                     e.set("plugin", plugin.as_str());
                     e.set("reason", *reason);

@@ -179,6 +179,9 @@ pub struct TenantSchema {
     pub schema: Schema,
     pub fields: Arc<TenantFields>,
     pub shapes: cost::Shapes,
+    /// The hashes of the only documents non-ADMIN callers may send, when the tenant enforces
+    /// its trusted documents.
+    pub trusted: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 struct Entry {
@@ -232,11 +235,12 @@ impl SchemaCache {
         }
         // Built outside the lock: two first requests may both build, which is harmless.
         let fields = Arc::new(crate::domain::custom_fields::tenant_fields(db, tenant_id).await?);
+        let trusted = crate::domain::documents::enforced(db, tenant_id).await?;
         let started = Instant::now();
         let schema = build(&fields).map_err(|e| Error::Internal(anyhow::anyhow!("building schema: {e}")))?;
         let shapes = cost::Shapes::of(schema.registry());
         tracing::debug!(tenant = %tenant_id, version, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "built schema");
-        let built = Arc::new(TenantSchema { schema, fields, shapes });
+        let built = Arc::new(TenantSchema { schema, fields, shapes, trusted });
         if let Ok(mut inner) = self.inner.lock() {
             let entry = Entry { version, checked: Instant::now(), built: built.clone() };
             if inner.schemas.insert(tenant_id, entry).is_none() {

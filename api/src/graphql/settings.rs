@@ -1,4 +1,4 @@
-//! `tenantSettings` and `updateTenantSettings` (ADMIN).
+//! `tenantSettings`, `updateTenantSettings` and `setTrustedDocuments` (ADMIN).
 
 use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, TypeRef};
@@ -135,6 +135,55 @@ pub fn register(types: &mut Types) {
         .argument(InputValue::new("input", TypeRef::named_nn("TenantSettingsInput")))
         .description(
             "ADMIN only: base currency of purchase totals, the complaint SLA table, and the value tiers' cut points and score (changing those re-ranks the tiers).",
+        ),
+    );
+    register_trusted_documents(types);
+}
+
+fn register_trusted_documents(types: &mut Types) {
+    types.inputs.push(
+        InputObject::new("TrustedDocumentInput")
+            .description("A document a client sends by its hash (graphql-codegen's and Relay's persisted documents).")
+            .field(InputValue::new("sha256Hash", TypeRef::named_nn(TypeRef::STRING)).description("SHA-256 of `document`, hex."))
+            .field(InputValue::new("document", TypeRef::named_nn(TypeRef::STRING))),
+    );
+    types.mutation.push(
+        Field::new("setTrustedDocuments", TypeRef::named_nn(TypeRef::INT), |ctx| {
+            resolve(async move {
+                let rc = request(&ctx)?;
+                let listed = ctx.args.get("documents").and_then(|v| v.list().ok());
+                let documents = listed
+                    .iter()
+                    .flat_map(|l| l.iter())
+                    .map(|item| {
+                        let object = item.object().ok();
+                        let text = |k: &str| {
+                            let value = object.as_ref().and_then(|o| o.get(k));
+                            value.and_then(|v| v.string().ok().map(str::to_owned)).unwrap_or_default()
+                        };
+                        (text("sha256Hash"), text("document"))
+                    })
+                    .collect();
+                let enforce = ctx.args.get("enforce").and_then(|v| v.boolean().ok()).unwrap_or(false);
+                // Only what the server could run is trusted; scanned first, as a request's document
+                // is, so that no text makes the parser recurse without bound.
+                let limits = *ctx
+                    .data::<super::cost::Limits>()
+                    .map_err(|_| crate::Error::Internal(anyhow::anyhow!("the request's limits are missing")))?;
+                let not_a_document = |text: &str| match super::cost::scan(text, &limits) {
+                    Err(too) => Some(too.message),
+                    Ok(()) => async_graphql::parser::parse_query(text).err().map(|e| e.to_string()),
+                };
+                let trusted =
+                    crate::domain::documents::set_trusted(&rc.db, &rc.caller, documents, enforce, not_a_document).await?;
+                rc.schema_changed.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Some(FieldValue::value(i64::try_from(trusted).unwrap_or(i64::MAX))))
+            })
+        })
+        .argument(InputValue::new("documents", TypeRef::named_nn_list_nn("TrustedDocumentInput")))
+        .argument(InputValue::new("enforce", TypeRef::named_nn(TypeRef::BOOLEAN)))
+        .description(
+            "ADMIN only: replaces the tenant's trusted documents, which clients may send by hash alone. With `enforce`, any other document is refused (FORBIDDEN, reason UNTRUSTED_DOCUMENT) for every role but ADMIN. Returns how many documents are trusted.",
         ),
     );
 }

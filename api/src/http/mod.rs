@@ -1,6 +1,7 @@
 //! The actix application: routes, limits, request ids, metrics.
 
 pub mod auth;
+mod documents;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Authenticator,
     pub identities: IdentityCache,
+    /// Persisted documents this server has read (automatic persisted queries, trusted ones).
+    pub documents: crate::domain::documents::Documents,
     pub schemas: Arc<SchemaCache>,
     pub plugins: Arc<Plugins>,
     pub rates: RateLimiter,

@@ -48,6 +48,7 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::cost;
 use crate::graphql::error::classify;
 use crate::graphql::subscription::{Delivery, listens_to};
+use crate::locale::Locale;
 
 /// The subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -224,6 +225,7 @@ pub async fn upgrade(
     framed.send((accepted, BodySize::None).into()).await.map_err(std::io::Error::other)?;
     // Neither the request nor the HTTP buffers are needed any more: an idle socket would keep
     // them (6 KiB and 16 KiB) for as long as it is open.
+    let asked = Locale::choose(None, req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     drop(req);
     let actix_codec::FramedParts { io, read_buf, .. } = framed.into_parts();
     let read = read_buf.to_vec();
@@ -236,7 +238,7 @@ pub async fn upgrade(
         .max_frame_size(Some(MAX_MESSAGE));
     // What the client sent after its handshake is already in the HTTP read buffer.
     let connection = WebSocketStream::from_partially_read(io, read, Role::Server, Some(config)).await;
-    Socket::new(state, connection).serve().await;
+    Socket::new(state, connection, asked).serve().await;
     Ok(())
 }
 
@@ -378,12 +380,14 @@ struct Socket {
     incoming: Option<futures_util::stream::SplitStream<Connection>>,
     /// The caller and when its token stops being valid, once acknowledged.
     caller: Option<(Caller, tokio::time::Instant)>,
+    /// The language the handshake's `Accept-Language` asked for; the token's claim wins.
+    asked: Locale,
     subscriptions: Subscriptions,
     held: Held,
 }
 
 impl Socket {
-    fn new(state: Arc<AppState>, connection: Connection) -> Self {
+    fn new(state: Arc<AppState>, connection: Connection, asked: Locale) -> Self {
         let held = Held { state: state.clone(), owner: None, subscriptions: 0 };
         let (outgoing, incoming) = connection.split();
         Self {
@@ -391,6 +395,7 @@ impl Socket {
             outgoing: tokio::sync::Mutex::new(outgoing),
             incoming: Some(incoming),
             caller: None,
+            asked,
             subscriptions: Subscriptions::default(),
             held,
         }
@@ -539,7 +544,11 @@ impl Socket {
                         self.subscriptions.insert(id, subscription);
                         Ok(())
                     }
-                    Err(errors) => self.send(&json!({ "type": "error", "id": id, "payload": errors })).await,
+                    Err(errors) => {
+                        let mut errors = Value::Array(errors);
+                        self.language().localize_json(&mut errors);
+                        self.send(&json!({ "type": "error", "id": id, "payload": errors })).await
+                    }
                 }
             }
             Incoming::Complete { id } => {
@@ -585,6 +594,9 @@ impl Socket {
         if let Err(limited) = state.rates.admit(caller) {
             return Err(refusal(&rate_limited(&limited, 0)));
         }
+        let tenant = state.schemas.get(&state.db, caller.tenant_id).await.map_err(|e| refusal(&e))?;
+        let registration =
+            super::documents::prepare(&state, caller, &tenant, &mut request).await.map_err(|e| refusal(&e))?;
         cost::scan(&request.query, &limits).map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         let operation_name = request.operation_name.clone();
         let query = request.query.clone();
@@ -618,7 +630,6 @@ impl Socket {
             )));
         };
         let customer = customer_argument(&field.node, &variables);
-        let tenant = state.schemas.get(&state.db, caller.tenant_id).await.map_err(|e| refusal(&e))?;
         let measure = cost::walk(doc, operation_name.as_deref(), &variables, &tenant.shapes, &limits)
             .map_err(|too| refused(&Error::QueryTooComplex(too.message)))?;
         if let Err(limited) = state.rates.charge(caller, measure.cost.max(1)) {
@@ -633,6 +644,9 @@ impl Socket {
         self.held
             .subscription(state.config.max_subscriptions_per_tenant)
             .map_err(|why| refusal(&Error::invalid("subscribe", "TOO_MANY_SUBSCRIPTIONS", why)))?;
+        if let Some(registration) = registration {
+            super::documents::register(&state, caller, registration).await;
+        }
         Ok(subscription)
     }
 
@@ -648,7 +662,10 @@ impl Socket {
                 return Err(self.expired());
             }
             let answer = self.delivered(caller, subscription, event).await;
-            if let Some(payload) = answer.payload() {
+            if let Some(mut payload) = answer.payload() {
+                if let Some(errors) = payload.get_mut("errors") {
+                    self.language().localize_json(errors);
+                }
                 metrics::counter!("subscription_deliveries_total").increment(1);
                 self.send(&json!({ "type": "next", "id": id, "payload": payload })).await?;
             }
@@ -758,6 +775,11 @@ impl Socket {
     }
 
     /// Sends a message, if the client takes it within [`SEND_TIMEOUT`].
+    /// The language of the socket's messages.
+    fn language(&self) -> Locale {
+        self.caller.as_ref().and_then(|(c, _)| c.locale).unwrap_or(self.asked)
+    }
+
     async fn send(&self, message: &Value) -> Result<(), Closing> {
         self.send_message(Message::text(message.to_string())).await
     }

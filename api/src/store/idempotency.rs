@@ -37,6 +37,16 @@ pub struct Claim {
     pub key: String,
 }
 
+/// The hash a request is known by under its key: what it asks (document, operation name,
+/// variables), not how it was sent, so that a retry by a persisted query's hash is the same
+/// request as the first try by text.
+#[must_use]
+pub fn request_hash(query: &str, operation_name: Option<&str>, variables: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let asked = serde_json::json!({ "query": query, "operationName": operation_name, "variables": variables });
+    hex::encode(Sha256::digest(asked.to_string().as_bytes()))
+}
+
 /// Marks `claim` committed, inside the transaction about to commit.
 ///
 /// # Errors
@@ -60,7 +70,7 @@ pub enum Begin {
     Proceed,
     /// Seen and finished: answer with this.
     Replay { status: u16, body: String },
-    /// The key was used with another body.
+    /// The key was used for another request.
     Mismatch,
     /// The first request with this key is still running.
     InProgress,

@@ -8,6 +8,7 @@ pub mod complaints;
 pub mod custom_fields;
 pub mod customers;
 pub mod deferred_indexes;
+pub mod documents;
 pub mod events;
 pub mod filter;
 pub mod idempotency;

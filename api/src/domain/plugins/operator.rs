@@ -32,6 +32,7 @@ fn system_caller(t: &tenant::Model) -> Caller {
         name: Some("Guanxi".into()),
         email: None,
         role: Role::Admin,
+        locale: None,
     }
 }
 
