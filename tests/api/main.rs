@@ -14,6 +14,7 @@ mod access;
 mod access_model;
 mod auth;
 mod cli;
+mod clients;
 mod complaints;
 mod concurrency;
 mod cost;
