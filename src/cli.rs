@@ -184,6 +184,7 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
     if demo_mode && config.jwt_secret.is_none() && config.jwt_public_key.is_none() && config.jwks_file.is_none() {
         config.jwt_secret = Some(demo::dev_secret(&std::env::current_dir()?)?);
     }
+    config.demo_page = demo_mode;
     let app = Application::build(config.clone()).await?;
     let url = format!("http://{}:{}", display_host(config), app.port());
     if demo_mode {
@@ -200,11 +201,15 @@ async fn serve(demo_mode: bool, config: &mut Config) -> anyhow::Result<()> {
                      Try it:\n  curl -s {url}/graphql -H 'Content-Type: application/json' -H \"Authorization: Bearer {token}\" \\\n    \
                      -d '{{\"query\":\"{{ viewer {{ tenant {{ name }} }} customers(first: 5, filter: {{status: {{eq: ACTIVE}}}}) {{ totalCount nodes {{ name kind region tier lifecycleStage owner {{ name }} }} }} }}\"}}'\n\n\
                      GraphiQL, signed in with this token:\n  {url}/graphiql?token={token}\n\n\
+                     The example web client (paste the token to sign in):\n  {url}/demo\n\n\
                      More tokens: {exe} token --tenant demo --role AGENT --user zhang.wei\n"
                 );
             }
             None => {
-                println!("\nGuanxi is running at {url}; the demo tenant is seeded. Mint tokens with your own key.\n");
+                println!(
+                    "\nGuanxi is running at {url}; the demo tenant is seeded. Mint tokens with your own key.\n\
+                     The example web client: {url}/demo\n"
+                );
             }
         }
     } else {

@@ -213,6 +213,10 @@ pub struct Config {
     #[arg(skip)]
     pub clock: crate::clock::Clock,
 
+    /// Serve the example web client at `/demo`; not a setting: `serve --demo` turns it on.
+    #[arg(skip)]
+    pub demo_page: bool,
+
     /// How long a tenant's cached schema is trusted before its schema version is read again.
     /// PostgreSQL replicas also hear every change at once (LISTEN/NOTIFY); this is the backstop.
     #[arg(long, env = "GUANXI_SCHEMA_POLL_MS", default_value_t = 1000)]

@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::helpers::TestApp;
 
 /// The W3C WebDriver key under which an element reference comes back.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub(crate) const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The first full path of `name` in `PATH`.
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -34,7 +35,7 @@ fn free_port() -> u16 {
 
 /// A proxy that closes every connection unanswered: what the browser sends past loopback
 /// goes nowhere.
-async fn dead_end_proxy() -> u16 {
+pub(crate) async fn dead_end_proxy() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let port = listener.local_addr().expect("address").port();
     tokio::spawn(async move { while listener.accept().await.is_ok() {} });
@@ -42,14 +43,15 @@ async fn dead_end_proxy() -> u16 {
 }
 
 /// One chromedriver process (killed if dropped, say by a panic) and one browser session in it.
-struct Browser {
+pub(crate) struct Browser {
     driver: tokio::process::Child,
     client: reqwest::Client,
     session: String,
 }
 
 impl Browser {
-    async fn start(proxy_port: u16) -> Self {
+    /// A browser whose traffic past loopback goes to `proxy_port`, with `extra_args` for Chromium.
+    pub(crate) async fn start(proxy_port: u16, extra_args: &[&str]) -> Self {
         const INSTALL: &str = "install them: apt-get install -y chromium chromium-driver";
         let chromium = on_path("chromium")
             .or_else(|| on_path("chromium-browser"))
@@ -90,6 +92,7 @@ impl Browser {
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             "--window-size=1280,900",
         ];
+        let args: Vec<&str> = args.iter().chain(extra_args).copied().collect();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": chromium, "args": args },
@@ -106,7 +109,7 @@ impl Browser {
     }
 
     /// A WebDriver command; its `value`, or the WebDriver error as text.
-    async fn command(&self, path: &str, body: Value) -> Result<Value, String> {
+    pub(crate) async fn command(&self, path: &str, body: Value) -> Result<Value, String> {
         let res = self.client.post(format!("{}{path}", self.session)).json(&body).send().await;
         let res = res.map_err(|e| format!("chromedriver: {e}"))?;
         let ok = res.status().is_success();
@@ -114,12 +117,12 @@ impl Browser {
         if ok { Ok(body["value"].clone()) } else { Err(body["value"].to_string()) }
     }
 
-    async fn script(&self, source: &str) -> Result<Value, String> {
+    pub(crate) async fn script(&self, source: &str) -> Result<Value, String> {
         self.command("/execute/sync", json!({ "script": source, "args": [] })).await
     }
 
     /// Polls `source` until it returns a string containing `needle` (or 30 s have passed).
-    async fn wait_for(&self, source: &str, needle: &str) -> Result<String, String> {
+    pub(crate) async fn wait_for(&self, source: &str, needle: &str) -> Result<String, String> {
         let started = Instant::now();
         let mut last = Value::Null;
         while started.elapsed() < Duration::from_secs(30) {
@@ -145,8 +148,16 @@ impl Browser {
         Ok(urls)
     }
 
+    /// A PNG of the window, as the page looks now.
+    pub(crate) async fn screenshot(&self) -> Result<Vec<u8>, String> {
+        let res = self.client.get(format!("{}/screenshot", self.session)).send().await;
+        let body: Value = res.map_err(|e| format!("chromedriver: {e}"))?.json().await.map_err(|e| e.to_string())?;
+        let png = body["value"].as_str().ok_or_else(|| format!("no screenshot: {body}"))?;
+        base64::engine::general_purpose::STANDARD.decode(png).map_err(|e| format!("screenshot is not base64: {e}"))
+    }
+
     /// Ends the session (Chromium with it), then chromedriver, and waits for it to go.
-    async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let _ = self.client.delete(&self.session).send().await;
         let _ = self.driver.kill().await;
     }
@@ -199,7 +210,7 @@ async fn graphiql_runs_a_query_with_no_network_beyond_loopback() {
     let token = app.token("acme", "ADMIN", "a");
     app.create_customer(&token, json!({ "kind": "ORGANIZATION", "name": "离线贸易有限公司" })).await;
 
-    let browser = Browser::start(dead_end_proxy().await).await;
+    let browser = Browser::start(dead_end_proxy().await, &[]).await;
     let query = "{ customers(first: 5) { nodes { name } } }";
     let url = reqwest::Url::parse_with_params(
         &format!("{}/graphiql", app.base),

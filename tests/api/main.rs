@@ -21,6 +21,7 @@ mod cost;
 mod custom_fields;
 mod customer360;
 mod customers;
+mod demo_page;
 mod events;
 mod faults;
 mod filters;

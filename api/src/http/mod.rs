@@ -1,6 +1,7 @@
 //! The actix application: routes, limits, request ids, metrics.
 
 pub mod auth;
+pub mod demo_page;
 mod documents;
 pub mod graphiql;
 pub mod graphql;
@@ -17,6 +18,7 @@ pub use state::AppState;
 /// Registers every route on an actix app.
 pub fn routes(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     let body_limit = state.config.max_body_bytes;
+    let demo = state.config.demo_page;
     cfg.app_data(state)
         .app_data(web::PayloadConfig::new(body_limit))
         .service(
@@ -37,4 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::render));
+    if demo {
+        cfg.route("/demo", web::get().to(demo_page::page)).route("/demo/{file}", web::get().to(demo_page::file));
+    }
 }
