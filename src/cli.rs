@@ -50,6 +50,10 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 24 * 3600)]
         ttl: u64,
+        /// The language of the messages the bearer gets (`zh-CN` or `en`), whatever its
+        /// Accept-Language says.
+        #[arg(long)]
+        locale: Option<String>,
         /// Falls back to the development secret that `serve --demo` keeps in this directory.
         #[arg(long, env = "GUANXI_JWT_SECRET", hide_env_values = true)]
         secret: Option<String>,
@@ -140,14 +144,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Token { tenant, role, user, name, ttl, secret } => {
+        Command::Token { tenant, role, user, name, ttl, locale, secret } => {
             let secret = match secret {
                 Some(s) => s,
                 None => std::fs::read_to_string(demo::SECRET_FILE)
                     .map(|s| s.trim().to_owned())
                     .context("no secret: set GUANXI_JWT_SECRET (or run `guanxi serve --demo` here first)")?,
             };
-            println!("{}", auth::mint(&secret, &tenant, &role, &user, ttl, name.as_deref())?);
+            println!(
+                "{}",
+                auth::mint_with_locale(&secret, &tenant, &role, &user, ttl, name.as_deref(), locale.as_deref())?
+            );
             Ok(())
         }
         Command::Plugin { action: PluginAction::Check { file } } => crate::plugin::check(&file),

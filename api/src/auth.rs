@@ -229,6 +229,25 @@ pub fn mint(
     ttl_secs: u64,
     name: Option<&str>,
 ) -> anyhow::Result<String> {
+    mint_with_locale(secret, tenant, role, user, ttl_secs, name, None)
+}
+
+/// [`mint`], with a `locale` claim: the language of the messages the token's bearer gets.
+///
+/// # Errors
+/// A malformed tenant slug, role or locale, or an encoding failure.
+pub fn mint_with_locale(
+    secret: &str,
+    tenant: &str,
+    role: &str,
+    user: &str,
+    ttl_secs: u64,
+    name: Option<&str>,
+    locale: Option<&str>,
+) -> anyhow::Result<String> {
+    if locale.is_some_and(|l| crate::locale::Locale::parse(l).is_none()) {
+        bail!("--locale must be zh-CN or en, got '{}'", locale.unwrap_or_default());
+    }
     if !is_tenant_slug(tenant) {
         bail!("--tenant must match [a-z0-9-]{{1,63}}, got '{tenant}'");
     }
@@ -242,7 +261,7 @@ pub fn mint(
         exp: jsonwebtoken::get_current_timestamp() + ttl_secs,
         name: name.map(str::to_owned),
         email: None,
-        locale: None,
+        locale: locale.map(str::to_owned),
     };
     Ok(encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
 }
