@@ -154,6 +154,8 @@ async fn with_trusted_documents_enforced_every_other_document_is_refused_for_eve
 
     let set = app.gql(&admin, SET_TRUSTED, json!({ "d": documents, "e": true })).await;
     assert_eq!(set["data"]["setTrustedDocuments"], 2, "{set}");
+    let settings = app.gql(&admin, "{ tenantSettings { enforceTrustedDocuments } }", json!({})).await;
+    assert_eq!(settings["data"]["tenantSettings"]["enforceTrustedDocuments"], true, "{settings}");
 
     // A trusted document runs by hash alone (no client registered it) and in full.
     let by_hash_only = post(&app, &agent, &by_hash(&sha256(CUSTOMERS))).await;

@@ -49,6 +49,15 @@ pub fn register(types: &mut Types) {
                     Ok(Some(Value::String(s.tier_score_key.clone())))
                 })
             }))
+            .field(
+                Field::new("enforceTrustedDocuments", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                    FieldFuture::new(async move {
+                        let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
+                        Ok(Some(Value::from(s.enforce_trusted_documents)))
+                    })
+                })
+                .description("Only the trusted documents run, for every role but ADMIN (set by `setTrustedDocuments`)."),
+            )
             .field(Field::new("sla", TypeRef::named_nn_list_nn("SlaTerm"), |ctx| {
                 FieldFuture::new(async move {
                     let s = ctx.parent_value.try_downcast_ref::<TenantSettings>()?;
