@@ -73,22 +73,24 @@ impl Locale {
         claim.or_else(|| accept_language.and_then(Self::negotiate)).unwrap_or_default()
     }
 
-    /// `message` in this language.
+    /// `message` in this language; English when it is longer than [`MAX_MESSAGE_BYTES`].
     #[must_use]
     pub fn translate(self, message: &str) -> Cow<'_, str> {
         match self {
-            Self::En => Cow::Borrowed(message),
-            Self::ZhCn => CATALOGUES.translate(message, 0),
+            Self::ZhCn if message.len() <= MAX_MESSAGE_BYTES => CATALOGUES.translate(message, 0),
+            _ => Cow::Borrowed(message),
         }
     }
 
-    /// Translates the errors of a response: each message and each violation's message.
+    /// Translates the errors of a response: each message and each violation's message, as long
+    /// as the answer's [`BUDGET_BYTES`] last (the rest stays English).
     pub fn localize(self, errors: &mut [ServerError]) {
         if self == Self::En {
             return;
         }
+        let mut budget = Budget(BUDGET_BYTES);
         for err in errors {
-            if let Cow::Owned(m) = self.translate(&err.message) {
+            if let Cow::Owned(m) = budget.translate(self, &err.message) {
                 err.message = m;
             }
             let Some(extensions) = err.extensions.as_mut() else { continue };
@@ -100,7 +102,7 @@ impl Locale {
                         // A plugin's violation is in the plugin's own words.
                         if !fields.contains_key("plugin")
                             && let Some(async_graphql::Value::String(m)) = fields.get_mut("message")
-                            && let Cow::Owned(t) = self.translate(m)
+                            && let Cow::Owned(t) = budget.translate(self, m)
                         {
                             *m = t;
                         }
@@ -123,9 +125,10 @@ impl Locale {
         if self == Self::En {
             return;
         }
-        let translate = |message: &mut Value| {
+        let mut budget = Budget(BUDGET_BYTES);
+        let mut translate = |message: &mut Value| {
             if let Value::String(m) = message
-                && let Cow::Owned(t) = self.translate(m)
+                && let Cow::Owned(t) = budget.translate(self, m)
             {
                 *m = t;
             }
@@ -159,6 +162,28 @@ static CATALOGUES: LazyLock<Catalogues> = LazyLock::new(|| {
 
 /// Patterns nested deeper than this are left as they are (a message quoting a message quoting…).
 const MAX_NESTING: usize = 3;
+/// A longer message stays English: messages quote what the caller sent, and matching costs
+/// time in proportion to the text.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// Bytes of messages one answer translates; the rest stay English, so an answer of thousands
+/// of errors costs no more than one of a few.
+const BUDGET_BYTES: usize = 16 * 1024;
+/// Matching patterns a message's placeholders are read for, the most literal first: a message
+/// crafted to match many patterns costs no more than one that matches a few.
+const MAX_CANDIDATES: usize = 8;
+
+/// What is left of an answer's [`BUDGET_BYTES`].
+struct Budget(usize);
+
+impl Budget {
+    fn translate<'m>(&mut self, locale: Locale, message: &'m str) -> Cow<'m, str> {
+        if message.len() > self.0 {
+            return Cow::Borrowed(message);
+        }
+        self.0 -= message.len();
+        locale.translate(message)
+    }
+}
 
 struct Catalogues {
     /// Every English pattern, to find the ones a message matches in one pass.
@@ -231,22 +256,23 @@ impl Catalogues {
             return Cow::Borrowed(message);
         }
         // Of the patterns that match, the one that leaves the least of the message to its
-        // placeholders says the most of it; a `{message}` is said by a pattern of its own, so
-        // `invalid input: {field}: {message}` wins over a pattern that swallows its start.
-        let best = self
-            .patterns
-            .matches(message)
+        // placeholders says the most of it; a `{message}` that is a message of its own is said
+        // by its pattern, so `invalid input: {field}: {message}` wins over a pattern that
+        // swallows its start, while a quoted value that merely ends like a message does not.
+        let mut candidates: Vec<&Entry> = self.patterns.matches(message).into_iter().map(|i| &self.entries[i]).collect();
+        candidates.sort_by_key(|e| std::cmp::Reverse(e.literal));
+        let best = candidates
             .into_iter()
-            .filter_map(|i| {
-                let entry = &self.entries[i];
+            .take(MAX_CANDIDATES)
+            .filter_map(|entry| {
                 let captures = entry.regex.captures(message)?;
                 let unsaid: usize = entry
                     .names
                     .iter()
                     .enumerate()
-                    .filter(|(_, name)| *name != "message")
-                    .filter_map(|(i, _)| captures.get(i + 1))
-                    .map(|m| m.as_str().chars().count())
+                    .filter_map(|(i, name)| Some((name, captures.get(i + 1)?.as_str())))
+                    .filter(|(name, text)| *name != "message" || !self.patterns.is_match(text))
+                    .map(|(_, text)| text.chars().count())
                     .sum();
                 Some((unsaid, std::cmp::Reverse(entry.literal), entry, captures))
             })
@@ -369,6 +395,23 @@ mod tests {
         assert_eq!(zh("must be blue"), "须为blue");
         assert_eq!(zh("invalid input: first: must be 0 to 100, got -1"), "输入无效：first：须为 0 到 100，实际为 -1");
         assert_eq!(zh("something else"), "something else");
+        // A quoted value that ends like a message is not one.
+        assert_eq!(zh("invalid input: id: 'must be 0 to 1, got' is not an id"), "输入无效：id：'must be 0 to 1, got' is not an id");
+    }
+
+    #[test]
+    fn long_messages_and_answers_beyond_their_budget_stay_english() {
+        let long = format!("'{}' is not an id", "x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(Locale::ZhCn.translate(&long), long);
+        let message = "internal error";
+        assert_ne!(Locale::ZhCn.translate(message), message);
+        // An answer of many errors translates what its budget pays for, in order.
+        let padded = format!("'{}' is not an id", "y".repeat(900));
+        let mut errors: Vec<ServerError> = (0..40).map(|_| ServerError::new(padded.clone(), None)).collect();
+        Locale::ZhCn.localize(&mut errors);
+        let translated = errors.iter().filter(|e| e.message != padded).count();
+        assert!(translated > 0 && translated <= BUDGET_BYTES / padded.len(), "{translated} translated");
+        assert_eq!(errors[39].message, padded);
     }
 
     #[test]

@@ -133,11 +133,13 @@ async fn with_trusted_documents_enforced_every_other_document_is_refused_for_eve
     let by_agent = app.gql(&agent, SET_TRUSTED, json!({ "d": documents, "e": true })).await;
     assert_eq!(code(&by_agent), "FORBIDDEN", "{by_agent}");
     // Nested deeper than a request may be: scanned, as a request is, before the parser sees it.
-    let deep = format!("{}{}", "{ a ".repeat(20_000), "}".repeat(20_000));
+    let deep = format!("{}{}", "{ a ".repeat(5_000), "}".repeat(5_000));
+    let long = format!("{{ __typename }} #{}", "长".repeat(11_000));
     let bad = json!([
         { "sha256Hash": sha256("{ a }"), "document": "{ b }" },
         { "sha256Hash": sha256("{ a"), "document": "{ a" },
         { "sha256Hash": sha256(&deep), "document": deep },
+        { "sha256Hash": sha256(&long), "document": long },
     ]);
     let refused = app.gql(&admin, SET_TRUSTED, json!({ "d": bad, "e": true })).await;
     assert_eq!(
@@ -145,15 +147,27 @@ async fn with_trusted_documents_enforced_every_other_document_is_refused_for_eve
         vec![
             ("documents.0.sha256Hash".into(), "HASH_MISMATCH".into()),
             ("documents.1.document".into(), "INVALID_DOCUMENT".into()),
-            ("documents.2.document".into(), "INVALID_DOCUMENT".into())
+            ("documents.2.document".into(), "INVALID_DOCUMENT".into()),
+            ("documents.3.document".into(), "TOO_LONG".into())
         ],
         "every problem at once: {refused}"
     );
     // Nothing was enforced by the refused call.
     assert!(app.gql(&agent, "{ viewer { role } }", json!({})).await.get("errors").is_none());
+    // A subscription the agent started before the rule is ended by it at its next event.
+    let mut early = subscriptions::connect(&app, &agent).await;
+    let untrusted = "subscription { customerChanged { kind customer { name } } }";
+    subscriptions::send(&mut early, json!({ "type": "subscribe", "id": "early", "payload": { "query": untrusted } }))
+        .await;
+    subscriptions::send(&mut early, json!({ "type": "ping" })).await;
+    assert_eq!(subscriptions::next(&mut early, Duration::from_secs(5)).await["type"], "pong");
 
     let set = app.gql(&admin, SET_TRUSTED, json!({ "d": documents, "e": true })).await;
     assert_eq!(set["data"]["setTrustedDocuments"], 2, "{set}");
+    app.create_customer(&admin, json!({ "kind": "ORGANIZATION", "name": "规则之后" })).await;
+    let ended = subscriptions::next(&mut early, Duration::from_secs(5)).await;
+    assert_eq!(ended["type"], "error", "told, not sent the change: {ended}");
+    assert_eq!(ended["payload"][0]["extensions"]["reason"], "UNTRUSTED_DOCUMENT", "{ended}");
     let settings = app.gql(&admin, "{ tenantSettings { enforceTrustedDocuments } }", json!({})).await;
     assert_eq!(settings["data"]["tenantSettings"]["enforceTrustedDocuments"], true, "{settings}");
 

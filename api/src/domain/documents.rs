@@ -4,8 +4,9 @@
 //!
 //! Registered documents are stored per tenant in the database, so every replica knows a hash
 //! any of them learnt; each server keeps the ones it used in memory. A tenant keeps at most
-//! [`MAX_REGISTERED`] registered documents (the oldest go first): a client that registers a new
-//! document per request churns its own tenant's documents, nobody else's.
+//! [`MAX_REGISTERED`] registered documents of at most [`MAX_DOCUMENT_BYTES`] (the oldest go
+//! first), and holds at most [`MEMORY_BYTES_PER_TENANT`] of a server's memory: a client that
+//! registers a new document per request churns its own tenant's documents, nobody else's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,12 +22,18 @@ use crate::error::{Error, Result, Violation};
 use crate::store;
 
 /// Registered (not trusted) documents a tenant keeps.
-pub const MAX_REGISTERED: u64 = 2_000;
+pub const MAX_REGISTERED: u64 = 1_000;
 /// Trusted documents a tenant may list.
 pub const MAX_TRUSTED: usize = 5_000;
+/// The longest document stored (a client's operations are a few kilobytes at most); a longer
+/// one runs when sent whole, and is not registered.
+pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024;
 /// Bytes of document text a server keeps in memory, all tenants together; past it the memory is
 /// emptied and refilled from the database as documents are asked for.
 const MEMORY_BYTES: usize = 32 << 20;
+/// Bytes of that memory one tenant may hold; past it, that tenant's documents are forgotten,
+/// not the others'.
+pub const MEMORY_BYTES_PER_TENANT: usize = 2 << 20;
 
 /// The lowercase hex SHA-256 of a document's text, as clients compute it.
 #[must_use]
@@ -50,6 +57,7 @@ pub struct Documents {
 struct Memory {
     texts: HashMap<(Uuid, String), Arc<str>>,
     bytes: usize,
+    by_tenant: HashMap<Uuid, usize>,
 }
 
 impl Documents {
@@ -88,14 +96,30 @@ impl Documents {
 
     fn remember(&self, key: (Uuid, String), text: Arc<str>) {
         let Ok(mut memory) = self.memory.lock() else { return };
+        if memory.texts.contains_key(&key) {
+            return;
+        }
+        let tenant = key.0;
+        if memory.by_tenant.get(&tenant).copied().unwrap_or(0) + text.len() > MEMORY_BYTES_PER_TENANT {
+            let mut freed = 0;
+            memory.texts.retain(|(t, _), text| {
+                let keep = *t != tenant;
+                if !keep {
+                    freed += text.len();
+                }
+                keep
+            });
+            memory.bytes -= freed;
+            memory.by_tenant.remove(&tenant);
+        }
         if memory.bytes + text.len() > MEMORY_BYTES {
             memory.texts.clear();
+            memory.by_tenant.clear();
             memory.bytes = 0;
         }
         memory.bytes += text.len();
-        if let Some(old) = memory.texts.insert(key, text) {
-            memory.bytes -= old.len();
-        }
+        *memory.by_tenant.entry(tenant).or_default() += text.len();
+        memory.texts.insert(key, text);
     }
 }
 
@@ -156,6 +180,14 @@ pub async fn set_trusted(
             ));
             continue;
         };
+        if text.len() > MAX_DOCUMENT_BYTES {
+            violations.push(Violation::new(
+                format!("documents.{i}.document"),
+                "TOO_LONG",
+                format!("at most {MAX_DOCUMENT_BYTES} bytes, got {}", text.len()),
+            ));
+            continue;
+        }
         if sha256(&text) != hash {
             violations.push(Violation::new(
                 format!("documents.{i}.sha256Hash"),
@@ -191,6 +223,21 @@ pub async fn set_trusted(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_that_fills_its_share_of_memory_forgets_its_own_documents_only() {
+        let documents = Documents::default();
+        let (other, churner) = (Uuid::now_v7(), Uuid::now_v7());
+        documents.remember((other, "kept".into()), "{ a }".into());
+        let big: Arc<str> = "x".repeat(MEMORY_BYTES_PER_TENANT / 4).into();
+        for i in 0..20 {
+            documents.remember((churner, format!("{i}")), big.clone());
+        }
+        let memory = documents.memory.lock().unwrap();
+        assert!(memory.texts.contains_key(&(other, "kept".into())));
+        assert!(memory.by_tenant[&churner] <= MEMORY_BYTES_PER_TENANT);
+        assert_eq!(memory.bytes, memory.texts.values().map(|t| t.len()).sum::<usize>());
+    }
 
     #[test]
     fn hashes_are_sixty_four_hex_digits_lowercased() {

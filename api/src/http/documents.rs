@@ -7,12 +7,13 @@ use std::sync::Arc;
 use async_graphql::Value;
 
 use super::AppState;
-use crate::domain::documents::{parse_hash, sha256};
+use crate::domain::documents::{MAX_DOCUMENT_BYTES, parse_hash, sha256};
 use crate::domain::{Caller, Role};
 use crate::error::Error;
 use crate::graphql::TenantSchema;
 
-/// Points a registration costs beside the request: a write, once per new document.
+/// Points a registration costs beside the request: a write, once per new document, and a
+/// point per KiB it stores.
 const REGISTER_POINTS: u64 = 10;
 
 /// A document a client sent with its hash, to register once it has run.
@@ -47,7 +48,10 @@ pub async fn prepare(
                 state.documents.find(&state.db, caller.tenant_id, hash).await?.ok_or(Error::PersistedQueryNotFound)?;
             request.query = text.to_string();
         } else if sha256(&request.query) == *hash {
-            registration = Some(Registration { sha256: hash.clone(), text: request.query.as_str().into() });
+            // A longer document runs, but is not stored: it is sent whole each time.
+            if request.query.len() <= MAX_DOCUMENT_BYTES {
+                registration = Some(Registration { sha256: hash.clone(), text: request.query.as_str().into() });
+            }
         } else {
             return Err(Error::invalid(
                 "extensions.persistedQuery.sha256Hash",
@@ -70,22 +74,27 @@ pub async fn prepare(
     Ok(registration)
 }
 
-/// Fills in the document of a request sent by hash alone, when the tenant knows it; leaves the
-/// request as it is otherwise (for [`prepare`] to refuse): a retry by hash must be known for the
-/// same operation as the first try by text.
-pub async fn fill(state: &AppState, caller: &Caller, request: &mut async_graphql::Request) {
-    let Some(Ok(hash)) = request.extensions.get("persistedQuery").map(requested_hash) else { return };
-    if request.query.is_empty()
-        && let Ok(Some(text)) = state.documents.find(&state.db, caller.tenant_id, &hash).await
-    {
+/// Fills in the document of a request sent by hash alone: a retry by hash must be known for
+/// the same operation as the first try by text before it runs. A malformed `persistedQuery` is
+/// left for [`prepare`] to refuse.
+///
+/// # Errors
+/// `PERSISTED_QUERY_NOT_FOUND` for a hash the tenant does not know; database failures.
+pub async fn fill(state: &AppState, caller: &Caller, request: &mut async_graphql::Request) -> Result<(), Error> {
+    let Some(Ok(hash)) = request.extensions.get("persistedQuery").map(requested_hash) else { return Ok(()) };
+    if request.query.is_empty() {
+        let text =
+            state.documents.find(&state.db, caller.tenant_id, &hash).await?.ok_or(Error::PersistedQueryNotFound)?;
         request.query = text.to_string();
     }
+    Ok(())
 }
 
 /// Stores a document a client sent with its hash, once it ran, if the caller's buckets can pay
 /// for the write; if not, the client sends the document again next time.
 pub async fn register(state: &AppState, caller: &Caller, registration: Registration) {
-    if state.rates.charge(caller, REGISTER_POINTS).is_err() {
+    let points = REGISTER_POINTS + (registration.text.len() as u64).div_ceil(1024);
+    if state.rates.charge(caller, points).is_err() {
         return;
     }
     if let Err(err) =

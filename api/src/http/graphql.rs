@@ -307,7 +307,13 @@ async fn idempotent(
     locale: Locale,
     key: &str,
 ) -> HttpResponse {
-    documents::fill(state, &caller, &mut request).await;
+    // Known by its text, or not run: a write must not run outside its key's claim.
+    if let Err(err) = documents::fill(state, &caller, &mut request).await {
+        let internal = err.code() == "INTERNAL";
+        let answer = Answer { media, locale, get: false };
+        let errors = vec![err.extend().into_server_error(async_graphql::Pos::default())];
+        return finish(None, errors, answer, true, internal, None).respond(media);
+    }
     // Only writes are worth remembering: a query under a key runs (and is charged) as any query,
     // rather than having its answer, however large, stored and replayed for nothing. The parsed
     // document stays in the request for its execution.

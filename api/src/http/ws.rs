@@ -474,8 +474,15 @@ impl Socket {
                     Ok(event) => {
                         // Boxed, as the other large steps: an idle socket's task then holds only
                         // the loop, not the largest state any step could need.
-                        if let Err(closing) = Box::pin(self.deliver(&event, expiry)).await {
-                            return closing;
+                        match Box::pin(self.deliver(&event, expiry)).await {
+                            Err(closing) => return closing,
+                            Ok(ended) => {
+                                for id in ended {
+                                    if self.subscriptions.remove(&id).is_some() {
+                                        self.held.give_back_one();
+                                    }
+                                }
+                            }
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
@@ -652,14 +659,35 @@ impl Socket {
 
     /// Runs every subscription that may hear of `event`, and sends what they answer; stops at
     /// the socket's deadline.
-    async fn deliver(&self, event: &Heard, expiry: tokio::time::Instant) -> Result<(), Closing> {
-        let Some((caller, _)) = &self.caller else { return Ok(()) };
+    ///
+    /// Returns the subscriptions it ended: those whose documents their tenant no longer trusts
+    /// (it began to enforce its trusted documents after they started), told so with an error.
+    async fn deliver(&self, event: &Heard, expiry: tokio::time::Instant) -> Result<Vec<String>, Closing> {
+        let mut ended = Vec::new();
+        let Some((caller, _)) = &self.caller else { return Ok(ended) };
+        let mut trusted = None;
         for (id, subscription) in self.subscriptions.iter() {
             if !subscription.listens_to(event) {
                 continue;
             }
             if tokio::time::Instant::now() >= expiry {
                 return Err(self.expired());
+            }
+            if trusted.is_none() && caller.role != crate::domain::Role::Admin {
+                // The tenant's schema is cached; a change of the list drops it on every replica.
+                let tenant = self.state.schemas.get(&self.state.db, caller.tenant_id).await;
+                trusted = Some(tenant.ok().and_then(|t| t.trusted.clone()));
+            }
+            if let Some(Some(hashes)) = &trusted
+                && !hashes.contains(&subscription.document.sha256)
+            {
+                let mut errors = Value::Array(vec![error_json(
+                    &Error::UntrustedDocument.extend().into_server_error(async_graphql::Pos::default()),
+                )]);
+                self.language().localize_json(&mut errors);
+                self.send(&json!({ "type": "error", "id": id, "payload": errors })).await?;
+                ended.push(id.clone());
+                continue;
             }
             let answer = self.delivered(caller, subscription, event).await;
             if let Some(mut payload) = answer.payload() {
@@ -670,7 +698,7 @@ impl Socket {
                 self.send(&json!({ "type": "next", "id": id, "payload": payload })).await?;
             }
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// What `subscription` answers for `event`, charged to the caller: a point for the run, and
@@ -879,6 +907,8 @@ pub struct SharedRuns {
 /// A subscription's document: its text and its parse.
 struct Document {
     text: Arc<str>,
+    /// Its hash, to check against its tenant's trusted documents at each delivery.
+    sha256: String,
     parsed: async_graphql::parser::types::ExecutableDocument,
 }
 
@@ -909,7 +939,8 @@ impl SharedRuns {
             return held;
         }
         let text: Arc<str> = text.into();
-        let document = Arc::new(Document { text: text.clone(), parsed: parsed.clone() });
+        let sha256 = crate::domain::documents::sha256(&text);
+        let document = Arc::new(Document { text: text.clone(), sha256, parsed: parsed.clone() });
         documents.held.insert(text, Arc::downgrade(&document));
         if documents.held.len() >= documents.sweep_at {
             documents.held.retain(|_, held| held.strong_count() > 0);

@@ -2,7 +2,7 @@
 //! queries) and the ones the tenant's ADMIN trusted.
 
 use guanxi_entity::persisted_document::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -65,14 +65,13 @@ pub async fn register(conn: &impl ConnectionTrait, tenant_id: Uuid, sha256: &str
     Ok(())
 }
 
-/// Makes `documents` (SHA-256, text) the tenant's trusted ones: those trusted before and not
-/// listed become registered ones, listed ones are trusted.
+/// Makes `documents` (SHA-256, text) the tenant's trusted ones, in place of those trusted
+/// before (which are deleted: a list replaced again and again leaves nothing behind).
 ///
 /// # Errors
 /// Database failures.
 pub async fn trust(conn: &impl ConnectionTrait, tenant_id: Uuid, documents: &[(String, String)]) -> Result<()> {
-    Entity::update_many()
-        .col_expr(Column::Trusted, Expr::value(false))
+    Entity::delete_many()
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::Trusted.eq(true))
         .exec(conn)
