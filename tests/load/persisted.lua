@@ -5,6 +5,7 @@ local mode = os.getenv("MODE")
 local query = os.getenv("QUERY")
 local hash = os.getenv("HASH")
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+wrk.headers["Content-Type"] = "application/json"
 local ids = {}
 for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
 local n = 0
@@ -26,5 +27,5 @@ request = function()
   else
     body = '{"query":' .. query .. ',"variables":' .. variables .. '}'
   end
-  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/graphql", nil, body)
 end
