@@ -125,7 +125,8 @@ async fn with_trusted_documents_enforced_every_other_document_is_refused_for_eve
     app.create_customer(&agent, json!({ "kind": "INDIVIDUAL", "name": "张三" })).await;
     let subscription = "subscription { customerChanged { kind } }";
     let documents = json!([
-        { "sha256Hash": sha256(CUSTOMERS), "document": CUSTOMERS },
+        // As graphql-codegen names them.
+        { "sha256Hash": format!("sha256:{}", sha256(CUSTOMERS)), "document": CUSTOMERS },
         { "sha256Hash": sha256(subscription).to_uppercase(), "document": subscription },
     ]);
 

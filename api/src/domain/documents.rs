@@ -41,9 +41,11 @@ pub fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// A hash as a client sends it, lowercased, if it is one: 64 hex digits.
+/// A hash as a client sends it, lowercased, if it is one: 64 hex digits, bare or after
+/// `sha256:` (as graphql-codegen's persisted documents name them).
 #[must_use]
 pub fn parse_hash(raw: &str) -> Option<String> {
+    let raw = raw.strip_prefix("sha256:").unwrap_or(raw);
     (raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit())).then(|| raw.to_ascii_lowercase())
 }
 
@@ -243,6 +245,8 @@ mod tests {
     fn hashes_are_sixty_four_hex_digits_lowercased() {
         let h = sha256("{ __typename }");
         assert_eq!(parse_hash(&h.to_ascii_uppercase()), Some(h.clone()));
+        assert_eq!(parse_hash(&format!("sha256:{h}")), Some(h.clone()));
+        assert_eq!(parse_hash(&format!("md5:{h}")), None);
         assert_eq!(parse_hash(&h[1..]), None);
         assert_eq!(parse_hash(&format!("{}g", &h[1..])), None);
     }
