@@ -94,8 +94,9 @@ enum PluginAction {
         #[arg(long)]
         config: Option<std::path::PathBuf>,
     },
-    /// Installs it into a tenant's database (created, with its default plugins, if new), as
-    /// `installPlugin` would; a running server picks it up at once.
+    /// Installs it into a tenant of the database, as `installPlugin` would; a running server on
+    /// that database picks it up at once. Refuses a database or tenant that does not exist,
+    /// unless `--create`.
     Install {
         file: std::path::PathBuf,
         #[arg(long)]
@@ -108,6 +109,9 @@ enum PluginAction {
         config: Option<std::path::PathBuf>,
         #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
         database_url: String,
+        /// Create the database (SQLite) and the tenant (with its default plugins) if missing.
+        #[arg(long)]
+        create: bool,
     },
 }
 
@@ -161,8 +165,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { action: PluginAction::Run { file, input, config } } => {
             crate::plugin::run(&file, &input, config.as_deref()).await
         }
-        Command::Plugin { action: PluginAction::Install { file, tenant, name, config, database_url } } => {
-            crate::plugin::install(&file, &tenant, name, config.as_deref(), &database_url).await
+        Command::Plugin { action: PluginAction::Install { file, tenant, name, config, database_url, create } } => {
+            crate::plugin::install(&file, &tenant, name, config.as_deref(), &database_url, create).await
         }
         Command::Seed { tenant, customers, seed: s, interactions, database_url } => {
             if !auth::is_tenant_slug(&tenant) {

@@ -186,6 +186,7 @@ pub async fn install(
     name: Option<String>,
     config: Option<&Path>,
     database_url: &str,
+    create: bool,
 ) -> anyhow::Result<()> {
     use base64::Engine as _;
     use guanxi_api::{InstallInput, Plugins, install_as_operator};
@@ -200,6 +201,19 @@ pub async fn install(
     let name = name.unwrap_or_else(|| {
         path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-").to_lowercase()
     });
+    // The default database is a file in the working directory: run from elsewhere (the
+    // plugin's folder, say), it would be a new, empty one the server never reads.
+    if let Some(file) = sqlite_file(database_url)
+        && !create
+        && !file.exists()
+    {
+        let shown = std::path::absolute(&file).unwrap_or(file);
+        bail!(
+            "no database at {}: run this where the server keeps guanxi.db, name it with --database-url \
+             (or GUANXI_DATABASE_URL), or pass --create to make a new one",
+            shown.display()
+        );
+    }
     let db = guanxi_api::connect(database_url, 2).await?;
     guanxi_api::migrate(&db).await?;
     let host = std::sync::Arc::new(host()?);
@@ -210,7 +224,7 @@ pub async fn install(
         config,
         ..InstallInput::default()
     };
-    let p = install_as_operator(&db, &runtime, tenant, input).await.map_err(|e| match e {
+    let p = install_as_operator(&db, &runtime, tenant, input, create).await.map_err(|e| match e {
         guanxi_api::Error::Invalid(v) => anyhow::anyhow!(
             "refused: {}",
             v.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; ")
@@ -221,9 +235,18 @@ pub async fn install(
         "{}",
         serde_json::to_string_pretty(&json!({
             "id": guanxi_api::global_id(guanxi_api::PLUGIN_TYPE_NAME, p.id),
+            "database": guanxi_api::redact_url(database_url),
             "tenant": tenant, "name": p.name, "version": p.version, "sha256": p.sha256,
             "capabilities": p.capabilities, "scoreKeys": p.score_keys,
         }))?
     );
     Ok(())
+}
+
+/// The file of a `sqlite:` URL (`sqlite://guanxi.db?mode=rwc`, `sqlite:///abs/path.db`), if it
+/// is one; `None` for other databases and SQLite in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }

@@ -39,4 +39,4 @@ pub use domain::ids::encode as global_id;
 pub use domain::plugins::{InstallInput, Plugins, TYPE_NAME as PLUGIN_TYPE_NAME, install_as_operator, tenant_for};
 pub use error::{Error, Result};
 pub use http::AppState;
-pub use store::{connect, migrate};
+pub use store::{connect, migrate, redact_url};

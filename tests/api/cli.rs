@@ -201,16 +201,33 @@ async fn plugin_install_puts_a_plugin_into_a_tenant_a_server_then_uses() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/install.db?mode=rwc", dir.path().display());
     let card = guanxi_test_programs::components().join("card_validator.wasm");
-    let out = guanxi()
-        .args(["plugin", "install"])
-        .arg(&card)
-        .args(["--tenant", "acme", "--name", "card-validator", "--database-url", &db])
-        .output()
-        .expect("runs");
+    let install = |tenant: &str, create: bool| {
+        let mut command = guanxi();
+        command.args(["plugin", "install"]).arg(&card).args(["--tenant", tenant, "--name", "card-validator"]);
+        command.args(["--database-url", &db]);
+        if create {
+            command.arg("--create");
+        }
+        command.output().expect("runs")
+    };
+    // Run where there is no database (the plugin's own folder, say), it makes none.
+    let out = install("acme", false);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no database at") && said.contains("install.db") && said.contains("--create"), "{said}");
+    assert!(!dir.path().join("install.db").exists(), "no database was made");
+
+    let out = install("acme", true);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     let printed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(printed["name"], "card-validator");
+    assert_eq!(printed["tenant"], "acme");
+    assert!(printed["database"].as_str().is_some_and(|d| d.contains("install.db")), "{printed}");
+    // A misspelt tenant is refused, not made.
+    let out = install("acmee", false);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no tenant 'acmee'"), "{out:?}");
     assert_eq!(printed["capabilities"], json!(["VALIDATOR"]));
 
     // Refused components say why and leave nothing behind.

@@ -80,12 +80,21 @@ pub async fn tenant_for(
 /// # Errors
 /// As an ADMIN's install: `BAD_USER_INPUT` for bad input or a component the host refuses,
 /// `PLUGIN_ERROR` if a scorer fails to declare its keys, `CONFLICT` for a name or score key in use.
+///
+/// Without `create`, a tenant the database does not have is `NOT_FOUND` rather than made: a
+/// typo in a slug must not install a plugin into a new, empty tenant.
 pub async fn install_as_operator(
     db: &DatabaseConnection,
     plugins: &Plugins,
     slug: &str,
     input: InstallInput,
+    create: bool,
 ) -> Result<plugin::Model> {
+    if !create && crate::store::tenants::find_by_slug(db, slug).await?.is_none() {
+        return Err(crate::error::Error::NotFound(format!(
+            "no tenant '{slug}' in this database (a tenant exists from its first request): check the slug, or pass --create"
+        )));
+    }
     let t = tenant_for(db, plugins, slug, true).await?;
     install(db, plugins, &system_caller(&t), input).await
 }
