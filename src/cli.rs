@@ -87,9 +87,22 @@ enum PluginAction {
     /// record}; prints the result, fuel, peak memory, duration and logs as JSON.
     Run {
         file: std::path::PathBuf,
-        /// `Customer.scoringSnapshot` saved from the API, or a list of them, or a validation input.
+        /// `Customer.scoringSnapshot` saved from the API, or a list of them (a scorer), or
+        /// `{ "entity", "field", "value", "record" }` (a validator).
+        #[arg(long, required_unless_present = "field", conflicts_with = "field")]
+        input: Option<std::path::PathBuf>,
+        /// Validate this field's value (a validator): the key of the field, e.g. `wechat_id`.
+        #[arg(long, requires = "value")]
+        field: Option<String>,
+        /// The value to validate, as JSON (`'"wxid_abc"'`, `42`, `null`).
         #[arg(long)]
-        input: std::path::PathBuf,
+        value: Option<String>,
+        /// The record's entity.
+        #[arg(long, default_value = "CUSTOMER", requires = "field")]
+        entity: String,
+        /// The whole record being written, as JSON.
+        #[arg(long, requires = "field")]
+        record: Option<String>,
         /// The plugin's configuration, a JSON file.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
@@ -162,8 +175,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin { action: PluginAction::Check { file } } => crate::plugin::check(&file),
-        Command::Plugin { action: PluginAction::Run { file, input, config } } => {
-            crate::plugin::run(&file, &input, config.as_deref()).await
+        Command::Plugin { action: PluginAction::Run { file, input, field, value, entity, record, config } } => {
+            let input = match (input, field) {
+                (Some(path), _) => crate::plugin::Input::File(path),
+                (None, Some(field)) => crate::plugin::Input::Validation { entity, field, value, record },
+                (None, None) => bail!("give --input FILE, or --field K --value JSON"),
+            };
+            crate::plugin::run(&file, input, config.as_deref()).await
         }
         Command::Plugin { action: PluginAction::Install { file, tenant, name, config, database_url, create } } => {
             crate::plugin::install(&file, &tenant, name, config.as_deref(), &database_url, create).await

@@ -120,21 +120,57 @@ fn report(result: Result<Value, guanxi_plugin_host::CallError>, record: &RunReco
     Ok(())
 }
 
+/// What `plugin run` gives the plugin.
+pub enum Input {
+    /// A JSON file: a scoring snapshot (or a list of them), or a validation request.
+    File(std::path::PathBuf),
+    /// A value to validate, from the command line (`value` and `record` are JSON).
+    Validation { entity: String, field: String, value: Option<String>, record: Option<String> },
+}
+
 /// Runs a plugin once under the server's limits. The input is a scoring snapshot (or a list of
-/// them) for a scorer, or `{ "entity", "field", "value", "record" }` for a validator.
+/// them) for a scorer, or `{ "entity", "field", "value", "record" }` for a validator; one the
+/// plugin cannot take is refused naming what the plugin exports and what the input looks like.
 ///
 /// # Errors
-/// Unreadable files, a refused plugin, or a failed call (its reason is printed).
-pub async fn run(path: &Path, input: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+/// Unreadable files, a refused plugin, an input of the other kind, or a failed call (its reason
+/// is printed).
+pub async fn run(path: &Path, input: Input, config: Option<&Path>) -> anyhow::Result<()> {
     let host = host()?;
     let plugin = host.load(&read(path)?).map_err(|e| anyhow::anyhow!("the plugin would be refused: {e}"))?;
-    let input: Value = serde_json::from_slice(&read(input)?).context("the input is not JSON")?;
+    let input: Value = match input {
+        Input::File(file) => serde_json::from_slice(&read(&file)?).context("the input is not JSON")?,
+        Input::Validation { entity, field, value, record } => {
+            let json = |flag: &str, text: Option<String>| -> anyhow::Result<Value> {
+                text.map_or(Ok(Value::Null), |t| {
+                    serde_json::from_str(&t).with_context(|| format!("--{flag} is not JSON (a string is '\"text\"')"))
+                })
+            };
+            let record = if record.is_some() { json("record", record)? } else { json!({}) };
+            json!({ "entity": entity, "field": field, "value": json("value", value)?, "record": record })
+        }
+    };
     let config = match config {
         Some(c) => String::from_utf8(read(c)?).context("the config is not UTF-8")?,
         None => "{}".to_owned(),
     };
     let limits = Limits::default();
-    if input.get("field").is_some() {
+    let exports = plugin.inspection();
+    let validation = input.get("field").is_some();
+    let exported = if exports.scorer { "the scorer interface" } else { "the validator interface" };
+    if validation && !exports.validator {
+        bail!(
+            "this plugin exports {exported}, not the validator one, and the input is a validation request \
+             (it has `field`): give it Customer.scoringSnapshot saved from the API"
+        );
+    }
+    if !validation && !exports.scorer {
+        bail!(
+            "this plugin exports {exported}, not the scorer one, and the input is not a validation request \
+             (it has no `field`): give it {{ \"entity\", \"field\", \"value\", \"record\" }}, or --field K --value JSON"
+        );
+    }
+    if validation {
         let request = ValidationRequest {
             entity: string(&input, "entity"),
             field: string(&input, "field"),

@@ -196,6 +196,36 @@ async fn plugin_check_and_run_report_what_an_author_needs() {
     assert_eq!(report["error"]["reason"], "OUT_OF_FUEL", "{report}");
 }
 
+/// `plugin run` takes a value to validate from the command line, and an input of the other kind
+/// than the plugin's is refused naming both.
+#[test]
+fn plugin_run_validates_a_value_and_tells_a_scorers_input_from_a_validators() {
+    let components = guanxi_test_programs::components();
+    let run = |plugin: &str, args: &[&str]| {
+        guanxi().args(["plugin", "run"]).arg(components.join(plugin)).args(args).output().expect("runs")
+    };
+    let out = run("card_validator.wasm", &["--field", "vip_card", "--value", "42"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["result"][0]["code"], "INVALID_TYPE", "{report}");
+    assert_eq!(report["result"][0]["field"], "vip_card", "{report}");
+
+    let work = tempfile::tempdir().unwrap();
+    let snapshot = work.path().join("snapshot.json");
+    std::fs::write(&snapshot, r#"{"customerId": "c1", "kind": "INDIVIDUAL", "name": "王"}"#).expect("write");
+    let out = run("card_validator.wasm", &["--input", snapshot.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("exports the validator interface, not the scorer one"), "{said}");
+
+    let out = run("value_scorer.wasm", &["--field", "vip_card", "--value", "\"x\""]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("exports the scorer interface, not the validator one"), "{said}");
+    let out = run("card_validator.wasm", &["--field", "vip_card", "--value", "not json"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--value is not JSON"), "{out:?}");
+}
+
 #[tokio::test]
 async fn plugin_install_puts_a_plugin_into_a_tenant_a_server_then_uses() {
     let dir = tempfile::tempdir().unwrap();
