@@ -959,3 +959,24 @@ async fn another_replica_serves_a_definition_change_on_its_next_request() {
         assert!(started.elapsed() < std::time::Duration::from_millis(500), "heard in {:?}", started.elapsed());
     }
 }
+
+/// A value written under the field's GraphQL name (`wechatId`) instead of its key (`wechat_id`)
+/// is refused with the key to use.
+#[tokio::test]
+async fn a_value_under_the_graphql_name_is_refused_naming_the_key() {
+    let app = TestApp::shared().await;
+    let admin = app.token("cf-name", "ADMIN", "admin");
+    define(&app, &admin, json!({ "entity": "CUSTOMER", "key": "wechat_id", "label": "微信号", "type": "STRING" }))
+        .await;
+    let res = app
+        .gql(
+            &admin,
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "王", "customFields": { "wechatId": "wxid_1" } } }),
+        )
+        .await;
+    let violation = &res["errors"][0]["extensions"]["violations"][0];
+    assert_eq!(violation["field"], "customFields.wechatId", "{res}");
+    assert_eq!(violation["code"], "UNKNOWN_FIELD", "{res}");
+    assert!(violation["message"].as_str().is_some_and(|m| m.contains("'wechat_id'")), "{res}");
+}

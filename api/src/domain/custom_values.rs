@@ -320,11 +320,15 @@ pub fn apply(
             continue;
         }
         let Some(def) = defs.iter().find(|d| d.key == key && !d.archived) else {
-            violations.push(Violation::new(
-                field,
-                "UNKNOWN_FIELD",
-                format!("'{key}' is not a custom field of this entity"),
-            ));
+            // The GraphQL name (`wechatId`) where the key (`wechat_id`) belongs: say which.
+            let message = match defs.iter().find(|d| d.name == key && !d.archived) {
+                Some(def) => format!(
+                    "'{key}' is the GraphQL name of a custom field: customFields takes its key, '{}'",
+                    def.key
+                ),
+                None => format!("'{key}' is not a custom field of this entity"),
+            };
+            violations.push(Violation::new(field, "UNKNOWN_FIELD", message));
             continue;
         };
         if def.source != Source::User {
