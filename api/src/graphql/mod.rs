@@ -203,6 +203,9 @@ pub struct SchemaCache {
 struct CacheInner {
     schemas: HashMap<Uuid, Entry>,
     order: VecDeque<Uuid>,
+    /// Bumped by every invalidation: a schema whose build began before one may hold what the
+    /// change replaced, and is not kept.
+    invalidations: u64,
 }
 
 impl SchemaCache {
@@ -216,9 +219,13 @@ impl SchemaCache {
     /// # Errors
     /// Database failures; `INTERNAL` if the schema cannot be built.
     pub async fn get(&self, db: &DatabaseConnection, tenant_id: Uuid) -> Result<Arc<TenantSchema>> {
-        let cached = self.inner.lock().ok().and_then(|inner| {
-            inner.schemas.get(&tenant_id).map(|e| (e.version, e.checked.elapsed() < self.poll, e.built.clone()))
-        });
+        let (cached, invalidations) = match self.inner.lock() {
+            Ok(inner) => (
+                inner.schemas.get(&tenant_id).map(|e| (e.version, e.checked.elapsed() < self.poll, e.built.clone())),
+                inner.invalidations,
+            ),
+            Err(_) => (None, u64::MAX),
+        };
         if let Some((_, true, built)) = &cached {
             return Ok(built.clone());
         }
@@ -241,7 +248,11 @@ impl SchemaCache {
         let shapes = cost::Shapes::of(schema.registry());
         tracing::debug!(tenant = %tenant_id, version, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "built schema");
         let built = Arc::new(TenantSchema { schema, fields, shapes, trusted });
-        if let Ok(mut inner) = self.inner.lock() {
+        // A change committed (and dropped the entry) while this was read: what was read may be
+        // from before it, and kept it would be served, unchecked, for a whole poll interval.
+        if let Ok(mut inner) = self.inner.lock()
+            && inner.invalidations == invalidations
+        {
             let entry = Entry { version, checked: Instant::now(), built: built.clone() };
             if inner.schemas.insert(tenant_id, entry).is_none() {
                 inner.order.push_back(tenant_id);
@@ -260,6 +271,7 @@ impl SchemaCache {
         if let Ok(mut inner) = self.inner.lock() {
             inner.schemas.clear();
             inner.order.clear();
+            inner.invalidations += 1;
         }
     }
 
@@ -268,6 +280,7 @@ impl SchemaCache {
         if let Ok(mut inner) = self.inner.lock() {
             inner.schemas.remove(&tenant_id);
             inner.order.retain(|t| *t != tenant_id);
+            inner.invalidations += 1;
         }
     }
 }
