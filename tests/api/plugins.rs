@@ -533,6 +533,18 @@ async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
     assert_eq!(customer_count(&app, &admin).await, before, "nothing is written");
     let res = app.gql(&admin, CREATE, json!({ "i": { "kind": "INDIVIDUAL", "name": "Wrong programme", "customFields": { "loyalty_card": luhn_complete("411111111111111") } } })).await;
     assert_eq!(violations(&res), [("customFields.loyalty_card".to_owned(), "WRONG_PROGRAMME".to_owned())]);
+    // Every problem at once: the built-in checks' and the validator's, in one answer.
+    let res = app
+        .gql(
+            &admin,
+            CREATE,
+            json!({ "i": { "kind": "INDIVIDUAL", "name": "Two problems", "email": "not-an-email", "customFields": { "loyalty_card": bad } } }),
+        )
+        .await;
+    let found = violations(&res);
+    assert!(found.iter().any(|(field, _)| field == "email"), "{res}");
+    assert!(found.contains(&("customFields.loyalty_card".to_owned(), "INVALID_CHECK_DIGIT".to_owned())), "{res}");
+    assert_eq!(customer_count(&app, &admin).await, before, "nothing is written");
     let id = app
         .create_customer(
             &admin,
@@ -544,6 +556,10 @@ async fn validators_refuse_bad_values_inside_the_write_and_name_the_plugin() {
     let update = "mutation($id: ID!, $i: UpdateCustomerInput!) { updateCustomer(id: $id, input: $i) { name } }";
     let res = app.gql(&admin, update, json!({ "id": id, "i": { "customFields": { "loyalty_card": bad } } })).await;
     assert_eq!(code(&res), "BAD_USER_INPUT");
+    let res = app
+        .gql(&admin, update, json!({ "id": id, "i": { "email": "nope", "customFields": { "loyalty_card": bad } } }))
+        .await;
+    assert_eq!(violations(&res).len(), 2, "the update is told both: {res}");
     let res = app.gql(&admin, update, json!({ "id": id, "i": { "kind": "INDIVIDUAL", "name": "Renamed" } })).await;
     assert_eq!(res["data"]["updateCustomer"]["name"], "Renamed", "{res}");
 

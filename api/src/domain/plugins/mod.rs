@@ -30,4 +30,4 @@ pub use lifecycle::{
 pub use operator::{install_as_operator, tenant_for};
 pub use runtime::{Plugins, config_json, limits_of};
 pub use stored::{KeySpec, capabilities, is_scorer, score_keys};
-pub use validators::{Target, attach, attachments, detach, prepare_validators, validate_write};
+pub use validators::{Target, Written, attach, attachments, detach, prepare_validators, validate_write};

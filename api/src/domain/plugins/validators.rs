@@ -158,10 +158,18 @@ pub async fn prepare_validators(
     Ok(())
 }
 
+/// A record about to be written, as the validators see it.
+pub struct Written<'a> {
+    /// The entity as the audit trail shows it, custom values under `customFields`.
+    pub after: &'a Value,
+    /// The same before the write; a field is checked when its value differs from this one's.
+    pub before: Option<&'a Value>,
+    /// What the write's own checks found: a field among them is not checked again.
+    pub refused: &'a [Violation],
+}
+
 /// Runs the validators attached to fields of `entity` on the record about to be written
-/// (`record`: the entity as the audit trail shows it, custom values under `customFields`;
-/// `defs`: the entity's definitions the write read), once the write's own checks passed.
-/// A field is checked when it has a value that differs from `before`'s.
+/// (`defs`: the entity's definitions the write read).
 ///
 /// # Errors
 /// `BAD_USER_INPUT` listing every violation found, each naming its plugin; `PLUGIN_ERROR`
@@ -172,9 +180,9 @@ pub async fn validate_write(
     tenant_id: Uuid,
     entity: EntityKind,
     defs: &[custom_fields::Definition],
-    record: &Value,
-    before: Option<&Value>,
+    written: Written<'_>,
 ) -> Result<()> {
+    let Written { after: record, before, refused: found_before } = written;
     let attached = store::plugins::validators_for_write(txn, tenant_id, entity.as_str()).await?;
     let mut v = Vec::new();
     let record_json = record.to_string();
@@ -190,7 +198,8 @@ pub async fn validate_write(
             None => (a.field.clone(), record.get(&a.field), before.and_then(|b| b.get(&a.field))),
         };
         let Some(value) = value.filter(|x| !x.is_null()) else { continue };
-        if old == Some(value) {
+        // A value the built-in checks refused is not the plugin's to judge as well.
+        if old == Some(value) || found_before.iter().any(|f| f.field == path) {
             continue;
         }
         // Compiled before the transaction began (`prepare_validators`); one attached or let go

@@ -147,6 +147,28 @@ impl<'a> Write<'a> {
         Ok(())
     }
 
+    /// Adds to `violations` (the built-in checks', not empty) what the plugin validators find in
+    /// the other fields of `after`, so that a write is told every problem at once. A plugin that
+    /// fails here is recorded in its runs and adds nothing: the write is refused anyway.
+    pub async fn every_problem(&self, after: &Value, before: Option<&Value>, violations: &mut Vec<Violation>) {
+        let Some(definitions) = &self.definitions else { return };
+        let txn: &sea_orm::DatabaseTransaction = &self.txn;
+        let found = plugins::validate_write(
+            txn,
+            self.plugins,
+            self.caller.tenant_id,
+            self.entity,
+            definitions,
+            plugins::Written { after, before, refused: violations },
+        )
+        .await;
+        match found {
+            Err(Error::Invalid(found)) => violations.extend(found),
+            Err(err) => tracing::debug!(error = %err, "a validator failed on a write refused anyway"),
+            Ok(()) => {}
+        }
+    }
+
     /// The definitions of the entity's custom fields (none for a plain write).
     #[must_use]
     pub fn definitions(&self) -> &[Definition] {
@@ -169,8 +191,7 @@ impl<'a> Write<'a> {
                 tenant_id,
                 self.entity,
                 definitions,
-                after,
-                change.before.as_ref(),
+                plugins::Written { after, before: change.before.as_ref(), refused: &[] },
             )
             .await?;
         }

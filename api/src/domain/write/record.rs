@@ -167,6 +167,7 @@ pub async fn create<R: Lifecycle>(
         if v.iter().all(|x| x.field != "customerId") { row.customer_for_create(&write, &mut v).await? } else { None };
     row.check(&write, None, customer.as_ref(), &mut v).await?;
     if !v.is_empty() {
+        write.every_problem(&audit_snapshot(&row), None, &mut v).await;
         return Err(Error::Invalid(v));
     }
     set(&mut row, "createdAt", write.now())?;
@@ -202,6 +203,7 @@ pub async fn update<R: Lifecycle>(
     write.apply(&mut row, input, false, &mut v)?;
     row.check(&write, Some(&current), Some(&customer), &mut v).await?;
     if !v.is_empty() {
+        write.every_problem(&audit_snapshot(&row), Some(&audit_snapshot(&current)), &mut v).await;
         return Err(Error::Invalid(v));
     }
     if row == current {
