@@ -44,9 +44,7 @@ pub async fn prepare(
     let mut registration = None;
     if let Some(hash) = &hash {
         if request.query.is_empty() {
-            let text =
-                state.documents.find(&state.db, caller.tenant_id, hash).await?.ok_or(Error::PersistedQueryNotFound)?;
-            request.query = text.to_string();
+            request.query = text_of(state, caller, hash).await?;
         } else if sha256(&request.query) == *hash {
             // A longer document runs, but is not stored: it is sent whole each time.
             if request.query.len() <= MAX_DOCUMENT_BYTES {
@@ -83,11 +81,15 @@ pub async fn prepare(
 pub async fn fill(state: &AppState, caller: &Caller, request: &mut async_graphql::Request) -> Result<(), Error> {
     let Some(Ok(hash)) = request.extensions.get("persistedQuery").map(requested_hash) else { return Ok(()) };
     if request.query.is_empty() {
-        let text =
-            state.documents.find(&state.db, caller.tenant_id, &hash).await?.ok_or(Error::PersistedQueryNotFound)?;
-        request.query = text.to_string();
+        request.query = text_of(state, caller, &hash).await?;
     }
     Ok(())
+}
+
+/// The text of the tenant's document of `hash`.
+async fn text_of(state: &AppState, caller: &Caller, hash: &str) -> Result<String, Error> {
+    let text = state.documents.find(&state.db, caller.tenant_id, hash).await?.ok_or(Error::PersistedQueryNotFound)?;
+    Ok(text.to_string())
 }
 
 /// Stores a document a client sent with its hash, once it ran, if the caller's buckets can pay

@@ -247,15 +247,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| tags.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));
-    let mut res = if unchanged {
-        let mut outcome = outcome;
-        if let Some(registration) = outcome.registration.take() {
-            documents::register(&state, &caller, registration).await;
-        }
-        HttpResponse::NotModified().finish()
-    } else {
-        answer(&state, &caller, outcome, media).await
-    };
+    let mut res = answer(&state, &caller, outcome, media).await;
+    if unchanged {
+        res = HttpResponse::NotModified().finish();
+    }
     let headers = res.headers_mut();
     headers
         .insert(header::ETAG, header::HeaderValue::from_str(&etag).unwrap_or(header::HeaderValue::from_static("\"\"")));
