@@ -81,16 +81,59 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginAction {
+    /// Writes a new plugin crate: code, native tests, cases for `plugin test`, a README, and
+    /// the SDK copied beside it.
+    New {
+        /// The crate's name (lower case, digits, `-`), also its folder's.
+        #[arg(required_unless_present = "sdk_only")]
+        name: Option<String>,
+        /// A validator: checks a field's value as records are written.
+        #[arg(long, conflicts_with_all = ["scorer", "sdk_only"], required_unless_present_any = ["scorer", "sdk_only"])]
+        validator: bool,
+        /// A scorer: gives every customer named scores.
+        #[arg(long, conflicts_with = "sdk_only")]
+        scorer: bool,
+        /// The folder to make the crate in (with `--sdk-only`: the crate to refresh).
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+        /// Only write this binary's SDK and contract into an existing plugin crate.
+        #[arg(long)]
+        sdk_only: bool,
+    },
     /// Exports, imports, size and whether the server would install it.
-    Check { file: std::path::PathBuf },
+    Check {
+        /// A component (.wasm), or a plugin crate's folder to build first.
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+    },
+    /// Runs the cases of a cases file (inputs with the answers expected) in the server's own
+    /// sandbox and limits; prints one line a case and fails if any case does.
+    Test {
+        /// A component (.wasm), or a plugin crate's folder to build first.
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        /// Default: cases.json in the crate's folder (or in this one, for a .wasm).
+        #[arg(long)]
+        cases: Option<std::path::PathBuf>,
+    },
     /// Runs it once: a scorer on a snapshot (or a list), a validator on {entity, field, value,
     /// record}; prints the result, fuel, peak memory, duration and logs as JSON.
     Run {
-        file: std::path::PathBuf,
+        /// A component (.wasm), or a plugin crate's folder to build first.
+        path: std::path::PathBuf,
+        /// Call the validator (the default when the input has `field`).
+        #[arg(long, conflicts_with = "score")]
+        validate: bool,
+        /// Call the scorer (the default when the input has no `field`).
+        #[arg(long, conflicts_with = "field")]
+        score: bool,
         /// `Customer.scoringSnapshot` saved from the API, or a list of them (a scorer), or
         /// `{ "entity", "field", "value", "record" }` (a validator).
-        #[arg(long, required_unless_present = "field", conflicts_with = "field")]
+        #[arg(long, conflicts_with_all = ["field", "from_server"])]
         input: Option<std::path::PathBuf>,
+        /// Score this customer's snapshot as the running server has it now (with --token).
+        #[arg(long, value_name = "CUSTOMER_ID", conflicts_with = "field")]
+        from_server: Option<String>,
         /// Validate this field's value (a validator): the key of the field, e.g. `wechat_id`.
         #[arg(long, requires = "value")]
         field: Option<String>,
@@ -106,26 +149,51 @@ enum PluginAction {
         /// The plugin's configuration, a JSON file.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
-    /// Installs it into a tenant of the database, as `installPlugin` would; a running server on
-    /// that database picks it up at once. Refuses a database or tenant that does not exist,
-    /// unless `--create`.
+    /// Installs it into a tenant: through a running server's API (`--url`, `--token`, the
+    /// token's tenant) or, with `--database-url`, straight into a database (`--tenant`), which
+    /// must exist unless `--create`. Prints what was installed, where.
     Install {
-        file: std::path::PathBuf,
-        #[arg(long)]
-        tenant: String,
-        /// Defaults to the file's name without `.wasm`.
+        /// A component (.wasm), or a plugin crate's folder to build first.
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        /// Defaults to the component's file name without `.wasm`.
         #[arg(long)]
         name: Option<String>,
         /// The plugin's configuration, a JSON file.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
-        #[arg(long, env = "GUANXI_DATABASE_URL", default_value = "sqlite://guanxi.db?mode=rwc")]
-        database_url: String,
-        /// Create the database (SQLite) and the tenant (with its default plugins) if missing.
+        /// If a plugin of that name is installed, replace its component (and configuration).
         #[arg(long)]
+        upgrade: bool,
+        /// Attach the validator to a field: `ENTITY.field`, e.g. `CUSTOMER.wechat_id`.
+        #[arg(long, value_name = "ENTITY.field")]
+        attach: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Write into this database instead of calling a server.
+        #[arg(long, requires = "tenant")]
+        database_url: Option<String>,
+        /// The tenant to install into (with --database-url).
+        #[arg(long, requires = "database_url")]
+        tenant: Option<String>,
+        /// Create the database (SQLite) and the tenant (with its default plugins) if missing.
+        #[arg(long, requires = "database_url")]
         create: bool,
     },
+}
+
+/// A running server to talk to.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// The server's address.
+    #[arg(long, env = "GUANXI_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// A token of the tenant (an ADMIN's, to install).
+    #[arg(long, env = "GUANXI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -174,18 +242,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Plugin { action: PluginAction::Check { file } } => crate::plugin::check(&file),
-        Command::Plugin { action: PluginAction::Run { file, input, field, value, entity, record, config } } => {
-            let input = match (input, field) {
-                (Some(path), _) => crate::plugin::Input::File(path),
-                (None, Some(field)) => crate::plugin::Input::Validation { entity, field, value, record },
-                (None, None) => bail!("give --input FILE, or --field K --value JSON"),
-            };
-            crate::plugin::run(&file, input, config.as_deref()).await
-        }
-        Command::Plugin { action: PluginAction::Install { file, tenant, name, config, database_url, create } } => {
-            crate::plugin::install(&file, &tenant, name, config.as_deref(), &database_url, create).await
-        }
+        Command::Plugin { action } => plugin(action).await,
         Command::Seed { tenant, customers, seed: s, interactions, database_url } => {
             if !auth::is_tenant_slug(&tenant) {
                 bail!("--tenant must match [a-z0-9-]{{1,63}}");
@@ -204,6 +261,71 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 n.customers, n.interactions, n.complaints, n.plans, rate
             );
             Ok(())
+        }
+    }
+}
+
+async fn plugin(action: PluginAction) -> anyhow::Result<()> {
+    use crate::component::component;
+    match action {
+        PluginAction::New { name, validator, dir, sdk_only, .. } => {
+            if sdk_only {
+                crate::scaffold::refresh_sdk(&dir)?;
+                println!("wrote this guanxi's plugin SDK and contract into {}", dir.display());
+                return Ok(());
+            }
+            let kind = if validator { crate::scaffold::Kind::Validator } else { crate::scaffold::Kind::Scorer };
+            let root = crate::scaffold::new_plugin(name.as_deref().unwrap_or_default(), kind, &dir)?;
+            println!(
+                "made {}: see its README.md. Next:\n  cd {}\n  cargo test            # natively, in seconds\n  \
+                 guanxi plugin test    # builds the component and runs cases.json in the server's sandbox",
+                root.display(),
+                root.display()
+            );
+            Ok(())
+        }
+        PluginAction::Check { path } => crate::plugin::check(&component(&path)?),
+        PluginAction::Test { path, cases } => {
+            let cases =
+                cases.unwrap_or_else(|| if path.is_dir() { path.join("cases.json") } else { "cases.json".into() });
+            crate::cases::test(&component(&path)?, &cases).await
+        }
+        PluginAction::Run {
+            path,
+            validate,
+            score,
+            input,
+            from_server,
+            field,
+            value,
+            entity,
+            record,
+            config,
+            server,
+        } => {
+            let input = match (input, field, from_server) {
+                (Some(path), _, _) => crate::plugin::Input::File(path),
+                (None, Some(field), _) => crate::plugin::Input::Validation { entity, field, value, record },
+                (None, None, Some(id)) => {
+                    let server = crate::remote::Server::new(&server.url, server.token)?;
+                    crate::plugin::Input::Snapshot(server.snapshot(&id).await?)
+                }
+                (None, None, None) => bail!("give --input FILE, --field K --value JSON, or --from-server CUSTOMER_ID"),
+            };
+            let mode = match (validate, score) {
+                (true, _) => crate::plugin::Mode::Validate,
+                (_, true) => crate::plugin::Mode::Score,
+                _ => crate::plugin::Mode::Input,
+            };
+            crate::plugin::run(&component(&path)?, input, mode, config.as_deref()).await
+        }
+        PluginAction::Install { path, name, config, upgrade, attach, server, database_url, tenant, create } => {
+            let target = match database_url {
+                Some(url) => crate::plugin::Target::Database { url, tenant: tenant.unwrap_or_default(), create },
+                None => crate::plugin::Target::Server { url: server.url, token: server.token },
+            };
+            let what = crate::plugin::Install { name, config, upgrade, attach };
+            crate::plugin::install(&component(&path)?, what, target).await
         }
     }
 }

@@ -1,7 +1,11 @@
 //! The `guanxi` binary: parses the command line and hands over to `guanxi_api`.
 
+mod cases;
 mod cli;
+mod component;
 mod plugin;
+mod remote;
+mod scaffold;
 
 use std::process::ExitCode;
 

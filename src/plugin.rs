@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use guanxi_api::InstallInput;
 use guanxi_plugin_host::{CustomerSnapshot, Host, HostConfig, Limits, RunRecord, ScoreValue, ValidationRequest};
 use serde_json::{Map, Value, json};
 
@@ -11,11 +12,12 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn host() -> anyhow::Result<Host> {
+pub(crate) fn host() -> anyhow::Result<Host> {
     Host::new(HostConfig::default()).map_err(anyhow::Error::msg)
 }
 
-/// Prints what the component exports and imports and whether the server would install it.
+/// Prints the contract version the component speaks, what it exports and imports, and whether
+/// the server would install it.
 ///
 /// # Errors
 /// The file cannot be read, or the plugin would be refused (the reason is printed).
@@ -23,12 +25,13 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
     let bytes = read(path)?;
     match host()?.inspect(&bytes) {
         Ok(i) => {
-            let exports: Vec<&str> = [(i.scorer, "scorer"), (i.validator, "validator")]
+            let exports: Vec<&str> = [(i.scorer, "scorer"), (i.validator, "validator"), (i.checks_config, "config")]
                 .into_iter()
                 .filter_map(|(has, name)| has.then_some(name))
                 .collect();
             println!("size     {} bytes (at most {})", i.size, guanxi_plugin_host::MAX_PLUGIN_BYTES);
             println!("sha256   {}", i.sha256);
+            println!("contract guanxi:plugin@{}", i.contract);
             println!("exports  {}", exports.join(", "));
             println!("imports  {}", if i.imports.is_empty() { "none".into() } else { i.imports.join(", ") });
             println!("verdict  accepted");
@@ -61,7 +64,7 @@ fn pairs<T>(v: &Value, key: &str, value: impl Fn(&Value) -> Option<T>) -> Vec<(S
 }
 
 /// A snapshot as `Customer.scoringSnapshot` shows it (camelCase JSON) in the contract's shape.
-fn snapshot(v: &Value) -> anyhow::Result<CustomerSnapshot> {
+pub(crate) fn snapshot(v: &Value) -> anyhow::Result<CustomerSnapshot> {
     if v.get("customerId").and_then(Value::as_str).is_none() {
         bail!("a snapshot needs customerId: save Customer.scoringSnapshot from the API as the input");
     }
@@ -93,6 +96,10 @@ fn snapshot(v: &Value) -> anyhow::Result<CustomerSnapshot> {
         interaction_count: int(v, "interactionCount"),
         interaction_counts: pairs(v, "interactionCounts", Value::as_i64),
         last_interaction_at: opt_string(v, "lastInteractionAt"),
+        interactions_last30_days: pairs(v, "interactionsLast30Days", Value::as_i64),
+        interactions_last90_days: pairs(v, "interactionsLast90Days", Value::as_i64),
+        interactions_last365_days: pairs(v, "interactionsLast365Days", Value::as_i64),
+        days_since_last_interaction: pairs(v, "daysSinceLastInteraction", Value::as_i64),
         complaints_open: pairs(v, "complaintsOpen", Value::as_i64),
         complaints_total: pairs(v, "complaintsTotal", Value::as_i64),
         survey_count: int(v, "surveyCount"),
@@ -126,6 +133,28 @@ pub enum Input {
     File(std::path::PathBuf),
     /// A value to validate, from the command line (`value` and `record` are JSON).
     Validation { entity: String, field: String, value: Option<String>, record: Option<String> },
+    /// A snapshot fetched from a running server.
+    Snapshot(Value),
+}
+
+/// Which of its interfaces `plugin run` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Whichever the input is for.
+    Input,
+    Validate,
+    Score,
+}
+
+/// What the input looks like, for messages that tell the author what was given.
+fn shape(input: &Value) -> &'static str {
+    match input {
+        Value::Array(_) => "a list (of snapshots)",
+        Value::Object(o) if o.contains_key("field") => "a validation request (it has `field`)",
+        Value::Object(o) if o.contains_key("customerId") => "a snapshot (it has `customerId`)",
+        Value::Object(_) => "an object with neither `field` (a validation) nor `customerId` (a snapshot)",
+        _ => "not an object",
+    }
 }
 
 /// Runs a plugin once under the server's limits. The input is a scoring snapshot (or a list of
@@ -135,11 +164,12 @@ pub enum Input {
 /// # Errors
 /// Unreadable files, a refused plugin, an input of the other kind, or a failed call (its reason
 /// is printed).
-pub async fn run(path: &Path, input: Input, config: Option<&Path>) -> anyhow::Result<()> {
+pub async fn run(path: &Path, input: Input, mode: Mode, config: Option<&Path>) -> anyhow::Result<()> {
     let host = host()?;
     let plugin = host.load(&read(path)?).map_err(|e| anyhow::anyhow!("the plugin would be refused: {e}"))?;
     let input: Value = match input {
         Input::File(file) => serde_json::from_slice(&read(&file)?).context("the input is not JSON")?,
+        Input::Snapshot(snapshot) => snapshot,
         Input::Validation { entity, field, value, record } => {
             let json = |flag: &str, text: Option<String>| -> anyhow::Result<Value> {
                 text.map_or(Ok(Value::Null), |t| {
@@ -150,25 +180,39 @@ pub async fn run(path: &Path, input: Input, config: Option<&Path>) -> anyhow::Re
             json!({ "entity": entity, "field": field, "value": json("value", value)?, "record": record })
         }
     };
+    // The server hands an unconfigured plugin `null`.
     let config = match config {
         Some(c) => String::from_utf8(read(c)?).context("the config is not UTF-8")?,
-        None => "{}".to_owned(),
+        None => "null".to_owned(),
     };
     let limits = Limits::default();
     let exports = plugin.inspection();
-    let validation = input.get("field").is_some();
-    let exported = if exports.scorer { "the scorer interface" } else { "the validator interface" };
+    let exported = match (exports.scorer, exports.validator) {
+        (true, true) => "both the scorer and the validator interfaces",
+        (true, false) => "the scorer interface, not the validator one",
+        _ => "the validator interface, not the scorer one",
+    };
+    let validation = match mode {
+        Mode::Input => input.get("field").is_some(),
+        Mode::Validate => true,
+        Mode::Score => false,
+    };
     if validation && !exports.validator {
         bail!(
-            "this plugin exports {exported}, not the validator one, and the input is a validation request \
-             (it has `field`): give it Customer.scoringSnapshot saved from the API"
+            "this plugin exports {exported}, and the input is {}: give it Customer.scoringSnapshot saved from \
+             the API (--input), or --from-server CUSTOMER_ID",
+            shape(&input)
         );
     }
     if !validation && !exports.scorer {
         bail!(
-            "this plugin exports {exported}, not the scorer one, and the input is not a validation request \
-             (it has no `field`): give it {{ \"entity\", \"field\", \"value\", \"record\" }}, or --field K --value JSON"
+            "this plugin exports {exported}, and the input is {}: give it {{ \"entity\", \"field\", \"value\", \
+             \"record\" }} (--input), or --field K --value JSON",
+            shape(&input)
         );
+    }
+    if validation && input.get("field").is_none() {
+        bail!("--validate needs a validation request, and the input is {}: --field K --value JSON", shape(&input));
     }
     if validation {
         let request = ValidationRequest {
@@ -191,7 +235,7 @@ pub async fn run(path: &Path, input: Input, config: Option<&Path>) -> anyhow::Re
     }
     let batch = match &input {
         Value::Array(items) => items.iter().map(snapshot).collect::<anyhow::Result<Vec<_>>>()?,
-        one => vec![snapshot(one)?],
+        one => vec![snapshot(one).with_context(|| format!("the input is {}", shape(one)))?],
     };
     let (result, record) = host.score(&plugin, batch, config, limits).await;
     let result =
@@ -211,32 +255,75 @@ pub async fn run(path: &Path, input: Input, config: Option<&Path>) -> anyhow::Re
     report(result, &record)
 }
 
-/// Installs a component into a tenant, as `installPlugin` does, and prints the result.
+/// Where `plugin install` puts the plugin.
+pub enum Target {
+    /// A running server, through its API, as the token's tenant.
+    Server { url: String, token: Option<String> },
+    /// A server's database, straight, as the operator.
+    Database { url: String, tenant: String, create: bool },
+}
+
+/// What `plugin install` installs.
+pub struct Install {
+    pub name: Option<String>,
+    pub config: Option<std::path::PathBuf>,
+    pub upgrade: bool,
+    /// `ENTITY.field`, for a validator.
+    pub attach: Option<String>,
+}
+
+/// Installs a component into a tenant, as `installPlugin` does, upgrades it in place with
+/// `upgrade`, attaches it to a field with `attach`, and prints what was done and where.
 ///
 /// # Errors
-/// The file cannot be read, the database is unreachable, or the plugin is refused (the
-/// message says why).
-pub async fn install(
-    path: &Path,
-    tenant: &str,
-    name: Option<String>,
-    config: Option<&Path>,
-    database_url: &str,
-    create: bool,
-) -> anyhow::Result<()> {
+/// The file cannot be read, the server or database is unreachable, or the plugin is refused
+/// (the message says why).
+pub async fn install(path: &Path, what: Install, target: Target) -> anyhow::Result<()> {
     use base64::Engine as _;
-    use guanxi_api::{InstallInput, Plugins, install_as_operator};
-    if !guanxi_api::auth::is_tenant_slug(tenant) {
-        bail!("--tenant must match [a-z0-9-]{{1,63}}");
-    }
     let bytes = read(path)?;
-    let config = match config {
+    let config = match &what.config {
         Some(c) => Some(serde_json::from_slice::<Value>(&read(c)?).context("--config is not JSON")?),
         None => None,
     };
-    let name = name.unwrap_or_else(|| {
+    let name = what.name.unwrap_or_else(|| {
         path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-").to_lowercase()
     });
+    let attach = what.attach.as_deref().map(crate::remote::attach_target).transpose()?;
+    let wasm_base64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let printed = match target {
+        Target::Server { url, token } => {
+            let server = crate::remote::Server::new(&url, token)?;
+            server.install(&wasm_base64, &name, config, what.upgrade, attach).await?
+        }
+        Target::Database { url, tenant, create } => {
+            into_database(
+                &url,
+                &tenant,
+                create,
+                InstallInput { name, wasm_base64, config, ..InstallInput::default() },
+                what.upgrade,
+                attach,
+            )
+            .await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    Ok(())
+}
+
+/// The operator's install, straight into a database: what `install` does without a server.
+async fn into_database(
+    database_url: &str,
+    tenant: &str,
+    create: bool,
+    input: InstallInput,
+    upgrade: bool,
+    attach: Option<(String, String)>,
+) -> anyhow::Result<Value> {
+    use guanxi_api::{OperatorInstall, Plugins, install_as_operator};
+    if !guanxi_api::auth::is_tenant_slug(tenant) {
+        bail!("--tenant must match [a-z0-9-]{{1,63}}");
+    }
     // The default database is a file in the working directory: run from elsewhere (the
     // plugin's folder, say), it would be a new, empty one the server never reads.
     if let Some(file) = sqlite_file(database_url)
@@ -245,38 +332,31 @@ pub async fn install(
     {
         let shown = std::path::absolute(&file).unwrap_or(file);
         bail!(
-            "no database at {}: run this where the server keeps guanxi.db, name it with --database-url \
-             (or GUANXI_DATABASE_URL), or pass --create to make a new one",
+            "no database at {}: name the server's database with --database-url (or install through the running \
+             server with --url and --token), or pass --create to make a new one",
             shown.display()
         );
     }
     let db = guanxi_api::connect(database_url, 2).await?;
     guanxi_api::migrate(&db).await?;
-    let host = std::sync::Arc::new(host()?);
-    let runtime = Plugins::new(host);
-    let input = InstallInput {
-        name,
-        wasm_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
-        config,
-        ..InstallInput::default()
-    };
-    let p = install_as_operator(&db, &runtime, tenant, input, create).await.map_err(|e| match e {
+    let runtime = Plugins::new(std::sync::Arc::new(host()?));
+    let op = OperatorInstall { input, create, upgrade, attach };
+    let (p, attached) = install_as_operator(&db, &runtime, tenant, op).await.map_err(|e| match e {
         guanxi_api::Error::Invalid(v) => anyhow::anyhow!(
             "refused: {}",
             v.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; ")
         ),
+        guanxi_api::Error::Conflict { message, .. } if !upgrade && message.contains("installed already") => {
+            anyhow::anyhow!("refused: {message} (pass --upgrade)")
+        }
         other => anyhow::anyhow!("refused: {other}"),
     })?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "id": guanxi_api::global_id(guanxi_api::PLUGIN_TYPE_NAME, p.id),
-            "database": guanxi_api::redact_url(database_url),
-            "tenant": tenant, "name": p.name, "version": p.version, "sha256": p.sha256,
-            "capabilities": p.capabilities, "scoreKeys": p.score_keys,
-        }))?
-    );
-    Ok(())
+    Ok(json!({
+        "id": guanxi_api::global_id(guanxi_api::PLUGIN_TYPE_NAME, p.id),
+        "database": guanxi_api::redact_url(database_url),
+        "tenant": tenant, "name": p.name, "version": p.version, "sha256": p.sha256,
+        "capabilities": p.capabilities, "scoreKeys": p.score_keys, "attachedTo": attached,
+    }))
 }
 
 /// The file of a `sqlite:` URL (`sqlite://guanxi.db?mode=rwc`, `sqlite:///abs/path.db`), if it

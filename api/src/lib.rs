@@ -36,7 +36,9 @@ internal_modules!(clock, domain, graphql, locale, query, rate, store);
 pub use app::{Application, Stopper};
 pub use config::Config;
 pub use domain::ids::encode as global_id;
-pub use domain::plugins::{InstallInput, Plugins, TYPE_NAME as PLUGIN_TYPE_NAME, install_as_operator, tenant_for};
+pub use domain::plugins::{
+    InstallInput, OperatorInstall, Plugins, TYPE_NAME as PLUGIN_TYPE_NAME, install_as_operator, tenant_for,
+};
 pub use error::{Error, Result};
 pub use http::AppState;
 pub use store::{connect, migrate, redact_url};

@@ -20,6 +20,9 @@ pub struct Model {
     /// `{ "VISIT": 3, … }`.
     pub interaction_counts: Json,
     pub last_interaction_at: Option<DateTimeUtc>,
+    /// `{ "VISIT": "2026-11-20T10:00:00Z", … }`: the latest interaction of each kind (scoring
+    /// snapshots count days since each from it).
+    pub last_interaction_at_by_kind: Json,
     pub satisfaction_sum: i64,
     pub satisfaction_count: i64,
     pub would_buy_again_yes: i64,

@@ -26,6 +26,7 @@ mod m20261207_000021_sla_breaches_told;
 mod m20261207_000022_create_webhooks;
 mod m20261207_000023_interaction_duration;
 mod m20261207_000024_persisted_documents;
+mod m20261207_000025_last_interaction_by_kind;
 mod partial_index;
 pub mod statistics;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_create_webhooks::Migration),
             Box::new(m20261207_000023_interaction_duration::Migration),
             Box::new(m20261207_000024_persisted_documents::Migration),
+            Box::new(m20261207_000025_last_interaction_by_kind::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::helpers::{SECRET, TestApp};
 
-fn guanxi() -> Command {
+pub(crate) fn guanxi() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_guanxi"));
     for var in
         ["GUANXI_DATABASE_URL", "GUANXI_LISTEN", "GUANXI_JWT_SECRET", "GUANXI_JWT_PUBLIC_KEY", "GUANXI_JWKS_FILE"]
@@ -17,7 +17,7 @@ fn guanxi() -> Command {
     cmd
 }
 
-fn fails_with(cmd: &mut Command, needle: &str) {
+pub(crate) fn fails_with(cmd: &mut Command, needle: &str) {
     let out = cmd.output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "should fail: {stderr}");
@@ -157,6 +157,13 @@ async fn plugin_check_and_run_report_what_an_author_needs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("exports  scorer") && text.contains("verdict  accepted"), "{text}");
+    // The contract each speaks: built with the SDK, 0.2.0 (and a configuration check); the
+    // embedded default, 0.1.0.
+    assert!(text.contains("contract guanxi:plugin@0.2.0") && text.contains("exports  scorer, config"), "{text}");
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/examples/dist/value-scorer.wasm");
+    let out = guanxi().args(["plugin", "check"]).arg(dist).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("contract guanxi:plugin@0.1.0") && text.contains("exports  scorer\n"), "{text}");
     fails_with(guanxi().args(["plugin", "check"]).arg(dir.join("fs_reader.wasm")), "wasi:filesystem/");
 
     // The input is what the API shows as Customer.scoringSnapshot.

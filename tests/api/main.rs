@@ -37,6 +37,8 @@ mod lists;
 mod pagination;
 mod persisted;
 mod plans;
+mod plugin_authors;
+mod plugin_contract;
 mod plugins;
 mod replicas;
 mod roles;

@@ -53,6 +53,10 @@ async fn snapshots_are_batched_deterministic_and_match_the_api() {
     assert_eq!(from_api["purchasesLast365Days"], 2);
     assert_eq!(from_api["averageSatisfaction"], api["data"]["customer"]["stats"]["averageSatisfaction"]);
     assert_eq!(from_api["interactionCounts"], json!({ "PURCHASE": 2, "SURVEY": 1 }));
+    assert_eq!(from_api["interactionsLast30Days"], json!({ "PURCHASE": 1, "SURVEY": 1 }));
+    assert_eq!(from_api["interactionsLast90Days"], json!({ "PURCHASE": 1, "SURVEY": 1 }));
+    assert_eq!(from_api["interactionsLast365Days"], json!({ "PURCHASE": 2, "SURVEY": 1 }));
+    assert_eq!(from_api["daysSinceLastInteraction"], json!({ "PURCHASE": 2, "SURVEY": 2 }));
     assert_eq!(from_api["tags"], json!(["vip"]));
     // Live custom fields only: an archived field's value stays out of plugins' sight.
     let defs = app.gql(&admin, "{ customFieldDefinitions { id key } }", json!({})).await;

@@ -259,6 +259,25 @@ pub fn read<'a>(def: &'a Definition, stored: &'a Value) -> Option<&'a Value> {
     }
 }
 
+/// A stored value as JSON of its field's type, as scorer plugins of contract 0.2.0 read it: a
+/// DECIMAL (stored as exact text) is a number, whole ones as integers and others as the nearest
+/// double; every other type's stored form is its JSON already (INT a number, BOOLEAN true or
+/// false, dates and times strings, MULTI_ENUM a list, JSON itself).
+#[must_use]
+pub fn typed(def: &Definition, stored: &Value) -> Value {
+    use rust_decimal::prelude::ToPrimitive;
+    if def.ty != FieldType::Decimal {
+        return stored.clone();
+    }
+    let Ok(d) = decimal(stored) else { return stored.clone() };
+    if d.scale() == 0
+        && let Some(whole) = d.to_i64()
+    {
+        return Value::from(whole);
+    }
+    d.to_f64().and_then(serde_json::Number::from_f64).map_or_else(|| stored.clone(), Value::Number)
+}
+
 /// `customFields` as clients see it: every live definition's value, by key.
 #[must_use]
 pub fn visible<'a>(defs: impl Iterator<Item = &'a Definition>, stored: &Value) -> Value {
@@ -390,6 +409,24 @@ mod tests {
         );
         assert_eq!(check(&def(FieldType::Email), &json!("a@B.CN")), Ok(json!("a@b.cn")));
         assert_eq!(check(&def(FieldType::Url), &json!("https://example.com")), Ok(json!("https://example.com/")));
+    }
+
+    #[test]
+    fn stored_values_read_as_json_of_their_type() {
+        let typed_of = |ty: FieldType, value: serde_json::Value| {
+            let stored = check(&def(ty), &value).unwrap();
+            typed(&def(ty), &stored)
+        };
+        assert_eq!(typed_of(FieldType::Decimal, json!("30")), json!(30));
+        assert_eq!(typed_of(FieldType::Decimal, json!("012.500")), json!(12.5));
+        assert_eq!(typed_of(FieldType::Decimal, json!("-0.1")), json!(-0.1));
+        assert_eq!(typed_of(FieldType::Decimal, json!("1e3")), json!(1000));
+        assert_eq!(typed_of(FieldType::Int, json!("42")), json!(42));
+        assert_eq!(typed_of(FieldType::Boolean, json!(false)), json!(false));
+        assert_eq!(typed_of(FieldType::Date, json!("2026-11-26")), json!("2026-11-26"));
+        assert_eq!(typed_of(FieldType::Json, json!({ "a": [1, null] })), json!({ "a": [1, null] }));
+        // Nothing a decimal could not be: a value stored by hand stays as it is.
+        assert_eq!(typed(&def(FieldType::Decimal), &json!("soon")), json!("soon"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use guanxi_entity::{customer_stats, interaction};
 use rust_decimal::Decimal;
 use sea_orm::ConnectionTrait;
@@ -35,6 +36,7 @@ pub fn compute(
 ) -> customer_stats::Model {
     let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    let mut latest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     let mut s = customer_stats::Model {
         tenant_id,
         customer_id,
@@ -45,6 +47,7 @@ pub fn compute(
         interaction_count: 0,
         interaction_counts: json!({}),
         last_interaction_at: None,
+        last_interaction_at_by_kind: json!({}),
         satisfaction_sum: 0,
         satisfaction_count: 0,
         would_buy_again_yes: 0,
@@ -56,6 +59,8 @@ pub fn compute(
         s.interaction_count += 1;
         *counts.entry(i.kind.clone()).or_default() += 1;
         s.last_interaction_at = s.last_interaction_at.max(Some(i.occurred_at));
+        let at = latest.entry(i.kind.clone()).or_insert(i.occurred_at);
+        *at = (*at).max(i.occurred_at);
         if i.kind == super::interactions::Kind::Purchase {
             s.purchase_count += 1;
             s.first_purchase_at = Some(s.first_purchase_at.map_or(i.occurred_at, |f| f.min(i.occurred_at)));
@@ -77,6 +82,7 @@ pub fn compute(
     s.purchase_totals =
         json!(totals.into_iter().map(|(c, v)| (c, v.normalize().to_string())).collect::<BTreeMap<_, _>>());
     s.interaction_counts = json!(counts);
+    s.last_interaction_at_by_kind = json!(latest);
     let mut open: BTreeMap<&str, i64> = BTreeMap::new();
     let mut total: BTreeMap<&str, i64> = BTreeMap::new();
     for (severity, status) in complaints {
@@ -101,6 +107,24 @@ pub async fn refresh(conn: &impl ConnectionTrait, tenant_id: Uuid, customer_id: 
     store::stats::upsert(conn, &compute(tenant_id, customer_id, &interactions, &complaints)).await?;
     // The customer's scoring snapshot changed with its figures.
     store::scoring::enqueue(conn, tenant_id, &[customer_id]).await
+}
+
+/// The latest interaction of each kind, as stored by [`compute`] (or filled by the migration
+/// that added them); a time that does not read is left out.
+#[must_use]
+pub fn latest_by_kind(stats: &customer_stats::Model) -> BTreeMap<String, DateTime<Utc>> {
+    stats
+        .last_interaction_at_by_kind
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(kind, at)| {
+                    let at = DateTime::parse_from_rfc3339(at.as_str()?).ok()?;
+                    Some((kind.clone(), at.with_timezone(&Utc)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A sum of a JSON `{ key: integer }` map.

@@ -16,7 +16,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::into_gql;
-use super::loaders::{self, Latest, LoadedStats, NestedPages, PlanKey, Related};
+use super::loaders::{self, Latest, LoadedActivity, LoadedStats, NestedPages, PlanKey, Related};
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
 use crate::domain::settings::TenantSettings;
@@ -61,6 +61,8 @@ pub struct RequestContext {
     pub customers: Cached<Related<Uuid, customer::Model>>,
     pub latest_interactions: Cached<Related<(Uuid, u64), Latest>>,
     pub stats: Cached<Related<Uuid, LoadedStats>>,
+    /// `Customer.scoringSnapshot`'s figures: apart from `stats`, whose page asks for less.
+    pub activity: Cached<Related<Uuid, LoadedActivity>>,
     pub open_complaints: Cached<Related<Uuid, Vec<complaint::Model>>>,
     pub plan_actions: Cached<Related<Uuid, Vec<plan_action::Model>>>,
     /// Not cached, like the nested pages below: a transition's answer shows the history after it.
@@ -114,6 +116,7 @@ impl RequestContext {
             customers: cached(Related::new(&db, tenant_id, loaders::customers), spawner()),
             latest_interactions: cached(Related::new(&db, tenant_id, loaders::latest_interactions), spawner()),
             stats: cached(Related::new(&db, tenant_id, loaders::stats), spawner()),
+            activity: cached(Related::new(&db, tenant_id, loaders::activity), spawner()),
             scores: cached(Related::new(&db, tenant_id, loaders::scores), spawner()),
             open_complaints: cached(Related::new(&db, tenant_id, loaders::open_complaints), spawner()),
             plan_actions: cached(Related::new(&db, tenant_id, loaders::plan_actions), spawner()),

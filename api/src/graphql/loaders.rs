@@ -103,7 +103,6 @@ pub fn latest_interactions<'a>(
 pub struct LoadedStats {
     pub stats: Arc<customer_stats::Model>,
     pub windows: (i64, i64),
-    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Customers' figures with the clock-dependent purchase windows: two statements, run together.
@@ -115,7 +114,30 @@ pub fn stats<'a>(
     Box::pin(async move {
         let now = crate::clock::now();
         let found = related::stats(db, tenant, keys, now).await?;
-        Ok(found.into_iter().map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows, now })).collect())
+        Ok(found.into_iter().map(|(id, (stats, windows))| (id, LoadedStats { stats: Arc::new(stats), windows })).collect())
+    })
+}
+
+/// Stored figures and interactions per kind in the 30, 90 and 365 days up to the batch's `now`:
+/// what `Customer.scoringSnapshot` reads besides the customer.
+#[derive(Clone)]
+pub struct LoadedActivity {
+    pub stats: Arc<customer_stats::Model>,
+    pub activity: Arc<crate::domain::snapshot::Activity>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Customers' figures with their interactions per kind and window: two statements, run together.
+pub fn activity<'a>(db: &'a DatabaseConnection, tenant: Uuid, keys: &'a [Uuid]) -> Batch<'a, Uuid, LoadedActivity> {
+    Box::pin(async move {
+        let now = crate::clock::now();
+        let found = related::snapshot_figures(db, tenant, keys, now).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, (stats, activity))| {
+                (id, LoadedActivity { stats: Arc::new(stats), activity: Arc::new(activity), now })
+            })
+            .collect())
     })
 }
 

@@ -79,7 +79,10 @@ pub fn register(types: &mut Types) {
                 InputValue::new("wasmBase64", TypeRef::named_nn(TypeRef::STRING))
                     .description("The component (cargo build --target wasm32-wasip2 --release), standard base64"),
             )
-            .field(InputValue::new("config", TypeRef::named("JSON")).description("Handed to every call as JSON"))
+            .field(
+                InputValue::new("config", TypeRef::named("JSON"))
+                    .description("Handed to every call as JSON; a plugin that checks its configuration may refuse it"),
+            )
             .field(InputValue::new("version", TypeRef::named(TypeRef::STRING)).description("Your label; default \"1\""))
             .field(InputValue::new("limits", TypeRef::named("PluginLimitsInput"))),
     );
@@ -265,7 +268,7 @@ fn run_type() -> Object {
         }))
         .field(
             simple::<plugin_run::Model>("call", TypeRef::named_nn(TypeRef::STRING), |r| Value::String(r.call.clone()))
-                .description("KEYS, SCORE or VALIDATE"),
+                .description("KEYS, SCORE, VALIDATE or CHECK_CONFIG (a configuration put to the plugin's own check)"),
         )
         .field(
             simple::<plugin_run::Model>("outcome", TypeRef::named_nn(TypeRef::STRING), |r| {
@@ -277,7 +280,7 @@ fn run_type() -> Object {
         .field(simple::<plugin_run::Model>("version", TypeRef::named_nn(TypeRef::STRING), |r| Value::String(r.version.clone())))
         .field(
             simple::<plugin_run::Model>("items", TypeRef::named_nn(TypeRef::INT), |r| Value::from(r.items))
-                .description("Customers in a scoring batch; 1 for a validation"),
+                .description("Customers in a scoring batch; 1 for a validation; 0 for KEYS and CHECK_CONFIG"),
         )
         .field(simple::<plugin_run::Model>("fuelUsed", TypeRef::named_nn("BigInt"), |r| Value::String(r.fuel_used.to_string())))
         .field(simple::<plugin_run::Model>("memoryPeakBytes", TypeRef::named_nn(TypeRef::INT), |r| Value::from(r.memory_peak_bytes)))
@@ -495,7 +498,8 @@ fn mutations() -> Vec<Field> {
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
     .argument(
-        InputValue::new("config", TypeRef::named("JSON")).description("Replaces the configuration; null clears it"),
+        InputValue::new("config", TypeRef::named("JSON"))
+            .description("Replaces the configuration (null clears it); a plugin that checks its configuration may refuse it"),
     )
     .argument(InputValue::new("limits", TypeRef::named("PluginLimitsInput")).description("Replaces the lowered limits"))
     .description("ADMIN: changes a plugin's configuration or limits; a scorer then re-scores every customer.");

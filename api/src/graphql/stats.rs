@@ -4,7 +4,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{Field, FieldValue, Object, TypeRef};
 
 use super::context::{request, resolve};
-use super::loaders::LoadedStats;
+use super::loaders::{LoadedActivity, LoadedStats};
 use super::scalars::time_value;
 use super::{Types, enum_value, ready};
 use crate::domain::stats::{StatsView, sum_counts, total_in};
@@ -190,19 +190,18 @@ pub fn snapshot_field() -> Field {
                 return Err(super::context::hidden_on_case_view("scoringSnapshot"));
             }
             let rc = request(&ctx)?;
-            let loaded: LoadedStats = rc
-                .stats
+            let loaded: LoadedActivity = rc
+                .activity
                 .load_one(c.id)
-                .await
-                ?
-                .ok_or_else(|| Error::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("activity loader returned nothing")))?;
             let base = &rc.settings().await?.base_currency;
             let fields = rc.fields.live(crate::domain::custom_fields::EntityKind::Customer);
             let snapshot =
-                crate::domain::snapshot::from_parts(c, fields, &loaded.stats, loaded.windows, base, loaded.now);
+                crate::domain::snapshot::from_parts(c, fields, &loaded.stats, &loaded.activity, base, loaded.now);
             let json = serde_json::to_value(snapshot).map_err(|e| Error::Internal(e.into()))?;
             Ok(Some(FieldValue::value(Value::from_json(json).map_err(|e| Error::Internal(e.into()))?)))
         })
     })
-    .description("The deterministic snapshot a scorer plugin receives for this customer (save it as input for `guanxi plugin run`).")
+    .description("The deterministic snapshot a scorer plugin receives for this customer, as contract 0.2.0 has it (save it as input for `guanxi plugin run`).")
 }

@@ -93,6 +93,74 @@ fn windows_select(tenant_id: Uuid, customer_ids: &[Uuid], now: DateTime<Utc>) ->
         .order_by_asc(Column::CustomerId)
 }
 
+/// One kind of a customer's interactions in the year up to some `now`: how many in its last 30,
+/// 90 and 365 days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindWindows {
+    pub kind: String,
+    pub last_30_days: i64,
+    pub last_90_days: i64,
+    pub last_365_days: i64,
+}
+
+/// Each customer's interactions per kind in the 30, 90 and 365 days up to `now` ([`KindWindows`],
+/// kinds with any, in no order), in one statement: one pass over the customers' last year
+/// through the `(tenant, customer, occurred_at)` index, grouped by customer and kind with the
+/// shorter windows as conditional sums. The purchase windows are its PURCHASE rows.
+///
+/// # Errors
+/// Database failures.
+pub async fn windows_per_kind(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, Vec<KindWindows>>> {
+    if customer_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, String, i64, i64, i64)> =
+        windows_per_kind_select(tenant_id, customer_ids, now).into_tuple().all(db).await?;
+    let mut out: HashMap<Uuid, Vec<KindWindows>> = HashMap::new();
+    for (customer, kind, last_30_days, last_90_days, last_365_days) in rows {
+        out.entry(customer).or_default().push(KindWindows { kind, last_30_days, last_90_days, last_365_days });
+    }
+    Ok(out)
+}
+
+/// The statement [`windows_per_kind`] runs, for `EXPLAIN` (tests checking index use).
+#[cfg(feature = "internals")]
+#[must_use]
+pub fn windows_per_kind_statement(
+    backend: sea_orm::DatabaseBackend,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    windows_per_kind_select(tenant_id, customer_ids, now).build(backend)
+}
+
+fn windows_per_kind_select(tenant_id: Uuid, customer_ids: &[Uuid], now: DateTime<Utc>) -> sea_orm::Select<Entity> {
+    // SUM of INTEGER and COUNT are BIGINT on PostgreSQL and INTEGER on SQLite: both read as i64.
+    let within = |days: i64| {
+        let since = now - chrono::Duration::days(days);
+        Func::sum(Expr::case(Expr::col((Entity, Column::OccurredAt)).gte(since), 1i32).finally(0i32))
+    };
+    in_tenant(tenant_id)
+        .select_only()
+        .column(Column::CustomerId)
+        .column(Column::Kind)
+        .expr(within(30))
+        .expr(within(90))
+        .expr(Expr::col(Asterisk).count())
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .filter(Column::OccurredAt.gte(now - chrono::Duration::days(365)))
+        .filter(Column::OccurredAt.lte(now))
+        .group_by(Column::CustomerId)
+        .group_by(Column::Kind)
+}
+
 /// VISIT and PURCHASE interactions of customers between two instants (plan progress).
 ///
 /// # Errors

@@ -239,6 +239,7 @@ mod tests {
             interaction_count: 5_000_000_000,
             interaction_counts: json!({ "VISIT": 2 }),
             last_interaction_at: Some(at),
+            last_interaction_at_by_kind: json!({ "VISIT": "2026-01-02T03:04:05Z" }),
             satisfaction_sum: 9,
             satisfaction_count: 2,
             would_buy_again_yes: 1,

@@ -33,6 +33,7 @@ pub async fn upsert_many(conn: &impl ConnectionTrait, rows: Vec<customer_stats::
         Column::InteractionCount,
         Column::InteractionCounts,
         Column::LastInteractionAt,
+        Column::LastInteractionAtByKind,
         Column::SatisfactionSum,
         Column::SatisfactionCount,
         Column::WouldBuyAgainYes,

@@ -1,7 +1,8 @@
 //! Compile time and artifact size of every example plugin; the per-call overhead of the example
 //! card validator — fresh store and instance, the call, teardown — against the same Luhn check
 //! written natively, p50 and p99 over many calls; the scoring throughput of the example value
-//! scorer in batches. `cargo bench -p guanxi-plugin-host --bench validator`.
+//! scorer in batches, built from its sources (contract 0.2.0) and as embedded (0.1.0, whose
+//! batches the host converts down). `cargo bench -p guanxi-plugin-host --bench validator`.
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
 
@@ -103,7 +104,9 @@ fn main() {
     }
     report("the same card check (Luhn) in native Rust", native);
 
-    let scorer = host.load(&std::fs::read(dir.join("value_scorer.wasm")).expect("built")).expect("installs");
+    let fresh = host.load(&std::fs::read(dir.join("value_scorer.wasm")).expect("built")).expect("installs");
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dist/value-scorer.wasm");
+    let embedded = host.load(&std::fs::read(dist).expect("dist file")).expect("installs");
     // Batches as large as the 64 KiB output limit allows with this scorer's explanations.
     let batch: Vec<CustomerSnapshot> = (0..200_usize)
         .map(|i| {
@@ -112,20 +115,23 @@ fn main() {
             snapshots::snapshot(&format!("Customer:{i}"), purchases, &format!("{}.50", i * 37 % 90_000), Some(&last))
         })
         .collect();
-    runtime.block_on(async {
-        let started = Instant::now();
-        let mut scored = 0;
-        let mut fuel = 0;
-        for _ in 0..100 {
-            let (result, record) = host.score(&scorer, batch.clone(), "{}".into(), Limits::default()).await;
-            scored += result.expect("scores").len();
-            fuel = record.fuel_used;
-        }
-        let elapsed = started.elapsed();
-        #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
-        let rate = scored as f64 / elapsed.as_secs_f64();
-        println!("value scorer: {scored} customers in {elapsed:?} in batches of 200, {rate:.0} customers/s, {fuel} fuel per batch");
-    });
+    let batch: std::sync::Arc<[CustomerSnapshot]> = batch.into();
+    for (what, scorer) in [("value scorer (0.2.0)", &fresh), ("value scorer (0.1.0, embedded)", &embedded)] {
+        runtime.block_on(async {
+            let started = Instant::now();
+            let mut scored = 0;
+            let mut fuel = 0;
+            for _ in 0..100 {
+                let (result, record) = host.score(scorer, batch.clone(), "{}".into(), Limits::default()).await;
+                scored += result.expect("scores").len();
+                fuel = record.fuel_used;
+            }
+            let elapsed = started.elapsed();
+            #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+            let rate = scored as f64 / elapsed.as_secs_f64();
+            println!("{what}: {scored} customers in {elapsed:?} in batches of 200, {rate:.0} customers/s, {fuel} fuel per batch");
+        });
+    }
 }
 
 /// The card validator's check done natively: the digits of the JSON string, 12 to 19 of them,

@@ -1,4 +1,5 @@
-//! Runs Guanxi's WebAssembly plugins (components of the `guanxi:plugin` WIT package) safely.
+//! Runs Guanxi's WebAssembly plugins (components of the `guanxi:plugin` WIT package, contract
+//! 0.2.0 or 0.1.0) safely.
 //!
 //! One wasmtime [`Engine`] (cranelift, pooling allocator, fuel, epoch interruption) serves every
 //! plugin. A plugin is checked and compiled once per sha256 ([`Host::load`]); the compiled
@@ -7,6 +8,10 @@
 //! output size, and captured logs. Calls run off the async runtime's threads, a bounded number at
 //! a time. Each call returns a [`RunRecord`] — outcome, fuel, peak memory, duration, logs — and a
 //! failure names the limit that was hit ([`Reason`]).
+//!
+//! Both contract versions load side by side: the host has bindings of each version's worlds and
+//! calls whichever interfaces a component exports. A 0.1.0 scorer gets the 0.2.0 snapshot
+//! converted down ([`Batch`]); its scores, keys and violations come back in the 0.2.0 types.
 //!
 //! The crate knows nothing of HTTP, GraphQL or the database.
 
@@ -26,7 +31,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use bindings::{
-    CustomerScores, CustomerSnapshot, Score, ScoreKey, ScoreKind, ScoreValue, ValidationRequest, Violation,
+    Batch, Contract, CustomerScores, CustomerSnapshot, Score, ScoreKey, ScoreKind, ScoreValue, ValidationRequest,
+    Violation,
 };
 pub use limits::Limits;
 use sandbox::State;
@@ -65,7 +71,7 @@ pub enum InstallError {
     TooLarge(usize),
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
-    #[error("the component exports neither guanxi:plugin/scorer nor guanxi:plugin/validator (@0.1.0)")]
+    #[error("the component exports neither guanxi:plugin/scorer nor guanxi:plugin/validator (@0.2.0 or @0.1.0)")]
     NoPluginInterface,
     #[error("the component imports {0}, which plugins may not use (no files, network or host state)")]
     ForbiddenImport(String),
@@ -141,6 +147,10 @@ pub struct Inspection {
     pub size: usize,
     pub scorer: bool,
     pub validator: bool,
+    /// Exports `guanxi:plugin/config`: its configuration is checked when a tenant sets it.
+    pub checks_config: bool,
+    /// The newest contract version among its `guanxi:plugin` exports.
+    pub contract: Contract,
     /// Every import, by name (all within the allowed WASI set).
     pub imports: Vec<String>,
 }
@@ -214,8 +224,9 @@ impl Loaded {
 /// An installed plugin, compiled and linked, ready for calls.
 pub struct Plugin {
     inspection: Inspection,
-    scorer: Option<bindings::scorer::ScorerPluginPre<State>>,
-    validator: Option<bindings::validator::ValidatorPluginPre<State>>,
+    scorer: Option<bindings::Scorer>,
+    validator: Option<bindings::Validator>,
+    config: Option<bindings::config::ConfigCheckerPre<State>>,
 }
 
 impl Plugin {
@@ -383,27 +394,50 @@ impl Host {
             return Err(InstallError::ForbiddenImport(bad.clone()));
         }
         let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let scorer = exports.iter().any(|e| e == bindings::SCORER_INTERFACE);
-        let validator = exports.iter().any(|e| e == bindings::VALIDATOR_INTERFACE);
-        if !scorer && !validator {
+        let exports = |name: &str| exports.iter().any(|e| e == name);
+        let link = |e: wasmtime::Error| InstallError::Link(format!("{e:#}"));
+        let pre = self.linker.instantiate_pre(component).map_err(link)?;
+        // The newest version of each interface the component exports.
+        let scorer = if exports(bindings::SCORER_INTERFACE) {
+            Some(bindings::Scorer::V0_2(bindings::scorer::ScorerPluginPre::new(pre.clone()).map_err(link)?))
+        } else if exports(bindings::SCORER_INTERFACE_0_1) {
+            Some(bindings::Scorer::V0_1(bindings::v0_1::scorer::ScorerPluginPre::new(pre.clone()).map_err(link)?))
+        } else {
+            None
+        };
+        let validator = if exports(bindings::VALIDATOR_INTERFACE) {
+            Some(bindings::Validator::V0_2(bindings::validator::ValidatorPluginPre::new(pre.clone()).map_err(link)?))
+        } else if exports(bindings::VALIDATOR_INTERFACE_0_1) {
+            let pre = bindings::v0_1::validator::ValidatorPluginPre::new(pre.clone()).map_err(link)?;
+            Some(bindings::Validator::V0_1(pre))
+        } else {
+            None
+        };
+        if scorer.is_none() && validator.is_none() {
             return Err(InstallError::NoPluginInterface);
         }
-        let pre = self.linker.instantiate_pre(component).map_err(|e| InstallError::Link(format!("{e:#}")))?;
-        let scorer = if scorer {
-            Some(
-                bindings::scorer::ScorerPluginPre::new(pre.clone())
-                    .map_err(|e| InstallError::Link(format!("{e:#}")))?,
-            )
+        let config = if exports(bindings::CONFIG_INTERFACE) {
+            Some(bindings::config::ConfigCheckerPre::new(pre).map_err(link)?)
         } else {
             None
         };
-        let validator = if validator {
-            Some(bindings::validator::ValidatorPluginPre::new(pre).map_err(|e| InstallError::Link(format!("{e:#}")))?)
-        } else {
-            None
+        let contract =
+            [scorer.as_ref().map(bindings::Scorer::contract), validator.as_ref().map(bindings::Validator::contract)]
+                .into_iter()
+                .flatten()
+                .chain(config.is_some().then_some(Contract::V0_2))
+                .max()
+                .unwrap_or(Contract::CURRENT);
+        let inspection = Inspection {
+            sha256,
+            size,
+            scorer: scorer.is_some(),
+            validator: validator.is_some(),
+            checks_config: config.is_some(),
+            contract,
+            imports,
         };
-        let inspection = Inspection { sha256, size, scorer: scorer.is_some(), validator: validator.is_some(), imports };
-        Ok(Plugin { inspection, scorer, validator })
+        Ok(Plugin { inspection, scorer, validator, config })
     }
 
     /// The score keys a scorer declares.
@@ -416,18 +450,15 @@ impl Host {
             let Some(pre) = &plugin.scorer else {
                 return sandbox::not_a("scorer");
             };
-            sandbox::run(engine, limits, limits.fuel_base, 0, |store| {
-                let instance = pre.instantiate(&mut *store)?;
-                let keys = instance.guanxi_plugin_scorer().call_keys(&mut *store)?;
-                Ok(Ok(keys))
-            })
-            .finish(|keys| bindings::check_keys(&keys, limits.output_bytes).map(|()| keys))
+            sandbox::run(engine, limits, limits.fuel_base, 0, |store| pre.keys(store).map(Ok::<_, String>))
+                .finish(|keys| bindings::check_keys(&keys, limits.output_bytes).map(|()| keys))
         })
         .await
     }
 
     /// Scores a batch of customers. The fuel budget grows with the batch. The batch may be
-    /// shared (`Arc<[CustomerSnapshot]>`): several scorers read one batch without copying it.
+    /// shared ([`Batch`], or an `Arc<[CustomerSnapshot]>`): several scorers read one batch
+    /// without copying it. A scorer of contract 0.1.0 gets it converted down (see [`Batch`]).
     ///
     /// # Errors
     /// The plugin is no scorer, the input is too large, a limit was hit, the guest returned an
@@ -435,29 +466,25 @@ impl Host {
     pub async fn score(
         &self,
         plugin: &Arc<Plugin>,
-        batch: impl Into<Arc<[CustomerSnapshot]>>,
+        batch: impl Into<Batch>,
         config_json: String,
         limits: Limits,
     ) -> (Result<Vec<CustomerScores>, CallError>, RunRecord) {
         let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
-        let batch: Arc<[CustomerSnapshot]> = batch.into();
+        let batch: Batch = batch.into();
         self.blocking(None, move |engine| {
             let Some(pre) = &plugin.scorer else {
                 return sandbox::not_a("scorer");
             };
-            let input = bindings::snapshots_size(&batch) + config_json.len();
+            let input = batch.size(pre.contract()) + config_json.len();
             let fuel = limits.fuel_base.saturating_add(limits.fuel_per_item.saturating_mul(batch.len() as u64));
-            let seed = bindings::seed_of(&batch);
-            let now = batch.first().map(|s| s.now.clone());
+            let seed = bindings::seed_of(batch.snapshots());
+            let now = batch.snapshots().first().map(|s| s.now.clone());
             let record = sandbox::run_with(engine, limits, fuel, input, seed, now.as_deref(), |store| {
-                let instance = pre.instantiate(&mut *store)?;
-                let scorer = instance.guanxi_plugin_scorer();
-                let keys = scorer.call_keys(&mut *store)?;
-                let scores = scorer.call_score(&mut *store, &batch, &config_json)?;
-                Ok(scores.map(|s| (keys, s)))
+                pre.score(store, &batch, &config_json)
             });
             record.finish(|(keys, scores)| {
-                bindings::check_scores(&keys, &batch, &scores, limits.output_bytes).map(|()| scores)
+                bindings::check_scores(&keys, batch.snapshots(), &scores, limits.output_bytes).map(|()| scores)
             })
         })
         .await
@@ -480,11 +507,34 @@ impl Host {
                 return sandbox::not_a("validator");
             };
             let input = request.value_json.len() + request.record_json.len() + request.config_json.len();
-            sandbox::run(engine, limits, limits.fuel_base, input, |store| {
-                let instance = pre.instantiate(&mut *store)?;
-                instance.guanxi_plugin_validator().call_validate(&mut *store, &request)
+            sandbox::run(engine, limits, limits.fuel_base, input, |store| pre.validate(store, &request))
+                .finish(|v| bindings::check_violations(&v, limits.output_bytes).map(|()| v))
+        })
+        .await
+    }
+
+    /// Asks a plugin exporting `guanxi:plugin/config` whether it accepts a configuration
+    /// (`config_json`, `null` for none): `Ok` accepts it; the guest's refusal is a
+    /// `GUEST_ERROR` with its message. Runs under `limits` with their base fuel.
+    ///
+    /// # Errors
+    /// The plugin does not check its configuration ([`Inspection::checks_config`]), the input is
+    /// too large, a limit was hit, or the guest refused the configuration.
+    pub async fn check_config(
+        &self,
+        plugin: &Arc<Plugin>,
+        config_json: String,
+        limits: Limits,
+    ) -> (Result<(), CallError>, RunRecord) {
+        let (plugin, limits) = (plugin.clone(), limits.at_most(self.config.limits));
+        self.blocking(None, move |engine| {
+            let Some(pre) = &plugin.config else {
+                return sandbox::not_a("config");
+            };
+            sandbox::run(engine, limits, limits.fuel_base, config_json.len(), |store| {
+                bindings::check_config(pre, store, &config_json)
             })
-            .finish(|v| bindings::check_violations(&v, limits.output_bytes).map(|()| v))
+            .finish(Ok)
         })
         .await
     }

@@ -303,6 +303,7 @@ mod tests {
     fn only_the_sandboxed_interfaces_may_be_imported() {
         assert!(import_allowed("wasi:cli/stdout@0.2.6"));
         assert!(import_allowed("guanxi:plugin/types@0.1.0"));
+        assert!(import_allowed("guanxi:plugin/types@0.2.0"));
         for bad in ["wasi:filesystem/types@0.2.6", "wasi:sockets/tcp@0.2.6", "wasi:http/outgoing-handler@0.2.6"] {
             assert!(!import_allowed(bad), "{bad}");
         }

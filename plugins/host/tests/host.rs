@@ -1,13 +1,17 @@
 //! The host against real components: the example value scorer, a hostile plugin that misbehaves
 //! as its config says, and one that imports the filesystem. Each failure must end in its named
-//! reason within its limits, and the host must stay usable for the next call.
+//! reason within its limits, and the host must stay usable for the next call. Components of both
+//! contract versions run side by side: the embedded defaults and `hostile` speak 0.1.0, the
+//! examples built from their sources and `checked_scorer` 0.2.0.
 
 #![expect(clippy::expect_used, reason = "a bench or test that cannot set itself up fails")]
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use guanxi_plugin_host::{Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest};
+use guanxi_plugin_host::{
+    Batch, Contract, Host, HostConfig, InstallError, Limits, Plugin, Reason, ScoreValue, ValidationRequest,
+};
 
 #[path = "support/snapshots.rs"]
 mod snapshots;
@@ -466,4 +470,114 @@ async fn a_validator_that_finds_every_slot_taken_fails_busy_instead_of_waiting()
     // With the slot free again, the same call runs.
     let (ok, _) = host.validate(&p, request, Limits::default()).await;
     assert_eq!(ok.expect("answer"), vec![]);
+}
+
+/// The embedded default scorers, built against contract 0.1.0 (never rebuilt by the tests).
+fn dist(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dist");
+    std::fs::read(dir.join(format!("{name}.wasm"))).expect("dist file")
+}
+
+/// The first customer's score of `key`, if it has one.
+fn score_of(scores: &[guanxi_plugin_host::CustomerScores], key: &str) -> Option<ScoreValue> {
+    scores[0].scores.iter().find(|s| s.key == key).map(|s| s.value.clone())
+}
+
+fn label_of(scores: &[guanxi_plugin_host::CustomerScores], key: &str) -> Option<String> {
+    match score_of(scores, key)? {
+        ScoreValue::Label(l) => Some(l),
+        ScoreValue::Number(_) => None,
+    }
+}
+
+fn number_of(scores: &[guanxi_plugin_host::CustomerScores], key: &str) -> Option<f64> {
+    match score_of(scores, key)? {
+        ScoreValue::Number(n) => Some(n),
+        ScoreValue::Label(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn scorers_of_both_contract_versions_score_side_by_side() {
+    let old = host().load(&dist("value-scorer")).expect("a 0.1.0 component installs");
+    let new = plugin("value_scorer");
+    assert_eq!((old.inspection().contract, old.inspection().checks_config), (Contract::V0_1, false));
+    assert_eq!((new.inspection().contract, new.inspection().checks_config), (Contract::V0_2, true));
+    let batch = vec![
+        snapshot("Customer:a", 14, "88000.00", Some("2026-11-20T10:00:00.000000Z")),
+        snapshot("Customer:b", 0, "0", None),
+    ];
+    let (a, old_run) = host().score(&old, batch.clone(), "{}".into(), Limits::default()).await;
+    let (b, _) = host().score(&new, batch.clone(), "{}".into(), Limits::default()).await;
+    let a = a.expect("the 0.1.0 scorer scores");
+    assert_eq!(a, b.expect("the 0.2.0 scorer scores"), "the same rules give the same scores in both versions");
+    assert!(old_run.outcome.is_ok() && old_run.fuel_used > 0, "{old_run:?}");
+    assert_eq!(number_of(&a, "value_score"), Some(100.0));
+
+    // What each version is given: the 0.2.0 snapshot's new figures and typed custom values, and
+    // for a 0.1.0 scorer the custom values as 0.1.0 carried them.
+    let mut customer = snapshot("Customer:a", 3, "300.00", Some("2026-11-20T10:00:00.000000Z"));
+    customer.interactions_last30_days = vec![("CALL".into(), 2), ("VISIT".into(), 1)];
+    customer.interactions_last90_days = vec![("CALL".into(), 4), ("PURCHASE".into(), 3), ("VISIT".into(), 2)];
+    customer.days_since_last_interaction = vec![("CALL".into(), 1), ("PURCHASE".into(), 5), ("VISIT".into(), 12)];
+    customer.custom_fields_json = r#"{"member_since":"2020-05-01","points":30.5,"vip":true}"#.into();
+    let stored = r#"{"member_since":"2020-05-01","points":"30.5","vip":true}"#;
+    let both = Batch::new(vec![customer]).with_custom_fields_0_1(vec![stored.to_owned()]);
+    let checked = plugin("checked_scorer");
+    let (scores, _) = host().score(&checked, both.clone(), "null".into(), Limits::default()).await;
+    let scores = scores.expect("the 0.2.0 scorer scores");
+    assert_eq!(number_of(&scores, "window_interactions"), Some(9.0), "the 90-day window, every kind");
+    assert_eq!(number_of(&scores, "days_since_visit"), Some(12.0));
+    assert_eq!(label_of(&scores, "custom_types").as_deref(), Some("member_since:string,points:number,vip:boolean"));
+    let (scores, _) = host().score(&checked, both.clone(), r#"{"window_days": 30}"#.into(), Limits::default()).await;
+    assert_eq!(number_of(&scores.expect("scores"), "window_interactions"), Some(3.0));
+    let hostile = plugin("hostile");
+    assert_eq!(hostile.inspection().contract, Contract::V0_1);
+    let (scores, _) = host().score(&hostile, both, config("fields"), Limits::default()).await;
+    let note = label_of(&scores.expect("the 0.1.0 scorer scores"), "note");
+    assert_eq!(note.as_deref(), Some(stored), "0.1.0 keeps the stored forms");
+}
+
+#[tokio::test]
+async fn a_configuration_check_accepts_or_refuses_with_the_plugins_message() {
+    let p = plugin("checked_scorer");
+    for accepted in ["null", r#"{"window_days": 30}"#, r#"{"window_days": 365}"#] {
+        let (result, record) = host().check_config(&p, accepted.into(), Limits::default()).await;
+        assert_eq!(result, Ok(()), "{accepted}");
+        assert!(record.outcome.is_ok() && record.fuel_used > 0, "{record:?}");
+    }
+    let (result, record) = host().check_config(&p, r#"{"window_days": "soon"}"#.into(), Limits::default()).await;
+    let err = result.expect_err("refused");
+    assert_eq!(err.reason, Reason::GuestError);
+    assert_eq!(err.message, r#"window_days must be 30, 90 or 365, not "soon""#);
+    assert_eq!(record.outcome, Err(err));
+    // An example built with the SDK checks its thresholds when they are set.
+    let lifecycle = plugin("lifecycle_scorer");
+    let (result, _) = host().check_config(&lifecycle, r#"{"churnDays": -1}"#.into(), Limits::default()).await;
+    assert!(result.expect_err("refused").message.contains("churnDays"));
+    let (result, _) = host().check_config(&lifecycle, r#"{"churnDays": 150}"#.into(), Limits::default()).await;
+    assert_eq!(result, Ok(()));
+    // A 0.1.0 component has no check to call.
+    let old = host().load(&dist("lifecycle-scorer")).expect("installs");
+    let (result, record) = host().check_config(&old, "null".into(), Limits::default()).await;
+    assert!(result.expect_err("no config interface").message.contains("config interface"), "{record:?}");
+}
+
+#[tokio::test]
+async fn a_configuration_check_that_traps_or_spins_ends_in_its_reason() {
+    let p = plugin("checked_scorer");
+    let (result, record) = within_a_minute(host().check_config(&p, config("panic"), Limits::default())).await;
+    let err = result.expect_err("panics");
+    assert_eq!(err.reason, Reason::Trap, "{err}");
+    assert!(err.message.contains("panics on purpose"), "the guest's message is kept: {err}");
+    assert_eq!(record.outcome, Err(err));
+    let limits = Limits { fuel_base: 1_000_000, ..Limits::default() };
+    let (result, record) = within_a_minute(host().check_config(&p, config("loop"), limits)).await;
+    assert_eq!(result.expect_err("spins").reason, Reason::OutOfFuel);
+    assert_eq!(record.fuel_used, 1_000_000, "the check runs on the base fuel");
+    let (result, _) = host().check_config(&p, "x".repeat(300 * 1024), Limits::default()).await;
+    assert_eq!(result.expect_err("too big").reason, Reason::InputTooLarge);
+    // The plugin is still fine right after.
+    let (result, _) = host().check_config(&p, "null".into(), Limits::default()).await;
+    assert_eq!(result, Ok(()));
 }

@@ -161,6 +161,44 @@ impl Component {
             .map(|v| v.into_iter().map(|x| Violation { field: x.field, code: x.code, message: x.message }).collect());
         run(found, record)
     }
+
+    /// Checks a configuration as `installPlugin` and `configurePlugin` do: the component's
+    /// `check_config` under the sandbox. A component that does not check its configuration (one
+    /// of contract 0.1.0) accepts any, as on the server, without a call.
+    ///
+    /// ```no_run
+    /// # let plugin = guanxi_plugin_sdk::host::Component::build(".").unwrap();
+    /// assert!(plugin.check_config(r#"{"churnDays": 400}"#).result.is_ok());
+    /// let refused = plugin.check_config(r#"{"churnDays": "soon"}"#).result.unwrap_err();
+    /// assert!(refused.starts_with("GUEST_ERROR: "), "{refused}");
+    /// ```
+    #[must_use]
+    pub fn check_config(&self, config_json: &str) -> Run<()> {
+        if !self.plugin.inspection().checks_config {
+            let record = h::RunRecord {
+                outcome: Ok(()),
+                fuel_used: 0,
+                peak_memory: 0,
+                duration: Duration::ZERO,
+                logs: String::new(),
+            };
+            return run(Ok(()), record);
+        }
+        let call = self.host.check_config(&self.plugin, config_json.to_owned(), self.host.limits());
+        let (result, record) = self.runtime.block_on(call);
+        run(result, record)
+    }
+
+    /// The contract version the component speaks (`0.2.0` for one built with this SDK).
+    ///
+    /// ```no_run
+    /// # let plugin = guanxi_plugin_sdk::host::Component::build(".").unwrap();
+    /// assert_eq!(plugin.contract(), "0.2.0");
+    /// ```
+    #[must_use]
+    pub fn contract(&self) -> &'static str {
+        self.plugin.inspection().contract.as_str()
+    }
 }
 
 fn run<T>(result: Result<T, h::CallError>, record: h::RunRecord) -> Run<T> {
@@ -221,6 +259,10 @@ fn snapshot_to(s: CustomerSnapshot) -> h::CustomerSnapshot {
         interaction_count: s.interaction_count,
         interaction_counts: s.interaction_counts,
         last_interaction_at: s.last_interaction_at,
+        interactions_last30_days: s.interactions_last30_days,
+        interactions_last90_days: s.interactions_last90_days,
+        interactions_last365_days: s.interactions_last365_days,
+        days_since_last_interaction: s.days_since_last_interaction,
         complaints_open: s.complaints_open,
         complaints_total: s.complaints_total,
         survey_count: s.survey_count,

@@ -12,6 +12,9 @@ use crate::{CustomerScores, CustomerSnapshot, ScoreKind, ScoreValue, Scorer, Val
 /// let mut c = guanxi_plugin_sdk::testing::snapshot("Customer:1", "2026-11-26T00:00:00.000000Z");
 /// c.purchase_count = 3;
 /// c.last_purchase_at = Some("2026-11-01T10:00:00.000000Z".into());
+/// c.interactions_last30_days = vec![("VISIT".into(), 2)];
+/// c.days_since_last_interaction = vec![("PURCHASE".into(), 25), ("VISIT".into(), 3)];
+/// c.custom_fields_json = r#"{"points": 120, "vip": true}"#.into();
 /// assert_eq!(c.base_currency, "CNY");
 /// ```
 #[must_use]
@@ -40,6 +43,10 @@ pub fn snapshot(customer_id: &str, now: &str) -> CustomerSnapshot {
         interaction_count: 0,
         interaction_counts: Vec::new(),
         last_interaction_at: None,
+        interactions_last30_days: Vec::new(),
+        interactions_last90_days: Vec::new(),
+        interactions_last365_days: Vec::new(),
+        days_since_last_interaction: Vec::new(),
         complaints_open: Vec::new(),
         complaints_total: Vec::new(),
         survey_count: 0,

@@ -63,3 +63,23 @@ fn the_host_refuses_what_the_server_would() {
     assert!(value_scorer().bytes.len() < 4 * 1024 * 1024);
     assert_eq!(value_scorer().limits().memory_bytes, 16 * 1024 * 1024);
 }
+
+#[test]
+fn a_configuration_check_built_with_the_sdk_runs_under_the_host() {
+    let plugin = Component::build(example("lifecycle-scorer")).expect("builds");
+    assert_eq!(plugin.contract(), "0.2.0");
+    assert!(plugin.check_config(r#"{"churnDays": 400}"#).result.is_ok());
+    assert!(plugin.check_config("null").result.is_ok());
+    let refused = plugin.check_config(r#"{"churnDays": "soon"}"#);
+    assert!(refused.fuel_used > 0, "it ran in the sandbox: {refused:?}");
+    assert_eq!(refused.result, Err("GUEST_ERROR: churnDays must be a positive number".to_owned()));
+    // Without an override, the export macros' check accepts anything.
+    assert!(value_scorer().check_config(r#"{"anything": ["at", "all"]}"#).result.is_ok());
+    // A component of contract 0.1.0 (an embedded default) has no check: any configuration is
+    // taken, as on the server.
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/dist/lifecycle-scorer.wasm");
+    let old = Component::load(std::fs::read(dist).expect("dist file")).expect("loads");
+    assert_eq!(old.contract(), "0.1.0");
+    let taken = old.check_config(r#"{"churnDays": "soon"}"#);
+    assert!(taken.result.is_ok() && taken.fuel_used == 0, "{taken:?}");
+}

@@ -1,15 +1,19 @@
 //! The checks of an install or upgrade that need no database: the name, version,
 //! configuration, limits and bytes given, then the component itself, compiled and, for a
-//! scorer, asked for its score keys, which must not clash with another field of Customer.
-//! Apart from the lifecycle so that the changes there read as what they store.
+//! scorer, asked for its score keys, which must not clash with another field of Customer; and a
+//! component that checks its configuration (contract 0.2.0's `config` export) asked whether it
+//! accepts the one given. Apart from the lifecycle so that the changes there read as what they
+//! store.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use guanxi_entity::plugin;
-use guanxi_plugin_host::{InstallError, Limits, ScoreKind};
+use guanxi_plugin_host::{InstallError, Limits, Reason, ScoreKind};
 use serde_json::Value;
 
-use super::runtime::{Plugins, call_failed};
+use super::runtime::{Plugins, call_failed, config_json};
 use super::stored::{KeySpec, LimitOverrides, score_keys};
 use crate::domain::custom_fields::{self, EntityKind};
 use crate::domain::custom_values;
@@ -108,12 +112,15 @@ pub(super) struct Checked {
     pub(super) keys: Vec<KeySpec>,
 }
 
-/// Loads the component and, for a scorer, asks its keys (a call under `limits`).
+/// Loads the component and, for a scorer, asks its keys (a call under `limits`); with
+/// `with_config`, asks a component that checks its configuration whether it accepts `row.config`
+/// (see [`check_plugin_config`]).
 pub(super) async fn check_component(
     plugins: &Plugins,
     row: &plugin::Model,
     bytes: Vec<u8>,
     limits: Limits,
+    with_config: bool,
 ) -> Result<Checked> {
     let loaded = plugins.compile(bytes.clone()).await.map_err(|e| install_refused(&e))?;
     let inspection = loaded.inspection().clone();
@@ -143,7 +150,40 @@ pub(super) async fn check_component(
     if inspection.validator {
         capabilities.push("VALIDATOR");
     }
+    if with_config {
+        check_plugin_config(plugins, row, &loaded, limits).await?;
+    }
     Ok(Checked { bytes, sha256: inspection.sha256, capabilities, keys })
+}
+
+/// Asks a component that checks its configuration whether it accepts `row.config` (`null` when
+/// none), in the sandbox under `limits`, and records the call (`CHECK_CONFIG`). A component
+/// without the check accepts any.
+///
+/// # Errors
+/// `BAD_USER_INPUT` `INVALID_CONFIG` on `config`, with the plugin's message, when it refuses the
+/// configuration; `PLUGIN_ERROR` when the call fails (a trap, out of fuel, a timeout…).
+pub(super) async fn check_plugin_config(
+    plugins: &Plugins,
+    row: &plugin::Model,
+    loaded: &Arc<guanxi_plugin_host::Plugin>,
+    limits: Limits,
+) -> Result<()> {
+    if !loaded.inspection().checks_config {
+        return Ok(());
+    }
+    let (result, run) = plugins.host.check_config(loaded, config_json(row), limits).await;
+    plugins.record(row, "CHECK_CONFIG", 0, &run);
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.reason == Reason::GuestError => Err(Error::Invalid(vec![Violation {
+            field: "config".into(),
+            code: "INVALID_CONFIG".into(),
+            message: format!("{} (plugin {})", e.message, row.name),
+            plugin: Some(row.name.clone()),
+        }])),
+        Err(e) => Err(call_failed(row, &e)),
+    }
 }
 
 /// `CONFLICT KEY_TAKEN` at `wasmBase64`.

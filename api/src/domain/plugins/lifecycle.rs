@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::checks::{
-    Checked, check_component, check_config, check_keys_free, check_limits, check_name, check_version, decode_wasm,
+    Checked, check_component, check_config, check_keys_free, check_limits, check_name, check_plugin_config,
+    check_version, decode_wasm,
 };
 use super::runtime::{Plugins, limits_of};
 use super::stored::{is_scorer, score_keys};
@@ -87,13 +88,15 @@ fn audit_snapshot(p: &plugin::Model) -> Value {
     })
 }
 
-/// Installs a plugin: checked and compiled before anything is stored; a scorer's keys become
-/// computed custom fields of Customer and every customer is queued for scoring.
+/// Installs a plugin: checked and compiled before anything is stored; a component that checks
+/// its configuration is asked about the one given; a scorer's keys become computed custom fields
+/// of Customer and every customer is queued for scoring.
 ///
 /// # Errors
-/// `FORBIDDEN`; `BAD_USER_INPUT` for bad input or a component the host refuses (garbage, a
-/// core module, forbidden imports, too large); `PLUGIN_ERROR` if a scorer fails to declare its
-/// keys; `CONFLICT` for a name in use or a score key another field or plugin has.
+/// `FORBIDDEN`; `BAD_USER_INPUT` for bad input, a component the host refuses (garbage, a core
+/// module, forbidden imports, too large) or a configuration the plugin refuses (`INVALID_CONFIG`);
+/// `PLUGIN_ERROR` if a scorer fails to declare its keys or the configuration check fails;
+/// `CONFLICT` for a name in use or a score key another field or plugin has.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant_slug))]
 pub async fn install(
     db: &DatabaseConnection,
@@ -145,7 +148,7 @@ pub(super) async fn prepare_install(plugins: &Plugins, caller: &Caller, input: I
         installed_at: at,
         updated_at: at,
     };
-    let checked = check_component(plugins, &row, bytes, limits.over(plugins.host.limits())).await?;
+    let checked = check_component(plugins, &row, bytes, limits.over(plugins.host.limits()), true).await?;
     row.sha256.clone_from(&checked.sha256);
     row.capabilities = json!(checked.capabilities);
     row.score_keys = json!(checked.keys);
@@ -213,10 +216,12 @@ pub async fn upgrade(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
-    // The key listing runs the new component: its record names the new version.
+    // The key listing runs the new component: its record names the new version. The stored
+    // configuration is not put to the new version's check: a tenant whose versions disagree on
+    // it could then neither upgrade nor reconfigure; `configurePlugin` checks the next one.
     let mut candidate = current.clone();
     candidate.version.clone_from(&version);
-    let checked = check_component(plugins, &candidate, bytes, limits_of(plugins, &current)).await?;
+    let checked = check_component(plugins, &candidate, bytes, limits_of(plugins, &current), false).await?;
 
     let txn = begin_change(db, caller).await?;
     let before = find_for_change(&txn, caller, id).await?;
@@ -314,10 +319,14 @@ pub struct ConfigureInput {
     pub limits: Option<Value>,
 }
 
-/// Changes a plugin's configuration or lowers its limits; a scorer re-scores every customer.
+/// Changes a plugin's configuration or lowers its limits; a scorer re-scores every customer. A
+/// new configuration is first put to the plugin's own check, if it has one: refused, nothing
+/// changes.
 ///
 /// # Errors
-/// `FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT`; database failures.
+/// `FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT` (`INVALID_CONFIG` for a configuration the plugin
+/// refuses); `PLUGIN_ERROR` if its check fails; `CONFLICT` if the plugin was upgraded while the
+/// configuration was checked; database failures.
 pub async fn configure(
     db: &DatabaseConnection,
     plugins: &Plugins,
@@ -332,14 +341,40 @@ pub async fn configure(
     if !v.is_empty() {
         return Err(Error::Invalid(v));
     }
+    let limits = limits.map(|l| serde_json::to_value(l).unwrap_or_else(|_| json!({})));
+    // The plugin's check runs before the transaction, as every plugin call of a change does.
+    let checked_with = match &config {
+        Some(config) => {
+            let current = store::plugins::find(db, caller.tenant_id, id).await?.ok_or_else(|| not_found(id))?;
+            let mut candidate = current.clone();
+            candidate.config.clone_from(config);
+            if let Some(limits) = &limits {
+                candidate.limits.clone_from(limits);
+            }
+            let loaded = plugins.load(db, &current.sha256).await?;
+            check_plugin_config(plugins, &candidate, &loaded, limits_of(plugins, &candidate)).await?;
+            Some(current.sha256)
+        }
+        None => None,
+    };
     let txn = begin_change(db, caller).await?;
     let before = find_for_change(&txn, caller, id).await?;
+    if checked_with.is_some_and(|sha256| sha256 != before.sha256) {
+        return Err(Error::Conflict {
+            code: "STALE_VERSION",
+            message: format!(
+                "plugin {} was upgraded while its configuration was being checked; configure it again",
+                before.name
+            ),
+            field: Some("config".into()),
+        });
+    }
     let mut row = before.clone();
     if let Some(config) = config {
         row.config = config;
     }
     if let Some(limits) = limits {
-        row.limits = serde_json::to_value(limits).unwrap_or_else(|_| json!({}));
+        row.limits = limits;
     }
     if row == before {
         return Ok(before);

@@ -27,7 +27,7 @@ pub use lifecycle::{
     ConfigureInput, InstallInput, TYPE_NAME, configure, get, install, installed, last_runs, list, set_enabled,
     uninstall, upgrade,
 };
-pub use operator::{install_as_operator, tenant_for};
+pub use operator::{OperatorInstall, install_as_operator, tenant_for};
 pub use runtime::{Plugins, config_json, limits_of};
 pub use stored::{KeySpec, capabilities, is_scorer, score_keys};
 pub use validators::{Target, Written, attach, attachments, detach, prepare_validators, validate_write};

@@ -8,7 +8,8 @@ use guanxi_entity::{plugin, tenant};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use super::lifecycle::{InstallInput, install, prepare_install, store_install};
+use super::lifecycle::{ConfigureInput, InstallInput, configure, install, prepare_install, store_install, upgrade};
+use super::validators::{attach, target_parts};
 use super::runtime::Plugins;
 use crate::domain::{Caller, Role};
 use crate::error::Result;
@@ -74,12 +75,27 @@ pub async fn tenant_for(
     Ok(t)
 }
 
-/// Installs a plugin into the tenant of `slug` as the operator (the command line), creating
-/// the tenant, with its default plugins, if it is new.
+/// What the operator's install does beyond installing.
+#[derive(Debug, Default)]
+pub struct OperatorInstall {
+    pub input: InstallInput,
+    /// Create the tenant, with its default plugins, if the database does not have it.
+    pub create: bool,
+    /// Replace the component (and the configuration, if one is given) of the plugin of that
+    /// name if it is installed already.
+    pub upgrade: bool,
+    /// Attach the (validator) plugin to this field: entity and key or name.
+    pub attach: Option<(String, String)>,
+}
+
+/// Installs a plugin into the tenant of `slug` as the operator (the command line), as an
+/// ADMIN's `installPlugin` would, then upgrades and attaches as asked.
 ///
 /// # Errors
 /// As an ADMIN's install: `BAD_USER_INPUT` for bad input or a component the host refuses,
-/// `PLUGIN_ERROR` if a scorer fails to declare its keys, `CONFLICT` for a name or score key in use.
+/// `PLUGIN_ERROR` if a scorer fails to declare its keys, `CONFLICT` for a name or score key in use
+/// (without `upgrade`); as `attachValidator` for the field. Answers the plugin and the field it
+/// was attached to (`ENTITY.key`).
 ///
 /// Without `create`, a tenant the database does not have is `NOT_FOUND` rather than made: a
 /// typo in a slug must not install a plugin into a new, empty tenant.
@@ -87,14 +103,37 @@ pub async fn install_as_operator(
     db: &DatabaseConnection,
     plugins: &Plugins,
     slug: &str,
-    input: InstallInput,
-    create: bool,
-) -> Result<plugin::Model> {
-    if !create && crate::store::tenants::find_by_slug(db, slug).await?.is_none() {
+    op: OperatorInstall,
+) -> Result<(plugin::Model, Option<String>)> {
+    if !op.create && crate::store::tenants::find_by_slug(db, slug).await?.is_none() {
         return Err(crate::error::Error::NotFound(format!(
             "no tenant '{slug}' in this database (a tenant exists from its first request): check the slug, or pass --create"
         )));
     }
     let t = tenant_for(db, plugins, slug, true).await?;
-    install(db, plugins, &system_caller(&t), input).await
+    let caller = system_caller(&t);
+    let existing = if op.upgrade {
+        crate::store::plugins::all(db, t.id).await?.into_iter().find(|p| p.name == op.input.name)
+    } else {
+        None
+    };
+    let p = match existing {
+        Some(p) => {
+            let mut p = upgrade(db, plugins, &caller, p.id, &op.input.wasm_base64, op.input.version).await?;
+            if let Some(config) = op.input.config {
+                let input = ConfigureInput { config: Some(config), limits: None };
+                p = configure(db, plugins, &caller, p.id, input).await?;
+            }
+            p
+        }
+        None => install(db, plugins, &caller, op.input).await?,
+    };
+    let target = match op.attach {
+        Some((entity, field)) => {
+            let (entity, key) = target_parts(&attach(db, &caller, p.id, &entity, &field).await?);
+            Some(format!("{}.{key}", entity.as_str()))
+        }
+        None => None,
+    };
+    Ok((p, target))
 }

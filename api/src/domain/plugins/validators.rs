@@ -54,7 +54,7 @@ async fn target(txn: &DatabaseTransaction, caller: &Caller, entity: &str, field:
     ))
 }
 
-fn target_parts(t: &Target) -> (EntityKind, String) {
+pub(super) fn target_parts(t: &Target) -> (EntityKind, String) {
     match t {
         Target::Custom(d) => (d.entity, d.key.clone()),
         Target::BuiltIn(e, f) => (*e, f.clone()),

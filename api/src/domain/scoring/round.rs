@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use guanxi_entity::plugin;
-use guanxi_plugin_host::{CustomerScores, CustomerSnapshot, Reason, ScoreValue};
+use guanxi_plugin_host::{Batch, CustomerScores, CustomerSnapshot, Reason, ScoreValue};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
@@ -29,10 +29,12 @@ use crate::store::scoring::ScoreWrite;
 /// Customers per scorer call to start with; halved when a batch's input or output is too large.
 const BATCH: usize = 200;
 
-/// The snapshot in the contract's shape.
+/// The snapshot in the contract's shape, with its custom values as contract 0.1.0 carries them
+/// (as stored), for the host to give scorers of that version.
 #[must_use]
-pub fn to_wit(s: Snapshot) -> CustomerSnapshot {
-    CustomerSnapshot {
+pub fn to_wit(s: Snapshot) -> (CustomerSnapshot, String) {
+    let as_stored = serde_json::to_string(&s.custom_fields_as_stored).unwrap_or_else(|_| "{}".into());
+    let snapshot = CustomerSnapshot {
         custom_fields_json: serde_json::to_string(&s.custom_fields).unwrap_or_else(|_| "{}".into()),
         customer_id: s.customer_id,
         kind: s.kind,
@@ -56,13 +58,18 @@ pub fn to_wit(s: Snapshot) -> CustomerSnapshot {
         interaction_count: s.interaction_count,
         interaction_counts: s.interaction_counts.into_iter().collect(),
         last_interaction_at: s.last_interaction_at,
+        interactions_last30_days: s.interactions_last_30_days.into_iter().collect(),
+        interactions_last90_days: s.interactions_last_90_days.into_iter().collect(),
+        interactions_last365_days: s.interactions_last_365_days.into_iter().collect(),
+        days_since_last_interaction: s.days_since_last_interaction.into_iter().collect(),
         complaints_open: s.complaints_open.into_iter().collect(),
         complaints_total: s.complaints_total.into_iter().collect(),
         survey_count: s.survey_count,
         average_satisfaction: s.average_satisfaction,
         would_buy_again_rate: s.would_buy_again_rate,
         now: s.now,
-    }
+    };
+    (snapshot, as_stored)
 }
 
 /// A fingerprint of scores as written (`customer_scores.values_hash` and `details_hash`): the
@@ -84,7 +91,7 @@ async fn run_scorer(
     plugins: &Plugins,
     p: &plugin::Model,
     compiled: &Arc<guanxi_plugin_host::Plugin>,
-    batch: &Arc<[CustomerSnapshot]>,
+    batch: &Batch,
 ) -> Vec<CustomerScores> {
     let limits = plugins::limits_of(plugins, p);
     let config = plugins::config_json(p);
@@ -105,8 +112,8 @@ async fn run_scorer(
                 Ok(scores) => out.extend(scores),
                 Err(e) if n > 1 && matches!(e.reason, Reason::OutputTooLarge | Reason::InputTooLarge) => {
                     let (a, b) = chunk.split_at(n / 2);
-                    todo.push(a.into());
-                    todo.push(b.into());
+                    todo.push(a);
+                    todo.push(b);
                 }
                 Err(e) => {
                     tracing::warn!(plugin = %p.name, tenant = %p.tenant_id, reason = e.reason.as_str(), "scorer failed");
@@ -239,7 +246,8 @@ async fn score_batch(round: &Round, customer_ids: &[Uuid]) -> Result<Vec<ScoreWr
     let Round { db, plugins, tenant_id, now, .. } = round;
     let (tenant_id, now) = (*tenant_id, *now);
     let (snapshots, rows) = snapshot::build_with_rows(db, tenant_id, customer_ids, &round.base_currency, now).await?;
-    let batch: Arc<[CustomerSnapshot]> = snapshots.into_iter().map(to_wit).collect();
+    let (snapshots, as_stored): (Vec<CustomerSnapshot>, Vec<String>) = snapshots.into_iter().map(to_wit).unzip();
+    let batch = Batch::new(snapshots).with_custom_fields_0_1(as_stored);
     let computed_at = snapshot::time(now);
     let results = futures_util::future::join_all(round.scorers.iter().map(|(p, c)| {
         let batch = &batch;

@@ -97,6 +97,12 @@ impl Scorer for LifecycleScorer {
         let thresholds = Thresholds::from_config(&config_json)?;
         Ok(batch.iter().map(|s| score_one(s, &thresholds)).collect())
     }
+
+    /// A threshold that is not a positive number is refused when the tenant sets it, not at the
+    /// next scoring.
+    fn check_config(config_json: &str) -> Result<(), String> {
+        Thresholds::from_config(config_json).map(|_| ())
+    }
 }
 
 guanxi_plugin_sdk::export_scorer!(LifecycleScorer);

@@ -1,6 +1,8 @@
-//! A scorer and validator that misbehaves as its config says: `{"mode": "..."}`.
+//! A scorer and validator of contract 0.1.0 that misbehaves as its config says:
+//! `{"mode": "..."}`. Built against the frozen 0.1.0 contract, so the host's tests of limits and
+//! failures run the 0.1.0 calls; `"fields"` answers the custom values it was given.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "scorer-and-validator" });
+wit_bindgen::generate!({ path: "../../../../wit/0.1.0", world: "scorer-and-validator" });
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -80,12 +82,15 @@ impl Scorer for Hostile {
         };
         let mut out: Vec<CustomerScores> = batch
             .iter()
-            .map(|s| CustomerScores {
-                customer_id: s.customer_id.clone(),
-                scores: vec![
-                    Score { key: "risk".into(), value: ScoreValue::Number(0.5), explanation: None },
-                    Score { key: "note".into(), value: ScoreValue::Label(note.clone()), explanation: None },
-                ],
+            .map(|s| {
+                let note = if mode == "fields" { s.custom_fields_json.clone() } else { note.clone() };
+                CustomerScores {
+                    customer_id: s.customer_id.clone(),
+                    scores: vec![
+                        Score { key: "risk".into(), value: ScoreValue::Number(0.5), explanation: None },
+                        Score { key: "note".into(), value: ScoreValue::Label(note), explanation: None },
+                    ],
+                }
             })
             .collect();
         match mode {
