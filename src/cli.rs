@@ -88,7 +88,7 @@ enum PluginAction {
         #[arg(required_unless_present = "sdk_only")]
         name: Option<String>,
         /// A validator: checks a field's value as records are written.
-        #[arg(long, conflicts_with_all = ["scorer", "sdk_only"], required_unless_present_any = ["scorer", "sdk_only"])]
+        #[arg(long, conflicts_with_all = ["scorer", "sdk_only"])]
         validator: bool,
         /// A scorer: gives every customer named scores.
         #[arg(long, conflicts_with = "sdk_only")]
@@ -159,10 +159,12 @@ enum PluginAction {
         /// A component (.wasm), or a plugin crate's folder to build first.
         #[arg(default_value = ".")]
         path: std::path::PathBuf,
-        /// Defaults to the component's file name without `.wasm`.
+        /// Defaults to the component's file name without `.wasm`, `_` read as `-` (a crate's
+        /// name).
         #[arg(long)]
         name: Option<String>,
-        /// The plugin's configuration, a JSON file.
+        /// The plugin's configuration, a JSON file; checked by the plugin first if it checks
+        /// its configuration.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
         /// If a plugin of that name is installed, replace its component (and configuration).
@@ -268,13 +270,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn plugin(action: PluginAction) -> anyhow::Result<()> {
     use crate::component::component;
     match action {
-        PluginAction::New { name, validator, dir, sdk_only, .. } => {
+        PluginAction::New { name, validator, scorer, dir, sdk_only } => {
             if sdk_only {
                 crate::scaffold::refresh_sdk(&dir)?;
                 println!("wrote this guanxi's plugin SDK and contract into {}", dir.display());
                 return Ok(());
             }
-            let kind = if validator { crate::scaffold::Kind::Validator } else { crate::scaffold::Kind::Scorer };
+            let kind = match (validator, scorer) {
+                (true, _) => crate::scaffold::Kind::Validator,
+                (_, true) => crate::scaffold::Kind::Scorer,
+                _ => bail!(
+                    "say which kind of plugin: --validator (checks a field's value) or --scorer (scores customers)"
+                ),
+            };
             let root = crate::scaffold::new_plugin(name.as_deref().unwrap_or_default(), kind, &dir)?;
             println!(
                 "made {}: see its README.md. Next:\n  cd {}\n  cargo test            # natively, in seconds\n  \

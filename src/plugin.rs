@@ -289,6 +289,9 @@ pub async fn install(path: &Path, what: Install, target: Target) -> anyhow::Resu
         path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-").to_lowercase()
     });
     let attach = what.attach.as_deref().map(crate::remote::attach_target).transpose()?;
+    if let Some(config) = &config {
+        check_config_locally(&bytes, config).await?;
+    }
     let wasm_base64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let printed = match target {
         Target::Server { url, token } => {
@@ -309,6 +312,19 @@ pub async fn install(path: &Path, what: Install, target: Target) -> anyhow::Resu
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
     Ok(())
+}
+
+/// Puts `config` to the component's own check before anything is sent or stored: an upgrade
+/// with a configuration is two steps (the component, then the configuration), and a
+/// configuration the new component refuses must not leave the first step done.
+async fn check_config_locally(bytes: &[u8], config: &Value) -> anyhow::Result<()> {
+    let host = host()?;
+    let plugin = host.load(bytes).map_err(|e| anyhow::anyhow!("the plugin would be refused: {e}"))?;
+    if !plugin.inspection().checks_config {
+        return Ok(());
+    }
+    let (result, _) = host.check_config(&plugin, config.to_string(), Limits::default()).await;
+    result.map_err(|e| anyhow::anyhow!("the plugin refuses this configuration, nothing was installed: {}", e.message))
 }
 
 /// The operator's install, straight into a database: what `install` does without a server.

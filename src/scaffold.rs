@@ -111,8 +111,8 @@ fn crate_files(name: &str, kind: Kind) -> anyhow::Result<Vec<(String, String)>> 
             "each score key's value",
             format!(
                 "guanxi plugin run target/wasm32-wasip2/release/{file}.wasm --score --input snapshot.json\n\
-                 # a real customer's snapshot, with a token of the tenant:\n\
-                 guanxi plugin run target/wasm32-wasip2/release/{file}.wasm --score --from-server CUSTOMER_ID --token \"$TOKEN\""
+                 # a real customer's snapshot, from the server of GUANXI_URL with the token of GUANXI_TOKEN:\n\
+                 guanxi plugin run target/wasm32-wasip2/release/{file}.wasm --score --from-server CUSTOMER_ID"
             ),
             "",
         ),

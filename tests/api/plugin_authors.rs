@@ -105,6 +105,10 @@ fn plugin_new_makes_crates_that_pass_their_tests_and_cases_first_time() {
     // A name that is no crate name, or a folder in use, is refused before anything is written.
     fails_with(guanxi().args(["plugin", "new", "--scorer", "Bad Name", "--dir"]).arg(dir.path()), "crate name");
     fails_with(guanxi().args(["plugin", "new", "--scorer", "member-code", "--dir"]).arg(dir.path()), "not empty");
+    fails_with(
+        guanxi().args(["plugin", "new", "other", "--dir"]).arg(dir.path()),
+        "--validator (checks a field's value) or --scorer",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,6 +158,21 @@ async fn plugin_install_goes_through_the_running_server_and_attaches() {
     let names: Vec<&str> =
         res["data"]["plugins"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names.iter().filter(|n| **n == "card-validator").count(), 1, "{res}");
+
+    // A configuration the component refuses stops an upgrade before its first step: the plugin
+    // keeps its component and version.
+    let checked = guanxi_test_programs::components().join("checked_scorer.wasm");
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), r#"{"window_days": "soon"}"#).unwrap();
+    let mut cmd = guanxi();
+    cmd.args(["plugin", "install"]).arg(&checked).args(["--url", &app.base, "--token", &admin]);
+    cmd.args(["--name", "card-validator", "--upgrade", "--config"]).arg(bad.path());
+    let out = output(cmd).await;
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("refuses this configuration"), "{said}");
+    let res = app.gql(&admin, "{ plugins { name version capabilities } }", json!({})).await;
+    let kept = res["data"]["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "card-validator").cloned();
+    assert_eq!(kept, Some(json!({ "name": "card-validator", "version": "2", "capabilities": ["VALIDATOR"] })), "{res}");
 
     // An AGENT's token installs nothing; no token, or no server, says what to do.
     let agent = app.token("acme", "AGENT", "zhang");
