@@ -65,7 +65,7 @@ pub async fn stats(
     now: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, (customer_stats::Model, (i64, i64))>> {
     let (mut stats, windows) = futures_util::try_join!(
-        store::stats::find_many(db, tenant_id, customers),
+        store::stats::figures_many(db, tenant_id, customers),
         store::interactions::purchase_windows(db, tenant_id, customers, now),
     )?;
     Ok(customers

@@ -3,8 +3,11 @@
 use std::collections::HashMap;
 
 use guanxi_entity::customer_stats::{self, Column, Entity};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -59,6 +62,40 @@ pub async fn find_many(
     customer_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, customer_stats::Model>> {
     let rows = Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .into_model::<super::rows::Positional<customer_stats::Model>>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|super::rows::Positional(r)| (r.customer_id, r)).collect())
+}
+
+/// [`find_many`] for pages that show the figures: the latest interaction of each kind (a
+/// scoring snapshot's, a JSON object of a dozen times per customer) is left unread, as `{}`. A
+/// 360° page reads 50 customers' figures; parsing those objects cost it several percent.
+///
+/// # Errors
+/// Database failures.
+pub async fn figures_many(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+) -> Result<HashMap<Uuid, customer_stats::Model>> {
+    // Every column in its declared place, as the positional reader expects, that one as a
+    // constant of its type.
+    let empty = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => "'{}'::jsonb",
+        _ => "'{}'",
+    };
+    let mut select = Entity::find().select_only();
+    for column in Column::iter() {
+        select = if matches!(column, Column::LastInteractionAtByKind) {
+            select.column_as(Expr::cust(empty), "last_interaction_at_by_kind")
+        } else {
+            select.column(column)
+        };
+    }
+    let rows = select
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
         .into_model::<super::rows::Positional<customer_stats::Model>>()
