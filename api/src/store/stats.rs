@@ -6,7 +6,7 @@ use guanxi_entity::customer_stats::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
-    QuerySelect,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -61,7 +61,16 @@ pub async fn find_many(
     tenant_id: Uuid,
     customer_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, customer_stats::Model>> {
-    let rows = Entity::find()
+    read_many(conn, Entity::find(), tenant_id, customer_ids).await
+}
+
+async fn read_many(
+    conn: &impl ConnectionTrait,
+    select: Select<Entity>,
+    tenant_id: Uuid,
+    customer_ids: &[Uuid],
+) -> Result<HashMap<Uuid, customer_stats::Model>> {
+    let rows = select
         .filter(Column::TenantId.eq(tenant_id))
         .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
         .into_model::<super::rows::Positional<customer_stats::Model>>()
@@ -95,13 +104,7 @@ pub async fn figures_many(
             select.column(column)
         };
     }
-    let rows = select
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .into_model::<super::rows::Positional<customer_stats::Model>>()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|super::rows::Positional(r)| (r.customer_id, r)).collect())
+    read_many(conn, select, tenant_id, customer_ids).await
 }
 
 /// # Errors
