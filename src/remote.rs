@@ -43,6 +43,12 @@ impl Server {
             .await
             .with_context(|| format!("no answer from {}: is the server running there?", self.url))?;
         let status = response.status();
+        if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+            bail!(
+                "the server refused a request this large ({status}): its GUANXI_MAX_BODY_BYTES (1 MiB by default) \
+                 bounds a component sent through the API to about 750 KB; raise it, or install with --database-url"
+            );
+        }
         let body: Value = response
             .json()
             .await

@@ -218,3 +218,18 @@ async fn plugin_run_scores_a_real_customer_fetched_from_the_server() {
     run.args(["plugin", "run"]).arg(&scorer).args(["--validate", "--field", "x", "--value", "1"]);
     fails_with(&mut run, "exports the scorer interface, not the validator one");
 }
+
+/// A component larger than the server takes in one request is told apart from a refusal, with
+/// the two ways on.
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_install_says_when_the_component_is_too_large_for_the_servers_requests() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 16 * 1024).await;
+    let admin = app.token("acme", "ADMIN", "root");
+    let mut cmd = guanxi();
+    cmd.args(["plugin", "install"]).arg(guanxi_test_programs::components().join("card_validator.wasm"));
+    cmd.args(["--url", &app.base, "--token", &admin]);
+    let out = output(cmd).await;
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("GUANXI_MAX_BODY_BYTES") && said.contains("--database-url"), "{said}");
+}
