@@ -140,7 +140,7 @@ impl From<sea_orm::DbErr> for Error {
     }
 }
 
-/// What a DataLoader failed with, shared by every field that waited on its batch: each field
+/// What a batched load failed with, shared by every field that waited on its batch: each field
 /// answers with the same kind of error (a busy database stays `UNAVAILABLE`), never a vaguer one.
 impl From<std::sync::Arc<Error>> for Error {
     fn from(shared: std::sync::Arc<Error>) -> Self {

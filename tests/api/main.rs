@@ -42,6 +42,7 @@ mod plugin_contract;
 mod plugins;
 mod replicas;
 mod roles;
+mod shapes;
 mod snapshot;
 mod stats;
 mod subscriptions;

@@ -177,6 +177,20 @@ pub async fn first_pages_per_customer<R: OnCustomer>(
     store::first_pages_per_customer::<R::Entity>(db, caller.tenant_id, &filter, order, page, customers).await
 }
 
+/// How many records the caller may see match `filter` for each of `customers`, in a few
+/// statements whatever the number of customers.
+///
+/// # Errors
+/// Database failures.
+pub async fn counts_per_customer<R: OnCustomer>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: Filter,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, u64>> {
+    store::counts_per_customer::<R::Entity>(db, caller.tenant_id, &R::scoped(caller, filter), customers).await
+}
+
 /// How many records the caller may see match `filter`.
 ///
 /// # Errors

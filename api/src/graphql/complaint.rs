@@ -138,7 +138,7 @@ pub fn customer_fields() -> [Field; 2] {
 
 /// How complaints are listed.
 pub(crate) static LISTING: connection::Listing<complaint::Model> =
-    connection::Listing::on_customer(extra_keys, |rc| &rc.complaints_per_customer);
+    connection::Listing::on_customer(extra_keys, |rc| &rc.complaints_per_customer, |rc| &rc.complaint_counts);
 
 fn mutations() -> [Field; 3] {
     type C = complaint::Model;

@@ -186,12 +186,16 @@ pub struct Listing<T: 'static> {
     pub extra: super::filters::ExtraKeys,
     pub list: ListFn<T>,
     pub count: CountFn,
-    /// For records kept on a customer: the request's loader of a page of customers' first pages.
-    pub per_customer: Option<PerCustomer<T>>,
+    /// For records kept on a customer: the request's loaders of a page of customers' first
+    /// pages, and of their counts.
+    pub per_customer: Option<(PerCustomer<T>, CountsPerCustomer<T>)>,
 }
 
 /// The loader, in a request, of many customers' first pages of `T`.
-pub type PerCustomer<T> = fn(&RequestContext) -> &async_graphql::dataloader::DataLoader<super::loaders::NestedPages<T>>;
+pub type PerCustomer<T> = fn(&RequestContext) -> &super::context::PagesPerCustomer<T>;
+
+/// The loader, in a request, of many customers' counts of `T`.
+pub type CountsPerCustomer<T> = fn(&RequestContext) -> &super::context::CountsPerCustomer<T>;
 
 impl<T: Record> Listing<T> {
     /// The listing of a kind of record, with `list` and `count`.
@@ -202,9 +206,19 @@ impl<T: Record> Listing<T> {
 
 impl<T: OnCustomer> Listing<T> {
     /// The listing of a kind of record kept on a customer, read within the caller's scope;
-    /// `per_customer` reads a page of customers' first pages together.
-    pub const fn on_customer(extra: super::filters::ExtraKeys, per_customer: PerCustomer<T>) -> Self {
-        Self { extra, list: list_on_customer::<T>, count: count_on_customer::<T>, per_customer: Some(per_customer) }
+    /// `per_customer` reads a page of customers' first pages together, and `counts` their
+    /// `totalCount`s.
+    pub const fn on_customer(
+        extra: super::filters::ExtraKeys,
+        per_customer: PerCustomer<T>,
+        counts: CountsPerCustomer<T>,
+    ) -> Self {
+        Self {
+            extra,
+            list: list_on_customer::<T>,
+            count: count_on_customer::<T>,
+            per_customer: Some((per_customer, counts)),
+        }
     }
 
     /// The connection of a field at the root or, under a customer (`customer`), of its records.
@@ -213,7 +227,7 @@ impl<T: OnCustomer> Listing<T> {
     /// As [`Listing::request`], and database failures.
     pub async fn on(&self, ctx: &ResolverContext<'_>, customer: Option<uuid::Uuid>) -> Result<Connection<T>> {
         let Some(id) = customer else { return self.connection(ctx, None).await };
-        self.nested(request(ctx)?, self.request(ctx, None)?, id).await
+        self.nested(&super::context::shared_request(ctx)?, self.request(ctx, None)?, id).await
     }
 }
 
@@ -269,12 +283,17 @@ impl<T: Record> Listing<T> {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn nested(&self, rc: &RequestContext, req: ListRequest, customer: uuid::Uuid) -> Result<Connection<T>>
+    pub async fn nested(
+        &self,
+        rc: &Arc<RequestContext>,
+        req: ListRequest,
+        customer: uuid::Uuid,
+    ) -> Result<Connection<T>>
     where
         T: OnCustomer,
     {
         let batch = match self.per_customer {
-            Some(loader) if req.page.cursor.is_none() && !req.page.backward => loader(rc),
+            Some((loader, _)) if req.page.cursor.is_none() && !req.page.backward => loader(rc),
             _ => return self.read(rc, self.of_customer(req, customer)?).await,
         };
         let signature: Arc<str> = format!("{:?}|{:?}|{}", req.filter, req.order, req.page.size).into();
@@ -290,7 +309,43 @@ impl<T: Record> Listing<T> {
             has_next_page: false,
             has_previous_page: false,
         });
-        Ok(self.wrap(rc, self.of_customer(req, customer)?, page))
+        self.wrap_nested(rc, req, customer, page)
+    }
+
+    /// Wraps one customer's page of rows for `req` (read without a scope). Its `totalCount`, if
+    /// asked for, is counted together with its siblings' (every customer of a page asking the
+    /// same filter) in one statement.
+    ///
+    /// # Errors
+    /// `INTERNAL` for an entity without a `customerId` field.
+    pub fn wrap_nested(
+        &self,
+        rc: &Arc<RequestContext>,
+        req: ListRequest,
+        customer: uuid::Uuid,
+        rows: Page<T>,
+    ) -> Result<Connection<T>>
+    where
+        T: OnCustomer,
+    {
+        let Some((_, counts)) = self.per_customer else {
+            return Ok(self.wrap(rc, self.of_customer(req, customer)?, rows));
+        };
+        let (rc, filter) = (rc.clone(), req.filter);
+        let counter: Counter = Arc::new(move || {
+            // The signature is made only when a count is asked for: most pages ask none.
+            let (rc, filter) = (rc.clone(), filter.clone());
+            Box::pin(async move {
+                let signature: Arc<str> = format!("{filter:?}").into();
+                let loader = counts(&rc);
+                if let Ok(mut filters) = loader.loader().filters.lock() {
+                    filters.entry(signature.clone()).or_insert(filter);
+                }
+                Ok(loader.load_one((signature, customer)).await?.unwrap_or(0))
+            })
+        });
+        let order = req.order;
+        Ok(Connection::new(rows, move |row| encode_cursor(&order, &records::order_values(row, &order)), counter))
     }
 
     /// `req` narrowed to one customer's rows, as its `totalCount` and a page read alone need.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use futures_util::future::BoxFuture;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use super::batch::{Batched, Execution, Spawn};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
 use guanxi_entity::{
     complaint, complaint_transition, customer, interaction, key_account_plan, plan_action, plugin, plugin_validator, user,
@@ -16,24 +16,15 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::error::into_gql;
-use super::loaders::{self, Latest, LoadedActivity, LoadedStats, NestedPages, PlanKey, Related};
+use super::loaders::{self, Latest, LoadedActivity, LoadedStats, NestedCounts, NestedPages, PlanKey, Related};
 use crate::domain::custom_fields::TenantFields;
 use crate::domain::plugins::Plugins;
 use crate::domain::settings::TenantSettings;
 use crate::domain::{Caller, ids};
 use crate::error::{Error, Result};
 
-/// A loader with a per-request cache.
-pub type Cached<T> = DataLoader<T, HashMapCache>;
-
-/// A loader with a per-request cache, batching with the default 1 ms wait.
-fn cached<T, S, R>(loader: T, spawner: S) -> Cached<T>
-where
-    T: Send + Sync + 'static,
-    S: Fn(BoxFuture<'static, ()>) -> R + Send + Sync + 'static,
-{
-    DataLoader::with_cache(loader, spawner, HashMapCache::default())
-}
+/// A relation's batched loads in one request, keyed by `K`.
+pub type Loads<K, V> = Batched<K, V, Related<K, V>>;
 
 /// The batches of one nested connection for this request's caller.
 fn nested<T>(db: &DatabaseConnection, caller: &Caller) -> NestedPages<T> {
@@ -44,6 +35,22 @@ fn nested<T>(db: &DatabaseConnection, caller: &Caller) -> NestedPages<T> {
         rows: std::marker::PhantomData,
     }
 }
+
+/// The counts of one nested connection for this request's caller.
+fn nested_counts<T>(db: &DatabaseConnection, caller: &Caller) -> NestedCounts<T> {
+    NestedCounts {
+        db: db.clone(),
+        caller: caller.clone(),
+        filters: std::sync::Mutex::default(),
+        rows: std::marker::PhantomData,
+    }
+}
+
+/// Customers' first pages of a nested connection of `T`, keyed by (arguments, customer).
+pub type PagesPerCustomer<T> = Batched<(Arc<str>, Uuid), crate::query::Page<T>, NestedPages<T>>;
+
+/// Customers' counts of a nested connection of `T`, keyed by (filter, customer).
+pub type CountsPerCustomer<T> = Batched<(Arc<str>, Uuid), u64, NestedCounts<T>>;
 
 /// Request-scoped data, put into every GraphQL request by the HTTP layer.
 pub struct RequestContext {
@@ -57,25 +64,31 @@ pub struct RequestContext {
     /// Errors of nullable fields, which answered null (see `error::FieldErrors`); the HTTP
     /// layer adds them to the response.
     pub field_errors: std::sync::Mutex<Vec<async_graphql::ServerError>>,
-    pub users: Cached<Related<Uuid, user::Model>>,
-    pub customers: Cached<Related<Uuid, customer::Model>>,
-    pub latest_interactions: Cached<Related<(Uuid, u64), Latest>>,
-    pub stats: Cached<Related<Uuid, LoadedStats>>,
+    pub users: Loads<Uuid, user::Model>,
+    pub customers: Loads<Uuid, customer::Model>,
+    pub latest_interactions: Loads<(Uuid, u64), Latest>,
+    pub stats: Loads<Uuid, LoadedStats>,
     /// `Customer.scoringSnapshot`'s figures: apart from `stats`, whose page asks for less.
-    pub activity: Cached<Related<Uuid, LoadedActivity>>,
-    pub open_complaints: Cached<Related<Uuid, Vec<complaint::Model>>>,
-    pub plan_actions: Cached<Related<Uuid, Vec<plan_action::Model>>>,
-    /// Not cached, like the nested pages below: a transition's answer shows the history after it.
-    pub complaint_histories: DataLoader<Related<Uuid, Vec<complaint_transition::Model>>>,
-    pub plan_timeline: Cached<Related<PlanKey, Vec<interaction::Model>>>,
-    pub active_plans: Cached<Related<Uuid, Option<key_account_plan::Model>>>,
-    pub scores: Cached<Related<Uuid, Option<serde_json::Value>>>,
+    pub activity: Loads<Uuid, LoadedActivity>,
+    pub open_complaints: Loads<Uuid, Vec<complaint::Model>>,
+    pub plan_actions: Loads<Uuid, Vec<plan_action::Model>>,
+    /// Not kept, like the nested pages below: a transition's answer shows the history after it.
+    pub complaint_histories: Loads<Uuid, Vec<complaint_transition::Model>>,
+    pub plan_timeline: Loads<PlanKey, Vec<interaction::Model>>,
+    pub active_plans: Loads<Uuid, Option<key_account_plan::Model>>,
+    pub scores: Loads<Uuid, Option<serde_json::Value>>,
     /// `Customer.keyAccountPlans`, `Customer.complaints` and `Customer.interactions` (beyond a
     /// plain latest page) under a page of customers. Not cached: a mutation's answer reads the
     /// lists as they are after it, not as an earlier field of the request saw them.
-    pub plans_per_customer: DataLoader<NestedPages<guanxi_entity::key_account_plan::Model>>,
-    pub complaints_per_customer: DataLoader<NestedPages<guanxi_entity::complaint::Model>>,
-    pub interactions_per_customer: DataLoader<NestedPages<guanxi_entity::interaction::Model>>,
+    pub plans_per_customer: PagesPerCustomer<guanxi_entity::key_account_plan::Model>,
+    pub complaints_per_customer: PagesPerCustomer<guanxi_entity::complaint::Model>,
+    pub interactions_per_customer: PagesPerCustomer<guanxi_entity::interaction::Model>,
+    /// The `totalCount`s of those connections, not kept for the same reason.
+    pub plan_counts: CountsPerCustomer<guanxi_entity::key_account_plan::Model>,
+    pub complaint_counts: CountsPerCustomer<guanxi_entity::complaint::Model>,
+    pub interaction_counts: CountsPerCustomer<guanxi_entity::interaction::Model>,
+    /// The request's execution, which its batches wait on (see [`Execution`]).
+    pub execution: Arc<Execution>,
     settings: tokio::sync::OnceCell<TenantSettings>,
     installed: tokio::sync::OnceCell<Vec<plugin::Model>>,
     attachments: tokio::sync::OnceCell<Vec<(plugin_validator::Model, plugin::Model)>>,
@@ -99,33 +112,34 @@ impl RequestContext {
         // So does the request's clock. A batch outlives a request that timed out; it holds the
         // turn meanwhile, so a tenant's timed-out operations still count against its turns.
         let clock = crate::clock::CLOCK.try_with(Clone::clone).unwrap_or_default();
-        let spawner = move || {
-            let (statements, clock, turn) = (statements.clone(), clock.clone(), turn.clone());
-            move |fut: BoxFuture<'static, ()>| {
-                let turn = turn.clone();
-                let fut =
-                    crate::clock::STATEMENTS.scope(statements.clone(), crate::clock::CLOCK.scope(clock.clone(), fut));
-                tokio::spawn(async move {
-                    fut.await;
-                    drop(turn);
-                })
-            }
-        };
+        let spawn: Spawn = Arc::new(move |fut: BoxFuture<'static, ()>| {
+            let turn = turn.clone();
+            let fut = crate::clock::STATEMENTS.scope(statements.clone(), crate::clock::CLOCK.scope(clock.clone(), fut));
+            tokio::spawn(async move {
+                fut.await;
+                drop(turn);
+            });
+        });
+        let execution = Arc::new(Execution::new(spawn));
         Self {
-            users: cached(Related::new(&db, tenant_id, loaders::users), spawner()),
-            customers: cached(Related::new(&db, tenant_id, loaders::customers), spawner()),
-            latest_interactions: cached(Related::new(&db, tenant_id, loaders::latest_interactions), spawner()),
-            stats: cached(Related::new(&db, tenant_id, loaders::stats), spawner()),
-            activity: cached(Related::new(&db, tenant_id, loaders::activity), spawner()),
-            scores: cached(Related::new(&db, tenant_id, loaders::scores), spawner()),
-            open_complaints: cached(Related::new(&db, tenant_id, loaders::open_complaints), spawner()),
-            plan_actions: cached(Related::new(&db, tenant_id, loaders::plan_actions), spawner()),
-            complaint_histories: DataLoader::new(Related::new(&db, tenant_id, loaders::complaint_histories), spawner()),
-            plan_timeline: cached(Related::new(&db, tenant_id, loaders::plan_timeline), spawner()),
-            active_plans: cached(Related::new(&db, tenant_id, loaders::active_plans), spawner()),
-            plans_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
-            complaints_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
-            interactions_per_customer: DataLoader::new(nested(&db, &caller), spawner()),
+            users: Batched::new(Related::new(&db, tenant_id, loaders::users), &execution, true),
+            customers: Batched::new(Related::new(&db, tenant_id, loaders::customers), &execution, true),
+            latest_interactions: Batched::new(Related::new(&db, tenant_id, loaders::latest_interactions), &execution, true),
+            stats: Batched::new(Related::new(&db, tenant_id, loaders::stats), &execution, true),
+            activity: Batched::new(Related::new(&db, tenant_id, loaders::activity), &execution, true),
+            scores: Batched::new(Related::new(&db, tenant_id, loaders::scores), &execution, true),
+            open_complaints: Batched::new(Related::new(&db, tenant_id, loaders::open_complaints), &execution, true),
+            plan_actions: Batched::new(Related::new(&db, tenant_id, loaders::plan_actions), &execution, true),
+            complaint_histories: Batched::new(Related::fresh(&db, tenant_id, loaders::complaint_histories), &execution, false),
+            plan_timeline: Batched::new(Related::new(&db, tenant_id, loaders::plan_timeline), &execution, true),
+            active_plans: Batched::new(Related::new(&db, tenant_id, loaders::active_plans), &execution, true),
+            plans_per_customer: Batched::new(nested(&db, &caller), &execution, false),
+            complaints_per_customer: Batched::new(nested(&db, &caller), &execution, false),
+            interactions_per_customer: Batched::new(nested(&db, &caller), &execution, false),
+            plan_counts: Batched::new(nested_counts(&db, &caller), &execution, false),
+            complaint_counts: Batched::new(nested_counts(&db, &caller), &execution, false),
+            interaction_counts: Batched::new(nested_counts(&db, &caller), &execution, false),
+            execution,
             settings: tokio::sync::OnceCell::new(),
             installed: tokio::sync::OnceCell::new(),
             attachments: tokio::sync::OnceCell::new(),
@@ -200,6 +214,17 @@ impl RequestContext {
 pub fn request<'a>(ctx: &ResolverContext<'a>) -> Result<&'a RequestContext> {
     ctx.data::<Arc<RequestContext>>()
         .map(AsRef::as_ref)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
+}
+
+/// The request's context, shared: for what outlives the resolver that made it (a connection's
+/// lazy `totalCount`).
+///
+/// # Errors
+/// `INTERNAL` if the HTTP layer did not provide one (a wiring bug).
+pub fn shared_request(ctx: &ResolverContext<'_>) -> Result<Arc<RequestContext>> {
+    ctx.data::<Arc<RequestContext>>()
+        .cloned()
         .map_err(|_| Error::Internal(anyhow::anyhow!("request context missing")))
 }
 

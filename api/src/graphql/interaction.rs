@@ -5,7 +5,7 @@ use guanxi_entity::interaction;
 
 use super::Types;
 use super::connection::{self, Connection};
-use super::context::request;
+use super::context::shared_request;
 use super::fields;
 use crate::error::Result;
 use crate::query::PageRequest;
@@ -36,7 +36,11 @@ pub fn customer_field() -> Field {
 
 /// How interactions are listed.
 static LISTING: connection::Listing<interaction::Model> =
-    connection::Listing::on_customer(super::filters::no_extra, |rc| &rc.interactions_per_customer);
+    connection::Listing::on_customer(
+        super::filters::no_extra,
+        |rc| &rc.interactions_per_customer,
+        |rc| &rc.interaction_counts,
+    );
 
 async fn connection_of(
     ctx: &ResolverContext<'_>,
@@ -45,13 +49,13 @@ async fn connection_of(
     let Some(id) = customer else { return LISTING.connection(ctx, None).await };
     let plain = ["filter", "orderBy"].iter().all(|arg| ctx.args.get(arg).is_none_or(|v| v.is_null()));
     let req = LISTING.request(ctx, None)?;
-    let rc = request(ctx)?;
+    let rc = shared_request(ctx)?;
     if !(plain && req.page.cursor.is_none() && !req.page.backward) {
-        return LISTING.nested(rc, req, id).await;
+        return LISTING.nested(&rc, req, id).await;
     }
     // The parent customer was visible, so its timeline is too.
-    let rows = batched_latest(rc, id, &req.page).await?;
-    Ok(LISTING.wrap(rc, LISTING.of_customer(req, id)?, rows))
+    let rows = batched_latest(&rc, id, &req.page).await?;
+    LISTING.wrap_nested(&rc, req, id, rows)
 }
 
 async fn batched_latest(

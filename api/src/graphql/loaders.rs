@@ -1,14 +1,15 @@
-//! DataLoaders: one per relation, each a batch of keys read in one statement (two for a
-//! customer's figures, run together). A relation is a [`Related`] loader and the function that
-//! fetches its batch. The lists and optional rows answer every key (empty, or `None`), so the
-//! request's cache remembers those misses too; a user or customer that is not there has no
-//! entry (a reference to one is rare: it was deleted).
+//! Loaders: one per relation, each a batch of keys read in one statement (two for a customer's
+//! figures, run together), batched within a request by [`super::batch::Batched`]. A relation is a
+//! [`Related`] loader and the function that fetches its batch. The lists and optional rows answer
+//! every key (empty, or `None`), so the request keeps those misses too; a user or customer that
+//! is not there has no entry (a reference to one is rare: it was deleted).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
 use guanxi_entity::{complaint, complaint_transition, customer, customer_stats, interaction, key_account_plan};
 use guanxi_entity::{plan_action, user};
 use sea_orm::DatabaseConnection;
@@ -32,11 +33,32 @@ pub struct Related<K, V> {
     db: DatabaseConnection,
     tenant_id: Uuid,
     fetch: Fetch<K, V>,
+    /// Whether answers are kept for the request (see [`Related::read`]).
+    keep: bool,
+    /// The batches read in this request (or, when answers are not kept, being read), with
+    /// their keys. A key asked for again before its batch's answers are kept (read up front by a
+    /// page and asked by a resolver meanwhile, say) would be read again, by a statement more or
+    /// not depending on which finished first; it takes its answer from the batch that reads it
+    /// instead.
+    read: std::sync::Mutex<Vec<Read<K, V>>>,
 }
 
+/// A batch read or being read: its keys, and its answers.
+type Read<K, V> = (HashSet<K>, Reading<K, V>);
+
+/// A batch being read, shared by every load that needs one of its keys.
+type Reading<K, V> = Shared<BoxFuture<'static, std::result::Result<Arc<HashMap<K, V>>, Arc<Error>>>>;
+
 impl<K, V> Related<K, V> {
+    /// A loader whose answers last the request.
     pub fn new(db: &DatabaseConnection, tenant_id: Uuid, fetch: Fetch<K, V>) -> Self {
-        Self { db: db.clone(), tenant_id, fetch }
+        Self { db: db.clone(), tenant_id, fetch, keep: true, read: std::sync::Mutex::default() }
+    }
+
+    /// A loader that reads again what is asked again once its batch is back (for rows a
+    /// mutation of the request may change).
+    pub fn fresh(db: &DatabaseConnection, tenant_id: Uuid, fetch: Fetch<K, V>) -> Self {
+        Self { keep: false, ..Self::new(db, tenant_id, fetch) }
     }
 }
 
@@ -49,7 +71,39 @@ where
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[K]) -> std::result::Result<HashMap<K, V>, Self::Error> {
-        (self.fetch)(&self.db, self.tenant_id, keys).await.map_err(Arc::new)
+        let lock = || self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut batches: Vec<(Vec<K>, Reading<K, V>)> = Vec::new();
+        {
+            let mut read = lock();
+            let mut rest: Vec<K> = Vec::new();
+            for key in keys {
+                match read.iter().find(|(batch, _)| batch.contains(key)) {
+                    Some((_, batch)) => match batches.iter_mut().find(|(_, b)| b.ptr_eq(batch)) {
+                        Some((wanted, _)) => wanted.push(key.clone()),
+                        None => batches.push((vec![key.clone()], batch.clone())),
+                    },
+                    None => rest.push(key.clone()),
+                }
+            }
+            if !rest.is_empty() {
+                let (db, tenant, fetch, batch) = (self.db.clone(), self.tenant_id, self.fetch, rest.clone());
+                let reading: BoxFuture<'static, _> =
+                    Box::pin(async move { fetch(&db, tenant, &batch).await.map(Arc::new).map_err(Arc::new) });
+                let reading = reading.shared();
+                read.push((rest.iter().cloned().collect(), reading.clone()));
+                batches.push((rest, reading));
+            }
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (wanted, batch) in batches {
+            let found = batch.clone().await;
+            if !self.keep {
+                lock().retain(|(_, b)| !b.ptr_eq(&batch));
+            }
+            let found = found?;
+            out.extend(wanted.into_iter().filter_map(|key| Some((key.clone(), found.get(&key)?.clone()))));
+        }
+        Ok(out)
     }
 }
 
@@ -283,6 +337,39 @@ impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedP
             .await
             .map_err(Arc::new)?;
             out.extend(pages.into_iter().map(|(parent, page)| ((signature.clone(), parent), page)));
+        }
+        Ok(out)
+    }
+}
+
+/// `totalCount`s of a nested connection (e.g. `Customer.complaints(filter: …) { totalCount }`
+/// under a page of customers), keyed by (the filter's signature, parent): one grouped count per
+/// distinct filter, however many parents ask.
+pub struct NestedCounts<T> {
+    pub db: DatabaseConnection,
+    pub caller: crate::domain::Caller,
+    /// The filters behind the signatures of this request's keys.
+    pub filters: std::sync::Mutex<HashMap<Arc<str>, crate::query::Filter>>,
+    pub rows: std::marker::PhantomData<T>,
+}
+
+impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedCounts<T> {
+    type Value = u64;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[(Arc<str>, Uuid)]) -> std::result::Result<HashMap<(Arc<str>, Uuid), u64>, Self::Error> {
+        let mut by_filter: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
+        for (signature, parent) in keys {
+            by_filter.entry(signature.clone()).or_default().push(*parent);
+        }
+        let mut out = HashMap::new();
+        for (signature, parents) in by_filter {
+            let filter = self.filters.lock().ok().and_then(|f| f.get(&signature).cloned());
+            let Some(filter) = filter else { continue };
+            let counts = crate::domain::records::counts_per_customer::<T>(&self.db, &self.caller, filter, &parents)
+                .await
+                .map_err(Arc::new)?;
+            out.extend(counts.into_iter().map(|(parent, n)| ((signature.clone(), parent), n)));
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@
 //! plugins) add theirs the same way, so the schema grows from one builder rather than beside it.
 
 pub mod audit;
+pub mod batch;
 pub mod complaint;
 pub mod connection;
 pub mod context;

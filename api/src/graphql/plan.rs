@@ -138,7 +138,7 @@ pub fn customer_fields() -> [Field; 2] {
 
 /// How plans are listed.
 static LISTING: connection::Listing<key_account_plan::Model> =
-    connection::Listing::on_customer(super::filters::no_extra, |rc| &rc.plans_per_customer);
+    connection::Listing::on_customer(super::filters::no_extra, |rc| &rc.plans_per_customer, |rc| &rc.plan_counts);
 
 fn mutations() -> [Field; 4] {
     type K = key_account_plan::Model;

@@ -505,7 +505,8 @@ async fn execute(
             commits.clone(),
             crate::clock::STATEMENTS.scope(
                 statements.clone(),
-                crate::clock::CLOCK.scope(state.config.clock.clone(), tenant.schema.execute(request)),
+                crate::clock::CLOCK
+                    .scope(state.config.clock.clone(), context.execution.clone().track(tenant.schema.execute(request))),
             ),
         );
         let response = tokio::time::timeout(timeout, run).await;

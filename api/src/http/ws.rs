@@ -769,8 +769,10 @@ impl Socket {
         }
         let run = crate::clock::STATEMENTS.scope(
             statements,
-            crate::clock::CLOCK
-                .scope(state.config.clock.clone(), async { tenant.schema.execute_stream(request).next().await }),
+            crate::clock::CLOCK.scope(
+                state.config.clock.clone(),
+                context.execution.clone().track(async { tenant.schema.execute_stream(request).next().await }),
+            ),
         );
         let timeout = Duration::from_secs(state.config.request_timeout_secs);
         let response = match tokio::time::timeout(timeout, run).await {

@@ -118,6 +118,20 @@ pub async fn first_pages_per_customer<E: OfCustomer>(
     filter::first_pages(db, in_tenant::<E>(tenant_id), filter, order, page, column_of::<E>, parent, customers).await
 }
 
+/// How many of the tenant's rows match `filter` for each of `customers` (see
+/// [`filter::count_per_parent`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn counts_per_customer<E: OfCustomer>(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    filter: &Filter,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, u64>> {
+    filter::count_per_parent(db, in_tenant::<E>(tenant_id), filter, column_of::<E>, "customerId", customers).await
+}
+
 /// How many of the tenant's rows match `filter`.
 ///
 /// # Errors
