@@ -121,13 +121,23 @@ async fn dispatch(execution: Arc<Execution>) {
     };
     execution.reading.fetch_add(reads.len(), Ordering::AcqRel);
     for read in reads {
-        let execution = execution.clone();
-        (execution.spawn.clone())(Box::pin(async move {
+        let done = Done(execution.clone());
+        (execution.spawn)(Box::pin(async move {
             read.await;
-            if execution.reading.fetch_sub(1, Ordering::AcqRel) == 1 {
-                execution.read.notify_waiters();
-            }
+            drop(done);
         }));
+    }
+}
+
+/// Tells the execution that a read of its round has ended, when dropped: also when the read
+/// panicked or its task was cancelled, so that the next round is never held up.
+struct Done(Arc<Execution>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.0.reading.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.read.notify_waiters();
+        }
     }
 }
 

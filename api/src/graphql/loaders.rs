@@ -290,6 +290,15 @@ pub fn active_plans<'a>(
     })
 }
 
+/// The parents of a batch of nested keys, by the signature of what they ask.
+fn by_signature(keys: &[(Arc<str>, Uuid)]) -> HashMap<Arc<str>, Vec<Uuid>> {
+    let mut by: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
+    for (signature, parent) in keys {
+        by.entry(signature.clone()).or_default().push(*parent);
+    }
+    by
+}
+
 /// What a nested connection asked for: its filter (without the parent), order and first page.
 #[derive(Clone)]
 pub struct NestedQuery {
@@ -318,12 +327,8 @@ impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedP
         &self,
         keys: &[(Arc<str>, Uuid)],
     ) -> std::result::Result<HashMap<(Arc<str>, Uuid), Self::Value>, Self::Error> {
-        let mut by_query: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
-        for (signature, parent) in keys {
-            by_query.entry(signature.clone()).or_default().push(*parent);
-        }
         let mut out = HashMap::new();
-        for (signature, parents) in by_query {
+        for (signature, parents) in by_signature(keys) {
             let query = self.queries.lock().ok().and_then(|q| q.get(&signature).cloned());
             let Some(NestedQuery { filter, order, page }) = query else { continue };
             let pages = crate::domain::records::first_pages_per_customer::<T>(
@@ -358,12 +363,8 @@ impl<T: crate::domain::records::OnCustomer> Loader<(Arc<str>, Uuid)> for NestedC
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[(Arc<str>, Uuid)]) -> std::result::Result<HashMap<(Arc<str>, Uuid), u64>, Self::Error> {
-        let mut by_filter: HashMap<Arc<str>, Vec<Uuid>> = HashMap::new();
-        for (signature, parent) in keys {
-            by_filter.entry(signature.clone()).or_default().push(*parent);
-        }
         let mut out = HashMap::new();
-        for (signature, parents) in by_filter {
+        for (signature, parents) in by_signature(keys) {
             let filter = self.filters.lock().ok().and_then(|f| f.get(&signature).cloned());
             let Some(filter) = filter else { continue };
             let counts = crate::domain::records::counts_per_customer::<T>(&self.db, &self.caller, filter, &parents)
