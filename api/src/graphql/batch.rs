@@ -33,6 +33,8 @@ use crate::error::Error;
 pub struct Execution {
     /// Woken since its last poll began: it has more to do before it waits.
     woken: AtomicBool,
+    /// The execution ended or was dropped (a timeout, a client gone): nothing more will ask.
+    ended: AtomicBool,
     /// Reads of the last round still running, and their end told.
     reading: AtomicUsize,
     read: tokio::sync::Notify,
@@ -54,6 +56,7 @@ impl Execution {
     pub fn new(spawn: Spawn) -> Self {
         Self {
             woken: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
             reading: AtomicUsize::new(0),
             read: tokio::sync::Notify::new(),
             added: AtomicU64::new(0),
@@ -67,6 +70,8 @@ impl Execution {
     /// polled.
     pub async fn track<F: Future>(self: Arc<Self>, fut: F) -> F::Output {
         let mut fut = std::pin::pin!(fut);
+        // Dropped with the execution, finished or not: a dispatcher then stops waiting for it.
+        let _ended = Ended(self.clone());
         futures_util::future::poll_fn(move |cx| {
             let noted = Arc::new(Noted { waker: cx.waker().clone(), execution: self.clone() });
             let waker = Waker::from(noted);
@@ -80,9 +85,10 @@ impl Execution {
         .await
     }
 
-    /// Whether the execution has nothing to do but wait: it was not woken since its last poll.
+    /// Whether the execution has nothing to do but wait: it was not woken since its last poll,
+    /// or it has ended.
     fn waiting(&self) -> bool {
-        !self.woken.load(Ordering::Acquire)
+        self.ended.load(Ordering::Acquire) || !self.woken.load(Ordering::Acquire)
     }
 
     /// Notes keys added to a batch, and makes sure a task will send it.
@@ -126,6 +132,15 @@ async fn dispatch(execution: Arc<Execution>) {
             read.await;
             drop(done);
         }));
+    }
+}
+
+/// Marks the execution ended when dropped.
+struct Ended(Arc<Execution>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::Release);
     }
 }
 
